@@ -1,0 +1,1 @@
+"""Prefect flows and tasks over the pipeline library, and the hot-folder watcher."""
