@@ -1,0 +1,38 @@
+# Two commands for a fresh machine: `make demo` and `make test` (see README.md).
+SHELL := /bin/bash
+VENV := .venv
+DOSSIER := $(VENV)/bin/dossier
+SAMPLE := samples/case-2024-172
+SAMPLE_CASE := （2024）豫0727刑初172号
+export DO_NOT_TRACK := 1
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export OMP_THREAD_LIMIT := 1
+
+# Tests run against their own store and state, apart from the demo's.
+TEST_HOME := $(CURDIR)/.state-test
+
+.PHONY: setup demo test store-start store-stop samples schemas clean
+
+setup:
+	@scripts/bootstrap.sh
+
+store-start: setup
+	@$(DOSSIER) store start
+
+store-stop:
+	@$(DOSSIER) store stop
+
+demo: setup
+	@scripts/demo.sh "$(SAMPLE)" "$(SAMPLE_CASE)"
+
+test: setup
+	@scripts/test.sh
+
+samples: setup
+	$(VENV)/bin/python samples/make_samples.py
+
+schemas: setup
+	$(VENV)/bin/python -m pipeline.schemas
+
+clean:
+	rm -rf out .state-test

@@ -1,0 +1,176 @@
+"""Process one page: hash, separator check, imaging, archival encoding, OCR; cached by content.
+
+Processing a page is a pure function of (raw page bytes, standard profile version, pipeline version), so its result
+is stored under that key: a rerun or a reprocessing never redoes a finished page, and OCR results are also kept by
+the digest of the image Tesseract saw, so a new profile that leaves a page's cleaned image unchanged reuses its OCR.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+from pipeline import __version__
+from pipeline.artifacts import PageArtifact
+from pipeline.ingest import PageRef, read_page
+from pipeline.models import PageRecord, PageSource, SeparatorPayload, StandardProfile
+
+
+def page_cache_key(sha256: str, profile: StandardProfile) -> str:
+    """The cache key of a page result: raw content, profile id@version and pipeline version."""
+    return hashlib.sha256(f"{sha256}|{profile.key}|{__version__}".encode()).hexdigest()
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write a file so that readers see the old content or the new, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass(frozen=True)
+class PageCache:
+    """Finished page results on disk: ``<root>/<key[:2]>/<key>/{page.json, image.tif|image.jpg, ocr.json}``."""
+
+    root: Path
+
+    def folder(self, key: str) -> Path:
+        """Where the result for a key lives."""
+        return self.root / key[:2] / key
+
+    def load(self, key: str, position: int, ref: PageRef) -> PageArtifact | None:
+        """A cached result re-anchored at this batch position, or None when absent or incomplete."""
+        meta_path = self.folder(key) / "page.json"
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            record = PageRecord.model_validate(meta["record"])
+        except (OSError, ValueError, KeyError):
+            return None
+        folder = self.folder(key)
+        image = folder / meta["image"] if meta.get("image") else None
+        ocr = folder / meta["ocr"] if meta.get("ocr") else None
+        if (image and not image.exists()) or (ocr and not ocr.exists()):
+            return None
+        record = record.model_copy(update={"source": PageSource(file=ref.file, index=ref.index)})
+        separator = SeparatorPayload.model_validate(meta["separator"]) if meta.get("separator") else None
+        return PageArtifact(position, record, image, meta.get("width", 0), meta.get("height", 0),
+                            meta.get("dpi", 300.0), ocr, separator)
+
+    def save(self, key: str, artifact: PageArtifact) -> None:
+        """Record a finished page (its files are already in the key's folder); page.json is written last."""
+        meta = {
+            "record": artifact.record.model_dump(mode="json"),
+            "image": artifact.image_path.name if artifact.image_path else None,
+            "ocr": artifact.ocr_path.name if artifact.ocr_path else None,
+            "width": artifact.width,
+            "height": artifact.height,
+            "dpi": artifact.dpi,
+            "separator": artifact.separator.model_dump(mode="json") if artifact.separator else None,
+        }
+        write_atomic(self.folder(key) / "page.json", json.dumps(meta, ensure_ascii=False).encode())
+
+
+def encode_archive(image: Image.Image, colour: str, dpi: float, jpeg_quality: int) -> tuple[bytes, str]:
+    """Encode the archival image: single-strip CCITT G4 TIFF for bitonal pages, baseline JPEG otherwise."""
+    buf = io.BytesIO()
+    res = (round(dpi), round(dpi))
+    if colour == "bitonal":
+        image.convert("1").save(buf, "TIFF", compression="group4", dpi=res, tiffinfo={278: image.height})
+        return buf.getvalue(), ".tif"
+    mode = "L" if colour == "grey" else "RGB"
+    image.convert(mode).save(buf, "JPEG", quality=jpeg_quality, dpi=res, optimize=True)
+    return buf.getvalue(), ".jpg"
+
+
+@dataclass(frozen=True)
+class PageEnvironment:
+    """What processing a page needs besides the page: the batch folder, profile, caches, declared dpi."""
+
+    batch_dir: Path
+    profile: StandardProfile
+    cache: PageCache
+    ocr_cache_root: Path
+    declared_dpi: int | None = None
+
+
+def process_page(position: int, ref: PageRef, env: PageEnvironment) -> tuple[PageArtifact, bool]:
+    """Process one page (or load it from the cache); returns the artifact and whether it came from the cache."""
+    from pipeline.imaging import prepare_page
+    from pipeline.ocr import OcrSettings, ocr_image
+    from pipeline.ocrcache import OcrCache, image_digest
+    from pipeline.separator import find_separator
+
+    raw = read_page(env.batch_dir, ref)
+    key = page_cache_key(raw.sha256, env.profile)
+    cached = env.cache.load(key, position, ref)
+    if cached is not None:
+        return cached, True
+
+    folder = env.cache.folder(key)
+    source = PageSource(file=ref.file, index=ref.index)
+    dpi = raw.dpi if raw.dpi is not None else env.declared_dpi
+
+    found = find_separator(raw.image, ref.label)
+    if found.kind == "separator":
+        record = PageRecord(source=source, sha256=raw.sha256, dpi=dpi, separator=True, colour="bitonal",
+                            colour_reason="separator sheet")
+        artifact = PageArtifact(position, record, None, separator=found.payload)
+        env.cache.save(key, artifact)
+        return artifact, False
+    if found.kind == "undecodable":
+        # Not cached: the flow sends the batch to review with this page named.
+        record = PageRecord(source=source, sha256=raw.sha256, dpi=dpi, separator=True,
+                            flags=[f"separator-undecodable: {found.reason}"])
+        return PageArtifact(position, record, None), False
+
+    prepared = prepare_page(raw.image, dpi, env.profile, ref.label)
+    raw.image.close()
+    flags = list(prepared.flags)
+    record = PageRecord(
+        source=source, sha256=raw.sha256, dpi=prepared.dpi, dpi_inferred=prepared.dpi_inferred,
+        rotation=prepared.rotation, skew=round(prepared.skew, 3), blank=prepared.blank, colour=prepared.colour,
+        colour_reason=prepared.colour_reason, seal=prepared.seal, flags=flags,
+    )
+    if prepared.blank:
+        artifact = PageArtifact(position, record, None, dpi=prepared.dpi)
+        env.cache.save(key, artifact)
+        return artifact, False
+
+    data, suffix = encode_archive(prepared.archive, prepared.colour, prepared.dpi, env.profile.imaging.jpeg_quality)
+    image_path = folder / f"image{suffix}"
+    write_atomic(image_path, data)
+    ocr_path = None
+    if env.profile.ocr.enabled and prepared.ocr is not None:
+        settings = OcrSettings.from_policy(env.profile.ocr)
+        ocr_cache = OcrCache(env.ocr_cache_root)
+        digest = image_digest(prepared.ocr)
+        result = ocr_cache.get(digest, settings.key)
+        if result is None:
+            result = ocr_image(prepared.ocr, prepared.dpi, settings, ref.label)
+            ocr_cache.put(digest, settings.key, result)
+        ocr_path = folder / "ocr.json"
+        write_atomic(ocr_path, json.dumps(result.to_dict(), ensure_ascii=False).encode())
+        confidence = result.mean_confidence
+        record.ocr_confidence = round(confidence, 1) if confidence is not None else None
+        record.ocr_chars = sum(len(w.text) for w in result.words)
+        if confidence is not None and confidence < env.profile.ocr.min_confidence:
+            record.flags.append(f"ocr-confidence-low: {confidence:.0f} < {env.profile.ocr.min_confidence:.0f}")
+        if record.ocr_chars == 0:
+            record.flags.append("ocr-no-text")
+    artifact = PageArtifact(position, record, image_path, prepared.archive.width, prepared.archive.height,
+                            prepared.dpi, ocr_path)
+    env.cache.save(key, artifact)
+    return artifact, False
