@@ -395,7 +395,17 @@ def clean_page(kind: str, facts: CaseFacts, rng: random.Random, dpi: int = 300, 
         truth.lines += ["".join(r) for r in rows]
     elif kind in ("photo", "grey-photo"):
         truth.lines, y = layout(img, [Block("现场勘验照片", 22, "hei", "centre", INK, 0, 0.5)], dpi)
-        draw_photo(img, (mm_to_px(35, dpi), y, w - mm_to_px(35, dpi), y + mm_to_px(110, dpi)), rng, kind == "photo")
+        bottom = y + mm_to_px(110, dpi)
+        draw_photo(img, (mm_to_px(35, dpi), y, w - mm_to_px(35, dpi), bottom), rng, kind == "photo")
+        # the caption every scene photo of a 勘验笔录 carries
+        caption = [
+            Block(f"照片说明：{facts.place}被害人{facts.victim}家中，房门门锁被撬，箭头所指为撬压痕迹。", 14, indent=0,
+                  space_after=0.1),
+            Block(f"拍摄人：{facts.officer}　见证人：{facts.clerk}", 14, indent=0, space_after=0.1),
+            Block(f"拍摄时间：{cn_date(facts.year, facts.month, facts.day)}", 14, indent=0),
+        ]
+        more, _ = layout(img, caption, dpi, top_mm=(bottom + mm_to_px(8, dpi)) / dpi * 25.4)
+        truth.lines += more
         truth.colour = "colour" if kind == "photo" else "grey"
     elif kind == "signature":
         draw_handwriting(img, (mm_to_px(120, dpi), mm_to_px(220, dpi)), facts.defendant, dpi, rng, INK, 26)

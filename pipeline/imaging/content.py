@@ -71,7 +71,9 @@ def colour_decision(rgb: np.ndarray, paper: np.ndarray, dpi: float, tone: float,
         lo = np.minimum(np.minimum(r, g), b)
         coloured = (hi - lo > 45) & paper
         if coloured.sum() >= 2.0 * mm * mm:
-            red = coloured & (r - np.maximum(g, b) > 45)
+            photo_area = picture_mask(coloured, dpi)
+            # red inside a photograph is part of the picture, not a seal or a title
+            red = coloured & (r - np.maximum(g, b) > 45) & ~photo_area
             seal = title = False
             for x, y, w, h, area in _components(red, max(1, round(1.5 * mm))):
                 wmm, hmm = w / mm, h / mm
@@ -81,8 +83,8 @@ def colour_decision(rgb: np.ndarray, paper: np.ndarray, dpi: float, tone: float,
                     seal = True
                 elif wmm >= 3 * hmm and wmm >= 40:
                     title = True
-            other = coloured & ~red
-            photo = bool(picture_mask(coloured, dpi).any())
+            other = coloured & ~red & ~photo_area
+            photo = bool(photo_area.any())
             inked = other.sum() >= 3.0 * mm * mm
             if seal and keep_colour_for_seals:
                 return ColourDecision("colour", "red seal", True)

@@ -31,8 +31,8 @@ MIN_STROKE = 0.04
 MIN_OSD_CONFIDENCE = 1.0
 """Tesseract OSD answers with less confidence than this are not taken."""
 
-MIN_VOTES = 4
-"""Punctuation marks needed before the cheap detector decides alone."""
+MIN_VOTES = 6
+"""Punctuation marks needed before they can veto the stroke evidence."""
 
 MIN_MARGIN = 3.0
 """...and the winning side must have this many times the votes of the other (plus one)."""
@@ -116,17 +116,18 @@ def stroke_score(ink: np.ndarray) -> tuple[float, int]:
 
 
 def _up_or_down(ink: np.ndarray) -> tuple[int, bool, int, int, float, int]:
-    """0 or 180 for a straight ink mask whose lines run across, whether sure, and the evidence."""
+    """0 or 180 for a straight ink mask whose lines run across, whether sure, and the evidence.
+
+    The stroke score decides; punctuation only vetoes (on faces with centred full stops it is weak and noisy,
+    on mainland faces with low-left marks it is strong, so a clear contrary count makes the page unsure).
+    """
     score, lines = stroke_score(ink)
     up, down = punctuation_votes(ink)
+    flip = 0 if score >= 0 else 180
     hi, lo = max(up, down), min(up, down)
-    punct = (180 if down > up else 0) if hi >= MIN_VOTES and hi >= MIN_MARGIN * (lo + 1) else None
-    stroke = (0 if score > 0 else 180) if lines >= MIN_LINES and abs(score) >= MIN_STROKE else None
-    if stroke is not None and (punct is None or punct == stroke):
-        return stroke, True, up, down, score, lines
-    if punct is not None and stroke is None:
-        return punct, True, up, down, score, lines
-    return (0 if score >= 0 else 180), False, up, down, score, lines
+    veto = hi >= MIN_VOTES and hi >= MIN_MARGIN * (lo + 1) and (180 if down > up else 0) != flip
+    sure = lines >= MIN_LINES and abs(score) >= MIN_STROKE and not veto
+    return flip, sure, up, down, score, lines
 
 
 def line_direction(ink: np.ndarray, row_gaps: float, col_gaps: float) -> tuple[bool, bool]:
@@ -157,7 +158,7 @@ def page_orientation(ink: np.ndarray, row_gaps: float, col_gaps: float, osd_imag
     rotation = ((90 if vertical else 0) + flip) % 360
     if sure and clear:
         return Orientation(rotation, True, "strokes", up, down)
-    if osd_image is not None and lines >= 1:
+    if osd_image is not None and lines >= 2:
         answer = osd_rotation(osd_image, dpi, label, timeout)
         if answer is not None and answer[1] >= MIN_OSD_CONFIDENCE:
             return Orientation(answer[0], True, "osd", up, down)

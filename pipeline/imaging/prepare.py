@@ -18,7 +18,7 @@ from pipeline.imaging.raster import (
     ink_mask,
     luminance,
     paper_tone,
-    picture_mask,
+    picture_regions,
     reduce,
     to_array,
     work_factor,
@@ -142,12 +142,13 @@ def prepare_page(image: Image.Image, dpi: float | None, profile: StandardProfile
     marks = ink_mask(grey, tone, inner)
     text_grey = ink_grey(small)
     text = ink_mask(text_grey, paper_tone(text_grey, paper), inner)
-    text &= ~picture_mask(text, work_dpi)
+    pictures, frames = picture_regions(ink_mask(grey, tone, inner, depth=25.0), work_dpi)
+    text &= ~pictures
 
     skew = 0.0
     est = None
     if policy.deskew or policy.orientation:
-        est = estimate_skew(text, policy.max_skew, work_dpi)
+        est = estimate_skew(text | frames, policy.max_skew, work_dpi)
         if est.angle is None:
             flags.append("skew-unknown")
         elif policy.deskew:
@@ -167,6 +168,12 @@ def prepare_page(image: Image.Image, dpi: float | None, profile: StandardProfile
     rotation = 0
     if policy.orientation and est is not None and not blank:
         straight = rotate_expand(text.astype(np.uint8), skew, fill=0, interpolation=cv2.INTER_NEAREST) > 0
+        if pictures.any():
+            # photographs are rectangles: once straight, clear their whole frame of any stray edge pixels
+            pics = rotate_expand(pictures.astype(np.uint8), skew, fill=0, interpolation=cv2.INTER_NEAREST)
+            n, _, stats, _ = cv2.connectedComponentsWithStats(pics)
+            for x, y, w, h, _a in stats[1:]:
+                straight[y : y + h, x : x + w] = False
 
         osd_image = None
         if use_osd:

@@ -102,3 +102,31 @@ def picture_mask(ink: np.ndarray, dpi: float) -> np.ndarray:
     out = np.zeros((h, w), dtype=bool)
     out[: bh * block, : bw * block] = big.astype(bool)
     return out
+
+
+def picture_regions(busy: np.ndarray, dpi: float) -> tuple[np.ndarray, np.ndarray]:
+    """Photographs on the page: (filled mask to leave out of text analysis, 1-px outline of each).
+
+    `busy` marks pixels that are not plain paper (even slightly darker or coloured). A picture is a dense blob
+    of them at least 15 mm across; its convex hull is its frame, so the outline of a photograph gives its edges
+    (straight lines, good for skew) while its inside says nothing about text lines.
+    """
+    filled = np.zeros(busy.shape, dtype=np.uint8)
+    outline = np.zeros(busy.shape, dtype=np.uint8)
+    dense = picture_mask(busy, dpi)
+    if not dense.any():
+        return filled.astype(bool), outline.astype(bool)
+    mm = dpi / 25.4
+    k = max(3, round(2 * mm) | 1)
+    blobs = cv2.morphologyEx((busy & dense).astype(np.uint8), cv2.MORPH_CLOSE, np.ones((k, k), np.uint8))
+    contours, _ = cv2.findContours(blobs, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    for contour in contours:
+        _, _, w, h = cv2.boundingRect(contour)
+        if w < 15 * mm or h < 15 * mm:
+            continue
+        hull = cv2.convexHull(contour)
+        cv2.fillPoly(filled, [hull], 1)
+        cv2.polylines(outline, [hull], True, 1, 1)
+    grow = max(3, round(1.5 * mm) | 1)
+    filled = cv2.dilate(filled, np.ones((grow, grow), np.uint8))
+    return filled.astype(bool), outline.astype(bool)
