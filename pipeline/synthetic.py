@@ -395,7 +395,17 @@ def clean_page(kind: str, facts: CaseFacts, rng: random.Random, dpi: int = 300, 
         truth.lines += ["".join(r) for r in rows]
     elif kind in ("photo", "grey-photo"):
         truth.lines, y = layout(img, [Block("现场勘验照片", 22, "hei", "centre", INK, 0, 0.5)], dpi)
-        draw_photo(img, (mm_to_px(35, dpi), y, w - mm_to_px(35, dpi), y + mm_to_px(110, dpi)), rng, kind == "photo")
+        bottom = y + mm_to_px(110, dpi)
+        draw_photo(img, (mm_to_px(35, dpi), y, w - mm_to_px(35, dpi), bottom), rng, kind == "photo")
+        # the caption every scene photo of a 勘验笔录 carries
+        caption = [
+            Block(f"照片说明：{facts.place}被害人{facts.victim}家中，房门门锁被撬，箭头所指为撬压痕迹。", 14, indent=0,
+                  space_after=0.1),
+            Block(f"拍摄人：{facts.officer}　见证人：{facts.clerk}", 14, indent=0, space_after=0.1),
+            Block(f"拍摄时间：{cn_date(facts.year, facts.month, facts.day)}", 14, indent=0),
+        ]
+        more, _ = layout(img, caption, dpi, top_mm=(bottom + mm_to_px(8, dpi)) / dpi * 25.4)
+        truth.lines += more
         truth.colour = "colour" if kind == "photo" else "grey"
     elif kind == "signature":
         draw_handwriting(img, (mm_to_px(120, dpi), mm_to_px(220, dpi)), facts.defendant, dpi, rng, INK, 26)
@@ -464,19 +474,69 @@ def scan(img: Image.Image, rng: random.Random, dpi: int, skew: float = 0.0, rota
     return img
 
 
+def punch_holes(img: Image.Image, dpi: int, colour: tuple[int, int, int] = (28, 28, 30)) -> list[tuple[int, int, int]]:
+    """Two binding holes (6 mm, 80 mm apart) in the left margin, showing the dark bed; returns (x, y, r) of each."""
+    r, x = mm_to_px(3, dpi), mm_to_px(12, dpi)
+    mid = img.height // 2
+    holes = [(x, mid - mm_to_px(40, dpi), r), (x, mid + mm_to_px(40, dpi), r)]
+    draw = ImageDraw.Draw(img)
+    for cx, cy, rr in holes:
+        draw.ellipse([cx - rr, cy - rr, cx + rr, cy + rr], fill=colour)
+    return holes
+
+
 def synthetic_page(kind: str, seed: int, dpi: int = 300, skew: float = 0.0, rotation_cw: int = 0,
                    border: bool = False, specks: int = 0, bleed: float = 0.0, page_in_doc: int = 0,
-                   facts: CaseFacts | None = None, paper: tuple[float, float] = A4_MM) -> SyntheticPage:
-    """One scanned page with ground truth; ``rotation_cw`` is how the page lies, the truth holds the correction."""
+                   facts: CaseFacts | None = None, paper: tuple[float, float] = A4_MM,
+                   holes: bool = False) -> SyntheticPage:
+    """One scanned page with ground truth; ``rotation_cw`` is how the page lies, the truth holds the correction.
+
+    ``holes`` punches two binding holes in the left margin (they must survive border clean-up).
+    """
     rng = random.Random(seed)
     facts = facts or CaseFacts.make(random.Random(seed // 1000))
     img, truth = clean_page(kind, facts, rng, dpi, page_in_doc, paper)
+    if holes:
+        punch_holes(img, dpi)
     if bleed:
         img = bleed_through(img, rng, facts, dpi, bleed)
     img = scan(img, rng, dpi, skew=skew, rotation_cw=rotation_cw, border=border, specks=specks)
     truth.skew = -skew
     truth.rotation = (360 - rotation_cw) % 360
     return SyntheticPage(img, dpi, truth)
+
+
+ENCODINGS = ("rgb", "png", "jpeg", "g4", "grey", "palette", "grey16")
+"""How scanning rooms hand pages over: as decoded RGB, PNG, JPEG, bitonal TIFF G4, 8-bit grey, palette, 16-bit grey."""
+
+
+def roundtrip(image: Image.Image, encoding: str, dpi: int, quality: int = 80) -> Image.Image:
+    """The page as it comes back from a file of that encoding (decoded PIL image, dpi in its info)."""
+    import io
+
+    if encoding == "rgb":
+        return image
+    buf = io.BytesIO()
+    if encoding == "png":
+        image.save(buf, "PNG", dpi=(dpi, dpi))
+    elif encoding == "jpeg":
+        image.convert("RGB").save(buf, "JPEG", quality=quality, dpi=(dpi, dpi))
+    elif encoding == "g4":
+        grey = np.asarray(image.convert("L"))
+        Image.fromarray(grey > 160).save(buf, "TIFF", compression="group4", dpi=(dpi, dpi))
+    elif encoding == "grey":
+        image.convert("L").save(buf, "PNG", dpi=(dpi, dpi))
+    elif encoding == "palette":
+        image.convert("RGB").quantize(64).save(buf, "PNG", dpi=(dpi, dpi))
+    elif encoding == "grey16":
+        wide = np.asarray(image.convert("L"), dtype=np.uint16) * 257
+        Image.fromarray(wide).save(buf, "PNG", dpi=(dpi, dpi))
+    else:
+        raise ValueError(f"unknown encoding {encoding!r}")
+    buf.seek(0)
+    out = Image.open(buf)
+    out.load()
+    return out
 
 
 def han_characters(text: str) -> list[str]:

@@ -1,0 +1,246 @@
+"""One raw page in, an upright, straight, classified page out: the archive image and a cleaner copy for OCR."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from pipeline.errors import PageError
+from pipeline.imaging.content import colour_decision, is_blank
+from pipeline.imaging.orientation import Orientation, page_orientation
+from pipeline.imaging.paper import infer_dpi, paper_region, paper_size_px
+from pipeline.imaging.raster import (
+    ink_grey,
+    ink_mask,
+    luminance,
+    paper_tone,
+    picture_regions,
+    reduce,
+    to_array,
+    work_factor,
+)
+from pipeline.imaging.skew import estimate_skew, rotate_expand
+from pipeline.models import StandardProfile
+
+MIN_SKEW = 0.03
+"""Corrections smaller than this (degrees) are not worth resampling the image for."""
+
+EDGE_MM = 2.0
+"""Content analysis ignores this much of the paper along its edges (edge shadow, torn edges)."""
+
+
+@dataclass(frozen=True)
+class PreparedPage:
+    """A page ready for OCR and archiving, with what was done to it and what was found on it."""
+
+    archive: Image.Image  # upright, deskewed, borders removed; mode "1" (bitonal), "L" (grey) or "RGB" (colour)
+    ocr: Image.Image | None  # cleaned copy for Tesseract ("L"), same geometry as archive; None if blank
+    dpi: float  # resolution of `archive` (and `ocr`)
+    dpi_inferred: bool
+    rotation: int  # degrees clockwise applied to make the page upright: 0/90/180/270
+    skew: float  # degrees counter-clockwise applied to straighten it, after the rotation
+    blank: bool
+    colour: str  # "bitonal" | "grey" | "colour"
+    colour_reason: str
+    seal: bool
+    flags: tuple[str, ...]  # e.g. "skew-unknown", "orientation-unsure", "dpi-inferred", "dpi-below-ocr-minimum"
+
+
+def _check_resolution(dpi: float, profile: StandardProfile, label: str, flags: list[str]) -> None:
+    """Refuse or flag a page by its resolution, as the profile says."""
+    res = profile.resolution
+    if dpi < res.min_dpi:
+        if res.below_min == "refuse":
+            raise PageError(f"{label}: {dpi:.0f} dpi is below the minimum of {res.min_dpi} dpi", page=label)
+        flags.append("dpi-below-minimum")
+    if dpi < res.ocr_min_dpi:
+        flags.append("dpi-below-ocr-minimum")
+    if dpi > res.max_dpi:
+        flags.append("dpi-above-maximum")
+
+
+def _output_geometry(width: int, height: int, angle: float, paper: np.ndarray | None,
+                     factor: float) -> tuple[np.ndarray, int, int]:
+    """Affine matrix (source → output) turning by `angle` degrees CCW, and the output size.
+
+    The output frames the whole turned image, or, when the bed showed, just the turned paper (nothing on the
+    paper is cut: the frame is the bounding box of the paper mask turned the same way).
+    """
+    m = cv2.getRotationMatrix2D((width / 2.0, height / 2.0), angle, 1.0)
+    if paper is not None:
+        contours, _ = cv2.findContours(paper.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        edge = np.concatenate([c.reshape(-1, 2) for c in contours]).astype(np.float32)
+        # both corners of every boundary pixel, at full resolution
+        hull = np.concatenate([edge, edge + 1]) * factor
+    else:
+        hull = np.array([[0, 0], [width, 0], [0, height], [width, height]], dtype=np.float32)
+    turned = hull @ m[:, :2].T + m[:, 2]
+    x0, y0 = np.floor(turned.min(axis=0))
+    x1, y1 = np.ceil(turned.max(axis=0))
+    m[0, 2] -= x0
+    m[1, 2] -= y0
+    return m, int(x1 - x0), int(y1 - y0)
+
+
+def _warp(arr: np.ndarray, m: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resample an array through an affine matrix onto a white canvas of a size (w, h)."""
+    if (np.allclose(m[:, :2], np.eye(2)) and np.allclose(m[:, 2], np.round(m[:, 2]))
+            and m[0, 2] <= 0 and m[1, 2] <= 0 and -m[0, 2] + size[0] <= arr.shape[1]
+            and -m[1, 2] + size[1] <= arr.shape[0]):
+        x, y = int(-m[0, 2]), int(-m[1, 2])
+        return np.ascontiguousarray(arr[y : y + size[1], x : x + size[0]])
+    fill = (255, 255, 255) if arr.ndim == 3 else 255
+    return cv2.warpAffine(arr, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
+
+
+def _turn_matrix(width: int, height: int, rotation_cw: int) -> tuple[np.ndarray, int, int]:
+    """Affine matrix of a lossless clockwise quarter turn, and the turned size."""
+    k = (rotation_cw // 90) % 4
+    m = {
+        0: [[1, 0, 0], [0, 1, 0]],
+        1: [[0, -1, height], [1, 0, 0]],
+        2: [[-1, 0, width], [0, -1, height]],
+        3: [[0, 1, 0], [-1, 0, width]],
+    }[k]
+    size = (width, height) if k % 2 == 0 else (height, width)
+    return np.array(m, dtype=np.float64), size[0], size[1]
+
+
+def prepare_page(image: Image.Image, dpi: float | None, profile: StandardProfile, label: str,
+                 use_osd: bool = True) -> PreparedPage:
+    """Make a raw scan upright, straight and clean, decide its archive mode; label names it in errors."""
+    policy = profile.imaging
+    flags: list[str] = []
+    try:
+        arr = to_array(image)
+    except (OSError, ValueError) as exc:
+        raise PageError(f"{label}: cannot decode the image ({exc})", page=label) from exc
+    if arr.size == 0 or min(arr.shape[:2]) < 16:
+        raise PageError(f"{label}: image of {image.size} is too small to be a page", page=label)
+    height, width = arr.shape[:2]
+    if dpi is not None and dpi > 0:
+        _check_resolution(float(dpi), profile, label, flags)
+    provisional = float(dpi) if dpi else infer_dpi(width, height).dpi
+    factor = work_factor(provisional)
+
+    # --- analysis on a reduced copy
+    small = reduce(arr, factor)
+    work_dpi = provisional / factor
+    grey = luminance(small)
+    paper = paper_region(grey, work_dpi) if policy.remove_borders else np.ones(grey.shape, dtype=bool)
+    bordered = not bool(paper.all())
+    edge = max(1, round(EDGE_MM / 25.4 * work_dpi))
+    inner = cv2.erode(paper.astype(np.uint8), np.ones((2 * edge + 1, 2 * edge + 1), np.uint8)).astype(bool)
+    if not bordered:
+        inner[:edge] = inner[-edge:] = False
+        inner[:, :edge] = inner[:, -edge:] = False
+    tone = paper_tone(grey, paper)
+    marks = ink_mask(grey, tone, inner)
+    text_grey = ink_grey(small)
+    text = ink_mask(text_grey, paper_tone(text_grey, paper), inner)
+    pictures, frames = picture_regions(ink_mask(grey, tone, inner, depth=25.0), work_dpi)
+    text &= ~pictures
+
+    skew = 0.0
+    est = None
+    if policy.deskew or policy.orientation:
+        est = estimate_skew(text | frames, policy.max_skew, work_dpi)
+        if est.angle is None:
+            flags.append("skew-unknown")
+        elif policy.deskew:
+            skew = est.angle
+
+    if not dpi:
+        size = paper_size_px(paper, skew, bordered)
+        guess = infer_dpi(size[0] * factor, size[1] * factor)
+        dpi_value, inferred = guess.dpi, True
+        flags.append("dpi-inferred")
+        _check_resolution(dpi_value, profile, label, flags)
+    else:
+        dpi_value, inferred = float(dpi), False
+
+    blank = policy.blank_detection and is_blank(marks, work_dpi)
+
+    rotation = 0
+    if policy.orientation and est is not None and not blank:
+        straight = rotate_expand(text.astype(np.uint8), skew, fill=0, interpolation=cv2.INTER_NEAREST) > 0
+        if pictures.any():
+            # photographs are rectangles: once straight, clear their whole frame of any stray edge pixels
+            pics = rotate_expand(pictures.astype(np.uint8), skew, fill=0, interpolation=cv2.INTER_NEAREST)
+            n, _, stats, _ = cv2.connectedComponentsWithStats(pics)
+            for x, y, w, h, _a in stats[1:]:
+                straight[y : y + h, x : x + w] = False
+
+        osd_image = None
+        if use_osd:
+            osd_image = Image.fromarray(rotate_expand(text_grey, skew, fill=255))
+        found: Orientation = page_orientation(straight, est.row_gaps, est.col_gaps, osd_image, work_dpi, label,
+                                             timeout=min(30.0, profile.ocr.timeout_seconds))
+        if found.sure:
+            rotation = found.rotation
+        else:
+            flags.append("orientation-unsure")
+            # a page with real lines of text takes the best guess; a sparse page is left as it lies
+            rotation = found.rotation if found.method == "strokes" and est.angle is not None else 0
+    if blank:
+        decision_mode, reason, seal = "bitonal", "blank page", False
+    else:
+        d = colour_decision(small, paper, work_dpi, tone, policy.keep_colour_for_seals)
+        decision_mode, reason, seal = d.mode, d.reason, d.seal
+        if arr.ndim == 2 and decision_mode == "colour":
+            decision_mode = "grey"
+        if image.mode == "1":
+            decision_mode, reason = "bitonal", "bitonal scan"
+
+    # --- the archive image, at most archive_max_dpi
+    out_dpi = dpi_value
+    src = arr
+    if dpi_value > policy.archive_max_dpi:
+        scale = policy.archive_max_dpi / dpi_value
+        src = cv2.resize(arr, (max(1, round(width * scale)), max(1, round(height * scale))),
+                         interpolation=cv2.INTER_AREA)
+        out_dpi = float(policy.archive_max_dpi)
+    sh, sw = src.shape[:2]
+    to_src = factor * sw / width
+    tm, tw, th = _turn_matrix(sw, sh, rotation)
+    paper_turned = None
+    if bordered:
+        paper_turned = np.rot90(paper, -(rotation // 90)) if rotation else paper
+    m, ow, oh = _output_geometry(tw, th, skew, paper_turned, to_src)
+    full = np.vstack([m, [0, 0, 1]]) @ np.vstack([tm, [0, 0, 1]])
+    full = full[:2]
+    if decision_mode == "colour" and src.ndim == 3:
+        archive_arr = _warp(src, full, (ow, oh))
+    else:
+        archive_arr = _warp(luminance(src), full, (ow, oh))
+    if bordered:
+        # whiten what is still bed inside the frame (corners of a sheet that was not quite square, torn edges)
+        small_m = np.vstack([np.array([[1 / to_src, 0, 0], [0, 1 / to_src, 0]]), [0, 0, 1]])
+        bed_small = cv2.warpAffine((~paper).astype(np.uint8), (small_m @ np.vstack([full, [0, 0, 1]]) @
+                                   np.linalg.inv(small_m))[:2], (math.ceil(ow / to_src), math.ceil(oh / to_src)),
+                                   flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=1)
+        if bed_small.any():
+            bed = cv2.resize(bed_small, (ow, oh), interpolation=cv2.INTER_NEAREST).astype(bool)
+            archive_arr[bed] = 255
+
+    if archive_arr.ndim == 3:
+        ocr_arr = cv2.max(cv2.max(archive_arr[..., 0], archive_arr[..., 1]), archive_arr[..., 2])
+        archive = Image.fromarray(archive_arr, "RGB")
+    else:
+        ocr_arr = archive_arr
+        if decision_mode == "bitonal":
+            archive = Image.fromarray(archive_arr >= 0.72 * tone)
+        else:
+            archive = Image.fromarray(archive_arr, "L")
+    ocr = None if blank else Image.fromarray(ocr_arr, "L")
+    for im in (archive, ocr):
+        if im is not None:
+            im.info["dpi"] = (out_dpi, out_dpi)
+    return PreparedPage(
+        archive=archive, ocr=ocr, dpi=out_dpi, dpi_inferred=inferred, rotation=rotation, skew=round(skew, 3),
+        blank=bool(blank), colour=decision_mode, colour_reason=reason, seal=bool(seal), flags=tuple(flags),
+    )

@@ -1,0 +1,132 @@
+"""Pixels in, numpy arrays out: any PIL mode to 8-bit grey or RGB, reduced working copies, ink masks."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from PIL import Image
+
+WORK_DPI = 150.0
+"""Resolution of the reduced copy the detectors look at: enough for 0.05° of skew, cheap to scan."""
+
+
+def to_array(image: Image.Image) -> np.ndarray:
+    """Decode a PIL image of any mode to uint8: H×W for bitonal/grey sources, H×W×3 for colour ones."""
+    mode = image.mode
+    if mode in ("RGB", "L"):
+        return np.asarray(image, dtype=np.uint8)
+    if mode == "1":
+        return np.asarray(image.convert("L"), dtype=np.uint8)
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        arr = np.asarray(image).astype(np.float64)
+        top = arr.max() if arr.size else 0
+        scale = 1.0 if top <= 255 else (65535.0 if top <= 65535 else float(top))
+        if mode == "F" and 0 < top <= 1.0:
+            scale = 1.0 / 255.0
+        return np.clip(arr * (255.0 / scale) if scale != 1.0 else arr, 0, 255).round().astype(np.uint8)
+    if mode in ("LA", "PA", "RGBA", "RGBa", "La") or (mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(white, rgba).convert("RGB")
+        if mode in ("LA", "La"):
+            return np.asarray(image.convert("L"), dtype=np.uint8)
+        return np.asarray(image, dtype=np.uint8)
+    if mode == "P":
+        palette = image.getpalette() or []
+        rgb = np.asarray(image.convert("RGB"), dtype=np.uint8)
+        if palette and all(palette[i] == palette[i + 1] == palette[i + 2] for i in range(0, len(palette) - 2, 3)):
+            return np.ascontiguousarray(rgb[..., 0])
+        return rgb
+    return np.asarray(image.convert("RGB"), dtype=np.uint8)
+
+
+def luminance(arr: np.ndarray) -> np.ndarray:
+    """Grey (ITU-R 601 luma) of an H×W or H×W×3 uint8 array."""
+    if arr.ndim == 2:
+        return arr
+    return cv2.cvtColor(arr, cv2.COLOR_RGB2GRAY)
+
+
+def ink_grey(arr: np.ndarray) -> np.ndarray:
+    """Grey in which coloured marks fade: the brightest channel, so red seals go light and black text stays dark."""
+    if arr.ndim == 2:
+        return arr
+    return cv2.max(cv2.max(arr[..., 0], arr[..., 1]), arr[..., 2])
+
+
+def work_factor(dpi: float) -> int:
+    """Whole-number reduction that brings a resolution nearest to WORK_DPI (1 at 200 dpi, 2 at 300, 4 at 600)."""
+    return max(1, round(dpi / WORK_DPI))
+
+
+def reduce(arr: np.ndarray, factor: int) -> np.ndarray:
+    """Shrink an array by a whole factor with area averaging (the last partial block is dropped)."""
+    if factor <= 1:
+        return arr
+    h, w = arr.shape[:2]
+    bh, bw = max(1, h // factor), max(1, w // factor)
+    return cv2.resize(arr[: bh * factor, : bw * factor], (bw, bh), interpolation=cv2.INTER_AREA)
+
+
+def paper_tone(grey: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """The paper's grey level: a high percentile of the pixels on paper (text is a minority)."""
+    values = grey[mask] if mask is not None else grey.ravel()
+    if values.size == 0:
+        return 255.0
+    if values.size > 400_000:
+        values = values[:: values.size // 200_000]
+    return float(np.percentile(values, 90))
+
+
+def ink_mask(grey: np.ndarray, tone: float, paper: np.ndarray | None = None, depth: float = 70.0) -> np.ndarray:
+    """Pixels clearly darker than the paper (by `depth` grey levels, or 40% of the tone if less), on the paper."""
+    threshold = tone - min(depth, 0.4 * tone)
+    mask = grey < threshold
+    if paper is not None:
+        mask &= paper
+    return mask
+
+
+def picture_mask(ink: np.ndarray, dpi: float) -> np.ndarray:
+    """Areas of dense ink at least ~2 cm across (photographs, solid blocks): text, rules and tables are never this dense."""
+    block = max(2, round(6.0 / 25.4 * dpi))  # 6 mm blocks
+    h, w = ink.shape
+    bh, bw = max(1, h // block), max(1, w // block)
+    density = cv2.resize(ink[: bh * block, : bw * block].astype(np.float32), (bw, bh), interpolation=cv2.INTER_AREA)
+    dense = (density > 0.45).astype(np.uint8)
+    dense = cv2.morphologyEx(dense, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    if not dense.any():
+        return np.zeros_like(ink, dtype=bool)
+    dense = cv2.dilate(dense, np.ones((3, 3), np.uint8))
+    big = cv2.resize(dense, (bw * block, bh * block), interpolation=cv2.INTER_NEAREST)
+    out = np.zeros((h, w), dtype=bool)
+    out[: bh * block, : bw * block] = big.astype(bool)
+    return out
+
+
+def picture_regions(busy: np.ndarray, dpi: float) -> tuple[np.ndarray, np.ndarray]:
+    """Photographs on the page: (filled mask to leave out of text analysis, 1-px outline of each).
+
+    `busy` marks pixels that are not plain paper (even slightly darker or coloured). A picture is a dense blob
+    of them at least 15 mm across; its convex hull is its frame, so the outline of a photograph gives its edges
+    (straight lines, good for skew) while its inside says nothing about text lines.
+    """
+    filled = np.zeros(busy.shape, dtype=np.uint8)
+    outline = np.zeros(busy.shape, dtype=np.uint8)
+    dense = picture_mask(busy, dpi)
+    if not dense.any():
+        return filled.astype(bool), outline.astype(bool)
+    mm = dpi / 25.4
+    k = max(3, round(2 * mm) | 1)
+    blobs = cv2.morphologyEx((busy & dense).astype(np.uint8), cv2.MORPH_CLOSE, np.ones((k, k), np.uint8))
+    contours, _ = cv2.findContours(blobs, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    for contour in contours:
+        _, _, w, h = cv2.boundingRect(contour)
+        if w < 15 * mm or h < 15 * mm:
+            continue
+        hull = cv2.convexHull(contour)
+        cv2.fillPoly(filled, [hull], 1)
+        cv2.polylines(outline, [hull], True, 1, 1)
+    grow = max(3, round(1.5 * mm) | 1)
+    filled = cv2.dilate(filled, np.ones((grow, grow), np.uint8))
+    return filled.astype(bool), outline.astype(bool)
