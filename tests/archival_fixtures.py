@@ -20,6 +20,7 @@ import pikepdf
 import pymupdf
 from PIL import Image, ImageDraw, ImageFont
 
+from pipeline.models import DossierManifest
 from pipeline.synthetic import synthetic_page
 
 WQY = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
@@ -176,3 +177,93 @@ def sha256_file(path: Path) -> str:
 def now() -> datetime:
     """The current time, second precision, UTC."""
     return datetime.now(TZ).replace(microsecond=0)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Dossier folders
+
+CASE_NO = "（2024）豫0727刑初172号"
+STANDARD = ("DA/T 31-2017", "1.0.0")
+
+
+def _fake_digest(tag: str) -> str:
+    return hashlib.sha256(tag.encode()).hexdigest()
+
+
+def build_dossier(folder: Path, signer, *, level: str = "1b", volumes: list[list[list[ScanSpec]]] | None = None,
+                  seed: int = 7) -> DossierManifest:
+    """Write a signed dossier folder: volumes/NNN.pdf, catalogue.json and dossier.json (written last).
+
+    ``volumes`` lists, per volume, its documents, each a list of scanned pages. One blank page and one separator
+    sheet are added to the input pages, as a batch would have them.
+    """
+    from pipeline.models import (Catalogue, CatalogueEntry, DocumentEntry, DossierManifest, PageRecord, PageSource,
+                                 VolumeCatalogue, VolumeEntry)
+    from pipeline.pdfa import ArchivalMetadata, finish_pdfa, page_hash_root
+    from pipeline.sign import sign_pdf
+
+    volumes = volumes or [
+        [[ScanSpec("indictment", "bitonal", ("起诉书", "人民检察院")), ScanSpec("record", "grey", ("询问笔录",))]],
+        [[ScanSpec("judgment", "bitonal", ("刑事判决书",))], [ScanSpec("photo", "colour", ())]],
+    ]
+    created = now()
+    m = len(volumes)
+    pages: list[PageRecord] = [PageRecord(source=PageSource(file="000-separator.tif"), sha256=_fake_digest("sep"),
+                                          separator=True)]
+    documents: list[DocumentEntry] = []
+    catalogue = []
+    entries: list[VolumeEntry] = []
+    (folder / "volumes").mkdir(parents=True, exist_ok=True)
+    doc_index = 0
+    for v, docs in enumerate(volumes, start=1):
+        scans = [s for d in docs for s in d]
+        titles = [(d[0].kind and f"文书{doc_index + k + 1}", len(d)) for k, d in enumerate(docs)]
+        raw = folder / f"raw-{v:03d}.pdf"
+        facts = build_volume(raw, scans, number=v, of=m, seed=seed + v, documents=titles)
+        vol_pages, rows, page_no = [], [], 1
+        for k, d in enumerate(docs):
+            first = page_no
+            for s in d:
+                digest = _fake_digest(f"{seed}-{v}-{page_no}")
+                vol_pages.append(digest)
+                pages.append(PageRecord(source=PageSource(file=f"{v:03d}-{page_no:03d}.tif"), sha256=digest,
+                                        volume=v, page=page_no, document=doc_index,
+                                        ocr_chars=sum(len(w) for w in s.words), colour=s.mode if s.mode != "colour"
+                                        else "colour"))
+                page_no += 1
+            rows.append(CatalogueEntry(seq=k + 1, title=titles[k][0], first_page=first, last_page=page_no - 1,
+                                       document=doc_index))
+            documents.append(DocumentEntry(index=doc_index, title=titles[k][0], pages=len(d), boundary="manifest"))
+            doc_index += 1
+        pages.append(PageRecord(source=PageSource(file=f"{v:03d}-blank.tif"), sha256=_fake_digest(f"blank{v}"),
+                                blank=True))
+        catalogue.append(VolumeCatalogue(volume=v, entries=rows))
+        meta = ArchivalMetadata(
+            title=f"{CASE_NO} 第{v}卷", author="封丘县人民法院", subject=f"刑事诉讼卷宗 第{v}卷 共{m}卷",
+            case_no=CASE_NO, volume=v, volumes=m, standard_id=STANDARD[0], standard_version=STANDARD[1],
+            pipeline_version="0.1.0", page_hash_root=page_hash_root(vol_pages), created=created,
+        )
+        finished = folder / f"pdfa-{v:03d}.pdf"
+        finish_pdfa(raw, finished, level, meta)
+        key = f"volumes/{v:03d}.pdf"
+        info = sign_pdf(finished, folder / key, signer, f"volume {v}")
+        raw.unlink()
+        finished.unlink()
+        path = folder / key
+        entries.append(VolumeEntry(number=v, of=m, key=key, sha256=sha256_file(path), bytes=path.stat().st_size,
+                                   pages=facts.numbered, pdf_pages=facts.pdf_pages, documents=len(docs), pdfa=level,
+                                   signature=info))
+    cat = Catalogue(case_no=CASE_NO, volumes=catalogue)
+    (folder / "catalogue.json").write_text(cat.model_dump_json(indent=2), encoding="utf-8")
+    manifest = DossierManifest(
+        case_no=CASE_NO, case_key="case-key", agency="封丘县人民法院", standard=f"{STANDARD[0]}@{STANDARD[1]}",
+        pipeline_version="0.1.0", created=created, batches=["batch-1"], volumes=entries, documents=documents,
+        pages=pages, catalogue_sha256=sha256_file(folder / "catalogue.json"),
+    )
+    write_manifest(folder, manifest)
+    return manifest
+
+
+def write_manifest(folder: Path, manifest) -> None:
+    """Write dossier.json."""
+    (folder / "dossier.json").write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
