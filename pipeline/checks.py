@@ -165,6 +165,34 @@ def _outline_titles(pdf: pikepdf.Pdf) -> list[str]:
     return titles
 
 
+def _walk(root: object, limit: int = 2_000_000) -> Iterable[tuple[pikepdf.Dictionary, str]]:
+    """Every dictionary (stream dictionaries included) reachable from ``root``, direct or indirect, once each,
+    with the number of the nearest indirect object holding it."""
+    seen: set[tuple[int, int]] = set()
+    stack: list[tuple[object, str]] = [(root, "trailer")]
+    visited = 0
+    while stack and visited < limit:
+        obj, where = stack.pop()
+        visited += 1
+        if isinstance(obj, (pikepdf.Dictionary, pikepdf.Array)):
+            gen = obj.objgen
+            if gen != (0, 0):
+                if gen in seen:
+                    continue
+                seen.add(gen)
+                where = f"object {gen[0]}"
+        if isinstance(obj, pikepdf.Array):
+            stack.extend((item, where) for item in obj if isinstance(item, (pikepdf.Dictionary, pikepdf.Array)))
+        elif isinstance(obj, pikepdf.Dictionary):
+            yield obj, where
+            for key in obj.keys():
+                if key == "/Parent":
+                    continue
+                value = obj.get(key)
+                if isinstance(value, (pikepdf.Dictionary, pikepdf.Array)):
+                    stack.append((value, where))
+
+
 def _active_content(pdf: pikepdf.Pdf) -> list[str]:
     """Every JavaScript, launch/URI/remote action, embedded file and external reference anywhere in the file."""
     found: list[str] = []
@@ -173,10 +201,7 @@ def _active_content(pdf: pikepdf.Pdf) -> list[str]:
         for key, what in (("/JavaScript", "document JavaScript"), ("/EmbeddedFiles", "embedded files")):
             if key in names:
                 found.append(what)
-    for obj in pdf.objects:
-        if not isinstance(obj, pikepdf.Dictionary):
-            continue
-        where = f"object {obj.objgen[0]}"
+    for obj, where in _walk(pdf.trailer):
         action = obj.get("/S")
         if isinstance(action, pikepdf.Name) and str(action) in _BAD_ACTIONS:
             found.append(f"{_BAD_ACTIONS[str(action)]} in {where}")
@@ -188,7 +213,7 @@ def _active_content(pdf: pikepdf.Pdf) -> list[str]:
             found.append(f"file attachment annotation in {where}")
         if "/Ref" in obj and obj.get("/Subtype") == "/Form":
             found.append(f"reference XObject (external content) in {where}")
-    return found
+    return sorted(set(found), key=found.index)
 
 
 def inspect_volume(path: Path) -> VolumeFacts:
@@ -281,8 +306,10 @@ def _signature_checks(subject: str, sig: SignatureCheck, now: datetime) -> list[
         _check("authenticity", "signature", subject, sig.present and sig.intact and sig.valid and sig.signatures == 1,
                detail),
         _check("authenticity", "signature-coverage", subject, sig.coverage == "ENTIRE_FILE",
-               f"coverage {sig.coverage}" + ("" if sig.coverage == "ENTIRE_FILE" else
-                                             ": bytes were added after the signed revision")),
+               f"coverage {sig.coverage}" + (
+                   "" if sig.coverage == "ENTIRE_FILE" else
+                   f": {'; '.join(sig.errors) or 'not established'}" if sig.coverage == "NONE" else
+                   ": bytes were added after the signed revision")),
         _check("authenticity", "signer-trusted", subject, sig.trusted,
                f"{sig.signer or 'no signer'}" + ("" if sig.trusted else ": does not chain to the trust roots")),
     ]
