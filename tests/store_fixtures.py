@@ -15,6 +15,8 @@ Use from any test file (run with ``PYTHONPATH=.``)::
 - ``unique_case_no()``: a new plausible case number per call, so tests sharing the store never collide.
 - ``make_dossier(folder, case_no, ...)``: small fake volumes, catalogue, report, originals and a matching
   ``DossierManifest`` for publish tests.
+- ``serve_in_thread(app)``: a context manager running an ASGI app (e.g. ``pipeline.api.create_app(...)``) with
+  uvicorn on a free loopback port; yields the base URL.
 
 The first start of SeaweedFS takes ~2-3 s; stopping gracefully can take far longer, so teardown kills it after a
 short grace (the data folder is thrown away anyway).
@@ -22,11 +24,15 @@ short grace (the data folder is thrown away anyway).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
 import os
 import secrets
+import socket
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -146,3 +152,27 @@ def make_dossier(folder: Path, case_no: str, volumes: int = 2, volume_bytes: int
         created=datetime.now(timezone.utc), batches=["batch-01"], grants=list(grants), volumes=entries,
         documents=[], pages=[], originals=declared)
     return manifest, out, given
+
+
+@contextlib.contextmanager
+def serve_in_thread(app, host: str = "127.0.0.1"):
+    """Run an ASGI app with uvicorn in a thread on a free port; yields its base URL, stops it on exit."""
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind((host, 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
+                                           access_log=False))
+    thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"uvicorn did not start on {host}:{port}")
+        time.sleep(0.02)
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
