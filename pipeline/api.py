@@ -38,6 +38,7 @@ from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipeline import __version__
@@ -97,40 +98,90 @@ def _note(request: Request, **fields: Any) -> None:
 
 
 class _ManifestCache:
-    """Latest manifest version per case for ``ttl`` seconds; manifests by version id (immutable) in an LRU."""
+    """Latest manifest per case, rechecked after ``ttl`` seconds with one HEAD request (single flight per case);
+    manifests and rendered views by version id, which are immutable, in an LRU."""
 
-    def __init__(self, store: ObjectStore, ttl: float, size: int = 512):
-        self.store, self.ttl, self.size = store, ttl, size
+    def __init__(self, store: ObjectStore, ttl: float, size: int = 512, grace: float = 5.0):
+        self.store, self.ttl, self.size, self.grace = store, ttl, size, grace
+        self._refreshing: set[str] = set()
         self._latest: dict[str, tuple[float, ManifestRef | None]] = {}
-        self._by_version: OrderedDict[tuple[str, str], tuple[ManifestRef, bytes | None]] = OrderedDict()
+        self._by_version: OrderedDict[tuple[str, str], ManifestRef] = OrderedDict()
+        self._views: OrderedDict[tuple[str, str], bytes] = OrderedDict()
         self._lock = threading.Lock()
+        self._stripes = [threading.Lock() for _ in range(64)]
 
-    def get(self, case_no: str, version: str | None) -> ManifestRef | None:
-        key = case_key(case_no)
-        if version is not None:
-            with self._lock:
-                hit = self._by_version.get((key, version))
-            if hit:
-                return hit[0]
+    def peek(self, canonical: str, version: str | None) -> tuple[bool, ManifestRef | None, bool]:
+        """(hit, manifest, stale) from memory only, safe on the event loop. A stale hit (older than ``ttl`` but
+        within ``grace``) may be served while one background refresh runs (see :meth:`refresh_soon`)."""
+        key = case_key(canonical)
+        with self._lock:
+            if version is not None:
+                ref = self._by_version.get((key, version))
+                return ref is not None, ref, False
+            hit = self._latest.get(key)
+        if hit is not None:
+            age = time.monotonic() - hit[0]
+            if age < self.ttl:
+                return True, hit[1], False
+            if age < self.ttl + self.grace:
+                return True, hit[1], True
+        return False, None, False
+
+    def refresh_soon(self, canonical: str) -> None:
+        """Start one background refresh of a case's latest manifest (no-op when one is already running)."""
+        key = case_key(canonical)
+        with self._lock:
+            if key in self._refreshing:
+                return
+            self._refreshing.add(key)
+
+        def refresh() -> None:
             try:
-                ref = load_manifest(self.store, case_no, version)
+                self._load_latest(canonical, key)
+            except Exception:  # noqa: BLE001 - a failed refresh leaves the entry to expire; requests then report it
+                pass
+            finally:
+                with self._lock:
+                    self._refreshing.discard(key)
+
+        threading.Thread(target=refresh, name="manifest-refresh", daemon=True).start()
+
+    def get(self, canonical: str, version: str | None) -> ManifestRef | None:
+        """The manifest (latest or by version), or None when there is none; reads the store when needed."""
+        key = case_key(canonical)
+        found, ref, _ = self.peek(canonical, version)
+        if found:
+            return ref
+        if version is not None:
+            try:
+                ref = load_manifest(self.store, canonical, version)
             except DossierNotFound:
                 return None
             self._remember(key, ref)
             return ref
-        now = time.monotonic()
+        with self._stripes[hash(key) % len(self._stripes)]:  # one reader per case loads it, the others wait
+            found, ref, stale = self.peek(canonical, None)
+            if found and not stale:
+                return ref
+            return self._load_latest(canonical, key)
+
+    def _load_latest(self, canonical: str, key: str) -> ManifestRef | None:
         with self._lock:
-            hit = self._latest.get(key)
-        if hit and now - hit[0] < self.ttl:
-            return hit[1]
-        try:
-            ref = load_manifest(self.store, case_no)
-        except DossierNotFound:
+            previous = self._latest.get(key)
+        info = self.store.stat(dossier_prefix(canonical) + "dossier.json")
+        if info is None:
             ref = None
+        elif previous and previous[1] is not None and previous[1].version_id == info.version_id:
+            ref = previous[1]  # unchanged: the HEAD request was enough
+        else:
+            try:
+                ref = load_manifest(self.store, canonical, info.version_id)
+            except DossierNotFound:
+                ref = None
         with self._lock:
             if len(self._latest) > 10 * self.size:
                 self._latest.clear()
-            self._latest[key] = (now, ref)
+            self._latest[key] = (time.monotonic(), ref)
         if ref is not None:
             self._remember(key, ref)
         return ref
@@ -139,22 +190,27 @@ class _ManifestCache:
         if ref.version_id is None:
             return
         with self._lock:
-            self._by_version.setdefault((key, ref.version_id), (ref, None))
+            self._by_version[(key, ref.version_id)] = ref
             self._by_version.move_to_end((key, ref.version_id))
             while len(self._by_version) > self.size:
                 self._by_version.popitem(last=False)
 
+    def peek_view(self, ref: ManifestRef) -> bytes | None:
+        """The rendered body of a manifest version if already built."""
+        with self._lock:
+            return self._views.get((ref.manifest.case_key, ref.version_id or ""))
+
     def view(self, ref: ManifestRef, build) -> bytes:
         """The rendered ``GET /dossiers/{case_no}`` body of a manifest version (built once, then cached)."""
-        key = (ref.manifest.case_key, ref.version_id or "")
-        with self._lock:
-            hit = self._by_version.get(key)
-        if hit and hit[1] is not None:
-            return hit[1]
+        cached = self.peek_view(ref)
+        if cached is not None:
+            return cached
         body = build(ref)
         if ref.version_id is not None:
             with self._lock:
-                self._by_version[key] = (ref, body)
+                self._views[(ref.manifest.case_key, ref.version_id)] = body
+                while len(self._views) > self.size:
+                    self._views.popitem(last=False)
         return body
 
 
@@ -163,8 +219,11 @@ class AuditMiddleware:
 
     def __init__(self, app, audit: AuditLog, wait: float = 10.0):
         self.app, self.audit, self.wait = app, audit, wait
+        self.in_progress = 0  # audited requests not yet recorded: the audit writer waits a moment for them
+        audit.expected = lambda: self.in_progress
 
     async def _commit(self, scope, status: int | None, sent: int, started: float, aborted: bool) -> bool:
+        self.in_progress -= 1
         fields = dict(scope.get("state", {}).get("audit", {}))
         client = scope.get("client") or ("", 0)
         status = status or 500
@@ -190,6 +249,7 @@ class AuditMiddleware:
             return
         started = time.perf_counter()
         st = {"status": None, "sent": 0, "start": None, "done": False, "length": None}
+        self.in_progress += 1
 
         async def audited_send(message):
             if message["type"] == "http.response.start":
@@ -238,13 +298,13 @@ class AuditMiddleware:
 
 def create_app(store_config: StoreConfig, *, store: ObjectStore | None = None, audit_stream: str | None = None,
                cache_ttl: float = 5.0, manifest_ttl: float = 1.0, presign_seconds: int = 0,
-               audit_wait: float = 10.0, audit_prefix: str = AUDIT_PREFIX) -> FastAPI:
+               audit_wait: float = 10.0, audit_prefix: str = AUDIT_PREFIX, audit_linger: float = 0.005) -> FastAPI:
     """The fetch service over one store: token auth, per-agency access, audited; see the module docstring."""
     store = store or ObjectStore(store_config)
     tokens = TokenStore(store, cache_ttl=cache_ttl)
     grants = GrantStore(store, cache_ttl=cache_ttl)
-    manifests = _ManifestCache(store, ttl=manifest_ttl)
-    audit = AuditLog(store, stream=audit_stream, kind="api", prefix=audit_prefix)
+    manifests = _ManifestCache(store, ttl=manifest_ttl, grace=manifest_ttl and 5.0)
+    audit = AuditLog(store, stream=audit_stream, kind="api", prefix=audit_prefix, linger=audit_linger)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -276,7 +336,7 @@ def create_app(store_config: StoreConfig, *, store: ObjectStore | None = None, a
         _note(request, detail=str(exc)[:300])
         return _error_response(503, "store-unavailable", "the object store could not answer; try again later")
 
-    def principal(request: Request) -> Principal:
+    async def principal(request: Request) -> Principal:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
@@ -284,7 +344,7 @@ def create_app(store_config: StoreConfig, *, store: ObjectStore | None = None, a
                            {"WWW-Authenticate": 'Bearer realm="dossiers"'})
         token = token.strip()
         try:
-            who = tokens.authenticate(token)
+            who = tokens.authenticate(token, cached_only=True) or await run_in_threadpool(tokens.authenticate, token)
         except AuthError as exc:
             _note(request, actor=token_id_of(token) or "-", detail=str(exc))
             raise ApiError(401, "unauthorized", "the bearer token is not valid",
@@ -292,8 +352,9 @@ def create_app(store_config: StoreConfig, *, store: ObjectStore | None = None, a
         _note(request, actor=who.token_id, agency=who.agency)
         return who
 
-    def authorised(request: Request, case_no: str, version: str | None, who: Principal) -> ManifestRef:
-        """The manifest the principal may read, or the right refusal (403 reveals nothing about existence)."""
+    async def authorised(request: Request, case_no: str, version: str | None, who: Principal) -> ManifestRef:
+        """The manifest the principal may read, or the right refusal (403 reveals nothing about existence).
+        Cache hits are answered on the event loop; store reads go to the thread pool."""
         try:
             canonical = normalise_case_no(case_no)
         except CaseNumberError as exc:
@@ -301,8 +362,12 @@ def create_app(store_config: StoreConfig, *, store: ObjectStore | None = None, a
         if version is not None and not _VERSION_RE.fullmatch(version):
             raise ApiError(400, "bad-request", "version must be an object version id")
         _note(request, case_no=canonical, case_key=case_key(canonical), version=version)
-        record = grants.get(canonical)
-        ref = manifests.get(canonical, version)
+        record = grants.peek(canonical) or await run_in_threadpool(grants.get, canonical)
+        found, ref, stale = manifests.peek(canonical, version)
+        if not found:
+            ref = await run_in_threadpool(manifests.get, canonical, version)
+        elif stale:
+            manifests.refresh_soon(canonical)
         if ref is None:
             if explicitly_granted(who.agency, record):
                 raise ApiError(404, "not-found", f"no published dossier for case {canonical}"
@@ -340,57 +405,61 @@ def create_app(store_config: StoreConfig, *, store: ObjectStore | None = None, a
 
     @app.get("/dossiers/{case_no}", summary="Manifest and 卷内目录 of a dossier",
              responses={200: {"model": DossierView}, **refusals})
-    def get_dossier(request: Request, case_no: str = CaseNo, version: str | None = Version,
-                    who: Principal = Depends(principal)) -> Response:
+    async def get_dossier(request: Request, case_no: str = CaseNo, version: str | None = Version,
+                          who: Principal = Depends(principal)) -> Response:
         _note(request, action="manifest")
-        ref = authorised(request, case_no, version, who)
-        return Response(manifests.view(ref, build_view), media_type="application/json",
+        ref = await authorised(request, case_no, version, who)
+        body = manifests.peek_view(ref) or await run_in_threadpool(manifests.view, ref, build_view)
+        return Response(body, media_type="application/json",
                         headers={"X-Version-Id": ref.version_id or ""})
 
     @app.get("/dossiers/{case_no}/versions", summary="Published versions of a dossier's manifest",
              responses={200: {"model": list[ManifestVersion]}, **refusals})
-    def get_versions(request: Request, case_no: str = CaseNo, who: Principal = Depends(principal)) -> Response:
+    async def get_versions(request: Request, case_no: str = CaseNo,
+                           who: Principal = Depends(principal)) -> Response:
         _note(request, action="versions")
-        ref = authorised(request, case_no, None, who)
+        ref = await authorised(request, case_no, None, who)
+        versions = await run_in_threadpool(manifest_versions, store, ref.manifest.case_no)
         found = [{"version_id": v, "published": t.isoformat() if t else None, "latest": latest}
-                 for v, t, latest in manifest_versions(store, ref.manifest.case_no)]
+                 for v, t, latest in versions]
         return JSONResponse(found)
 
-    def stored_file(request: Request, case_no: str, version: str | None, who: Principal, name: str) -> Response:
+    async def stored_file(request: Request, case_no: str, version: str | None, who: Principal,
+                          name: str) -> Response:
         _note(request, action=name.removesuffix(".json"))
-        ref = authorised(request, case_no, version, who)
+        ref = await authorised(request, case_no, version, who)
         m = ref.manifest
         if name == "manifest.json":
             return Response(ref.data, media_type="application/json", headers={"X-Version-Id": ref.version_id or ""})
         sha = m.catalogue_sha256 if name == CATALOGUE_NAME else m.report_sha256
         if not sha:
             raise ApiError(404, "not-found", f"dossier {m.case_no} has no {name}")
-        data = store.get_bytes(dossier_prefix(m.case_no) + name, m.object_versions.get(name))
+        data = await run_in_threadpool(store.get_bytes, dossier_prefix(m.case_no) + name, m.object_versions.get(name))
         return Response(data, media_type="application/json", headers={"X-Content-SHA256": sha})
 
     @app.get("/dossiers/{case_no}/manifest.json", summary="The stored dossier.json bytes", responses=refusals)
-    def get_manifest_file(request: Request, case_no: str = CaseNo, version: str | None = Version,
-                          who: Principal = Depends(principal)) -> Response:
-        return stored_file(request, case_no, version, who, "manifest.json")
+    async def get_manifest_file(request: Request, case_no: str = CaseNo, version: str | None = Version,
+                                who: Principal = Depends(principal)) -> Response:
+        return await stored_file(request, case_no, version, who, "manifest.json")
 
     @app.get("/dossiers/{case_no}/catalogue.json", summary="The stored catalogue.json bytes", responses=refusals)
-    def get_catalogue_file(request: Request, case_no: str = CaseNo, version: str | None = Version,
-                           who: Principal = Depends(principal)) -> Response:
-        return stored_file(request, case_no, version, who, CATALOGUE_NAME)
+    async def get_catalogue_file(request: Request, case_no: str = CaseNo, version: str | None = Version,
+                                 who: Principal = Depends(principal)) -> Response:
+        return await stored_file(request, case_no, version, who, CATALOGUE_NAME)
 
     @app.get("/dossiers/{case_no}/report.json", summary="The stored report.json bytes", responses=refusals)
-    def get_report_file(request: Request, case_no: str = CaseNo, version: str | None = Version,
-                        who: Principal = Depends(principal)) -> Response:
-        return stored_file(request, case_no, version, who, REPORT_NAME)
+    async def get_report_file(request: Request, case_no: str = CaseNo, version: str | None = Version,
+                              who: Principal = Depends(principal)) -> Response:
+        return await stored_file(request, case_no, version, who, REPORT_NAME)
 
     @app.get("/dossiers/{case_no}/volumes/{n}", summary="Volume N as a signed PDF/A",
              response_class=StreamingResponse,
              responses={200: {"content": {"application/pdf": {}}, "description": "the volume, streamed"},
                         307: {"description": "redirect to a short-lived presigned URL"}, **refusals})
-    def get_volume(request: Request, case_no: str = CaseNo, n: int = Path(ge=1, le=9999),
-                   version: str | None = Version, who: Principal = Depends(principal)) -> Response:
+    async def get_volume(request: Request, case_no: str = CaseNo, n: int = Path(ge=1, le=9999),
+                         version: str | None = Version, who: Principal = Depends(principal)) -> Response:
         _note(request, action="volume", volume=n)
-        ref = authorised(request, case_no, version, who)
+        ref = await authorised(request, case_no, version, who)
         m = ref.manifest
         vol = next((v for v in m.volumes if v.number == n), None)
         if vol is None:
@@ -399,8 +468,9 @@ def create_app(store_config: StoreConfig, *, store: ObjectStore | None = None, a
         object_version = m.object_versions.get(vol.key)
         if presign_seconds > 0:
             _note(request, result="redirect")
-            return RedirectResponse(store.presigned_url(key, object_version, presign_seconds), status_code=307)
-        body = store.open(key, object_version)  # opened here so that a store failure is a clean 503
+            url = await run_in_threadpool(store.presigned_url, key, object_version, presign_seconds)
+            return RedirectResponse(url, status_code=307)
+        body = await run_in_threadpool(store.open, key, object_version)  # a store failure here is a clean 503
 
         def chunks():
             try:

@@ -28,7 +28,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -62,9 +62,14 @@ class AuditLog:
     """Appends entries to one stream; a writer thread stores them in batches (group commit)."""
 
     def __init__(self, store: ObjectStore, stream: str | None = None, kind: str = "api", max_batch: int = 500,
-                 lock_days: int | None = None, prefix: str = AUDIT_PREFIX):
+                 lock_days: int | None = None, prefix: str = AUDIT_PREFIX, linger: float = 0.0,
+                 expected: Callable[[], int] | None = None):
         self.store = store
         self.prefix = prefix
+        # group commit: before writing, wait up to `linger` seconds while `expected()` says more entries are on
+        # their way (requests in progress that will record one), so that they share one segment write
+        self.linger = linger
+        self.expected = expected
         self.stream = stream or new_stream_id(kind)
         if not re.fullmatch(r"[A-Za-z0-9._-]{1,200}", self.stream):
             raise StoreError(f"bad audit stream name {self.stream!r}")
@@ -118,6 +123,11 @@ class AuditLog:
                 if not self._pending:
                     return
                 if self._inflight is None:
+                    if self.linger > 0 and self.expected is not None:
+                        deadline = time.monotonic() + self.linger
+                        while (not self._closing and len(self._pending) < self.max_batch and self.expected() > 0
+                               and time.monotonic() < deadline):
+                            self._cond.wait(timeout=max(0.0, deadline - time.monotonic()))
                     # a failed segment is retried with exactly the same entries, so all its versions are identical
                     self._inflight = self._pending[:self.max_batch]
                 batch = self._inflight

@@ -164,14 +164,17 @@ class TokenStore:
             self._save(record)
         return record
 
-    def authenticate(self, token: str) -> Principal:
-        """The principal of a valid token; AuthError for anything else."""
+    def authenticate(self, token: str, cached_only: bool = False) -> Principal | None:
+        """The principal of a valid token; AuthError for anything else. With ``cached_only``, None when the
+        token's record is not in the cache (no store access: safe on an event loop)."""
         m = _TOKEN_RE.fullmatch(token or "")
         if not m:
             raise AuthError("malformed bearer token")
         token_id, secret = m.groups()
         record, hit = self._cache.get(token_id)
         if not hit:
+            if cached_only:
+                return None
             record = self._load(token_id)
             self._cache.put(token_id, record)
         digest = hashlib.sha256(secret.encode()).hexdigest()
@@ -202,6 +205,11 @@ class GrantStore:
     @staticmethod
     def _key(case_no: str) -> str:
         return f"{GRANT_PREFIX}{case_key(case_no)}.json"
+
+    def peek(self, case_no: str) -> GrantRecord | None:
+        """The cached grant record, or None when it must be read from the store."""
+        record, hit = self._cache.get(normalise_case_no(case_no))
+        return record if hit else None
 
     def get(self, case_no: str, cached: bool = True) -> GrantRecord:
         """The case's grant record (empty when none was ever made)."""

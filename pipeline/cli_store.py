@@ -123,7 +123,10 @@ def register(app: typer.Typer) -> None:
     def serve(state: StateOpt = DEFAULT_STATE, host: str = "127.0.0.1", port: int = 8080,
               presign_seconds: Annotated[int, typer.Option(
                   help="redirect volume downloads to presigned URLs valid this long (0 = stream through)")] = 0,
-              cache_ttl: Annotated[float, typer.Option(help="seconds token/grant records are cached")] = 5.0) -> None:
+              cache_ttl: Annotated[float, typer.Option(help="seconds token/grant records are cached")] = 5.0,
+              access_log: Annotated[bool, typer.Option(
+                  help="also log each request to stderr (the audit log records every request anyway)")] = False
+              ) -> None:
         """Run the requesters' fetch API (FastAPI + uvicorn); OpenAPI at /docs."""
         import uvicorn
 
@@ -134,7 +137,7 @@ def register(app: typer.Typer) -> None:
             app_ = create_app(StoreConfig.from_env(state), cache_ttl=cache_ttl, presign_seconds=presign_seconds)
         except DossierError as exc:
             _fail(exc)
-        uvicorn.run(app_, host=host, port=port, log_level="info")
+        uvicorn.run(app_, host=host, port=port, log_level="info", access_log=access_log)
 
     @token_app.command("create")
     def token_create(agency: Annotated[str, typer.Option(help="requesting agency, e.g. 新封县人民检察院")],
