@@ -296,7 +296,7 @@ class EmbeddedStore:
 
     def _ensure_bucket(self, deadline: float) -> None:
         # imported here so that `store status` and `stop` need no S3 client
-        from pipeline.store import ObjectStore, StoreConfig
+        from pipeline.s3 import ObjectStore, StoreConfig
 
         store = ObjectStore(StoreConfig.embedded(self.state_dir, retries=0, timeout=5.0))
         probe = f"system/health/probe-{os.getpid()}-{secrets.token_hex(4)}".encode()

@@ -212,3 +212,21 @@ def test_loaded_manifest_bytes_are_checked_against_their_stored_hash(object_stor
     publish_dossier(object_store, manifest, out, originals)
     ref = load_manifest(object_store, case_no)
     assert hashlib.sha256(ref.data).hexdigest() == object_store.stat(dossier_prefix(case_no) + "dossier.json").sha256
+
+
+def test_a_failed_republish_leaves_readers_on_the_previous_dossier_and_its_own_bytes(object_store, tmp_path):
+    case_no = unique_case_no()
+    m1, out1, o1 = make_dossier(tmp_path / "one", case_no, label="first")
+    first = publish_dossier(object_store, m1, out1, o1)
+    m2, out2, o2 = make_dossier(tmp_path / "two", case_no, label="second")
+
+    def fail_after_volumes(key):
+        if key == "volumes/002.pdf":
+            raise RuntimeError("crash after the new volumes were written")
+
+    with pytest.raises(RuntimeError):
+        publish_dossier(object_store, m2, out2, o2, on_object_written=fail_after_volumes)
+    assert object_store.stat(dossier_prefix(case_no) + "volumes/001.pdf").sha256 == m2.volumes[0].sha256
+    assert load_manifest(object_store, case_no).version_id == first.manifest_version_id
+    fetched = fetch_dossier(object_store, case_no, tmp_path / "fetched")
+    assert _sha(fetched / "volumes/001.pdf") == m1.volumes[0].sha256
