@@ -47,8 +47,8 @@ from pipeline.auth import AuthError, GrantStore, Principal, TokenStore, explicit
 from pipeline.casekey import case_key, normalise_case_no
 from pipeline.errors import CaseNumberError, StoreError
 from pipeline.models import Catalogue, DossierManifest
-from pipeline.store import (CATALOGUE_NAME, REPORT_NAME, DossierNotFound, ManifestRef, ObjectStore, StoreConfig,
-                            dossier_prefix, load_manifest, manifest_versions)
+from pipeline.store import (CATALOGUE_NAME, REPORT_NAME, DossierNotFound, ManifestRef, ObjectMissing, ObjectStore,
+                            StoreConfig, dossier_prefix, load_manifest, manifest_versions)
 
 UNAUDITED = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 _VERSION_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
@@ -330,6 +330,11 @@ def create_app(store_config: StoreConfig, *, store: ObjectStore | None = None, a
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()))
         return _error_response(400, "bad-request", f"{where}: {first.get('msg', 'invalid request')}")
+
+    @app.exception_handler(ObjectMissing)
+    async def _object_missing(request: Request, exc: ObjectMissing):
+        _note(request, detail=str(exc)[:300])  # a pinned object version is gone: data loss, not a client error
+        return _error_response(500, "object-missing", "a stored object named by the manifest is missing")
 
     @app.exception_handler(StoreError)
     async def _store_error(request: Request, exc: StoreError):

@@ -24,6 +24,7 @@ import mimetypes
 import os
 import re
 import shutil
+import ssl
 import tempfile
 import unicodedata
 from collections.abc import Callable, Iterable
@@ -408,8 +409,9 @@ def fetch_dossier(store: ObjectStore, case_no: str, out_dir: Path,
 
 def fetch_via_server(url: str, token: str, case_no: str, out_dir: Path,
                      verify_pdf: Callable[[Path], None] | None = None, timeout: float = 60.0,
-                     version_id: str | None = None) -> Path:
-    """Fetch a dossier through the HTTP service (``dossier serve``) with the same checks as :func:`fetch_dossier`."""
+                     version_id: str | None = None, tls_verify: bool | str = True) -> Path:
+    """Fetch a dossier through the HTTP service (``dossier serve``) with the same checks as :func:`fetch_dossier`;
+    ``tls_verify`` may name a CA bundle file for an https service."""
     import httpx
 
     ck = case_key(case_no)
@@ -418,7 +420,8 @@ def fetch_via_server(url: str, token: str, case_no: str, out_dir: Path,
     headers = {"Authorization": f"Bearer {token}"}
     target = _FetchDir(out_dir, ck)
     try:
-        with httpx.Client(timeout=timeout, headers=headers) as client:
+        verify = ssl.create_default_context(cafile=tls_verify) if isinstance(tls_verify, str) else tls_verify
+        with httpx.Client(timeout=timeout, headers=headers, verify=verify) as client:
             def get(path: str, dest: Path | None = None) -> tuple[bytes, str]:
                 with client.stream("GET", base + path, params=params) as resp:
                     if resp.status_code != 200:
