@@ -320,6 +320,11 @@ class DossierManifest(Contract):
     catalogue_sha256: str | None = None
     report_sha256: str | None = None
     report: ReportSummary | None = None
+    object_versions: dict[str, str] = Field(
+        default_factory=dict,
+        description="object version id of every stored object this manifest names, by key relative to the dossier "
+        "prefix (e.g. volumes/001.pdf); filled by publish so that an older manifest still reads its own volumes",
+    )
 
 
 # --------------------------------------------------------------------------------------------------------------------

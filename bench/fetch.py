@@ -1,0 +1,219 @@
+"""Fetch-service benchmark: manifest and volume requests from concurrent clients over loopback.
+
+Starts a private embedded SeaweedFS (free ports, temp folder), publishes a fake dossier, creates a token, runs
+``dossier serve`` as a separate process, then fires the requests and prints latency percentiles, throughput, errors,
+CPU time per process, and whether the audit log holds one verified entry per request.
+
+    PYTHONPATH=. python bench/fetch.py [--manifests 2000] [--volumes 200] [--clients 16] [--volume-mb 4]
+
+Target: zero errors, manifest p99 under 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import http.client
+import os
+import queue
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pipeline.audit import verify_audit  # noqa: E402
+from pipeline.auth import TokenStore  # noqa: E402
+from pipeline.store import ObjectStore, StoreConfig, publish_dossier  # noqa: E402
+from pipeline.storeserver import EmbeddedStore, free_base_port  # noqa: E402
+from tests.store_fixtures import make_dossier  # noqa: E402
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """user+system CPU seconds of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def pct(values: list[float], p: float) -> float:
+    """The p-th percentile (nearest rank)."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, int(round(p / 100 * len(ordered) + 0.5)) - 1))]
+
+
+def run_phase(name: str, url: str, token: str, jobs: list[tuple[str, str | None]], clients: int) -> dict:
+    """Run jobs (path, expected sha or None) from `clients` threads; returns latencies and errors."""
+    work: queue.Queue = queue.Queue()
+    for job in jobs:
+        work.put(job)
+    lat: dict[str, list[float]] = {"manifest": [], "volume": []}
+    errors: list[str] = []
+    nbytes = [0]
+    lock = threading.Lock()
+
+    host, port = url.rsplit("/", 1)[1].split(":")
+
+    def client() -> None:
+        # http.client keeps the load generator cheap: its CPU competes with the service on the same cores
+        conn = http.client.HTTPConnection(host, int(port), timeout=60)
+        headers = {"Authorization": f"Bearer {token}"}
+        while True:
+            try:
+                path, sha = work.get_nowait()
+            except queue.Empty:
+                conn.close()
+                return
+            kind = "volume" if sha else "manifest"
+            t0 = time.perf_counter()
+            try:
+                conn.request("GET", path, headers=headers)
+                r = conn.getresponse()
+                if sha:
+                    h, n = hashlib.sha256(), 0
+                    while part := r.read(1 << 20):
+                        h.update(part)
+                        n += len(part)
+                    ok = r.status == 200 and h.hexdigest() == sha
+                else:
+                    body = r.read()
+                    n = len(body)
+                    ok = r.status == 200 and b'"manifest"' in body
+                dt = time.perf_counter() - t0
+                with lock:
+                    lat[kind].append(dt)
+                    nbytes[0] += n
+                    if not ok:
+                        errors.append(f"{kind} {path}: HTTP {r.status}")
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()
+                conn = http.client.HTTPConnection(host, int(port), timeout=60)
+                with lock:
+                    errors.append(f"{kind} {path}: {type(exc).__name__}: {exc}")
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    return {"name": name, "lat": lat, "errors": errors, "bytes": nbytes[0], "wall": wall, "requests": len(jobs)}
+
+
+def report(phase: dict) -> None:
+    """Print one phase's numbers."""
+    print(f"\n== {phase['name']}: {phase['requests']} requests in {phase['wall']:.2f} s "
+          f"({phase['requests'] / phase['wall']:.0f} req/s, {phase['bytes'] / phase['wall'] / 1e6:.1f} MB/s), "
+          f"errors: {len(phase['errors'])}")
+    for kind, values in phase["lat"].items():
+        if values:
+            print(f"   {kind:8s} n={len(values):5d}  p50 {pct(values, 50) * 1000:7.1f} ms  "
+                  f"p99 {pct(values, 99) * 1000:7.1f} ms  max {max(values) * 1000:7.1f} ms")
+    service, weed, clients = phase["cpu"]
+    print(f"   CPU s: service {service:.2f} ({service / phase['requests'] * 1000:.2f} ms/request), "
+          f"SeaweedFS {weed:.2f}, clients {clients:.2f}; load average {os.getloadavg()[0]:.1f}")
+    for e in phase["errors"][:5]:
+        print("   error:", e)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--manifests", type=int, default=2000)
+    parser.add_argument("--volumes", type=int, default=200)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--volume-mb", type=float, default=4.0)
+    parser.add_argument("--mixed", action="store_true", help="also run manifests and volumes interleaved")
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-fetch-"))
+    state = tmp / "state"
+    server = EmbeddedStore(state, base_port=free_base_port())
+    api = None
+    try:
+        server.start()
+        config = StoreConfig.embedded(state)
+        store = ObjectStore(config)
+        case_no = "（2019）豫0727刑初172号"
+        manifest, out, originals = make_dossier(tmp / "src", case_no, volumes=2,
+                                                volume_bytes=int(args.volume_mb * 1e6), agency="豫0727法院",
+                                                grants=("新封县人民检察院",))
+        publish_dossier(store, manifest, out, originals)
+        token, _ = TokenStore(store).create("新封县人民检察院", label="bench")
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        env = {**os.environ, "DOSSIER_HOME": str(state), "PYTHONPATH": str(ROOT)}
+        env.pop("DOSSIER_S3_ENDPOINT", None)
+        api = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "serve", "--port", str(port)], env=env,
+                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(tmp / "serve.log", "wb"))
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(url + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or api.poll() is not None:
+                raise SystemExit(f"service did not start; see {tmp / 'serve.log'}")
+            time.sleep(0.1)
+
+        base = "/dossiers/" + quote(case_no, safe="")
+        manifest_jobs = [(base, None)] * args.manifests
+        volume_jobs = [(f"{base}/volumes/{1 + i % 2}", manifest.volumes[i % 2].sha256) for i in range(args.volumes)]
+        print(f"service pid {api.pid} on {url}; store pid {server.pid()} on {config.endpoint}; "
+              f"{args.clients} clients; volumes of {args.volume_mb} MB; cores: {os.cpu_count()}")
+        run_phase("warm-up", url, token, manifest_jobs[:50], 4)
+
+        plan = [("manifests", manifest_jobs), ("volumes", volume_jobs)]
+        if args.mixed:
+            mixed = manifest_jobs + volume_jobs
+            random.Random(1).shuffle(mixed)
+            plan.append(("mixed", mixed))
+        phases = []
+        for name, jobs in plan:
+            before = (cpu_seconds(api.pid), cpu_seconds(server.pid()), time.process_time())
+            phase = run_phase(name, url, token, jobs, args.clients)
+            after = (cpu_seconds(api.pid), cpu_seconds(server.pid()), time.process_time())
+            phase["cpu"] = [b - a for a, b in zip(before, after)]
+            phases.append(phase)
+        for phase in phases:
+            report(phase)
+
+        api.send_signal(signal.SIGTERM)  # the service flushes its audit log on shutdown
+        api.wait(timeout=60)
+        total = 50 + sum(p["requests"] for p in phases)
+        audit = verify_audit(store)
+        print(f"audit log: {audit.entries} entries for {total} requests, {audit.segments} segments, "
+              f"verify {'OK' if audit.ok else 'FAILED: ' + '; '.join(audit.problems[:3])}")
+        errors = sum(len(p["errors"]) for p in phases)
+        p99 = pct(phases[0]["lat"]["manifest"], 99) * 1000
+        print(f"\ntarget: zero errors ({'met' if errors == 0 else 'MISSED'}), manifest p99 < 50 ms "
+              f"({'met' if p99 < 50 else 'MISSED'}: {p99:.1f} ms)")
+        return 0 if errors == 0 and audit.ok and audit.entries >= total else 1
+    finally:
+        if api is not None and api.poll() is None:
+            api.kill()
+            api.wait()
+        server.stop(timeout=5)
+        import shutil
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
