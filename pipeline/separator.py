@@ -45,7 +45,10 @@ def qr_modules(text: str, quiet: int = 4) -> np.ndarray:
     params = cv2.QRCodeEncoder_Params()
     params.correction_level = cv2.QRCODE_ENCODER_CORRECT_LEVEL_Q
     params.mode = cv2.QRCODE_ENCODER_MODE_BYTE
-    code = cv2.QRCodeEncoder.create(params).encode(text)
+    try:
+        code = cv2.QRCodeEncoder.create(params).encode(text)
+    except cv2.error as exc:
+        raise ValueError(f"QR encoder refused a payload of {len(text.encode())} bytes: too long") from exc
     if code is None or code.size == 0:
         raise ValueError(f"QR encoder refused a payload of {len(text.encode())} bytes")
     return np.pad(code < 128, quiet, constant_values=False)
@@ -232,7 +235,7 @@ def _decode_attempts(image: Image.Image, clues: _Clues) -> list[str]:
     """Decode QR codes from the page, trying cheap views first: the region around the finder patterns in grey, then
     binarised, half size, and the whole page; returns the distinct texts read (empty if none)."""
     grey = np.asarray(image if image.mode == "L" else image.convert("L"))
-    views: list[np.ndarray] = []
+    views: list[tuple[np.ndarray, bool]] = []  # (region, try it at full size too)
     if len(clues.finders) >= 2:
         xs = [f[0] for f in clues.finders]
         ys = [f[1] for f in clues.finders]
@@ -240,12 +243,12 @@ def _decode_attempts(image: Image.Image, clues: _Clues) -> list[str]:
         margin = side * 2.5 + 0.5 * max(max(xs) - min(xs), max(ys) - min(ys))
         x0, x1 = int(max(0, (min(xs) - margin) / clues.scale)), int(min(grey.shape[1], (max(xs) + margin) / clues.scale))
         y0, y1 = int(max(0, (min(ys) - margin) / clues.scale)), int(min(grey.shape[0], (max(ys) + margin) / clues.scale))
-        views.append(np.ascontiguousarray(grey[y0:y1, x0:x1]))
-    views.append(grey)
+        views.append((np.ascontiguousarray(grey[y0:y1, x0:x1]), True))
+    views.append((grey, not views))  # the whole page: only at half size when the code's region was tried already
     found: list[str] = []
     detectors = (cv2.QRCodeDetector(), cv2.QRCodeDetectorAruco())
-    for view in views:
-        for variant in _variants(view):
+    for view, full in views:
+        for variant in _variants(view, full):
             for detector in detectors:
                 try:
                     text, points, _ = detector.detectAndDecode(variant)
@@ -258,10 +261,12 @@ def _decode_attempts(image: Image.Image, clues: _Clues) -> list[str]:
     return found
 
 
-def _variants(view: np.ndarray):
+def _variants(view: np.ndarray, full: bool = True):
     """The views of a region a decoder gets, in order: as scanned, binarised, half size (modules of big scans)."""
-    yield view
+    if full:
+        yield view
     _, binary = cv2.threshold(view, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
-    yield binary
+    if full:
+        yield binary
     if min(view.shape) > 400:
         yield cv2.resize(binary, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)

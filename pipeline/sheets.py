@@ -80,13 +80,17 @@ def sheet_fields(payload: SeparatorPayload) -> list[tuple[str, str]]:
 
 def sheet_layout(payload: SeparatorPayload) -> SheetLayout:
     """Lay out the sheet of one payload."""
-    modules = qr_modules(encode_payload(payload), QR_QUIET)
+    text = encode_payload(payload)
+    name = payload.title or payload.case_no
+    what = f"separator sheet for {name[:20] + ('…' if len(name) > 20 else '')!r}: payload of {len(text.encode())} bytes"
+    try:
+        modules = qr_modules(text, QR_QUIET)
+    except ValueError as exc:
+        raise SheetError(f"{what} does not fit in a QR code; shorten the fields") from exc
     x, y, side = QR_BOX_MM
     if side / modules.shape[0] < MIN_MODULE_MM:
-        raise SheetError(
-            f"separator sheet for {payload.title or payload.case_no!r}: payload of {len(encode_payload(payload).encode())}"
-            f" bytes makes QR modules of {side / modules.shape[0]:.2f} mm (< {MIN_MODULE_MM} mm); shorten the fields"
-        )
+        raise SheetError(f"{what} makes QR modules of {side / modules.shape[0]:.2f} mm (< {MIN_MODULE_MM} mm); "
+                         "shorten the fields")
     texts: list[TextRun] = []
     for x0, y0, x1, y1 in BANNER_MM:
         size = 30.0
@@ -97,7 +101,10 @@ def sheet_layout(payload: SeparatorPayload) -> SheetLayout:
     line_y = y + side + 10.0
     for label, value in sheet_fields(payload):
         texts.append(TextRun(label_x, line_y, size, label + "："))
-        for line in wrap_text(value or "—", size, (right - value_x) * MM)[:3]:
+        lines = wrap_text(value or "—", size, (right - value_x) * MM)
+        if len(lines) > 3:  # the QR code carries it all; the print shows the start
+            lines = lines[:2] + [lines[2][:-1] + "…"]
+        for line in lines:
             texts.append(TextRun(value_x, line_y, size, line))
             line_y += leading
     footer_lines = wrap_text(FOOTER, 10.0, 170.0 * MM)
