@@ -482,6 +482,8 @@ def build_volume(plan: VolumePlan, pages: Mapping[int, PageArtifact], context: V
     with pikepdf.open(io.BytesIO(skeleton)) as pdf:
         for i, s in enumerate(scanned):
             page = pdf.pages[first + i]
+            # PyMuPDF shares one /Resources object between pages that look alike: give each page its own
+            page.obj.Resources = pikepdf.Dictionary({k: v for k, v in page.obj.Resources.items() if k != "/XObject"})
             name = page.add_resource(image_xobject(pdf, s.source), pikepdf.Name.XObject, prefix="Im")
             draw = f"q {s.width_pt:.4f} 0 0 {s.height_pt:.4f} 0 0 cm {name} Do Q\n".encode()
             page.contents_add(pikepdf.Stream(pdf, draw), prepend=True)
