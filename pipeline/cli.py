@@ -14,7 +14,7 @@ app = typer.Typer(
 )
 
 # Each module exposes register(app: typer.Typer) -> None and adds its own commands.
-COMMAND_MODULES = ("pipeline.cli_store",)
+COMMAND_MODULES = ("pipeline.cli_store", "pipeline.cli_structure", "pipeline.cli_archival")
 
 for _name in COMMAND_MODULES:
     importlib.import_module(_name).register(app)

@@ -1,0 +1,506 @@
+"""Assemble one volume PDF: cover (卷皮), 卷内目录, the scanned pages numbered top-right, 卷内备考表, bookmarks, labels.
+
+Generated pages are drawn with PyMuPDF in the embedded CJK TrueType font (WenQuanYi Zen Hei, subset); scanned
+pages are blank carriers of the right size with the page number stamped, into which pikepdf then puts each archival
+image file as it is (CCITT G4 → /CCITTFaxDecode, JPEG → /DCTDecode): no image is decoded or re-encoded. Nothing uses
+transparency, annotations, links or JavaScript, so that PDF/A finishing (``pipeline.pdfa``) only adds metadata,
+output intent and font fixes. Page labels: 封面, 目录-1…, 1…N, 备考表.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pikepdf
+import pymupdf
+from PIL import Image, TiffImagePlugin
+
+from pipeline.artifacts import BuiltVolume, PageArtifact, VolumeContext, VolumePlan
+from pipeline.errors import VolumeError
+from pipeline.models import CatalogueEntry
+from pipeline.ocr import OcrResult
+from pipeline.textfit import MM, cjk_font, text_width, wrap_text
+
+TextLayer = Callable[[pikepdf.Pdf, pikepdf.Page, OcrResult, float, float], None]
+
+A4 = (210.0 * MM, 297.0 * MM)
+BLACK = (0.0, 0.0, 0.0)
+
+SECURITY_NAMES = {"public": "公开", "internal": "内部", "secret": "秘密", "confidential": "机密", "top-secret": "绝密"}
+
+# Reasons pages are flagged, as the 备考表 prints them (prefix of the flag → Chinese); unknown flags print as they are.
+FLAG_NAMES = {
+    "ocr-confidence-low": "文字识别置信度低",
+    "ocr-no-text": "未识别到文字",
+    "dpi-inferred": "分辨率为推定值",
+    "dpi-low": "分辨率偏低",
+    "below-ocr-dpi": "分辨率低于文字识别要求",
+    "skew": "纠偏后仍有倾斜",
+    "seal": "含印章",
+}
+
+# TOC columns: heading, width in mm, alignment.
+TOC_COLUMNS: tuple[tuple[str, float, str], ...] = (
+    ("顺序号", 12.0, "centre"), ("文号", 36.0, "left"), ("责任者", 32.0, "left"), ("题名", 50.0, "left"),
+    ("日期", 18.0, "centre"), ("页号", 15.0, "centre"), ("备注", 12.0, "centre"),
+)
+TOC_LEFT_MM = 20.0
+TOC_SIZE = 9.0  # pt, body of the table
+TOC_TOP_MM = 40.0
+TOC_BOTTOM_MM = 280.0
+PAGE_NUMBER_SIZE = 12.0
+PAGE_NUMBER_INSET_MM = (10.0, 12.0)  # right edge to the number's end, top edge to its baseline
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Drawing on generated pages
+
+class _Canvas:
+    """Text and rules on one PyMuPDF page, in millimetres; written out by :meth:`close`."""
+
+    def __init__(self, page: pymupdf.Page):
+        self.page = page
+        self.writer = pymupdf.TextWriter(page.rect, color=BLACK)
+        self.thin: list[tuple[float, float, float, float]] = []
+        self.thick: list[tuple[float, float, float, float]] = []
+
+    def text(self, x: float, y: float, text: str, size: float, align: str = "left") -> None:
+        """Text with its baseline at y; x is the left edge, the centre or the right edge per ``align``."""
+        if not text:
+            return
+        w = text_width(text, size) / MM
+        x0 = {"left": x, "centre": x - w / 2, "right": x - w}[align]
+        self.writer.append((x0 * MM, y * MM), text, font=cjk_font(), fontsize=size)
+
+    def line(self, x0: float, y0: float, x1: float, y1: float, thick: bool = False) -> None:
+        """A rule between two points."""
+        (self.thick if thick else self.thin).append((x0, y0, x1, y1))
+
+    def box(self, x0: float, y0: float, x1: float, y1: float, thick: bool = False) -> None:
+        """A rectangle outline."""
+        for seg in ((x0, y0, x1, y0), (x1, y0, x1, y1), (x1, y1, x0, y1), (x0, y1, x0, y0)):
+            self.line(*seg, thick=thick)
+
+    def close(self) -> None:
+        """Write the rules and the text into the page's content."""
+        shape = self.page.new_shape()
+        for segments, width in ((self.thin, 0.5), (self.thick, 1.2)):
+            if segments:
+                for x0, y0, x1, y1 in segments:
+                    shape.draw_line((x0 * MM, y0 * MM), (x1 * MM, y1 * MM))
+                shape.finish(color=BLACK, width=width, closePath=False)
+        shape.commit()
+        self.writer.write_text(self.page)
+
+
+def _line_height(size: float) -> float:
+    """Baseline-to-baseline distance in mm for a size in points."""
+    return size * 1.45 / MM
+
+
+def _cell(canvas: _Canvas, x0: float, y0: float, x1: float, y1: float, lines: Sequence[str], size: float,
+          align: str, pad: float = 1.2) -> None:
+    """Lines of text vertically centred in a cell."""
+    lh = _line_height(size)
+    block = lh * len(lines)
+    top = y0 + (y1 - y0 - block) / 2
+    for i, line in enumerate(lines):
+        base = top + lh * i + size * 0.95 / MM
+        x = {"left": x0 + pad, "centre": (x0 + x1) / 2, "right": x1 - pad}[align]
+        canvas.text(x, base, line, size, align)
+
+
+def _wrap(text: str, size: float, width_mm: float, pad: float = 1.2) -> list[str]:
+    return wrap_text(text, size, (width_mm - 2 * pad) * MM) or [""]
+
+
+def display_date(value: str) -> str:
+    """A catalogue date as the 卷内目录 prints it: 8 digits YYYYMMDD (DA/T 22) for ISO dates, else as given."""
+    m = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", value or "")
+    return "".join(m.groups()) if m else (value or "")
+
+
+def page_range(entry: CatalogueEntry) -> str:
+    """页号 of a catalogue row: 5 or 5-12."""
+    return str(entry.first_page) if entry.first_page == entry.last_page else f"{entry.first_page}-{entry.last_page}"
+
+
+def flag_text(flag: str) -> str:
+    """A page flag in words for the 备考表."""
+    code, _, detail = flag.partition(":")
+    name = FLAG_NAMES.get(code.strip())
+    if name is None:
+        return flag
+    return f"{name}（{detail.strip()}）" if detail.strip() else name
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Cover, 卷内目录, 备考表
+
+def draw_cover(page: pymupdf.Page, context: VolumeContext, pages: int) -> None:
+    """The volume cover (卷皮)."""
+    c = _Canvas(page)
+    width = page.rect.width / MM
+    level = SECURITY_NAMES.get(context.security_level, context.security_level)
+    if context.security_level in ("secret", "confidential", "top-secret"):
+        c.text(22.0, 22.0, f"{level}★", 16.0)
+    y = 48.0
+    for line in wrap_text(context.agency, 18.0, 160 * MM):
+        c.text(width / 2, y, line, 18.0, "centre")
+        y += _line_height(18.0)
+    c.text(width / 2, max(y + 22.0, 80.0), "卷　　宗", 40.0, "centre")
+    c.text(width / 2, max(y + 40.0, 98.0), f"第 {context.number} 卷　共 {context.of} 卷", 16.0, "centre")
+    start, end = context.date_range
+    dates = f"{start} 至 {end}" if start and end and start != end else start or end or "—"
+    rows = [
+        ("案号", context.case_no),
+        ("案件名称", context.case_title),
+        ("立卷单位", context.agency),
+        ("本卷文件", f"{len(context.entries)} 件"),
+        ("本卷页数", f"{pages} 页"),
+        ("起止日期", dates),
+        ("保管期限", context.retention),
+        ("密级", level),
+    ]
+    x0, x_mid, x1 = 30.0, 62.0, 180.0
+    top = max(y + 55.0, 112.0)
+    size = 13.0
+    c.line(x0, top, x1, top, thick=True)
+    row_top = top
+    for label, value in rows:
+        lines = _wrap(value or "—", size, x1 - x_mid, pad=3.0)
+        h = max(12.0, _line_height(size) * len(lines) + 5.0)
+        _cell(c, x0, row_top, x_mid, row_top + h, [label], size, "centre")
+        _cell(c, x_mid, row_top, x1, row_top + h, lines, size, "left", pad=3.0)
+        row_top += h
+        c.line(x0, row_top, x1, row_top)
+    c.line(x0, row_top, x1, row_top, thick=True)
+    c.line(x0, top, x0, row_top, thick=True)
+    c.line(x1, top, x1, row_top, thick=True)
+    c.line(x_mid, top, x_mid, row_top)
+    foot = page.rect.height / MM - 18.0
+    if context.prepared_on:
+        c.text(width / 2, foot - 6.0, f"立卷日期：{context.prepared_on.isoformat()}", 10.0, "centre")
+    c.text(width / 2, foot, f"数字化依据 {context.standard}　制作程序 scan-to-dossier {context.pipeline_version}",
+           8.0, "centre")
+    c.close()
+
+
+@dataclass(frozen=True)
+class _TocRow:
+    entry: CatalogueEntry
+    cells: tuple[tuple[str, ...], ...]
+    height: float
+
+
+def toc_rows(entries: Sequence[CatalogueEntry]) -> list[_TocRow]:
+    """The 卷内目录 rows with their cell text wrapped to the column widths and their heights in mm."""
+    rows = []
+    for e in entries:
+        values = (str(e.seq), e.doc_no, e.author, e.title or "（无题名）", display_date(e.date), page_range(e), e.remark)
+        cells = tuple(tuple(_wrap(v, TOC_SIZE, w)) for v, (_, w, _) in zip(values, TOC_COLUMNS))
+        height = max(9.0, max(len(c) for c in cells) * _line_height(TOC_SIZE) + 3.0)
+        rows.append(_TocRow(e, cells, height))
+    return rows
+
+
+def paginate_toc(rows: Sequence[_TocRow]) -> list[list[_TocRow]]:
+    """Rows grouped into 卷内目录 pages (at least one page, even for an empty volume)."""
+    pages: list[list[_TocRow]] = [[]]
+    room = TOC_BOTTOM_MM - TOC_TOP_MM - 10.0
+    used = 0.0
+    for row in rows:
+        if pages[-1] and used + row.height > room:
+            pages.append([])
+            used = 0.0
+        pages[-1].append(row)
+        used += row.height
+    return pages
+
+
+def draw_toc_page(page: pymupdf.Page, context: VolumeContext, rows: Sequence[_TocRow], continued: bool) -> None:
+    """One page of the 卷内目录."""
+    c = _Canvas(page)
+    width = page.rect.width / MM
+    c.text(width / 2, 24.0, "卷内目录（续）" if continued else "卷内目录", 20.0, "centre")
+    c.text(TOC_LEFT_MM, 34.0, f"案号：{context.case_no}", 10.0)
+    c.text(width - 15.0, 34.0, f"第 {context.number} 卷　共 {context.of} 卷", 10.0, "right")
+    xs = [TOC_LEFT_MM]
+    for _, w, _ in TOC_COLUMNS:
+        xs.append(xs[-1] + w)
+    top = TOC_TOP_MM
+    header = 10.0
+    for (name, _, _), x0, x1 in zip(TOC_COLUMNS, xs, xs[1:]):
+        _cell(c, x0, top, x1, top + header, [name], 10.0, "centre")
+    y = top + header
+    c.line(xs[0], y, xs[-1], y)
+    for row in rows:
+        for cell, (_, _, align), x0, x1 in zip(row.cells, TOC_COLUMNS, xs, xs[1:]):
+            _cell(c, x0, y, x1, y + row.height, cell, TOC_SIZE, align)
+        y += row.height
+        c.line(xs[0], y, xs[-1], y)
+    c.box(xs[0], top, xs[-1], y, thick=True)
+    for x in xs[1:-1]:
+        c.line(x, top, x, y)
+    c.close()
+
+
+def record_lines(context: VolumeContext, pages: int) -> list[str]:
+    """The 备考表's statement of the volume, one paragraph per item."""
+    lines = [f"本卷共有文件 {len(context.entries)} 件，共 {pages} 页" + (f"（页号 1—{pages}）。" if pages else "。")]
+    lines.append(f"空白页 {context.blank_pages} 页，未编页号，不计入页数，原件保存于原始扫描文件。"
+                 if context.blank_pages else "本卷无空白页。")
+    continued = [e for e in context.entries if e.continued]
+    for e in continued:
+        lines.append(f"顺序号 {e.seq}《{e.title or '无题名'}》接前卷，第 {page_range(e)} 页。")
+    if context.flagged:
+        lines.append(f"以下 {len(context.flagged)} 页经机器检查标记，请核对：")
+        for number, reason in context.flagged:
+            reasons = "；".join(flag_text(f) for f in re.split(r";\s*", reason) if f)
+            lines.append(f"　第 {number} 页：{reasons}")
+    else:
+        lines.append("本卷无标记页。")
+    missing = [e for e in context.entries if any(f.endswith("-missing") for f in e.flags)]
+    if missing:
+        lines.append("卷内目录中以下文件有项目缺失（未予臆补）：" + "、".join(str(e.seq) for e in missing) + "。")
+    lines.append(f"数字化依据：{context.standard}；制作程序：scan-to-dossier {context.pipeline_version}。")
+    return lines
+
+
+def draw_record_pages(doc: pymupdf.Document, context: VolumeContext, pages: int) -> int:
+    """The 卷内备考表 (as many pages as its lines need); returns the number of pages drawn."""
+    size = 12.0
+    text_w = 150.0
+    wrapped = [ln for para in record_lines(context, pages) for ln in (wrap_text(para, size, text_w * MM) or [""])]
+    lh = _line_height(size) + 1.5
+    first_room = int((235.0 - 62.0) / lh)
+    other_room = int((235.0 - 45.0) / lh)
+    chunks = [wrapped[:first_room]]
+    rest = wrapped[first_room:]
+    while rest:
+        chunks.append(rest[:other_room])
+        rest = rest[other_room:]
+    for k, chunk in enumerate(chunks):
+        page = doc.new_page(width=A4[0], height=A4[1])
+        c = _Canvas(page)
+        width = A4[0] / MM
+        c.text(width / 2, 28.0, "卷内备考表" if k == 0 else "卷内备考表（续）", 20.0, "centre")
+        c.text(25.0, 38.0, f"案号：{context.case_no}", 10.0)
+        c.text(width - 25.0, 38.0, f"第 {context.number} 卷　共 {context.of} 卷", 10.0, "right")
+        c.box(25.0, 42.0, width - 25.0, 270.0, thick=True)
+        y = 42.0 + 10.0
+        if k == 0:
+            c.text(30.0, y, "本卷情况说明", 13.0)
+            y += 10.0
+        for line in chunk:
+            c.text(30.0, y, line, size)
+            y += lh
+        if k == len(chunks) - 1:
+            c.line(25.0, 245.0, width - 25.0, 245.0)
+            when = context.prepared_on.isoformat() if context.prepared_on else ""
+            c.text(30.0, 256.0, f"立卷人：{context.prepared_by or '　' * 5}", size)
+            c.text(88.0, 256.0, f"检查人：{context.checked_by or '　' * 5}", size)
+            c.text(140.0, 256.0, f"立卷时间：{when}", size)
+        c.close()
+    return len(chunks)
+
+
+def stamp_page_number(page: pymupdf.Page, number: int) -> None:
+    """The page number top-right, as a numbering stamp would put it."""
+    c = _Canvas(page)
+    x = page.rect.width / MM - PAGE_NUMBER_INSET_MM[0]
+    c.text(x, PAGE_NUMBER_INSET_MM[1], str(number), PAGE_NUMBER_SIZE, "right")
+    c.close()
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Archival images as PDF image XObjects, without decoding
+
+@dataclass(frozen=True)
+class ImageSource:
+    """Where an archival image's encoded data is and how a PDF reads it."""
+
+    path: Path
+    width: int
+    height: int
+    filter: str  # CCITTFaxDecode | DCTDecode
+    colour_space: str  # DeviceGray | DeviceRGB
+    bits: int
+    offset: int = 0
+    length: int = -1  # -1: to the end of the file
+    black_is_1: bool = False
+    reverse_bits: bool = False
+
+    def read(self) -> bytes:
+        """The encoded image data as it goes into the PDF stream."""
+        with open(self.path, "rb") as f:
+            f.seek(self.offset)
+            data = f.read() if self.length < 0 else f.read(self.length)
+        if self.length >= 0 and len(data) != self.length:
+            raise VolumeError(f"image {self.path}: strip truncated ({len(data)} of {self.length} bytes)")
+        return data.translate(_REVERSED) if self.reverse_bits else data
+
+
+_REVERSED = bytes(int(f"{i:08b}"[::-1], 2) for i in range(256))
+
+
+def image_source(path: Path) -> ImageSource:
+    """Inspect an archival image file (single-strip G4 TIFF or baseline JPEG) from its header only."""
+    try:
+        with Image.open(path) as img:
+            fmt, size, mode = img.format, img.size, img.mode
+            if fmt == "TIFF":
+                return _g4_source(path, img)
+    except OSError as exc:
+        raise VolumeError(f"cannot read page image {path}: {exc}") from exc
+    if fmt == "JPEG":
+        spaces = {"L": ("DeviceGray", 8), "RGB": ("DeviceRGB", 8)}
+        if mode not in spaces:
+            raise VolumeError(f"page image {path} is a {mode} JPEG; expected greyscale or RGB")
+        space, bits = spaces[mode]
+        return ImageSource(path, size[0], size[1], "DCTDecode", space, bits)
+    raise VolumeError(f"page image {path} is {fmt}; expected a CCITT G4 TIFF or a JPEG")
+
+
+def _g4_source(path: Path, img: Image.Image) -> ImageSource:
+    tags = img.tag_v2
+    if getattr(img, "n_frames", 1) != 1:
+        raise VolumeError(f"page image {path} has {img.n_frames} pages; expected one")
+    compression = tags.get(259)
+    if compression != 4:
+        raise VolumeError(f"page image {path} is a TIFF with compression {compression}; expected CCITT G4 (4)")
+    offsets, counts = tags.get(273), tags.get(279)
+    if not offsets or not counts or len(offsets) != 1 or len(counts) != 1:
+        raise VolumeError(f"page image {path} has {len(offsets or ())} strips; expected a single-strip G4 TIFF")
+    photometric = tags.get(262, 0)
+    if photometric not in (0, 1):
+        raise VolumeError(f"page image {path} has photometric interpretation {photometric}; expected 0 or 1")
+    return ImageSource(path, img.size[0], img.size[1], "CCITTFaxDecode", "DeviceGray", 1, int(offsets[0]),
+                       int(counts[0]), black_is_1=photometric == 1, reverse_bits=tags.get(266, 1) == 2)
+
+
+def image_xobject(pdf: pikepdf.Pdf, source: ImageSource) -> pikepdf.Stream:
+    """The image as a PDF image XObject whose stream is the file's encoded data, unchanged."""
+    stream = pikepdf.Stream(pdf, source.read())
+    stream.Type = pikepdf.Name.XObject
+    stream.Subtype = pikepdf.Name.Image
+    stream.Width = source.width
+    stream.Height = source.height
+    stream.ColorSpace = pikepdf.Name("/" + source.colour_space)
+    stream.BitsPerComponent = source.bits
+    stream.Filter = pikepdf.Name("/" + source.filter)
+    if source.filter == "CCITTFaxDecode":
+        stream.DecodeParms = pikepdf.Dictionary(K=-1, Columns=source.width, Rows=source.height,
+                                                BlackIs1=source.black_is_1)
+    return stream
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# The volume
+
+@dataclass(frozen=True)
+class _Scanned:
+    number: int
+    artifact: PageArtifact
+    source: ImageSource
+    width_pt: float
+    height_pt: float
+
+
+def _scanned_pages(plan: VolumePlan, pages: Mapping[int, PageArtifact]) -> list[_Scanned]:
+    out = []
+    for number, position in enumerate(plan.positions, start=1):
+        artifact = pages.get(position)
+        if artifact is None or artifact.image_path is None:
+            raise VolumeError(f"volume {plan.number}: page at batch position {position} (page {number}) has no "
+                              "archival image", plan.number)
+        source = image_source(Path(artifact.image_path))
+        if artifact.width and artifact.height and (artifact.width, artifact.height) != (source.width, source.height):
+            raise VolumeError(f"volume {plan.number}: {artifact.image_path} is {source.width}x{source.height} px but "
+                              f"the page record says {artifact.width}x{artifact.height}", plan.number)
+        dpi = artifact.dpi or 300.0
+        out.append(_Scanned(number, artifact, source, source.width * 72.0 / dpi, source.height * 72.0 / dpi))
+    return out
+
+
+def _skeleton(plan: VolumePlan, context: VolumeContext, scanned: Sequence[_Scanned]) -> tuple[bytes, int, int]:
+    """The volume with every page but without the images: cover, 卷内目录, numbered carriers, 备考表.
+    Returns the PDF bytes, the number of 卷内目录 pages and of 备考表 pages."""
+    doc = pymupdf.open()
+    try:
+        draw_cover(doc.new_page(width=A4[0], height=A4[1]), context, len(scanned))
+        toc_pages = paginate_toc(toc_rows(context.entries))
+        for k, rows in enumerate(toc_pages):
+            draw_toc_page(doc.new_page(width=A4[0], height=A4[1]), context, rows, continued=k > 0)
+        for s in scanned:
+            stamp_page_number(doc.new_page(width=s.width_pt, height=s.height_pt), s.number)
+        record_pages = draw_record_pages(doc, context, len(scanned))
+        doc.subset_fonts()
+        return doc.tobytes(garbage=3, deflate=True, no_new_id=True), len(toc_pages), record_pages
+    finally:
+        doc.close()
+
+
+def _labels(pdf: pikepdf.Pdf, toc: int, numbered: int, record: int) -> None:
+    nums: list = [0, pikepdf.Dictionary(P=pikepdf.String("封面")),
+                  1, pikepdf.Dictionary(S=pikepdf.Name.D, P=pikepdf.String("目录-"), St=1)]
+    if numbered:
+        nums += [1 + toc, pikepdf.Dictionary(S=pikepdf.Name.D, St=1)]
+    if record == 1:
+        nums += [1 + toc + numbered, pikepdf.Dictionary(P=pikepdf.String("备考表"))]
+    else:
+        nums += [1 + toc + numbered, pikepdf.Dictionary(S=pikepdf.Name.D, P=pikepdf.String("备考表-"), St=1)]
+    pdf.Root.PageLabels = pdf.make_indirect(pikepdf.Dictionary(Nums=pikepdf.Array(nums)))
+
+
+def _outline(pdf: pikepdf.Pdf, entries: Sequence[CatalogueEntry], toc: int, numbered: int) -> None:
+    with pdf.open_outline() as outline:
+        outline.root.append(pikepdf.OutlineItem("封面", 0))
+        outline.root.append(pikepdf.OutlineItem("卷内目录", 1))
+        for e in entries:
+            title = f"{e.seq}. {e.title or '（无题名）'}" + ("（续）" if e.continued else "")
+            outline.root.append(pikepdf.OutlineItem(title, toc + e.first_page))
+        outline.root.append(pikepdf.OutlineItem("卷内备考表", 1 + toc + numbered))
+
+
+def build_volume(plan: VolumePlan, pages: Mapping[int, PageArtifact], context: VolumeContext, out: Path,
+                 text_layer: TextLayer | None = None) -> BuiltVolume:
+    """Write one volume PDF to ``out``: cover, 卷内目录, the scanned pages numbered from 1, 卷内备考表."""
+    if (context.number, context.of) != (plan.number, plan.of):
+        raise VolumeError(f"volume {plan.number}/{plan.of}: context is for {context.number}/{context.of}", plan.number)
+    scanned = _scanned_pages(plan, pages)
+    last = max((e.last_page for e in context.entries), default=0)
+    if last != len(scanned):
+        raise VolumeError(f"volume {plan.number}: the 卷内目录 ends at page {last} but the volume has "
+                          f"{len(scanned)} pages", plan.number)
+    skeleton, toc, record = _skeleton(plan, context, scanned)
+    first = 1 + toc
+    with pikepdf.open(io.BytesIO(skeleton)) as pdf:
+        for i, s in enumerate(scanned):
+            page = pdf.pages[first + i]
+            # PyMuPDF shares one /Resources object between pages that look alike: give each page its own
+            page.obj.Resources = pikepdf.Dictionary({k: v for k, v in page.obj.Resources.items() if k != "/XObject"})
+            name = page.add_resource(image_xobject(pdf, s.source), pikepdf.Name.XObject, prefix="Im")
+            draw = f"q {s.width_pt:.4f} 0 0 {s.height_pt:.4f} 0 0 cm {name} Do Q\n".encode()
+            page.contents_add(pikepdf.Stream(pdf, draw), prepend=True)
+            if text_layer is not None and s.artifact.ocr_path is not None:
+                from pipeline.structure import load_ocr
+
+                ocr = load_ocr(s.artifact)
+                if ocr is not None:
+                    text_layer(pdf, page, ocr, s.width_pt, s.height_pt)
+        _labels(pdf, toc, len(scanned), record)
+        _outline(pdf, context.entries, toc, len(scanned))
+        # metadata (Info and XMP, written together) is the PDF/A finishing's job; PyMuPDF leaves an /Info in the catalog
+        for holder in (pdf.trailer, pdf.Root):
+            if "/Info" in holder:
+                del holder["/Info"]
+        out.parent.mkdir(parents=True, exist_ok=True)
+        pdf.save(out, object_stream_mode=pikepdf.ObjectStreamMode.disable, force_version="1.4",
+                 stream_decode_level=pikepdf.StreamDecodeLevel.none, compress_streams=True)
+        total = len(pdf.pages)
+    return BuiltVolume(path=out, number=plan.number, pdf_pages=total, numbered_pages=len(scanned))
