@@ -22,6 +22,8 @@ def prefect_environment(home: Path) -> None:
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     if not os.environ.get("PREFECT_API_URL"):
         os.environ.setdefault("PREFECT_HOME", str(home / "prefect"))
+        # the temporary server's first start creates its database: give it time on a loaded machine
+        os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
 @app.command()

@@ -7,13 +7,14 @@ what runs in parallel, and what gets logged.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.cache_policies import NO_CACHE
 
 from pipeline import dossier as dz
-from pipeline.artifacts import Document, PageArtifact, VolumePlan
+from pipeline.artifacts import Document, PageArtifact, VolumeContext, VolumePlan
 from pipeline.config import state_dir
 from pipeline.errors import BadInputError, VolumeError
 from pipeline.ingest import PageRef, list_pages, read_manifest
@@ -54,24 +55,21 @@ def structure_task(artifacts: Sequence[PageArtifact], manifest: BatchManifest, p
 
 
 @task(name="volume", task_run_name="volume-{plan.number}", cache_policy=NO_CACHE)
-def volume_task(plan: VolumePlan, pages: dict[int, PageArtifact], catalogue: VolumeCatalogue,
-                manifest: BatchManifest, profile: StandardProfile, folder: Path, signer, created) -> VolumeEntry:
+def volume_task(plan: VolumePlan, pages: dict[int, PageArtifact], context: VolumeContext,
+                profile: StandardProfile, folder: Path, signer, created: datetime) -> VolumeEntry:
     """Render, PDF/A-finish and sign one volume."""
-    context = dz.volume_context(plan, catalogue, list(pages.values()), manifest, profile, created)
     try:
         return dz.make_volume(plan, pages, context, folder, profile, signer, created)
     except VolumeError:
         raise
     except Exception as exc:
-        raise VolumeError(f"volume {plan.number} of case {manifest.case_no} failed: {exc}", plan.number) from exc
+        raise VolumeError(f"volume {plan.number} of case {context.case_no} failed: {exc}", plan.number) from exc
 
 
 @flow(name="process-batch")
 def process_batch(batch_dir: str, case_no: str | None = None, profile: str | None = None,
                   state: str | None = None, publish: bool = True) -> dict:
     """Process one batch folder into a signed PDF/A dossier and publish it (dossier.json last)."""
-    from pipeline.signer import signer_for_run
-
     log = get_run_logger()
     home = state_dir(state)
     prof = load_profile(profile)
@@ -91,16 +89,19 @@ def process_batch(batch_dir: str, case_no: str | None = None, profile: str | Non
     by_pos = {a.position: a for a in artifacts}
     created = dz.now_utc()
     folder = home / "work" / dz.case_key(manifest.case_no) / batch.name
-    signer = signer_for_run(home, prof)
+    signer = dz.signer_for_run(home, prof)
 
+    dz.clear_volumes(folder)
     vol_futures = [
-        volume_task.submit(plan, {p: by_pos[p] for p in plan.positions}, cat, manifest, prof, folder, signer, created)
+        volume_task.submit(plan, {p: by_pos[p] for p in plan.positions},
+                           dz.volume_context(plan, cat, artifacts, manifest, prof, created), prof, folder, signer,
+                           created)
         for plan, cat in zip(plans, catalogues)
     ]
     volumes = [f.result() for f in vol_futures]
 
-    summary = dz.finish_dossier(folder, manifest, batch.name, prof, artifacts, documents, catalogues, volumes,
-                                created, signer)
+    summary = dz.finish_dossier(folder, manifest, batch, prof, artifacts, documents, catalogues, volumes,
+                                created, dz.trust_roots_for_run(home))
     log.info("dossier %s: %d volume(s), report %s", manifest.case_no, len(volumes),
              "passed" if summary.report and summary.report.passed else "FAILED")
     result = {"case_no": manifest.case_no, "case_key": summary.case_key, "folder": str(folder),
@@ -116,6 +117,4 @@ def process_batch(batch_dir: str, case_no: str | None = None, profile: str | Non
 @task(name="publish", cache_policy=NO_CACHE, retries=0)
 def publish_task(home: Path, folder: Path, manifest, batch: Path, profile: StandardProfile) -> dict:
     """Publish the dossier: volumes, originals, catalogue, report, then dossier.json."""
-    from pipeline.publish import publish_local_dossier
-
-    return publish_local_dossier(home, folder, manifest, batch, profile)
+    return dz.publish_folder(home, folder, manifest, batch, profile)

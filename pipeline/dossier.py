@@ -27,7 +27,7 @@ from pipeline.models import (
     Catalogue,
     DocumentEntry,
     DossierManifest,
-    PageRecord,
+    OriginalEntry,
     StandardProfile,
     VolumeCatalogue,
     VolumeEntry,
@@ -88,14 +88,6 @@ def volume_context(plan: VolumePlan, catalogue: VolumeCatalogue, artifacts: Sequ
     )
 
 
-def page_hash_root(records: Sequence[PageRecord]) -> str:
-    """One digest over the SHA-256 of every page of a volume, in order (carried in the volume's XMP)."""
-    h = hashlib.sha256()
-    for r in records:
-        h.update(bytes.fromhex(r.sha256))
-    return h.hexdigest()
-
-
 def document_entries(documents: Sequence[Document]) -> list[DocumentEntry]:
     """Manifest entries for the documents found."""
     return [
@@ -140,10 +132,16 @@ def now_utc() -> datetime:
     return datetime.now(timezone.utc).replace(microsecond=0)
 
 
+def clear_volumes(folder: Path) -> None:
+    """Remove volumes a previous run of this batch left in the local dossier folder."""
+    for old in (folder / "volumes").glob("*.pdf"):
+        old.unlink()
+
+
 def make_volume(plan: VolumePlan, pages: dict[int, PageArtifact], context: VolumeContext, folder: Path,
                 profile: StandardProfile, signer, created: datetime) -> VolumeEntry:
     """Render, finish as PDF/A, and sign one volume into ``folder/volumes/NNN.pdf``; returns its manifest entry."""
-    from pipeline.pdfa import ArchivalMetadata, finish_pdfa
+    from pipeline.pdfa import ArchivalMetadata, finish_pdfa, page_hash_root
     from pipeline.render import build_volume
     from pipeline.sign import sign_pdf
     from pipeline.textlayer import add_text_layer
@@ -160,7 +158,7 @@ def make_volume(plan: VolumePlan, pages: dict[int, PageArtifact], context: Volum
         title=f"{context.case_no} 第{plan.number}卷 共{plan.of}卷", author=context.agency,
         subject=context.case_title, case_no=context.case_no, volume=plan.number, volumes=plan.of,
         standard_id=profile.id, standard_version=profile.version, pipeline_version=__version__,
-        page_hash_root=page_hash_root(records), created=created,
+        page_hash_root=page_hash_root([r.sha256 for r in records]), created=created,
     )
     finish_pdfa(raw, archival, profile.pdfa.level, meta)
     signature = None
@@ -176,3 +174,73 @@ def make_volume(plan: VolumePlan, pages: dict[int, PageArtifact], context: Volum
         pages=plan.page_count, pdf_pages=built.pdf_pages, documents=len({p.document for p in plan.parts}),
         pdfa=profile.pdfa.level, signature=signature,
     )
+
+
+def signer_for_run(home: Path, profile: StandardProfile):
+    """The signing key: DOSSIER_SIGN_* when configured, else the development key of the state folder (marked so)."""
+    from pipeline.sign import ensure_development_signer, signer_from_env
+
+    config = signer_from_env() or ensure_development_signer(home / "signing")
+    return config.with_policy(profile.signing)
+
+
+def trust_roots_for_run(home: Path) -> list[Path]:
+    """Certificates signatures must chain to: $DOSSIER_TRUST_ROOTS (os.pathsep-separated PEM files), else the
+    development certificate when the development key is in use."""
+    import os
+
+    from pipeline.sign import development_certificate, signer_from_env
+
+    configured = [Path(p) for p in os.environ.get("DOSSIER_TRUST_ROOTS", "").split(os.pathsep) if p]
+    if configured:
+        return configured
+    if signer_from_env() is None:
+        return [development_certificate(home / "signing")]
+    return []
+
+
+def original_entries(batch_dir: Path, batch_id: str) -> list[OriginalEntry]:
+    """Every file of the batch as received (pages and batch.json), with its SHA-256: the fixity record."""
+    from pipeline.ingest import MANIFEST_NAME, batch_files
+
+    files = batch_files(batch_dir)
+    if (batch_dir / MANIFEST_NAME).is_file():
+        files.append(batch_dir / MANIFEST_NAME)
+    entries = []
+    for path in files:
+        digest, size = file_entry_digest(path)
+        entries.append(OriginalEntry(batch=batch_id, file=path.name, key=f"originals/{batch_id}/{path.name}",
+                                     sha256=digest, bytes=size))
+    return entries
+
+
+def finish_dossier(folder: Path, batch: BatchManifest, batch_dir: Path, profile: StandardProfile,
+                   artifacts: Sequence[PageArtifact], documents: Sequence[Document],
+                   catalogues: Sequence[VolumeCatalogue], volumes: Sequence[VolumeEntry], created: datetime,
+                   trust_roots: list[Path]) -> DossierManifest:
+    """Write catalogue.json and dossier.json, run the four-property checks, write report.json, and return the
+    manifest carrying the report's verdicts and the digests of catalogue and report."""
+    from pipeline.checks import check_dossier
+
+    catalogue_sha = write_catalogue(folder, batch.case_no, catalogues)
+    manifest = build_manifest(batch, batch_dir.name, profile, artifacts, documents, volumes, created)
+    manifest = manifest.model_copy(update={"catalogue_sha256": catalogue_sha,
+                                           "originals": original_entries(batch_dir, batch_dir.name)})
+    write_json(folder / "dossier.json", manifest)
+    report = check_dossier(folder, trust_roots)
+    report_sha = write_json(folder / "report.json", report)
+    manifest = manifest.model_copy(update={"report_sha256": report_sha, "report": report.summary})
+    write_json(folder / "dossier.json", manifest)
+    return manifest
+
+
+def publish_folder(home: Path, folder: Path, manifest: DossierManifest, batch_dir: Path,
+                   profile: StandardProfile) -> dict:
+    """Publish a checked local dossier folder with its batch's originals; dossier.json goes last."""
+    from pipeline.store import ObjectStore, StoreConfig, publish_dossier
+
+    store = ObjectStore(StoreConfig.from_env(home))
+    originals = [(o.batch, batch_dir, batch_dir / o.file) for o in manifest.originals]
+    result = publish_dossier(store, manifest, folder, originals, profile.retention)
+    return {"published": True, "manifest_version": result.manifest_version_id,
+            "supersedes": result.manifest.supersedes, "unchanged": getattr(result, "unchanged", False)}

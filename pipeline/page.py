@@ -109,8 +109,8 @@ class PageEnvironment:
 def process_page(position: int, ref: PageRef, env: PageEnvironment) -> tuple[PageArtifact, bool]:
     """Process one page (or load it from the cache); returns the artifact and whether it came from the cache."""
     from pipeline.imaging import prepare_page
-    from pipeline.ocr import OcrSettings, ocr_image
-    from pipeline.ocrcache import OcrCache, image_digest
+    from pipeline.ocr import OcrSettings
+    from pipeline.ocrcache import OcrCache, cached_ocr
     from pipeline.separator import find_separator
 
     raw = read_page(env.batch_dir, ref)
@@ -155,12 +155,7 @@ def process_page(position: int, ref: PageRef, env: PageEnvironment) -> tuple[Pag
     ocr_path = None
     if env.profile.ocr.enabled and prepared.ocr is not None:
         settings = OcrSettings.from_policy(env.profile.ocr)
-        ocr_cache = OcrCache(env.ocr_cache_root)
-        digest = image_digest(prepared.ocr)
-        result = ocr_cache.get(digest, settings.key)
-        if result is None:
-            result = ocr_image(prepared.ocr, prepared.dpi, settings, ref.label)
-            ocr_cache.put(digest, settings.key, result)
+        result = cached_ocr(prepared.ocr, prepared.dpi, settings, ref.label, OcrCache(env.ocr_cache_root))
         ocr_path = folder / "ocr.json"
         write_atomic(ocr_path, json.dumps(result.to_dict(), ensure_ascii=False).encode())
         confidence = result.mean_confidence
