@@ -47,6 +47,20 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a process and its live descendants (uvicorn workers)."""
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            total += cpu_seconds(p)
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return total
+
+
 def pct(values: list[float], p: float) -> float:
     """The p-th percentile (nearest rank)."""
     if not values:
@@ -137,6 +151,7 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--volume-mb", type=float, default=4.0)
     parser.add_argument("--mixed", action="store_true", help="also run manifests and volumes interleaved")
+    parser.add_argument("--workers", type=int, default=1, help="service worker processes")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-fetch-"))
@@ -159,7 +174,8 @@ def main() -> int:
             port = s.getsockname()[1]
         env = {**os.environ, "DOSSIER_HOME": str(state), "PYTHONPATH": str(ROOT)}
         env.pop("DOSSIER_S3_ENDPOINT", None)
-        api = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "serve", "--port", str(port)], env=env,
+        api = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "serve", "--port", str(port),
+                                "--workers", str(args.workers)], env=env,
                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(tmp / "serve.log", "wb"))
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
@@ -187,9 +203,9 @@ def main() -> int:
             plan.append(("mixed", mixed))
         phases = []
         for name, jobs in plan:
-            before = (cpu_seconds(api.pid), cpu_seconds(server.pid()), time.process_time())
+            before = (tree_cpu_seconds(api.pid), cpu_seconds(server.pid()), time.process_time())
             phase = run_phase(name, url, token, jobs, args.clients)
-            after = (cpu_seconds(api.pid), cpu_seconds(server.pid()), time.process_time())
+            after = (tree_cpu_seconds(api.pid), cpu_seconds(server.pid()), time.process_time())
             phase["cpu"] = [b - a for a, b in zip(before, after)]
             phases.append(phase)
         for phase in phases:
