@@ -26,11 +26,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import threading
 import time
 from collections import OrderedDict
 from contextlib import asynccontextmanager
+from pathlib import Path as PathLib
 from typing import Any
 from urllib.parse import quote
 
@@ -491,3 +493,12 @@ def create_app(store_config: StoreConfig, *, store: ObjectStore | None = None, a
                                    f"filename*=UTF-8''{quote(m.case_no, safe='')}-{n:03d}.pdf"})
 
     return app
+
+
+def app_from_env() -> FastAPI:
+    """App factory for several uvicorn workers (``dossier serve --workers N``): state folder from ``DOSSIER_HOME``,
+    options from ``DOSSIER_API_CACHE_TTL`` and ``DOSSIER_API_PRESIGN_SECONDS``; each worker has its own audit stream."""
+    state = os.environ.get("DOSSIER_HOME", ".state")
+    return create_app(StoreConfig.from_env(PathLib(state)),
+                      cache_ttl=float(os.environ.get("DOSSIER_API_CACHE_TTL", "5")),
+                      presign_seconds=int(os.environ.get("DOSSIER_API_PRESIGN_SECONDS", "0")))

@@ -125,7 +125,8 @@ def register(app: typer.Typer) -> None:
                   help="redirect volume downloads to presigned URLs valid this long (0 = stream through)")] = 0,
               cache_ttl: Annotated[float, typer.Option(help="seconds token/grant records are cached")] = 5.0,
               access_log: Annotated[bool, typer.Option(
-                  help="also log each request to stderr (the audit log records every request anyway)")] = False
+                  help="also log each request to stderr (the audit log records every request anyway)")] = False,
+              workers: Annotated[int, typer.Option(help="worker processes (each keeps its own audit stream)")] = 1
               ) -> None:
         """Run the requesters' fetch API (FastAPI + uvicorn); OpenAPI at /docs."""
         import uvicorn
@@ -137,6 +138,12 @@ def register(app: typer.Typer) -> None:
             app_ = create_app(StoreConfig.from_env(state), cache_ttl=cache_ttl, presign_seconds=presign_seconds)
         except DossierError as exc:
             _fail(exc)
+        if workers > 1:  # uvicorn starts the workers from an import string; they read the same settings from env
+            os.environ.update(DOSSIER_HOME=str(state.resolve()), DOSSIER_API_CACHE_TTL=str(cache_ttl),
+                              DOSSIER_API_PRESIGN_SECONDS=str(presign_seconds))
+            uvicorn.run("pipeline.api:app_from_env", factory=True, workers=workers, host=host, port=port,
+                        log_level="info", access_log=access_log)
+            return
         uvicorn.run(app_, host=host, port=port, log_level="info", access_log=access_log)
 
     @token_app.command("create")

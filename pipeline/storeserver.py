@@ -21,6 +21,7 @@ import secrets
 import shutil
 import signal
 import socket
+import stat
 import string
 import subprocess
 import sys
@@ -333,7 +334,20 @@ class EmbeddedStore:
                 raise StoreError(f"embedded store pid {pid} survived SIGKILL")
         self.pid_file.unlink(missing_ok=True)
         self._proc = None
+        self._remove_grpc_sockets()
         return True
+
+    def _remove_grpc_sockets(self) -> None:
+        """weed puts gRPC unix sockets in /tmp (named by port, not configurable) and leaves them after a kill."""
+        for port in port_plan(self.base_port).values():
+            if port < self.base_port + GRPC_OFFSET:
+                continue
+            for path in Path("/tmp").glob(f"seaweedfs-*-grpc-{port}.sock"):
+                try:
+                    if stat.S_ISSOCK(path.lstat().st_mode) and path.lstat().st_uid == os.getuid():
+                        path.unlink()
+                except OSError:
+                    pass
 
     def _wait_gone(self, pid: int, timeout: float) -> bool:
         deadline = time.monotonic() + timeout

@@ -66,17 +66,27 @@ class EmbeddedStoreHandle:
         self.server.start()
 
 
+_shared: dict = {"handle": None, "users": 0}
+
+
 @pytest.fixture(scope="session")
 def embedded_store(tmp_path_factory) -> EmbeddedStoreHandle:
     """One embedded SeaweedFS for the whole session, on private ports, in a temp folder."""
-    state = tmp_path_factory.mktemp("dossier-state")
-    server = EmbeddedStore(state, base_port=free_base_port())
-    server.start()
-    config = StoreConfig.embedded(state, max_security_level="confidential", retries=2, timeout=10.0)
+    # pytest makes one session fixture per module that imports it; they all share this one instance
+    if _shared["handle"] is None:
+        state = tmp_path_factory.mktemp("dossier-state")
+        server = EmbeddedStore(state, base_port=free_base_port())
+        server.start()
+        config = StoreConfig.embedded(state, max_security_level="confidential", retries=2, timeout=10.0)
+        _shared["handle"] = EmbeddedStoreHandle(server, state, config)
+    _shared["users"] += 1
     try:
-        yield EmbeddedStoreHandle(server, state, config)
+        yield _shared["handle"]
     finally:
-        server.stop(timeout=3.0)
+        _shared["users"] -= 1
+        if _shared["users"] == 0:
+            _shared["handle"].server.stop(timeout=3.0)
+            _shared["handle"] = None
 
 
 @pytest.fixture

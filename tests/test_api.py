@@ -233,3 +233,13 @@ def test_openapi_documents_the_fetch_endpoints(service):
 
 def test_health_answers_without_a_token(service):
     assert service.get("/health").json()["store"] is True
+
+
+def test_worker_factory_builds_the_app_from_the_environment(embedded_store, monkeypatch):
+    from pipeline.api import app_from_env
+
+    monkeypatch.delenv("DOSSIER_S3_ENDPOINT", raising=False)
+    monkeypatch.setenv("DOSSIER_HOME", str(embedded_store.state_dir))
+    monkeypatch.setenv("DOSSIER_API_PRESIGN_SECONDS", "30")
+    app = app_from_env()
+    assert app.state.store.config.endpoint == embedded_store.config.endpoint
