@@ -106,12 +106,27 @@ def process_batch(batch_dir: str, case_no: str | None = None, profile: str | Non
              "passed" if summary.report and summary.report.passed else "FAILED")
     result = {"case_no": manifest.case_no, "case_key": summary.case_key, "folder": str(folder),
               "volumes": len(volumes), "pages": sum(v.pages for v in volumes),
-              "report_passed": bool(summary.report and summary.report.passed), "published": False}
+              "report_passed": bool(summary.report and summary.report.passed), "published": False,
+              "pages_processed": len(results) - cached, "pages_from_cache": cached}
     if summary.report is None or not summary.report.passed:
         raise VolumeError(f"dossier {manifest.case_no} failed its checks: see {folder / 'report.json'}")
     if publish:
         result.update(publish_task(home, folder, summary, batch, prof))
+        announce(result)
     return result
+
+
+def announce(result: dict) -> None:
+    """Tell the transfer layer a dossier is published: a Prefect event `dossier.published` (and the log)."""
+    from prefect.events import emit_event
+
+    emit_event(
+        event="dossier.published",
+        resource={"prefect.resource.id": f"dossier.case.{result['case_key']}", "case_no": result["case_no"]},
+        payload={"case_no": result["case_no"], "case_key": result["case_key"],
+                 "manifest_version": result.get("manifest_version"), "supersedes": result.get("supersedes"),
+                 "volumes": result["volumes"], "pages": result["pages"]},
+    )
 
 
 @task(name="publish", cache_policy=NO_CACHE, retries=0)

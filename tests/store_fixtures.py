@@ -2,7 +2,7 @@
 
 Use from any test file (run with ``PYTHONPATH=.``)::
 
-    from tests.store_fixtures import embedded_store, object_store  # noqa: F401  (pytest finds imported fixtures)
+    # tests/conftest.py makes embedded_store and object_store available to every test module
 
     def test_something(object_store):
         object_store.put_bytes("cases/…/x", b"…")
@@ -66,27 +66,23 @@ class EmbeddedStoreHandle:
         self.server.start()
 
 
-_shared: dict = {"handle": None, "users": 0}
-
-
 @pytest.fixture(scope="session")
 def embedded_store(tmp_path_factory) -> EmbeddedStoreHandle:
-    """One embedded SeaweedFS for the whole session, on private ports, in a temp folder."""
-    # pytest makes one session fixture per module that imports it; they all share this one instance
-    if _shared["handle"] is None:
+    """One embedded SeaweedFS for the whole session: the one `make test` started (DOSSIER_TEST_STORE_STATE), or a
+    private one on free ports in a temp folder, stopped at the end."""
+    reuse = os.environ.get("DOSSIER_TEST_STORE_STATE")
+    if reuse and EmbeddedStore(Path(reuse)).status().running:
+        state, server, owned = Path(reuse), EmbeddedStore(Path(reuse)), False
+    else:
         state = tmp_path_factory.mktemp("dossier-state")
-        server = EmbeddedStore(state, base_port=free_base_port())
+        server, owned = EmbeddedStore(state, base_port=free_base_port()), True
         server.start()
-        config = StoreConfig.embedded(state, max_security_level="confidential", retries=2, timeout=10.0)
-        _shared["handle"] = EmbeddedStoreHandle(server, state, config)
-    _shared["users"] += 1
+    config = StoreConfig.embedded(state, max_security_level="confidential", retries=2, timeout=10.0)
     try:
-        yield _shared["handle"]
+        yield EmbeddedStoreHandle(server, state, config)
     finally:
-        _shared["users"] -= 1
-        if _shared["users"] == 0:
-            _shared["handle"].server.stop(timeout=3.0)
-            _shared["handle"] = None
+        if owned:
+            server.stop(timeout=3.0)
 
 
 @pytest.fixture

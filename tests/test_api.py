@@ -15,7 +15,7 @@ from pipeline.auth import GrantStore, TokenStore
 from pipeline.casekey import case_key, normalise_case_no
 from pipeline.errors import StoreError
 from pipeline.store import ObjectStore, StoreConfig, fetch_via_server, publish_dossier
-from tests.store_fixtures import embedded_store, make_dossier, serve_in_thread, unique_case_no  # noqa: F401
+from tests.store_fixtures import make_dossier, serve_in_thread, unique_case_no
 
 OWNER, PARTNER, LATER, STRANGER = "豫0727法院", "新封县人民检察院", "开封市公安局", "郑州市中级人民法院"
 

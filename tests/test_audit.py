@@ -7,7 +7,6 @@ import threading
 import pytest
 
 from pipeline.audit import AuditLog, canonical_json, entry_hash, read_audit, verify_audit
-from tests.store_fixtures import embedded_store, object_store  # noqa: F401
 
 
 @pytest.fixture

@@ -20,7 +20,6 @@ from pipeline.casekey import case_key
 from pipeline.errors import BadInputError
 from pipeline.models import DossierManifest, Report
 from pipeline.synthetic import han_characters
-from tests.store_fixtures import embedded_store  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "samples" / "case-2024-172"

@@ -12,7 +12,7 @@ from pipeline.errors import CaseNumberError, StoreError
 from pipeline.models import RetentionPolicy
 from pipeline.store import (DossierNotFound, IntegrityError, dossier_prefix, fetch_dossier, load_manifest,
                             manifest_versions, publish_dossier, read_manifest)
-from tests.store_fixtures import embedded_store, make_dossier, object_store, unique_case_no  # noqa: F401
+from tests.store_fixtures import make_dossier, unique_case_no
 
 
 def _sha(path):

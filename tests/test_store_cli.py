@@ -12,7 +12,7 @@ from pipeline.casekey import case_key, normalise_case_no
 from pipeline.cli_store import register
 from pipeline.store import publish_dossier
 from pipeline.storeserver import EmbeddedStore, free_base_port
-from tests.store_fixtures import embedded_store, make_dossier, object_store, unique_case_no  # noqa: F401
+from tests.store_fixtures import make_dossier, unique_case_no
 
 app = typer.Typer()
 register(app)

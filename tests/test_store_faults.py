@@ -6,7 +6,7 @@ import pytest
 
 from pipeline.errors import StoreError
 from pipeline.store import DossierNotFound, fetch_dossier, publish_dossier, read_manifest
-from tests.store_fixtures import embedded_store, make_dossier, unique_case_no  # noqa: F401
+from tests.store_fixtures import make_dossier, unique_case_no
 
 
 def test_store_stopped_mid_publish_fails_clearly_and_a_rerun_after_restart_publishes(embedded_store, tmp_path):

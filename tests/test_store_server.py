@@ -13,7 +13,6 @@ from minio.error import S3Error
 from pipeline.errors import StoreError
 from pipeline.store import StoreConfig
 from pipeline.storeserver import EmbeddedStore, port_plan
-from tests.store_fixtures import embedded_store, object_store  # noqa: F401
 
 
 def _listening_addresses(pid: int) -> set[tuple[str, int]]:

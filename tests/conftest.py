@@ -1,0 +1,22 @@
+"""Session-wide fixtures: one real SeaweedFS store and one Prefect test server for the whole run."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.store_fixtures import embedded_store, object_store  # noqa: F401  (session fixtures for every module)
+
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """A temporary Prefect server (SQLite) for flow tests; started only when a test asks for it."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
