@@ -194,8 +194,9 @@ def trust_roots_for_run(home: Path) -> list[Path]:
     configured = [Path(p) for p in os.environ.get("DOSSIER_TRUST_ROOTS", "").split(os.pathsep) if p]
     if configured:
         return configured
-    if signer_from_env() is None:
-        return [development_certificate(home / "signing")]
+    dev = development_certificate(home / "signing")
+    if signer_from_env() is None and dev.exists():
+        return [dev]
     return []
 
 
