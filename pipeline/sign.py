@@ -32,6 +32,7 @@ import logging
 import os
 import secrets
 import tempfile
+import threading
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -322,7 +323,8 @@ def _pdfa_level_of(path: Path) -> str:
     return "1b" if xmp.get("pdfaid:part", "1") == "1" else "2b"
 
 
-def _sign(src: Path, dst: Path, config: SignerConfig, label: str) -> SignatureInfo:
+def _sign(src: Path, dst: Path, config: SignerConfig, label: str,
+          abandoned: threading.Event | None = None) -> SignatureInfo:
     from contextlib import ExitStack
 
     from pyhanko.pdf_utils.layout import AxisAlignment, Margins, SimpleBoxLayoutRule
@@ -364,20 +366,24 @@ def _sign(src: Path, dst: Path, config: SignerConfig, label: str) -> SignatureIn
                 spec = fields.SigFieldSpec(FIELD_NAME, on_page=0, box=box)
             else:
                 spec = fields.SigFieldSpec(FIELD_NAME, on_page=0, box=None)
-            fields.append_signature_field(writer, spec)
-            if not config.visible:
-                _give_empty_appearance(writer, FIELD_NAME)
-            meta = signers.PdfSignatureMetadata(
-                field_name=FIELD_NAME, reason=config.reason or None, location=config.location or None,
-                subfilter=fields.SigSeedSubFilter.PADES, md_algorithm="sha256",
-                embed_validation_info=False, use_pades_lta=False,
-            )
-            pdf_signer = signers.PdfSigner(meta, signer=signer, timestamper=timestamper, stamp_style=stamp_style)
             out = io.BytesIO()
             try:
+                fields.append_signature_field(writer, spec)
+                if not config.visible:
+                    _give_empty_appearance(writer, FIELD_NAME)
+                meta = signers.PdfSignatureMetadata(
+                    field_name=FIELD_NAME, reason=config.reason or None, location=config.location or None,
+                    subfilter=fields.SigSeedSubFilter.PADES, md_algorithm="sha256",
+                    embed_validation_info=False, use_pades_lta=False,
+                )
+                pdf_signer = signers.PdfSigner(meta, signer=signer, timestamper=timestamper, stamp_style=stamp_style)
                 pdf_signer.sign_pdf(writer, existing_fields_only=True, output=out)
-            except Exception as exc:  # pyHanko, the token or the TSA
+            except VolumeError:
+                raise
+            except Exception as exc:  # pyHanko (e.g. the file is already signed), the token or the TSA
                 raise VolumeError(f"{label}: signing failed: {type(exc).__name__}: {exc}") from exc
+    if abandoned is not None and abandoned.is_set():
+        raise VolumeError(f"{label}: signing finished after its timeout; result discarded")
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(dst.name + ".part")
     tmp.write_bytes(out.getvalue())
@@ -410,11 +416,13 @@ def sign_pdf(src: Path, dst: Path, config: SignerConfig, label: str) -> Signatur
     """Sign a PDF/A volume with one PAdES signature (B-B, or B-T with a TSA) as an incremental update to ``dst``."""
     if not src.exists():
         raise VolumeError(f"{label}: {src} does not exist")
+    abandoned = threading.Event()
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sign")
-    future = pool.submit(_sign, src, dst, config, label)
+    future = pool.submit(_sign, src, dst, config, label, abandoned)
     try:
         return future.result(timeout=config.timeout)
     except concurrent.futures.TimeoutError as exc:
+        abandoned.set()  # a late finish must not write dst
         raise VolumeError(f"{label}: signing did not finish within {config.timeout:.0f} s "
                           "(token or timestamp authority not answering)") from exc
     finally:

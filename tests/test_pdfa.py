@@ -49,10 +49,14 @@ def raw_volume(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def finished_1b(raw_volume) -> Path:
+def finished_1b_notes(raw_volume):
     dst = raw_volume.with_name("v-1b.pdf")
-    finish_pdfa(raw_volume, dst, "1b", meta_for())
-    return dst
+    return dst, finish_pdfa(raw_volume, dst, "1b", meta_for())
+
+
+@pytest.fixture(scope="module")
+def finished_1b(finished_1b_notes) -> Path:
+    return finished_1b_notes[0]
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +127,13 @@ def test_cjk_fonts_get_cidtogidmap_capheight_and_cidset(raw_volume, finished_1b)
     after = [f for f in cid_fonts(finished_1b) if "WenQuanYi" in f[0]]
     assert before and not any(f[1] or f[3] for f in before)
     assert after and all(f[1] and f[2] and f[3] for f in after)
+
+
+def test_finishing_reports_what_it_fixed(finished_1b_notes):
+    notes = finished_1b_notes[1]
+    assert any("CIDSet added" in line for line in notes.fixed)
+    assert any("page label re-encoded" in line for line in notes.fixed)
+    assert notes.removed == []
 
 
 def test_cidset_marks_every_glyph_of_an_identity_mapped_subset(finished_1b):

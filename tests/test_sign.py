@@ -201,6 +201,13 @@ def test_signer_outside_the_trust_roots_is_not_trusted(volumes, other_signer, st
     assert "someone else" in check.signer
 
 
+def test_signing_an_already_signed_volume_is_a_clear_error(volumes, dev_signer, work):
+    once = work / "once.pdf"
+    sign_pdf(volumes["1b"], once, dev_signer, "volume 1")
+    with pytest.raises(VolumeError, match="volume 1: signing failed"):
+        sign_pdf(once, work / "twice.pdf", dev_signer, "volume 1")
+
+
 def test_unsigned_file_has_no_signature(volumes):
     check = validate_signature(volumes["1b"], None)
     assert not check.present and check.errors == ["no signature"]
