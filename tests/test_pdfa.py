@@ -196,6 +196,12 @@ def messy_volume(raw_volume) -> Path:
         doc.save(dst)
     with pikepdf.open(dst, allow_overwriting_input=True) as pdf:
         pdf.Root.OpenAction = pikepdf.Dictionary(S=pikepdf.Name.JavaScript, JS=pikepdf.String("app.alert(1)"))
+        # a text-layer font named as a subset, with a CIDToGIDMap stream: it needs a CIDSet derived from the map
+        for font in pdf.objects:
+            if isinstance(font, pikepdf.Dictionary) and font.get("/BaseFont") == "/GlyphLessFont":
+                font.BaseFont = pikepdf.Name("/ABCDEF+GlyphLessFont")
+                if "/FontDescriptor" in font:
+                    font.FontDescriptor.FontName = pikepdf.Name("/ABCDEF+GlyphLessFont")
         pdf.save(dst)
     return dst
 
@@ -208,6 +214,10 @@ def test_active_content_is_stripped_and_soft_masks_flattened_so_preflight_passes
         assert "/EmbeddedFiles" not in pdf.Root.get("/Names", {})
         assert "/Annots" not in pdf.pages[0]
         assert not any(isinstance(o, pikepdf.Stream) and "/SMask" in o for o in pdf.objects)
+        glyphless = next(o for o in pdf.objects if isinstance(o, pikepdf.Dictionary)
+                         and o.get("/Subtype") == "/CIDFontType2" and "GlyphLess" in str(o.BaseFont))
+        mapped = len(glyphless.CIDToGIDMap.read_bytes()) // 2
+        assert sum(bin(b).count("1") for b in glyphless.FontDescriptor.CIDSet.read_bytes()) == mapped
     result = preflight_pdfa1b(dst)
     assert result.valid, result.summary(20)
 
