@@ -32,7 +32,7 @@ from pipeline.models import (
 )
 from pipeline.pdfa import page_hash_root, read_xmp
 from pipeline.sign import SignatureCheck, validate_signature
-from pipeline.validators import ValidationResult, qpdf_check, validate_pdfa
+from pipeline.validators import ValidationResult, structure_check, validate_pdfa
 
 Property = Literal["authenticity", "completeness", "usability", "security"]
 PROPERTIES: tuple[Property, ...] = ("authenticity", "completeness", "usability", "security")
@@ -367,7 +367,7 @@ _qpdf_cache: dict[str, ValidationResult] = {}
 
 def _qpdf_verdict(facts: VolumeFacts) -> ValidationResult:
     if facts.sha256 not in _qpdf_cache:
-        _qpdf_cache[facts.sha256] = qpdf_check(facts.path)
+        _qpdf_cache[facts.sha256] = structure_check(facts.path)
     return _qpdf_cache[facts.sha256]
 
 

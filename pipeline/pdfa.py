@@ -696,8 +696,9 @@ def save_kwargs(level: str) -> dict:
 
 
 def finish_pdfa(src: Path, dst: Path, level: str, meta: ArchivalMetadata,
-                on_active_content: ActiveContentPolicy = "strip") -> None:
-    """Write ``src`` as PDF/A-``level`` (1b or 2b) to ``dst`` with the volume's XMP, Info and sRGB OutputIntent."""
+                on_active_content: ActiveContentPolicy = "strip") -> FinishNotes:
+    """Write ``src`` as PDF/A-``level`` (1b or 2b) to ``dst`` with the volume's XMP, Info and sRGB OutputIntent;
+    return what was removed or fixed (active content is removed unless ``on_active_content="refuse"``)."""
     if level not in LEVELS:
         raise VolumeError(f"{src.name}: PDF/A level {level!r} is not supported (choose 1b or 2b)", meta.volume)
     label = f"volume {meta.volume} ({src.name})"
@@ -740,3 +741,4 @@ def finish_pdfa(src: Path, dst: Path, level: str, meta: ArchivalMetadata,
     tmp.replace(dst)
     for line in notes.fixed:
         log.debug("%s: %s", label, line)
+    return notes

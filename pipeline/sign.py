@@ -15,7 +15,7 @@ Environment variables read by :func:`signer_from_env` (the standard profile's ``
 ``DOSSIER_SIGN_PKCS11_KEY``      private key label on the token
 ``DOSSIER_SIGN_PKCS11_CERT``     certificate label on the token (default: the key label)
 ``DOSSIER_SIGN_PKCS11_PIN``      user PIN
-``DOSSIER_SIGN_REASON``          signature reason (default 电子卷宗制作)
+``DOSSIER_SIGN_REASON``          signature reason (default: the profile's, else 电子卷宗制作)
 ``DOSSIER_SIGN_LOCATION``        signature location
 ``DOSSIER_SIGN_VISIBLE``         1/true for a visible stamp on the cover page
 ``DOSSIER_TSA_URL``              RFC 3161 timestamp authority URL: PAdES B-T instead of B-B
@@ -32,6 +32,7 @@ import logging
 import os
 import secrets
 import tempfile
+import threading
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -48,6 +49,7 @@ DEV_P12 = "development-signer.p12"
 DEV_PASS = "development-signer.pass"
 DEV_CERT = "development-signer.pem"
 FIELD_NAME = "DossierSignature"
+DEFAULT_REASON = "电子卷宗制作"
 STAMP_BOX = (36.0, 36.0, 276.0, 120.0)  # bottom-left of the cover, in points
 WQY = Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
 
@@ -64,7 +66,7 @@ class SignerConfig:
     key_label: str | None = None
     cert_label: str | None = None
     pin: str | None = None
-    reason: str = "电子卷宗制作"
+    reason: str = ""  # empty: the profile's reason (with_policy), else DEFAULT_REASON
     location: str = ""
     visible: bool = False
     tsa_url: str | None = None
@@ -78,7 +80,11 @@ class SignerConfig:
         return "B-T" if (self.timestamper is not None or self.tsa_url) else "B-B"
 
     def with_policy(self, policy: SigningPolicy) -> SignerConfig:
-        """This config with reason, location and visibility taken from a standard profile where not set here."""
+        """This config with reason, location and visibility taken from a standard profile where not set here;
+        a profile asking for B-T without a timestamp authority configured is an error."""
+        if policy.pades_level == "B-T" and self.pades_level != "B-T":
+            raise VolumeError("the standard profile asks for PAdES B-T but no timestamp authority is configured "
+                              "(set DOSSIER_TSA_URL)")
         return replace(self, reason=self.reason or policy.reason, location=self.location or policy.location,
                        visible=self.visible or policy.visible)
 
@@ -128,7 +134,7 @@ def signer_from_env(env: dict[str, str] | None = None) -> SignerConfig | None:
     if not p12 and not module:
         return None
     common = dict(
-        reason=env.get("DOSSIER_SIGN_REASON", "电子卷宗制作"),
+        reason=env.get("DOSSIER_SIGN_REASON", ""),
         location=env.get("DOSSIER_SIGN_LOCATION", ""),
         visible=_truthy(env.get("DOSSIER_SIGN_VISIBLE")),
         tsa_url=env.get("DOSSIER_TSA_URL") or None,
@@ -322,7 +328,8 @@ def _pdfa_level_of(path: Path) -> str:
     return "1b" if xmp.get("pdfaid:part", "1") == "1" else "2b"
 
 
-def _sign(src: Path, dst: Path, config: SignerConfig, label: str) -> SignatureInfo:
+def _sign(src: Path, dst: Path, config: SignerConfig, label: str,
+          abandoned: threading.Event | None = None) -> SignatureInfo:
     from contextlib import ExitStack
 
     from pyhanko.pdf_utils.layout import AxisAlignment, Margins, SimpleBoxLayoutRule
@@ -331,6 +338,7 @@ def _sign(src: Path, dst: Path, config: SignerConfig, label: str) -> SignatureIn
     from pyhanko.stamp import StaticStampStyle
 
     signed_at = datetime.now(timezone.utc).replace(microsecond=0)
+    reason = config.reason or DEFAULT_REASON
     with ExitStack() as stack:
         signer = _load_signer(config, stack)
         cert = signer.signing_cert
@@ -351,7 +359,7 @@ def _sign(src: Path, dst: Path, config: SignerConfig, label: str) -> SignatureIn
             if config.visible:
                 box = STAMP_BOX
                 name = cert.subject.native.get("common_name", subject)
-                lines = ["电子签名", f"签名人：{name}", f"时间：{signed_at:%Y-%m-%d %H:%M:%S} UTC", f"事由：{config.reason}"]
+                lines = ["电子签名", f"签名人：{name}", f"时间：{signed_at:%Y-%m-%d %H:%M:%S} UTC", f"事由：{reason}"]
                 if config.location:
                     lines.append(f"地点：{config.location}")
                 stamp_file = tmpdir / "stamp.pdf"
@@ -364,20 +372,24 @@ def _sign(src: Path, dst: Path, config: SignerConfig, label: str) -> SignatureIn
                 spec = fields.SigFieldSpec(FIELD_NAME, on_page=0, box=box)
             else:
                 spec = fields.SigFieldSpec(FIELD_NAME, on_page=0, box=None)
-            fields.append_signature_field(writer, spec)
-            if not config.visible:
-                _give_empty_appearance(writer, FIELD_NAME)
-            meta = signers.PdfSignatureMetadata(
-                field_name=FIELD_NAME, reason=config.reason or None, location=config.location or None,
-                subfilter=fields.SigSeedSubFilter.PADES, md_algorithm="sha256",
-                embed_validation_info=False, use_pades_lta=False,
-            )
-            pdf_signer = signers.PdfSigner(meta, signer=signer, timestamper=timestamper, stamp_style=stamp_style)
             out = io.BytesIO()
             try:
+                fields.append_signature_field(writer, spec)
+                if not config.visible:
+                    _give_empty_appearance(writer, FIELD_NAME)
+                meta = signers.PdfSignatureMetadata(
+                    field_name=FIELD_NAME, reason=reason, location=config.location or None,
+                    subfilter=fields.SigSeedSubFilter.PADES, md_algorithm="sha256",
+                    embed_validation_info=False, use_pades_lta=False,
+                )
+                pdf_signer = signers.PdfSigner(meta, signer=signer, timestamper=timestamper, stamp_style=stamp_style)
                 pdf_signer.sign_pdf(writer, existing_fields_only=True, output=out)
-            except Exception as exc:  # pyHanko, the token or the TSA
+            except VolumeError:
+                raise
+            except Exception as exc:  # pyHanko (e.g. the file is already signed), the token or the TSA
                 raise VolumeError(f"{label}: signing failed: {type(exc).__name__}: {exc}") from exc
+    if abandoned is not None and abandoned.is_set():
+        raise VolumeError(f"{label}: signing finished after its timeout; result discarded")
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(dst.name + ".part")
     tmp.write_bytes(out.getvalue())
@@ -410,11 +422,13 @@ def sign_pdf(src: Path, dst: Path, config: SignerConfig, label: str) -> Signatur
     """Sign a PDF/A volume with one PAdES signature (B-B, or B-T with a TSA) as an incremental update to ``dst``."""
     if not src.exists():
         raise VolumeError(f"{label}: {src} does not exist")
+    abandoned = threading.Event()
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sign")
-    future = pool.submit(_sign, src, dst, config, label)
+    future = pool.submit(_sign, src, dst, config, label, abandoned)
     try:
         return future.result(timeout=config.timeout)
     except concurrent.futures.TimeoutError as exc:
+        abandoned.set()  # a late finish must not write dst
         raise VolumeError(f"{label}: signing did not finish within {config.timeout:.0f} s "
                           "(token or timestamp authority not answering)") from exc
     finally:

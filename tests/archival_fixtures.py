@@ -64,7 +64,7 @@ def glyphless_font_pdf() -> bytes:
 
 def g4_strip(img: Image.Image) -> tuple[bytes, int, int]:
     """The single CCITT G4 strip of a bitonal image, as a TIFF writer would store it."""
-    bitonal = img.convert("1")
+    bitonal = img.convert("L").point(lambda v: 255 if v > 140 else 0).convert("1", dither=Image.Dither.NONE)
     buf = io.BytesIO()
     bitonal.save(buf, "TIFF", compression="group4", strip_size=2**30)
     tif = Image.open(io.BytesIO(buf.getvalue()))
@@ -158,6 +158,12 @@ def build_volume(path: Path, scans: list[ScanSpec], *, number: int = 1, of: int 
         stream, w, h = _scan_image_stream(pdf, spec, seed * 100 + i, dpi)
         wpt, hpt = w * 72.0 / dpi, h * 72.0 / dpi
         page.MediaBox = [0, 0, wpt, hpt]
+        # PyMuPDF shares one /Resources dictionary among pages with the same fonts: give each page its own.
+        shared = page.obj.Resources
+        page.obj.Resources = pikepdf.Dictionary({
+            k: (pikepdf.Dictionary(dict(v.items())) if isinstance(v, pikepdf.Dictionary) and not v.is_indirect else v)
+            for k, v in shared.items()
+        })
         page.add_resource(stream, pikepdf.Name.XObject, pikepdf.Name("/Im0"))
         page.contents_add(pdf.make_stream(f"q {wpt:.3f} 0 0 {hpt:.3f} 0 0 cm /Im0 Do Q\n".encode()), prepend=True)
         if spec.words:

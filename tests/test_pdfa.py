@@ -49,10 +49,14 @@ def raw_volume(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def finished_1b(raw_volume) -> Path:
+def finished_1b_notes(raw_volume):
     dst = raw_volume.with_name("v-1b.pdf")
-    finish_pdfa(raw_volume, dst, "1b", meta_for())
-    return dst
+    return dst, finish_pdfa(raw_volume, dst, "1b", meta_for())
+
+
+@pytest.fixture(scope="module")
+def finished_1b(finished_1b_notes) -> Path:
+    return finished_1b_notes[0]
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +129,13 @@ def test_cjk_fonts_get_cidtogidmap_capheight_and_cidset(raw_volume, finished_1b)
     assert after and all(f[1] and f[2] and f[3] for f in after)
 
 
+def test_finishing_reports_what_it_fixed(finished_1b_notes):
+    notes = finished_1b_notes[1]
+    assert any("CIDSet added" in line for line in notes.fixed)
+    assert any("page label re-encoded" in line for line in notes.fixed)
+    assert notes.removed == []
+
+
 def test_cidset_marks_every_glyph_of_an_identity_mapped_subset(finished_1b):
     from fontTools.ttLib import TTFont
 
@@ -185,6 +196,12 @@ def messy_volume(raw_volume) -> Path:
         doc.save(dst)
     with pikepdf.open(dst, allow_overwriting_input=True) as pdf:
         pdf.Root.OpenAction = pikepdf.Dictionary(S=pikepdf.Name.JavaScript, JS=pikepdf.String("app.alert(1)"))
+        # a text-layer font named as a subset, with a CIDToGIDMap stream: it needs a CIDSet derived from the map
+        for font in pdf.objects:
+            if isinstance(font, pikepdf.Dictionary) and font.get("/BaseFont") == "/GlyphLessFont":
+                font.BaseFont = pikepdf.Name("/ABCDEF+GlyphLessFont")
+                if "/FontDescriptor" in font:
+                    font.FontDescriptor.FontName = pikepdf.Name("/ABCDEF+GlyphLessFont")
         pdf.save(dst)
     return dst
 
@@ -197,6 +214,10 @@ def test_active_content_is_stripped_and_soft_masks_flattened_so_preflight_passes
         assert "/EmbeddedFiles" not in pdf.Root.get("/Names", {})
         assert "/Annots" not in pdf.pages[0]
         assert not any(isinstance(o, pikepdf.Stream) and "/SMask" in o for o in pdf.objects)
+        glyphless = next(o for o in pdf.objects if isinstance(o, pikepdf.Dictionary)
+                         and o.get("/Subtype") == "/CIDFontType2" and "GlyphLess" in str(o.BaseFont))
+        mapped = len(glyphless.CIDToGIDMap.read_bytes()) // 2
+        assert sum(bin(b).count("1") for b in glyphless.FontDescriptor.CIDSet.read_bytes()) == mapped
     result = preflight_pdfa1b(dst)
     assert result.valid, result.summary(20)
 

@@ -158,6 +158,7 @@ def test_signing_is_an_incremental_update_that_keeps_xmp_and_version(volumes, de
         assert str(after.docinfo.ModDate) == str(before.docinfo.ModDate)
         widget = after.Root.AcroForm.Fields[0]
         assert int(widget.F) & 4 and isinstance(widget.AP.N, pikepdf.Stream)
+        assert str(widget.V.Reason) == "电子卷宗制作" and str(widget.V.SubFilter) == "/ETSI.CAdES.detached"
 
 
 def test_signed_2b_volume_passes_the_pikepdf_checker(volumes, dev_signer, work):
@@ -201,6 +202,13 @@ def test_signer_outside_the_trust_roots_is_not_trusted(volumes, other_signer, st
     assert "someone else" in check.signer
 
 
+def test_signing_an_already_signed_volume_is_a_clear_error(volumes, dev_signer, work):
+    once = work / "once.pdf"
+    sign_pdf(volumes["1b"], once, dev_signer, "volume 1")
+    with pytest.raises(VolumeError, match="volume 1: signing failed"):
+        sign_pdf(once, work / "twice.pdf", dev_signer, "volume 1")
+
+
 def test_unsigned_file_has_no_signature(volumes):
     check = validate_signature(volumes["1b"], None)
     assert not check.present and check.errors == ["no signature"]
@@ -237,6 +245,16 @@ def test_signer_config_comes_from_the_environment(tmp_path):
         ("pkcs11", "t", "k", "k", "B-B")
     with pytest.raises(VolumeError, match="choose one"):
         signer_from_env({"DOSSIER_SIGN_PKCS12": "/k.p12", "DOSSIER_SIGN_PKCS11_MODULE": "/m.so"})
+
+
+def test_profile_fills_reason_location_and_visibility_and_demands_a_tsa_for_b_t():
+    from pipeline.models import SigningPolicy
+
+    config = signer_from_env({"DOSSIER_SIGN_PKCS12": "/k.p12"})
+    merged = config.with_policy(SigningPolicy(reason="卷宗归档", location="封丘县", visible=True))
+    assert (merged.reason, merged.location, merged.visible) == ("卷宗归档", "封丘县", True)
+    with pytest.raises(VolumeError, match="DOSSIER_TSA_URL"):
+        config.with_policy(SigningPolicy(pades_level="B-T"))
 
 
 # ------------------------------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from pipeline.validators import (
     pdfa_check,
     preflight_pdfa1b,
     qpdf_check,
+    structure_check,
 )
 
 
@@ -71,6 +72,15 @@ def test_qpdf_check_passes_a_sound_file_and_fails_a_truncated_one(raw, tmp_path)
     cut.write_bytes(data[: len(data) * 2 // 3])
     result = qpdf_check(cut)
     assert not result.valid and result.errors
+
+
+def test_in_process_structure_check_agrees_with_qpdf_on_sound_and_truncated_files(raw, tmp_path):
+    assert structure_check(raw).valid
+    cut = tmp_path / "cut.pdf"
+    data = raw.read_bytes()
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    result = structure_check(cut)
+    assert not result.valid and any("damaged" in e.message for e in result.errors)
 
 
 def test_pikepdf_checker_sets_aside_only_a_declared_extension_schema(finished_2b):
