@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from pipeline.checks import PROPERTIES, check_dossier, check_volume, make_report
+from pipeline.checks import PROPERTIES, check_dossier, check_volume, make_report, qpdf_cli_checks
 from pipeline.models import Report
 from pipeline.pdfa import read_xmp
 
@@ -37,11 +37,14 @@ def verify_volume(path: Path, trust_roots: list[Path], level: str | None = None)
     return make_report(case_no, check_volume(path, level, trust_roots))
 
 
-def verify_target(target: Path, trust_roots: list[Path], level: str | None = None) -> Report:
-    """Check a volume PDF or a dossier folder."""
-    if target.is_dir():
-        return verify_folder(target, trust_roots)
-    return verify_volume(target, trust_roots, level)
+def verify_target(target: Path, trust_roots: list[Path], level: str | None = None, qpdf: bool = True) -> Report:
+    """Check a volume PDF or a dossier folder; with ``qpdf`` also run the `qpdf --check` command on every volume."""
+    report = verify_folder(target, trust_roots) if target.is_dir() else verify_volume(target, trust_roots, level)
+    if not qpdf:
+        return report
+    volumes = ([(p.relative_to(target).as_posix(), p) for p in sorted((target / "volumes").glob("*.pdf"))]
+               if target.is_dir() else [(target.name, target)])
+    return make_report(report.case_no, report.checks + qpdf_cli_checks(volumes), report.checked_at)
 
 
 def render_report(report: Report, console: Console) -> None:
@@ -61,24 +64,50 @@ def render_report(report: Report, console: Console) -> None:
     console.print("[bold green]PASSED[/]" if report.summary.passed else "[bold red]FAILED[/]")
 
 
+def fetch_for_verify(case_no: str, home: Path, into: Path) -> Path:
+    """Download a case's dossier from the store (hashes checked on the way) into a folder to verify."""
+    from pipeline.errors import DossierError
+    from pipeline.store import ObjectStore, StoreConfig, fetch_dossier
+
+    try:
+        return fetch_dossier(ObjectStore(StoreConfig.from_env(home)), case_no, into)
+    except DossierError as exc:
+        raise typer.BadParameter(f"{case_no!r} is not a file or folder, and fetching it as a case failed: {exc}") \
+            from exc
+
+
 def verify(
-    target: Annotated[Path, typer.Argument(help="a volume PDF or a local dossier folder (dossier.json, volumes/)")],
+    target: Annotated[str, typer.Argument(help="a volume PDF, a local dossier folder (dossier.json, volumes/), or a "
+                                           "case number in the object store")],
     trust_root: Annotated[list[Path] | None, typer.Option("--trust-root", help="trusted signer certificate or CA "
                                                           "(PEM/DER); repeatable")] = None,
     level: Annotated[str | None, typer.Option("--level", help="PDF/A level of a single volume: 1b or 2b "
                                               "(default: as its XMP declares)")] = None,
     json_path: Annotated[Path | None, typer.Option("--json", help="write report.json here")] = None,
+    qpdf: Annotated[bool, typer.Option("--qpdf/--no-qpdf", help="also run the `qpdf --check` command")] = True,
+    state: Annotated[Path | None, typer.Option("--state", envvar="DOSSIER_HOME",
+                                               help="state folder (store credentials, development certificate)")] = None,
 ) -> None:
-    """Check authenticity, completeness, usability and security (DA/T 70 四性); exit 1 if any check fails."""
+    """Check authenticity, completeness, usability and security (DA/T 70 四性); exit 1 if any check fails.
+
+    Signatures must chain to --trust-root, else $DOSSIER_TRUST_ROOTS, else the development certificate."""
+    import tempfile
+
+    from pipeline.config import state_dir
+    from pipeline.dossier import trust_roots_for_run
+
     if level not in (None, "1b", "2b"):
         raise typer.BadParameter("--level must be 1b or 2b")
-    if not target.exists():
-        raise typer.BadParameter(f"{target} does not exist")
-    roots = list(trust_root or [])
+    home = state_dir(state)
+    roots = list(trust_root or []) or trust_roots_for_run(home)
     for root in roots:
         if not root.is_file():
             raise typer.BadParameter(f"trust root {root} is not a file")
-    report = verify_target(target, roots, level)
+    path = Path(target)
+    with tempfile.TemporaryDirectory(prefix="dossier-verify-") as tmp:
+        if not path.exists():
+            path = fetch_for_verify(target, home, Path(tmp))
+        report = verify_target(path, roots, level, qpdf=qpdf)
     render_report(report, Console())
     if json_path:
         json_path.write_text(report.model_dump_json(indent=2), encoding="utf-8")

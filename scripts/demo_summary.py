@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pipeline.casekey import case_key
-from pipeline.checks import check_dossier
+from pipeline.cli_archival import verify_target
 from pipeline.config import state_dir
 from pipeline.dossier import trust_roots_for_run
 from pipeline.models import DossierManifest
@@ -22,7 +22,7 @@ def main(case_no: str, out: Path) -> int:
     """Check the fetched dossier and print the summary; returns the exit code."""
     folder = out / case_key(case_no)
     manifest = DossierManifest.model_validate_json((folder / "dossier.json").read_text(encoding="utf-8"))
-    report = check_dossier(folder, trust_roots_for_run(state_dir()))
+    report = verify_target(folder, trust_roots_for_run(state_dir()), qpdf=True)
 
     def verdict(names: set[str]) -> str:
         relevant = [c for c in report.checks if c.name in names]
@@ -38,7 +38,7 @@ def main(case_no: str, out: Path) -> int:
     table.add_row("documents", "、".join(d.title for d in manifest.documents))
     table.add_row("output", str(folder))
     level = manifest.volumes[0].pdfa
-    table.add_row("PDF/A", verdict({f"pdfa-{level}", "pdfa-identification", "structure"})
+    table.add_row("PDF/A", verdict({f"pdfa-{level}", "pdfa-identification", "structure", "qpdf-check"})
                   + f" (PDF/A-{level}: PDFBox Preflight and qpdf --check, after signing)")
     table.add_row("signature", verdict({"signature", "signature-coverage", "signer-trusted", "certificate-expiry"})
                   + " (PAdES: intact, valid, trusted, covers the entire file)")
