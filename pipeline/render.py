@@ -45,9 +45,10 @@ FLAG_NAMES = {
 
 # TOC columns: heading, width in mm, alignment.
 TOC_COLUMNS: tuple[tuple[str, float, str], ...] = (
-    ("顺序号", 12.0, "centre"), ("文号", 36.0, "left"), ("责任者", 32.0, "left"), ("题名", 50.0, "left"),
-    ("日期", 18.0, "centre"), ("页号", 15.0, "centre"), ("备注", 12.0, "centre"),
+    ("顺序号", 12.0, "centre"), ("文号", 45.0, "left"), ("责任者", 30.0, "left"), ("题名", 42.0, "left"),
+    ("日期", 18.0, "centre"), ("页号", 15.0, "centre"), ("备注", 13.0, "centre"),
 )
+HANGING = set("（〔《「『【〈“‘")
 TOC_LEFT_MM = 20.0
 TOC_SIZE = 9.0  # pt, body of the table
 TOC_TOP_MM = 40.0
@@ -74,6 +75,8 @@ class _Canvas:
             return
         w = text_width(text, size) / MM
         x0 = {"left": x, "centre": x - w / 2, "right": x - w}[align]
+        if align == "left" and text[0] in HANGING:
+            x0 -= size * 0.5 / MM  # a full-width opening bracket's ink sits in the right half of its em
         self.writer.append((x0 * MM, y * MM), text, font=cjk_font(), fontsize=size)
 
     def line(self, x0: float, y0: float, x1: float, y1: float, thick: bool = False) -> None:
@@ -103,7 +106,7 @@ def _line_height(size: float) -> float:
 
 
 def _cell(canvas: _Canvas, x0: float, y0: float, x1: float, y1: float, lines: Sequence[str], size: float,
-          align: str, pad: float = 1.2) -> None:
+          align: str, pad: float = 1.0) -> None:
     """Lines of text vertically centred in a cell."""
     lh = _line_height(size)
     block = lh * len(lines)
@@ -114,7 +117,7 @@ def _cell(canvas: _Canvas, x0: float, y0: float, x1: float, y1: float, lines: Se
         canvas.text(x, base, line, size, align)
 
 
-def _wrap(text: str, size: float, width_mm: float, pad: float = 1.2) -> list[str]:
+def _wrap(text: str, size: float, width_mm: float, pad: float = 1.0) -> list[str]:
     return wrap_text(text, size, (width_mm - 2 * pad) * MM) or [""]
 
 
@@ -184,7 +187,7 @@ def draw_cover(page: pymupdf.Page, context: VolumeContext, pages: int) -> None:
     c.line(x_mid, top, x_mid, row_top)
     foot = page.rect.height / MM - 18.0
     if context.prepared_on:
-        c.text(width / 2, foot - 6.0, f"立卷日期：{context.prepared_on.isoformat()}", 10.0, "centre")
+        c.text(width / 2, foot - 6.0, f"立卷日期：{cn_date(context.prepared_on)}", 10.0, "centre")
     c.text(width / 2, foot, f"数字化依据 {context.standard}　制作程序 scan-to-dossier {context.pipeline_version}",
            8.0, "centre")
     c.close()
@@ -235,7 +238,7 @@ def draw_toc_page(page: pymupdf.Page, context: VolumeContext, rows: Sequence[_To
     top = TOC_TOP_MM
     header = 10.0
     for (name, _, _), x0, x1 in zip(TOC_COLUMNS, xs, xs[1:]):
-        _cell(c, x0, top, x1, top + header, [name], 10.0, "centre")
+        _cell(c, x0, top, x1, top + header, [name], 9.5, "centre")
     y = top + header
     c.line(xs[0], y, xs[-1], y)
     for row in rows:
@@ -249,62 +252,90 @@ def draw_toc_page(page: pymupdf.Page, context: VolumeContext, rows: Sequence[_To
     c.close()
 
 
-def record_lines(context: VolumeContext, pages: int) -> list[str]:
-    """The 备考表's statement of the volume, one paragraph per item."""
-    lines = [f"本卷共有文件 {len(context.entries)} 件，共 {pages} 页" + (f"（页号 1—{pages}）。" if pages else "。")]
-    lines.append(f"空白页 {context.blank_pages} 页，未编页号，不计入页数，原件保存于原始扫描文件。"
-                 if context.blank_pages else "本卷无空白页。")
-    continued = [e for e in context.entries if e.continued]
-    for e in continued:
-        lines.append(f"顺序号 {e.seq}《{e.title or '无题名'}》接前卷，第 {page_range(e)} 页。")
+FIELD_NAMES = {"title": "题名", "doc_no": "文号", "author": "责任者", "date": "日期"}
+
+
+def cn_date(value) -> str:
+    """A date as written on archival forms: 2024年6月20日."""
+    return f"{value.year}年{value.month}月{value.day}日"
+
+
+def number_ranges(numbers: Sequence[int]) -> str:
+    """1、3—5、8 for [1, 3, 4, 5, 8]."""
+    parts: list[str] = []
+    run: list[int] = []
+    for n in sorted(set(numbers)) + [None]:  # type: ignore[operator]
+        if run and (n is None or n != run[-1] + 1):
+            parts.append(str(run[0]) if len(run) == 1 else f"{run[0]}、{run[1]}" if len(run) == 2
+                         else f"{run[0]}—{run[-1]}")
+            run = []
+        if n is not None:
+            run.append(n)
+    return "、".join(parts)
+
+
+def record_lines(context: VolumeContext, pages: int) -> list[tuple[bool, str]]:
+    """The 备考表's statement of the volume: (indented, paragraph) items."""
+    lines = [(False, f"本卷共有文件 {len(context.entries)} 件，共 {pages} 页"
+              + (f"（页号 1—{pages}）。" if pages else "。"))]
+    lines.append((False, f"空白页 {context.blank_pages} 页，未编页号，不计入页数，保留于原始扫描件中。"
+                  if context.blank_pages else "本卷无空白页。"))
+    for e in context.entries:
+        if e.continued:
+            lines.append((False, f"第 {e.seq} 件《{e.title or '无题名'}》接前卷，本卷第 {page_range(e)} 页。"))
     if context.flagged:
-        lines.append(f"以下 {len(context.flagged)} 页经机器检查标记，请核对：")
+        lines.append((False, f"以下 {len(context.flagged)} 页经机器检查标记，请核对："))
         for number, reason in context.flagged:
             reasons = "；".join(flag_text(f) for f in re.split(r";\s*", reason) if f)
-            lines.append(f"　第 {number} 页：{reasons}")
+            lines.append((True, f"第 {number} 页：{reasons}"))
     else:
-        lines.append("本卷无标记页。")
-    missing = [e for e in context.entries if any(f.endswith("-missing") for f in e.flags)]
-    if missing:
-        lines.append("卷内目录中以下文件有项目缺失（未予臆补）：" + "、".join(str(e.seq) for e in missing) + "。")
-    lines.append(f"数字化依据：{context.standard}；制作程序：scan-to-dossier {context.pipeline_version}。")
+        lines.append((False, "本卷无机器检查标记页。"))
+    gaps = []
+    for field, name in FIELD_NAMES.items():
+        seqs = [e.seq for e in context.entries if f"{field}-missing" in e.flags]
+        if seqs:
+            gaps.append(f"{name}：第 {number_ranges(seqs)} 件")
+    if gaps:
+        lines.append((False, "卷内目录以下项目空缺（原件未载明或未能识别，照实空缺，未予补填）："))
+        lines.extend((True, gap) for gap in gaps)
+    lines.append((False, f"数字化依据：{context.standard}；制作程序：scan-to-dossier {context.pipeline_version}。"))
     return lines
 
 
 def draw_record_pages(doc: pymupdf.Document, context: VolumeContext, pages: int) -> int:
     """The 卷内备考表 (as many pages as its lines need); returns the number of pages drawn."""
-    size = 12.0
-    text_w = 150.0
-    wrapped = [ln for para in record_lines(context, pages) for ln in (wrap_text(para, size, text_w * MM) or [""])]
+    size, text_w, indent = 12.0, 148.0, 8.0
+    wrapped = [(ind, ln) for ind, para in record_lines(context, pages)
+               for ln in (wrap_text(para, size, (text_w - (indent if ind else 0)) * MM) or [""])]
     lh = _line_height(size) + 1.5
-    first_room = int((235.0 - 62.0) / lh)
-    other_room = int((235.0 - 45.0) / lh)
+    first_room = int((238.0 - 62.0) / lh)
+    other_room = int((238.0 - 52.0) / lh)
     chunks = [wrapped[:first_room]]
     rest = wrapped[first_room:]
     while rest:
         chunks.append(rest[:other_room])
         rest = rest[other_room:]
+    width = A4[0] / MM
     for k, chunk in enumerate(chunks):
         page = doc.new_page(width=A4[0], height=A4[1])
         c = _Canvas(page)
-        width = A4[0] / MM
         c.text(width / 2, 28.0, "卷内备考表" if k == 0 else "卷内备考表（续）", 20.0, "centre")
         c.text(25.0, 38.0, f"案号：{context.case_no}", 10.0)
         c.text(width - 25.0, 38.0, f"第 {context.number} 卷　共 {context.of} 卷", 10.0, "right")
         c.box(25.0, 42.0, width - 25.0, 270.0, thick=True)
-        y = 42.0 + 10.0
+        y = 52.0
         if k == 0:
             c.text(30.0, y, "本卷情况说明", 13.0)
             y += 10.0
-        for line in chunk:
-            c.text(30.0, y, line, size)
+        for ind, line in chunk:
+            c.text(30.0 + (indent if ind else 0.0), y, line, size)
             y += lh
         if k == len(chunks) - 1:
             c.line(25.0, 245.0, width - 25.0, 245.0)
-            when = context.prepared_on.isoformat() if context.prepared_on else ""
-            c.text(30.0, 256.0, f"立卷人：{context.prepared_by or '　' * 5}", size)
-            c.text(88.0, 256.0, f"检查人：{context.checked_by or '　' * 5}", size)
-            c.text(140.0, 256.0, f"立卷时间：{when}", size)
+            blank = "　" * 5
+            c.text(30.0, 258.0, f"立卷人：{context.prepared_by or blank}", size)
+            c.text(80.0, 258.0, f"检查人：{context.checked_by or blank}", size)
+            c.text(130.0, 258.0, f"立卷时间：{cn_date(context.prepared_on) if context.prepared_on else blank}", size)
         c.close()
     return len(chunks)
 
