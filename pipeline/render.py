@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pikepdf
 import pymupdf
-from PIL import Image, TiffImagePlugin
+from PIL import Image
 
 from pipeline.artifacts import BuiltVolume, PageArtifact, VolumeContext, VolumePlan
 from pipeline.errors import VolumeError
@@ -204,7 +204,8 @@ def toc_rows(entries: Sequence[CatalogueEntry]) -> list[_TocRow]:
     """The 卷内目录 rows with their cell text wrapped to the column widths and their heights in mm."""
     rows = []
     for e in entries:
-        values = (str(e.seq), e.doc_no, e.author, e.title or "（无题名）", display_date(e.date), page_range(e), e.remark)
+        values = (str(e.seq), e.doc_no, e.author, e.title or "（无题名）", display_date(e.date), page_range(e),
+                  e.remark)
         cells = tuple(tuple(_wrap(v, TOC_SIZE, w)) for v, (_, w, _) in zip(values, TOC_COLUMNS))
         height = max(9.0, max(len(c) for c in cells) * _line_height(TOC_SIZE) + 3.0)
         rows.append(_TocRow(e, cells, height))

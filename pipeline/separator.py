@@ -241,8 +241,9 @@ def _decode_attempts(image: Image.Image, clues: _Clues) -> list[str]:
         ys = [f[1] for f in clues.finders]
         side = max(f[2] for f in clues.finders)
         margin = side * 2.5 + 0.5 * max(max(xs) - min(xs), max(ys) - min(ys))
-        x0, x1 = int(max(0, (min(xs) - margin) / clues.scale)), int(min(grey.shape[1], (max(xs) + margin) / clues.scale))
-        y0, y1 = int(max(0, (min(ys) - margin) / clues.scale)), int(min(grey.shape[0], (max(ys) + margin) / clues.scale))
+        s = clues.scale
+        x0, x1 = int(max(0, (min(xs) - margin) / s)), int(min(grey.shape[1], (max(xs) + margin) / s))
+        y0, y1 = int(max(0, (min(ys) - margin) / s)), int(min(grey.shape[0], (max(ys) + margin) / s))
         views.append((np.ascontiguousarray(grey[y0:y1, x0:x1]), True))
     views.append((grey, not views))  # the whole page: only at half size when the code's region was tried already
     found: list[str] = []

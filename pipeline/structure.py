@@ -120,7 +120,7 @@ def _best_suffix(term: str, text: str) -> tuple[int, int]:
 
 
 def authority_name(text: str) -> str | None:
-    """The issuing authority a text is (e.g. 河南省封丘县人民检察院), with its suffix spelled right; None if it is not one."""
+    """The issuing authority a text names (e.g. 河南省封丘县人民检察院), its suffix spelled right; None if none."""
     s = normalise(text).strip(_PUNCT_EDGES)
     if not 4 <= len(s) <= 30 or re.search(r"\d", s):
         return None
@@ -361,7 +361,7 @@ def read_fields(first: OcrResult | None, last: OcrResult | None = None) -> Field
     top = [(i, t) for i, t in lines if first.lines[i].y0 <= 0.45 * first.height]
     after = heading.title_line if heading.title_line is not None else -1
     doc_no = ""
-    for i, text in sorted(top, key=lambda it: (it[0] <= after, it[0])):  # lines after the title first
+    for _, text in sorted(top, key=lambda it: (it[0] <= after, it[0])):  # lines after the title first
         hit = find_doc_no(text)
         if hit and hit[1] >= 0.8:  # a line of its own, not a number quoted in the body text
             doc_no = hit[0]
@@ -464,7 +464,8 @@ class HeadingReader:
         scale = ocr.width / grey.width
         dpi = page.dpi or ocr.dpi
         lines = []
-        for box in _ink_lines(np.asarray(grey.crop((0, 0, grey.width, int(grey.height * band)))), dpi)[: self.max_lines]:
+        top = np.asarray(grey.crop((0, 0, grey.width, int(grey.height * band))))
+        for box in _ink_lines(top, dpi)[: self.max_lines]:
             words = self._read_line(grey.crop(box), dpi, page)
             if words:
                 ws = tuple(OcrWord(w.text, round((w.x0 + box[0]) * scale), round((w.y0 + box[1]) * scale),

@@ -1,6 +1,5 @@
 """Volume PDFs: cover, 卷内目录, numbered pages, 备考表, bookmarks and labels; images embedded without re-encoding."""
 
-import io
 import json
 import subprocess
 import time

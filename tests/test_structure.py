@@ -10,7 +10,7 @@ from structure_helpers import bitonal, page_artifact, save_g4, save_jpeg, tesser
 
 from pipeline.artifacts import Document
 from pipeline.errors import ReviewNeeded
-from pipeline.models import BatchManifest, DocumentSpec, SeparatorPayload
+from pipeline.models import BatchManifest, DocumentSpec
 from pipeline.ocr import OcrLine, OcrResult, OcrWord
 from pipeline.separator import find_separator
 from pipeline.sheets import separator_page_image, sheet_payloads
