@@ -87,13 +87,22 @@ def _grey_thumbnail(image: Image.Image) -> tuple[np.ndarray, float]:
     factor = max(1, long_side // THUMB_LONG_SIDE)
     if image.mode == "RGB":
         img = image.getchannel("G")  # 2x cheaper than a luminance conversion; red ink stays dark in green
-    elif image.mode == "L":
-        img = image
     else:
-        img = image.convert("L")
+        img = _grey(image)
     if factor > 1:
         img = img.reduce(factor)
     return np.asarray(img), img.width / image.width
+
+
+def _grey(image: Image.Image) -> Image.Image:
+    """An 8-bit grey copy of any page image (16-bit and float scans scaled, not clipped as PIL's convert does)."""
+    if image.mode == "L":
+        return image
+    if image.mode.startswith("I") or image.mode == "F":
+        arr = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") else max(float(arr.max()), 1.0)
+        return Image.fromarray(np.clip(arr / top * 255.0, 0, 255).astype(np.uint8))
+    return image.convert("L")
 
 
 def _looks(image: Image.Image) -> _Clues:
@@ -234,7 +243,7 @@ def _claims_to_be_ours(text: str) -> bool:
 def _decode_attempts(image: Image.Image, clues: _Clues) -> list[str]:
     """Decode QR codes from the page, trying cheap views first: the region around the finder patterns in grey, then
     binarised, half size, and the whole page; returns the distinct texts read (empty if none)."""
-    grey = np.asarray(image if image.mode == "L" else image.convert("L"))
+    grey = np.asarray(_grey(image))
     views: list[tuple[np.ndarray, bool]] = []  # (region, try it at full size too)
     if len(clues.finders) >= 2:
         xs = [f[0] for f in clues.finders]
