@@ -367,14 +367,28 @@ class ImageSource:
     black_is_1: bool = False
     reverse_bits: bool = False
 
-    def read(self) -> bytes:
-        """The encoded image data as it goes into the PDF stream."""
+    def chunks(self, size: int = 1 << 20):
+        """The encoded image data in pieces of at most ``size`` bytes (bits reversed for FillOrder 2 TIFFs)."""
+        remaining = self.length
         with open(self.path, "rb") as f:
             f.seek(self.offset)
-            data = f.read() if self.length < 0 else f.read(self.length)
-        if self.length >= 0 and len(data) != self.length:
-            raise VolumeError(f"image {self.path}: strip truncated ({len(data)} of {self.length} bytes)")
-        return data.translate(_REVERSED) if self.reverse_bits else data
+            while remaining != 0:
+                data = f.read(size if remaining < 0 else min(size, remaining))
+                if not data:
+                    break
+                remaining -= len(data) if remaining > 0 else 0
+                yield data.translate(_REVERSED) if self.reverse_bits else data
+        if remaining > 0:
+            raise VolumeError(f"image {self.path}: strip truncated ({remaining} bytes missing)")
+
+    def dictionary(self) -> str:
+        """The image XObject dictionary in PDF syntax, without /Length."""
+        parms = ""
+        if self.filter == "CCITTFaxDecode":
+            parms = (f"/DecodeParms<</K -1/Columns {self.width}/Rows {self.height}"
+                     f"/BlackIs1 {'true' if self.black_is_1 else 'false'}>>")
+        return (f"/Type/XObject/Subtype/Image/Width {self.width}/Height {self.height}/ColorSpace/{self.colour_space}"
+                f"/BitsPerComponent {self.bits}/Filter/{self.filter}{parms}")
 
 
 _REVERSED = bytes(int(f"{i:08b}"[::-1], 2) for i in range(256))
@@ -415,20 +429,39 @@ def _g4_source(path: Path, img: Image.Image) -> ImageSource:
                        int(counts[0]), black_is_1=photometric == 1, reverse_bits=tags.get(266, 1) == 2)
 
 
-def image_xobject(pdf: pikepdf.Pdf, source: ImageSource) -> pikepdf.Stream:
-    """The image as a PDF image XObject whose stream is the file's encoded data, unchanged."""
-    stream = pikepdf.Stream(pdf, source.read())
-    stream.Type = pikepdf.Name.XObject
-    stream.Subtype = pikepdf.Name.Image
-    stream.Width = source.width
-    stream.Height = source.height
-    stream.ColorSpace = pikepdf.Name("/" + source.colour_space)
-    stream.BitsPerComponent = source.bits
-    stream.Filter = pikepdf.Name("/" + source.filter)
-    if source.filter == "CCITTFaxDecode":
-        stream.DecodeParms = pikepdf.Dictionary(K=-1, Columns=source.width, Rows=source.height,
-                                                BlackIs1=source.black_is_1)
-    return stream
+def write_image_container(sources: Sequence[ImageSource], path: Path) -> list[int]:
+    """Write the images as the only objects of a minimal PDF file, copying their data through in pieces; returns the
+    object number of each image. The volume is built on top of this file: qpdf reads a stream of the file it opened
+    only when it writes it, so memory stays flat however large the images (copying them into another PDF with
+    ``copy_foreign`` loads them all: measured +52 MB for 64 MB of JPEGs)."""
+    offsets: list[int] = []
+    with open(path, "wb") as f:
+        f.write(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+        offsets.append(f.tell())
+        f.write(b"1 0 obj\n<</Type/Catalog/Pages 2 0 R>>\nendobj\n")
+        offsets.append(f.tell())
+        f.write(b"2 0 obj\n<</Type/Pages/Kids[]/Count 0>>\nendobj\n")
+        for n, source in enumerate(sources, start=3):
+            offsets.append(f.tell())
+            length_at = None
+            f.write(f"{n} 0 obj\n<<{source.dictionary()}/Length ".encode())
+            length_at = f.tell()
+            f.write(b"0000000000>>\nstream\n")
+            start = f.tell()
+            for chunk in source.chunks():
+                f.write(chunk)
+            end = f.tell()
+            f.write(b"\nendstream\nendobj\n")
+            resume = f.tell()
+            f.seek(length_at)
+            f.write(f"{end - start:010d}".encode())
+            f.seek(resume)
+        xref = f.tell()
+        f.write(f"xref\n0 {len(offsets) + 1}\n0000000000 65535 f \n".encode())
+        for off in offsets:
+            f.write(f"{off:010d} 00000 n \n".encode())
+        f.write(f"trailer\n<</Size {len(offsets) + 1}/Root 1 0 R>>\nstartxref\n{xref}\n%%EOF\n".encode())
+    return list(range(3, 3 + len(sources)))
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -510,29 +543,39 @@ def build_volume(plan: VolumePlan, pages: Mapping[int, PageArtifact], context: V
         raise VolumeError(f"volume {plan.number}: the 卷内目录 ends at page {last} but the volume has "
                           f"{len(scanned)} pages", plan.number)
     skeleton, toc, record = _skeleton(plan, context, scanned)
-    first = 1 + toc
-    with pikepdf.open(io.BytesIO(skeleton)) as pdf:
-        for i, s in enumerate(scanned):
-            page = pdf.pages[first + i]
-            # PyMuPDF shares one /Resources object between pages that look alike: give each page its own
-            page.obj.Resources = pikepdf.Dictionary({k: v for k, v in page.obj.Resources.items() if k != "/XObject"})
-            name = page.add_resource(image_xobject(pdf, s.source), pikepdf.Name.XObject, prefix="Im")
-            draw = f"q {s.width_pt:.4f} 0 0 {s.height_pt:.4f} 0 0 cm {name} Do Q\n".encode()
-            page.contents_add(pikepdf.Stream(pdf, draw), prepend=True)
-            if text_layer is not None and s.artifact.ocr_path is not None:
-                from pipeline.structure import load_ocr
-
-                ocr = load_ocr(s.artifact)
-                if ocr is not None:
-                    text_layer(pdf, page, ocr, s.width_pt, s.height_pt)
-        _labels(pdf, toc, len(scanned), record)
-        _outline(pdf, context.entries, toc, len(scanned))
-        # metadata (Info and XMP, written together) is the PDF/A finishing's job; PyMuPDF leaves an /Info in the catalog
-        for holder in (pdf.trailer, pdf.Root):
-            if "/Info" in holder:
-                del holder["/Info"]
-        out.parent.mkdir(parents=True, exist_ok=True)
-        pdf.save(out, object_stream_mode=pikepdf.ObjectStreamMode.disable, force_version="1.4",
-                 stream_decode_level=pikepdf.StreamDecodeLevel.none, compress_streams=True)
-        total = len(pdf.pages)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    container = out.with_name(out.name + ".images.tmp")
+    try:
+        numbers = write_image_container([s.source for s in scanned], container)
+        with pikepdf.open(container) as pdf, pikepdf.open(io.BytesIO(skeleton)) as generated:
+            for page in generated.pages:
+                pdf.pages.append(page)
+            _place_images(pdf, numbers, scanned, 1 + toc, text_layer)
+            _labels(pdf, toc, len(scanned), record)
+            _outline(pdf, context.entries, toc, len(scanned))
+            pdf.save(out, object_stream_mode=pikepdf.ObjectStreamMode.disable, force_version="1.4",
+                     stream_decode_level=pikepdf.StreamDecodeLevel.none, compress_streams=True)
+            total = len(pdf.pages)
+    except (pikepdf.PdfError, OSError) as exc:
+        raise VolumeError(f"volume {plan.number}: cannot write {out}: {exc}", plan.number) from exc
+    finally:
+        container.unlink(missing_ok=True)
     return BuiltVolume(path=out, number=plan.number, pdf_pages=total, numbered_pages=len(scanned))
+
+
+def _place_images(pdf: pikepdf.Pdf, numbers: Sequence[int], scanned: Sequence[_Scanned], first: int,
+                  text_layer: TextLayer | None) -> None:
+    """Draw each image (an object of ``pdf`` itself, read from disk only when written) under its page's number."""
+    for i, s in enumerate(scanned):
+        page = pdf.pages[first + i]
+        # PyMuPDF shares one /Resources object between pages that look alike: give each page its own
+        page.obj.Resources = pikepdf.Dictionary({k: v for k, v in page.obj.Resources.items() if k != "/XObject"})
+        name = page.add_resource(pdf.get_object(numbers[i], 0), pikepdf.Name.XObject, prefix="Im")
+        draw = f"q {s.width_pt:.4f} 0 0 {s.height_pt:.4f} 0 0 cm {name} Do Q\n".encode()
+        page.contents_add(pikepdf.Stream(pdf, draw), prepend=True)
+        if text_layer is not None and s.artifact.ocr_path is not None:
+            from pipeline.structure import load_ocr
+
+            ocr = load_ocr(s.artifact)
+            if ocr is not None:
+                text_layer(pdf, page, ocr, s.width_pt, s.height_pt)

@@ -300,3 +300,31 @@ def test_the_record_sheet_names_catalogue_fields_left_empty(tmp_path):
     with pymupdf.open(built.path) as doc:
         text = doc[-1].get_text()
     assert "文号：第 1—6 件" in text and "日期：第 3—5 件" in text and "本卷无空白页" in text
+
+
+def _memory_mb(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(f"{field} not in /proc/self/status")
+
+
+def test_memory_stays_flat_however_large_the_images(tmp_path):
+    noise = np.random.default_rng(1).integers(0, 256, (1400, 1000, 3), dtype=np.uint8)
+    big = tmp_path / "noise.jpg"
+    Image.fromarray(noise).save(big, "JPEG", quality=95, dpi=(120, 120))
+    docs = [Document(0, "现场勘验照片", tuple(range(40)))]
+    (plan,) = plan_volumes(docs, 200)
+    (cat,) = build_catalogue(CASE, [plan], docs).volumes
+    small = placeholders(tmp_path)[2]
+    build_volume(plan, {i: page_artifact(i, small, dpi=12) for i in range(40)}, context_for(plan, cat),
+                 tmp_path / "warm.pdf")  # fonts and libraries loaded
+    Path("/proc/self/clear_refs").write_text("5")  # reset the peak resident size
+    before = _memory_mb("VmRSS")
+    built = build_volume(plan, {i: page_artifact(i, big, dpi=120) for i in range(40)}, context_for(plan, cat),
+                         tmp_path / "big.pdf")
+    grown = _memory_mb("VmHWM") - before
+    size_mb = built.path.stat().st_size / 2**20
+    assert size_mb > 40
+    assert grown < 20, f"peak memory grew {grown:.0f} MB for a {size_mb:.0f} MB volume"
+    assert not list(tmp_path.glob("*.tmp"))
