@@ -280,3 +280,10 @@ def _variants(view: np.ndarray, full: bool = True):
         yield binary
     if min(view.shape) > 400:
         yield cv2.resize(binary, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+
+
+def separator_page_image(payload: SeparatorPayload, dpi: int = 200) -> Image.Image:
+    """The printed sheet of a payload as a page image (see :func:`pipeline.sheets.separator_page_image`)."""
+    from pipeline.sheets import separator_page_image as draw
+
+    return draw(payload, dpi)

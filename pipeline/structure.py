@@ -105,7 +105,7 @@ def levenshtein(a: str, b: str) -> int:
 
 
 def _allowed_errors(term: str) -> int:
-    return 0 if len(term) <= 2 else 1 if len(term) <= 5 else 2
+    return 0 if len(term) <= 2 else 1 if len(term) <= 6 else 2
 
 
 def _best_suffix(term: str, text: str) -> tuple[int, int]:
@@ -145,7 +145,8 @@ def match_title(text: str) -> TitleMatch | None:
     """Match one line against the lexicon of document types, tolerating OCR errors and stray spaces.
 
     The line must end with the title; what precedes it must be an issuing authority or at most two characters
-    (e.g. 刑事 of an unknown 刑事X书). Returns the best match, preferring fewer errors, then longer names.
+    (e.g. 刑事 of an unknown 刑事X书), and a title read with errors must stand alone or follow an authority.
+    Returns the best match, preferring fewer errors, then longer names, then the more common document type.
     """
     s = normalise(text).strip(_PUNCT_EDGES)
     if not s or len(s) > 40:
@@ -159,8 +160,8 @@ def match_title(text: str) -> TitleMatch | None:
         authority = authority_name(prefix) if len(prefix) >= 4 else None
         if prefix and authority is None and len(prefix) > 2:
             continue
-        if len(term) <= 3 and d and prefix:
-            continue  # short names with an error must stand alone
+        if d and prefix and authority is None:
+            continue  # a misread name must stand alone or follow an authority: 关于调取证据的函 is no 调取证据清单
         cost = d + (0 if authority or not prefix else 0.6 * len(prefix))
         candidate = (cost, -len(term), TitleMatch(term, text, d, authority or ""))
         if best is None or candidate[:2] < best[:2]:
