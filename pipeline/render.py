@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pikepdf
 import pymupdf
-from PIL import Image, TiffImagePlugin
+from PIL import Image
 
 from pipeline.artifacts import BuiltVolume, PageArtifact, VolumeContext, VolumePlan
 from pipeline.errors import VolumeError
@@ -45,9 +45,10 @@ FLAG_NAMES = {
 
 # TOC columns: heading, width in mm, alignment.
 TOC_COLUMNS: tuple[tuple[str, float, str], ...] = (
-    ("顺序号", 12.0, "centre"), ("文号", 36.0, "left"), ("责任者", 32.0, "left"), ("题名", 50.0, "left"),
-    ("日期", 18.0, "centre"), ("页号", 15.0, "centre"), ("备注", 12.0, "centre"),
+    ("顺序号", 12.0, "centre"), ("文号", 45.0, "left"), ("责任者", 30.0, "left"), ("题名", 42.0, "left"),
+    ("日期", 18.0, "centre"), ("页号", 15.0, "centre"), ("备注", 13.0, "centre"),
 )
+HANGING = set("（〔《「『【〈“‘")
 TOC_LEFT_MM = 20.0
 TOC_SIZE = 9.0  # pt, body of the table
 TOC_TOP_MM = 40.0
@@ -74,6 +75,8 @@ class _Canvas:
             return
         w = text_width(text, size) / MM
         x0 = {"left": x, "centre": x - w / 2, "right": x - w}[align]
+        if align == "left" and text[0] in HANGING:
+            x0 -= size * 0.5 / MM  # a full-width opening bracket's ink sits in the right half of its em
         self.writer.append((x0 * MM, y * MM), text, font=cjk_font(), fontsize=size)
 
     def line(self, x0: float, y0: float, x1: float, y1: float, thick: bool = False) -> None:
@@ -103,7 +106,7 @@ def _line_height(size: float) -> float:
 
 
 def _cell(canvas: _Canvas, x0: float, y0: float, x1: float, y1: float, lines: Sequence[str], size: float,
-          align: str, pad: float = 1.2) -> None:
+          align: str, pad: float = 1.0) -> None:
     """Lines of text vertically centred in a cell."""
     lh = _line_height(size)
     block = lh * len(lines)
@@ -114,7 +117,7 @@ def _cell(canvas: _Canvas, x0: float, y0: float, x1: float, y1: float, lines: Se
         canvas.text(x, base, line, size, align)
 
 
-def _wrap(text: str, size: float, width_mm: float, pad: float = 1.2) -> list[str]:
+def _wrap(text: str, size: float, width_mm: float, pad: float = 1.0) -> list[str]:
     return wrap_text(text, size, (width_mm - 2 * pad) * MM) or [""]
 
 
@@ -184,7 +187,7 @@ def draw_cover(page: pymupdf.Page, context: VolumeContext, pages: int) -> None:
     c.line(x_mid, top, x_mid, row_top)
     foot = page.rect.height / MM - 18.0
     if context.prepared_on:
-        c.text(width / 2, foot - 6.0, f"立卷日期：{context.prepared_on.isoformat()}", 10.0, "centre")
+        c.text(width / 2, foot - 6.0, f"立卷日期：{cn_date(context.prepared_on)}", 10.0, "centre")
     c.text(width / 2, foot, f"数字化依据 {context.standard}　制作程序 scan-to-dossier {context.pipeline_version}",
            8.0, "centre")
     c.close()
@@ -201,7 +204,8 @@ def toc_rows(entries: Sequence[CatalogueEntry]) -> list[_TocRow]:
     """The 卷内目录 rows with their cell text wrapped to the column widths and their heights in mm."""
     rows = []
     for e in entries:
-        values = (str(e.seq), e.doc_no, e.author, e.title or "（无题名）", display_date(e.date), page_range(e), e.remark)
+        values = (str(e.seq), e.doc_no, e.author, e.title or "（无题名）", display_date(e.date), page_range(e),
+                  e.remark)
         cells = tuple(tuple(_wrap(v, TOC_SIZE, w)) for v, (_, w, _) in zip(values, TOC_COLUMNS))
         height = max(9.0, max(len(c) for c in cells) * _line_height(TOC_SIZE) + 3.0)
         rows.append(_TocRow(e, cells, height))
@@ -235,7 +239,7 @@ def draw_toc_page(page: pymupdf.Page, context: VolumeContext, rows: Sequence[_To
     top = TOC_TOP_MM
     header = 10.0
     for (name, _, _), x0, x1 in zip(TOC_COLUMNS, xs, xs[1:]):
-        _cell(c, x0, top, x1, top + header, [name], 10.0, "centre")
+        _cell(c, x0, top, x1, top + header, [name], 9.5, "centre")
     y = top + header
     c.line(xs[0], y, xs[-1], y)
     for row in rows:
@@ -249,62 +253,90 @@ def draw_toc_page(page: pymupdf.Page, context: VolumeContext, rows: Sequence[_To
     c.close()
 
 
-def record_lines(context: VolumeContext, pages: int) -> list[str]:
-    """The 备考表's statement of the volume, one paragraph per item."""
-    lines = [f"本卷共有文件 {len(context.entries)} 件，共 {pages} 页" + (f"（页号 1—{pages}）。" if pages else "。")]
-    lines.append(f"空白页 {context.blank_pages} 页，未编页号，不计入页数，原件保存于原始扫描文件。"
-                 if context.blank_pages else "本卷无空白页。")
-    continued = [e for e in context.entries if e.continued]
-    for e in continued:
-        lines.append(f"顺序号 {e.seq}《{e.title or '无题名'}》接前卷，第 {page_range(e)} 页。")
+FIELD_NAMES = {"title": "题名", "doc_no": "文号", "author": "责任者", "date": "日期"}
+
+
+def cn_date(value) -> str:
+    """A date as written on archival forms: 2024年6月20日."""
+    return f"{value.year}年{value.month}月{value.day}日"
+
+
+def number_ranges(numbers: Sequence[int]) -> str:
+    """1、3—5、8 for [1, 3, 4, 5, 8]."""
+    parts: list[str] = []
+    run: list[int] = []
+    for n in sorted(set(numbers)) + [None]:  # type: ignore[operator]
+        if run and (n is None or n != run[-1] + 1):
+            parts.append(str(run[0]) if len(run) == 1 else f"{run[0]}、{run[1]}" if len(run) == 2
+                         else f"{run[0]}—{run[-1]}")
+            run = []
+        if n is not None:
+            run.append(n)
+    return "、".join(parts)
+
+
+def record_lines(context: VolumeContext, pages: int) -> list[tuple[bool, str]]:
+    """The 备考表's statement of the volume: (indented, paragraph) items."""
+    lines = [(False, f"本卷共有文件 {len(context.entries)} 件，共 {pages} 页"
+              + (f"（页号 1—{pages}）。" if pages else "。"))]
+    lines.append((False, f"空白页 {context.blank_pages} 页，未编页号，不计入页数，保留于原始扫描件中。"
+                  if context.blank_pages else "本卷无空白页。"))
+    for e in context.entries:
+        if e.continued:
+            lines.append((False, f"第 {e.seq} 件《{e.title or '无题名'}》接前卷，本卷第 {page_range(e)} 页。"))
     if context.flagged:
-        lines.append(f"以下 {len(context.flagged)} 页经机器检查标记，请核对：")
+        lines.append((False, f"以下 {len(context.flagged)} 页经机器检查标记，请核对："))
         for number, reason in context.flagged:
             reasons = "；".join(flag_text(f) for f in re.split(r";\s*", reason) if f)
-            lines.append(f"　第 {number} 页：{reasons}")
+            lines.append((True, f"第 {number} 页：{reasons}"))
     else:
-        lines.append("本卷无标记页。")
-    missing = [e for e in context.entries if any(f.endswith("-missing") for f in e.flags)]
-    if missing:
-        lines.append("卷内目录中以下文件有项目缺失（未予臆补）：" + "、".join(str(e.seq) for e in missing) + "。")
-    lines.append(f"数字化依据：{context.standard}；制作程序：scan-to-dossier {context.pipeline_version}。")
+        lines.append((False, "本卷无机器检查标记页。"))
+    gaps = []
+    for field, name in FIELD_NAMES.items():
+        seqs = [e.seq for e in context.entries if f"{field}-missing" in e.flags]
+        if seqs:
+            gaps.append(f"{name}：第 {number_ranges(seqs)} 件")
+    if gaps:
+        lines.append((False, "卷内目录以下项目空缺（原件未载明或未能识别，照实空缺，未予补填）："))
+        lines.extend((True, gap) for gap in gaps)
+    lines.append((False, f"数字化依据：{context.standard}；制作程序：scan-to-dossier {context.pipeline_version}。"))
     return lines
 
 
 def draw_record_pages(doc: pymupdf.Document, context: VolumeContext, pages: int) -> int:
     """The 卷内备考表 (as many pages as its lines need); returns the number of pages drawn."""
-    size = 12.0
-    text_w = 150.0
-    wrapped = [ln for para in record_lines(context, pages) for ln in (wrap_text(para, size, text_w * MM) or [""])]
+    size, text_w, indent = 12.0, 148.0, 8.0
+    wrapped = [(ind, ln) for ind, para in record_lines(context, pages)
+               for ln in (wrap_text(para, size, (text_w - (indent if ind else 0)) * MM) or [""])]
     lh = _line_height(size) + 1.5
-    first_room = int((235.0 - 62.0) / lh)
-    other_room = int((235.0 - 45.0) / lh)
+    first_room = int((238.0 - 62.0) / lh)
+    other_room = int((238.0 - 52.0) / lh)
     chunks = [wrapped[:first_room]]
     rest = wrapped[first_room:]
     while rest:
         chunks.append(rest[:other_room])
         rest = rest[other_room:]
+    width = A4[0] / MM
     for k, chunk in enumerate(chunks):
         page = doc.new_page(width=A4[0], height=A4[1])
         c = _Canvas(page)
-        width = A4[0] / MM
         c.text(width / 2, 28.0, "卷内备考表" if k == 0 else "卷内备考表（续）", 20.0, "centre")
         c.text(25.0, 38.0, f"案号：{context.case_no}", 10.0)
         c.text(width - 25.0, 38.0, f"第 {context.number} 卷　共 {context.of} 卷", 10.0, "right")
         c.box(25.0, 42.0, width - 25.0, 270.0, thick=True)
-        y = 42.0 + 10.0
+        y = 52.0
         if k == 0:
             c.text(30.0, y, "本卷情况说明", 13.0)
             y += 10.0
-        for line in chunk:
-            c.text(30.0, y, line, size)
+        for ind, line in chunk:
+            c.text(30.0 + (indent if ind else 0.0), y, line, size)
             y += lh
         if k == len(chunks) - 1:
             c.line(25.0, 245.0, width - 25.0, 245.0)
-            when = context.prepared_on.isoformat() if context.prepared_on else ""
-            c.text(30.0, 256.0, f"立卷人：{context.prepared_by or '　' * 5}", size)
-            c.text(88.0, 256.0, f"检查人：{context.checked_by or '　' * 5}", size)
-            c.text(140.0, 256.0, f"立卷时间：{when}", size)
+            blank = "　" * 5
+            c.text(30.0, 258.0, f"立卷人：{context.prepared_by or blank}", size)
+            c.text(80.0, 258.0, f"检查人：{context.checked_by or blank}", size)
+            c.text(130.0, 258.0, f"立卷时间：{cn_date(context.prepared_on) if context.prepared_on else blank}", size)
         c.close()
     return len(chunks)
 
@@ -335,14 +367,28 @@ class ImageSource:
     black_is_1: bool = False
     reverse_bits: bool = False
 
-    def read(self) -> bytes:
-        """The encoded image data as it goes into the PDF stream."""
+    def chunks(self, size: int = 1 << 20):
+        """The encoded image data in pieces of at most ``size`` bytes (bits reversed for FillOrder 2 TIFFs)."""
+        remaining = self.length
         with open(self.path, "rb") as f:
             f.seek(self.offset)
-            data = f.read() if self.length < 0 else f.read(self.length)
-        if self.length >= 0 and len(data) != self.length:
-            raise VolumeError(f"image {self.path}: strip truncated ({len(data)} of {self.length} bytes)")
-        return data.translate(_REVERSED) if self.reverse_bits else data
+            while remaining != 0:
+                data = f.read(size if remaining < 0 else min(size, remaining))
+                if not data:
+                    break
+                remaining -= len(data) if remaining > 0 else 0
+                yield data.translate(_REVERSED) if self.reverse_bits else data
+        if remaining > 0:
+            raise VolumeError(f"image {self.path}: strip truncated ({remaining} bytes missing)")
+
+    def dictionary(self) -> str:
+        """The image XObject dictionary in PDF syntax, without /Length."""
+        parms = ""
+        if self.filter == "CCITTFaxDecode":
+            parms = (f"/DecodeParms<</K -1/Columns {self.width}/Rows {self.height}"
+                     f"/BlackIs1 {'true' if self.black_is_1 else 'false'}>>")
+        return (f"/Type/XObject/Subtype/Image/Width {self.width}/Height {self.height}/ColorSpace/{self.colour_space}"
+                f"/BitsPerComponent {self.bits}/Filter/{self.filter}{parms}")
 
 
 _REVERSED = bytes(int(f"{i:08b}"[::-1], 2) for i in range(256))
@@ -383,20 +429,39 @@ def _g4_source(path: Path, img: Image.Image) -> ImageSource:
                        int(counts[0]), black_is_1=photometric == 1, reverse_bits=tags.get(266, 1) == 2)
 
 
-def image_xobject(pdf: pikepdf.Pdf, source: ImageSource) -> pikepdf.Stream:
-    """The image as a PDF image XObject whose stream is the file's encoded data, unchanged."""
-    stream = pikepdf.Stream(pdf, source.read())
-    stream.Type = pikepdf.Name.XObject
-    stream.Subtype = pikepdf.Name.Image
-    stream.Width = source.width
-    stream.Height = source.height
-    stream.ColorSpace = pikepdf.Name("/" + source.colour_space)
-    stream.BitsPerComponent = source.bits
-    stream.Filter = pikepdf.Name("/" + source.filter)
-    if source.filter == "CCITTFaxDecode":
-        stream.DecodeParms = pikepdf.Dictionary(K=-1, Columns=source.width, Rows=source.height,
-                                                BlackIs1=source.black_is_1)
-    return stream
+def write_image_container(sources: Sequence[ImageSource], path: Path) -> list[int]:
+    """Write the images as the only objects of a minimal PDF file, copying their data through in pieces; returns the
+    object number of each image. The volume is built on top of this file: qpdf reads a stream of the file it opened
+    only when it writes it, so memory stays flat however large the images (copying them into another PDF with
+    ``copy_foreign`` loads them all: measured +52 MB for 64 MB of JPEGs)."""
+    offsets: list[int] = []
+    with open(path, "wb") as f:
+        f.write(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+        offsets.append(f.tell())
+        f.write(b"1 0 obj\n<</Type/Catalog/Pages 2 0 R>>\nendobj\n")
+        offsets.append(f.tell())
+        f.write(b"2 0 obj\n<</Type/Pages/Kids[]/Count 0>>\nendobj\n")
+        for n, source in enumerate(sources, start=3):
+            offsets.append(f.tell())
+            length_at = None
+            f.write(f"{n} 0 obj\n<<{source.dictionary()}/Length ".encode())
+            length_at = f.tell()
+            f.write(b"0000000000>>\nstream\n")
+            start = f.tell()
+            for chunk in source.chunks():
+                f.write(chunk)
+            end = f.tell()
+            f.write(b"\nendstream\nendobj\n")
+            resume = f.tell()
+            f.seek(length_at)
+            f.write(f"{end - start:010d}".encode())
+            f.seek(resume)
+        xref = f.tell()
+        f.write(f"xref\n0 {len(offsets) + 1}\n0000000000 65535 f \n".encode())
+        for off in offsets:
+            f.write(f"{off:010d} 00000 n \n".encode())
+        f.write(f"trailer\n<</Size {len(offsets) + 1}/Root 1 0 R>>\nstartxref\n{xref}\n%%EOF\n".encode())
+    return list(range(3, 3 + len(sources)))
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -478,29 +543,39 @@ def build_volume(plan: VolumePlan, pages: Mapping[int, PageArtifact], context: V
         raise VolumeError(f"volume {plan.number}: the 卷内目录 ends at page {last} but the volume has "
                           f"{len(scanned)} pages", plan.number)
     skeleton, toc, record = _skeleton(plan, context, scanned)
-    first = 1 + toc
-    with pikepdf.open(io.BytesIO(skeleton)) as pdf:
-        for i, s in enumerate(scanned):
-            page = pdf.pages[first + i]
-            # PyMuPDF shares one /Resources object between pages that look alike: give each page its own
-            page.obj.Resources = pikepdf.Dictionary({k: v for k, v in page.obj.Resources.items() if k != "/XObject"})
-            name = page.add_resource(image_xobject(pdf, s.source), pikepdf.Name.XObject, prefix="Im")
-            draw = f"q {s.width_pt:.4f} 0 0 {s.height_pt:.4f} 0 0 cm {name} Do Q\n".encode()
-            page.contents_add(pikepdf.Stream(pdf, draw), prepend=True)
-            if text_layer is not None and s.artifact.ocr_path is not None:
-                from pipeline.structure import load_ocr
-
-                ocr = load_ocr(s.artifact)
-                if ocr is not None:
-                    text_layer(pdf, page, ocr, s.width_pt, s.height_pt)
-        _labels(pdf, toc, len(scanned), record)
-        _outline(pdf, context.entries, toc, len(scanned))
-        # metadata (Info and XMP, written together) is the PDF/A finishing's job; PyMuPDF leaves an /Info in the catalog
-        for holder in (pdf.trailer, pdf.Root):
-            if "/Info" in holder:
-                del holder["/Info"]
-        out.parent.mkdir(parents=True, exist_ok=True)
-        pdf.save(out, object_stream_mode=pikepdf.ObjectStreamMode.disable, force_version="1.4",
-                 stream_decode_level=pikepdf.StreamDecodeLevel.none, compress_streams=True)
-        total = len(pdf.pages)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    container = out.with_name(out.name + ".images.tmp")
+    try:
+        numbers = write_image_container([s.source for s in scanned], container)
+        with pikepdf.open(container) as pdf, pikepdf.open(io.BytesIO(skeleton)) as generated:
+            for page in generated.pages:
+                pdf.pages.append(page)
+            _place_images(pdf, numbers, scanned, 1 + toc, text_layer)
+            _labels(pdf, toc, len(scanned), record)
+            _outline(pdf, context.entries, toc, len(scanned))
+            pdf.save(out, object_stream_mode=pikepdf.ObjectStreamMode.disable, force_version="1.4",
+                     stream_decode_level=pikepdf.StreamDecodeLevel.none, compress_streams=True)
+            total = len(pdf.pages)
+    except (pikepdf.PdfError, OSError) as exc:
+        raise VolumeError(f"volume {plan.number}: cannot write {out}: {exc}", plan.number) from exc
+    finally:
+        container.unlink(missing_ok=True)
     return BuiltVolume(path=out, number=plan.number, pdf_pages=total, numbered_pages=len(scanned))
+
+
+def _place_images(pdf: pikepdf.Pdf, numbers: Sequence[int], scanned: Sequence[_Scanned], first: int,
+                  text_layer: TextLayer | None) -> None:
+    """Draw each image (an object of ``pdf`` itself, read from disk only when written) under its page's number."""
+    for i, s in enumerate(scanned):
+        page = pdf.pages[first + i]
+        # PyMuPDF shares one /Resources object between pages that look alike: give each page its own
+        page.obj.Resources = pikepdf.Dictionary({k: v for k, v in page.obj.Resources.items() if k != "/XObject"})
+        name = page.add_resource(pdf.get_object(numbers[i], 0), pikepdf.Name.XObject, prefix="Im")
+        draw = f"q {s.width_pt:.4f} 0 0 {s.height_pt:.4f} 0 0 cm {name} Do Q\n".encode()
+        page.contents_add(pikepdf.Stream(pdf, draw), prepend=True)
+        if text_layer is not None and s.artifact.ocr_path is not None:
+            from pipeline.structure import load_ocr
+
+            ocr = load_ocr(s.artifact)
+            if ocr is not None:
+                text_layer(pdf, page, ocr, s.width_pt, s.height_pt)

@@ -87,13 +87,22 @@ def _grey_thumbnail(image: Image.Image) -> tuple[np.ndarray, float]:
     factor = max(1, long_side // THUMB_LONG_SIDE)
     if image.mode == "RGB":
         img = image.getchannel("G")  # 2x cheaper than a luminance conversion; red ink stays dark in green
-    elif image.mode == "L":
-        img = image
     else:
-        img = image.convert("L")
+        img = _grey(image)
     if factor > 1:
         img = img.reduce(factor)
     return np.asarray(img), img.width / image.width
+
+
+def _grey(image: Image.Image) -> Image.Image:
+    """An 8-bit grey copy of any page image (16-bit and float scans scaled, not clipped as PIL's convert does)."""
+    if image.mode == "L":
+        return image
+    if image.mode.startswith("I") or image.mode == "F":
+        arr = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") else max(float(arr.max()), 1.0)
+        return Image.fromarray(np.clip(arr / top * 255.0, 0, 255).astype(np.uint8))
+    return image.convert("L")
 
 
 def _looks(image: Image.Image) -> _Clues:
@@ -234,15 +243,16 @@ def _claims_to_be_ours(text: str) -> bool:
 def _decode_attempts(image: Image.Image, clues: _Clues) -> list[str]:
     """Decode QR codes from the page, trying cheap views first: the region around the finder patterns in grey, then
     binarised, half size, and the whole page; returns the distinct texts read (empty if none)."""
-    grey = np.asarray(image if image.mode == "L" else image.convert("L"))
+    grey = np.asarray(_grey(image))
     views: list[tuple[np.ndarray, bool]] = []  # (region, try it at full size too)
     if len(clues.finders) >= 2:
         xs = [f[0] for f in clues.finders]
         ys = [f[1] for f in clues.finders]
         side = max(f[2] for f in clues.finders)
         margin = side * 2.5 + 0.5 * max(max(xs) - min(xs), max(ys) - min(ys))
-        x0, x1 = int(max(0, (min(xs) - margin) / clues.scale)), int(min(grey.shape[1], (max(xs) + margin) / clues.scale))
-        y0, y1 = int(max(0, (min(ys) - margin) / clues.scale)), int(min(grey.shape[0], (max(ys) + margin) / clues.scale))
+        s = clues.scale
+        x0, x1 = int(max(0, (min(xs) - margin) / s)), int(min(grey.shape[1], (max(xs) + margin) / s))
+        y0, y1 = int(max(0, (min(ys) - margin) / s)), int(min(grey.shape[0], (max(ys) + margin) / s))
         views.append((np.ascontiguousarray(grey[y0:y1, x0:x1]), True))
     views.append((grey, not views))  # the whole page: only at half size when the code's region was tried already
     found: list[str] = []
@@ -270,3 +280,10 @@ def _variants(view: np.ndarray, full: bool = True):
         yield binary
     if min(view.shape) > 400:
         yield cv2.resize(binary, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+
+
+def separator_page_image(payload: SeparatorPayload, dpi: int = 200) -> Image.Image:
+    """The printed sheet of a payload as a page image (see :func:`pipeline.sheets.separator_page_image`)."""
+    from pipeline.sheets import separator_page_image as draw
+
+    return draw(payload, dpi)

@@ -92,7 +92,7 @@ def sheet_layout(payload: SeparatorPayload) -> SheetLayout:
         raise SheetError(f"{what} makes QR modules of {side / modules.shape[0]:.2f} mm (< {MIN_MODULE_MM} mm); "
                          "shorten the fields")
     texts: list[TextRun] = []
-    for x0, y0, x1, y1 in BANNER_MM:
+    for _, y0, _, y1 in BANNER_MM:
         size = 30.0
         texts.append(_centred(BANNER_TEXT, size, y0 + (y1 - y0) / 2 + size * 0.36 / MM, white=True))
     texts.append(_centred(HEADINGS[payload.kind], 24.0, 52.0))

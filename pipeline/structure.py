@@ -105,7 +105,7 @@ def levenshtein(a: str, b: str) -> int:
 
 
 def _allowed_errors(term: str) -> int:
-    return 0 if len(term) <= 2 else 1 if len(term) <= 5 else 2
+    return 0 if len(term) <= 2 else 1 if len(term) <= 6 else 2
 
 
 def _best_suffix(term: str, text: str) -> tuple[int, int]:
@@ -120,7 +120,7 @@ def _best_suffix(term: str, text: str) -> tuple[int, int]:
 
 
 def authority_name(text: str) -> str | None:
-    """The issuing authority a text is (e.g. 河南省封丘县人民检察院), with its suffix spelled right; None if it is not one."""
+    """The issuing authority a text names (e.g. 河南省封丘县人民检察院), its suffix spelled right; None if none."""
     s = normalise(text).strip(_PUNCT_EDGES)
     if not 4 <= len(s) <= 30 or re.search(r"\d", s):
         return None
@@ -145,7 +145,8 @@ def match_title(text: str) -> TitleMatch | None:
     """Match one line against the lexicon of document types, tolerating OCR errors and stray spaces.
 
     The line must end with the title; what precedes it must be an issuing authority or at most two characters
-    (e.g. 刑事 of an unknown 刑事X书). Returns the best match, preferring fewer errors, then longer names.
+    (e.g. 刑事 of an unknown 刑事X书), and a title read with errors must stand alone or follow an authority.
+    Returns the best match, preferring fewer errors, then longer names, then the more common document type.
     """
     s = normalise(text).strip(_PUNCT_EDGES)
     if not s or len(s) > 40:
@@ -159,8 +160,8 @@ def match_title(text: str) -> TitleMatch | None:
         authority = authority_name(prefix) if len(prefix) >= 4 else None
         if prefix and authority is None and len(prefix) > 2:
             continue
-        if len(term) <= 3 and d and prefix:
-            continue  # short names with an error must stand alone
+        if d and prefix and authority is None:
+            continue  # a misread name must stand alone or follow an authority: 关于调取证据的函 is no 调取证据清单
         cost = d + (0 if authority or not prefix else 0.6 * len(prefix))
         candidate = (cost, -len(term), TitleMatch(term, text, d, authority or ""))
         if best is None or candidate[:2] < best[:2]:
@@ -361,7 +362,7 @@ def read_fields(first: OcrResult | None, last: OcrResult | None = None) -> Field
     top = [(i, t) for i, t in lines if first.lines[i].y0 <= 0.45 * first.height]
     after = heading.title_line if heading.title_line is not None else -1
     doc_no = ""
-    for i, text in sorted(top, key=lambda it: (it[0] <= after, it[0])):  # lines after the title first
+    for _, text in sorted(top, key=lambda it: (it[0] <= after, it[0])):  # lines after the title first
         hit = find_doc_no(text)
         if hit and hit[1] >= 0.8:  # a line of its own, not a number quoted in the body text
             doc_no = hit[0]
@@ -464,7 +465,8 @@ class HeadingReader:
         scale = ocr.width / grey.width
         dpi = page.dpi or ocr.dpi
         lines = []
-        for box in _ink_lines(np.asarray(grey.crop((0, 0, grey.width, int(grey.height * band)))), dpi)[: self.max_lines]:
+        top = np.asarray(grey.crop((0, 0, grey.width, int(grey.height * band))))
+        for box in _ink_lines(top, dpi)[: self.max_lines]:
             words = self._read_line(grey.crop(box), dpi, page)
             if words:
                 ws = tuple(OcrWord(w.text, round((w.x0 + box[0]) * scale), round((w.y0 + box[1]) * scale),

@@ -21,7 +21,7 @@ MM = 72.0 / 25.4
 # Characters that must not begin a line (closing punctuation) or end one (opening brackets): 避头尾.
 NO_LINE_START = set("，。、；：？！）〕》」』】〉”’%…—·,.;:?!)]}")
 NO_LINE_END = set("（〔《「『【〈“‘([{")
-_TOKEN = re.compile(r"[A-Za-z0-9_./\-]+|\s+|.", re.S)
+_TOKEN = re.compile(r"[A-Za-z0-9_./\-]+[号年月日页件卷]?|\s+|.", re.S)  # 172号 stays together
 
 
 @lru_cache(maxsize=1)

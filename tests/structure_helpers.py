@@ -22,7 +22,7 @@ def bitonal(image: Image.Image, threshold: int = 150) -> Image.Image:
 def save_g4(image: Image.Image, path: Path, dpi: float) -> Path:
     """A single-strip CCITT G4 TIFF, as the imaging stage writes bitonal pages."""
     image = image if image.mode == "1" else bitonal(image)
-    image.save(path, "TIFF", compression="group4", dpi=(dpi, dpi))
+    image.save(path, "TIFF", compression="group4", dpi=(dpi, dpi), tiffinfo={278: image.height})
     return path
 
 

@@ -1,6 +1,5 @@
 """Volume PDFs: cover, 卷内目录, numbered pages, 备考表, bookmarks and labels; images embedded without re-encoding."""
 
-import io
 import json
 import subprocess
 import time
@@ -163,7 +162,8 @@ def test_the_record_sheet_states_pages_blanks_and_flags(volume_set):
     with pymupdf.open(built[0].path) as doc:
         text = doc[-1].get_text().replace("\n", "")
     for expected in ("卷内备考表", "本卷共有文件 3 件，共 195 页", "空白页 2 页", "第 31 页：文字识别置信度低（41 < 60）",
-                     "立卷人：李书记员", "检查人：王档案员", "2024-06-20"):
+                     "数字化依据：DA/T 31-2017@1.0.0",
+                     "立卷人：李书记员", "检查人：王档案员", "立卷时间：2024年6月20日"):
         assert expected in text, expected
 
 
@@ -285,5 +285,46 @@ def test_a_200_page_volume_builds_in_well_under_two_seconds(tmp_path):
     start = time.process_time()
     built = build_volume(plan, pages, context_for(plan, cat), tmp_path / "v.pdf")
     cpu = time.process_time() - start
-    assert built.pdf_pages == 203
+    assert built.numbered_pages == 200 and built.pdf_pages == 203
     assert cpu < 2.0, f"{cpu:.2f} s CPU"
+
+
+def test_the_record_sheet_names_catalogue_fields_left_empty(tmp_path):
+    image = placeholders(tmp_path)[0]
+    docs = [Document(i, "证人证言", (i,), author="封丘县公安局", date="" if i in (2, 3, 4) else "2024-03-02",
+                     flags=("doc_no-missing",) + (("date-missing",) if i in (2, 3, 4) else ())) for i in range(6)]
+    (plan,) = plan_volumes(docs, 200)
+    (cat,) = build_catalogue(CASE, [plan], docs).volumes
+    pages = {i: page_artifact(i, image, dpi=12) for i in range(6)}
+    built = build_volume(plan, pages, context_for(plan, cat), tmp_path / "v.pdf")
+    with pymupdf.open(built.path) as doc:
+        text = doc[-1].get_text()
+    assert "文号：第 1—6 件" in text and "日期：第 3—5 件" in text and "本卷无空白页" in text
+
+
+def _memory_mb(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(f"{field} not in /proc/self/status")
+
+
+def test_memory_stays_flat_however_large_the_images(tmp_path):
+    noise = np.random.default_rng(1).integers(0, 256, (1400, 1000, 3), dtype=np.uint8)
+    big = tmp_path / "noise.jpg"
+    Image.fromarray(noise).save(big, "JPEG", quality=95, dpi=(120, 120))
+    docs = [Document(0, "现场勘验照片", tuple(range(40)))]
+    (plan,) = plan_volumes(docs, 200)
+    (cat,) = build_catalogue(CASE, [plan], docs).volumes
+    small = placeholders(tmp_path)[2]
+    build_volume(plan, {i: page_artifact(i, small, dpi=12) for i in range(40)}, context_for(plan, cat),
+                 tmp_path / "warm.pdf")  # fonts and libraries loaded
+    Path("/proc/self/clear_refs").write_text("5")  # reset the peak resident size
+    before = _memory_mb("VmRSS")
+    built = build_volume(plan, {i: page_artifact(i, big, dpi=120) for i in range(40)}, context_for(plan, cat),
+                         tmp_path / "big.pdf")
+    grown = _memory_mb("VmHWM") - before
+    size_mb = built.path.stat().st_size / 2**20
+    assert size_mb > 40
+    assert grown < 20, f"peak memory grew {grown:.0f} MB for a {size_mb:.0f} MB volume"
+    assert not list(tmp_path.glob("*.tmp"))

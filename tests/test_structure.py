@@ -10,7 +10,7 @@ from structure_helpers import bitonal, page_artifact, save_g4, save_jpeg, tesser
 
 from pipeline.artifacts import Document
 from pipeline.errors import ReviewNeeded
-from pipeline.models import BatchManifest, DocumentSpec, SeparatorPayload
+from pipeline.models import BatchManifest, DocumentSpec
 from pipeline.ocr import OcrLine, OcrResult, OcrWord
 from pipeline.separator import find_separator
 from pipeline.sheets import separator_page_image, sheet_payloads
@@ -292,6 +292,22 @@ def test_without_the_heading_reread_titles_above_tables_and_photos_are_lost(ocr_
     facts, artifacts = ocr_batch
     docs = find_documents(artifacts, BatchManifest(case_no=facts.court_no), headings=None)
     assert "扣押物品清单" not in [d.title for d in docs]  # Tesseract's page layout drops it: why the re-read exists
+
+
+def test_a_change_of_issuing_authority_starts_a_document_even_without_a_known_title(tmp_path):
+    body = [_line("经审查，现将有关情况函告如下，请予以协助办理为盼。", 330, 1000 + 90 * i, 62) for i in range(5)]
+    heads = {0: "河南省封丘县人民检察院", 2: "河南省封丘县人民法院"}
+    image = tmp_path / "page.tif"
+    save_g4(Image.new("1", (827, 1169), 1), image, 100)
+    pages = []
+    for pos in range(4):
+        lines = ((_centred(heads[pos], 430, 100), _centred("关于调取证据的函", 680, 90)) if pos in heads else ())
+        ocr = OcrResult(2480, 3508, 300, (*lines, *body))
+        pages.append(page_artifact(pos, image, dpi=300, ocr=ocr, folder=tmp_path))
+    docs = find_documents(pages, None, headings=None)
+    assert [(d.positions, d.author, d.title) for d in docs] == [
+        ((0, 1), "河南省封丘县人民检察院", ""), ((2, 3), "河南省封丘县人民法院", "")]
+    assert all("title-missing" in d.flags for d in docs)
 
 
 def test_pages_without_any_title_are_one_untitled_document(tmp_path):
