@@ -3,7 +3,6 @@ a sheet that cannot be read is reported as undecodable, never taken for an ordin
 
 import json
 import random
-import time
 from functools import lru_cache
 
 import cv2
@@ -93,17 +92,6 @@ def test_skewed_pages_on_a_dark_scanner_bed_are_not_separators(kind):
     page = synthetic_page(kind, 32, dpi=200, skew=-2.5, border=True, specks=80).image
     for image in (page, bitonal(page)):
         assert find_separator(image, kind).kind == "none"
-
-
-def test_the_check_of_an_ordinary_page_is_cheap():
-    pages = [synthetic_page(kind, 5, dpi=300).image for kind in ("judgment", "photo")]
-    pages += [bitonal(p) for p in pages]
-    start = time.process_time()
-    for _ in range(3):
-        for image in pages:
-            assert find_separator(image, "p").kind == "none"
-    per_page_ms = (time.process_time() - start) / (3 * len(pages)) * 1000
-    assert per_page_ms < 60, f"{per_page_ms:.1f} ms per ordinary page"
 
 
 def _erase(image: Image.Image, box: tuple[float, float, float, float]) -> Image.Image:
