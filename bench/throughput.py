@@ -1,0 +1,262 @@
+"""Throughput of the whole pipeline against plain Tesseract (the limit) and OCRmyPDF (the reference tool).
+
+    python bench/throughput.py N [--rounds R] [--workers W] [--lang L] [--ocrmypdf-lang L] [--keep DIR] [--skip-c]
+
+Makes N realistic A4 300-dpi case-file pages (its own generator: text pages as Group 4 TIFF and grey JPEG, sealed
+and red-headed pages as colour JPEG, tables, photos, a few blank backs; skew, one page in twenty upside down), then,
+in one run and alternating round by round, times:
+
+  (a) plain ``tesseract`` on the same pages with the same settings (language, psm, TSV output, OMP_THREAD_LIMIT=1)
+      and the same parallelism (W processes at a time) — the limit;
+  (b) ``dossier process`` on the batch: imaging, OCR, volumes, PDF/A, signing, checks and publishing to an embedded
+      SeaweedFS, with a cold page and OCR cache;
+  (c) ``ocrmypdf --deskew --rotate-pages --output-type pdfa -l chi_sim+eng --jobs W`` on the same images (bundled into
+      one PDF first by img2pdf, without re-encoding, which is not timed).
+
+It prints wall seconds, CPU seconds (the process tree, sampled with psutil, plus the store's CPU for b), peak RSS of
+the process tree, output bytes per page, and the ratios b/a and c/b.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pipeline.synthetic import CaseFacts, synthetic_page  # noqa: E402
+
+CASE_NO = "（2025）豫0727刑初901号"
+
+# (kind, page_in_doc, encoding, share): the mix of a criminal case file
+MIX = [
+    ("judgment", 0, "g4", 14), ("judgment", 1, "g4", 14), ("record", 0, "g4", 14), ("record", 1, "g4", 16),
+    ("indictment", 1, "grey", 10), ("judgment", 1, "grey", 8), ("table", 0, "g4", 6),
+    ("indictment", 0, "colour", 6), ("judgment", 2, "colour", 6), ("photo", 0, "colour", 2), ("blank", 0, "grey", 4),
+]
+
+
+def page_plan(n: int) -> list[tuple[str, int, str]]:
+    """n (kind, page_in_doc, encoding) in a shuffled but fixed order."""
+    pool = [(k, p, e) for k, p, e, share in MIX for _ in range(share)]
+    rng = random.Random(901)
+    return [pool[rng.randrange(len(pool))] for _ in range(n)]
+
+
+def make_batch(n: int, folder: Path) -> None:
+    """Write n distinct scanned pages and a batch.json into folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    facts = CaseFacts.make(random.Random(901), year=2025, number=901)
+    for i, (kind, pid, enc) in enumerate(page_plan(n)):
+        rot = 180 if i % 20 == 7 else 0
+        page = synthetic_page(kind, 901000 + i, dpi=300, skew=random.Random(i).uniform(-2.5, 2.5), rotation_cw=rot,
+                              specks=40, bleed=0.05 if kind == "blank" else 0.0, page_in_doc=pid, facts=facts)
+        img = page.image
+        buf = io.BytesIO()
+        if enc == "g4":
+            img.convert("L").point(lambda v: 255 if v > 150 else 0).convert("1").save(
+                buf, "TIFF", compression="group4", dpi=(300, 300))
+            name = f"{i + 1:05d}.tif"
+        else:
+            (img.convert("L") if enc == "grey" else img.convert("RGB")).save(buf, "JPEG", quality=80, dpi=(300, 300))
+            name = f"{i + 1:05d}.jpg"
+        (folder / name).write_bytes(buf.getvalue())
+    manifest = {"case_no": CASE_NO, "case_title": "基准测试案", "agency": "河南省封丘县人民法院", "dpi": 300}
+    (folder / "batch.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+
+
+@dataclass
+class Measure:
+    """One timed run."""
+
+    wall: float = 0.0
+    cpu: float = 0.0
+    peak_rss: int = 0
+    out_bytes: int = 0
+
+
+class TreeSampler:
+    """Sum of RSS over a process tree, sampled; CPU of the tree as its processes end (psutil)."""
+
+    def __init__(self, root: psutil.Process):
+        self.root, self.peak, self.cpu, self._stop = root, 0, 0.0, threading.Event()
+        self._last: dict[int, float] = {}
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                procs = [self.root] + self.root.children(recursive=True)
+            except psutil.NoSuchProcess:
+                break
+            rss = 0
+            for p in procs:
+                try:
+                    rss += p.memory_info().rss
+                    t = p.cpu_times()
+                    self._last[p.pid] = t.user + t.system + getattr(t, "children_user", 0) + getattr(t, "children_system", 0)
+                except psutil.NoSuchProcess:
+                    pass
+            self.peak = max(self.peak, rss)
+            self._stop.wait(0.1)
+
+    def __enter__(self) -> TreeSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def run_command(cmd: list[str], env: dict[str, str]) -> Measure:
+    """Run a command; wall, CPU of it and all its descendants (rusage of waited children), peak tree RSS."""
+    before = os.times()
+    start = time.perf_counter()
+    proc = psutil.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    with TreeSampler(proc) as sampler:
+        _, err = proc.communicate()
+    wall = time.perf_counter() - start
+    after = os.times()
+    if proc.returncode != 0:
+        raise SystemExit(f"{cmd[0]} failed ({proc.returncode}): {err.decode(errors='replace')[-2000:]}")
+    cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    return Measure(wall, cpu, sampler.peak)
+
+
+def plain_tesseract(batch: Path, out: Path, lang: str, psm: int, workers: int, env: dict[str, str]) -> Measure:
+    """(a): one tesseract per page, W at a time, TSV output."""
+    out.mkdir(parents=True, exist_ok=True)
+    pages = sorted(p for p in batch.iterdir() if p.suffix in (".tif", ".jpg"))
+    before = os.times()
+    start = time.perf_counter()
+    peaks: list[int] = []
+
+    def one(p: Path) -> None:
+        m = run_command(["tesseract", str(p), str(out / p.stem), "-l", lang, "--psm", str(psm), "tsv"], env)
+        peaks.append(m.peak_rss)
+
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(one, pages))
+    wall = time.perf_counter() - start
+    after = os.times()
+    cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    size = sum(f.stat().st_size for f in out.iterdir())
+    return Measure(wall, cpu, max(peaks) * workers, size)
+
+
+def store_cpu(pid: int) -> float:
+    """CPU seconds a running process has used."""
+    t = psutil.Process(pid).cpu_times()
+    return t.user + t.system
+
+
+def main() -> None:
+    """Generate, run alternating rounds, print the table."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("n", type=int)
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)))
+    ap.add_argument("--lang", default=None, help="OCR languages for a and b (default: the profile's)")
+    ap.add_argument("--ocrmypdf-lang", default="chi_sim+eng")
+    ap.add_argument("--keep", type=Path, help="keep the generated batch and outputs here")
+    ap.add_argument("--skip-c", action="store_true", help="do not run OCRmyPDF")
+    args = ap.parse_args()
+
+    from pipeline.standard import load_profile
+    from pipeline.storeserver import EmbeddedStore, free_base_port
+
+    profile = load_profile()
+    lang = args.lang or profile.ocr.languages
+    tmp = Path(tempfile.mkdtemp(prefix="bench-throughput-")) if not args.keep else args.keep
+    batch = tmp / "batch"
+    if not (batch / "batch.json").exists():
+        t = time.perf_counter()
+        make_batch(args.n, batch)
+        print(f"generated {args.n} pages in {time.perf_counter() - t:.0f} s into {batch}", flush=True)
+    profile_path = tmp / "profile.yaml"
+    import yaml
+
+    data = profile.model_dump(mode="json")
+    data["ocr"]["languages"] = lang
+    data["version"] = f"{profile.version}+bench"
+    profile_path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+
+    env = dict(os.environ, OMP_THREAD_LIMIT="1", DO_NOT_TRACK="1", PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    state = tmp / "state"
+    store = EmbeddedStore(state, base_port=free_base_port())
+    store.start()
+    # img2pdf bundles the images without re-encoding; not timed
+    import img2pdf
+
+    bundle = tmp / "bundle.pdf"
+    pages = sorted(p for p in batch.iterdir() if p.suffix in (".tif", ".jpg"))
+    bundle.write_bytes(img2pdf.convert([str(p) for p in pages]))
+
+    results: dict[str, list[Measure]] = {"a": [], "b": [], "c": []}
+    try:
+        for r in range(args.rounds):
+            results["a"].append(plain_tesseract(batch, tmp / f"a{r}", lang, profile.ocr.psm, args.workers, env))
+            print(f"round {r + 1}: a {results['a'][-1].wall:.1f} s", flush=True)
+
+            for sub in ("cache", "work"):  # a cold page and OCR cache; Prefect keeps its database as installed
+                shutil.rmtree(state / sub, ignore_errors=True)
+            bench_env = dict(env, DOSSIER_HOME=str(state), DOSSIER_WORKERS=str(args.workers))
+            weed_before = store_cpu(store.pid())
+            m = run_command([str(ROOT / ".venv" / "bin" / "dossier"), "process", str(batch), "--profile",
+                             str(profile_path), "--state", str(state)], bench_env)
+            m.cpu += store_cpu(store.pid()) - weed_before
+            vols = list((state / "work").rglob("volumes/*.pdf"))
+            m.out_bytes = sum(v.stat().st_size for v in vols)
+            results["b"].append(m)
+            print(f"round {r + 1}: b {m.wall:.1f} s", flush=True)
+
+            if not args.skip_c:
+                out = tmp / f"c{r}.pdf"
+                m = run_command([str(ROOT / ".venv" / "bin" / "ocrmypdf"), "--deskew", "--rotate-pages",
+                                 "--output-type", "pdfa", "-l", args.ocrmypdf_lang, "--jobs", str(args.workers),
+                                 str(bundle), str(out)], env)
+                m.out_bytes = out.stat().st_size
+                results["c"].append(m)
+                print(f"round {r + 1}: c {m.wall:.1f} s", flush=True)
+    finally:
+        store.stop(timeout=10)
+
+    def best(key: str) -> Measure | None:
+        runs = results[key]
+        return min(runs, key=lambda m: m.wall) if runs else None
+
+    names = {"a": f"(a) tesseract -l {lang}", "b": f"(b) dossier process -l {lang}",
+             "c": f"(c) ocrmypdf -l {args.ocrmypdf_lang}"}
+    print()
+    print(f"{args.n} pages, {args.workers} workers, best of {args.rounds} round(s)")
+    print(f"{'run':34} {'wall s':>8} {'CPU s':>8} {'CPU s/page':>11} {'peak RSS MB':>12} {'bytes/page':>11}")
+    for key in "abc":
+        m = best(key)
+        if m:
+            print(f"{names[key]:34} {m.wall:8.1f} {m.cpu:8.1f} {m.cpu / args.n:11.2f} {m.peak_rss / 2**20:12.0f}"
+                  f" {m.out_bytes / args.n:11.0f}")
+    a, b, c = best("a"), best("b"), best("c")
+    print(f"b/a wall {b.wall / a.wall:.2f}  CPU {b.cpu / a.cpu:.2f}   (target wall ≤ 1.20)")
+    if c:
+        print(f"c/b wall {c.wall / b.wall:.2f}  CPU {c.cpu / b.cpu:.2f}   (target wall ≥ 2.0)")
+
+
+if __name__ == "__main__":
+    main()
