@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pikepdf
+import pikepdf.pdfa
 import pymupdf
 import pytest
 from pikepdf import Array, Dictionary, Name
@@ -68,20 +69,24 @@ def image_pdf(pages: list[tuple[Image.Image, OcrResult]]) -> pikepdf.Pdf:
     return pdf
 
 
-def make_pdfa_1b(pdf: pikepdf.Pdf, path: Path) -> Path:
-    """The minimum that makes a PDF/A-1b file: sRGB v2 OutputIntent, pdfaid XMP matching /Info, 1.4, no xref streams."""
+def make_pdfa(pdf: pikepdf.Pdf, path: Path, part: int = 1) -> Path:
+    """The minimum that makes a PDF/A-1b (2b) file: sRGB v2 OutputIntent, pdfaid XMP matching /Info; 1b: 1.4, no xref
+    streams."""
     icc = pikepdf.Stream(pdf, Path("/usr/share/color/icc/sRGB.icc").read_bytes(), N=3)
     pdf.Root.OutputIntents = Array([Dictionary(Type=Name.OutputIntent, S=Name.GTS_PDFA1, DestOutputProfile=icc,
                                                OutputConditionIdentifier=pikepdf.String("sRGB IEC61966-2.1"))])
     xmp = ('<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>'
            '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
            '<rdf:Description rdf:about="" xmlns:pdfaid="http://www.aiim.org/pdfa/ns/id/" '
-           'xmlns:dc="http://purl.org/dc/elements/1.1/"><pdfaid:part>1</pdfaid:part>'
+           f'xmlns:dc="http://purl.org/dc/elements/1.1/"><pdfaid:part>{part}</pdfaid:part>'
            '<pdfaid:conformance>B</pdfaid:conformance><dc:title><rdf:Alt><rdf:li xml:lang="x-default">卷宗</rdf:li>'
            '</rdf:Alt></dc:title></rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>')
     pdf.Root.Metadata = pikepdf.Stream(pdf, xmp.encode("utf-8"), Type=Name.Metadata, Subtype=Name.XML)
     pdf.docinfo[Name.Title] = "卷宗"
-    pdf.save(path, object_stream_mode=pikepdf.ObjectStreamMode.disable, force_version="1.4")
+    if part == 1:
+        pdf.save(path, object_stream_mode=pikepdf.ObjectStreamMode.disable, force_version="1.4")
+    else:
+        pdf.save(path)
     return path
 
 
@@ -236,12 +241,18 @@ def test_shipped_font_is_the_one_the_generator_builds():
 
 def test_pdfa_1b_file_with_the_text_layer_passes_preflight(printed, tmp_path):
     img, _, res = printed
-    path = make_pdfa_1b(image_pdf([(img, res), (img, hand_result([[("𠀀人民", 300, 480), ("ABC", 500, 600)]]))]),
+    path = make_pdfa(image_pdf([(img, res), (img, hand_result([[("𠀀人民", 300, 480), ("ABC", 500, 600)]]))]),
                         tmp_path / "pdfa.pdf")
     out = subprocess.run(["java", "-Xmx1g", "-cp", PREFLIGHT_CP, "org.apache.pdfbox.preflight.Validator_A1b",
                           str(path)], capture_output=True, text=True, timeout=180)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "is a valid PDF/A-1b file" in out.stdout
+
+
+def test_pdfa_2b_file_with_the_text_layer_has_no_findings(printed, tmp_path):
+    img, _, res = printed
+    path = make_pdfa(image_pdf([(img, res)]), tmp_path / "pdfa2b.pdf", part=2)
+    assert pikepdf.pdfa.check(pikepdf.open(path), "2b").findings == []
 
 
 def test_text_layer_costs_well_under_70_ms_of_cpu_per_page(printed):
