@@ -6,8 +6,13 @@ outside the BMP get a CID from the surrogate range D800-DFFF (never a character 
 recorded in the ToUnicode CMap. The font passes PDF/A-1b (PDFBox Preflight): embedded FontFile2, CIDToGIDMap,
 CIDSet, CapHeight, /DW equal to the glyph's advance at unitsPerEm 1000, no subset tag.
 
-Chinese words are joined without spaces, Latin words get a real space character; every word is stretched (Tz) to the
-next word's left edge (or its own box for the last word of a line), so selection and search hit the printed words.
+Chinese words are joined without spaces, Latin words get a real space character. Runs of CJK words are spread evenly
+between the ends of their ink (Tesseract's per-character boxes are too rough); each piece is stretched (Tz) to the
+next piece's left edge, the last of a line to its own box, so that no gap makes a viewer insert a space and selection
+and search highlights sit on the printed characters.
+
+Usage: ``add_text_layer(pdf, page, result, page_width_pt, page_height_pt)`` once per page, with the size of the page
+the OCRed image fills; the font is created on first use and shared by every page of ``pdf``.
 """
 
 from __future__ import annotations
