@@ -3,7 +3,7 @@
 Runs 2 pages (or 2 lists) at a time, one OpenMP thread per tesseract, and prints wall time, tesseract CPU time
 (rusage of children) and character error rate against the synthetic ground truth; then the cost of the text layer.
 
-    PYTHONPATH=. python bench/ocr_modes.py [--pages 12] [--langs chi_sim,chi_sim+eng] [--repeat 3] [--pytesseract]
+    PYTHONPATH=. python bench/ocr_modes.py [--pages 12] [--langs chi_sim,chi_sim+eng] [--width 2] [--repeat 3] [--pytesseract]
 """
 
 from __future__ import annotations
@@ -73,15 +73,15 @@ def children_cpu() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
-def run(mode: str, items, settings: OcrSettings) -> tuple[list[OcrResult], float, float, float]:
-    """Run one mode 2-wide; returns results, wall s, children CPU s, own CPU s."""
+def run(mode: str, items, settings: OcrSettings, width: int = 2) -> tuple[list[OcrResult], float, float, float]:
+    """Run one mode ``width`` pages (or lists) at a time; returns results, wall s, children CPU s, own CPU s."""
     c0, p0, t0 = children_cpu(), time.process_time(), time.perf_counter()
     if mode == "per-page":
-        with ThreadPoolExecutor(2) as ex:
+        with ThreadPoolExecutor(width) as ex:
             results = list(ex.map(lambda it: ocr_image(it[0], 300, settings, it[2]), items))
     elif mode == "list":
-        halves = [list(range(0, len(items), 2)), list(range(1, len(items), 2))]
-        with ThreadPoolExecutor(2) as ex:
+        halves = [list(range(k, len(items), width)) for k in range(width)]
+        with ThreadPoolExecutor(width) as ex:
             parts = list(ex.map(lambda idx: ocr_images([(items[i][0], 300, items[i][2]) for i in idx], settings),
                                 halves))
         results = [None] * len(items)
@@ -95,7 +95,7 @@ def run(mode: str, items, settings: OcrSettings) -> tuple[list[OcrResult], float
             return pytesseract.image_to_data(it[0], lang=settings.languages,
                                              config=f"--psm {settings.psm} --dpi 300", timeout=settings.timeout)
 
-        with ThreadPoolExecutor(2) as ex:
+        with ThreadPoolExecutor(width) as ex:
             list(ex.map(one, items))
         results = []
     else:
@@ -122,6 +122,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pages", type=int, default=12)
     ap.add_argument("--langs", default="chi_sim,chi_sim+eng")
+    ap.add_argument("--width", type=int, default=2, help="pages (or page lists) run at a time")
     ap.add_argument("--repeat", type=int, default=1, help="rounds (order rotated each round)")
     ap.add_argument("--pytesseract", action="store_true", help="also time pytesseract.image_to_data (PNG temp file)")
     args = ap.parse_args()
@@ -129,7 +130,8 @@ def main() -> None:
     items = pages(args.pages)
     truths = [t for _, t, _ in items]
     chars = sum(len(squash("\n".join(t), False)) for t in truths)
-    print(f"{len(items)} synthetic A4 300-dpi pages, {chars} truth characters, 2 at a time, OMP_THREAD_LIMIT=1")
+    print(f"{len(items)} synthetic A4 300-dpi pages, {chars} truth characters, {args.width} at a time, "
+          f"OMP_THREAD_LIMIT=1")
     print(f"{args.repeat} round(s); wall and CPU are medians over rounds, CPU min is the least disturbed round")
     print(f"{'mode':<12} {'languages':<12} {'wall s':>7} {'CPU min':>7} {'CPU s':>7} {'CPU s/pg':>8} {'parent s':>8} "
           f"{'CER':>6} {'CER nfkc':>8} {'conf':>5}")
@@ -142,7 +144,7 @@ def main() -> None:
         # rotate the order every round so that load from other users does not always hit the same mode
         for mode, lang in modes[rnd % len(modes):] + modes[: rnd % len(modes)]:
             settings = OcrSettings(languages=lang, psm=3, timeout=300)
-            results, wall, cpu, own = run(mode, items, settings)
+            results, wall, cpu, own = run(mode, items, settings, args.width)
             times.setdefault((mode, lang), []).append((wall, cpu, own))
             if results:
                 keep[(mode, lang)] = results

@@ -1,9 +1,9 @@
-"""Tesseract via pytesseract: words with boxes and confidence, lines, and the page's text with correct spacing.
+"""Tesseract OCR: words with boxes and confidence, lines, and the page's text with correct spacing.
 
-Tesseract is run as a child process with ``OMP_THREAD_LIMIT=1`` (pages are parallelised, never threads inside one
+Tesseract runs as a child process with ``OMP_THREAD_LIMIT=1`` (pages are parallelised, never threads inside one
 page); its TSV output gives word boxes, line grouping and word confidence. Images go in as uncompressed TIFF files
-(grey or bitonal): no PNG encoding is paid for and leptonica reads them fastest. pytesseract is used only for the configured binary path: it
-cannot set the child's environment and does not expose tesseract's list-of-images mode.
+(grey or bitonal): no PNG encoding is paid, and leptonica reads them faster than PGM or stdin. pytesseract only
+supplies the configured binary path: it cannot set the child's environment nor use tesseract's list-of-images mode.
 """
 
 from __future__ import annotations

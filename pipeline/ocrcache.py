@@ -18,7 +18,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from pipeline.ocr import OcrResult, OcrSettings, ocr_image
+from pipeline.ocr import OcrResult, OcrSettings, ocr_image, ocr_images
 
 ENTRY_VERSION = 1
 
@@ -101,3 +101,32 @@ def cached_ocr(image: Image.Image, dpi: float, settings: OcrSettings, label: str
         return ocr_image(image, dpi, settings, label)
     key = f"{settings.key};dpi={dpi:g}"
     return cache.get_or_compute(image_digest(image), key, lambda: ocr_image(image, dpi, settings, label))
+
+
+def cached_ocr_images(items: list[tuple[Image.Image, float, str]], settings: OcrSettings,
+                      cache: OcrCache | None) -> list[OcrResult]:
+    """OCR pages ``(image, dpi, label)`` through the cache, the misses in one tesseract process (list mode).
+
+    Identical pages in ``items`` are OCRed once. Unlike :func:`cached_ocr`, pages are not locked against another
+    process OCRing them at the same moment (both would store the same result).
+    """
+    if cache is None:
+        return ocr_images(items, settings)
+    base = settings.key
+    keys = [(image_digest(img), f"{base};dpi={dpi:g}") for img, dpi, _ in items]
+    found: dict[tuple[str, str], OcrResult] = {}
+    todo: dict[tuple[str, str], int] = {}
+    for i, k in enumerate(keys):
+        if k in found or k in todo:
+            continue
+        hit = cache.get(*k)
+        if hit is not None:
+            found[k] = hit
+        else:
+            todo[k] = i
+    if todo:
+        fresh = ocr_images([items[i] for i in todo.values()], settings)
+        for k, result in zip(todo, fresh):
+            cache.put(*k, result)
+            found[k] = result
+    return [found[k] for k in keys]

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from pipeline.ocr import OcrLine, OcrResult, OcrSettings, OcrWord
-from pipeline.ocrcache import OcrCache, cached_ocr, image_digest
+from pipeline.ocrcache import OcrCache, cached_ocr, cached_ocr_images, image_digest
 from pipeline.synthetic import synthetic_page
 
 DIGEST = "ab" + "0" * 62
@@ -88,11 +88,13 @@ def test_concurrent_writers_leave_one_whole_entry_and_no_temporary_files(tmp_pat
         hit = cache.get(DIGEST, KEY)
         if hit is not None:
             seen.add(hit.words[0].text)
+        time.sleep(0.001)
     for w in procs + threads:
         w.join()
     assert all(p.exitcode == 0 for p in procs)
     final = cache.get(DIGEST, KEY)
     assert final is not None and final.words[0].text.startswith("人民法院")
+    assert all(t.startswith("人民法院") for t in seen)  # a reader never saw a torn entry
     assert [p.name for p in tmp_path.rglob("*") if p.is_file() and p.suffix not in (".json", ".lock")] == []
 
 
@@ -135,3 +137,16 @@ def test_same_pixels_at_another_resolution_are_not_served_from_the_cache(tmp_pat
     a = cached_ocr(img, 300, OcrSettings(), "a", cache)
     b = cached_ocr(img, 200, OcrSettings(), "b", cache)
     assert (a.dpi, b.dpi) == (300.0, 200.0)
+
+
+def test_list_mode_through_the_cache_reuses_hits_and_stores_the_misses(tmp_path):
+    pages = [synthetic_page(k, seed=s, paper=(210.0, 100.0)) for k, s in (("indictment", 21), ("record", 22))]
+    a, b = ((p.image, p.dpi, f"p{i}") for i, p in enumerate(pages))
+    cache, settings = OcrCache(tmp_path), OcrSettings()
+    first = cached_ocr(a[0], a[1], settings, a[2], cache)
+    results = cached_ocr_images([a, b, b], settings, cache)
+    assert results[0] == first and results[1] == results[2] and results[1].words
+    assert len(list(tmp_path.rglob("*.json"))) == 2
+    before = children_cpu()
+    assert cached_ocr_images([b, a], settings, cache) == [results[1], first]
+    assert children_cpu() == before
