@@ -1,0 +1,75 @@
+"""Processing pages: archival encodings, chunks in order, and the content-keyed page cache."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from pipeline.ingest import list_pages
+from pipeline.page import PageCache, PageEnvironment, chunked, encode_archive, process_pages
+from pipeline.standard import load_profile
+from pipeline.synthetic import synthetic_page
+
+
+def test_bitonal_pages_are_archived_as_single_strip_group4_tiff():
+    data, suffix = encode_archive(Image.new("1", (800, 1100), 1), "bitonal", 300, 75)
+    img = Image.open(io.BytesIO(data))
+    assert suffix == ".tif" and img.info["compression"] == "group4"
+    assert len(img.tag_v2[273]) == 1  # one strip: the G4 stream goes into the PDF as it is
+
+
+@pytest.mark.parametrize(("colour", "mode"), [("grey", "L"), ("colour", "RGB")])
+def test_grey_and_colour_pages_are_archived_as_jpeg_in_their_mode(colour, mode):
+    data, suffix = encode_archive(Image.new("RGB", (400, 500), (200, 30, 30)), colour, 300, 75)
+    img = Image.open(io.BytesIO(data))
+    assert suffix == ".jpg" and img.format == "JPEG" and img.mode == mode and round(img.info["dpi"][0]) == 300
+
+
+def test_chunks_cover_every_position_once_in_order():
+    assert chunked(7, 3) == [[0, 1, 2], [3, 4, 5], [6]]
+    assert chunked(0, 3) == []
+
+
+@pytest.fixture(scope="module")
+def small_batch(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("batch")
+    for i, kind in enumerate(["judgment", "blank", "record"]):
+        page = synthetic_page(kind, 40 + i, dpi=200, specks=10, bleed=0.04 if kind == "blank" else 0.0)
+        page.image.convert("L").save(folder / f"{i:03d}.jpg", "JPEG", quality=85, dpi=(200, 200))
+    return folder
+
+
+def environment(batch: Path, state: Path) -> PageEnvironment:
+    return PageEnvironment(batch, load_profile(), PageCache(state / "pages"), state / "ocr")
+
+
+def test_a_chunk_comes_back_in_batch_order_with_text_on_text_pages(small_batch, tmp_path):
+    refs = list_pages(small_batch)
+    results = process_pages(list(enumerate(refs)), environment(small_batch, tmp_path))
+    assert [a.position for a, _ in results] == [0, 1, 2]
+    assert [a.record.blank for a, _ in results] == [False, True, False]
+    assert results[0][0].record.ocr_chars > 50 and results[2][0].record.ocr_chars > 50
+    assert results[1][0].image_path is None and results[1][0].ocr_path is None
+    assert not any(cached for _, cached in results)
+
+
+def test_a_second_pass_takes_every_page_from_the_cache(small_batch, tmp_path):
+    refs = list_pages(small_batch)
+    env = environment(small_batch, tmp_path)
+    first = process_pages(list(enumerate(refs)), env)
+    second = process_pages(list(enumerate(refs)), env)
+    assert all(cached for _, cached in second)
+    assert [a.record for a, _ in first] == [a.record for a, _ in second]
+
+
+def test_a_new_profile_version_does_not_reuse_page_results(small_batch, tmp_path):
+    refs = list_pages(small_batch)[:1]
+    env = environment(small_batch, tmp_path)
+    process_pages([(0, refs[0])], env)
+    newer = PageEnvironment(small_batch, env.profile.model_copy(update={"version": "9.9.9"}), env.cache,
+                            env.ocr_cache_root)
+    ((_, cached),) = process_pages([(0, refs[0])], newer)
+    assert not cached
