@@ -22,6 +22,7 @@ from PIL import Image
 from pipeline.ocr import OcrResult, OcrSettings, ocr_image, ocr_images
 from pipeline.synthetic import synthetic_page
 from pipeline.textlayer import add_text_layer
+from pipeline.structure import levenshtein
 
 KINDS = [("indictment", 0), ("indictment", 1), ("judgment", 0), ("judgment", 1), ("record", 0), ("record", 1)]
 
@@ -37,19 +38,6 @@ def pages(n: int) -> list[tuple[Image.Image, list[str], str]]:
     return out
 
 
-def edit_distance(a: str, b: str) -> int:
-    """Levenshtein distance."""
-    if len(a) < len(b):
-        a, b = b, a
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
-
-
 def squash(text: str, nfkc: bool) -> str:
     """Text without whitespace (incl. ideographic space); NFKC folds full-width punctuation to ASCII."""
     if nfkc:
@@ -62,7 +50,7 @@ def cer(results: list[OcrResult], truths: list[list[str]], nfkc: bool) -> float:
     edits = total = 0
     for r, t in zip(results, truths):
         truth = squash("\n".join(t), nfkc)
-        edits += edit_distance(squash(r.text, nfkc), truth)
+        edits += levenshtein(squash(r.text, nfkc), truth)
         total += len(truth)
     return edits / max(1, total)
 

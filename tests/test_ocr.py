@@ -13,6 +13,7 @@ from pipeline.errors import PageError
 from pipeline.ocr import OcrLine, OcrResult, OcrSettings, OcrWord, join_words, ocr_image, ocr_images
 from pipeline.standard import load_profile
 from pipeline.synthetic import synthetic_page
+from pipeline.structure import levenshtein
 
 HAN_SPACE_HAN = re.compile(r"[\u4e00-\u9fff][ \t\u3000]+[\u4e00-\u9fff]")
 SHORT_PAGE = (210.0, 150.0)  # mm: half an A4 page (five lines), to keep tests fast
@@ -21,17 +22,6 @@ SHORT_PAGE = (210.0, 150.0)  # mm: half an A4 page (five lines), to keep tests f
 def squash(text: str) -> str:
     """Text for scoring: NFKC (full-width punctuation folded) and no whitespace."""
     return "".join(unicodedata.normalize("NFKC", text).split())
-
-
-def edit_distance(a: str, b: str) -> int:
-    """Levenshtein distance."""
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +55,7 @@ def test_settings_follow_the_profile_ocr_policy():
 
 def test_chinese_page_is_read_close_to_its_ground_truth(judgment, judgment_ocr):
     truth = squash("".join(judgment.truth.lines))
-    assert edit_distance(squash(judgment_ocr.text), truth) / len(truth) < 0.15
+    assert levenshtein(squash(judgment_ocr.text), truth) / len(truth) < 0.15
 
 
 def test_lines_come_in_reading_order_with_word_boxes_inside_the_image(judgment_ocr):
