@@ -41,6 +41,7 @@ class ColourDecision:
     mode: str  # "bitonal" | "grey" | "colour"
     reason: str  # short English phrase, e.g. "red seal"
     seal: bool
+    seal_boxes: tuple[tuple[int, int, int, int], ...] = ()  # (x, y, w, h) of each seal, in the input's pixels
 
 
 def _components(mask: np.ndarray, close_px: int) -> np.ndarray:
@@ -74,30 +75,32 @@ def colour_decision(rgb: np.ndarray, paper: np.ndarray, dpi: float, tone: float,
             photo_area = picture_mask(coloured, dpi)
             # red inside a photograph is part of the picture, not a seal or a title
             red = coloured & (r - np.maximum(g, b) > 45) & ~photo_area
-            seal = title = False
+            title = False
+            boxes: list[tuple[int, int, int, int]] = []
             for x, y, w, h, area in _components(red, max(1, round(1.5 * mm))):
                 wmm, hmm = w / mm, h / mm
                 if area < 3.0 * mm * mm:
                     continue
                 if 12 <= wmm <= 70 and 12 <= hmm <= 70 and max(wmm, hmm) <= 1.6 * min(wmm, hmm):
-                    seal = True
+                    boxes.append((int(x), int(y), int(w), int(h)))
                 elif wmm >= 3 * hmm and wmm >= 40:
                     title = True
             other = coloured & ~red & ~photo_area
             photo = bool(photo_area.any())
             inked = other.sum() >= 3.0 * mm * mm
+            seal, found = bool(boxes), tuple(boxes)
             if seal and keep_colour_for_seals:
-                return ColourDecision("colour", "red seal", True)
+                return ColourDecision("colour", "red seal", True, found)
             if title and keep_colour_for_seals:
-                return ColourDecision("colour", "red-headed title", seal)
+                return ColourDecision("colour", "red-headed title", seal, found)
             if photo:
-                return ColourDecision("colour", "colour photo", seal)
+                return ColourDecision("colour", "colour photo", seal, found)
             if inked:
-                return ColourDecision("colour", "coloured ink", seal)
+                return ColourDecision("colour", "coloured ink", seal, found)
             if red.sum() >= 3.0 * mm * mm and keep_colour_for_seals:
-                return ColourDecision("colour", "red marks", seal)
+                return ColourDecision("colour", "red marks", seal, found)
             if seal:
-                return ColourDecision("bitonal", "black text (seal kept in black)", True)
+                return ColourDecision("bitonal", "black text (seal kept in black)", True, found)
         grey = np.minimum(np.minimum(rgb[..., 0], rgb[..., 1]), rgb[..., 2])
     else:
         grey = rgb

@@ -11,7 +11,7 @@ from PIL import Image
 
 from pipeline.errors import PageError
 from pipeline.imaging.content import colour_decision, is_blank
-from pipeline.imaging.orientation import Orientation, page_orientation
+from pipeline.imaging.orientation import MIN_LINES, Orientation, page_orientation
 from pipeline.imaging.paper import infer_dpi, paper_region, paper_size_px
 from pipeline.imaging.raster import (
     ink_grey,
@@ -110,9 +110,48 @@ def _turn_matrix(width: int, height: int, rotation_cw: int) -> tuple[np.ndarray,
     return np.array(m, dtype=np.float64), size[0], size[1]
 
 
+def _ocr_grey(rgb: np.ndarray, seals: tuple[tuple[int, int, int, int], ...], matrix: np.ndarray,
+              scale: float) -> np.ndarray:
+    """Grey copy of a colour page for OCR: luma (red titles stay dark), but in seals the red channel (seal fades).
+
+    `seals` are boxes in the analysis copy's pixels; `matrix` maps source pixels to `rgb`'s, `scale` analysis
+    pixels to source pixels.
+    """
+    grey = luminance(rgb)
+    h, w = grey.shape
+    for x, y, bw, bh in seals:
+        corners = np.array([[x, y], [x + bw, y], [x, y + bh], [x + bw, y + bh]], dtype=np.float64) * scale
+        mapped = corners @ matrix[:, :2].T + matrix[:, 2]
+        x0, y0 = np.clip(np.floor(mapped.min(axis=0)).astype(int), 0, [w, h])
+        x1, y1 = np.clip(np.ceil(mapped.max(axis=0)).astype(int), 0, [w, h])
+        if x1 > x0 and y1 > y0:
+            grey[y0:y1, x0:x1] = rgb[y0:y1, x0:x1, 0]
+    return grey
+
+
+def _infer_resolution(arr: np.ndarray, profile: StandardProfile) -> float:
+    """Resolution of a scan that does not say: from the size of its sheet (bed and skew taken off) on a quick pass."""
+    height, width = arr.shape[:2]
+    k = max(1, max(height, width) // 1200)
+    small = reduce(arr, k)
+    rough_dpi = infer_dpi(width, height).dpi / k
+    grey = luminance(small)
+    paper = paper_region(grey, rough_dpi) if profile.imaging.remove_borders else np.ones(grey.shape, dtype=bool)
+    bordered = not bool(paper.all())
+    skew = None
+    if not bordered:
+        text_grey = ink_grey(small)
+        skew = estimate_skew(ink_mask(text_grey, paper_tone(text_grey)), profile.imaging.max_skew, rough_dpi).angle
+    size = paper_size_px(paper, skew, bordered)
+    return infer_dpi(size[0] * k, size[1] * k).dpi
+
+
 def prepare_page(image: Image.Image, dpi: float | None, profile: StandardProfile, label: str,
-                 use_osd: bool = True) -> PreparedPage:
-    """Make a raw scan upright, straight and clean, decide its archive mode; label names it in errors."""
+                 use_ocr: bool = True) -> PreparedPage:
+    """Make a raw scan upright, straight and clean, decide its archive mode; label names it in errors.
+
+    `use_ocr=False` keeps tesseract out of it (pages the cheap detectors are unsure of are then flagged).
+    """
     policy = profile.imaging
     flags: list[str] = []
     try:
@@ -124,12 +163,17 @@ def prepare_page(image: Image.Image, dpi: float | None, profile: StandardProfile
     height, width = arr.shape[:2]
     if dpi is not None and dpi > 0:
         _check_resolution(float(dpi), profile, label, flags)
-    provisional = float(dpi) if dpi else infer_dpi(width, height).dpi
-    factor = work_factor(provisional)
+    inferred = not dpi
+    if inferred:
+        dpi = _infer_resolution(arr, profile)
+        flags.append("dpi-inferred")
+        _check_resolution(dpi, profile, label, flags)
+    dpi_value = float(dpi)
+    factor = work_factor(dpi_value)
 
     # --- analysis on a reduced copy
     small = reduce(arr, factor)
-    work_dpi = provisional / factor
+    work_dpi = dpi_value / factor
     grey = luminance(small)
     paper = paper_region(grey, work_dpi) if policy.remove_borders else np.ones(grey.shape, dtype=bool)
     bordered = not bool(paper.all())
@@ -148,25 +192,21 @@ def prepare_page(image: Image.Image, dpi: float | None, profile: StandardProfile
     skew = 0.0
     est = None
     if policy.deskew or policy.orientation:
-        est = estimate_skew(text | frames, policy.max_skew, work_dpi)
+        est = estimate_skew(text, policy.max_skew, work_dpi)
+        if est.angle is None and frames.any():
+            # no lines of text: a photograph's frame still says how the sheet lies
+            est = estimate_skew(text | frames, policy.max_skew, work_dpi)
         if est.angle is None:
             flags.append("skew-unknown")
         elif policy.deskew:
             skew = est.angle
 
-    if not dpi:
-        size = paper_size_px(paper, skew, bordered)
-        guess = infer_dpi(size[0] * factor, size[1] * factor)
-        dpi_value, inferred = guess.dpi, True
-        flags.append("dpi-inferred")
-        _check_resolution(dpi_value, profile, label, flags)
-    else:
-        dpi_value, inferred = float(dpi), False
-
     blank = policy.blank_detection and is_blank(marks, work_dpi)
 
     rotation = 0
-    if policy.orientation and est is not None and not blank:
+    if policy.orientation and est is not None and est.angle is None and not blank:
+        flags.append("orientation-unsure")  # no lines found, so no way up to read: left as it lies
+    elif policy.orientation and est is not None and not blank:
         straight = rotate_expand(text.astype(np.uint8), skew, fill=0, interpolation=cv2.INTER_NEAREST) > 0
         if pictures.any():
             # photographs are rectangles: once straight, clear their whole frame of any stray edge pixels
@@ -175,22 +215,25 @@ def prepare_page(image: Image.Image, dpi: float | None, profile: StandardProfile
             for x, y, w, h, _a in stats[1:]:
                 straight[y : y + h, x : x + w] = False
 
-        osd_image = None
-        if use_osd:
-            osd_image = Image.fromarray(rotate_expand(text_grey, skew, fill=255))
-        found: Orientation = page_orientation(straight, est.row_gaps, est.col_gaps, osd_image, work_dpi, label,
-                                             timeout=min(30.0, profile.ocr.timeout_seconds))
+        def straight_grey() -> np.ndarray:
+            return rotate_expand(text_grey, skew, fill=255)
+
+        found: Orientation = page_orientation(straight, est.row_gaps, est.col_gaps,
+                                              straight_grey if use_ocr else None, work_dpi,
+                                              profile.ocr.languages, label,
+                                              timeout=min(30.0, profile.ocr.timeout_seconds))
         if found.sure:
             rotation = found.rotation
         else:
             flags.append("orientation-unsure")
             # a page with real lines of text takes the best guess; a sparse page is left as it lies
-            rotation = found.rotation if found.method == "strokes" and est.angle is not None else 0
+            rotation = found.rotation if found.lines >= MIN_LINES else 0
+    seal_boxes: tuple[tuple[int, int, int, int], ...] = ()
     if blank:
         decision_mode, reason, seal = "bitonal", "blank page", False
     else:
         d = colour_decision(small, paper, work_dpi, tone, policy.keep_colour_for_seals)
-        decision_mode, reason, seal = d.mode, d.reason, d.seal
+        decision_mode, reason, seal, seal_boxes = d.mode, d.reason, d.seal, d.seal_boxes
         if arr.ndim == 2 and decision_mode == "colour":
             decision_mode = "grey"
         if image.mode == "1":
@@ -224,16 +267,18 @@ def prepare_page(image: Image.Image, dpi: float | None, profile: StandardProfile
                                    np.linalg.inv(small_m))[:2], (math.ceil(ow / to_src), math.ceil(oh / to_src)),
                                    flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=1)
         if bed_small.any():
-            bed = cv2.resize(bed_small, (ow, oh), interpolation=cv2.INTER_NEAREST).astype(bool)
-            archive_arr[bed] = 255
+            bed = cv2.resize(bed_small * 255, (ow, oh), interpolation=cv2.INTER_NEAREST)
+            archive_arr = cv2.max(archive_arr, cv2.merge([bed] * 3) if archive_arr.ndim == 3 else bed)
 
     if archive_arr.ndim == 3:
-        ocr_arr = cv2.max(cv2.max(archive_arr[..., 0], archive_arr[..., 1]), archive_arr[..., 2])
+        ocr_arr = _ocr_grey(archive_arr, seal_boxes, full, to_src)
         archive = Image.fromarray(archive_arr, "RGB")
     else:
         ocr_arr = archive_arr
         if decision_mode == "bitonal":
-            archive = Image.fromarray(archive_arr >= 0.72 * tone)
+            # a global cut well below the paper tone: faint strokes stay, bleed-through and paper tint go
+            _, bits = cv2.threshold(archive_arr, int(0.72 * tone), 255, cv2.THRESH_BINARY)
+            archive = Image.fromarray(bits, "L").convert("1", dither=Image.Dither.NONE)
         else:
             archive = Image.fromarray(archive_arr, "L")
     ocr = None if blank else Image.fromarray(ocr_arr, "L")

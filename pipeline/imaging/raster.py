@@ -51,12 +51,16 @@ def ink_grey(arr: np.ndarray) -> np.ndarray:
     """Grey in which coloured marks fade: the brightest channel, so red seals go light and black text stays dark."""
     if arr.ndim == 2:
         return arr
-    return cv2.max(cv2.max(arr[..., 0], arr[..., 1]), arr[..., 2])
+    r, g, b = cv2.split(arr)
+    return cv2.max(cv2.max(r, g), b)
 
 
 def work_factor(dpi: float) -> int:
-    """Whole-number reduction that brings a resolution nearest to WORK_DPI (1 at 200 dpi, 2 at 300, 4 at 600)."""
-    return max(1, round(dpi / WORK_DPI))
+    """Whole-number reduction that keeps at least ~130 dpi (1 at 200 dpi, 2 at 300, 3 at 400, 4 at 600).
+
+    The line and stroke measures need body text at least ~25 px high; below that they were seen to flip.
+    """
+    return max(1, int(dpi // 130))
 
 
 def reduce(arr: np.ndarray, factor: int) -> np.ndarray:
@@ -107,9 +111,9 @@ def picture_mask(ink: np.ndarray, dpi: float) -> np.ndarray:
 def picture_regions(busy: np.ndarray, dpi: float) -> tuple[np.ndarray, np.ndarray]:
     """Photographs on the page: (filled mask to leave out of text analysis, 1-px outline of each).
 
-    `busy` marks pixels that are not plain paper (even slightly darker or coloured). A picture is a dense blob
-    of them at least 15 mm across; its convex hull is its frame, so the outline of a photograph gives its edges
-    (straight lines, good for skew) while its inside says nothing about text lines.
+    `busy` marks pixels that are not plain paper (even slightly darker or coloured). A picture is an area of
+    dense busy pixels at least 15 mm across; its frame is the smallest rectangle around the busy blobs in that
+    area, so light patches and ragged corners of a photograph (or of its bitonal rendering) are covered too.
     """
     filled = np.zeros(busy.shape, dtype=np.uint8)
     outline = np.zeros(busy.shape, dtype=np.uint8)
@@ -118,15 +122,20 @@ def picture_regions(busy: np.ndarray, dpi: float) -> tuple[np.ndarray, np.ndarra
         return filled.astype(bool), outline.astype(bool)
     mm = dpi / 25.4
     k = max(3, round(2 * mm) | 1)
-    blobs = cv2.morphologyEx((busy & dense).astype(np.uint8), cv2.MORPH_CLOSE, np.ones((k, k), np.uint8))
-    contours, _ = cv2.findContours(blobs, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    for contour in contours:
-        _, _, w, h = cv2.boundingRect(contour)
+    n, regions = cv2.connectedComponents(dense.astype(np.uint8))
+    for i in range(1, n):
+        blobs = cv2.morphologyEx((busy & (regions == i)).astype(np.uint8), cv2.MORPH_CLOSE, np.ones((k, k), np.uint8))
+        contours, _ = cv2.findContours(blobs, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        big = [c for c in contours if min(cv2.boundingRect(c)[2:]) >= 5 * mm]
+        if not big:
+            continue
+        box = cv2.boxPoints(cv2.minAreaRect(np.concatenate(big)))
+        _, _, w, h = cv2.boundingRect(box.astype(np.int32))
         if w < 15 * mm or h < 15 * mm:
             continue
-        hull = cv2.convexHull(contour)
-        cv2.fillPoly(filled, [hull], 1)
-        cv2.polylines(outline, [hull], True, 1, 1)
+        corners = np.round(box).astype(np.int32)
+        cv2.fillPoly(filled, [corners], 1)
+        cv2.polylines(outline, [corners], True, 1, 1)
     grow = max(3, round(1.5 * mm) | 1)
     filled = cv2.dilate(filled, np.ones((grow, grow), np.uint8))
     return filled.astype(bool), outline.astype(bool)
