@@ -16,10 +16,21 @@ BLANK_MIN_INK_MM2 = 0.6
 """...and it must hold this much ink (mm²), so that a hair-thin scratch of noise does not count."""
 
 
+def _binding_holes(stats: np.ndarray, shape: tuple[int, int], px_per_mm: float) -> np.ndarray:
+    """Which components look like punched binding holes: filled discs of 3-10 mm within 35 mm of an edge."""
+    x, y, w, h, area = (stats[:, i].astype(np.float64) for i in range(5))
+    d = np.maximum(w, h) / px_per_mm
+    round_ = (np.minimum(w, h) >= 0.75 * np.maximum(w, h)) & (area >= 0.6 * w * h) & (area <= 0.9 * w * h)
+    near = 35 * px_per_mm
+    at_edge = (x < near) | (y < near) | (shape[1] - (x + w) < near) | (shape[0] - (y + h) < near)
+    return (d >= 3) & (d <= 10) & round_ & at_edge
+
+
 def is_blank(marks: np.ndarray, dpi: float) -> bool:
     """True if a mask of clear marks on the paper (bleed-through and the bed already left out) holds no real mark.
 
-    A page number, a signature or a seal is a real mark; isolated specks smaller than 1.5 mm are not.
+    A page number, a signature or a seal is a real mark; isolated specks smaller than 1.5 mm and punched
+    binding holes are not.
     """
     if not marks.any():
         return True
@@ -29,9 +40,11 @@ def is_blank(marks: np.ndarray, dpi: float) -> bool:
     n, _labels, stats, _ = cv2.connectedComponentsWithStats(marks.astype(np.uint8), connectivity=8)
     if n <= 1:
         return True
-    sizes = np.maximum(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]) / px_per_mm
-    areas = stats[1:, cv2.CC_STAT_AREA] / (px_per_mm * px_per_mm)
-    return not bool(np.any((sizes >= BLANK_MIN_MARK_MM) & (areas >= BLANK_MIN_INK_MM2)))
+    stats = stats[1:]
+    sizes = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]) / px_per_mm
+    areas = stats[:, cv2.CC_STAT_AREA] / (px_per_mm * px_per_mm)
+    real = (sizes >= BLANK_MIN_MARK_MM) & (areas >= BLANK_MIN_INK_MM2) & ~_binding_holes(stats, marks.shape, px_per_mm)
+    return not bool(np.any(real))
 
 
 @dataclass(frozen=True)
@@ -70,7 +83,7 @@ def colour_decision(rgb: np.ndarray, paper: np.ndarray, dpi: float, tone: float,
         r, g, b = (rgb[..., i].astype(np.int16) for i in range(3))
         hi = np.maximum(np.maximum(r, g), b)
         lo = np.minimum(np.minimum(r, g), b)
-        coloured = (hi - lo > 45) & paper
+        coloured = (hi - lo > 35) & paper  # thin blue strokes keep ~40 of their ~90 chroma through JPEG
         if coloured.sum() >= 2.0 * mm * mm:
             photo_area = picture_mask(coloured, dpi)
             # red inside a photograph is part of the picture, not a seal or a title

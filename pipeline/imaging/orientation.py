@@ -32,6 +32,9 @@ MIN_OCR_CONFIDENCE = 50.0
 MIN_OCR_MARGIN = 20.0
 """...and this much more than on the other side."""
 
+MIN_OCR_CHARS = 6
+"""...and must have read at least this many characters."""
+
 
 @dataclass(frozen=True)
 class Orientation:
@@ -105,6 +108,8 @@ def ocr_up_or_down(grey: np.ndarray, ink: np.ndarray, dpi: float, lang: str, lab
                    timeout: float = 20.0) -> tuple[int, float, float] | None:
     """Read a sample of text lines upright and turned over in one tesseract call: (0 or 180, conf up, conf down).
 
+    None when tesseract reads fewer than MIN_OCR_CHARS characters on both sides (too little to judge).
+
     `grey` and `ink` are straight and their lines run across. Tesseract's LSTM reads Chinese turned over as
     near-garbage (mean confidence ~20 against ~85 upright, measured), a far clearer signal than OSD gives.
     """
@@ -146,6 +151,8 @@ def ocr_up_or_down(grey: np.ndarray, ink: np.ndarray, dpi: float, lang: str, lab
         if side is not None:
             score[side][0] += float(conf) * n
             score[side][1] += n
+    if max(score[0][1], score[180][1]) < MIN_OCR_CHARS:
+        return None
     up = score[0][0] / score[0][1] if score[0][1] else 0.0
     down = score[180][0] / score[180][1] if score[180][1] else 0.0
     return (0 if up >= down else 180), up, down
@@ -166,7 +173,7 @@ def page_orientation(ink: np.ndarray, row_gaps: float, col_gaps: float,
     rotation = ((90 if vertical else 0) + flip) % 360
     if sure and clear:
         return Orientation(rotation, True, "strokes", score, lines)
-    if grey is not None and clear and lines >= 2:
+    if grey is not None and clear and lines >= MIN_LINES:
         g = grey() if callable(grey) else grey
         answer = ocr_up_or_down(np.rot90(g, -1) if vertical else g, across, dpi, lang, label, timeout)
         if answer is not None and max(answer[1], answer[2]) >= MIN_OCR_CONFIDENCE and \

@@ -12,7 +12,7 @@ from PIL import Image
 from pipeline.errors import PageError
 from pipeline.imaging.content import colour_decision, is_blank
 from pipeline.imaging.orientation import MIN_LINES, Orientation, page_orientation
-from pipeline.imaging.paper import infer_dpi, paper_region, paper_size_px
+from pipeline.imaging.paper import infer_dpi, inner_paper, paper_region, paper_size_px
 from pipeline.imaging.raster import (
     ink_grey,
     ink_mask,
@@ -169,19 +169,23 @@ def prepare_page(image: Image.Image, dpi: float | None, profile: StandardProfile
         flags.append("dpi-inferred")
         _check_resolution(dpi, profile, label, flags)
     dpi_value = float(dpi)
-    factor = work_factor(dpi_value)
+
+    # the archive is made from `src`: the scan brought down to archive_max_dpi if it is finer
+    src, out_dpi = arr, dpi_value
+    if dpi_value > policy.archive_max_dpi:
+        scale = policy.archive_max_dpi / dpi_value
+        src = cv2.resize(arr, (max(1, round(width * scale)), max(1, round(height * scale))),
+                         interpolation=cv2.INTER_AREA)
+        out_dpi = float(policy.archive_max_dpi)
 
     # --- analysis on a reduced copy
-    small = reduce(arr, factor)
-    work_dpi = dpi_value / factor
+    factor = work_factor(out_dpi)
+    small = reduce(src, factor)
+    work_dpi = out_dpi / factor
     grey = luminance(small)
     paper = paper_region(grey, work_dpi) if policy.remove_borders else np.ones(grey.shape, dtype=bool)
     bordered = not bool(paper.all())
-    edge = max(1, round(EDGE_MM / 25.4 * work_dpi))
-    inner = cv2.erode(paper.astype(np.uint8), np.ones((2 * edge + 1, 2 * edge + 1), np.uint8)).astype(bool)
-    if not bordered:
-        inner[:edge] = inner[-edge:] = False
-        inner[:, :edge] = inner[:, -edge:] = False
+    inner = inner_paper(paper, work_dpi, EDGE_MM)
     tone = paper_tone(grey, paper)
     marks = ink_mask(grey, tone, inner)
     text_grey = ink_grey(small)
@@ -189,24 +193,24 @@ def prepare_page(image: Image.Image, dpi: float | None, profile: StandardProfile
     pictures, frames = picture_regions(ink_mask(grey, tone, inner, depth=25.0), work_dpi)
     text &= ~pictures
 
+    blank = policy.blank_detection and is_blank(marks, work_dpi)
+
     skew = 0.0
     est = None
-    if policy.deskew or policy.orientation:
+    if (policy.deskew or policy.orientation) and not blank:
         est = estimate_skew(text, policy.max_skew, work_dpi)
         if est.angle is None and frames.any():
             # no lines of text: a photograph's frame still says how the sheet lies
             est = estimate_skew(text | frames, policy.max_skew, work_dpi)
         if est.angle is None:
             flags.append("skew-unknown")
-        elif policy.deskew:
+        elif policy.deskew and abs(est.angle) >= MIN_SKEW:
             skew = est.angle
 
-    blank = policy.blank_detection and is_blank(marks, work_dpi)
-
     rotation = 0
-    if policy.orientation and est is not None and est.angle is None and not blank:
+    if policy.orientation and est is not None and est.angle is None:
         flags.append("orientation-unsure")  # no lines found, so no way up to read: left as it lies
-    elif policy.orientation and est is not None and not blank:
+    elif policy.orientation and est is not None:
         straight = rotate_expand(text.astype(np.uint8), skew, fill=0, interpolation=cv2.INTER_NEAREST) > 0
         if pictures.any():
             # photographs are rectangles: once straight, clear their whole frame of any stray edge pixels
@@ -239,16 +243,9 @@ def prepare_page(image: Image.Image, dpi: float | None, profile: StandardProfile
         if image.mode == "1":
             decision_mode, reason = "bitonal", "bitonal scan"
 
-    # --- the archive image, at most archive_max_dpi
-    out_dpi = dpi_value
-    src = arr
-    if dpi_value > policy.archive_max_dpi:
-        scale = policy.archive_max_dpi / dpi_value
-        src = cv2.resize(arr, (max(1, round(width * scale)), max(1, round(height * scale))),
-                         interpolation=cv2.INTER_AREA)
-        out_dpi = float(policy.archive_max_dpi)
+    # --- the archive image
     sh, sw = src.shape[:2]
-    to_src = factor * sw / width
+    to_src = float(factor)
     tm, tw, th = _turn_matrix(sw, sh, rotation)
     paper_turned = None
     if bordered:

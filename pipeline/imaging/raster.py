@@ -19,11 +19,12 @@ def to_array(image: Image.Image) -> np.ndarray:
         return np.asarray(image.convert("L"), dtype=np.uint8)
     if mode.startswith("I;16") or mode in ("I", "F"):
         arr = np.asarray(image).astype(np.float64)
-        top = arr.max() if arr.size else 0
-        scale = 1.0 if top <= 255 else (65535.0 if top <= 65535 else float(top))
-        if mode == "F" and 0 < top <= 1.0:
-            scale = 1.0 / 255.0
-        return np.clip(arr * (255.0 / scale) if scale != 1.0 else arr, 0, 255).round().astype(np.uint8)
+        top = float(arr.max()) if arr.size else 0.0
+        if mode == "F" and top <= 1.0:
+            arr = arr * 255.0  # floating-point grey in 0..1
+        elif top > 255:
+            arr = arr * (255.0 / (65535.0 if top <= 65535 else top))  # 16-bit (or wider) grey
+        return np.clip(arr, 0, 255).round().astype(np.uint8)
     if mode in ("LA", "PA", "RGBA", "RGBa", "La") or (mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))

@@ -14,8 +14,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-MIN_POINTS = 300
-"""Fewer ink pixels (at the working resolution) than this and no angle is estimated."""
+MIN_INK_MM2 = 30.0
+"""Less ink than this (a page number, a dot or two) and no angle is estimated."""
+
+MIN_SPAN_MM = 30.0
+"""Ink spanning less than this in both directions holds no line long enough to measure an angle on."""
 
 MIN_PEAK = 1.12
 """The best angle's score must beat the mean over the search range by this ratio, or the angle is unknown."""
@@ -91,7 +94,11 @@ def estimate_skew(ink: np.ndarray, max_angle: float = 15.0, dpi: float = 150.0) 
     """Search the skew of an ink mask (True = ink) at about 150 dpi, along rows and along columns."""
     x, y = ink_points(ink, 60_000)
     n = len(x)
-    if n < MIN_POINTS:
+    mm = dpi / 25.4
+    if n < MIN_INK_MM2 * mm * mm:
+        return SkewEstimate(None, 1.0, False, 0.0, 0.0, n)
+    span = max(np.ptp(np.percentile(x, [2, 98])), np.ptp(np.percentile(y, [2, 98])))
+    if span < MIN_SPAN_MM * mm:
         return SkewEstimate(None, 1.0, False, 0.0, 0.0, n)
     unit = dpi / 150.0  # bins scale with resolution so the search behaves the same at any dpi
     step = 0.5
@@ -116,13 +123,19 @@ def estimate_skew(ink: np.ndarray, max_angle: float = 15.0, dpi: float = 150.0) 
 
 
 def deskew_angle(grey: np.ndarray, max_angle: float = 15.0, dpi: float = 150.0) -> float | None:
-    """Skew correction in degrees CCW for a grey page image (any resolution), or None if it cannot be told."""
+    """Skew correction in degrees CCW for a grey page image (any resolution), or None if it cannot be told.
+
+    The scanner bed, if it shows, is left out; seals should already be faded (see raster.ink_grey).
+    """
+    from pipeline.imaging.paper import inner_paper, paper_region
     from pipeline.imaging.raster import ink_mask, paper_tone, reduce, work_factor
 
     factor = work_factor(dpi)
     small = reduce(grey, factor)
     work_dpi = dpi / factor
-    return estimate_skew(ink_mask(small, paper_tone(small)), max_angle, work_dpi).angle
+    paper = paper_region(small, work_dpi)
+    ink = ink_mask(small, paper_tone(small, paper), inner_paper(paper, work_dpi))
+    return estimate_skew(ink, max_angle, work_dpi).angle
 
 
 def rotation_matrix(width: int, height: int, angle: float) -> tuple[np.ndarray, int, int]:
