@@ -302,5 +302,5 @@ def test_archive_above_the_maximum_is_downsampled():
 def test_line_bands_find_the_lines_of_a_straight_page():
     p = page("record", 24, 200)
     grey = grey_of(p.image)
-    bands = line_bands(ink_mask(grey, paper_tone(grey)))
+    bands = line_bands(ink_mask(grey, paper_tone(grey)), 200)
     assert len(bands) >= len(p.truth.lines) - 1

@@ -80,14 +80,17 @@ def colour_decision(rgb: np.ndarray, paper: np.ndarray, dpi: float, tone: float,
     """
     mm = dpi / 25.4
     if rgb.ndim == 3:
-        r, g, b = (rgb[..., i].astype(np.int16) for i in range(3))
+        r, g, b = (rgb[..., i].astype(np.int32) for i in range(3))
         hi = np.maximum(np.maximum(r, g), b)
         lo = np.minimum(np.minimum(r, g), b)
-        coloured = (hi - lo > 35) & paper  # thin blue strokes keep ~40 of their ~90 chroma through JPEG
+        chroma = hi - lo
+        # ink is never tinted by the scanner; thin blue strokes keep only ~25 of their ~90 chroma through JPEG
+        dark = (r * 299 + g * 587 + b * 114) < (tone - 50) * 1000
+        coloured = ((chroma > 35) | (dark & (chroma > 20))) & paper
         if coloured.sum() >= 2.0 * mm * mm:
             photo_area = picture_mask(coloured, dpi)
             # red inside a photograph is part of the picture, not a seal or a title
-            red = coloured & (r - np.maximum(g, b) > 45) & ~photo_area
+            red = coloured & (r - np.maximum(g, b) > 30) & ~photo_area
             title = False
             boxes: list[tuple[int, int, int, int]] = []
             for x, y, w, h, area in _components(red, max(1, round(1.5 * mm))):

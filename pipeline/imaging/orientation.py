@@ -1,10 +1,11 @@
 """Which way up a page is: 0/90/180/270 degrees clockwise to make it upright.
 
-Lines running across or down the page come from the skew search (see :mod:`pipeline.imaging.skew`). Up or down is
-read from long horizontal strokes, which sit high in a line of Chinese. When that evidence is thin (a page with a line or two, a photo page), Tesseract reads two lines
-of the page upright and turned over in one call, and the side it reads with confidence wins. Tesseract's OSD was
-measured too (bench/imaging.py): ~1 CPU-s a page, no answer on photo pages and some wrong answers, so it is only
-offered as `osd_rotation` for comparison. A page still unsure keeps the best guess and is flagged.
+Whether lines run across or down the page comes from the skew search (see :mod:`pipeline.imaging.skew`). Up or
+down is read from long horizontal strokes, which sit high in a line of Chinese. When that evidence is thin (few
+lines, short lines, a photo page), Tesseract reads two lines of the page upright and turned over in one call, and
+the side it reads with confidence wins. Tesseract's OSD was measured too (bench/imaging.py): ~1 CPU-s a page, no
+answer on photo pages and some wrong answers, so it is only offered as `osd_rotation` for comparison. A page still
+unsure is flagged; the caller decides what to do with the best guess.
 """
 
 from __future__ import annotations
@@ -42,12 +43,12 @@ class Orientation:
 
     rotation: int
     sure: bool
-    method: str  # "strokes" (cheap detectors) | "osd" | "none"
+    method: str  # "strokes" (cheap detector) | "ocr" (tesseract read) | "none"
     score: float = 0.0  # stroke score (positive: upright as the lines run across)
     lines: int = 0  # text lines the decision saw
 
 
-def line_bands(ink: np.ndarray) -> list[tuple[int, int]]:
+def line_bands(ink: np.ndarray, dpi: float = 150.0) -> list[tuple[int, int]]:
     """Row ranges (top, bottom exclusive) of the text lines of a straight, upright-or-upside-down ink mask."""
     profile = ink.sum(axis=1)
     if profile.max(initial=0) == 0:
@@ -61,17 +62,25 @@ def line_bands(ink: np.ndarray) -> list[tuple[int, int]]:
     typical = float(np.median(heights[heights >= 4])) if (heights >= 4).any() else 0.0
     if typical < 6:
         return []
-    return [(a, b) for a, b in bands if 0.5 * typical <= b - a <= 2.5 * typical]
+    # pieces of one line split by a hair-thin gap (handwriting, jittered glyphs) are one line
+    mm = dpi / 25.4
+    merged = [bands[0]]
+    for a, b in bands[1:]:
+        if a - merged[-1][1] < max(0.15 * typical, 0.6 * mm):
+            merged[-1] = (merged[-1][0], b)
+        else:
+            merged.append((a, b))
+    return [(a, b) for a, b in merged if 0.5 * typical <= b - a <= 2.5 * typical and b - a >= 2 * mm]
 
 
-def stroke_score(ink: np.ndarray) -> tuple[float, int]:
+def stroke_score(ink: np.ndarray, dpi: float = 150.0) -> tuple[float, int]:
     """Up/down evidence from long horizontal strokes: positive when they sit high in the lines (upright Chinese).
 
     Measured on Song, Hei and Kai faces: the top quarter of a line of Chinese carries more long horizontal
     strokes than the bottom quarter, by 8-18% of all such stroke pixels on a page. Returns (score, lines used).
     """
     top = bottom = total = 0.0
-    bands = line_bands(ink)
+    bands = line_bands(ink, dpi)
     for a, b in bands:
         hb = b - a
         band = ink[a:b].astype(np.uint8)
@@ -83,9 +92,9 @@ def stroke_score(ink: np.ndarray) -> tuple[float, int]:
     return ((top - bottom) / total if total else 0.0), len(bands)
 
 
-def _up_or_down(ink: np.ndarray) -> tuple[int, bool, float, int]:
+def _up_or_down(ink: np.ndarray, dpi: float) -> tuple[int, bool, float, int]:
     """0 or 180 for a straight ink mask whose lines run across, whether the stroke evidence is clear, the evidence."""
-    score, lines = stroke_score(ink)
+    score, lines = stroke_score(ink, dpi)
     return (0 if score >= 0 else 180), lines >= MIN_LINES and abs(score) >= MIN_STROKE, score, lines
 
 
@@ -95,8 +104,8 @@ def line_direction(ink: np.ndarray, row_gaps: float, col_gaps: float) -> tuple[b
     Pages with many lines show it in which profile has the wider gaps between lines; on a page with a line or two
     both profiles are mostly gaps and the elongation of the ink decides.
     """
-    if min(row_gaps, col_gaps) < 0.55 and abs(row_gaps - col_gaps) >= 0.15:
-        return col_gaps > row_gaps, True
+    if min(row_gaps, col_gaps) < 0.55:
+        return col_gaps > row_gaps, abs(row_gaps - col_gaps) >= 0.15
     ys, xs = np.nonzero(ink)
     if len(xs) < 50:
         return False, False
@@ -113,7 +122,7 @@ def ocr_up_or_down(grey: np.ndarray, ink: np.ndarray, dpi: float, lang: str, lab
     `grey` and `ink` are straight and their lines run across. Tesseract's LSTM reads Chinese turned over as
     near-garbage (mean confidence ~20 against ~85 upright, measured), a far clearer signal than OSD gives.
     """
-    bands = line_bands(ink)
+    bands = line_bands(ink, dpi)
     if not bands:
         return None
     heights = np.array([b - a for a, b in bands])
@@ -169,16 +178,25 @@ def page_orientation(ink: np.ndarray, row_gaps: float, col_gaps: float,
     """
     vertical, clear = line_direction(ink, row_gaps, col_gaps)
     across = np.rot90(ink, -1) if vertical else ink
-    flip, sure, score, lines = _up_or_down(across)
+    flip, sure, score, lines = _up_or_down(across, dpi)
     rotation = ((90 if vertical else 0) + flip) % 360
     if sure and clear:
         return Orientation(rotation, True, "strokes", score, lines)
-    if grey is not None and clear and lines >= MIN_LINES:
+    if grey is not None and lines >= MIN_LINES:
         g = grey() if callable(grey) else grey
-        answer = ocr_up_or_down(np.rot90(g, -1) if vertical else g, across, dpi, lang, label, timeout)
-        if answer is not None and max(answer[1], answer[2]) >= MIN_OCR_CONFIDENCE and \
-                abs(answer[1] - answer[2]) >= MIN_OCR_MARGIN:
-            return Orientation(((90 if vertical else 0) + answer[0]) % 360, True, "ocr", score, lines)
+        best: tuple[float, int] | None = None
+        # lines across or down: if the profiles did not say clearly, let tesseract read both ways
+        for down in (vertical,) if clear else (vertical, not vertical):
+            turned = np.rot90(ink, -1) if down else ink
+            answer = ocr_up_or_down(np.rot90(g, -1) if down else g, turned, dpi, lang, label, timeout)
+            if answer is None:
+                continue
+            side, up_conf, down_conf = answer
+            if max(up_conf, down_conf) >= MIN_OCR_CONFIDENCE and abs(up_conf - down_conf) >= MIN_OCR_MARGIN:
+                if best is None or max(up_conf, down_conf) > best[0]:
+                    best = (max(up_conf, down_conf), ((90 if down else 0) + side) % 360)
+        if best is not None:
+            return Orientation(best[1], True, "ocr", score, lines)
     return Orientation(rotation, False, "strokes" if lines else "none", score, lines)
 
 

@@ -11,9 +11,10 @@ from PIL import Image
 
 from pipeline.errors import PageError
 from pipeline.imaging.content import colour_decision, is_blank
-from pipeline.imaging.orientation import MIN_LINES, Orientation, page_orientation
+from pipeline.imaging.orientation import MIN_LINES, Orientation, line_bands, line_direction, page_orientation
 from pipeline.imaging.paper import infer_dpi, inner_paper, paper_region, paper_size_px
 from pipeline.imaging.raster import (
+    hole_mask,
     ink_grey,
     ink_mask,
     luminance,
@@ -191,52 +192,64 @@ def prepare_page(image: Image.Image, dpi: float | None, profile: StandardProfile
     text_grey = ink_grey(small)
     text = ink_mask(text_grey, paper_tone(text_grey, paper), inner)
     pictures, frames = picture_regions(ink_mask(grey, tone, inner, depth=25.0), work_dpi)
-    text &= ~pictures
+    text &= ~pictures & ~hole_mask(text, work_dpi)
 
     blank = policy.blank_detection and is_blank(marks, work_dpi)
 
     skew = 0.0
-    est = None
+    rotation = 0
     if (policy.deskew or policy.orientation) and not blank:
         est = estimate_skew(text, policy.max_skew, work_dpi)
         if est.angle is None and frames.any():
             # no lines of text: a photograph's frame still says how the sheet lies
             est = estimate_skew(text | frames, policy.max_skew, work_dpi)
-        if est.angle is None:
+        straight = None
+        if est.angle is not None:
+            straight = rotate_expand(text.astype(np.uint8), est.angle, fill=0, interpolation=cv2.INTER_NEAREST) > 0
+            if pictures.any():
+                # photographs are rectangles: once straight, clear their whole frame of any stray edge pixels
+                pics = rotate_expand(pictures.astype(np.uint8), est.angle, fill=0, interpolation=cv2.INTER_NEAREST)
+                _, _, stats, _ = cv2.connectedComponentsWithStats(pics)
+                for x, y, w, h, _a in stats[1:]:
+                    straight[y : y + h, x : x + w] = False
+            vertical, _ = line_direction(straight, est.row_gaps, est.col_gaps)
+            lines = len(line_bands(np.rot90(straight, -1) if vertical else straight, work_dpi))
+            if lines < 2 and not frames.any():
+                # one line (a signature, a page number) does not tell the sheet's angle well enough
+                straight = None
+        if straight is None:
             flags.append("skew-unknown")
-        elif policy.deskew and abs(est.angle) >= MIN_SKEW:
-            skew = est.angle
-
-    rotation = 0
-    if policy.orientation and est is not None and est.angle is None:
-        flags.append("orientation-unsure")  # no lines found, so no way up to read: left as it lies
-    elif policy.orientation and est is not None:
-        straight = rotate_expand(text.astype(np.uint8), skew, fill=0, interpolation=cv2.INTER_NEAREST) > 0
-        if pictures.any():
-            # photographs are rectangles: once straight, clear their whole frame of any stray edge pixels
-            pics = rotate_expand(pictures.astype(np.uint8), skew, fill=0, interpolation=cv2.INTER_NEAREST)
-            n, _, stats, _ = cv2.connectedComponentsWithStats(pics)
-            for x, y, w, h, _a in stats[1:]:
-                straight[y : y + h, x : x + w] = False
-
-        def straight_grey() -> np.ndarray:
-            return rotate_expand(text_grey, skew, fill=255)
-
-        found: Orientation = page_orientation(straight, est.row_gaps, est.col_gaps,
-                                              straight_grey if use_ocr else None, work_dpi,
-                                              profile.ocr.languages, label,
-                                              timeout=min(30.0, profile.ocr.timeout_seconds))
-        if found.sure:
-            rotation = found.rotation
+            if policy.orientation:
+                flags.append("orientation-unsure")  # no lines, so no way up to read: left as it lies
         else:
-            flags.append("orientation-unsure")
-            # a page with real lines of text takes the best guess; a sparse page is left as it lies
-            rotation = found.rotation if found.lines >= MIN_LINES else 0
+            assert est.angle is not None
+            if policy.deskew and abs(est.angle) >= MIN_SKEW:
+                skew = est.angle
+            if policy.orientation:
+                angle = est.angle
+
+                def straight_grey() -> np.ndarray:
+                    return rotate_expand(text_grey, angle, fill=255)
+
+                found: Orientation = page_orientation(straight, est.row_gaps, est.col_gaps,
+                                                      straight_grey if use_ocr else None, work_dpi,
+                                                      profile.ocr.languages, label,
+                                                      timeout=min(30.0, profile.ocr.timeout_seconds))
+                if found.sure:
+                    rotation = found.rotation
+                else:
+                    flags.append("orientation-unsure")
+                    # a page with real lines of text takes the best guess; a sparse page is left as it lies
+                    rotation = found.rotation if found.lines >= MIN_LINES else 0
+
     seal_boxes: tuple[tuple[int, int, int, int], ...] = ()
     if blank:
         decision_mode, reason, seal = "bitonal", "blank page", False
     else:
-        d = colour_decision(small, paper, work_dpi, tone, policy.keep_colour_for_seals)
+        # colours are judged on a plain subsample, not the area-averaged copy: averaging thin blue strokes with
+        # the paper around them washes their colour out (measured: chroma 90 down to under 35 after JPEG)
+        view = src[: small.shape[0] * factor : factor, : small.shape[1] * factor : factor]
+        d = colour_decision(view, paper, work_dpi, tone, policy.keep_colour_for_seals)
         decision_mode, reason, seal, seal_boxes = d.mode, d.reason, d.seal, d.seal_boxes
         if arr.ndim == 2 and decision_mode == "colour":
             decision_mode = "grey"

@@ -140,3 +140,24 @@ def picture_regions(busy: np.ndarray, dpi: float) -> tuple[np.ndarray, np.ndarra
     grow = max(3, round(1.5 * mm) | 1)
     filled = cv2.dilate(filled, np.ones((grow, grow), np.uint8))
     return filled.astype(bool), outline.astype(bool)
+
+
+def hole_mask(ink: np.ndarray, dpi: float) -> np.ndarray:
+    """Round solid blobs 4-10 mm across (punched binding holes showing the bed), so text analysis can skip them.
+
+    Strokes of text are never 3 mm thick, so an opening with a 3 mm square leaves only solid areas; of those,
+    round ones of hole size are holes.
+    """
+    mm = dpi / 25.4
+    k = max(3, round(3 * mm))
+    solid = cv2.morphologyEx(ink.astype(np.uint8), cv2.MORPH_OPEN, np.ones((k, k), np.uint8))
+    out = np.zeros(ink.shape, dtype=np.uint8)
+    if not solid.any():
+        return out.astype(bool)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(solid, connectivity=8)
+    for i in range(1, n):
+        x, y, w, h, area = stats[i]
+        if 4 * mm <= max(w, h) <= 10 * mm and min(w, h) >= 0.75 * max(w, h) and area >= 0.6 * w * h:
+            pad = max(1, round(0.5 * mm))
+            cv2.circle(out, (int(x + w / 2), int(y + h / 2)), int(max(w, h) / 2 + pad), 1, -1)
+    return out.astype(bool)
