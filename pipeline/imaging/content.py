@@ -1,4 +1,4 @@
-"""What is on the paper: nothing (a blank back), or marks that decide how the page is archived (colour, grey, bitonal)."""
+"""What is on the paper: nothing (a blank back), or marks that decide how the page is archived (colour/grey/bitonal)."""
 
 from __future__ import annotations
 
@@ -72,25 +72,26 @@ def _components(mask: np.ndarray, close_px: int) -> np.ndarray:
 
 
 def colour_decision(rgb: np.ndarray, paper: np.ndarray, dpi: float, tone: float,
-                    keep_colour_for_seals: bool = True) -> ColourDecision:
+                    keep_colour_for_seals: bool = True, pictures: np.ndarray | None = None) -> ColourDecision:
     """Archive mode of a page from a reduced copy (H×W×3 RGB, or H×W grey) of it, looking only at the paper.
 
     Red seals, red-headed titles, colour photos and coloured ink keep colour; a grey photograph keeps grey;
-    black text (with the paper's own tint, stains and bleed-through) becomes bitonal.
+    black text (with the paper's own tint, stains and bleed-through) becomes bitonal. `pictures` marks the
+    photographs if already found (see raster.picture_regions); otherwise dense colour counts as one.
     """
     mm = dpi / 25.4
     if rgb.ndim == 3:
-        r, g, b = (rgb[..., i].astype(np.int32) for i in range(3))
-        hi = np.maximum(np.maximum(r, g), b)
-        lo = np.minimum(np.minimum(r, g), b)
-        chroma = hi - lo
+        rgb = np.ascontiguousarray(rgb)
+        r, g, b = cv2.split(rgb)
+        hi = cv2.max(cv2.max(r, g), b)
+        chroma = cv2.subtract(hi, cv2.min(cv2.min(r, g), b))
         # ink is never tinted by the scanner; thin blue strokes keep only ~25 of their ~90 chroma through JPEG
-        dark = (r * 299 + g * 587 + b * 114) < (tone - 50) * 1000
+        dark = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) < tone - 50
         coloured = ((chroma > 35) | (dark & (chroma > 20))) & paper
         if coloured.sum() >= 2.0 * mm * mm:
-            photo_area = picture_mask(coloured, dpi)
+            photo_area = picture_mask(coloured, dpi) if pictures is None else pictures
             # red inside a photograph is part of the picture, not a seal or a title
-            red = coloured & (r - np.maximum(g, b) > 30) & ~photo_area
+            red = coloured & (cv2.subtract(r, cv2.max(g, b)) > 30) & ~photo_area
             title = False
             boxes: list[tuple[int, int, int, int]] = []
             for x, y, w, h, area in _components(red, max(1, round(1.5 * mm))):
@@ -102,7 +103,7 @@ def colour_decision(rgb: np.ndarray, paper: np.ndarray, dpi: float, tone: float,
                 elif wmm >= 3 * hmm and wmm >= 40:
                     title = True
             other = coloured & ~red & ~photo_area
-            photo = bool(photo_area.any())
+            photo = bool((coloured & photo_area).sum() >= 0.1 * photo_area.sum() > 0)
             inked = other.sum() >= 3.0 * mm * mm
             seal, found = bool(boxes), tuple(boxes)
             if seal and keep_colour_for_seals:

@@ -229,6 +229,7 @@ def prepare_page(image: Image.Image, dpi: float | None, profile: StandardProfile
                 angle = est.angle
 
                 def straight_grey() -> np.ndarray:
+                    """The page's grey, straightened like `straight` (made only if tesseract is asked)."""
                     return rotate_expand(text_grey, angle, fill=255)
 
                 found: Orientation = page_orientation(straight, est.row_gaps, est.col_gaps,
@@ -248,8 +249,10 @@ def prepare_page(image: Image.Image, dpi: float | None, profile: StandardProfile
     else:
         # colours are judged on a plain subsample, not the area-averaged copy: averaging thin blue strokes with
         # the paper around them washes their colour out (measured: chroma 90 down to under 35 after JPEG)
-        view = src[: small.shape[0] * factor : factor, : small.shape[1] * factor : factor]
-        d = colour_decision(view, paper, work_dpi, tone, policy.keep_colour_for_seals)
+        view = small if factor == 1 else cv2.resize(src[: small.shape[0] * factor, : small.shape[1] * factor],
+                                                    (small.shape[1], small.shape[0]),
+                                                    interpolation=cv2.INTER_NEAREST)
+        d = colour_decision(view, paper, work_dpi, tone, policy.keep_colour_for_seals, pictures)
         decision_mode, reason, seal, seal_boxes = d.mode, d.reason, d.seal, d.seal_boxes
         if arr.ndim == 2 and decision_mode == "colour":
             decision_mode = "grey"
@@ -278,7 +281,8 @@ def prepare_page(image: Image.Image, dpi: float | None, profile: StandardProfile
                                    flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=1)
         if bed_small.any():
             bed = cv2.resize(bed_small * 255, (ow, oh), interpolation=cv2.INTER_NEAREST)
-            archive_arr = cv2.max(archive_arr, cv2.merge([bed] * 3) if archive_arr.ndim == 3 else bed)
+            white = (255, 255, 255, 0) if archive_arr.ndim == 3 else 255
+            archive_arr = cv2.add(archive_arr, white, mask=bed, dst=archive_arr)
 
     if archive_arr.ndim == 3:
         ocr_arr = _ocr_grey(archive_arr, seal_boxes, full, to_src)

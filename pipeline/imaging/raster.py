@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
-WORK_DPI = 150.0
-"""Resolution of the reduced copy the detectors look at: enough for 0.05° of skew, cheap to scan."""
+MIN_WORK_DPI = 130.0
+"""The reduced copy the detectors look at keeps at least this resolution (enough for 0.05° of skew)."""
 
 
 def to_array(image: Image.Image) -> np.ndarray:
@@ -18,13 +18,19 @@ def to_array(image: Image.Image) -> np.ndarray:
     if mode == "1":
         return np.asarray(image.convert("L"), dtype=np.uint8)
     if mode.startswith("I;16") or mode in ("I", "F"):
-        arr = np.asarray(image).astype(np.float64)
+        arr = np.asarray(image)
+        if arr.dtype.byteorder == ">":
+            arr = arr.astype(arr.dtype.newbyteorder("="))
         top = float(arr.max()) if arr.size else 0.0
         if mode == "F" and top <= 1.0:
-            arr = arr * 255.0  # floating-point grey in 0..1
+            alpha = 255.0  # floating-point grey in 0..1
         elif top > 255:
-            arr = arr * (255.0 / (65535.0 if top <= 65535 else top))  # 16-bit (or wider) grey
-        return np.clip(arr, 0, 255).round().astype(np.uint8)
+            alpha = 255.0 / (65535.0 if top <= 65535 else top)  # 16-bit (or wider) grey
+        else:
+            alpha = 1.0
+        if arr.dtype not in (np.uint8, np.uint16, np.int16, np.float32, np.float64):
+            arr = arr.astype(np.float32)
+        return cv2.convertScaleAbs(arr, alpha=alpha)
     if mode in ("LA", "PA", "RGBA", "RGBa", "La") or (mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -61,7 +67,7 @@ def work_factor(dpi: float) -> int:
 
     The line and stroke measures need body text at least ~25 px high; below that they were seen to flip.
     """
-    return max(1, int(dpi // 130))
+    return max(1, int(dpi // MIN_WORK_DPI))
 
 
 def reduce(arr: np.ndarray, factor: int) -> np.ndarray:
@@ -93,7 +99,7 @@ def ink_mask(grey: np.ndarray, tone: float, paper: np.ndarray | None = None, dep
 
 
 def picture_mask(ink: np.ndarray, dpi: float) -> np.ndarray:
-    """Areas of dense ink at least ~2 cm across (photographs, solid blocks): text, rules and tables are never this dense."""
+    """Areas of dense ink ~2 cm across and more (photographs, solid blocks); text, rules and tables are never so dense."""
     block = max(2, round(6.0 / 25.4 * dpi))  # 6 mm blocks
     h, w = ink.shape
     bh, bw = max(1, h // block), max(1, w // block)
