@@ -304,3 +304,14 @@ def test_line_bands_find_the_lines_of_a_straight_page():
     grey = grey_of(p.image)
     bands = line_bands(ink_mask(grey, paper_tone(grey)), 200)
     assert len(bands) >= len(p.truth.lines) - 1
+
+
+def test_plain_white_sheet_without_resolution_is_a_blank_a4_page():
+    image = Image.new("L", (mm_to_px(210, 200), mm_to_px(297, 200)), 250)
+    r = prepare_page(image, None, PROFILE, "p0020.png")
+    assert r.blank and r.dpi == 200 and r.rotation == 0 and r.skew == 0
+
+
+def test_image_too_small_to_be_a_page_is_refused_naming_it():
+    with pytest.raises(PageError, match="p0021.png"):
+        prepare_page(Image.new("RGB", (8, 8), "white"), 300, PROFILE, "p0021.png")
