@@ -286,10 +286,10 @@ def test_page_below_minimum_resolution_is_flagged_when_the_profile_says_so():
     assert "dpi-below-minimum" in r.flags and "dpi-below-ocr-minimum" in r.flags
 
 
-def test_page_at_300_dpi_is_not_flagged_for_ocr():
+def test_page_at_300_dpi_is_not_flagged_for_ocr_even_as_png_states_it():
     p = page("table", 22, 300)
-    r = prepare_page(p.image, 300, PROFILE, "p0017.tif[0]", use_ocr=False)
-    assert not any(f.startswith("dpi-") for f in r.flags)
+    r = prepare_page(p.image, 299.9994, PROFILE, "p0017.png", use_ocr=False)  # PNG keeps pixels per metre
+    assert not any(f.startswith("dpi-") for f in r.flags) and r.dpi == 300
 
 
 def test_archive_above_the_maximum_is_downsampled():

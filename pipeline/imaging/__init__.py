@@ -13,7 +13,7 @@ from pipeline.imaging.orientation import (
     page_orientation,
     stroke_score,
 )
-from pipeline.imaging.paper import DpiGuess, infer_dpi, inner_paper, paper_region, paper_size_px
+from pipeline.imaging.paper import DpiGuess, infer_dpi, inner_paper, paper_region, paper_size_px, snap_dpi
 from pipeline.imaging.prepare import PreparedPage, prepare_page
 from pipeline.imaging.raster import (
     hole_mask,
@@ -34,5 +34,5 @@ __all__ = [
     "colour_decision", "deskew_angle", "estimate_skew", "hole_mask", "infer_dpi", "ink_grey", "ink_mask",
     "inner_paper", "is_blank", "line_bands", "line_direction", "luminance", "ocr_up_or_down", "osd_rotation",
     "page_orientation", "paper_region", "paper_size_px", "paper_tone", "picture_mask", "picture_regions",
-    "prepare_page", "reduce", "rotate_expand", "stroke_score", "to_array", "turn", "work_factor",
+    "prepare_page", "reduce", "rotate_expand", "snap_dpi", "stroke_score", "to_array", "turn", "work_factor",
 ]

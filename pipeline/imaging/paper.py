@@ -86,6 +86,12 @@ def paper_size_px(paper: np.ndarray, skew: float | None, bordered: bool) -> tupl
     return (w * c - h * s) / det, (h * c - w * s) / det
 
 
+def snap_dpi(dpi: float) -> float:
+    """A resolution as files state it, snapped to the usual setting it stands for (PNG's 299.9994 is 300)."""
+    near = min(COMMON_DPI, key=lambda d: abs(d - dpi))
+    return float(near) if abs(near - dpi) <= 0.01 * near else float(dpi)
+
+
 @dataclass(frozen=True)
 class DpiGuess:
     """A resolution inferred from the sheet's pixel size, with the paper it assumed."""

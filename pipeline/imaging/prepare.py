@@ -12,7 +12,7 @@ from PIL import Image
 from pipeline.errors import PageError
 from pipeline.imaging.content import colour_decision, is_blank
 from pipeline.imaging.orientation import MIN_LINES, Orientation, line_bands, line_direction, page_orientation
-from pipeline.imaging.paper import infer_dpi, inner_paper, paper_region, paper_size_px
+from pipeline.imaging.paper import infer_dpi, inner_paper, paper_region, paper_size_px, snap_dpi
 from pipeline.imaging.raster import (
     hole_mask,
     ink_grey,
@@ -163,7 +163,8 @@ def prepare_page(image: Image.Image, dpi: float | None, profile: StandardProfile
         raise PageError(f"{label}: image of {image.size} is too small to be a page", page=label)
     height, width = arr.shape[:2]
     if dpi is not None and dpi > 0:
-        _check_resolution(float(dpi), profile, label, flags)
+        dpi = snap_dpi(float(dpi))
+        _check_resolution(dpi, profile, label, flags)
     inferred = not dpi
     if inferred:
         dpi = _infer_resolution(arr, profile)
