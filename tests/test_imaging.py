@@ -315,3 +315,10 @@ def test_plain_white_sheet_without_resolution_is_a_blank_a4_page():
 def test_image_too_small_to_be_a_page_is_refused_naming_it():
     with pytest.raises(PageError, match="p0021.png"):
         prepare_page(Image.new("RGB", (8, 8), "white"), 300, PROFILE, "p0021.png")
+
+
+def test_seal_page_goes_bitonal_when_the_profile_does_not_keep_colour_for_seals():
+    profile = PROFILE.model_copy(update={"imaging": PROFILE.imaging.model_copy(update={"keep_colour_for_seals": False})})
+    p = page("judgment", 15, 200, page_in_doc=1)
+    r = prepare_page(p.image, 200, profile, "p0023.tif[0]", use_ocr=False)
+    assert r.seal and r.colour == "bitonal" and r.archive.mode == "1"
