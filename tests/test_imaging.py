@@ -322,3 +322,29 @@ def test_seal_page_goes_bitonal_when_the_profile_does_not_keep_colour_for_seals(
     p = page("judgment", 15, 200, page_in_doc=1)
     r = prepare_page(p.image, 200, profile, "p0023.tif[0]", use_ocr=False)
     assert r.seal and r.colour == "bitonal" and r.archive.mode == "1"
+
+
+DROID = "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf"
+
+
+@pytest.mark.skipif(not __import__("os").path.exists(DROID), reason="Droid Sans Fallback not installed")
+def test_stroke_evidence_holds_for_a_face_it_was_not_tuned_on():
+    import random
+
+    from PIL import ImageDraw, ImageFont
+
+    from pipeline.imaging import stroke_score
+    from pipeline.synthetic import CaseFacts, body_paragraphs, wrap
+
+    rng = random.Random(5)
+    fnt = ImageFont.truetype(DROID, 31)  # 15 pt at 150 dpi
+    img = Image.new("L", (1240, 1754), 245)
+    draw, y = ImageDraw.Draw(img), 200
+    for para in body_paragraphs(CaseFacts.make(rng), rng, 4):
+        for line in wrap(para, fnt, 1000, 62):
+            draw.text((120, y), line, font=fnt, fill=20)
+            y += 54
+    ink = ink_mask(np.asarray(img), 245.0)
+    up, lines = stroke_score(ink, 150)
+    down, _ = stroke_score(ink[::-1, ::-1], 150)
+    assert lines >= 8 and up >= 0.06 and down <= -0.06
