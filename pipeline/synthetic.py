@@ -424,12 +424,12 @@ def clean_page(kind: str, facts: CaseFacts, rng: random.Random, dpi: int = 300, 
 
 def bleed_through(img: Image.Image, rng: random.Random, facts: CaseFacts, dpi: int, strength: float = 0.08) -> Image.Image:
     """Faint mirrored text from the other side of the sheet."""
-    back = Image.new("RGB", img.size, (255, 255, 255))
-    layout(back, [Block(p) for p in body_paragraphs(facts, rng, 4)], dpi)
+    back = Image.new("L", img.size, 255)
+    layout(back, [Block(p, colour=0) for p in body_paragraphs(facts, rng, 4)], dpi)
     back = back.transpose(Image.FLIP_LEFT_RIGHT).filter(ImageFilter.GaussianBlur(dpi / 150))
-    a = np.asarray(img, dtype=np.float32)
-    b = np.asarray(back, dtype=np.float32)
-    return Image.fromarray((a - (255 - b) * strength).clip(0, 255).astype(np.uint8))
+    # darken every channel by the same amount: integer maths on one plane, broadcast over three
+    shade = ((255 - np.asarray(back, dtype=np.int16)) * strength).astype(np.int16)[..., None]
+    return Image.fromarray((np.asarray(img, dtype=np.int16) - shade).clip(0, 255).astype(np.uint8))
 
 
 def scan(img: Image.Image, rng: random.Random, dpi: int, skew: float = 0.0, rotation_cw: int = 0,
@@ -446,9 +446,13 @@ def scan(img: Image.Image, rng: random.Random, dpi: int, skew: float = 0.0, rota
         pad_x, pad_y = mm_to_px(rng.uniform(4, 12), dpi), mm_to_px(rng.uniform(4, 12), dpi)
         bed = Image.new("RGB", (img.width + 2 * pad_x, img.height + 2 * pad_y), (22, 22, 24))
         # a soft shadow along the paper edge, as the lid leaves it
-        shadow = Image.new("L", bed.size, 0)
-        ImageDraw.Draw(shadow).rectangle([pad_x - 8, pad_y - 8, pad_x + img.width + 8, pad_y + img.height + 8], fill=90)
-        bed.paste((60, 60, 62), (0, 0), shadow.filter(ImageFilter.GaussianBlur(dpi / 30)))
+        # (blurred at a quarter of the size: the shadow is soft anyway, and blurring the full bed is slow)
+        q = 4
+        shadow = Image.new("L", (bed.width // q, bed.height // q), 0)
+        ImageDraw.Draw(shadow).rectangle([(pad_x - 8) // q, (pad_y - 8) // q, (pad_x + img.width + 8) // q,
+                                          (pad_y + img.height + 8) // q], fill=90)
+        shadow = shadow.filter(ImageFilter.GaussianBlur(dpi / 30 / q)).resize(bed.size, Image.BILINEAR)
+        bed.paste((60, 60, 62), (0, 0), shadow)
         if skew:
             mask = Image.new("L", img.size, 0)
             arr = np.asarray(img).min(axis=-1) > 40

@@ -4,16 +4,35 @@
 """
 
 from pipeline.imaging.content import ColourDecision, colour_decision, is_blank
-from pipeline.imaging.orientation import Orientation, osd_rotation, page_orientation, punctuation_votes, stroke_score
-from pipeline.imaging.paper import DpiGuess, infer_dpi, paper_region, paper_size_px
+from pipeline.imaging.orientation import (
+    Orientation,
+    line_bands,
+    line_direction,
+    ocr_up_or_down,
+    osd_rotation,
+    page_orientation,
+    stroke_score,
+)
+from pipeline.imaging.paper import DpiGuess, infer_dpi, inner_paper, paper_region, paper_size_px, snap_dpi
 from pipeline.imaging.prepare import PreparedPage, prepare_page
-from pipeline.imaging.raster import ink_grey, ink_mask, luminance, paper_tone, picture_mask, reduce, to_array
+from pipeline.imaging.raster import (
+    hole_mask,
+    ink_grey,
+    ink_mask,
+    luminance,
+    paper_tone,
+    picture_mask,
+    picture_regions,
+    reduce,
+    to_array,
+    work_factor,
+)
 from pipeline.imaging.skew import SkewEstimate, deskew_angle, estimate_skew, rotate_expand, turn
 
 __all__ = [
     "ColourDecision", "DpiGuess", "Orientation", "PreparedPage", "SkewEstimate",
-    "colour_decision", "deskew_angle", "estimate_skew", "infer_dpi", "ink_grey", "ink_mask", "is_blank",
-    "luminance", "osd_rotation", "page_orientation", "paper_region", "paper_size_px", "paper_tone",
-    "picture_mask", "prepare_page", "punctuation_votes", "reduce", "rotate_expand", "stroke_score",
-    "to_array", "turn",
+    "colour_decision", "deskew_angle", "estimate_skew", "hole_mask", "infer_dpi", "ink_grey", "ink_mask",
+    "inner_paper", "is_blank", "line_bands", "line_direction", "luminance", "ocr_up_or_down", "osd_rotation",
+    "page_orientation", "paper_region", "paper_size_px", "paper_tone", "picture_mask", "picture_regions",
+    "prepare_page", "reduce", "rotate_expand", "snap_dpi", "stroke_score", "to_array", "turn", "work_factor",
 ]

@@ -59,6 +59,15 @@ def paper_region(grey: np.ndarray, dpi: float) -> np.ndarray:
     return bed == 0
 
 
+def inner_paper(paper: np.ndarray, dpi: float, margin_mm: float = 2.0) -> np.ndarray:
+    """The paper less a margin along its edges (and along the image frame), where edge shadows and tears lie."""
+    edge = max(1, round(margin_mm / 25.4 * dpi))
+    inner = cv2.erode(paper.astype(np.uint8), np.ones((2 * edge + 1, 2 * edge + 1), np.uint8)).astype(bool)
+    inner[:edge] = inner[-edge:] = False
+    inner[:, :edge] = inner[:, -edge:] = False
+    return inner
+
+
 def paper_size_px(paper: np.ndarray, skew: float | None, bordered: bool) -> tuple[float, float]:
     """Width and height in pixels of the sheet: its fitted rectangle if the bed shows, else the image less skew."""
     h, w = paper.shape
@@ -75,6 +84,12 @@ def paper_size_px(paper: np.ndarray, skew: float | None, bordered: bool) -> tupl
         return float(w), float(h)
     # the scan of a sheet turned by a is its bounding box: W = w c + h s, H = w s + h c
     return (w * c - h * s) / det, (h * c - w * s) / det
+
+
+def snap_dpi(dpi: float) -> float:
+    """A resolution as files state it, snapped to the usual setting it stands for (PNG's 299.9994 is 300)."""
+    near = min(COMMON_DPI, key=lambda d: abs(d - dpi))
+    return float(near) if abs(near - dpi) <= 0.01 * near else float(dpi)
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,10 @@ from PIL import Image
 
 from pipeline.errors import PageError
 from pipeline.imaging.content import colour_decision, is_blank
-from pipeline.imaging.orientation import Orientation, page_orientation
-from pipeline.imaging.paper import infer_dpi, paper_region, paper_size_px
+from pipeline.imaging.orientation import MIN_LINES, Orientation, line_bands, line_direction, page_orientation
+from pipeline.imaging.paper import infer_dpi, inner_paper, paper_region, paper_size_px, snap_dpi
 from pipeline.imaging.raster import (
+    hole_mask,
     ink_grey,
     ink_mask,
     luminance,
@@ -110,9 +111,48 @@ def _turn_matrix(width: int, height: int, rotation_cw: int) -> tuple[np.ndarray,
     return np.array(m, dtype=np.float64), size[0], size[1]
 
 
+def _ocr_grey(rgb: np.ndarray, seals: tuple[tuple[int, int, int, int], ...], matrix: np.ndarray,
+              scale: float) -> np.ndarray:
+    """Grey copy of a colour page for OCR: luma (red titles stay dark), but in seals the red channel (seal fades).
+
+    `seals` are boxes in the analysis copy's pixels; `matrix` maps source pixels to `rgb`'s, `scale` analysis
+    pixels to source pixels.
+    """
+    grey = luminance(rgb)
+    h, w = grey.shape
+    for x, y, bw, bh in seals:
+        corners = np.array([[x, y], [x + bw, y], [x, y + bh], [x + bw, y + bh]], dtype=np.float64) * scale
+        mapped = corners @ matrix[:, :2].T + matrix[:, 2]
+        x0, y0 = np.clip(np.floor(mapped.min(axis=0)).astype(int), 0, [w, h])
+        x1, y1 = np.clip(np.ceil(mapped.max(axis=0)).astype(int), 0, [w, h])
+        if x1 > x0 and y1 > y0:
+            grey[y0:y1, x0:x1] = rgb[y0:y1, x0:x1, 0]
+    return grey
+
+
+def _infer_resolution(arr: np.ndarray, profile: StandardProfile) -> float:
+    """Resolution of a scan that does not say: from the size of its sheet (bed and skew taken off) on a quick pass."""
+    height, width = arr.shape[:2]
+    k = max(1, max(height, width) // 1200)
+    small = reduce(arr, k)
+    rough_dpi = infer_dpi(width, height).dpi / k
+    grey = luminance(small)
+    paper = paper_region(grey, rough_dpi) if profile.imaging.remove_borders else np.ones(grey.shape, dtype=bool)
+    bordered = not bool(paper.all())
+    skew = None
+    if not bordered:
+        text_grey = ink_grey(small)
+        skew = estimate_skew(ink_mask(text_grey, paper_tone(text_grey)), profile.imaging.max_skew, rough_dpi).angle
+    size = paper_size_px(paper, skew, bordered)
+    return infer_dpi(size[0] * k, size[1] * k).dpi
+
+
 def prepare_page(image: Image.Image, dpi: float | None, profile: StandardProfile, label: str,
-                 use_osd: bool = True) -> PreparedPage:
-    """Make a raw scan upright, straight and clean, decide its archive mode; label names it in errors."""
+                 use_ocr: bool = True) -> PreparedPage:
+    """Make a raw scan upright, straight and clean, decide its archive mode; label names it in errors.
+
+    `use_ocr=False` keeps tesseract out of it (pages the cheap detectors are unsure of are then flagged).
+    """
     policy = profile.imaging
     flags: list[str] = []
     try:
@@ -123,89 +163,106 @@ def prepare_page(image: Image.Image, dpi: float | None, profile: StandardProfile
         raise PageError(f"{label}: image of {image.size} is too small to be a page", page=label)
     height, width = arr.shape[:2]
     if dpi is not None and dpi > 0:
-        _check_resolution(float(dpi), profile, label, flags)
-    provisional = float(dpi) if dpi else infer_dpi(width, height).dpi
-    factor = work_factor(provisional)
-
-    # --- analysis on a reduced copy
-    small = reduce(arr, factor)
-    work_dpi = provisional / factor
-    grey = luminance(small)
-    paper = paper_region(grey, work_dpi) if policy.remove_borders else np.ones(grey.shape, dtype=bool)
-    bordered = not bool(paper.all())
-    edge = max(1, round(EDGE_MM / 25.4 * work_dpi))
-    inner = cv2.erode(paper.astype(np.uint8), np.ones((2 * edge + 1, 2 * edge + 1), np.uint8)).astype(bool)
-    if not bordered:
-        inner[:edge] = inner[-edge:] = False
-        inner[:, :edge] = inner[:, -edge:] = False
-    tone = paper_tone(grey, paper)
-    marks = ink_mask(grey, tone, inner)
-    text_grey = ink_grey(small)
-    text = ink_mask(text_grey, paper_tone(text_grey, paper), inner)
-    pictures, frames = picture_regions(ink_mask(grey, tone, inner, depth=25.0), work_dpi)
-    text &= ~pictures
-
-    skew = 0.0
-    est = None
-    if policy.deskew or policy.orientation:
-        est = estimate_skew(text | frames, policy.max_skew, work_dpi)
-        if est.angle is None:
-            flags.append("skew-unknown")
-        elif policy.deskew:
-            skew = est.angle
-
-    if not dpi:
-        size = paper_size_px(paper, skew, bordered)
-        guess = infer_dpi(size[0] * factor, size[1] * factor)
-        dpi_value, inferred = guess.dpi, True
+        dpi = snap_dpi(float(dpi))
+        _check_resolution(dpi, profile, label, flags)
+    inferred = not dpi
+    if inferred:
+        dpi = _infer_resolution(arr, profile)
         flags.append("dpi-inferred")
-        _check_resolution(dpi_value, profile, label, flags)
-    else:
-        dpi_value, inferred = float(dpi), False
+        _check_resolution(dpi, profile, label, flags)
+    dpi_value = float(dpi)
 
-    blank = policy.blank_detection and is_blank(marks, work_dpi)
-
-    rotation = 0
-    if policy.orientation and est is not None and not blank:
-        straight = rotate_expand(text.astype(np.uint8), skew, fill=0, interpolation=cv2.INTER_NEAREST) > 0
-        if pictures.any():
-            # photographs are rectangles: once straight, clear their whole frame of any stray edge pixels
-            pics = rotate_expand(pictures.astype(np.uint8), skew, fill=0, interpolation=cv2.INTER_NEAREST)
-            n, _, stats, _ = cv2.connectedComponentsWithStats(pics)
-            for x, y, w, h, _a in stats[1:]:
-                straight[y : y + h, x : x + w] = False
-
-        osd_image = None
-        if use_osd:
-            osd_image = Image.fromarray(rotate_expand(text_grey, skew, fill=255))
-        found: Orientation = page_orientation(straight, est.row_gaps, est.col_gaps, osd_image, work_dpi, label,
-                                             timeout=min(30.0, profile.ocr.timeout_seconds))
-        if found.sure:
-            rotation = found.rotation
-        else:
-            flags.append("orientation-unsure")
-            # a page with real lines of text takes the best guess; a sparse page is left as it lies
-            rotation = found.rotation if found.method == "strokes" and est.angle is not None else 0
-    if blank:
-        decision_mode, reason, seal = "bitonal", "blank page", False
-    else:
-        d = colour_decision(small, paper, work_dpi, tone, policy.keep_colour_for_seals)
-        decision_mode, reason, seal = d.mode, d.reason, d.seal
-        if arr.ndim == 2 and decision_mode == "colour":
-            decision_mode = "grey"
-        if image.mode == "1":
-            decision_mode, reason = "bitonal", "bitonal scan"
-
-    # --- the archive image, at most archive_max_dpi
-    out_dpi = dpi_value
-    src = arr
+    # the archive is made from `src`: the scan brought down to archive_max_dpi if it is finer
+    src, out_dpi = arr, dpi_value
     if dpi_value > policy.archive_max_dpi:
         scale = policy.archive_max_dpi / dpi_value
         src = cv2.resize(arr, (max(1, round(width * scale)), max(1, round(height * scale))),
                          interpolation=cv2.INTER_AREA)
         out_dpi = float(policy.archive_max_dpi)
+
+    # --- analysis on a reduced copy
+    factor = work_factor(out_dpi)
+    small = reduce(src, factor)
+    work_dpi = out_dpi / factor
+    grey = luminance(small)
+    paper = paper_region(grey, work_dpi) if policy.remove_borders else np.ones(grey.shape, dtype=bool)
+    bordered = not bool(paper.all())
+    inner = inner_paper(paper, work_dpi, EDGE_MM)
+    tone = paper_tone(grey, paper)
+    marks = ink_mask(grey, tone, inner)
+    text_grey = ink_grey(small)
+    text = ink_mask(text_grey, paper_tone(text_grey, paper), inner)
+    pictures, frames = picture_regions(ink_mask(grey, tone, inner, depth=25.0), work_dpi)
+    text &= ~pictures & ~hole_mask(text, work_dpi)
+
+    blank = policy.blank_detection and is_blank(marks, work_dpi)
+
+    skew = 0.0
+    rotation = 0
+    if (policy.deskew or policy.orientation) and not blank:
+        est = estimate_skew(text, policy.max_skew, work_dpi)
+        if est.angle is None and frames.any():
+            # no lines of text: a photograph's frame still says how the sheet lies
+            est = estimate_skew(text | frames, policy.max_skew, work_dpi)
+        straight = None
+        if est.angle is not None:
+            straight = rotate_expand(text.astype(np.uint8), est.angle, fill=0, interpolation=cv2.INTER_NEAREST) > 0
+            if pictures.any():
+                # photographs are rectangles: once straight, clear their whole frame of any stray edge pixels
+                pics = rotate_expand(pictures.astype(np.uint8), est.angle, fill=0, interpolation=cv2.INTER_NEAREST)
+                _, _, stats, _ = cv2.connectedComponentsWithStats(pics)
+                for x, y, w, h, _a in stats[1:]:
+                    straight[y : y + h, x : x + w] = False
+            vertical, _ = line_direction(straight, est.row_gaps, est.col_gaps)
+            lines = len(line_bands(np.rot90(straight, -1) if vertical else straight, work_dpi))
+            if lines < 2 and not frames.any():
+                # one line (a signature, a page number) does not tell the sheet's angle well enough
+                straight = None
+        if straight is None:
+            flags.append("skew-unknown")
+            if policy.orientation:
+                flags.append("orientation-unsure")  # no lines, so no way up to read: left as it lies
+        else:
+            assert est.angle is not None
+            if policy.deskew and abs(est.angle) >= MIN_SKEW:
+                skew = est.angle
+            if policy.orientation:
+                angle = est.angle
+
+                def straight_grey() -> np.ndarray:
+                    """The page's grey, straightened like `straight` (made only if tesseract is asked)."""
+                    return rotate_expand(text_grey, angle, fill=255)
+
+                found: Orientation = page_orientation(straight, est.row_gaps, est.col_gaps,
+                                                      straight_grey if use_ocr else None, work_dpi,
+                                                      profile.ocr.languages, label,
+                                                      timeout=min(30.0, profile.ocr.timeout_seconds))
+                if found.sure:
+                    rotation = found.rotation
+                else:
+                    flags.append("orientation-unsure")
+                    # a page with real lines of text takes the best guess; a sparse page is left as it lies
+                    rotation = found.rotation if found.lines >= MIN_LINES else 0
+
+    seal_boxes: tuple[tuple[int, int, int, int], ...] = ()
+    if blank:
+        decision_mode, reason, seal = "bitonal", "blank page", False
+    else:
+        # colours are judged on a plain subsample, not the area-averaged copy: averaging thin blue strokes with
+        # the paper around them washes their colour out (measured: chroma 90 down to under 35 after JPEG)
+        view = small if factor == 1 else cv2.resize(src[: small.shape[0] * factor, : small.shape[1] * factor],
+                                                    (small.shape[1], small.shape[0]),
+                                                    interpolation=cv2.INTER_NEAREST)
+        d = colour_decision(view, paper, work_dpi, tone, policy.keep_colour_for_seals, pictures)
+        decision_mode, reason, seal, seal_boxes = d.mode, d.reason, d.seal, d.seal_boxes
+        if arr.ndim == 2 and decision_mode == "colour":
+            decision_mode = "grey"
+        if image.mode == "1":
+            decision_mode, reason = "bitonal", "bitonal scan"
+
+    # --- the archive image
     sh, sw = src.shape[:2]
-    to_src = factor * sw / width
+    to_src = float(factor)
     tm, tw, th = _turn_matrix(sw, sh, rotation)
     paper_turned = None
     if bordered:
@@ -224,16 +281,19 @@ def prepare_page(image: Image.Image, dpi: float | None, profile: StandardProfile
                                    np.linalg.inv(small_m))[:2], (math.ceil(ow / to_src), math.ceil(oh / to_src)),
                                    flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=1)
         if bed_small.any():
-            bed = cv2.resize(bed_small, (ow, oh), interpolation=cv2.INTER_NEAREST).astype(bool)
-            archive_arr[bed] = 255
+            bed = cv2.resize(bed_small * 255, (ow, oh), interpolation=cv2.INTER_NEAREST)
+            white = (255, 255, 255, 0) if archive_arr.ndim == 3 else 255
+            archive_arr = cv2.add(archive_arr, white, mask=bed, dst=archive_arr)
 
     if archive_arr.ndim == 3:
-        ocr_arr = cv2.max(cv2.max(archive_arr[..., 0], archive_arr[..., 1]), archive_arr[..., 2])
+        ocr_arr = _ocr_grey(archive_arr, seal_boxes, full, to_src)
         archive = Image.fromarray(archive_arr, "RGB")
     else:
         ocr_arr = archive_arr
         if decision_mode == "bitonal":
-            archive = Image.fromarray(archive_arr >= 0.72 * tone)
+            # a global cut well below the paper tone: faint strokes stay, bleed-through and paper tint go
+            _, bits = cv2.threshold(archive_arr, int(0.72 * tone), 255, cv2.THRESH_BINARY)
+            archive = Image.fromarray(bits, "L").convert("1", dither=Image.Dither.NONE)
         else:
             archive = Image.fromarray(archive_arr, "L")
     ocr = None if blank else Image.fromarray(ocr_arr, "L")
