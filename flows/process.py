@@ -40,6 +40,8 @@ from pipeline.standard import load_profile
 
 FAULT_ENV = "DOSSIER_TEST_FAIL_VOLUME"
 """Tests only: comma-separated volume numbers whose build fails on purpose, to exercise reruns."""
+FAULT_WHILE_ENV = "DOSSIER_TEST_FAIL_VOLUME_WHILE"
+"""Tests only: a file; when set, the injected fault fires only while that file exists (to test a retry)."""
 
 
 def default_task_runner(workers: int | None = None, dask_address: str | None = None):
@@ -56,7 +58,10 @@ def default_task_runner(workers: int | None = None, dask_address: str | None = N
 def injected_fault(number: int) -> bool:
     """True when a test asked volume ``number`` to fail (see FAULT_ENV)."""
     wanted = os.environ.get(FAULT_ENV, "")
-    return str(number) in {v.strip() for v in wanted.split(",") if v.strip()}
+    if str(number) not in {v.strip() for v in wanted.split(",") if v.strip()}:
+        return False
+    flag = os.environ.get(FAULT_WHILE_ENV)
+    return not flag or Path(flag).exists()
 
 
 # --------------------------------------------------------------------------------------------------------------------

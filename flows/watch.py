@@ -148,6 +148,8 @@ class Watcher:
                 self._wake.set()
 
     def _observer(self):
+        import warnings
+
         from watchdog.events import FileSystemEventHandler
         from watchdog.observers import Observer
         from watchdog.observers.polling import PollingObserver
@@ -158,6 +160,9 @@ class Watcher:
             def on_any_event(self, event) -> None:  # noqa: D102 - watchdog callback
                 watcher._event(event)
 
+        # inotify keeps watching a claimed folder under its new name and warns when it is re-added; harmless
+        warnings.filterwarnings("ignore", message="Callback with id", category=RuntimeWarning,
+                                module="watchdog.observers.inotify")
         observer = PollingObserver(timeout=self.poll_interval) if self.poll else Observer()
         observer.schedule(Handler(), str(self.hot.root), recursive=True)
         return observer

@@ -51,6 +51,7 @@ IN_PROGRESS_SUFFIXES = (".part", ".partial", ".tmp", ".temp", ".crdownload", ".f
 _RSYNC_TEMP = re.compile(r"^\..+\.[A-Za-z0-9]{6}$")  # rsync writes .name.XXXXXX and renames it at the end
 # Left out of the fingerprint: a READY marker's content means nothing, reason.txt is ours.
 NOT_FINGERPRINTED = {READY_MARKER, REASON_FILE}
+NOT_PAGES = {READY_MARKER, MANIFEST_NAME, REASON_FILE}
 
 
 class HotFolderError(DossierError):
@@ -161,13 +162,16 @@ def marker_of(snap: Snapshot) -> str | None:
 def readiness(snap: Snapshot, config: RoomConfig, stable_for: float, now: float | None = None) -> Readiness:
     """Decide completeness from a snapshot and how long (seconds) it has been seen unchanged.
 
-    A marker (READY, else batch.json) written last makes the batch complete once everything has held still for
-    ``settle_seconds``. A batch that has been quiet for ``quiet_seconds`` is complete in quiet mode, and in marker
+    A batch holding only markers is never complete. A marker (READY, else batch.json) written last makes the batch
+    complete once everything has held still for ``settle_seconds``. A batch that has been quiet for ``quiet_seconds`` is complete in quiet mode, and in marker
     mode too when it has a marker that was not written last.
     """
     now = time.time() if now is None else now
     if not snap:
         return Readiness(False, "empty")
+    if not any(rel not in NOT_PAGES for rel in snap):
+        # e.g. batch.json copied first: it is "last" only until the first page arrives
+        return Readiness(False, "no page files yet")
     busy = in_progress_files(snap)
     if busy:
         return Readiness(False, f"still being written: {', '.join(sorted(busy)[:3])}")
