@@ -269,14 +269,20 @@ def _build_locked(job: Job, log, prof: StandardProfile, manifest: BatchManifest,
               "batch_id": job.batch_id, "volumes": len(volumes), "pages": sum(v.pages for v in volumes),
               "report_passed": passed, "published": False, "pages_processed": len(results) - cached,
               "pages_from_cache": cached, "volumes_built": built, "volumes_reused": sorted(reused)}
-    _artifacts(manifest.case_no, "built" if passed else "checks FAILED", summary_args, sheets, home, log)
     if not passed:
+        _artifacts(manifest.case_no, "checks FAILED", summary_args, sheets, home, log)
         raise VolumeError(f"dossier {manifest.case_no} failed its checks: see {folder / 'report.json'}")
     record = save_run(folder, record, status="built", failed_volumes=[], error="")
-    if job.publish:
-        result.update(publish_task(home, folder, summary, batch, prof))
-        save_run(folder, record, status="published", manifest_version=result.get("manifest_version"))
-        announce(result)
+    status = "built, not published"
+    try:
+        if job.publish:
+            status = "publish FAILED"
+            result.update(publish_task(home, folder, summary, batch, prof))
+            status = f"published (manifest version {result.get('manifest_version')})"
+            save_run(folder, record, status="published", manifest_version=result.get("manifest_version"))
+            announce(result)
+    finally:
+        _artifacts(manifest.case_no, status, summary_args, sheets, home, log)
     return result
 
 
