@@ -197,15 +197,17 @@ def _build_locked(job: Job, log, prof: StandardProfile, manifest: BatchManifest,
                   record: RunRecord) -> dict:
     home, batch = job.home, job.batch_dir
     env = PageEnvironment(batch, prof, PageCache(home / "cache" / "pages"), home / "cache" / "ocr", manifest.dpi)
+    ocr = prof.ocr.enabled
     progress.report("pages", "total", len(refs))
-    progress.report("ocr", "total", len(refs))
+    progress.report("ocr", "total", len(refs) if ocr else 0)
     futures = page_task.map(list(range(len(refs))), refs, unmapped(env))
     results: dict[int, tuple[PageArtifact, bool]] = {}
     for fut in as_completed(list(futures)):
         artifact, hit = fut.result()
         results[artifact.position] = (artifact, hit)
         progress.report("pages", "advance")
-        progress.report("ocr", "advance")
+        if ocr:  # imaging and OCR are one task per page: a page done is a page OCRed (or found blank)
+            progress.report("ocr", "advance")
     artifacts = [results[i][0] for i in range(len(refs))]
     cached = sum(1 for _, hit in results.values() if hit)
     log.info("pages: %d processed, %d from cache", len(results) - cached, cached)

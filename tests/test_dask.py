@@ -33,7 +33,7 @@ def test_a_two_worker_dask_cluster_processes_a_batch_through_dask_address(cluste
     env = subprocess_env(store_environment(embedded_store))
     started = time.time()
     done = subprocess.run([*DOSSIER, "process", str(batch), "--profile", str(write_profile(tmp_path)), "--state",
-                           str(state), "--dask-address", lc.scheduler_address, "--no-progress"], cwd=ROOT, env=env,
+                           str(state), "--dask-address", lc.scheduler_address, "--progress"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     records = client.get_task_stream(start=started)
@@ -41,5 +41,6 @@ def test_a_two_worker_dask_cluster_processes_a_batch_through_dask_address(cluste
     workers = {r["worker"] for r in records}
     assert len(pages) == 3, [r["key"] for r in records]
     assert workers == set(client.scheduler_info()["workers"]), workers
+    assert "volumes built" in done.stderr and "2/2" in done.stderr  # the progress bars, fed from dask futures
     manifest = read_manifest(ObjectStore(StoreConfig.from_env(state, env)), case)
     assert len(manifest.volumes) == 2 and len(manifest.pages) == 3

@@ -209,3 +209,18 @@ def test_a_watcher_killed_midway_and_restarted_loses_no_batch_and_doubles_none(s
 
 def store_environment_from(stack) -> dict[str, str]:
     return {k: v for k, v in stack.env.items() if k.startswith("DOSSIER_S3_")}
+
+
+def test_without_a_deployment_dossier_watch_once_runs_the_batch_in_process_and_status_lists_it(stack, tmp_path):
+    hot, state = tmp_path / "hot", tmp_path / "state"
+    room = make_room(hot, "room-1", write_profile(tmp_path))
+    drop_at_once(make_batch(tmp_path / "src" / "solo", unique_case_no()), room, "solo")
+    env = {**subprocess_env(store_environment_from(stack)), "COLUMNS": "300"}
+    done = subprocess.run([*DOSSIER, "watch", str(hot), "--state", str(state), "--in-process", "--once"], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert settled(state, "solo").state == "done" and (hot / "done" / "room-1" / "solo").is_dir()
+    assert not runs_of(stack, "solo")  # ran here, not as a deployment run
+    status = subprocess.run([*DOSSIER, "status", "--state", str(state)], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert "room-1/solo" in status.stdout and "published" in status.stdout
