@@ -135,17 +135,22 @@ class Watcher:
         self._dirty: set[Path] = set()
         self._lock = threading.Lock()
         self._wake = threading.Event()
+        self._watched_rooms: set[str] = set()
+        self._rooms_changed = False
+        self._handler = None
 
     def _event(self, event) -> None:
         for raw in (getattr(event, "src_path", None), getattr(event, "dest_path", None)):
             if not raw:
                 continue
             path = Path(raw.decode() if isinstance(raw, bytes) else raw)
+            if path.parent == self.hot.root:
+                self._rooms_changed = True  # a room may have appeared: watch it
             where = self.hot.room_of(path)
             if where is not None:
                 with self._lock:
                     self._dirty.add(self.hot.root / where[0] / where[1])
-                self._wake.set()
+            self._wake.set()
 
     def _observer(self):
         import warnings
@@ -164,13 +169,22 @@ class Watcher:
         warnings.filterwarnings("ignore", message="Callback with id", category=RuntimeWarning,
                                 module="watchdog.observers.inotify")
         observer = PollingObserver(timeout=self.poll_interval) if self.poll else Observer()
-        observer.schedule(Handler(), str(self.hot.root), recursive=True)
+        self._handler = Handler()
+        # the root only for new rooms; each room recursively: done/ and quarantine/ are never watched
+        observer.schedule(self._handler, str(self.hot.root), recursive=False)
         return observer
+
+    def _watch_rooms(self, observer) -> None:
+        for room in self.hot.rooms():
+            if room not in self._watched_rooms:
+                observer.schedule(self._handler, str(self.hot.root / room), recursive=True)
+                self._watched_rooms.add(room)
 
     def run(self, stop: threading.Event | None = None, until_idle: bool = False, min_seconds: float = 3.0) -> None:
         """Catch up, then watch until ``stop`` is set (or, with ``until_idle``, until nothing is left to do)."""
         stop = stop or threading.Event()
         observer = self._observer()
+        self._watch_rooms(observer)
         observer.start()
         started = time.monotonic()
         mode = "polling every %.1f s" % self.poll_interval if self.poll else "inotify"
@@ -182,9 +196,12 @@ class Watcher:
             while not stop.is_set():
                 self._wake.wait(self.tick_seconds)
                 self._wake.clear()
+                full = time.monotonic() - last_scan >= self.rescan_seconds or self._rooms_changed
+                if full:
+                    self._rooms_changed = False
+                    self._watch_rooms(observer)
                 with self._lock:
                     dirty, self._dirty = self._dirty, set()
-                full = time.monotonic() - last_scan >= self.rescan_seconds
                 self.intake.tick(dirty, full_scan=full)
                 if full:
                     last_scan = time.monotonic()

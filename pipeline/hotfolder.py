@@ -25,6 +25,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -127,6 +128,8 @@ def snapshot(batch_dir: Path) -> Snapshot:
                     st = path.stat()
                 except FileNotFoundError:
                     continue
+                if not stat.S_ISREG(st.st_mode):
+                    continue  # a pipe or device is never read (ingest refuses the batch by name)
                 found[path.relative_to(batch_dir).as_posix()] = FileState(st.st_size, st.st_mtime_ns, st.st_ctime_ns)
     except FileNotFoundError:
         return {}
@@ -597,6 +600,7 @@ class Intake:
     """One pass at a time over a hot folder: catch up on claims, claim complete batches, submit, follow, settle.
 
     The watcher calls :meth:`recover` once at start, then :meth:`tick` whenever something changed or a second passed.
+    A problem with one batch (an unreadable file, a move that fails) is logged and retried; it never stops the others.
     """
 
     hot: HotFolder
@@ -605,10 +609,13 @@ class Intake:
     log: Callable[[str], None] = print
     retry_seconds: float = 5.0
     status_seconds: float = 2.0
-    reconcile_seconds: float = 30.0
+    reconcile_seconds: float = 60.0
+    reconcile_days: float = 3.0
     tracker: StabilityTracker = field(default_factory=StabilityTracker)
     _waiting: dict[Path, str] = field(default_factory=dict)
-    _next_try: dict[str, float] = field(default_factory=dict)
+    _next_try: dict[str, float] = field(default_factory=dict)  # claims to submit: fingerprint -> when
+    _inflight: set[str] = field(default_factory=set)  # submitted runs to follow
+    _unaccepted: dict[Path, str] = field(default_factory=dict)  # claims that could not be fingerprinted yet
     _last_status: float = 0.0
     _last_reconcile: float = 0.0
 
@@ -619,7 +626,7 @@ class Intake:
             if entry.state == "settling" and entry.target:
                 self._settle(entry, entry.target, entry.reason, "settle resumed after restart")
         for room, claimed in self.hot.processing():
-            self._accept(room, claimed, None)
+            self._accept_safely(room, claimed, None)
 
     # -- one pass ----------------------------------------------------------------------------------------------------
     def tick(self, dirty: set[Path] | None = None, full_scan: bool = False) -> None:
@@ -628,10 +635,15 @@ class Intake:
         if full_scan or dirty is None:
             for room in self.hot.rooms():
                 candidates.update(self.hot.incoming(room))
+            for claimed, room in list(self._unaccepted.items()):
+                self._accept_safely(room, claimed, None)
         else:
             candidates.update(dirty)
         for batch_dir in sorted(candidates):
-            self._look(batch_dir)
+            try:
+                self._look(batch_dir)
+            except (OSError, HotFolderError) as exc:
+                self._note(batch_dir, f"batch {batch_dir.parent.name}/{batch_dir.name}: cannot look at it now: {exc}")
         now = time.monotonic()
         self._submit_pending(now)
         if now - self._last_status >= self.status_seconds:
@@ -667,7 +679,7 @@ class Intake:
         self.tracker.forget(batch_dir)
         self._waiting.pop(batch_dir, None)
         self.log(f"batch {room}/{batch_dir.name}: claimed ({verdict.reason})")
-        self._accept(room, claimed, snap)
+        self._accept_safely(room, claimed, snap)
 
     def _note(self, batch_dir: Path, message: str) -> None:
         """Log why a batch waits, once per kind of reason (the seconds in it change on every look)."""
@@ -681,6 +693,15 @@ class Intake:
         return dict(self._waiting)
 
     # -- a claim -----------------------------------------------------------------------------------------------------
+    def _accept_safely(self, room: str, claimed: Path, before: Snapshot | None) -> None:
+        try:
+            self._accept(room, claimed, before)
+            self._unaccepted.pop(claimed, None)
+        except (OSError, HotFolderError) as exc:
+            if claimed not in self._unaccepted:
+                self.log(f"batch {room}/{claimed.name}: claimed but cannot be read now ({exc}); retried later")
+            self._unaccepted[claimed] = room
+
     def _accept(self, room: str, claimed: Path, before: Snapshot | None) -> None:
         """Fingerprint a claimed batch and decide: new, resumed, or duplicate."""
         batch = claimed.name
@@ -725,8 +746,8 @@ class Intake:
             try:
                 config = self.hot.room_config(entry.room)
             except HotFolderError as exc:
-                self._settle(entry, QUARANTINE, str(exc), "room configuration invalid")
                 self._next_try.pop(fp, None)
+                self._settle(entry, QUARANTINE, str(exc), "room configuration invalid")
                 continue
             try:
                 sub = self.submitter.submit(entry, claimed, config)
@@ -739,21 +760,23 @@ class Intake:
             if sub.batch_dir is not None and Path(sub.batch_dir) != claimed:
                 # the orchestrator already knows this fingerprint from a batch claimed elsewhere (another watcher)
                 first = entry.model_copy(update={"run_id": sub.run_id, "state": "submitted",
-                                                 "batch": Path(sub.batch_dir).name})
+                                                 "claim_path": sub.batch_dir})
                 with self.ledger.locked():
-                    self.ledger.put(first.model_copy(update={"claim_path": sub.batch_dir}),
-                                    f"run {sub.run_id} already exists for {sub.batch_dir}")
+                    self.ledger.put(first, f"run {sub.run_id} already exists for {sub.batch_dir}")
                 target = quarantine_duplicate(self.hot, self.ledger, first, claimed,
                                               f"run {sub.run_id} was already created for {sub.batch_dir}")
                 self.log(f"batch {entry.room}/{entry.batch}: duplicate of run {sub.run_id}; quarantined at {target}")
                 continue
-            if entry.run_id != sub.run_id:
+            if entry.run_id != sub.run_id or entry.state != "submitted":
                 self.ledger.update(fp, f"submitted: run {sub.run_id}", state="submitted", run_id=sub.run_id)
                 self.log(f"batch {entry.room}/{entry.batch}: run {sub.run_id}")
+            self._inflight.add(fp)
 
     def _follow_runs(self) -> None:
-        for entry in self.ledger.entries():
-            if entry.state != "submitted" or not entry.run_id or not Path(entry.claim_path).is_dir():
+        for fp in sorted(self._inflight):
+            entry = self.ledger.get(fp)
+            if entry is None or entry.state != "submitted" or not entry.run_id or not Path(entry.claim_path).is_dir():
+                self._inflight.discard(fp)
                 continue
             try:
                 status = self.submitter.status(entry.run_id)
@@ -761,26 +784,28 @@ class Intake:
                 self.log(f"batch {entry.room}/{entry.batch}: cannot read run {entry.run_id} now ({exc})")
                 return
             if status.run_id and status.run_id != entry.run_id:
-                entry = self.ledger.update(entry.fingerprint, f"run id is {status.run_id}", run_id=status.run_id)
+                entry = self.ledger.update(fp, f"run id is {status.run_id}", run_id=status.run_id)
             if not status.final:
                 continue
+            self._inflight.discard(fp)
             if status.ok:
                 self._settle(entry, DONE, "", f"run {entry.run_id} completed")
             else:
-                self._settle(entry, QUARANTINE, status.message or "the run failed",
-                             f"run {entry.run_id} failed")
+                self._settle(entry, QUARANTINE, status.message or "the run failed", f"run {entry.run_id} failed")
 
     def _reconcile_quarantined(self) -> None:
-        """Batches quarantined by a failed run that was later retried (Prefect UI or `flow-run retry`) to success
-        move on to done."""
+        """Batches quarantined by a failed run that was later retried to success (Prefect UI or
+        `prefect flow-run retry`) move on to done."""
         for entry in self.ledger.entries():
             if entry.state != "quarantined" or not entry.run_id or not entry.outcome_path:
                 continue
-            if not Path(entry.outcome_path).is_dir() or (utcnow() - entry.updated_at).days > 7:
+            if (utcnow() - entry.updated_at).total_seconds() > self.reconcile_days * 86400:
+                continue
+            if not Path(entry.outcome_path).is_dir():
                 continue
             try:
                 status = self.submitter.status(entry.run_id)
-            except (SubmitUnavailable, HotFolderError):
+            except SubmitUnavailable:
                 return
             if status.final and status.ok:
                 self._settle(entry, DONE, "", f"run {entry.run_id} completed after a retry")
@@ -795,9 +820,8 @@ class Intake:
                  + (f" — {reason}" if reason else ""))
 
     def busy(self) -> bool:
-        """True while a claim is waiting to be submitted or a run is not finished."""
-        return bool(self._next_try) or any(e.state in ("claimed", "submitted", "settling")
-                                           and Path(e.claim_path).is_dir() for e in self.ledger.entries())
+        """True while a claim waits to be submitted or read, or a run is not finished."""
+        return bool(self._next_try or self._inflight or self._unaccepted)
 
 
 def settle_after_rerun(state_dir: Path, case_no: str, batch_id: str, run_id: str) -> list[LedgerEntry]:

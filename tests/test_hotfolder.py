@@ -340,3 +340,22 @@ def test_a_batch_that_changes_while_it_is_claimed_is_put_back(hot, tmp_path):
     os.utime(claimed / "009.jpg")
     intake._accept("room-1", claimed, before)
     assert batch.is_dir() and not claimed.exists() and not Ledger(tmp_path / "state").entries()
+
+
+def test_a_quarantined_batch_whose_run_is_retried_to_success_moves_on_to_done(hot, tmp_path):
+    server = ServerLike(ok=False, message="Failed: volume 2")
+    intake = new_intake(tmp_path, server)
+    intake.reconcile_seconds = 0.0
+    make_batch(hot / "room-1" / "b1", CASE, marker=True)
+    drive(intake, server)
+    assert (hot / "quarantine" / "room-1" / "b1").is_dir()
+    server.ok = True  # an admin retried the run in the Prefect UI and it completed
+    intake.tick(full_scan=True)
+    assert (hot / "done" / "room-1" / "b1").is_dir() and len(server.runs) == 1
+
+
+def test_a_named_pipe_in_a_batch_is_never_opened(tmp_path):
+    batch = make_batch(tmp_path / "b", CASE, pages=("001.jpg",))
+    os.mkfifo(batch / "pipe.jpg")
+    assert "pipe.jpg" not in snapshot(batch)
+    assert len(fingerprint("room-1", "b", batch)) == 64  # would block forever if it read the pipe
