@@ -117,8 +117,9 @@ def up() -> None:
     _prefect(["deploy", "--all"], s)
     print("  deployments: process-batch, rerun-volume, reprocess-case, watch-hotfolder")
     for room in s["rooms"]:
+        # each room's worker also serves the default queue: reruns and reprocessing submitted from the CLI/UI
         _start(f"worker-{room}", [str(BIN / "prefect"), "worker", "start", "--pool", POOL, "--work-queue", room,
-                                  "--name", f"worker-{room}"], s)
+                                  "--work-queue", "default", "--name", f"worker-{room}"], s)
     _start("watcher", [sys.executable, "-m", "flows.cli", "watch", str(s["hot"]), "--server"], s)
     print(f"\nUI: http://127.0.0.1:{s['port']}   in your shell: export PREFECT_API_URL={s['api']}")
 

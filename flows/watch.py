@@ -48,10 +48,19 @@ def _unreachable(exc: BaseException) -> bool:
 class DeploymentSubmitter:
     """Creates flow runs of a deployment on the Prefect server, one per batch fingerprint."""
 
-    def __init__(self, deployment: str, home: Path, timeout: float = 20.0):
+    def __init__(self, deployment: str, home: Path):
         self.deployment = deployment
         self.home = home
-        self.timeout = timeout
+        self._pools: dict[str, str | None] = {}
+
+    def _work_pool(self, name: str) -> str | None:
+        """The deployment's work pool (None for a served deployment, which takes no work queue)."""
+        if name not in self._pools:
+            from prefect.client.orchestration import get_client
+
+            with get_client(sync_client=True) as client:
+                self._pools[name] = client.read_deployment_by_name(name).work_pool_name
+        return self._pools[name]
 
     def submit(self, entry: LedgerEntry, batch_dir: Path, config: RoomConfig) -> Submission:
         """Create (or find, by idempotency key) the run for a claimed batch."""
@@ -63,9 +72,10 @@ class DeploymentSubmitter:
         if config.profile:
             params["profile"] = config.profile
         try:
+            queue = config.work_queue or entry.room if self._work_pool(name) else None
             run = run_deployment(name, parameters=params, idempotency_key=entry.key, timeout=0, as_subflow=False,
-                                 work_queue_name=config.work_queue or entry.room,
-                                 flow_run_name=f"{entry.room}-{entry.batch}", tags=[f"room:{entry.room}"])
+                                 work_queue_name=queue, flow_run_name=f"{entry.room}-{entry.batch}",
+                                 tags=[f"room:{entry.room}"])
         except ObjectNotFound as exc:
             raise SubmitUnavailable(f"deployment {name} not found on the server (deploy it: prefect deploy --all)") \
                 from exc

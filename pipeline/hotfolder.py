@@ -608,6 +608,7 @@ class Intake:
     submitter: Submitter
     log: Callable[[str], None] = print
     retry_seconds: float = 5.0
+    error_retry_seconds: float = 60.0
     status_seconds: float = 2.0
     reconcile_seconds: float = 60.0
     reconcile_days: float = 3.0
@@ -756,6 +757,11 @@ class Intake:
                 self.log(f"batch {entry.room}/{entry.batch}: cannot submit now ({exc}); retrying in "
                          f"{self.retry_seconds:g} s")
                 continue
+            except Exception as exc:  # noqa: BLE001 - e.g. a refused request: the claim stays, the others go on
+                self._next_try[fp] = now + self.error_retry_seconds
+                self.log(f"batch {entry.room}/{entry.batch}: ERROR starting its run: {type(exc).__name__}: {exc}; "
+                         f"the claim stays in {PROCESSING}, retrying in {self.error_retry_seconds:g} s")
+                continue
             self._next_try.pop(fp, None)
             if sub.batch_dir is not None and Path(sub.batch_dir) != claimed:
                 # the orchestrator already knows this fingerprint from a batch claimed elsewhere (another watcher)
@@ -780,8 +786,9 @@ class Intake:
                 continue
             try:
                 status = self.submitter.status(entry.run_id)
-            except SubmitUnavailable as exc:
-                self.log(f"batch {entry.room}/{entry.batch}: cannot read run {entry.run_id} now ({exc})")
+            except Exception as exc:  # noqa: BLE001 - unreachable or refused: asked again on the next pass
+                self.log(f"batch {entry.room}/{entry.batch}: cannot read run {entry.run_id} now "
+                         f"({type(exc).__name__}: {exc})")
                 return
             if status.run_id and status.run_id != entry.run_id:
                 entry = self.ledger.update(fp, f"run id is {status.run_id}", run_id=status.run_id)
@@ -805,7 +812,7 @@ class Intake:
                 continue
             try:
                 status = self.submitter.status(entry.run_id)
-            except SubmitUnavailable:
+            except Exception:  # noqa: BLE001 - tried again on the next reconcile
                 return
             if status.final and status.ok:
                 self._settle(entry, DONE, "", f"run {entry.run_id} completed after a retry")

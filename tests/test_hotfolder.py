@@ -359,3 +359,24 @@ def test_a_named_pipe_in_a_batch_is_never_opened(tmp_path):
     os.mkfifo(batch / "pipe.jpg")
     assert "pipe.jpg" not in snapshot(batch)
     assert len(fingerprint("room-1", "b", batch)) == 64  # would block forever if it read the pipe
+
+
+def test_a_refused_submission_keeps_the_claim_and_does_not_stop_the_watcher(hot, tmp_path):
+    server = ServerLike()
+    refused = [True]
+    submit = server.submit
+
+    def flaky(entry, batch_dir, config):
+        if refused[0]:
+            raise ValueError("400 Bad Request: no such work queue")
+        return submit(entry, batch_dir, config)
+
+    server.submit = flaky
+    intake = new_intake(tmp_path, server)
+    intake.error_retry_seconds = 0.0
+    make_batch(hot / "room-1" / "b1", CASE, marker=True)
+    intake.tick(full_scan=True)
+    assert (hot / ".processing" / "room-1" / "b1").is_dir() and not server.runs
+    refused[0] = False
+    drive(intake, server)
+    assert (hot / "done" / "room-1" / "b1").is_dir() and len(server.runs) == 1
