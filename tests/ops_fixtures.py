@@ -132,7 +132,6 @@ def prefect_stack(store_env: dict[str, str], tmp_root: Path) -> PrefectStack:
         if _stack is not None and _stack.worker.poll() is None:
             return _stack
         from prefect.client.orchestration import get_client
-        from prefect.client.schemas.actions import WorkQueueCreate
 
         env = subprocess_env({**store_env, "PREFECT_HOME": str(tmp_root / "worker-prefect-home"),
                               "DOSSIER_HOME": str(tmp_root / "worker-state")})

@@ -1,7 +1,7 @@
 """The process-batch flow end to end on the sample case: real Tesseract, PDFBox Preflight, SeaweedFS and Prefect.
 
-One flow run on the committed sample batch is shared by the tests of this module; each test checks one promise of
-the spine on its result.
+One flow run on the committed sample batch is shared by the first tests of this module; each checks one promise of
+the spine on its result. The last ones check the safety limits: the per-case lock and the host's page slots.
 """
 
 from __future__ import annotations

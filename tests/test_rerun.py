@@ -8,7 +8,6 @@ to done; `reprocess-case` rebuilds the published dossier from its archived origi
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 import pytest
 
@@ -66,7 +65,7 @@ def rerun_output(failed_batch):
     [(work, _)] = find_runs(state, case)
     vol1 = work / "volumes" / "001.pdf"
     before = (vol1.read_bytes(), vol1.stat().st_mtime_ns)
-    env = subprocess_env({k: v for k, v in store_environment_from_env().items()})
+    env = subprocess_env(store_environment_from_env())
     done = subprocess.run([*DOSSIER, "rerun", case, "--volume", "2", "--state", str(state)], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
