@@ -11,7 +11,7 @@ export OMP_THREAD_LIMIT := 1
 # Tests run against their own store and state, apart from the demo's.
 TEST_HOME := $(CURDIR)/.state-test
 
-.PHONY: setup demo test store-start store-stop samples schemas clean
+.PHONY: setup demo test store-start store-stop samples schemas clean up down
 
 setup:
 	@scripts/bootstrap.sh
@@ -36,3 +36,11 @@ schemas: setup
 
 clean:
 	rm -rf out .state-test
+
+# The local operations set: Prefect server, a worker per room, the deployments, the hot-folder watcher
+# (docs/operations.md). Settings: DOSSIER_HOME, DOSSIER_HOTFOLDER, DOSSIER_ROOMS, PREFECT_PORT, DOSSIER_STORE_PORT.
+up: setup
+	@$(VENV)/bin/python -m flows.stack up
+
+down:
+	@$(VENV)/bin/python -m flows.stack down

@@ -218,15 +218,17 @@ def original_entries(batch_dir: Path, batch_id: str) -> list[OriginalEntry]:
 def finish_dossier(folder: Path, batch: BatchManifest, batch_dir: Path, profile: StandardProfile,
                    artifacts: Sequence[PageArtifact], documents: Sequence[Document],
                    catalogues: Sequence[VolumeCatalogue], volumes: Sequence[VolumeEntry], created: datetime,
-                   trust_roots: list[Path]) -> DossierManifest:
+                   trust_roots: list[Path], batch_id: str | None = None) -> DossierManifest:
     """Write catalogue.json and dossier.json, run the four-property checks, write report.json, and return the
-    manifest carrying the report's verdicts and the digests of catalogue and report."""
+    manifest carrying the report's verdicts and the digests of catalogue and report. The batch id defaults to the
+    batch folder's name (a batch rerun from ``quarantine/<room>/<batch>~2`` keeps the name it was dropped with)."""
     from pipeline.checks import check_dossier
 
+    batch_id = batch_id or batch_dir.name
     catalogue_sha = write_catalogue(folder, batch.case_no, catalogues)
-    manifest = build_manifest(batch, batch_dir.name, profile, artifacts, documents, volumes, created)
+    manifest = build_manifest(batch, batch_id, profile, artifacts, documents, volumes, created)
     manifest = manifest.model_copy(update={"catalogue_sha256": catalogue_sha,
-                                           "originals": original_entries(batch_dir, batch_dir.name)})
+                                           "originals": original_entries(batch_dir, batch_id)})
     write_json(folder / "dossier.json", manifest)
     report = check_dossier(folder, trust_roots)
     report_sha = write_json(folder / "report.json", report)

@@ -1,7 +1,7 @@
 """The process-batch flow end to end on the sample case: real Tesseract, PDFBox Preflight, SeaweedFS and Prefect.
 
-One flow run on the committed sample batch is shared by the tests of this module; each test checks one promise of
-the spine on its result.
+One flow run on the committed sample batch is shared by the first tests of this module; each checks one promise of
+the spine on its result. The last ones check the safety limits: the per-case lock and the host's page slots.
 """
 
 from __future__ import annotations
@@ -137,3 +137,99 @@ def test_a_corrupt_page_stops_the_batch_by_name_and_changes_nothing(tmp_path, pr
     with pytest.raises(BadInputError, match="008.jpg"):
         process_batch(str(batch), state=str(tmp_path / "state"), publish=False)
     assert {p.name: p.read_bytes() for p in batch.iterdir()} == before
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Safety: one run per case at a time, bounded page work per host
+
+
+def test_two_runs_for_one_case_started_together_run_one_after_the_other(tmp_path, prefect_harness, store_env):
+    import contextvars
+    import threading
+    import time
+
+    from flows.process import process_batch
+    from tests.ops_fixtures import make_batch, write_profile
+    from tests.store_fixtures import unique_case_no
+
+    case = unique_case_no()
+    profile = write_profile(tmp_path)
+    barrier = threading.Barrier(2)
+    started, results, errors = {}, {}, []
+
+    def run(name: str) -> None:
+        batch = make_batch(tmp_path / name, case)
+        barrier.wait()
+        started[name] = time.time()
+        try:
+            results[name] = process_batch(str(batch), profile=str(profile), state=str(tmp_path / "state"))
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=contextvars.copy_context().run, args=(run, n)) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=600)
+    assert not errors and len(results) == 2, errors
+    first, second = sorted(results.values(), key=lambda r: r["locked_at"])
+    assert first["lock"] == second["lock"]
+    assert first["unlocked_at"] <= second["locked_at"]
+    assert max(started.values()) < first["unlocked_at"], "the second run did not start while the first held the lock"
+
+
+def test_the_case_lock_is_a_global_concurrency_limit_of_one_created_before_use(prefect_harness):
+    from prefect.client.orchestration import get_client
+
+    from flows.safety import case_lock, case_lock_name
+    from tests.store_fixtures import unique_case_no
+
+    case = unique_case_no()
+    with case_lock(case) as name:
+        assert name == case_lock_name(case)
+        with get_client(sync_client=True) as client:
+            limit = client.read_global_concurrency_limit_by_name(name)
+        assert (limit.limit, limit.active_slots) == (1, 1)
+    with get_client(sync_client=True) as client:
+        assert client.read_global_concurrency_limit_by_name(name).active_slots == 0
+
+
+def test_host_page_slots_never_let_more_pages_run_at_once_than_there_are_slots(tmp_path):
+    import threading
+    import time
+
+    from flows.safety import HostSlots
+
+    slots = HostSlots("pages", count=2, folder=tmp_path, poll_seconds=0.005)
+    lock, running, peak = threading.Lock(), [0], [0]
+
+    def page() -> None:
+        with slots.slot():
+            with lock:
+                running[0] += 1
+                peak[0] = max(peak[0], running[0])
+            time.sleep(0.05)
+            with lock:
+                running[0] -= 1
+
+    threads = [threading.Thread(target=page) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert peak[0] == 2
+
+
+def test_taking_a_free_page_slot_costs_far_less_than_a_page(tmp_path):
+    import time
+
+    from flows.safety import HostSlots
+
+    slots = HostSlots("pages", count=2, folder=tmp_path)
+    n = 500
+    cpu = time.process_time()
+    for _ in range(n):
+        with slots.slot():
+            pass
+    per_page = (time.process_time() - cpu) / n
+    assert per_page < 0.002, f"{per_page * 1000:.3f} ms CPU per slot"  # OCR of a page is ~2 s

@@ -1,0 +1,164 @@
+"""What a run leaves in its work folder so that a rerun can finish it: ``run.json`` and one record per built volume.
+
+``<state>/work/<case-key>/<batch-id>/``::
+
+    run.json                   the batch, profile, status and the dossier's creation time of the latest run
+    volumes/NNN.pdf            volumes built so far (what gets published)
+    state/volume-NNN.json      for each built volume: the digest of its inputs and its manifest entry
+    contact/volume-NNN.png     contact sheets
+
+A volume is reused by a later run when the digest of its inputs (plan, cover data, page records, profile, pipeline
+version) is the same and the PDF still has the SHA-256 recorded for it; anything else is built again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pipeline import __version__
+from pipeline.artifacts import PageArtifact, VolumeContext, VolumePlan
+from pipeline.casekey import case_key
+from pipeline.ingest import sha256_file
+from pipeline.models import StandardProfile, VolumeEntry
+from pipeline.page import write_atomic
+
+RUN_FILE = "run.json"
+
+RunStatus = Literal["running", "failed", "built", "published"]
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, second precision."""
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+class RunRecord(BaseModel):
+    """The latest run of one batch of one case."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    case_no: str
+    case_key: str
+    batch_id: str
+    batch_dir: str = Field(description="where the batch was read from")
+    profile: str | None = Field(default=None, description="profile as given (built-in name or YAML path)")
+    profile_key: str = ""
+    kind: Literal["process", "rerun", "reprocess"] = "process"
+    status: RunStatus = "running"
+    flow_run_id: str | None = None
+    created: datetime | None = Field(default=None, description="the dossier's creation time stamped in its volumes")
+    started: datetime = Field(default_factory=utcnow)
+    updated: datetime = Field(default_factory=utcnow)
+    volumes: int = 0
+    pages: int = 0
+    failed_volumes: list[int] = Field(default_factory=list)
+    error: str = ""
+    manifest_version: str | None = None
+    publish: bool = True
+
+
+def work_folder(home: Path, case_no: str, batch_id: str) -> Path:
+    """The local dossier folder of a case's batch."""
+    return home / "work" / case_key(case_no) / batch_id
+
+
+def load_run(folder: Path) -> RunRecord | None:
+    """The run record of a work folder, or None."""
+    try:
+        return RunRecord.model_validate_json((folder / RUN_FILE).read_bytes())
+    except (OSError, ValidationError):
+        return None
+
+
+def save_run(folder: Path, record: RunRecord, **changes) -> RunRecord:
+    """Write the run record (with changes applied and ``updated`` stamped) atomically."""
+    record = record.model_copy(update={**changes, "updated": utcnow()})
+    write_atomic(folder / RUN_FILE, record.model_dump_json(indent=2).encode("utf-8"))
+    return record
+
+
+def find_runs(home: Path, case_no: str | None = None) -> list[tuple[Path, RunRecord]]:
+    """Run records under the state folder (of one case when given), most recently updated first."""
+    base = home / "work"
+    pattern = f"{case_key(case_no)}/*/{RUN_FILE}" if case_no else f"*/*/{RUN_FILE}"
+    found = []
+    for path in base.glob(pattern):
+        record = load_run(path.parent)
+        if record is not None:
+            found.append((path.parent, record))
+    return sorted(found, key=lambda fr: fr[1].updated, reverse=True)
+
+
+def volume_input_digest(plan: VolumePlan, context: VolumeContext, pages: Mapping[int, PageArtifact],
+                        profile: StandardProfile) -> str:
+    """SHA-256 of everything a volume is built from, except the date it is prepared on."""
+    data = {
+        "pipeline": __version__,
+        "profile": profile.model_dump(mode="json"),
+        "plan": {"number": plan.number, "of": plan.of,
+                 "parts": [[p.document, list(p.positions), p.continued] for p in plan.parts]},
+        "context": {
+            "case_no": context.case_no, "case_title": context.case_title, "agency": context.agency,
+            "retention": context.retention, "security_level": context.security_level, "standard": context.standard,
+            "entries": [e.model_dump(mode="json") for e in context.entries], "date_range": list(context.date_range),
+            "blank_pages": context.blank_pages, "flagged": [list(f) for f in context.flagged],
+            "prepared_by": context.prepared_by, "checked_by": context.checked_by, "extra": dict(context.extra),
+        },
+        "pages": [{"record": pages[p].record.model_dump(mode="json"),
+                   "image": pages[p].image_path.name if pages[p].image_path else None,
+                   "image_folder": pages[p].image_path.parent.name if pages[p].image_path else None,
+                   "ocr": bool(pages[p].ocr_path)} for p in plan.positions],
+    }
+    return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def _volume_state_path(folder: Path, number: int) -> Path:
+    return folder / "state" / f"volume-{number:03d}.json"
+
+
+def save_volume(folder: Path, number: int, digest: str, entry: VolumeEntry) -> None:
+    """Record a built volume."""
+    data = {"input_sha256": digest, "entry": entry.model_dump(mode="json")}
+    write_atomic(_volume_state_path(folder, number), json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8"))
+
+
+def reusable_volume(folder: Path, number: int, digest: str) -> VolumeEntry | None:
+    """The entry of a volume built earlier from the same inputs whose PDF is intact, else None."""
+    try:
+        data = json.loads(_volume_state_path(folder, number).read_text(encoding="utf-8"))
+        entry = VolumeEntry.model_validate(data["entry"])
+    except (OSError, ValueError, KeyError, ValidationError):
+        return None
+    if data.get("input_sha256") != digest:
+        return None
+    pdf = folder / entry.key
+    if not pdf.is_file() or pdf.stat().st_size != entry.bytes or sha256_file(pdf) != entry.sha256:
+        return None
+    return entry
+
+
+def forget_volume(folder: Path, number: int) -> None:
+    """Remove a volume's PDF and record before it is built again (a half-built one must never be reused)."""
+    _volume_state_path(folder, number).unlink(missing_ok=True)
+    (folder / "volumes" / f"{number:03d}.pdf").unlink(missing_ok=True)
+
+
+def drop_volumes_beyond(folder: Path, count: int) -> list[int]:
+    """Remove volumes numbered above ``count`` (left by an earlier plan with more volumes); returns their numbers."""
+    dropped = []
+    for pdf in sorted((folder / "volumes").glob("*.pdf")):
+        try:
+            number = int(pdf.stem)
+        except ValueError:
+            continue
+        if number > count:
+            forget_volume(folder, number)
+            dropped.append(number)
+    return dropped

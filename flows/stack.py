@@ -1,0 +1,173 @@
+"""`make up` / `make down`: the local operations set on one machine — Prefect server, the dossier work pool with a
+queue and a worker per scanning room, the deployments of prefect.yaml, and the hot-folder watcher.
+
+    python -m flows.stack up      # idempotent: starts what is not running
+    python -m flows.stack down    # stops what `up` started (watcher, workers, server, and the store if it started it)
+    python -m flows.stack status
+
+Settings (environment): DOSSIER_HOME (state folder, default ./.state), DOSSIER_HOTFOLDER (default ./hotfolder),
+DOSSIER_ROOMS (comma-separated; default: the room folders in the hot folder, else room-1), PREFECT_PORT (4200),
+DOSSIER_STORE_PORT (base port of the embedded store when it is started here; default 8333). With DOSSIER_S3_ENDPOINT
+set, the external store is used and none is started.
+Logs and pid files are in ``$DOSSIER_HOME/ops/``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+POOL = "dossier"
+
+
+def _settings() -> dict:
+    home = Path(os.environ.get("DOSSIER_HOME") or ROOT / ".state").resolve()
+    hot = Path(os.environ.get("DOSSIER_HOTFOLDER") or ROOT / "hotfolder").resolve()
+    port = int(os.environ.get("PREFECT_PORT", "4200"))
+    rooms = [r for r in os.environ.get("DOSSIER_ROOMS", "").split(",") if r.strip()]
+    if not rooms and hot.is_dir():
+        from pipeline.hotfolder import HotFolder
+
+        rooms = HotFolder(hot).rooms()
+    return {"home": home, "hot": hot, "port": port, "rooms": rooms or ["room-1"], "ops": home / "ops",
+            "api": f"http://127.0.0.1:{port}/api"}
+
+
+def _env(s: dict) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({"PREFECT_API_URL": s["api"], "DOSSIER_HOME": str(s["home"]), "DOSSIER_CODE_DIR": str(ROOT),
+                "DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "OMP_THREAD_LIMIT": "1",
+                "PREFECT_WORKER_QUERY_SECONDS": "2", "PYTHONPATH": str(ROOT)})
+    env.setdefault("PREFECT_HOME", str(s["home"] / "prefect-server"))
+    return env
+
+
+def _alive(pidfile: Path) -> int | None:
+    try:
+        pid = int(pidfile.read_text())
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError):
+        return None
+
+
+def _start(name: str, cmd: list[str], s: dict) -> None:
+    pidfile = s["ops"] / f"{name}.pid"
+    if _alive(pidfile):
+        print(f"  {name}: already running (pid {pidfile.read_text().strip()})")
+        return
+    log = (s["ops"] / f"{name}.log").open("ab")
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=_env(s), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    pidfile.write_text(str(proc.pid))
+    print(f"  {name}: started (pid {proc.pid}, log {s['ops'] / (name + '.log')})")
+
+
+def _healthy(api: str) -> bool:
+    try:
+        with urllib.request.urlopen(api + "/health", timeout=2) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+def _prefect(args: list[str], s: dict, check: bool = True) -> subprocess.CompletedProcess:
+    done = subprocess.run([str(BIN / "prefect"), "--no-prompt", *args], cwd=ROOT, env=_env(s), capture_output=True,
+                          text=True, timeout=300)
+    if check and done.returncode != 0:
+        raise SystemExit(f"prefect {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done
+
+
+def up() -> None:
+    """Start the local set."""
+    s = _settings()
+    s["ops"].mkdir(parents=True, exist_ok=True)
+    for room in s["rooms"]:
+        (s["hot"] / room).mkdir(parents=True, exist_ok=True)
+    print(f"state {s['home']}, hot folder {s['hot']}, rooms {', '.join(s['rooms'])}")
+    if not os.environ.get("DOSSIER_S3_ENDPOINT"):
+        status = subprocess.run([sys.executable, "-m", "flows.cli", "store", "status", "--state", str(s["home"])],
+                                cwd=ROOT, env=_env(s), capture_output=True, text=True, timeout=60)
+        if status.returncode != 0:  # not running
+            port = ["--port", os.environ["DOSSIER_STORE_PORT"]] if os.environ.get("DOSSIER_STORE_PORT") else []
+            started = subprocess.run([sys.executable, "-m", "flows.cli", "store", "start", "--state", str(s["home"]),
+                                      *port], cwd=ROOT, env=_env(s), timeout=120)
+            if started.returncode != 0:
+                raise SystemExit("the embedded store did not start (set DOSSIER_STORE_PORT to use other ports, or "
+                                 "DOSSIER_S3_* for an external store)")
+            (s["ops"] / "store.started").write_text("1")
+    if not _healthy(s["api"]):
+        _start("server", [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(s["port"])], s)
+        deadline = time.monotonic() + 180
+        while not _healthy(s["api"]):
+            if time.monotonic() > deadline:
+                raise SystemExit(f"the Prefect server did not answer at {s['api']}: see {s['ops'] / 'server.log'}")
+            time.sleep(1)
+    print(f"  server: {s['api']}")
+    _prefect(["work-pool", "create", POOL, "--type", "process"], s, check=False)  # fails harmlessly if it exists
+    for room in s["rooms"]:
+        _prefect(["work-queue", "create", room, "--pool", POOL], s, check=False)
+    _prefect(["deploy", "--all"], s)
+    print("  deployments: process-batch, rerun-volume, reprocess-case, watch-hotfolder")
+    for room in s["rooms"]:
+        # each room's worker also serves the default queue: reruns and reprocessing submitted from the CLI/UI
+        _start(f"worker-{room}", [str(BIN / "prefect"), "worker", "start", "--pool", POOL, "--work-queue", room,
+                                  "--work-queue", "default", "--name", f"worker-{room}"], s)
+    _start("watcher", [sys.executable, "-m", "flows.cli", "watch", str(s["hot"]), "--server"], s)
+    print(f"\nUI: http://127.0.0.1:{s['port']}   in your shell: export PREFECT_API_URL={s['api']}")
+
+
+def _stop(name: str, s: dict, grace: float = 15.0) -> None:
+    pidfile = s["ops"] / f"{name}.pid"
+    pid = _alive(pidfile)
+    if pid:
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + grace
+        while _alive(pidfile) and time.monotonic() < deadline:
+            time.sleep(0.3)
+        if _alive(pidfile):  # workers can sit on SIGTERM for a long time
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        print(f"  {name}: stopped")
+    pidfile.unlink(missing_ok=True)
+
+
+def down() -> None:
+    """Stop what `up` started, watcher first so that no new run is created while workers stop."""
+    s = _settings()
+    _stop("watcher", s)
+    for pidfile in sorted(s["ops"].glob("worker-*.pid")):
+        _stop(pidfile.stem, s)
+    _stop("server", s)
+    if (s["ops"] / "store.started").exists():
+        subprocess.run([sys.executable, "-m", "flows.cli", "store", "stop", "--state", str(s["home"])], cwd=ROOT,
+                       env=_env(s), timeout=120)
+        (s["ops"] / "store.started").unlink()
+
+
+def status() -> None:
+    """Which of the set's processes are running."""
+    s = _settings()
+    for pidfile in sorted(s["ops"].glob("*.pid")):
+        pid = _alive(pidfile)
+        print(f"  {pidfile.stem}: {'running, pid ' + str(pid) if pid else 'not running'}")
+    print(f"  server health: {'ok' if _healthy(s['api']) else 'no answer'} ({s['api']})")
+
+
+if __name__ == "__main__":
+    commands = {"up": up, "down": down, "status": status}
+    if len(sys.argv) != 2 or sys.argv[1] not in commands:
+        raise SystemExit(f"usage: python -m flows.stack {'|'.join(commands)}")
+    commands[sys.argv[1]]()

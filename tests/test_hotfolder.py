@@ -1,0 +1,382 @@
+"""The hot-folder library: completeness, fingerprints, claims, the ledger, outcome folders and crash recovery.
+
+These tests drive :class:`pipeline.hotfolder.Intake` with a small in-test submitter that behaves like the Prefect
+server where it matters here (a run per idempotency key, durable across watcher restarts), so that a crash can be
+placed exactly between two steps. The same intake against a real server and worker is tested in test_watch.py.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline.hotfolder import (HotFolder, HotFolderError, Intake, Ledger, RoomConfig, RunStatus, StabilityTracker,
+                                Submission, SubmitUnavailable, fingerprint, idempotency_key, load_room_config,
+                                readiness, settle, snapshot)
+from tests.ops_fixtures import file_digests, make_batch
+
+CASE = "（2024）豫0727刑初7001号"
+FAST = RoomConfig(settle_seconds=0.0)
+
+
+class ServerLike:
+    """Creates one run per idempotency key (and keeps it, like the server); runs end as told by ``outcomes``."""
+
+    def __init__(self, ok: bool = True, message: str = ""):
+        self.runs: dict[str, str] = {}
+        self.params: dict[str, str] = {}
+        self.submits = 0
+        self.ok, self.message = ok, message
+        self.down = False
+        self.finished: set[str] = set()
+
+    def submit(self, entry, batch_dir, config):
+        if self.down:
+            raise SubmitUnavailable("connection refused")
+        self.submits += 1
+        if entry.key not in self.runs:
+            self.runs[entry.key] = f"run-{len(self.runs) + 1}"
+            self.params[entry.key] = str(batch_dir)
+        return Submission(self.runs[entry.key], self.params[entry.key])
+
+    def status(self, run_id):
+        if self.down:
+            raise SubmitUnavailable("connection refused")
+        if run_id in self.finished:
+            return RunStatus(final=True, ok=self.ok, message=self.message)
+        return RunStatus(final=False)
+
+
+def new_intake(tmp_path: Path, server: ServerLike) -> Intake:
+    return Intake(HotFolder(tmp_path / "hot"), Ledger(tmp_path / "state"), server, log=lambda m: None,
+                  retry_seconds=0.0, status_seconds=0.0)
+
+
+@pytest.fixture
+def hot(tmp_path) -> Path:
+    """A hot folder with one room whose batches need not hold still (the stability clock is tested on its own)."""
+    (tmp_path / "hot" / "room-1").mkdir(parents=True)
+    (tmp_path / "hot" / "room-1" / "room.yaml").write_text("settle_seconds: 0\n", encoding="utf-8")
+    return tmp_path / "hot"
+
+
+def drive(intake: Intake, server: ServerLike, rounds: int = 3) -> None:
+    """Let every submitted run finish, ticking around it."""
+    for _ in range(rounds):
+        intake.tick(full_scan=True)
+        server.finished.update(server.runs.values())
+        intake.tick(full_scan=True)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# completeness
+
+
+def test_a_batch_without_a_marker_waits_in_marker_mode(tmp_path):
+    batch = make_batch(tmp_path / "b", CASE)
+    (batch / "batch.json").unlink()
+    verdict = readiness(snapshot(batch), FAST, stable_for=60)
+    assert not verdict.ready and "READY" in verdict.reason
+
+
+def test_a_batch_json_copied_before_any_page_does_not_complete_the_batch(tmp_path):
+    batch = tmp_path / "b"
+    batch.mkdir()
+    (batch / "batch.json").write_text('{"case_no": "x"}', encoding="utf-8")
+    verdict = readiness(snapshot(batch), FAST, stable_for=60)
+    assert not verdict.ready and "no page files" in verdict.reason
+
+
+def test_a_marker_written_last_makes_the_batch_ready_once_it_has_held_still(tmp_path):
+    batch = make_batch(tmp_path / "b", CASE)
+    time.sleep(0.02)
+    (batch / "READY").write_bytes(b"")
+    config = RoomConfig(settle_seconds=2.0)
+    assert not readiness(snapshot(batch), config, stable_for=0.5).ready
+    verdict = readiness(snapshot(batch), config, stable_for=2.5)
+    assert verdict.ready and "READY written last" in verdict.reason
+
+
+def test_a_page_written_after_the_marker_keeps_the_batch_waiting(tmp_path):
+    batch = make_batch(tmp_path / "b", CASE, pages=("001.jpg",))
+    (batch / "READY").write_bytes(b"")
+    time.sleep(0.05)
+    (batch / "late.jpg").write_bytes((batch / "001.jpg").read_bytes())
+    verdict = readiness(snapshot(batch), FAST, stable_for=10)
+    assert not verdict.ready and "late.jpg written after READY" in verdict.reason
+
+
+def test_a_marker_not_written_last_is_accepted_after_the_quiet_period(tmp_path):
+    batch = make_batch(tmp_path / "b", CASE, pages=("001.jpg",))
+    (batch / "READY").write_bytes(b"")
+    time.sleep(0.05)
+    (batch / "late.jpg").write_bytes(b"x")
+    config = RoomConfig(settle_seconds=0, quiet_seconds=30)
+    assert readiness(snapshot(batch), config, stable_for=31).ready
+
+
+def test_a_quiet_room_takes_a_batch_without_a_marker_once_nothing_changed_for_the_quiet_period(tmp_path):
+    batch = make_batch(tmp_path / "b", CASE)
+    (batch / "batch.json").unlink()
+    config = RoomConfig(completion="quiet", quiet_seconds=5, settle_seconds=1)
+    newest = max(s.arrived_ns for s in snapshot(batch).values()) / 1e9
+    assert not readiness(snapshot(batch), config, stable_for=1.5, now=newest + 2).ready
+    assert readiness(snapshot(batch), config, stable_for=1.5, now=newest + 6).ready
+
+
+@pytest.mark.parametrize("name", ["002.jpg.part", ".002.jpg.Ab3xYz", "002.jpg.crdownload"])
+def test_a_file_still_being_copied_keeps_the_batch_waiting(tmp_path, name):
+    batch = make_batch(tmp_path / "b", CASE, pages=("001.jpg",))
+    (batch / name).write_bytes(b"partial")
+    (batch / "READY").write_bytes(b"")
+    verdict = readiness(snapshot(batch), FAST, stable_for=60)
+    assert not verdict.ready and "still being written" in verdict.reason
+
+
+def test_the_stability_clock_restarts_whenever_a_size_or_mtime_changes(tmp_path):
+    batch = make_batch(tmp_path / "b", CASE, pages=("001.jpg",))
+    tracker = StabilityTracker()
+    assert tracker.observe(batch, snapshot(batch), now=100.0) == 0.0
+    assert tracker.observe(batch, snapshot(batch), now=103.0) == 3.0
+    with (batch / "001.jpg").open("ab") as fh:
+        fh.write(b"\0")
+    assert tracker.observe(batch, snapshot(batch), now=104.0) == 0.0
+
+
+def test_room_settings_come_from_room_yaml_and_a_bad_file_is_named(tmp_path):
+    room = tmp_path / "room-2"
+    room.mkdir()
+    (room / "room.yaml").write_text("completion: quiet\nquiet_seconds: 60\nprofile: dat31-2017\n", encoding="utf-8")
+    config = load_room_config(room)
+    assert (config.completion, config.quiet_seconds, config.profile) == ("quiet", 60, "dat31-2017")
+    (room / "room.yaml").write_text("completion: sometimes\n", encoding="utf-8")
+    with pytest.raises(HotFolderError, match="room.yaml"):
+        load_room_config(room)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# fingerprints and claims
+
+
+def test_the_fingerprint_follows_content_room_and_name_but_not_the_ready_marker(tmp_path):
+    a = make_batch(tmp_path / "a" / "b1", CASE)
+    b = make_batch(tmp_path / "b" / "b1", CASE)
+    (b / "READY").write_text("2024-05-20 09:30", encoding="utf-8")
+    assert fingerprint("room-1", "b1", a) == fingerprint("room-1", "b1", b)
+    assert fingerprint("room-1", "b1", a) != fingerprint("room-2", "b1", a)
+    assert fingerprint("room-1", "b1", a) != fingerprint("room-1", "b2", a)
+    with (b / "009.jpg").open("r+b") as fh:
+        fh.seek(5000)
+        fh.write(b"\x01")
+    assert fingerprint("room-1", "b1", a) != fingerprint("room-1", "b1", b)
+
+
+def test_a_claim_is_an_atomic_rename_and_a_name_still_in_flight_is_not_claimed_twice(hot):
+    folder = HotFolder(hot)
+    first = make_batch(hot / "room-1" / "b1", CASE, marker=True)
+    claimed = folder.claim(first)
+    assert claimed == hot / ".processing" / "room-1" / "b1" and claimed.is_dir() and not first.exists()
+    again = make_batch(hot / "room-1" / "b1", CASE, marker=True)
+    assert folder.claim(again) is None and again.is_dir()
+    assert folder.rooms() == ["room-1"]
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# the intake: once, complete, every outcome accounted for
+
+
+def test_a_complete_batch_is_submitted_once_and_moved_to_done(hot, tmp_path):
+    server = ServerLike()
+    intake = new_intake(tmp_path, server)
+    batch = make_batch(hot / "room-1" / "b1", CASE, marker=True)
+    originals = file_digests(batch)
+    drive(intake, server)
+    assert len(server.runs) == 1
+    done = hot / "done" / "room-1" / "b1"
+    assert file_digests(done) == originals
+    [entry] = Ledger(tmp_path / "state").entries()
+    assert (entry.state, entry.run_id, entry.case_no) == ("done", "run-1", CASE)
+    assert entry.key == idempotency_key(entry.fingerprint)
+
+
+def test_a_failed_run_quarantines_the_batch_with_its_reason_and_leaves_the_originals_intact(hot, tmp_path):
+    server = ServerLike(ok=False, message="Failed: BadInputError: 009.jpg: page 1 cannot be decoded")
+    intake = new_intake(tmp_path, server)
+    batch = make_batch(hot / "room-1" / "b1", CASE, marker=True)
+    originals = file_digests(batch)
+    drive(intake, server)
+    target = hot / "quarantine" / "room-1" / "b1"
+    reason = (target / "reason.txt").read_text(encoding="utf-8")
+    assert "009.jpg" in reason and "run-1" in reason
+    after = file_digests(target)
+    assert after.pop("reason.txt") and after == originals
+
+
+def test_the_same_batch_dropped_twice_starts_no_second_run_and_is_quarantined_as_a_duplicate(hot, tmp_path):
+    server = ServerLike()
+    intake = new_intake(tmp_path, server)
+    make_batch(hot / "room-1" / "b1", CASE, marker=True)
+    drive(intake, server)
+    make_batch(hot / "room-1" / "b1", CASE, marker=True)
+    drive(intake, server)
+    assert len(server.runs) == 1
+    reason = (hot / "quarantine" / "room-1" / "b1" / "reason.txt").read_text(encoding="utf-8")
+    assert "duplicate of batch room-1/b1" in reason
+    [entry] = Ledger(tmp_path / "state").entries()
+    assert entry.state == "done" and len(entry.duplicates) == 1
+
+
+def test_a_claim_is_resumed_with_the_same_key_after_a_crash_before_the_ledger_was_written(hot, tmp_path):
+    server = ServerLike()
+    make_batch(hot / "room-1" / "b1", CASE, marker=True)
+    HotFolder(hot).claim(hot / "room-1" / "b1")  # the watcher died right after its rename
+    intake = new_intake(tmp_path, server)
+    intake.recover()
+    drive(intake, server)
+    assert len(server.runs) == 1 and (hot / "done" / "room-1" / "b1").is_dir()
+
+
+def test_a_watcher_that_crashed_after_submitting_gets_the_same_run_back(hot, tmp_path):
+    server = ServerLike()
+    make_batch(hot / "room-1" / "b1", CASE, marker=True)
+    first = new_intake(tmp_path, server)
+    first.tick(full_scan=True)  # claimed and submitted; the run is going on; then the watcher dies
+    assert server.submits == 1 and (hot / ".processing" / "room-1" / "b1").is_dir()
+    second = new_intake(tmp_path, server)
+    second.recover()
+    drive(second, server)
+    assert server.submits == 2 and len(server.runs) == 1
+    assert (hot / "done" / "room-1" / "b1").is_dir()
+
+
+def test_a_move_interrupted_by_a_crash_is_completed_on_restart(hot, tmp_path):
+    server = ServerLike()
+    make_batch(hot / "room-1" / "b1", CASE, marker=True)
+    intake = new_intake(tmp_path, server)
+    intake.tick(full_scan=True)
+    ledger = Ledger(tmp_path / "state")
+    [entry] = ledger.entries()
+    # the crash: the target was recorded, the rename never happened
+    target = hot / "done" / "room-1" / "b1"
+    ledger.update(entry.fingerprint, "settling (test)", state="settling", target="done", outcome_path=str(target),
+                  settle_from=entry.claim_path)
+    new_intake(tmp_path, server).recover()
+    assert target.is_dir() and ledger.get(entry.fingerprint).state == "done"
+
+
+def test_claims_wait_while_the_server_is_unreachable_and_go_through_when_it_is_back(hot, tmp_path):
+    server = ServerLike()
+    server.down = True
+    intake = new_intake(tmp_path, server)
+    make_batch(hot / "room-1" / "b1", CASE, marker=True)
+    intake.tick(full_scan=True)
+    intake.tick(full_scan=True)
+    assert not server.runs and (hot / ".processing" / "room-1" / "b1").is_dir()
+    server.down = False
+    drive(intake, server)
+    assert len(server.runs) == 1 and (hot / "done" / "room-1" / "b1").is_dir()
+
+
+def test_a_run_known_for_another_claim_of_the_same_files_makes_this_one_a_duplicate(hot, tmp_path):
+    server = ServerLike()
+    make_batch(hot / "room-1" / "b1", CASE, marker=True)
+    fp = fingerprint("room-1", "b1", hot / "room-1" / "b1")
+    server.runs[idempotency_key(fp)] = "run-elsewhere"  # another watcher (another state folder) got it first
+    server.params[idempotency_key(fp)] = "/elsewhere/.processing/room-1/b1"
+    intake = new_intake(tmp_path, server)
+    drive(intake, server)
+    assert len(server.runs) == 1
+    assert "run-elsewhere" in (hot / "quarantine" / "room-1" / "b1" / "reason.txt").read_text(encoding="utf-8")
+
+
+def test_the_ledger_knows_where_a_claimed_batch_went(hot, tmp_path):
+    server = ServerLike(ok=False, message="Failed")
+    intake = new_intake(tmp_path, server)
+    make_batch(hot / "room-1" / "b1", CASE, marker=True)
+    drive(intake, server)
+    ledger = Ledger(tmp_path / "state")
+    assert ledger.locate(hot / ".processing" / "room-1" / "b1") == hot / "quarantine" / "room-1" / "b1"
+
+
+def test_a_quarantined_batch_moves_on_to_done_and_keeps_its_history(hot, tmp_path):
+    server = ServerLike(ok=False, message="Failed: volume 2")
+    intake = new_intake(tmp_path, server)
+    make_batch(hot / "room-1" / "b1", CASE, marker=True)
+    drive(intake, server)
+    ledger = Ledger(tmp_path / "state")
+    [entry] = ledger.entries()
+    done = settle(HotFolder(hot), ledger, entry.fingerprint, "done", event="completed by rerun r-9")
+    assert done.state == "done" and Path(done.outcome_path) == hot / "done" / "room-1" / "b1"
+    text = (hot / "done" / "room-1" / "b1" / "reason.txt").read_text(encoding="utf-8")
+    assert "volume 2" in text and "completed by rerun r-9" in text
+
+
+def test_outcome_folders_never_overwrite_an_earlier_batch_of_the_same_name(hot):
+    folder = HotFolder(hot)
+    (hot / "done" / "room-1" / "b1").mkdir(parents=True)
+    assert folder.outcome_path("done", "room-1", "b1") == hot / "done" / "room-1" / "b1~2"
+
+
+def test_reason_txt_is_never_written_outside_a_quarantine_folder(hot):
+    from pipeline.hotfolder import write_reason
+
+    batch = make_batch(hot / "room-1" / "b1", CASE)
+    with pytest.raises(HotFolderError):
+        write_reason(batch, "no")
+    assert not (batch / "reason.txt").exists()
+
+
+def test_a_batch_that_changes_while_it_is_claimed_is_put_back(hot, tmp_path):
+    server = ServerLike()
+    intake = new_intake(tmp_path, server)
+    batch = make_batch(hot / "room-1" / "b1", CASE, marker=True)
+    before = snapshot(batch)
+    claimed = HotFolder(hot).claim(batch)
+    with (claimed / "009.jpg").open("ab") as fh:  # a writer that still had the file open
+        fh.write(b"\0" * 10)
+    os.utime(claimed / "009.jpg")
+    intake._accept("room-1", claimed, before)
+    assert batch.is_dir() and not claimed.exists() and not Ledger(tmp_path / "state").entries()
+
+
+def test_a_quarantined_batch_whose_run_is_retried_to_success_moves_on_to_done(hot, tmp_path):
+    server = ServerLike(ok=False, message="Failed: volume 2")
+    intake = new_intake(tmp_path, server)
+    intake.reconcile_seconds = 0.0
+    make_batch(hot / "room-1" / "b1", CASE, marker=True)
+    drive(intake, server)
+    assert (hot / "quarantine" / "room-1" / "b1").is_dir()
+    server.ok = True  # an admin retried the run in the Prefect UI and it completed
+    intake.tick(full_scan=True)
+    assert (hot / "done" / "room-1" / "b1").is_dir() and len(server.runs) == 1
+
+
+def test_a_named_pipe_in_a_batch_is_never_opened(tmp_path):
+    batch = make_batch(tmp_path / "b", CASE, pages=("001.jpg",))
+    os.mkfifo(batch / "pipe.jpg")
+    assert "pipe.jpg" not in snapshot(batch)
+    assert len(fingerprint("room-1", "b", batch)) == 64  # would block forever if it read the pipe
+
+
+def test_a_refused_submission_keeps_the_claim_and_does_not_stop_the_watcher(hot, tmp_path):
+    server = ServerLike()
+    refused = [True]
+    submit = server.submit
+
+    def flaky(entry, batch_dir, config):
+        if refused[0]:
+            raise ValueError("400 Bad Request: no such work queue")
+        return submit(entry, batch_dir, config)
+
+    server.submit = flaky
+    intake = new_intake(tmp_path, server)
+    intake.error_retry_seconds = 0.0
+    make_batch(hot / "room-1" / "b1", CASE, marker=True)
+    intake.tick(full_scan=True)
+    assert (hot / ".processing" / "room-1" / "b1").is_dir() and not server.runs
+    refused[0] = False
+    drive(intake, server)
+    assert (hot / "done" / "room-1" / "b1").is_dir() and len(server.runs) == 1
