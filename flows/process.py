@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from prefect import flow, get_run_logger, task, unmapped
+from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -35,7 +35,7 @@ from pipeline.config import default_workers, state_dir
 from pipeline.errors import BadInputError, VolumeError
 from pipeline.ingest import PageRef, list_pages, read_manifest
 from pipeline.models import BatchManifest, StandardProfile, VolumeCatalogue, VolumeEntry
-from pipeline.page import PageCache, PageEnvironment, process_page
+from pipeline.page import PageCache, PageEnvironment, chunked, process_pages
 from pipeline.standard import load_profile
 
 FAULT_ENV = "DOSSIER_TEST_FAIL_VOLUME"
@@ -81,11 +81,19 @@ def ingest(batch_dir: Path, case_no: str | None) -> tuple[BatchManifest, list[Pa
     return manifest, list_pages(batch_dir)
 
 
-@task(name="page", task_run_name="page-{position}", cache_policy=NO_CACHE)
-def page_task(position: int, ref: PageRef, env: PageEnvironment) -> tuple[PageArtifact, bool]:
-    """Process one page, or take it from the page cache, holding one of the host's page slots."""
+@task(name="pages", task_run_name="pages-{first}", cache_policy=NO_CACHE)
+def pages_task(first: int, refs: list[PageRef], env: PageEnvironment) -> list[tuple[PageArtifact, bool]]:
+    """Process a chunk of consecutive pages (OCR in one tesseract process), or take them from the page cache,
+    holding one of the host's page slots."""
     with HostSlots("pages").slot():
-        return process_page(position, ref, env)
+        return process_pages(list(enumerate(refs, start=first)), env)
+
+
+def chunk_size(pages: int, workers: int) -> int:
+    """Pages per chunk: up to $DOSSIER_OCR_CHUNK (default 8, one tesseract process each), but small enough that
+    every worker gets work on a short batch."""
+    limit = int(os.environ.get("DOSSIER_OCR_CHUNK", "8"))
+    return max(1, min(limit, -(-pages // max(1, workers))))
 
 
 @task(name="structure", cache_policy=NO_CACHE)
@@ -200,14 +208,16 @@ def _build_locked(job: Job, log, prof: StandardProfile, manifest: BatchManifest,
     ocr = prof.ocr.enabled
     progress.report("pages", "total", len(refs))
     progress.report("ocr", "total", len(refs) if ocr else 0)
-    futures = page_task.map(list(range(len(refs))), refs, unmapped(env))
+    chunks = chunked(len(refs), chunk_size(len(refs), default_workers()))
+    futures = [pages_task.submit(c[0], [refs[i] for i in c], env) for c in chunks]
     results: dict[int, tuple[PageArtifact, bool]] = {}
-    for fut in as_completed(list(futures)):
-        artifact, hit = fut.result()
-        results[artifact.position] = (artifact, hit)
-        progress.report("pages", "advance")
-        if ocr:  # imaging and OCR are one task per page: a page done is a page OCRed (or found blank)
-            progress.report("ocr", "advance")
+    for fut in as_completed(futures):
+        done = fut.result()
+        for artifact, hit in done:
+            results[artifact.position] = (artifact, hit)
+        progress.report("pages", "advance", len(done))
+        if ocr:  # imaging and OCR are one task per chunk: a page done is a page OCRed (or found blank)
+            progress.report("ocr", "advance", len(done))
     artifacts = [results[i][0] for i in range(len(refs))]
     cached = sum(1 for _, hit in results.values() if hit)
     log.info("pages: %d processed, %d from cache", len(results) - cached, cached)
