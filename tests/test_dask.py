@@ -39,7 +39,7 @@ def test_a_two_worker_dask_cluster_processes_a_batch_through_dask_address(cluste
     records = client.get_task_stream(start=started)
     pages = [r for r in records if "page" in str(r["key"])]
     workers = {r["worker"] for r in records}
-    assert len(pages) == 3, [r["key"] for r in records]
+    assert len(pages) == 2, [r["key"] for r in records]  # 3 pages in chunks of 2 and 1, one per worker
     assert workers == set(client.scheduler_info()["workers"]), workers
     assert "volumes built" in done.stderr and "2/2" in done.stderr  # the progress bars, fed from dask futures
     manifest = read_manifest(ObjectStore(StoreConfig.from_env(state, env)), case)
