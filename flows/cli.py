@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import os
 import sys
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.console import Console
 
+from flows.tempserver import TemporaryServer
 from pipeline.cli import app
 from pipeline.config import state_dir
 
@@ -101,12 +102,16 @@ def process(
     """Process one batch folder into a signed PDF/A dossier and publish it."""
     home = state_dir(state)
     prefect_environment(home)
-    from flows.process import default_task_runner, process_batch
+    with ExitStack() as stack:
+        server = None if os.environ.get("PREFECT_API_URL") else stack.enter_context(TemporaryServer())
+        from flows.process import default_task_runner, process_batch
 
-    runner = default_task_runner(workers, dask_address)
-    result = _run(lambda: process_batch.with_options(task_runner=runner)(
-        str(batch_dir), case_no=case, profile=profile, state=str(home), publish=publish),
-        sys.stderr.isatty() if show_progress is None else show_progress)
+        runner = default_task_runner(workers, dask_address)
+        if server is not None:
+            server.wait()
+        result = _run(lambda: process_batch.with_options(task_runner=runner)(
+            str(batch_dir), case_no=case, profile=profile, state=str(home), publish=publish),
+            sys.stderr.isatty() if show_progress is None else show_progress)
     _print_result(result)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -78,7 +79,7 @@ def ingest(batch_dir: Path, case_no: str | None) -> tuple[BatchManifest, list[Pa
         manifest = BatchManifest(case_no=case_no)
     elif case_no and case_no != manifest.case_no:
         raise BadInputError(f"--case {case_no} differs from batch.json's case number {manifest.case_no}")
-    return manifest, list_pages(batch_dir)
+    return manifest, list_pages(batch_dir, default_workers())
 
 
 @task(name="pages", task_run_name="pages-{first}", cache_policy=NO_CACHE)
@@ -103,7 +104,7 @@ def structure_task(artifacts: Sequence[PageArtifact], manifest: BatchManifest, p
     from pipeline.structure import find_documents, plan_volumes, volume_catalogue
 
     dz.require_no_review(artifacts)
-    documents = find_documents(artifacts, manifest)
+    documents = find_documents(artifacts, manifest, headings=None)  # page tasks already re-read dropped titles
     plans = plan_volumes(documents, profile.volumes.max_pages)
     return documents, plans, [volume_catalogue(plan, documents) for plan in plans]
 
@@ -208,7 +209,7 @@ def _build_locked(job: Job, log, prof: StandardProfile, manifest: BatchManifest,
     ocr = prof.ocr.enabled
     progress.report("pages", "total", len(refs))
     progress.report("ocr", "total", len(refs) if ocr else 0)
-    chunks = chunked(len(refs), chunk_size(len(refs), default_workers()))
+    chunks = chunked(len(refs), chunk_size(len(refs), default_workers()), default_workers())
     futures = [pages_task.submit(c[0], [refs[i] for i in c], env) for c in chunks]
     results: dict[int, tuple[PageArtifact, bool]] = {}
     for fut in as_completed(futures):
@@ -260,13 +261,16 @@ def _build_locked(job: Job, log, prof: StandardProfile, manifest: BatchManifest,
     log.info("volumes: built %s, reused %s, failed %s", built or "none", sorted(reused) or "none",
              sorted(failed) or "none")
 
-    sheets = _contact_sheets(folder, manifest.case_no, plans, by_pos, log)
+    # thumbnails are drawn beside the checks (which mostly wait for PDFBox Preflight) rather than before them
+    drawing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="contact-sheets")
+    sheets_future = drawing.submit(_contact_sheets, folder, manifest.case_no, plans, by_pos, log)
+    drawing.shutdown(wait=False)
     summary_args = dict(artifacts=artifacts, plans=plans, volumes=entries, failed=failed, reused=reused,
                         pages_processed=len(results) - cached, pages_cached=cached, folder=folder)
     if failed:
         save_run(folder, record, status="failed", failed_volumes=sorted(failed),
                  error="; ".join(f"volume {n}: {m}" for n, m in sorted(failed.items()))[:2000])
-        _artifacts(manifest.case_no, "volume(s) failed", summary_args, sheets, home, log)
+        _artifacts(manifest.case_no, "volume(s) failed", summary_args, sheets_future.result(), home, log)
         raise VolumeError(f"case {manifest.case_no}: volume(s) {', '.join(map(str, sorted(failed)))} of {len(plans)} "
                           f"failed ({'; '.join(failed[n] for n in sorted(failed))}); the others are kept: "
                           f"'dossier rerun {manifest.case_no}' builds only what failed",
@@ -275,6 +279,7 @@ def _build_locked(job: Job, log, prof: StandardProfile, manifest: BatchManifest,
     volumes = [entries[p.number] for p in plans]
     summary = dz.finish_dossier(folder, manifest, batch, prof, artifacts, documents, catalogues, volumes, created,
                                 dz.trust_roots_for_run(home), batch_id=job.batch_id)
+    sheets = sheets_future.result()
     passed = bool(summary.report and summary.report.passed)
     log.info("dossier %s: %d volume(s), report %s", manifest.case_no, len(volumes), "passed" if passed else "FAILED")
     result = {"case_no": manifest.case_no, "case_key": summary.case_key, "folder": str(folder),

@@ -11,6 +11,7 @@ import hashlib
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -275,6 +276,27 @@ def _pdfa_verdict(facts: VolumeFacts, level: str) -> ValidationResult:
     return _pdfa_cache[key]
 
 
+def _inspect_while_validating(path: Path, level: str) -> VolumeFacts:
+    """Inspect a volume while its PDF/A validator (a separate Java process for 1b) runs beside it.
+
+    Preflight costs ~8 s on a 200-page volume and the in-process inspection ~4 s; running them side by side takes
+    the longer of the two instead of their sum. The verdict lands in the cache that ``_pdfa_verdict`` reads.
+    """
+    try:
+        digest = _sha256(path)
+    except OSError:
+        return inspect_volume(path)
+    if (digest, level) in _pdfa_cache:
+        return inspect_volume(path)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(validate_pdfa, path, level)
+        facts = inspect_volume(path)
+        result = pending.result()
+    if facts.sha256 == digest:  # the file did not change under us
+        _pdfa_cache[(digest, level)] = result
+    return facts
+
+
 def _label_problems(labels: list[str]) -> tuple[list[str], int]:
     """Problems with the page labels of a volume, and its number of numbered pages."""
     numbered = [i for i, label in enumerate(labels) if label.isdigit()]
@@ -384,7 +406,7 @@ def qpdf_cli_checks(volumes: list[tuple[str, Path]]) -> list[Check]:
 def check_volume(path: Path, level: str, trust_roots: list[Path] | None, *, subject: str | None = None,
                  now: datetime | None = None) -> list[Check]:
     """Check one signed PDF/A volume on its own: signature, page labels, PDF/A, rendering, active content."""
-    facts = inspect_volume(path)
+    facts = _inspect_while_validating(path, level)
     checks, _ = _volume_checks(facts, level, trust_roots, subject or path.name, now or datetime.now(timezone.utc))
     return checks
 
@@ -548,7 +570,7 @@ def _dossier_volume_checks(folder: Path, manifest: DossierManifest, entry: Volum
     path = folder / key
     if not path.is_file():
         return [_check("completeness", "volume-present", key, False, f"volume {entry.number} file is missing")]
-    facts = inspect_volume(path)
+    facts = _inspect_while_validating(path, entry.pdfa)
     checks = [_check("authenticity", "sha256", key, facts.sha256 == entry.sha256 and facts.size == entry.bytes,
                      f"SHA-256 {facts.sha256[:16]}…, {facts.size} bytes"
                      + ("" if facts.sha256 == entry.sha256 else f" ≠ manifest {entry.sha256[:16]}…")

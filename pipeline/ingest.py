@@ -11,6 +11,7 @@ import io
 import json
 import re
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,29 +120,31 @@ def _open_image(path: Path) -> Image.Image:
         raise BadInputError(f"{path.name}: not a readable image ({exc})", path.name) from exc
 
 
-def list_pages(batch_dir: Path) -> list[PageRef]:
+def list_pages(batch_dir: Path, workers: int = 2) -> list[PageRef]:
     """Every page of the batch in scan order, each file opened and every page fully decoded once to prove it is sound.
 
-    Decoding up front costs a few tens of milliseconds per page and means a truncated file stops the batch before
-    any OCR is spent on it.
+    Decoding up front (``workers`` files at a time; the decoders release the GIL) means a truncated file stops the
+    batch before any OCR is spent on it. The first bad file in scan order is the one reported.
     """
-    refs: list[PageRef] = []
-    for path in batch_files(batch_dir):
-        name = path.name
-        if path.suffix.lower() in PDF_SUFFIXES:
-            count = _pdf_page_count(path)
-            refs.extend(PageRef(name, i, count) for i in range(count))
-            continue
-        with _open_image(path) as img:
-            count = 0
-            try:
-                for frame in ImageSequence.Iterator(img):
-                    frame.load()
-                    count += 1
-            except (OSError, SyntaxError, ValueError) as exc:
-                raise BadInputError(f"{name}: page {count + 1} cannot be decoded ({exc})", name) from exc
-        refs.extend(PageRef(name, i, count) for i in range(count))
-    return refs
+    files = batch_files(batch_dir)
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        counts = list(pool.map(_page_count, files))
+    return [PageRef(path.name, i, count) for path, count in zip(files, counts) for i in range(count)]
+
+
+def _page_count(path: Path) -> int:
+    """How many pages a file holds, after decoding each of them; BadInputError naming the file if one fails."""
+    if path.suffix.lower() in PDF_SUFFIXES:
+        return _pdf_page_count(path)
+    with _open_image(path) as img:
+        count = 0
+        try:
+            for frame in ImageSequence.Iterator(img):
+                frame.load()
+                count += 1
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise BadInputError(f"{path.name}: page {count + 1} cannot be decoded ({exc})", path.name) from exc
+    return count
 
 
 def _pdf_page_count(path: Path) -> int:
@@ -180,6 +183,14 @@ def pixel_digest(img: Image.Image) -> str:
     h.update(f"{img.mode}:{img.width}x{img.height}:".encode())
     h.update(img.tobytes())
     return h.hexdigest()
+
+
+def page_file_digest(batch_dir: Path, ref: PageRef) -> str | None:
+    """The page's SHA-256 without decoding it (that of the file, for single-page image files); None otherwise."""
+    path = batch_dir / ref.file
+    if ref.frames == 1 and path.suffix.lower() not in PDF_SUFFIXES:
+        return sha256_file(path)
+    return None
 
 
 def read_page(batch_dir: Path, ref: PageRef) -> RawPage:

@@ -12,14 +12,14 @@ import io
 import json
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PIL import Image
 
 from pipeline import __version__
 from pipeline.artifacts import PageArtifact
-from pipeline.ingest import PageRef, read_page
+from pipeline.ingest import PageRef, page_file_digest, read_page
 from pipeline.models import PageRecord, PageSource, SeparatorPayload, StandardProfile
 
 
@@ -126,6 +126,11 @@ def _image_page(position: int, ref: PageRef, env: PageEnvironment) -> tuple[Page
     from pipeline.imaging import prepare_page
     from pipeline.separator import find_separator
 
+    known = page_file_digest(env.batch_dir, ref)  # a rerun finds finished pages without decoding them
+    if known is not None:
+        cached = env.cache.load(page_cache_key(known, env.profile), position, ref)
+        if cached is not None:
+            return cached, True
     raw = read_page(env.batch_dir, ref)
     key = page_cache_key(raw.sha256, env.profile)
     cached = env.cache.load(key, position, ref)
@@ -174,8 +179,13 @@ def _image_page(position: int, ref: PageRef, env: PageEnvironment) -> tuple[Page
 
 
 def _finish_page(page: _AwaitingOcr, result, env: PageEnvironment) -> PageArtifact:
-    """Record a page's OCR result and cache the finished page."""
+    """Record a page's OCR result (its title line re-read when the page OCR dropped it) and cache the finished page."""
+    from pipeline.structure import HeadingReader
+
     record = page.record
+    artifact = PageArtifact(page.position, record, page.image_path, page.width, page.height, page.dpi)
+    ocr = env.profile.ocr
+    result = HeadingReader(languages=ocr.languages, timeout=ocr.timeout_seconds).complete(artifact, result)
     ocr_path = env.cache.folder(page.key) / "ocr.json"
     write_atomic(ocr_path, json.dumps(result.to_dict(), ensure_ascii=False).encode())
     confidence = result.mean_confidence
@@ -186,7 +196,7 @@ def _finish_page(page: _AwaitingOcr, result, env: PageEnvironment) -> PageArtifa
         record.flags.append(f"ocr-confidence-low: {confidence:.0f} < {threshold:.0f}")
     if record.ocr_chars == 0:
         record.flags.append("ocr-no-text")
-    artifact = PageArtifact(page.position, record, page.image_path, page.width, page.height, page.dpi, ocr_path)
+    artifact = replace(artifact, ocr_path=ocr_path)
     env.cache.save(page.key, artifact)
     return artifact
 
@@ -224,6 +234,11 @@ def process_page(position: int, ref: PageRef, env: PageEnvironment) -> tuple[Pag
     return process_pages([(position, ref)], env)[0]
 
 
-def chunked(count: int, size: int) -> list[list[int]]:
-    """Positions 0..count-1 in consecutive chunks of at most ``size``."""
-    return [list(range(start, min(start + size, count))) for start in range(0, count, size)]
+def chunked(count: int, size: int, workers: int = 1) -> list[list[int]]:
+    """Positions 0..count-1 in consecutive chunks of at most ``size``; the last ``workers * size`` pages go in
+    quarter-size chunks, so that no worker sits idle for long while another finishes a big last chunk."""
+    tail_start = count - workers * size if workers > 1 and count > 2 * workers * size else count
+    small = max(1, size // 4)
+    chunks = [list(range(start, min(start + size, tail_start))) for start in range(0, tail_start, size)]
+    chunks += [list(range(start, min(start + small, count))) for start in range(tail_start, count, small)]
+    return chunks

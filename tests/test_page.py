@@ -33,6 +33,12 @@ def test_chunks_cover_every_position_once_in_order():
     assert chunked(0, 3) == []
 
 
+def test_the_last_chunks_are_smaller_so_workers_finish_together():
+    chunks = chunked(40, 8, workers=2)
+    assert [p for c in chunks for p in c] == list(range(40))
+    assert [len(c) for c in chunks] == [8, 8, 8] + [2] * 8
+
+
 @pytest.fixture(scope="module")
 def small_batch(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("batch")
