@@ -80,6 +80,6 @@ def write_contact_sheet(path: Path, thumbs: list[Thumb], title: str = "", column
     import io
 
     buf = io.BytesIO()
-    contact_sheet(thumbs, title, columns).save(buf, "PNG", optimize=True)
+    contact_sheet(thumbs, title, columns).save(buf, "PNG")  # optimize=True: 2% smaller, 4x the time (1.5 s)
     write_atomic(path, buf.getvalue())
     return path

@@ -23,7 +23,7 @@ from pipeline.artifacts import BuiltVolume, PageArtifact, VolumeContext, VolumeP
 from pipeline.errors import VolumeError
 from pipeline.models import CatalogueEntry
 from pipeline.ocr import OcrResult
-from pipeline.textfit import MM, cjk_font, text_width, wrap_text
+from pipeline.textfit import MM, cjk_font, numeral_font, wrap_text
 
 TextLayer = Callable[[pikepdf.Pdf, pikepdf.Page, OcrResult, float, float], None]
 
@@ -69,15 +69,18 @@ class _Canvas:
         self.thin: list[tuple[float, float, float, float]] = []
         self.thick: list[tuple[float, float, float, float]] = []
 
-    def text(self, x: float, y: float, text: str, size: float, align: str = "left") -> None:
-        """Text with its baseline at y; x is the left edge, the centre or the right edge per ``align``."""
+    def text(self, x: float, y: float, text: str, size: float, align: str = "left",
+             font: pymupdf.Font | None = None) -> None:
+        """Text with its baseline at y; x is the left edge, the centre or the right edge per ``align``; in the CJK
+        font unless another is given."""
         if not text:
             return
-        w = text_width(text, size) / MM
+        font = font or cjk_font()
+        w = font.text_length(text, fontsize=size) / MM
         x0 = {"left": x, "centre": x - w / 2, "right": x - w}[align]
         if align == "left" and text[0] in HANGING:
             x0 -= size * 0.5 / MM  # a full-width opening bracket's ink sits in the right half of its em
-        self.writer.append((x0 * MM, y * MM), text, font=cjk_font(), fontsize=size)
+        self.writer.append((x0 * MM, y * MM), text, font=font, fontsize=size)
 
     def line(self, x0: float, y0: float, x1: float, y1: float, thick: bool = False) -> None:
         """A rule between two points."""
@@ -345,7 +348,7 @@ def stamp_page_number(page: pymupdf.Page, number: int) -> None:
     """The page number top-right, as a numbering stamp would put it."""
     c = _Canvas(page)
     x = page.rect.width / MM - PAGE_NUMBER_INSET_MM[0]
-    c.text(x, PAGE_NUMBER_INSET_MM[1], str(number), PAGE_NUMBER_SIZE, "right")
+    c.text(x, PAGE_NUMBER_INSET_MM[1], str(number), PAGE_NUMBER_SIZE, "right", font=numeral_font())
     c.close()
 
 
@@ -501,10 +504,13 @@ def _skeleton(plan: VolumePlan, context: VolumeContext, scanned: Sequence[_Scann
         toc_pages = paginate_toc(toc_rows(context.entries))
         for k, rows in enumerate(toc_pages):
             draw_toc_page(doc.new_page(width=A4[0], height=A4[1]), context, rows, continued=k > 0)
-        for s in scanned:
-            stamp_page_number(doc.new_page(width=s.width_pt, height=s.height_pt), s.number)
+        carriers = [doc.new_page(width=s.width_pt, height=s.height_pt).number for s in scanned]
         record_pages = draw_record_pages(doc, context, len(scanned))
         doc.subset_fonts()
+        # stamped after subsetting: the numeral font is a subset already, and MuPDF's subsetter zeroes the advance
+        # that fontTools left shared by the digits after an unused one (Preflight 3.1.6 on volumes without a "0")
+        for number, s in zip(carriers, scanned):
+            stamp_page_number(doc[number], s.number)
         return doc.tobytes(garbage=3, deflate=True, no_new_id=True), len(toc_pages), record_pages
     finally:
         doc.close()

@@ -28,6 +28,7 @@ import ssl
 import tempfile
 import unicodedata
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -195,6 +196,9 @@ def _canonical(manifest: DossierManifest) -> dict:
     return manifest.model_dump(mode="json", exclude={"supersedes", "created"})
 
 
+PUT_WORKERS = 4  # originals written at once while publishing (a 200-page batch has 200)
+
+
 def publish_dossier(store: ObjectStore, manifest: DossierManifest, local_dir: Path,
                     originals: Iterable[tuple[str, Path, Path]] = (),
                     profile_retention: RetentionPolicy | None = None,
@@ -222,14 +226,28 @@ def publish_dossier(store: ObjectStore, manifest: DossierManifest, local_dir: Pa
     prefix = f"{CASES_PREFIX}{key}/"
     written: list[StoredObject] = []
     versions: dict[str, str] = {}
-    for item in items + original_items:
-        obj = _put_verified(store, prefix + item.rel, item, retention)
+
+    def record(item: _Item, obj: StoredObject) -> None:
         obj = StoredObject(item.rel, obj.version_id, obj.sha256, obj.bytes, obj.skipped)
         written.append(obj)
         if obj.version_id:
             versions[item.rel] = obj.version_id
         if on_object_written is not None:
             on_object_written(item.rel)
+
+    for item in items:  # volumes, catalogue, report: one by one, in order
+        record(item, _put_verified(store, prefix + item.rel, item, retention))
+    # the originals, many small files, go up PUT_WORKERS at a time (each written and read back)
+    with ThreadPoolExecutor(max_workers=PUT_WORKERS) as pool:
+        pending = [(item, pool.submit(_put_verified, store, prefix + item.rel, item, retention))
+                   for item in original_items]
+        try:
+            for item, future in pending:
+                record(item, future.result())
+        except BaseException:
+            for _, future in pending:
+                future.cancel()
+            raise
     for entry in unsupplied:  # named by the manifest, not given this time: must already be in the store
         info = store.stat(prefix + entry.key)
         if info is None:
