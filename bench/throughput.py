@@ -90,6 +90,7 @@ class Measure:
     cpu: float = 0.0
     peak_rss: int = 0
     out_bytes: int = 0
+    log: str = ""
 
 
 class TreeSampler:
@@ -138,7 +139,7 @@ def run_command(cmd: list[str], env: dict[str, str]) -> Measure:
     if proc.returncode != 0:
         raise SystemExit(f"{cmd[0]} failed ({proc.returncode}): {err.decode(errors='replace')[-2000:]}")
     cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
-    return Measure(wall, cpu, sampler.peak)
+    return Measure(wall, cpu, sampler.peak, log=err.decode(errors="replace"))
 
 
 def plain_tesseract(batch: Path, out: Path, lang: str, psm: int, workers: int, env: dict[str, str]) -> Measure:
@@ -218,7 +219,7 @@ def main() -> None:
     prefect_home = state / "prefect"
     server = None
     if args.prefect in ("server", "both"):
-        os.environ["PREFECT_HOME"] = str(prefect_home)
+        os.environ.update(PREFECT_HOME=str(prefect_home), PREFECT_SERVER_ANALYTICS_ENABLED="false")
         server = TemporaryServer().start()  # a Prefect API server, running before timing starts (like the store)
         server.wait()
         os.environ.pop("PREFECT_API_URL", None)
@@ -247,7 +248,8 @@ def main() -> None:
                 vols = list((state / "work").rglob("volumes/*.pdf"))
                 m.out_bytes = sum(v.stat().st_size for v in vols)
                 results[mode].append(m)
-                print(f"round {r + 1}: {mode} {m.wall:.1f} s", flush=True)
+                (tmp / f"{mode}{r}.log").write_text(m.log, encoding="utf-8")  # the run's own timeline
+                print(f"round {r + 1}: {mode} {m.wall:.1f} s (log: {tmp / f'{mode}{r}.log'})", flush=True)
 
             if not args.skip_c:
                 out = tmp / f"c{r}.pdf"

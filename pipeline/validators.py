@@ -6,10 +6,12 @@ result whose error says so, never a pass.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import resource
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -182,6 +184,24 @@ def structure_check(path: Path) -> ValidationResult:
     return ValidationResult(not errors, errors, tool, cpu_seconds=cpu)
 
 
+def structure_check_in_child(path: Path, timeout: float = 120.0) -> ValidationResult:
+    """:func:`structure_check` in a child Python process: libqpdf holds the GIL while it checks, so in a child it runs
+    on the other core beside the in-process inspection instead of after it (~1.5 s on a 200-page volume)."""
+    rc, out, err, cpu = _run([sys.executable, "-m", "pipeline.validators", "structure", str(path)], timeout)
+    tool = "qpdf syntax check (pikepdf)"
+    if rc is None:
+        return ValidationResult(False, [ValidationIssue("tool-error", f"{path.name}: structure check timed out after "
+                                                         f"{timeout:.0f} s")], tool, cpu_seconds=cpu)
+    try:
+        data = json.loads(out)
+        errors = [ValidationIssue(code, message) for code, message in data["errors"]]
+        return ValidationResult(bool(data["valid"]) and not errors, errors, data["tool"], cpu_seconds=cpu)
+    except (ValueError, KeyError, TypeError):
+        tail = " | ".join(err.strip().splitlines()[-3:])
+        return ValidationResult(False, [ValidationIssue("tool-error", f"{path.name}: structure check failed (exit "
+                                                         f"{rc}): {tail}")], tool, cpu_seconds=cpu)
+
+
 # ------------------------------------------------------------------------------------------------------------------
 # PDF/A-2b (and a second opinion on 1b) with pikepdf.pdfa
 
@@ -295,3 +315,10 @@ def validate_pdfa(path: Path, level: str, timeout: float = 180.0) -> ValidationR
     if level == "2b":
         return pdfa_check(path, "2b")
     return ValidationResult(False, [ValidationIssue("level", f"PDF/A level {level!r} is not supported")], "PDF/A")
+
+
+if __name__ == "__main__":  # python -m pipeline.validators structure FILE.pdf: the child of structure_check_in_child
+    if len(sys.argv) != 3 or sys.argv[1] != "structure":
+        sys.exit("usage: python -m pipeline.validators structure FILE.pdf")
+    result = structure_check(Path(sys.argv[2]))
+    print(json.dumps({"valid": result.valid, "tool": result.tool, "errors": [[e.code, e.message] for e in result.errors]}))

@@ -17,6 +17,7 @@ from pipeline.validators import (
     preflight_pdfa1b,
     qpdf_check,
     structure_check,
+    structure_check_in_child,
 )
 
 
@@ -81,6 +82,15 @@ def test_in_process_structure_check_agrees_with_qpdf_on_sound_and_truncated_file
     cut.write_bytes(data[: len(data) * 2 // 3])
     result = structure_check(cut)
     assert not result.valid and any("damaged" in e.message for e in result.errors)
+
+
+def test_the_structure_check_in_a_child_process_gives_the_in_process_verdicts(raw, tmp_path):
+    assert structure_check_in_child(raw).valid
+    cut = tmp_path / "cut.pdf"
+    data = raw.read_bytes()
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    child, here = structure_check_in_child(cut), structure_check(cut)
+    assert not child.valid and [str(e) for e in child.errors] == [str(e) for e in here.errors]
 
 
 def test_pikepdf_checker_sets_aside_only_a_declared_extension_schema(finished_2b):
