@@ -1,6 +1,7 @@
 """Throughput of the whole pipeline against plain Tesseract (the limit) and OCRmyPDF (the reference tool).
 
-    python bench/throughput.py N [--rounds R] [--workers W] [--lang L] [--ocrmypdf-lang L] [--keep DIR] [--skip-c]
+    python bench/throughput.py N [--rounds R] [--c-rounds C] [--workers W] [--lang L] [--ocrmypdf-lang L] [--keep DIR]
+                                 [--skip-a] [--skip-c] [--prefect server|temporary|both]
 
 Makes N realistic A4 300-dpi case-file pages (its own generator: text pages as Group 4 TIFF and grey JPEG, sealed
 and red-headed pages as colour JPEG, tables, photos, a few blank backs; skew, one page in twenty upside down), then,
@@ -179,6 +180,7 @@ def main() -> None:
     ap.add_argument("--ocrmypdf-lang", default="chi_sim+eng")
     ap.add_argument("--keep", type=Path, help="keep the generated batch and outputs here")
     ap.add_argument("--skip-c", action="store_true", help="do not run OCRmyPDF")
+    ap.add_argument("--c-rounds", type=int, default=None, help="run OCRmyPDF in the first C rounds only (default: all)")
     ap.add_argument("--skip-a", action="store_true", help="do not run plain tesseract")
     ap.add_argument("--prefect", choices=["server", "temporary", "both"], default="both",
                     help="b against a running Prefect server, with the CLI's temporary server, or both")
@@ -251,7 +253,7 @@ def main() -> None:
                 (tmp / f"{mode}{r}.log").write_text(m.log, encoding="utf-8")  # the run's own timeline
                 print(f"round {r + 1}: {mode} {m.wall:.1f} s (log: {tmp / f'{mode}{r}.log'})", flush=True)
 
-            if not args.skip_c:
+            if not args.skip_c and r < (args.c_rounds if args.c_rounds is not None else args.rounds):
                 out = tmp / f"c{r}.pdf"
                 m = run_command([str(ROOT / ".venv" / "bin" / "ocrmypdf"), "--deskew", "--rotate-pages",
                                  "--output-type", "pdfa", "-l", args.ocrmypdf_lang, "--jobs", str(args.workers),
