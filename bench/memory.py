@@ -24,7 +24,6 @@ import shutil
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from PIL import Image, ImageDraw
@@ -33,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from throughput import make_batch, run_command  # noqa: E402
+from throughput import BENCH_ENV, ensure_batch, run_command, start_prefect_server  # noqa: E402
 
 
 def specked(path: Path, seed: int) -> bytes:
@@ -95,23 +94,16 @@ def main() -> None:
     args = ap.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
 
-    from flows.tempserver import TemporaryServer
     from pipeline.storeserver import EmbeddedStore, free_base_port
 
     tmp = args.keep or Path(tempfile.mkdtemp(prefix="bench-memory-"))
     base = tmp / "base"
-    if not (base / "batch.json").exists():
-        t = time.perf_counter()
-        make_batch(args.base, base)
-        print(f"generated {args.base} base pages in {time.perf_counter() - t:.0f} s", flush=True)
+    ensure_batch(args.base, base)
     state = tmp / "state"
-    env = dict(os.environ, OMP_THREAD_LIMIT="1", DO_NOT_TRACK="1", PREFECT_SERVER_ANALYTICS_ENABLED="false")
-    os.environ.update(PREFECT_HOME=str(state / "prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    env = dict(os.environ, **BENCH_ENV)
     store = EmbeddedStore(state, base_port=free_base_port())
     store.start()
-    server = TemporaryServer().start()
-    server.wait()
-    os.environ.pop("PREFECT_API_URL", None)
+    server = start_prefect_server(state / "prefect")
     rows = []
     try:
         for size in sizes:

@@ -83,6 +83,28 @@ def make_batch(n: int, folder: Path) -> None:
     (folder / "batch.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
 
 
+def ensure_batch(n: int, folder: Path) -> None:
+    """Generate the batch unless an earlier run (--keep) left it there."""
+    if not (folder / "batch.json").exists():
+        t = time.perf_counter()
+        make_batch(n, folder)
+        print(f"generated {n} pages in {time.perf_counter() - t:.0f} s into {folder}", flush=True)
+
+
+BENCH_ENV = {"OMP_THREAD_LIMIT": "1", "DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+
+
+def start_prefect_server(prefect_home: Path):
+    """A Prefect API server with its database in prefect_home, running before timing starts (like the store)."""
+    from flows.tempserver import TemporaryServer
+
+    os.environ.update(BENCH_ENV, PREFECT_HOME=str(prefect_home))
+    server = TemporaryServer().start()
+    server.wait()
+    os.environ.pop("PREFECT_API_URL", None)  # each timed run is given the URL explicitly
+    return server
+
+
 @dataclass
 class Measure:
     """One timed run."""
@@ -193,10 +215,7 @@ def main() -> None:
     lang = args.lang or profile.ocr.languages
     tmp = Path(tempfile.mkdtemp(prefix="bench-throughput-")) if not args.keep else args.keep
     batch = tmp / "batch"
-    if not (batch / "batch.json").exists():
-        t = time.perf_counter()
-        make_batch(args.n, batch)
-        print(f"generated {args.n} pages in {time.perf_counter() - t:.0f} s into {batch}", flush=True)
+    ensure_batch(args.n, batch)
     profile_path = tmp / "profile.yaml"
     import yaml
 
@@ -205,7 +224,7 @@ def main() -> None:
     data["version"] = f"{profile.version}+bench"
     profile_path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
 
-    env = dict(os.environ, OMP_THREAD_LIMIT="1", DO_NOT_TRACK="1", PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    env = dict(os.environ, **BENCH_ENV)
     state = tmp / "state"
     store = EmbeddedStore(state, base_port=free_base_port())
     store.start()
@@ -216,15 +235,8 @@ def main() -> None:
     pages = sorted(p for p in batch.iterdir() if p.suffix in (".tif", ".jpg"))
     bundle.write_bytes(img2pdf.convert([str(p) for p in pages]))
 
-    from flows.tempserver import TemporaryServer
-
     prefect_home = state / "prefect"
-    server = None
-    if args.prefect in ("server", "both"):
-        os.environ.update(PREFECT_HOME=str(prefect_home), PREFECT_SERVER_ANALYTICS_ENABLED="false")
-        server = TemporaryServer().start()  # a Prefect API server, running before timing starts (like the store)
-        server.wait()
-        os.environ.pop("PREFECT_API_URL", None)
+    server = start_prefect_server(prefect_home) if args.prefect in ("server", "both") else None
     modes = {"server": ["b"], "temporary": ["b-temp"], "both": ["b", "b-temp"]}[args.prefect]
     results: dict[str, list[Measure]] = {"a": [], "b": [], "b-temp": [], "c": []}
     try:

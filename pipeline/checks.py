@@ -301,12 +301,13 @@ def _inspect_while_validating(path: Path, level: str, trust_roots: list[Path] | 
         pdfa = None if (digest, level) in _pdfa_cache else pool.submit(validate_pdfa, path, level)
         structure = None if digest in _qpdf_cache else pool.submit(structure_check_in_child, path)
         facts, sig = in_process()
-        results = (pdfa.result() if pdfa else None, structure.result() if structure else None)
+        pdfa_result = pdfa.result() if pdfa else None
+        structure_result = structure.result() if structure else None
     if facts.sha256 == digest:  # the file did not change under us
-        if results[0] is not None:
-            _pdfa_cache[(digest, level)] = results[0]
-        if results[1] is not None and not facts.open_error:
-            _qpdf_cache[digest] = results[1]
+        if pdfa_result is not None:
+            _pdfa_cache[(digest, level)] = pdfa_result
+        if structure_result is not None and not facts.open_error:
+            _qpdf_cache[digest] = structure_result
     return facts, sig
 
 

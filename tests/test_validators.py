@@ -66,29 +66,29 @@ def test_preflight_xml_report_is_parsed_into_codes_messages_and_pages():
     assert [(e.code, e.page) for e in errors] == [("2.4.3", 5), ("7.1", None)]
 
 
-def test_qpdf_check_passes_a_sound_file_and_fails_a_truncated_one(raw, tmp_path):
-    assert qpdf_check(raw).valid
-    cut = tmp_path / "cut.pdf"
+@pytest.fixture
+def cut(raw, tmp_path) -> Path:
+    """The first two thirds of the raw volume: a file cut short in transfer."""
+    path = tmp_path / "cut.pdf"
     data = raw.read_bytes()
-    cut.write_bytes(data[: len(data) * 2 // 3])
+    path.write_bytes(data[: len(data) * 2 // 3])
+    return path
+
+
+def test_qpdf_check_passes_a_sound_file_and_fails_a_truncated_one(raw, cut):
+    assert qpdf_check(raw).valid
     result = qpdf_check(cut)
     assert not result.valid and result.errors
 
 
-def test_in_process_structure_check_agrees_with_qpdf_on_sound_and_truncated_files(raw, tmp_path):
+def test_in_process_structure_check_agrees_with_qpdf_on_sound_and_truncated_files(raw, cut):
     assert structure_check(raw).valid
-    cut = tmp_path / "cut.pdf"
-    data = raw.read_bytes()
-    cut.write_bytes(data[: len(data) * 2 // 3])
     result = structure_check(cut)
     assert not result.valid and any("damaged" in e.message for e in result.errors)
 
 
-def test_the_structure_check_in_a_child_process_gives_the_in_process_verdicts(raw, tmp_path):
+def test_the_structure_check_in_a_child_process_gives_the_in_process_verdicts(raw, cut):
     assert structure_check_in_child(raw).valid
-    cut = tmp_path / "cut.pdf"
-    data = raw.read_bytes()
-    cut.write_bytes(data[: len(data) * 2 // 3])
     child, here = structure_check_in_child(cut), structure_check(cut)
     assert not child.valid and [str(e) for e in child.errors] == [str(e) for e in here.errors]
 
