@@ -16,7 +16,7 @@ from pikepdf import Array, Dictionary, Name
 from PIL import Image, ImageDraw, ImageFont
 
 from pipeline.ocr import OcrLine, OcrResult, OcrSettings, OcrWord, ocr_image
-from pipeline.textlayer import (FONT_NAME, UNITS_PER_EM, add_text_layer, build_glyphless_font,
+from pipeline.textlayer import (FONT_NAME, UNITS_PER_EM, _read_mapping, add_text_layer, build_glyphless_font,
                                 glyphless_font_bytes)
 
 DPI = 300
@@ -249,6 +249,22 @@ def test_all_pages_share_one_font(tmp_path):
     fonts = {f[0] for i in range(len(doc)) for f in doc.get_page_fonts(i)}
     assert len(doc) == 4 and len(fonts) == 1
     assert doc.get_page_fonts(3)[0][3] == FONT_NAME
+
+
+def test_the_tounicode_map_lists_only_the_characters_used_and_survives_reopening(tmp_path):
+    pdf = image_pdf([(Image.new("L", (2480, 600), 255), hand_result([[("人民法院", 300, 600)]]))])
+    pdf.save(tmp_path / "one.pdf")
+    pdf = pikepdf.open(tmp_path / "one.pdf")
+    page = pdf.add_blank_page(page_size=(pt(2480), pt(600)))
+    add_text_layer(pdf, page, hand_result([[("人民审判", 300, 600)]]), pt(2480), pt(600))
+    pdf.save(tmp_path / "two.pdf")
+    doc = pymupdf.open(tmp_path / "two.pdf")
+    assert [doc[i].get_text().split() for i in range(2)] == [["人民法院"], ["人民审判"]]
+    with pikepdf.open(tmp_path / "two.pdf") as reopened:
+        font = next(f for _, f in reopened.pages[1].Resources.Font.items() if f.BaseFont == "/" + FONT_NAME)
+        mapped, supplementary = _read_mapping(font.ToUnicode)
+    # PDFBox Preflight expands every mapping each time a page names the font: the whole BMP cost ~22 ms a page
+    assert mapped == {ord(c) for c in "人民法院审判"} and not supplementary
 
 
 def test_font_widths_agree_with_the_font_program():
