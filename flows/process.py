@@ -13,6 +13,7 @@ the plan from the cached pages and rebuilds only the volumes that are missing or
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -212,7 +213,12 @@ def _build_locked(job: Job, log, prof: StandardProfile, manifest: BatchManifest,
     chunks = chunked(len(refs), chunk_size(len(refs), default_workers()), default_workers())
     futures = [pages_task.submit(c[0], [refs[i] for i in c], env) for c in chunks]
     results: dict[int, tuple[PageArtifact, bool]] = {}
+    finished, preloading = 0, None
     for fut in as_completed(futures):
+        finished += 1
+        if preloading is None and len(futures) - finished < default_workers():  # a worker is idle from now on
+            preloading = threading.Thread(target=_preload, args=(log,), name="preload", daemon=True)
+            preloading.start()
         done = fut.result()
         for artifact, hit in done:
             results[artifact.position] = (artifact, hit)
@@ -226,6 +232,11 @@ def _build_locked(job: Job, log, prof: StandardProfile, manifest: BatchManifest,
     documents, plans, catalogues = structure_task(artifacts, manifest, prof)
     artifacts = dz.place_pages(artifacts, documents, plans)
     by_pos = {a.position: a for a in artifacts}
+    # contact sheets need only the placed pages (and their thumbnails, kept since the page stage): drawn beside the
+    # volume stage, which leaves a core idle while it builds one volume, instead of holding up the end of the run
+    drawing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="contact-sheets")
+    sheets_future = drawing.submit(_contact_sheets, folder, manifest.case_no, plans, by_pos, log)
+    drawing.shutdown(wait=False)
     created = job.created or dz.now_utc()
     record = save_run(folder, record, created=created, volumes=len(plans), pages=sum(p.page_count for p in plans))
     signer = dz.signer_for_run(home, prof)
@@ -266,8 +277,7 @@ def _build_locked(job: Job, log, prof: StandardProfile, manifest: BatchManifest,
     if failed:
         save_run(folder, record, status="failed", failed_volumes=sorted(failed),
                  error="; ".join(f"volume {n}: {m}" for n, m in sorted(failed.items()))[:2000])
-        _artifacts(manifest.case_no, "volume(s) failed", summary_args,
-                   _contact_sheets(folder, manifest.case_no, plans, by_pos, log), home, log)
+        _artifacts(manifest.case_no, "volume(s) failed", summary_args, sheets_future.result(), home, log)
         raise VolumeError(f"case {manifest.case_no}: volume(s) {', '.join(map(str, sorted(failed)))} of {len(plans)} "
                           f"failed ({'; '.join(failed[n] for n in sorted(failed))}); the others are kept: "
                           f"'dossier rerun {manifest.case_no}' builds only what failed",
@@ -276,11 +286,6 @@ def _build_locked(job: Job, log, prof: StandardProfile, manifest: BatchManifest,
     volumes = [entries[p.number] for p in plans]
     summary = dz.finish_dossier(folder, manifest, batch, prof, artifacts, documents, catalogues, volumes, created,
                                 dz.trust_roots_for_run(home), batch_id=job.batch_id)
-    # thumbnails are drawn while the dossier is published (waiting on the network), not beside the checks (which
-    # keep both cores busy: in-process inspection and PDFBox Preflight)
-    drawing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="contact-sheets")
-    sheets_future = drawing.submit(_contact_sheets, folder, manifest.case_no, plans, by_pos, log)
-    drawing.shutdown(wait=False)
     passed = bool(summary.report and summary.report.passed)
     log.info("dossier %s: %d volume(s), report %s", manifest.case_no, len(volumes), "passed" if passed else "FAILED")
     result = {"case_no": manifest.case_no, "case_key": summary.case_key, "folder": str(folder),
@@ -302,6 +307,13 @@ def _build_locked(job: Job, log, prof: StandardProfile, manifest: BatchManifest,
     finally:
         _artifacts(manifest.case_no, status, summary_args, sheets_future.result(), home, log)
     return result
+
+
+def _preload(log) -> None:
+    try:
+        dz.preload_volume_stage()
+    except Exception as exc:  # noqa: BLE001 - the volume stage loads (and reports) the same things itself
+        log.debug("preloading the volume stage failed: %s", exc)
 
 
 def _contact_sheets(folder: Path, case_no: str, plans, by_pos, log) -> dict[int, Path]:

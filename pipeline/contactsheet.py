@@ -30,20 +30,42 @@ def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     return ImageFont.load_default()
 
 
-def thumbnail(path: Path, box: tuple[int, int]) -> Image.Image:
-    """The page image reduced to fit ``box``, in RGB; JPEGs are decoded at a reduced scale straight away."""
-    with Image.open(path) as img:
-        if img.format == "JPEG":
-            img.draft("RGB", (box[0] * 2, box[1] * 2))
-        page = img.convert("L") if img.mode == "1" else img.convert("RGB")
+THUMB_BOX = (140, 190)
+"""The box a page thumbnail fits in, in pixels."""
+
+
+def thumbnail_path(image_path: Path) -> Path:
+    """Where the thumbnail of a page image is kept: beside it, made while the page is processed."""
+    return image_path.with_name(image_path.stem + ".thumb.png")
+
+
+def thumbnail_of(page: Image.Image, box: tuple[int, int] = THUMB_BOX) -> Image.Image:
+    """A page image (any mode) reduced to fit ``box``, in RGB."""
+    page = page.convert("L") if page.mode == "1" else page if page.mode in ("L", "RGB") else page.convert("RGB")
     factor = min(page.width // box[0], page.height // box[1]) // 2
     if factor > 1:  # a box average down to twice the size first: cheap, and it keeps thin strokes visible
         page = page.reduce(factor)
+    else:
+        page = page.copy()
     page.thumbnail(box, Image.Resampling.LANCZOS if page.mode == "L" else Image.Resampling.BILINEAR)
     return page.convert("RGB")
 
 
-def contact_sheet(thumbs: list[Thumb], title: str = "", columns: int = 8, thumb_box: tuple[int, int] = (140, 190)
+def thumbnail(path: Path, box: tuple[int, int] = THUMB_BOX) -> Image.Image:
+    """The page image reduced to fit ``box``, in RGB: the kept thumbnail when there is one of that size, else made
+    from the image (JPEGs are decoded at a reduced scale straight away)."""
+    kept = thumbnail_path(path)
+    if box == THUMB_BOX and kept.exists():
+        with Image.open(kept) as img:
+            return img.convert("RGB")
+    with Image.open(path) as img:
+        if img.format == "JPEG":
+            img.draft("RGB", (box[0] * 2, box[1] * 2))
+        img.load()
+        return thumbnail_of(img, box)
+
+
+def contact_sheet(thumbs: list[Thumb], title: str = "", columns: int = 8, thumb_box: tuple[int, int] = THUMB_BOX
                   ) -> Image.Image:
     """Lay the pages out in a grid with their labels; flagged pages get a red frame and their first flag."""
     pad, label_h = 10, 34

@@ -138,6 +138,24 @@ def clear_volumes(folder: Path) -> None:
         old.unlink()
 
 
+def preload_volume_stage() -> None:
+    """Load what building and checking a volume needs (the CJK and digits fonts, pyHanko, the checks) ahead of time.
+
+    Called while the last pages are OCRed, on the core the finished workers leave idle, it takes ~1 s off the
+    volume stage, which otherwise loads these on its critical path.
+    """
+    import pipeline.checks  # noqa: F401
+    import pipeline.pdfa  # noqa: F401
+    import pipeline.render  # noqa: F401
+    import pipeline.textlayer  # noqa: F401
+    from pipeline.sign import preload
+    from pipeline.textfit import cjk_font, numeral_font
+
+    cjk_font()
+    numeral_font()
+    preload()
+
+
 def make_volume(plan: VolumePlan, pages: dict[int, PageArtifact], context: VolumeContext, folder: Path,
                 profile: StandardProfile, signer, created: datetime) -> VolumeEntry:
     """Render, finish as PDF/A, and sign one volume into ``folder/volumes/NNN.pdf``; returns its manifest entry."""

@@ -328,6 +328,19 @@ def _pdfa_level_of(path: Path) -> str:
     return "1b" if xmp.get("pdfaid:part", "1") == "1" else "2b"
 
 
+def preload() -> None:
+    """Import the pyHanko modules signing and validation use (about 0.6 s), so a volume does not wait for them."""
+    import pyhanko.pdf_utils.incremental_writer  # noqa: F401
+    import pyhanko.pdf_utils.layout  # noqa: F401
+    import pyhanko.pdf_utils.reader  # noqa: F401
+    import pyhanko.sign.fields  # noqa: F401
+    import pyhanko.sign.signers  # noqa: F401
+    import pyhanko.sign.timestamps  # noqa: F401
+    import pyhanko.sign.validation  # noqa: F401
+    import pyhanko.stamp  # noqa: F401
+    import pyhanko_certvalidator  # noqa: F401
+
+
 def _sign(src: Path, dst: Path, config: SignerConfig, label: str,
           abandoned: threading.Event | None = None) -> SignatureInfo:
     from contextlib import ExitStack

@@ -34,3 +34,13 @@ def test_the_sheet_holds_every_page_in_a_grid_and_is_written_as_png(tmp_path):
 def test_a_page_without_an_image_gets_a_grey_placeholder(tmp_path):
     sheet = contact_sheet([Thumb("1", None)], columns=1)
     assert (np.asarray(sheet) == (200, 200, 200)).all(axis=-1).any()
+
+
+def test_a_kept_thumbnail_is_used_instead_of_decoding_the_page_again(tmp_path):
+    from pipeline.contactsheet import THUMB_BOX, thumbnail, thumbnail_path
+
+    image = tmp_path / "image.tif"
+    Image.new("1", (2480, 3508), 1).save(image, "TIFF", compression="group4")
+    Image.new("RGB", (100, 140), (0, 0, 255)).save(thumbnail_path(image), "PNG")
+    assert thumbnail(image, THUMB_BOX).getpixel((50, 70)) == (0, 0, 255)
+    assert thumbnail(image, (70, 95)).getpixel((30, 40)) == (255, 255, 255)  # another size: made from the page

@@ -79,3 +79,16 @@ def test_a_new_profile_version_does_not_reuse_page_results(small_batch, tmp_path
                             env.ocr_cache_root)
     ((_, cached),) = process_pages([(0, refs[0])], newer)
     assert not cached
+
+
+def test_each_archived_page_keeps_a_thumbnail_beside_its_image(small_batch, tmp_path):
+    from pipeline.contactsheet import THUMB_BOX, thumbnail_path
+
+    results = process_pages(list(enumerate(list_pages(small_batch))), environment(small_batch, tmp_path))
+    for artifact, _ in results:
+        if artifact.image_path is None:  # the blank page has no image, so no thumbnail
+            continue
+        with Image.open(thumbnail_path(artifact.image_path)) as thumb:
+            assert thumb.format == "PNG" and thumb.width <= THUMB_BOX[0] and thumb.height <= THUMB_BOX[1]
+            assert max(thumb.width / THUMB_BOX[0], thumb.height / THUMB_BOX[1]) > 0.9
+

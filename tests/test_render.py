@@ -353,3 +353,16 @@ def test_memory_stays_flat_however_large_the_images(tmp_path):
     assert size_mb > 40
     assert grown < 20, f"peak memory grew {grown:.0f} MB for a {size_mb:.0f} MB volume"
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_preloading_the_volume_stage_loads_its_fonts_and_signing_libraries():
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from pipeline.dossier import preload_volume_stage\n"
+            "from pipeline.textfit import cjk_font, numeral_font\n"
+            "preload_volume_stage()\n"
+            "assert numeral_font.cache_info().currsize == 1 and cjk_font.cache_info().currsize == 1\n"
+            "assert {'pyhanko.sign.signers', 'pyhanko.sign.validation', 'pipeline.checks'} <= set(sys.modules)\n")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
