@@ -141,8 +141,8 @@ def clear_volumes(folder: Path) -> None:
 def preload_volume_stage() -> None:
     """Load what building and checking a volume needs (the CJK and digits fonts, pyHanko, the checks) ahead of time.
 
-    Called while the last pages are OCRed, on the core the finished workers leave idle, it takes ~1 s off the
-    volume stage, which otherwise loads these on its critical path.
+    Called beside the structure stage (which keeps one core busy), it takes ~1 s off the volume stage, which
+    otherwise loads these on its critical path.
     """
     import pipeline.checks  # noqa: F401
     import pipeline.pdfa  # noqa: F401
