@@ -225,8 +225,10 @@ def _build_locked(job: Job, log, prof: StandardProfile, manifest: BatchManifest,
     log.info("pages: %d processed, %d from cache", len(results) - cached, cached)
 
     # fonts and pyHanko (~100 MB, ~1 s) load on the core the structure stage leaves idle, not during the volume stage;
-    # not earlier either: beside the last pages' Tesseract runs they raised the peak RSS of a 1,000-page run
-    threading.Thread(target=_preload, args=(log,), name="preload", daemon=True).start()
+    # not earlier either: beside the last pages' Tesseract runs they raised the peak RSS of a 1,000-page run. The
+    # volume stage waits for it: importing the same packages from two threads at once can fail (import deadlock)
+    preloading = threading.Thread(target=_preload, args=(log,), name="preload", daemon=True)
+    preloading.start()
     documents, plans, catalogues = structure_task(artifacts, manifest, prof)
     artifacts = dz.place_pages(artifacts, documents, plans)
     by_pos = {a.position: a for a in artifacts}
@@ -242,6 +244,7 @@ def _build_locked(job: Job, log, prof: StandardProfile, manifest: BatchManifest,
     if dropped:
         log.info("removed volume(s) %s left by an earlier plan", dropped)
 
+    preloading.join()
     progress.report("volumes", "total", len(plans))
     entries: dict[int, VolumeEntry] = {}
     reused: list[int] = []
