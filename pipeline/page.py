@@ -215,9 +215,11 @@ def process_pages(items: list[tuple[int, PageRef]], env: PageEnvironment) -> lis
     (the model loads once: measured 9–24% less CPU per page than a process per page, bench/ocr_modes.py). Only the
     chunk's cleaned OCR images are held in memory meanwhile, so memory does not grow with the batch.
     """
+    from pipeline.imaging import one_thread_per_page
     from pipeline.ocr import OcrSettings
     from pipeline.ocrcache import OcrCache, cached_ocr_images
 
+    one_thread_per_page()
     done: dict[int, tuple[PageArtifact, bool]] = {}
     waiting: list[_AwaitingOcr] = []
     for position, ref in items:

@@ -3,6 +3,8 @@
 ``prepare_page`` is what the flow calls; the detectors are public so they can be tested and benchmarked alone.
 """
 
+import cv2
+
 from pipeline.imaging.content import ColourDecision, colour_decision, is_blank
 from pipeline.imaging.orientation import (
     Orientation,
@@ -29,10 +31,17 @@ from pipeline.imaging.raster import (
 )
 from pipeline.imaging.skew import SkewEstimate, deskew_angle, estimate_skew, rotate_expand, turn
 
+
+def one_thread_per_page() -> None:
+    """Keep OpenCV's work on a page in the calling thread: pages are already processed one per core, and OpenCV's own
+    thread pool only double-books the cores (imaging measured 0.282 CPU-s a page with it, 0.248 without)."""
+    cv2.setNumThreads(1)
+
+
 __all__ = [
     "ColourDecision", "DpiGuess", "Orientation", "PreparedPage", "SkewEstimate",
     "colour_decision", "deskew_angle", "estimate_skew", "hole_mask", "infer_dpi", "ink_grey", "ink_mask",
-    "inner_paper", "is_blank", "line_bands", "line_direction", "luminance", "ocr_up_or_down", "osd_rotation",
+    "inner_paper", "is_blank", "line_bands", "line_direction", "luminance", "ocr_up_or_down", "one_thread_per_page", "osd_rotation",
     "page_orientation", "paper_region", "paper_size_px", "paper_tone", "picture_mask", "picture_regions",
     "prepare_page", "reduce", "rotate_expand", "snap_dpi", "stroke_score", "to_array", "turn", "work_factor",
 ]
