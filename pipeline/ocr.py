@@ -2,7 +2,8 @@
 
 Tesseract runs as a child process with ``OMP_THREAD_LIMIT=1`` (pages are parallelised, never threads inside one
 page); its TSV output gives word boxes, line grouping and word confidence. Images go in as uncompressed TIFF files
-(grey or bitonal): no PNG encoding is paid, and leptonica reads them faster than PGM or stdin. pytesseract only
+(grey or bitonal): no PNG encoding is paid, and leptonica reads them faster than PGM or stdin. A page already on disk
+in a form Tesseract reads (a bitonal page's G4 archive TIFF) goes in as that file (:class:`OcrFile`). pytesseract only
 supplies the configured binary path: it cannot set the child's environment nor use tesseract's list-of-images mode.
 """
 
@@ -154,6 +155,23 @@ class OcrResult:
             for ln in data.get("lines", ())
         )
         return cls(data["width"], data["height"], data["dpi"], lines, data.get("settings", ""))
+
+
+@dataclass(frozen=True)
+class OcrFile:
+    """A page image already in a file Tesseract reads well (a bitonal page's G4 TIFF), handed over as it is.
+
+    Measured on 24 bitonal A4 pages: Tesseract spends ~65 ms a page less reading a 13 KB G4 TIFF than the same pixels
+    as an 8.7 MB grey TIFF, whose thresholding it must also do, and nothing is written for it; the words are the same.
+    """
+
+    path: Path
+    width: int
+    height: int
+
+
+OcrInput = Image.Image | OcrFile
+"""What Tesseract reads for a page: pixels in memory, or a file already on disk."""
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -327,8 +345,11 @@ def parse_tsv(tsv: str) -> dict[int, list[OcrLine]]:
     return pages
 
 
-def ocr_image(image: Image.Image, dpi: float, settings: OcrSettings, label: str) -> OcrResult:
+def ocr_image(image: OcrInput, dpi: float, settings: OcrSettings, label: str) -> OcrResult:
     """OCR one page image at its resolution; raises PageError naming ``label`` on failure or timeout."""
+    if isinstance(image, OcrFile):
+        tsv = _run(_command(settings, str(image.path), dpi), settings.timeout, f"page {label}", label)
+        return OcrResult(image.width, image.height, float(dpi), tuple(parse_tsv(tsv).get(1, [])), settings.key)
     # A file, not stdin: tesseract reads stdin slowly (measured +0.25 CPU-s on an A4 page).
     with tempfile.NamedTemporaryFile(prefix="ocr-", suffix=".tif") as f:
         f.write(_image_bytes(image, dpi))
@@ -338,7 +359,7 @@ def ocr_image(image: Image.Image, dpi: float, settings: OcrSettings, label: str)
     return OcrResult(image.width, image.height, float(dpi), tuple(lines), settings.key)
 
 
-def ocr_images(items: Sequence[tuple[Image.Image, float, str]], settings: OcrSettings,
+def ocr_images(items: Sequence[tuple[OcrInput, float, str]], settings: OcrSettings,
                scratch: Path | None = None) -> list[OcrResult]:
     """OCR several pages ``(image, dpi, label)`` in one tesseract process per resolution (the model loads once).
 
@@ -350,11 +371,16 @@ def ocr_images(items: Sequence[tuple[Image.Image, float, str]], settings: OcrSet
         by_dpi.setdefault(max(1, round(dpi)), []).append(i)
     with tempfile.TemporaryDirectory(prefix="ocr-", dir=scratch) as tmp:
         for dpi, indexes in by_dpi.items():
-            paths = []
+            paths, written = [], []
             for i in indexes:
+                image = items[i][0]
+                if isinstance(image, OcrFile):
+                    paths.append(str(image.path))
+                    continue
                 path = Path(tmp) / f"{i:05d}.tif"
-                path.write_bytes(_image_bytes(items[i][0], items[i][1]))
+                path.write_bytes(_image_bytes(image, items[i][1]))
                 paths.append(str(path))
+                written.append(path)
             listing = Path(tmp) / f"list-{dpi}.txt"
             listing.write_text("\n".join(paths) + "\n", encoding="utf-8")
             labels = ", ".join(items[i][2] for i in indexes)
@@ -370,6 +396,6 @@ def ocr_images(items: Sequence[tuple[Image.Image, float, str]], settings: OcrSet
                 else:
                     results[i] = OcrResult(image.width, image.height, float(page_dpi), tuple(pages.get(n, [])),
                                            settings.key)
-            for p in paths:
-                os.unlink(p)
+            for path in written:
+                path.unlink()
     return [r for r in results if r is not None]

@@ -16,16 +16,19 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from PIL import Image
-
-from pipeline.ocr import OcrResult, OcrSettings, ocr_image, ocr_images
+from pipeline.ocr import OcrFile, OcrInput, OcrResult, OcrSettings, ocr_image, ocr_images
 
 ENTRY_VERSION = 1
 
 
-def image_digest(image: Image.Image) -> str:
-    """SHA-256 (hex) over the image's mode, size and pixel bytes."""
+def image_digest(image: OcrInput) -> str:
+    """SHA-256 (hex) over the image's mode, size and pixel bytes; for a file handed to Tesseract as it is, over the
+    file's bytes (what Tesseract reads)."""
     h = hashlib.sha256()
+    if isinstance(image, OcrFile):
+        h.update(b"file\0")
+        h.update(image.path.read_bytes())
+        return h.hexdigest()
     h.update(f"{image.mode}\0{image.width}x{image.height}\0".encode())
     h.update(image.tobytes())
     return h.hexdigest()
@@ -95,7 +98,7 @@ class OcrCache:
                 fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
 
-def cached_ocr(image: Image.Image, dpi: float, settings: OcrSettings, label: str, cache: OcrCache | None) -> OcrResult:
+def cached_ocr(image: OcrInput, dpi: float, settings: OcrSettings, label: str, cache: OcrCache | None) -> OcrResult:
     """OCR a page through the cache: the key is the image digest and the settings key plus the resolution."""
     if cache is None:
         return ocr_image(image, dpi, settings, label)
@@ -103,7 +106,7 @@ def cached_ocr(image: Image.Image, dpi: float, settings: OcrSettings, label: str
     return cache.get_or_compute(image_digest(image), key, lambda: ocr_image(image, dpi, settings, label))
 
 
-def cached_ocr_images(items: list[tuple[Image.Image, float, str]], settings: OcrSettings,
+def cached_ocr_images(items: list[tuple[OcrInput, float, str]], settings: OcrSettings,
                       cache: OcrCache | None) -> list[OcrResult]:
     """OCR pages ``(image, dpi, label)`` through the cache, the misses in one tesseract process (list mode).
 

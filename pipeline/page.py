@@ -21,6 +21,7 @@ from pipeline import __version__
 from pipeline.artifacts import PageArtifact
 from pipeline.ingest import PageRef, page_file_digest, read_page
 from pipeline.models import PageRecord, PageSource, SeparatorPayload, StandardProfile
+from pipeline.ocr import OcrFile, OcrInput, OcrSettings
 
 
 def page_cache_key(sha256: str, profile: StandardProfile) -> str:
@@ -118,7 +119,7 @@ class _AwaitingOcr:
     width: int
     height: int
     dpi: float
-    ocr_image: Image.Image
+    ocr_image: OcrInput
 
 
 def _image_page(position: int, ref: PageRef, env: PageEnvironment) -> tuple[PageArtifact, bool] | _AwaitingOcr:
@@ -182,7 +183,12 @@ def _image_page(position: int, ref: PageRef, env: PageEnvironment) -> tuple[Page
         artifact = PageArtifact(position, record, image_path, width, height, prepared.dpi)
         env.cache.save(key, artifact)
         return artifact, False
-    return _AwaitingOcr(position, ref, key, record, image_path, width, height, prepared.dpi, prepared.ocr)
+    ocr_input: OcrInput = prepared.ocr
+    if prepared.colour == "bitonal":
+        # Tesseract reads the archive G4 file itself: the same pixels as prepared.ocr, at ~65 ms a page less
+        prepared.ocr.close()
+        ocr_input = OcrFile(image_path, width, height)
+    return _AwaitingOcr(position, ref, key, record, image_path, width, height, prepared.dpi, ocr_input)
 
 
 def _finish_page(page: _AwaitingOcr, result, env: PageEnvironment) -> PageArtifact:
@@ -216,7 +222,6 @@ def process_pages(items: list[tuple[int, PageRef]], env: PageEnvironment) -> lis
     chunk's cleaned OCR images are held in memory meanwhile, so memory does not grow with the batch.
     """
     from pipeline.imaging import one_thread_per_page
-    from pipeline.ocr import OcrSettings
     from pipeline.ocrcache import OcrCache, cached_ocr_images
 
     one_thread_per_page()
@@ -233,7 +238,8 @@ def process_pages(items: list[tuple[int, PageRef]], env: PageEnvironment) -> lis
         results = cached_ocr_images([(p.ocr_image, p.dpi, p.ref.label) for p in waiting], settings,
                                     OcrCache(env.ocr_cache_root))
         for page, result in zip(waiting, results):
-            page.ocr_image.close()
+            if isinstance(page.ocr_image, Image.Image):
+                page.ocr_image.close()
             done[page.position] = (_finish_page(page, result, env), False)
     return [done[position] for position, _ in items]
 

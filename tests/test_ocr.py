@@ -10,7 +10,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from pipeline.errors import PageError
-from pipeline.ocr import OcrLine, OcrResult, OcrSettings, OcrWord, join_words, ocr_image, ocr_images
+from pipeline.ocr import OcrFile, OcrLine, OcrResult, OcrSettings, OcrWord, join_words, ocr_image, ocr_images
 from pipeline.standard import load_profile
 from pipeline.synthetic import synthetic_page
 from pipeline.structure import levenshtein
@@ -136,6 +136,24 @@ def test_list_mode_gives_the_same_results_as_one_process_per_page(settings):
     pages.append(synthetic_page("blank", seed=13, paper=(210.0, 100.0)))
     items = [(p.image, p.dpi, f"p{i}") for i, p in enumerate(pages)]
     assert ocr_images(items, settings) == [ocr_image(img, dpi, settings, label) for img, dpi, label in items]
+
+
+def test_a_g4_file_handed_over_as_it_is_reads_like_its_pixels_in_memory(judgment, settings, tmp_path):
+    bits = judgment.image.convert("L").point(lambda v: 255 if v > 128 else 0)
+    g4 = tmp_path / "page.tif"
+    bits.convert("1").save(g4, "TIFF", compression="group4", dpi=(judgment.dpi, judgment.dpi))
+    from_file = ocr_image(OcrFile(g4, bits.width, bits.height), judgment.dpi, settings, "g4-file")
+    assert from_file == ocr_image(bits, judgment.dpi, settings, "in-memory")
+    assert from_file.words
+
+
+def test_list_mode_reads_files_in_place_and_leaves_them(judgment, settings, tmp_path):
+    g4 = tmp_path / "page.tif"
+    judgment.image.convert("1").save(g4, "TIFF", compression="group4", dpi=(judgment.dpi, judgment.dpi))
+    items = [(judgment.image, judgment.dpi, "in-memory"), (OcrFile(g4, *judgment.image.size), judgment.dpi, "file")]
+    results = ocr_images(items, settings)
+    assert results == [ocr_image(img, dpi, settings, label) for img, dpi, label in items]
+    assert g4.exists()
 
 
 def test_list_mode_failure_names_the_page():

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from pipeline.ocr import OcrLine, OcrResult, OcrSettings, OcrWord
+from pipeline.ocr import OcrFile, OcrLine, OcrResult, OcrSettings, OcrWord
 from pipeline.ocrcache import OcrCache, cached_ocr, cached_ocr_images, image_digest
 from pipeline.synthetic import synthetic_page
 
@@ -37,6 +37,18 @@ def test_image_digest_depends_on_pixels_mode_and_size():
                image_digest(Image.new("L", (30, 40), 255))}
     assert len(digests) == 4
     assert image_digest(base) == image_digest(Image.new("L", (40, 30), 255))
+
+
+def test_a_file_handed_to_tesseract_is_digested_by_its_bytes(tmp_path):
+    a, b = tmp_path / "a.tif", tmp_path / "b.tif"
+    Image.new("1", (40, 30), 1).save(a, "TIFF", compression="group4")
+    dot = Image.new("1", (40, 30), 1)
+    dot.putpixel((3, 4), 0)
+    dot.save(b, "TIFF", compression="group4")
+    digest_a = image_digest(OcrFile(a, 40, 30))
+    assert digest_a != image_digest(OcrFile(b, 40, 30))
+    assert digest_a != image_digest(Image.open(a))
+    assert digest_a == image_digest(OcrFile(a, 40, 30))
 
 
 def test_stored_result_is_returned(tmp_path):

@@ -9,6 +9,8 @@ import pytest
 from PIL import Image
 
 from pipeline.ingest import list_pages
+from pipeline.ocr import OcrFile, OcrSettings
+from pipeline.ocrcache import OcrCache, image_digest
 from pipeline.page import PageCache, PageEnvironment, chunked, encode_archive, process_pages
 from pipeline.standard import load_profile
 from pipeline.synthetic import synthetic_page
@@ -92,3 +94,12 @@ def test_each_archived_page_keeps_a_thumbnail_beside_its_image(small_batch, tmp_
             assert thumb.format == "PNG" and thumb.width <= THUMB_BOX[0] and thumb.height <= THUMB_BOX[1]
             assert max(thumb.width / THUMB_BOX[0], thumb.height / THUMB_BOX[1]) > 0.9
 
+
+
+def test_a_bitonal_page_is_ocred_from_its_archive_file(small_batch, tmp_path):
+    env = environment(small_batch, tmp_path)
+    artifact, _ = process_pages([(0, list_pages(small_batch)[0])], env)[0]
+    assert artifact.record.colour == "bitonal" and artifact.image_path.suffix == ".tif"
+    digest = image_digest(OcrFile(artifact.image_path, artifact.width, artifact.height))
+    key = f"{OcrSettings.from_policy(env.profile.ocr).key};dpi={artifact.dpi:g}"
+    assert OcrCache(tmp_path / "ocr").get(digest, key).words
