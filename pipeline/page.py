@@ -15,10 +15,12 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 from pipeline import __version__
 from pipeline.artifacts import PageArtifact
+from pipeline.g4 import g4_tiff
 from pipeline.ingest import PageRef, page_file_digest, read_page
 from pipeline.models import PageRecord, PageSource, SeparatorPayload, StandardProfile
 from pipeline.ocr import OcrFile, OcrInput, OcrSettings
@@ -84,13 +86,14 @@ class PageCache:
         write_atomic(self.folder(key) / "page.json", json.dumps(meta, ensure_ascii=False).encode())
 
 
-def encode_archive(image: Image.Image, colour: str, dpi: float, jpeg_quality: int) -> tuple[bytes, str]:
-    """Encode the archival image: single-strip CCITT G4 TIFF for bitonal pages, baseline JPEG otherwise."""
+def encode_archive(image: Image.Image | np.ndarray, colour: str, dpi: float, jpeg_quality: int) -> tuple[bytes, str]:
+    """Encode the archival image: single-strip CCITT G4 TIFF for bitonal pages (given as an image or as a uint8
+    array, below 128 black), baseline JPEG otherwise."""
+    if colour == "bitonal":
+        pixels = image if isinstance(image, np.ndarray) else np.asarray(image.convert("L"))
+        return g4_tiff(pixels, dpi), ".tif"
     buf = io.BytesIO()
     res = (round(dpi), round(dpi))
-    if colour == "bitonal":
-        image.convert("1").save(buf, "TIFF", compression="group4", dpi=res, tiffinfo={278: image.height})
-        return buf.getvalue(), ".tif"
     mode = "L" if colour == "grey" else "RGB"
     image.convert(mode).save(buf, "JPEG", quality=jpeg_quality, dpi=res, optimize=True)
     return buf.getvalue(), ".jpg"
@@ -169,7 +172,8 @@ def _image_page(position: int, ref: PageRef, env: PageEnvironment) -> tuple[Page
         env.cache.save(key, artifact)
         return artifact, False
 
-    data, suffix = encode_archive(prepared.archive, prepared.colour, prepared.dpi, env.profile.imaging.jpeg_quality)
+    pixels = prepared.bits if prepared.bits is not None else prepared.archive
+    data, suffix = encode_archive(pixels, prepared.colour, prepared.dpi, env.profile.imaging.jpeg_quality)
     image_path = folder / f"image{suffix}"
     write_atomic(image_path, data)
     # the contact sheet's thumbnail, made now from pixels in memory (~10 ms, 15 ms in colour) rather than by decoding

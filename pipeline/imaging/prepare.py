@@ -50,6 +50,8 @@ class PreparedPage:
     colour_reason: str
     seal: bool
     flags: tuple[str, ...]  # e.g. "skew-unknown", "orientation-unsure", "dpi-inferred", "dpi-below-ocr-minimum"
+    bits: np.ndarray | None = None  # a bitonal page's pixels as 0/255 uint8, what `archive` and `ocr` are made of
+    # (numpy reads a Pillow image only through a copy: ~16 ms for an A4 page)
 
 
 def _check_resolution(dpi: float, profile: StandardProfile, label: str, flags: list[str]) -> None:
@@ -286,6 +288,7 @@ def prepare_page(image: Image.Image, dpi: float | None, profile: StandardProfile
             white = (255, 255, 255, 0) if archive_arr.ndim == 3 else 255
             archive_arr = cv2.add(archive_arr, white, mask=bed, dst=archive_arr)
 
+    bits = None
     if archive_arr.ndim == 3:
         ocr_arr = _ocr_grey(archive_arr, seal_boxes, full, to_src)
         archive = Image.fromarray(archive_arr, "RGB")
@@ -298,8 +301,8 @@ def prepare_page(image: Image.Image, dpi: float | None, profile: StandardProfile
             archive = Image.fromarray(bits, "L").convert("1", dither=Image.Dither.NONE)
         else:
             archive = Image.fromarray(archive_arr, "L")
-    # a bitonal page is OCRed from its archive pixels (as 0/255 grey: Pillow writes and hashes 1-bit images 2-3x
-    # slower), not from the grey they were cut from, whose soft edges only come from resampling: measured on 16
+    # a bitonal page is OCRed from its archive pixels (here as 0/255 grey; the page stage hands Tesseract the G4 file
+    # itself), not from the grey they were cut from, whose soft edges only come from resampling: measured on 16
     # synthetic pages each, 5% less Tesseract CPU and CER 10.7% instead of 12.3% from G4 scans, 12-20% less and
     # 10.3% instead of 10.6% from grey JPEG scans; the text layer then describes exactly the image the volume shows
     ocr = None if blank else Image.fromarray(ocr_arr, "L")
@@ -309,4 +312,5 @@ def prepare_page(image: Image.Image, dpi: float | None, profile: StandardProfile
     return PreparedPage(
         archive=archive, ocr=ocr, dpi=out_dpi, dpi_inferred=inferred, rotation=rotation, skew=round(skew, 3),
         blank=bool(blank), colour=decision_mode, colour_reason=reason, seal=bool(seal), flags=tuple(flags),
+        bits=bits if decision_mode == "bitonal" else None,
     )
