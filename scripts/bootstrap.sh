@@ -12,6 +12,7 @@ DEBIAN_PACKAGES=(
   icc-profiles-free                                                         # sRGB ICC v2 for the PDF/A OutputIntent
   default-jre-headless libpdfbox2-java libactivation-java libjaxb-api-java  # PDFBox Preflight (PDF/A-1b validator)
   softhsm2                                                                  # a real PKCS#11 token for signing tests
+  libtiff6                                                                  # G4 page images (pipeline/g4.py)
   make
 )
 PYTHON=${PYTHON:-python3}
