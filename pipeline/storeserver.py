@@ -149,7 +149,9 @@ class EmbeddedStore:
     """One ``weed mini`` instance in ``<state_dir>/store/``: start, stop, status."""
 
     def __init__(self, state_dir: Path, base_port: int | None = None, bucket: str | None = None):
-        self.state_dir = Path(state_dir)
+        # absolute: the running process is recognised by the -dir= it was started with, so a relative path (the CLI's
+        # default ./.state) must not make a live store look foreign and lose its pid file
+        self.state_dir = Path(state_dir).resolve()
         self.root = self.state_dir / "store"
         saved = self._saved_server()
         self.base_port = base_port or saved.get("base_port") or DEFAULT_BASE_PORT

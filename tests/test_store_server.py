@@ -85,6 +85,13 @@ def test_status_reports_running_endpoint_bucket_and_pid(embedded_store):
     assert status.bucket == "dossiers"
 
 
+def test_a_running_store_is_found_through_a_relative_path_to_its_state_folder(embedded_store, monkeypatch):
+    monkeypatch.chdir(embedded_store.state_dir.parent)
+    status = EmbeddedStore(Path(embedded_store.state_dir.name)).status()  # as `dossier store stop` run from there
+    assert status.running and status.pid == embedded_store.server.pid()
+    assert embedded_store.server.pid_file.exists()
+
+
 def test_starting_a_running_store_again_is_harmless(embedded_store):
     pid = embedded_store.server.pid()
     assert embedded_store.server.start().pid == pid
