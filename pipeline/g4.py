@@ -35,7 +35,9 @@ def _libtiff() -> ctypes.CDLL | None:
             continue
         lib.TIFFFdOpen.restype = ctypes.c_void_p
         lib.TIFFFdOpen.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p]
-        lib.TIFFSetField.restype = ctypes.c_int  # variadic: the argument types are given per call
+        # TIFFSetField is variadic: each call passes its value typed (uint32 for integer tags, which C promotes from
+        # uint16 anyway; double for the resolutions), as the x86-64 and AArch64 Linux calling conventions expect
+        lib.TIFFSetField.restype = ctypes.c_int
         lib.TIFFWriteEncodedStrip.restype = ctypes.c_ssize_t
         lib.TIFFWriteEncodedStrip.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_void_p, ctypes.c_ssize_t]
         lib.TIFFClose.restype = None

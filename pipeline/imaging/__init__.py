@@ -41,7 +41,8 @@ def one_thread_per_page() -> None:
 __all__ = [
     "ColourDecision", "DpiGuess", "Orientation", "PreparedPage", "SkewEstimate",
     "colour_decision", "deskew_angle", "estimate_skew", "hole_mask", "infer_dpi", "ink_grey", "ink_mask",
-    "inner_paper", "is_blank", "line_bands", "line_direction", "luminance", "ocr_up_or_down", "one_thread_per_page", "osd_rotation",
-    "page_orientation", "paper_region", "paper_size_px", "paper_tone", "picture_mask", "picture_regions",
-    "prepare_page", "reduce", "rotate_expand", "snap_dpi", "stroke_score", "to_array", "turn", "work_factor",
+    "inner_paper", "is_blank", "line_bands", "line_direction", "luminance", "ocr_up_or_down", "one_thread_per_page",
+    "osd_rotation", "page_orientation", "paper_region", "paper_size_px", "paper_tone", "picture_mask",
+    "picture_regions", "prepare_page", "reduce", "rotate_expand", "snap_dpi", "stroke_score", "to_array", "turn",
+    "work_factor",
 ]

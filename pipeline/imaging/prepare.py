@@ -312,5 +312,5 @@ def prepare_page(image: Image.Image, dpi: float | None, profile: StandardProfile
     return PreparedPage(
         archive=archive, ocr=ocr, dpi=out_dpi, dpi_inferred=inferred, rotation=rotation, skew=round(skew, 3),
         blank=bool(blank), colour=decision_mode, colour_reason=reason, seal=bool(seal), flags=tuple(flags),
-        bits=bits if decision_mode == "bitonal" else None,
+        bits=bits,
     )
