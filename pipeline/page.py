@@ -21,6 +21,7 @@ from PIL import Image
 from pipeline import __version__
 from pipeline.artifacts import PageArtifact
 from pipeline.g4 import g4_tiff
+from pipeline.heap import return_free_memory
 from pipeline.ingest import PageRef, page_file_digest, read_page
 from pipeline.models import PageRecord, PageSource, SeparatorPayload, StandardProfile
 from pipeline.ocr import OcrFile, OcrInput, OcrSettings
@@ -245,6 +246,7 @@ def process_pages(items: list[tuple[int, PageRef]], env: PageEnvironment) -> lis
             if isinstance(page.ocr_image, Image.Image):
                 page.ocr_image.close()
             done[page.position] = (_finish_page(page, result, env), False)
+    return_free_memory()  # the chunk's page buffers, before their holes add up over a long batch (pipeline/heap.py)
     return [done[position] for position, _ in items]
 
 
