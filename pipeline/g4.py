@@ -18,11 +18,6 @@ from functools import cache
 import numpy as np
 from PIL import Image
 
-_TAGS_UINT = {256: "width", 257: "height", 258: 1, 277: 1, 259: 4, 262: 0, 278: "height", 284: 1, 296: 2}
-"""ImageWidth, ImageLength, BitsPerSample 1, SamplesPerPixel 1, Compression 4 (G4), Photometric 0 (min-is-white),
-RowsPerStrip (one strip: the G4 stream goes into the PDF as it is), PlanarConfig 1, ResolutionUnit 2 (inch)."""
-
-
 @cache
 def _libtiff() -> ctypes.CDLL | None:
     """The system's libtiff with the four functions used here typed, or None when it cannot be loaded."""
@@ -58,8 +53,11 @@ def _libtiff_g4(lib: ctypes.CDLL, packed: np.ndarray, width: int, height: int, d
             raise OSError("libtiff could not open a TIFF for writing")
         try:
             handle = ctypes.c_void_p(tif)
-            for tag, value in _TAGS_UINT.items():
-                number = width if value == "width" else height if value == "height" else value
+            # ImageWidth, ImageLength, BitsPerSample 1, SamplesPerPixel 1, Compression 4 (G4), Photometric 0
+            # (min-is-white), RowsPerStrip (one strip: the G4 stream goes into the PDF as it is), PlanarConfig 1,
+            # ResolutionUnit 2 (inch)
+            tags = {256: width, 257: height, 258: 1, 277: 1, 259: 4, 262: 0, 278: height, 284: 1, 296: 2}
+            for tag, number in tags.items():
                 if not lib.TIFFSetField(handle, ctypes.c_uint32(tag), ctypes.c_uint32(number)):
                     raise OSError(f"libtiff refused TIFF tag {tag} = {number}")
             for tag in (282, 283):  # XResolution, YResolution

@@ -349,12 +349,12 @@ def ocr_image(image: OcrInput, dpi: float, settings: OcrSettings, label: str) ->
     """OCR one page image at its resolution; raises PageError naming ``label`` on failure or timeout."""
     if isinstance(image, OcrFile):
         tsv = _run(_command(settings, str(image.path), dpi), settings.timeout, f"page {label}", label)
-        return OcrResult(image.width, image.height, float(dpi), tuple(parse_tsv(tsv).get(1, [])), settings.key)
-    # A file, not stdin: tesseract reads stdin slowly (measured +0.25 CPU-s on an A4 page).
-    with tempfile.NamedTemporaryFile(prefix="ocr-", suffix=".tif") as f:
-        f.write(_image_bytes(image, dpi))
-        f.flush()
-        tsv = _run(_command(settings, f.name, dpi), settings.timeout, f"page {label}", label)
+    else:
+        # A file, not stdin: tesseract reads stdin slowly (measured +0.25 CPU-s on an A4 page).
+        with tempfile.NamedTemporaryFile(prefix="ocr-", suffix=".tif") as f:
+            f.write(_image_bytes(image, dpi))
+            f.flush()
+            tsv = _run(_command(settings, f.name, dpi), settings.timeout, f"page {label}", label)
     lines = parse_tsv(tsv).get(1, [])
     return OcrResult(image.width, image.height, float(dpi), tuple(lines), settings.key)
 

@@ -39,8 +39,8 @@ class PreparedPage:
     """A page ready for OCR and archiving, with what was done to it and what was found on it."""
 
     archive: Image.Image  # upright, deskewed, borders removed; mode "1" (bitonal), "L" (grey) or "RGB" (colour)
-    ocr: Image.Image | None  # what Tesseract reads, same geometry as archive: the archive itself when bitonal, else
-    # a cleaned grey copy ("L"); None if blank
+    ocr: Image.Image | None  # what Tesseract reads, same geometry as archive ("L"): the archive's pixels as 0/255
+    # when bitonal, else a cleaned grey copy; None if blank
     dpi: float  # resolution of `archive` (and `ocr`)
     dpi_inferred: bool
     rotation: int  # degrees clockwise applied to make the page upright: 0/90/180/270
