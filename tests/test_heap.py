@@ -16,10 +16,14 @@ def resident_bytes() -> int:
 
 def test_freed_buffers_trapped_between_live_ones_are_given_back():
     # 100 KB buffers come from the heap (below glibc's mmap threshold); a small live object after each keeps the
-    # freed ones from coalescing into a top that free() would trim by itself
+    # freed ones from coalescing into a top that free() would trim by itself. Each is written to: a zeroed buffer
+    # from calloc may never have been touched, and so never resident
+    content = b"\x01" * 100_000
     big, small = [], []
     for _ in range(600):
-        big.append(bytearray(100_000))
+        buffer = bytearray(100_000)
+        buffer[:] = content
+        big.append(buffer)
         small.append(bytearray(700))
     del big
     before = resident_bytes()
