@@ -125,7 +125,7 @@ def _write_private(path: Path, text: str) -> None:
 
 def _pid_alive(pid: int) -> bool:
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         try:
             os.kill(pid, 0)
@@ -134,8 +134,12 @@ def _pid_alive(pid: int) -> bool:
         except PermissionError:
             return True
         return True
-    # a zombie (state Z) has exited and only awaits its parent's wait()
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    # a zombie (state Z) has exited and only awaits its parent's wait() -- unless it is the leader of threads that
+    # are still running: a killed Go process shows its leader as Z while its other threads close the listening
+    # sockets, and its ports are not free until the last thread is gone
+    zombie = fields.get("State", "").split()[:1] == ["Z"]
+    return not zombie or int(fields.get("Threads", "1").strip() or 1) > 1
 
 
 def _cmdline(pid: int) -> list[str]:
