@@ -32,10 +32,12 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.audit import read_audit, verify_audit  # noqa: E402
-from pipeline.auth import TokenStore  # noqa: E402
-from pipeline.store import ObjectStore, StoreConfig, publish_dossier  # noqa: E402
-from pipeline.storeserver import EmbeddedStore, free_base_port  # noqa: E402
+from pipeline.access import (  # noqa: E402
+    TokenStore,  # noqa: E402
+    read_audit,
+    verify_audit,
+)
+from pipeline.storage import EmbeddedStore, ObjectStore, StoreConfig, free_base_port, publish_dossier  # noqa: E402  # noqa: E402
 from tests.store_fixtures import make_dossier  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -174,7 +176,7 @@ def main() -> int:
             port = s.getsockname()[1]
         env = {**os.environ, "DOSSIER_HOME": str(state), "PYTHONPATH": str(ROOT)}
         env.pop("DOSSIER_S3_ENDPOINT", None)
-        api = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "serve", "--port", str(port),
+        api = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve", "--port", str(port),
                                 "--workers", str(args.workers)], env=env,
                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(tmp / "serve.log", "wb"))
         url = f"http://127.0.0.1:{port}"

@@ -25,12 +25,11 @@ os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
-import pytesseract  # noqa: E402
 
 from pipeline.imaging import prepare_page  # noqa: E402
-from pipeline.imaging.orientation import osd_rotation  # noqa: E402
+from pipeline.ocr import BlockReader, osd_rotation  # noqa: E402
 from pipeline.standard import load_profile  # noqa: E402
-from pipeline.synthetic import roundtrip, synthetic_page  # noqa: E402
+from samples.synthetic import roundtrip, synthetic_page  # noqa: E402
 
 TEXT_KINDS = ("indictment", "judgment", "record", "table", "photo", "grey-photo")
 SPARSE_KINDS = ("signature", "stamp", "page-number")
@@ -136,7 +135,8 @@ def run(cases: list[Case], tess: int, verbose: bool = False) -> None:
         truth = page.truth
         cpu0, ch0 = time.process_time(), children_cpu()
         try:
-            r = prepare_page(image, c.dpi if c.give_dpi else None, profile, f"bench{c.index}")
+            r = prepare_page(image, c.dpi if c.give_dpi else None, profile, f"bench{c.index}",
+                             reader=BlockReader(profile.ocr.languages, min(30.0, profile.ocr.timeout_seconds)))
         except Exception as exc:  # noqa: BLE001 - a benchmark reports every failure and goes on
             t.failures.append(f"{c}: {exc!r}")
             continue

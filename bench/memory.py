@@ -94,7 +94,7 @@ def main() -> None:
     args = ap.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
 
-    from pipeline.storeserver import EmbeddedStore, free_base_port
+    from pipeline.storage import EmbeddedStore, free_base_port
 
     tmp = args.keep or Path(tempfile.mkdtemp(prefix="bench-memory-"))
     base = tmp / "base"

@@ -19,10 +19,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pikepdf
 from PIL import Image
 
+from pipeline.assembly import add_text_layer
 from pipeline.ocr import OcrResult, OcrSettings, ocr_image, ocr_images
-from pipeline.synthetic import synthetic_page
-from pipeline.textlayer import add_text_layer
 from pipeline.structure import levenshtein
+from samples.synthetic import synthetic_page
 
 KINDS = [("indictment", 0), ("indictment", 1), ("judgment", 0), ("judgment", 1), ("record", 0), ("record", 1)]
 

@@ -14,10 +14,10 @@ import time
 
 from PIL import Image
 
+from pipeline.assembly import separator_page_image
+from pipeline.capture import find_separator
 from pipeline.models import SeparatorPayload
-from pipeline.separator import find_separator
-from pipeline.sheets import separator_page_image
-from pipeline.synthetic import scan, synthetic_page
+from samples.synthetic import scan, synthetic_page
 
 KINDS = ["indictment", "judgment", "record", "table", "photo", "grey-photo", "signature", "stamp", "page-number", "blank"]
 OCR_CPU_S = 1.8

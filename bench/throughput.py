@@ -37,12 +37,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
-from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.synthetic import CaseFacts, synthetic_page  # noqa: E402
+from samples.synthetic import CaseFacts, synthetic_page  # noqa: E402
 
 CASE_NO = "（2025）豫0727刑初901号"
 
@@ -209,7 +208,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from pipeline.standard import load_profile
-    from pipeline.storeserver import EmbeddedStore, free_base_port
+    from pipeline.storage import EmbeddedStore, free_base_port
 
     profile = load_profile()
     lang = args.lang or profile.ocr.languages

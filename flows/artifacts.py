@@ -8,20 +8,20 @@ UI shows as a link on the same machine.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from urllib.parse import quote
 
-from pipeline.artifacts import PageArtifact, VolumePlan
-from pipeline.casekey import case_key
-from pipeline.contactsheet import Thumb, write_contact_sheet
+from pipeline.imaging import Thumb, write_contact_sheet
 from pipeline.models import VolumeEntry
+from pipeline.pages import PageArtifact
+from pipeline.storage import case_key
+from pipeline.structure import VolumePlan
 
 
-def sheet_url(path: Path, home: Path) -> str:
-    """The URL an image artifact uses for a file under the state folder."""
-    base = os.environ.get("DOSSIER_ARTIFACT_BASE_URL", "").rstrip("/")
+def sheet_url(path: Path, home: Path, base_url: str = "") -> str:
+    """The URL an image artifact uses for a file under the state folder (served at ``base_url``, when given)."""
+    base = base_url.rstrip("/")
     if base:
         try:
             rel = path.resolve().relative_to(home.resolve())
@@ -96,15 +96,15 @@ def artifact_key(kind: str, case_no: str, volume: int | None = None) -> str:
     return key + (f"-v{volume:03d}" if volume is not None else "")
 
 
-def publish_artifacts(case_no: str, markdown: str, sheets: Mapping[int, Path], home: Path, log) -> None:
-    """Create the Prefect artifacts of a run; a failure here is logged, never fatal."""
+def publish_artifacts(case_no: str, markdown: str, sheet_urls: Mapping[int, str], log) -> None:
+    """Create the Prefect artifacts of a run (the contact sheets by URL); a failure here is logged, never fatal."""
     from prefect.artifacts import create_image_artifact, create_markdown_artifact
 
     try:
         create_markdown_artifact(markdown, key=artifact_key("dossier", case_no),
                                  description=f"Run summary of {case_no}")
-        for number, path in sorted(sheets.items()):
-            create_image_artifact(sheet_url(path, home), key=artifact_key("contact-sheet", case_no, number),
+        for number, url in sorted(sheet_urls.items()):
+            create_image_artifact(url, key=artifact_key("contact-sheet", case_no, number),
                                   description=f"{case_no}: contact sheet of volume {number}")
     except Exception as exc:  # noqa: BLE001 - the dossier matters more than its picture
         log.warning("could not create the run's artifacts: %s", exc)

@@ -18,9 +18,9 @@ from prefect import flow, get_run_logger
 
 from flows.process import Job, build_dossier, current_flow_run_id, default_task_runner, locate_batch
 from flows.runstate import RunRecord, find_runs
-from pipeline.casekey import case_key
-from pipeline.config import state_dir
 from pipeline.errors import DossierError, StoreError
+from pipeline.settings import Settings
+from pipeline.storage import case_key
 
 
 class NothingToRerun(DossierError):
@@ -43,7 +43,8 @@ def rerun_volume(case_no: str, volumes: list[int] | None = None, batch_id: str |
     """Finish a failed dossier: rebuild the given volumes (default: whichever are missing), reuse the rest and every
     cached page, then check and publish."""
     log = get_run_logger()
-    home = state_dir(state)
+    settings = Settings.load()
+    home = settings.layout(state).root
     folder, record = latest_run(home, case_no, batch_id)
     if record.status == "published" and not volumes:
         raise NothingToRerun(f"case {case_no} batch {record.batch_id} was published at {record.updated:%Y-%m-%d %H:%M}"
@@ -54,10 +55,10 @@ def rerun_volume(case_no: str, volumes: list[int] | None = None, batch_id: str |
              record.batch_id, record.flow_run_id or "-", record.status,
              f", failed volumes {record.failed_volumes}" if record.failed_volumes else "", batch,
              volumes or "whichever are missing")
-    result = build_dossier(Job(batch, record.batch_id, home, record.profile, record.case_no,
+    result = build_dossier(Job(batch, record.batch_id, home, settings, record.profile, record.case_no,
                                record.publish if publish is None else publish, "rerun",
                                frozenset(volumes or ()), record.created))
-    from pipeline.hotfolder import settle_after_rerun
+    from pipeline.operations import settle_after_rerun
 
     moved = settle_after_rerun(home, record.case_no, record.batch_id, current_flow_run_id() or "rerun")
     for entry in moved:
@@ -65,12 +66,12 @@ def rerun_volume(case_no: str, volumes: list[int] | None = None, batch_id: str |
     return result
 
 
-def download_originals(home: Path, case_no: str) -> tuple[Path, str, str]:
+def download_originals(settings: Settings, home: Path, case_no: str) -> tuple[Path, str, str]:
     """The originals of a published dossier, downloaded and checked against its manifest into
     ``<state>/reprocess/<case-key>/<batch-id>/``; returns (folder, batch id, standard the dossier was built to)."""
-    from pipeline.store import ObjectStore, StoreConfig, dossier_prefix, load_manifest
+    from pipeline.storage import ObjectStore, StoreConfig, dossier_prefix, load_manifest
 
-    store = ObjectStore(StoreConfig.from_env(home))
+    store = ObjectStore(StoreConfig.from_settings(settings.store, home))
     manifest = load_manifest(store, case_no).manifest
     batches = sorted({o.batch for o in manifest.originals})
     if len(batches) != 1:
@@ -97,13 +98,14 @@ def download_originals(home: Path, case_no: str) -> tuple[Path, str, str]:
 def reprocess_case(case_no: str, profile: str | None = None, state: str | None = None, publish: bool = True) -> dict:
     """Rebuild a published dossier from its archived originals under a (new) standard profile and republish it."""
     log = get_run_logger()
-    home = state_dir(state)
-    batch, batch_id, old_standard = download_originals(home, case_no)
+    settings = Settings.load()
+    home = settings.layout(state).root
+    batch, batch_id, old_standard = download_originals(settings, home, case_no)
     log.info("reprocessing case %s from its originals (batch %s, %d files), built before to %s", case_no, batch_id,
              sum(1 for _ in batch.iterdir()), old_standard)
     # batch.json travels with the originals and names the case exactly; without one the case number given is used
     given = None if (batch / "batch.json").is_file() else case_no
-    result = build_dossier(Job(batch, batch_id, home, profile, given, publish, "reprocess"))
+    result = build_dossier(Job(batch, batch_id, home, settings, profile, given, publish, "reprocess"))
     log.info("case %s republished: manifest version %s supersedes %s", case_no, result.get("manifest_version"),
              result.get("supersedes"))
     return result

@@ -23,11 +23,12 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pipeline import __version__
-from pipeline.artifacts import PageArtifact, VolumeContext, VolumePlan
-from pipeline.casekey import case_key
-from pipeline.ingest import sha256_file
+from pipeline.assembly import VolumeContext
+from pipeline.common import sha256_file, write_atomic
 from pipeline.models import StandardProfile, VolumeEntry
-from pipeline.page import write_atomic
+from pipeline.pages import PageArtifact
+from pipeline.storage import case_key
+from pipeline.structure import VolumePlan
 
 RUN_FILE = "run.json"
 

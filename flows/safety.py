@@ -19,7 +19,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from pipeline.casekey import case_key
+from pipeline.settings import cpu_count
+from pipeline.storage import case_key
 
 CASE_LOCK_PREFIX = "dossier-case-"
 CASE_LOCK_LEASE_SECONDS = 120.0
@@ -55,18 +56,9 @@ def case_lock(case_no: str, timeout_seconds: float | None = None) -> Iterator[st
         yield name
 
 
-def default_slot_count() -> int:
-    """Pages processed at once on this host across all runs: $DOSSIER_PAGE_SLOTS, else one per core."""
-    value = os.environ.get("DOSSIER_PAGE_SLOTS")
-    if value:
-        return max(1, int(value))
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
-
-
 def default_slot_folder() -> Path:
-    """Where the slot files live: $DOSSIER_SLOTS_DIR, else a per-user folder in the host's temp folder."""
-    value = os.environ.get("DOSSIER_SLOTS_DIR")
-    return Path(value) if value else Path(tempfile.gettempdir()) / f"dossier-slots-{os.getuid()}"
+    """Where the slot files live unless DOSSIER_SLOTS_DIR says: a per-user folder in the host's temp folder."""
+    return Path(tempfile.gettempdir()) / f"dossier-slots-{os.getuid()}"
 
 
 class HostSlots:
@@ -75,7 +67,7 @@ class HostSlots:
     def __init__(self, name: str = "pages", count: int | None = None, folder: Path | None = None,
                  poll_seconds: float = 0.02):
         self.name = name
-        self.count = count or default_slot_count()
+        self.count = count or cpu_count()  # DOSSIER_PAGE_SLOTS, else one per core
         self.folder = folder or default_slot_folder()
         self.poll_seconds = poll_seconds
 

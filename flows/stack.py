@@ -22,22 +22,26 @@ import time
 import urllib.request
 from pathlib import Path
 
+from pipeline.settings import Settings, StateLayout
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 POOL = "dossier"
 
 
 def _settings() -> dict:
-    home = Path(os.environ.get("DOSSIER_HOME") or ROOT / ".state").resolve()
-    hot = Path(os.environ.get("DOSSIER_HOTFOLDER") or ROOT / "hotfolder").resolve()
-    port = int(os.environ.get("PREFECT_PORT", "4200"))
-    rooms = [r for r in os.environ.get("DOSSIER_ROOMS", "").split(",") if r.strip()]
+    settings = Settings.load()
+    ops = settings.operations
+    home = StateLayout.at(ROOT / settings.paths.home).root  # a relative DOSSIER_HOME is taken from the checkout
+    hot = (ops.hotfolder or ROOT / "hotfolder").resolve()
+    port = ops.prefect_port
+    rooms = ops.rooms
     if not rooms and hot.is_dir():
-        from pipeline.hotfolder import HotFolder
+        from pipeline.operations import HotFolder
 
         rooms = HotFolder(hot).rooms()
     return {"home": home, "hot": hot, "port": port, "rooms": rooms or ["room-1"], "ops": home / "ops",
-            "api": f"http://127.0.0.1:{port}/api"}
+            "api": f"http://127.0.0.1:{port}/api", "settings": settings}
 
 
 def _env(s: dict) -> dict[str, str]:
@@ -92,11 +96,12 @@ def up() -> None:
     for room in s["rooms"]:
         (s["hot"] / room).mkdir(parents=True, exist_ok=True)
     print(f"state {s['home']}, hot folder {s['hot']}, rooms {', '.join(s['rooms'])}")
-    if not os.environ.get("DOSSIER_S3_ENDPOINT"):
+    if not s["settings"].store.endpoint:
         status = subprocess.run([sys.executable, "-m", "flows.cli", "store", "status", "--state", str(s["home"])],
                                 cwd=ROOT, env=_env(s), capture_output=True, text=True, timeout=60)
         if status.returncode != 0:  # not running
-            port = ["--port", os.environ["DOSSIER_STORE_PORT"]] if os.environ.get("DOSSIER_STORE_PORT") else []
+            store_port = s["settings"].store.store_port
+            port = ["--port", str(store_port)] if store_port else []
             started = subprocess.run([sys.executable, "-m", "flows.cli", "store", "start", "--state", str(s["home"]),
                                       *port], cwd=ROOT, env=_env(s), timeout=120)
             if started.returncode != 0:

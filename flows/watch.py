@@ -18,9 +18,17 @@ from uuid import UUID
 
 from prefect import flow, get_run_logger
 
-from pipeline.config import state_dir
-from pipeline.hotfolder import (HotFolder, Intake, Ledger, LedgerEntry, RoomConfig, RunStatus, Submission,
-                                SubmitUnavailable)
+from pipeline.operations import (
+    HotFolder,
+    Intake,
+    Ledger,
+    LedgerEntry,
+    RoomConfig,
+    RunStatus,
+    Submission,
+    SubmitUnavailable,
+)
+from pipeline.settings import Settings
 
 DEFAULT_DEPLOYMENT = "process-batch/process-batch"
 logger = logging.getLogger("dossier.watch")
@@ -240,5 +248,5 @@ def watch_hotfolder(hotfolder: str, state: str | None = None, poll: bool = False
                     deployment: str = DEFAULT_DEPLOYMENT) -> None:
     """Watch a hot folder for as long as this run lives, starting one process-batch run per complete batch."""
     log = get_run_logger()
-    home = state_dir(state)
+    home = Settings.load().layout(state).root
     Watcher(Path(hotfolder), home, DeploymentSubmitter(deployment, home), poll=poll, log=log.info).run()

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from pipeline.synthetic import CaseFacts, SyntheticPage, synthetic_page
+from samples.synthetic import CaseFacts, SyntheticPage, synthetic_page
 
 CASE_NO = "（2024）豫0727刑初172号"
 DPI = 300
@@ -144,8 +144,8 @@ SHEETS_BATCH = {
 
 def bitonal_sheet(payload, seed: int, skew: float = 0.0, rotation_cw: int = 0) -> Image.Image:
     """A separator sheet as `dossier sheets` prints it, scanned bitonal at 200 dpi."""
-    from pipeline.sheets import separator_page_image
-    from pipeline.synthetic import scan
+    from pipeline.assembly import separator_page_image
+    from samples.synthetic import scan
 
     sheet = separator_page_image(payload, 200)
     scanned = scan(sheet, random.Random(seed), 200, skew=skew, rotation_cw=rotation_cw, specks=30)

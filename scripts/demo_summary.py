@@ -11,18 +11,19 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from pipeline.casekey import case_key
-from pipeline.cli_archival import verify_target
-from pipeline.config import state_dir
+from flows.cli.verify import verify_target
 from pipeline.dossier import trust_roots_for_run
 from pipeline.models import DossierManifest
+from pipeline.settings import Settings
+from pipeline.storage import case_key
 
 
 def main(case_no: str, out: Path) -> int:
     """Check the fetched dossier and print the summary; returns the exit code."""
     folder = out / case_key(case_no)
     manifest = DossierManifest.model_validate_json((folder / "dossier.json").read_text(encoding="utf-8"))
-    report = verify_target(folder, trust_roots_for_run(state_dir()), qpdf=True)
+    settings = Settings.load()
+    report = verify_target(folder, trust_roots_for_run(settings.signing, settings.layout().signing), qpdf=True)
 
     def verdict(names: set[str]) -> str:
         relevant = [c for c in report.checks if c.name in names]

@@ -21,7 +21,7 @@ import pymupdf
 from PIL import Image, ImageDraw, ImageFont
 
 from pipeline.models import DossierManifest
-from pipeline.synthetic import synthetic_page
+from samples.synthetic import synthetic_page
 
 WQY = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
 A4 = (595.0, 842.0)
@@ -203,10 +203,17 @@ def build_dossier(folder: Path, signer, *, level: str = "1b", volumes: list[list
     ``volumes`` lists, per volume, its documents, each a list of scanned pages. One blank page and one separator
     sheet are added to the input pages, as a batch would have them.
     """
-    from pipeline.models import (Catalogue, CatalogueEntry, DocumentEntry, DossierManifest, PageRecord, PageSource,
-                                 VolumeCatalogue, VolumeEntry)
-    from pipeline.pdfa import ArchivalMetadata, finish_pdfa, page_hash_root
-    from pipeline.sign import sign_pdf
+    from pipeline.archival import ArchivalMetadata, finish_pdfa, page_hash_root, sign_pdf
+    from pipeline.models import (
+        Catalogue,
+        CatalogueEntry,
+        DocumentEntry,
+        DossierManifest,
+        PageRecord,
+        PageSource,
+        VolumeCatalogue,
+        VolumeEntry,
+    )
 
     volumes = volumes or [
         [[ScanSpec("indictment", "bitonal", ("起诉书", "人民检察院")), ScanSpec("record", "grey", ("询问笔录",))]],

@@ -39,10 +39,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.casekey import case_key
 from pipeline.models import DossierManifest, OriginalEntry, VolumeEntry
-from pipeline.store import ObjectStore, StoreConfig
-from pipeline.storeserver import EmbeddedStore, free_base_port
+from pipeline.storage import EmbeddedStore, ObjectStore, StoreConfig, case_key, free_base_port
 
 
 @dataclass

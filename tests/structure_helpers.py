@@ -9,9 +9,9 @@ from pathlib import Path
 import pytesseract
 from PIL import Image
 
-from pipeline.artifacts import PageArtifact
 from pipeline.models import PageRecord, PageSource, SeparatorPayload
 from pipeline.ocr import OcrLine, OcrResult, OcrWord
+from pipeline.pages import PageArtifact
 
 
 def bitonal(image: Image.Image, threshold: int = 150) -> Image.Image:

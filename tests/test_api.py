@@ -9,12 +9,9 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from pipeline.api import create_app
-from pipeline.audit import read_audit, verify_audit
-from pipeline.auth import GrantStore, TokenStore
-from pipeline.casekey import case_key, normalise_case_no
+from pipeline.access import GrantStore, TokenStore, create_app, read_audit, verify_audit
 from pipeline.errors import StoreError
-from pipeline.store import ObjectStore, StoreConfig, fetch_via_server, publish_dossier
+from pipeline.storage import ObjectStore, StoreConfig, case_key, fetch_via_server, normalise_case_no, publish_dossier
 from tests.store_fixtures import make_dossier, serve_in_thread, unique_case_no
 
 OWNER, PARTNER, LATER, STRANGER = "豫0727法院", "新封县人民检察院", "开封市公安局", "郑州市中级人民法院"
@@ -236,7 +233,7 @@ def test_health_answers_without_a_token(service):
 
 
 def test_worker_factory_builds_the_app_from_the_environment(embedded_store, monkeypatch):
-    from pipeline.api import app_from_env
+    from flows.service import app_from_env
 
     monkeypatch.delenv("DOSSIER_S3_ENDPOINT", raising=False)
     monkeypatch.setenv("DOSSIER_HOME", str(embedded_store.state_dir))

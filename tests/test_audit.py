@@ -6,7 +6,8 @@ import threading
 
 import pytest
 
-from pipeline.audit import AuditLog, canonical_json, entry_hash, read_audit, verify_audit
+from pipeline.access import AuditLog, read_audit, verify_audit
+from pipeline.access._audit import canonical_json, entry_hash
 
 
 @pytest.fixture
@@ -115,7 +116,7 @@ def test_concurrent_writers_in_one_process_make_one_gapless_chain_in_few_segment
 
 def test_an_entry_recorded_while_the_store_is_unreachable_is_stored_once_it_is_back(object_store, prefix):
     from pipeline.errors import StoreError
-    from pipeline.store import ObjectStore, StoreConfig
+    from pipeline.storage import ObjectStore, StoreConfig
 
     log = AuditLog(object_store, kind="test", prefix=prefix)
     log.store = ObjectStore(StoreConfig(endpoint="127.0.0.1:9", access_key="x", secret_key="y", retries=0))

@@ -4,8 +4,9 @@ import re
 
 import pytest
 
-from pipeline.casekey import MAX_CASE_NO_CHARS, case_key, case_no_from_key, normalise_case_no
 from pipeline.errors import CaseNumberError
+from pipeline.storage import case_key, case_no_from_key, normalise_case_no
+from pipeline.storage._casekey import MAX_CASE_NO_CHARS
 
 
 @pytest.mark.parametrize("a, b", [

@@ -9,14 +9,22 @@ from pathlib import Path
 
 import pikepdf
 import pytest
-import typer
+from archival_fixtures import build_dossier, write_manifest
 from typer.testing import CliRunner
 
-from archival_fixtures import build_dossier, write_manifest
-from pipeline.checks import check_dossier, check_volume, inspect_volume, page_labels
-from pipeline.cli_archival import register
+from flows.cli import app
+from pipeline.archival import (
+    SignerConfig,
+    check_dossier,
+    check_volume,
+    development_certificate,
+    ensure_development_signer,
+    sign_pdf,
+)
+from pipeline.archival._checks import inspect_volume, page_labels
+from pipeline.archival._sign import make_self_signed
+from pipeline.errors import ExitCode
 from pipeline.models import DossierManifest, Report
-from pipeline.sign import SignerConfig, development_certificate, ensure_development_signer, make_self_signed, sign_pdf
 
 
 @pytest.fixture(scope="module")
@@ -217,13 +225,6 @@ def test_unreadable_manifest_is_a_failed_check_not_a_crash(dossier, roots):
 
 
 def _cli() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def main() -> None:
-        """dossier"""
-
-    register(app)
     return app
 
 
@@ -237,5 +238,5 @@ def test_cli_verify_passes_a_good_dossier_and_writes_report_json(pristine, prist
 
 def test_cli_verify_exits_nonzero_for_a_volume_without_trust_roots(pristine):
     result = CliRunner().invoke(_cli(), ["verify", str(pristine / "volumes" / "001.pdf"), "--level", "1b"])
-    assert result.exit_code == 1
+    assert result.exit_code == ExitCode.VERIFICATION_FAILED
     assert "FAIL" in result.output and "signer-trusted" in result.output

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from pipeline.contactsheet import FLAG_COLOUR, Thumb, contact_sheet, write_contact_sheet
+from pipeline.imaging._thumbnails import FLAG_COLOUR, Thumb, contact_sheet, write_contact_sheet
 from tests.ops_fixtures import SAMPLE
 
 
@@ -37,7 +37,7 @@ def test_a_page_without_an_image_gets_a_grey_placeholder(tmp_path):
 
 
 def test_a_kept_thumbnail_is_used_instead_of_decoding_the_page_again(tmp_path):
-    from pipeline.contactsheet import THUMB_BOX, thumbnail, thumbnail_path
+    from pipeline.imaging._thumbnails import THUMB_BOX, thumbnail, thumbnail_path
 
     image = tmp_path / "image.tif"
     Image.new("1", (2480, 3508), 1).save(image, "TIFF", compression="group4")

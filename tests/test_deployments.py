@@ -10,9 +10,8 @@ from uuid import uuid4
 import pytest
 import yaml
 
-from flows.process import FAULT_ENV, FAULT_WHILE_ENV
-from tests.ops_fixtures import (PREFECT, ROOT, make_batch, prefect_stack, store_environment, wait_for,
-                                write_profile)
+from tests.faults import site_environment
+from tests.ops_fixtures import PREFECT, ROOT, make_batch, prefect_stack, store_environment, wait_for, write_profile
 from tests.store_fixtures import unique_case_no
 
 RUN_TIMEOUT = 300
@@ -69,7 +68,7 @@ def failed_deployment_run(stack, tmp_path_factory):
     params = {"batch_dir": str(batch), "profile": str(write_profile(base)), "state": str(base / "state")}
     run = run_deployment("process-batch/process-batch", parameters=params, idempotency_key=key, as_subflow=False,
                          work_queue_name="room-2", timeout=RUN_TIMEOUT, poll_interval=1,
-                         job_variables={"env": {FAULT_ENV: "2", FAULT_WHILE_ENV: str(flag)}})
+                         job_variables={"env": site_environment({2}, flag)})
     return run, key, params, flag
 
 

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.casekey import case_key
 from pipeline.errors import BadInputError
 from pipeline.models import DossierManifest, Report
-from pipeline.synthetic import han_characters
+from pipeline.storage import case_key
+from samples.synthetic import han_characters
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "samples" / "case-2024-172"
@@ -107,10 +107,11 @@ def test_the_text_layer_holds_the_chinese_text_without_spaces(sample_run):
 
 
 def test_the_published_dossier_fetches_back_verified(sample_run, tmp_path):
-    from pipeline.store import ObjectStore, StoreConfig, fetch_dossier
+    from pipeline.settings import StoreSettings
+    from pipeline.storage import ObjectStore, StoreConfig, fetch_dossier
 
     state, _, result = sample_run
-    store = ObjectStore(StoreConfig.from_env(state))
+    store = ObjectStore(StoreConfig.from_settings(StoreSettings.from_environ(), state))
     folder = fetch_dossier(store, CASE_NO, tmp_path)
     assert folder.name == case_key(CASE_NO)
     local = Path(result["folder"]) / "volumes" / "001.pdf"

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline import g4
-from pipeline.g4 import g4_tiff
+from pipeline.imaging import _g4 as g4
+from pipeline.imaging import g4_tiff
 
 
 def bitonal_page(width: int = 1203, height: int = 517, seed: int = 5) -> np.ndarray:

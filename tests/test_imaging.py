@@ -14,20 +14,29 @@ from pipeline.imaging import (
     deskew_angle,
     infer_dpi,
     ink_grey,
+    ink_mask,
     is_blank,
+    line_bands,
+    luminance,
     ocr_up_or_down,
     paper_region,
-    prepare_page,
+    paper_tone,
     reduce,
     rotate_expand,
     to_array,
 )
-from pipeline.imaging.orientation import line_bands
-from pipeline.imaging.raster import ink_mask, luminance, paper_tone
+from pipeline.imaging import prepare_page as prepare_page_with
+from pipeline.ocr import BlockReader
 from pipeline.standard import load_profile
-from pipeline.synthetic import mm_to_px, roundtrip, synthetic_page
+from samples.synthetic import mm_to_px, roundtrip, synthetic_page
 
 PROFILE = load_profile()
+
+
+def prepare_page(image, dpi, profile, label, use_ocr=True):
+    """prepare_page with the OCR engine's block reader, as the page stage calls it."""
+    reader = BlockReader(profile.ocr.languages, min(30.0, profile.ocr.timeout_seconds))
+    return prepare_page_with(image, dpi, profile, label, use_ocr=use_ocr, reader=reader)
 
 
 @lru_cache(maxsize=32)
@@ -113,9 +122,9 @@ def test_ocr_check_tells_upright_lines_from_lines_turned_over():
     p = page("judgment", 10, 200)
     grey = grey_of(p.image)
     ink = ink_mask(grey, paper_tone(grey))
-    side, up, down = ocr_up_or_down(grey, ink, 200, "chi_sim", "p0005.tif[0]")
+    side, up, down = ocr_up_or_down(grey, ink, 200, BlockReader("chi_sim"), "p0005.tif[0]")
     assert side == 0 and up > down + 20
-    side, up, down = ocr_up_or_down(grey[::-1, ::-1], ink[::-1, ::-1], 200, "chi_sim", "p0005.tif[0]")
+    side, up, down = ocr_up_or_down(grey[::-1, ::-1], ink[::-1, ::-1], 200, BlockReader("chi_sim"), "p0005.tif[0]")
     assert side == 180 and down > up + 20
 
 
@@ -343,7 +352,7 @@ def test_stroke_evidence_holds_for_a_face_it_was_not_tuned_on():
     from PIL import ImageDraw, ImageFont
 
     from pipeline.imaging import stroke_score
-    from pipeline.synthetic import CaseFacts, body_paragraphs, wrap
+    from samples.synthetic import CaseFacts, body_paragraphs, wrap
 
     rng = random.Random(5)
     fnt = ImageFont.truetype(DROID, 31)  # 15 pt at 150 dpi

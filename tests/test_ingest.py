@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from pipeline.capture import list_pages, read_manifest, read_page
+from pipeline.capture._ingest import file_dpi
 from pipeline.errors import BadInputError
-from pipeline.ingest import file_dpi, list_pages, read_manifest, read_page
 
 
 def jpeg(path: Path, dpi=(300, 300), size=(240, 340), colour="white") -> None:

@@ -12,8 +12,8 @@ from PIL import Image, ImageDraw, ImageFont
 from pipeline.errors import PageError
 from pipeline.ocr import OcrFile, OcrLine, OcrResult, OcrSettings, OcrWord, join_words, ocr_image, ocr_images
 from pipeline.standard import load_profile
-from pipeline.synthetic import synthetic_page
 from pipeline.structure import levenshtein
+from samples.synthetic import synthetic_page
 
 HAN_SPACE_HAN = re.compile(r"[\u4e00-\u9fff][ \t\u3000]+[\u4e00-\u9fff]")
 SHORT_PAGE = (210.0, 150.0)  # mm: half an A4 page (five lines), to keep tests fast

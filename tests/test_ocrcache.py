@@ -11,9 +11,18 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from pipeline.ocr import OcrFile, OcrLine, OcrResult, OcrSettings, OcrWord
-from pipeline.ocrcache import OcrCache, cached_ocr, cached_ocr_images, image_digest
-from pipeline.synthetic import synthetic_page
+from pipeline.ocr import (
+    OcrCache,
+    OcrFile,
+    OcrLine,
+    OcrResult,
+    OcrSettings,
+    OcrWord,
+    cached_ocr,
+    cached_ocr_images,
+    image_digest,
+)
+from samples.synthetic import synthetic_page
 
 DIGEST = "ab" + "0" * 62
 KEY = "ocr1;tesseract 5.3.0;l=chi_sim;psm=3"

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from pipeline.ingest import list_pages
-from pipeline.ocr import OcrFile, OcrSettings
-from pipeline.ocrcache import OcrCache, image_digest
-from pipeline.page import PageCache, PageEnvironment, chunked, encode_archive, process_pages
+from pipeline.capture import list_pages
+from pipeline.ocr import OcrCache, OcrFile, OcrSettings, image_digest
+from pipeline.pages import PageCache, PageEnvironment, chunked, encode_archive, process_pages
 from pipeline.standard import load_profile
-from pipeline.synthetic import synthetic_page
+from pipeline.structure import has_title
+from samples.synthetic import synthetic_page
 
 
 def test_bitonal_pages_are_archived_as_single_strip_group4_tiff():
@@ -51,7 +51,7 @@ def small_batch(tmp_path_factory) -> Path:
 
 
 def environment(batch: Path, state: Path) -> PageEnvironment:
-    return PageEnvironment(batch, load_profile(), PageCache(state / "pages"), state / "ocr")
+    return PageEnvironment(batch, load_profile(), PageCache(state / "pages"), state / "ocr", has_title=has_title)
 
 
 def test_a_chunk_comes_back_in_batch_order_with_text_on_text_pages(small_batch, tmp_path):
@@ -78,13 +78,13 @@ def test_a_new_profile_version_does_not_reuse_page_results(small_batch, tmp_path
     env = environment(small_batch, tmp_path)
     process_pages([(0, refs[0])], env)
     newer = PageEnvironment(small_batch, env.profile.model_copy(update={"version": "9.9.9"}), env.cache,
-                            env.ocr_cache_root)
+                            env.ocr_cache_root, has_title=has_title)
     ((_, cached),) = process_pages([(0, refs[0])], newer)
     assert not cached
 
 
 def test_each_archived_page_keeps_a_thumbnail_beside_its_image(small_batch, tmp_path):
-    from pipeline.contactsheet import THUMB_BOX, thumbnail_path
+    from pipeline.imaging._thumbnails import THUMB_BOX, thumbnail_path
 
     results = process_pages(list(enumerate(list_pages(small_batch))), environment(small_batch, tmp_path))
     for artifact, _ in results:

@@ -11,20 +11,13 @@ from pathlib import Path
 import pikepdf
 import pymupdf
 import pytest
+from archival_fixtures import ScanSpec, build_volume
 from PIL import Image
 
-from archival_fixtures import ScanSpec, build_volume
+from pipeline.archival import ArchivalMetadata, finish_pdfa, page_hash_root, read_xmp
+from pipeline.archival._pdfa import DOSSIER_NS, pdf_date, xmp_date
+from pipeline.archival._validators import pdfa_check, preflight_pdfa1b
 from pipeline.errors import VolumeError
-from pipeline.pdfa import (
-    DOSSIER_NS,
-    ArchivalMetadata,
-    finish_pdfa,
-    page_hash_root,
-    pdf_date,
-    read_xmp,
-    xmp_date,
-)
-from pipeline.validators import pdfa_check, preflight_pdfa1b
 
 CHINA = timezone(timedelta(hours=8))
 

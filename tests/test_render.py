@@ -12,12 +12,12 @@ import pytest
 from PIL import Image, ImageDraw
 from structure_helpers import page_artifact, save_g4, save_jpeg
 
-from pipeline.artifacts import Document, VolumeContext
+from pipeline.assembly import VolumeContext, build_volume
+from pipeline.assembly._fonts import MM
+from pipeline.assembly._render import TOC_COLUMNS, TOC_LEFT_MM, display_date
 from pipeline.errors import VolumeError
 from pipeline.ocr import OcrLine, OcrResult, OcrWord
-from pipeline.render import TOC_COLUMNS, TOC_LEFT_MM, build_volume, display_date
-from pipeline.structure import build_catalogue, plan_volumes
-from pipeline.textfit import MM
+from pipeline.structure import Document, build_catalogue, plan_volumes
 
 CASE = "（2024）豫0727刑初172号"
 
@@ -98,8 +98,8 @@ def test_a_450_page_set_makes_three_volumes(volume_set):
 def test_every_volume_of_the_set_passes_preflight_after_pdfa_finishing(volume_set, tmp_path):
     from datetime import datetime, timezone
 
-    from pipeline.pdfa import ArchivalMetadata, finish_pdfa
-    from pipeline.validators import preflight_pdfa1b
+    from pipeline.archival import ArchivalMetadata, finish_pdfa
+    from pipeline.archival._validators import preflight_pdfa1b
 
     plans, _, built, _ = volume_set
     for plan, b in zip(plans, built):
@@ -361,8 +361,8 @@ def test_preloading_the_volume_stage_loads_its_fonts_and_signing_libraries():
 
     code = ("import sys\n"
             "from pipeline.dossier import preload_volume_stage\n"
-            "from pipeline.textfit import cjk_font, numeral_font\n"
+            "from pipeline.assembly import cjk_font, numeral_font\n"
             "preload_volume_stage()\n"
             "assert numeral_font.cache_info().currsize == 1 and cjk_font.cache_info().currsize == 1\n"
-            "assert {'pyhanko.sign.signers', 'pyhanko.sign.validation', 'pipeline.checks'} <= set(sys.modules)\n")
+            "assert {'pyhanko.sign.signers', 'pyhanko.sign.validation', 'pipeline.archival._checks'} <= set(sys.modules)\n")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

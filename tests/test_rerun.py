@@ -11,11 +11,11 @@ import subprocess
 
 import pytest
 
-from flows.process import FAULT_ENV
 from flows.runstate import find_runs, load_run
-from pipeline.hotfolder import HotFolder, Intake, Ledger
-from tests.ops_fixtures import (DOSSIER, ROOT, file_digests, make_batch, store_environment, subprocess_env,
-                                write_profile)
+from pipeline.operations import HotFolder, Intake, Ledger
+from pipeline.settings import StoreSettings
+from tests.faults import FAULT_ENV, fail_volumes, heal_volumes
+from tests.ops_fixtures import DOSSIER, ROOT, file_digests, make_batch, store_environment, subprocess_env, write_profile
 from tests.store_fixtures import unique_case_no
 
 
@@ -36,11 +36,11 @@ def failed_batch(embedded_store, prefect_harness, tmp_path_factory):
     (room / "room.yaml").write_text(f"profile: {profile}\nsettle_seconds: 0\n", encoding="utf-8")
     case = unique_case_no()
     originals = file_digests(make_batch(room / "b1", case, marker=True))
-    mp.setenv(FAULT_ENV, "2")
+    fail_volumes({2})
     intake = Intake(HotFolder(hot), Ledger(state), InProcessSubmitter(state), log=lambda m: None, status_seconds=0)
     intake.tick(full_scan=True)  # claims, runs the flow here (it fails), then follows it to quarantine
     intake.tick(full_scan=True)
-    mp.delenv(FAULT_ENV)
+    heal_volumes()
     yield hot, state, case, originals, base
     mp.undo()
 
@@ -89,11 +89,11 @@ def test_dossier_rerun_rebuilds_only_the_failed_volume_and_its_pages_come_from_c
 
 
 def test_after_the_rerun_the_dossier_is_published_and_the_batch_moves_to_done(failed_batch, rerun_output):
-    from pipeline.store import ObjectStore, StoreConfig, read_manifest
+    from pipeline.storage import ObjectStore, StoreConfig, read_manifest
 
     hot, state, case, originals, _ = failed_batch
     _, (vol1_bytes, _), _ = rerun_output
-    manifest = read_manifest(ObjectStore(StoreConfig.from_env(state)), case)
+    manifest = read_manifest(ObjectStore(StoreConfig.from_settings(StoreSettings.from_environ(), state)), case)
     assert [v.number for v in manifest.volumes] == [1, 2] and manifest.batches == ["b1"]
     import hashlib
 
@@ -109,10 +109,10 @@ def test_after_the_rerun_the_dossier_is_published_and_the_batch_moves_to_done(fa
 def test_reprocessing_rebuilds_from_the_archived_originals_under_a_new_profile_and_supersedes(failed_batch,
                                                                                               rerun_output):
     from flows.rerun import reprocess_case
-    from pipeline.store import ObjectStore, StoreConfig, load_manifest
+    from pipeline.storage import ObjectStore, StoreConfig, load_manifest
 
     _, state, case, _, base = failed_batch
-    store = ObjectStore(StoreConfig.from_env(state))
+    store = ObjectStore(StoreConfig.from_settings(StoreSettings.from_environ(), state))
     old = load_manifest(store, case)
     profile = write_profile(base, version="1.1.0-test-noocr", max_pages=3)
     result = reprocess_case(case, profile=str(profile), state=str(state))

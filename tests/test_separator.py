@@ -11,10 +11,10 @@ import pytest
 from PIL import Image, ImageDraw
 from structure_helpers import bitonal
 
+from pipeline.assembly import separator_page_image
+from pipeline.capture import decode_payload, encode_payload, find_separator, qr_modules
 from pipeline.models import SeparatorPayload
-from pipeline.separator import decode_payload, encode_payload, find_separator, qr_modules
-from pipeline.sheets import separator_page_image
-from pipeline.synthetic import scan, synthetic_page
+from samples.synthetic import scan, synthetic_page
 
 DOCUMENT = SeparatorPayload(kind="document", case_no="（2019）豫0727刑初172号", title="起诉书",
                             doc_no="新封检公诉刑诉〔2019〕172号", author="河南省封丘县人民检察院", date="2019-04-12", pages=5)

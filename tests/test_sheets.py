@@ -3,14 +3,15 @@
 import pikepdf
 import pymupdf
 import pytest
-import typer
 from structure_helpers import bitonal
 from typer.testing import CliRunner
 
-from pipeline.cli_structure import register
+from flows.cli import app
+from pipeline.assembly import SheetError, load_sheet_list, sheet_payloads, write_sheets
+from pipeline.assembly._sheets import BANNER_TEXT
+from pipeline.capture import find_separator
+from pipeline.errors import ExitCode
 from pipeline.models import SeparatorPayload
-from pipeline.separator import find_separator
-from pipeline.sheets import BANNER_TEXT, SheetError, load_sheet_list, sheet_payloads, write_sheets
 
 CASE = "（2024）豫0727刑初172号"
 DOCS = [
@@ -93,9 +94,6 @@ def test_dossier_sheets_writes_the_pdf_from_a_yaml_list(tmp_path):
     listing = tmp_path / "docs.yaml"
     listing.write_text("agency: 河南省封丘县人民法院\ndocuments:\n  - title: 起诉书\n    date: 2024-03-20\n    pages: 2\n",
                        encoding="utf-8")
-    app = typer.Typer()
-    register(app)
-    app.command("noop")(lambda: None)  # a second command keeps typer from collapsing the group
     out = tmp_path / "sheets.pdf"
     result = CliRunner().invoke(app, ["sheets", "--case", CASE, "--from", str(listing), "--out", str(out),
                                       "--blank", "2"])
@@ -108,9 +106,6 @@ def test_dossier_sheets_writes_the_pdf_from_a_yaml_list(tmp_path):
 def test_dossier_sheets_refuses_a_list_for_another_case(tmp_path):
     listing = tmp_path / "docs.yaml"
     listing.write_text("case_no: （2023）豫0727刑初1号\ndocuments: []\n", encoding="utf-8")
-    app = typer.Typer()
-    register(app)
-    app.command("noop")(lambda: None)
     result = CliRunner().invoke(app, ["sheets", "--case", CASE, "--from", str(listing), "--out", str(tmp_path / "x.pdf")])
-    assert result.exit_code == 1
+    assert result.exit_code == ExitCode.BAD_INPUT
     assert not (tmp_path / "x.pdf").exists()

@@ -12,21 +12,22 @@ from pathlib import Path
 
 import pikepdf
 import pytest
-
 from archival_fixtures import ScanSpec, build_volume
-from pipeline.errors import VolumeError
-from pipeline.pdfa import ArchivalMetadata, finish_pdfa, read_xmp
-from pipeline.sign import (
-    DEV_MARKER,
+
+from pipeline.archival import (
+    ArchivalMetadata,
     SignerConfig,
     development_certificate,
     ensure_development_signer,
-    make_self_signed,
+    finish_pdfa,
+    read_xmp,
     sign_pdf,
-    signer_from_env,
     validate_signature,
 )
-from pipeline.validators import pdfa_check, preflight_pdfa1b, qpdf_check
+from pipeline.archival._sign import DEV_MARKER, make_self_signed, signer_from_settings
+from pipeline.archival._validators import pdfa_check, preflight_pdfa1b, qpdf_check
+from pipeline.errors import VolumeError
+from pipeline.settings import SigningSettings
 
 SOFTHSM = Path("/usr/lib/softhsm/libsofthsm2.so")
 
@@ -73,7 +74,8 @@ def _pem(cert) -> bytes:
 @pytest.fixture(scope="module")
 def tsa(work):
     """pyHanko's in-process RFC 3161 timestamper with its own TSA certificate (written as a trust root)."""
-    from asn1crypto import keys, x509 as asn1_x509
+    from asn1crypto import keys
+    from asn1crypto import x509 as asn1_x509
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
@@ -234,23 +236,23 @@ def test_unanswering_timestamp_authority_times_out_with_the_volume_named(volumes
 
 
 def test_signer_config_comes_from_the_environment(tmp_path):
-    assert signer_from_env({}) is None
-    p12 = signer_from_env({"DOSSIER_SIGN_PKCS12": "/k.p12", "DOSSIER_SIGN_PASSWORD": "pw",
-                           "DOSSIER_TSA_URL": "http://tsa", "DOSSIER_SIGN_VISIBLE": "true"})
+    assert signer_from_settings(SigningSettings.from_environ({})) is None
+    p12 = signer_from_settings(SigningSettings.from_environ({"DOSSIER_SIGN_PKCS12": "/k.p12", "DOSSIER_SIGN_PASSWORD": "pw",
+                           "DOSSIER_TSA_URL": "http://tsa", "DOSSIER_SIGN_VISIBLE": "true"}))
     assert (p12.kind, p12.pkcs12_path, p12.passphrase, p12.pades_level, p12.visible) == \
         ("pkcs12", Path("/k.p12"), "pw", "B-T", True)
-    p11 = signer_from_env({"DOSSIER_SIGN_PKCS11_MODULE": str(SOFTHSM), "DOSSIER_SIGN_PKCS11_TOKEN": "t",
-                           "DOSSIER_SIGN_PKCS11_KEY": "k", "DOSSIER_SIGN_PKCS11_PIN": "1"})
+    p11 = signer_from_settings(SigningSettings.from_environ({"DOSSIER_SIGN_PKCS11_MODULE": str(SOFTHSM), "DOSSIER_SIGN_PKCS11_TOKEN": "t",
+                           "DOSSIER_SIGN_PKCS11_KEY": "k", "DOSSIER_SIGN_PKCS11_PIN": "1"}))
     assert (p11.kind, p11.token_label, p11.key_label, p11.cert_label, p11.pades_level) == \
         ("pkcs11", "t", "k", "k", "B-B")
     with pytest.raises(VolumeError, match="choose one"):
-        signer_from_env({"DOSSIER_SIGN_PKCS12": "/k.p12", "DOSSIER_SIGN_PKCS11_MODULE": "/m.so"})
+        signer_from_settings(SigningSettings.from_environ({"DOSSIER_SIGN_PKCS12": "/k.p12", "DOSSIER_SIGN_PKCS11_MODULE": "/m.so"}))
 
 
 def test_profile_fills_reason_location_and_visibility_and_demands_a_tsa_for_b_t():
     from pipeline.models import SigningPolicy
 
-    config = signer_from_env({"DOSSIER_SIGN_PKCS12": "/k.p12"})
+    config = signer_from_settings(SigningSettings.from_environ({"DOSSIER_SIGN_PKCS12": "/k.p12"}))
     merged = config.with_policy(SigningPolicy(reason="卷宗归档", location="封丘县", visible=True))
     assert (merged.reason, merged.location, merged.visible) == ("卷宗归档", "封丘县", True)
     with pytest.raises(VolumeError, match="DOSSIER_TSA_URL"):

@@ -7,11 +7,19 @@ from datetime import datetime, timezone
 import pytest
 from minio.error import S3Error
 
-from pipeline.casekey import case_key
 from pipeline.errors import CaseNumberError, StoreError
 from pipeline.models import RetentionPolicy
-from pipeline.store import (DossierNotFound, IntegrityError, dossier_prefix, fetch_dossier, load_manifest,
-                            manifest_versions, publish_dossier, read_manifest)
+from pipeline.storage import (
+    DossierNotFound,
+    IntegrityError,
+    case_key,
+    dossier_prefix,
+    fetch_dossier,
+    load_manifest,
+    manifest_versions,
+    publish_dossier,
+    read_manifest,
+)
 from tests.store_fixtures import make_dossier, unique_case_no
 
 

@@ -3,19 +3,14 @@
 import hashlib
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from pipeline.audit import read_audit
-from pipeline.auth import GrantStore, TokenStore
-from pipeline.casekey import case_key, normalise_case_no
-from pipeline.cli_store import register
-from pipeline.store import publish_dossier
-from pipeline.storeserver import EmbeddedStore, free_base_port
+from flows.cli import app
+from pipeline.access import GrantStore, TokenStore, read_audit
+from pipeline.errors import ExitCode
+from pipeline.storage import EmbeddedStore, case_key, free_base_port, normalise_case_no, publish_dossier
 from tests.store_fixtures import make_dossier, unique_case_no
 
-app = typer.Typer()
-register(app)
 runner = CliRunner()
 
 
@@ -72,7 +67,7 @@ def test_fetch_writes_the_verified_dossier_and_is_audited(run, object_store, tmp
 
 def test_fetch_of_an_unknown_case_fails_with_a_message(run, tmp_path):
     result = runner.invoke(app, ["fetch", unique_case_no(), "--out", str(tmp_path), "--no-verify-signatures"])
-    assert result.exit_code == 1
+    assert result.exit_code == ExitCode.NOT_FOUND
     assert "no published dossier" in result.output
 
 
@@ -98,5 +93,5 @@ def test_store_start_status_and_stop_a_separate_instance(tmp_path, monkeypatch):
         stopped = runner.invoke(app, ["store", "stop", "--state", str(state), "--timeout", "5"])
     assert stopped.exit_code == 0 and "stopped" in stopped.output
     after = runner.invoke(app, ["store", "status", "--state", str(state)])
-    assert after.exit_code == 1 and after.output.startswith("not running")
+    assert after.exit_code == ExitCode.UNAVAILABLE and after.output.startswith("not running")
     assert not EmbeddedStore(state).pid_file.exists()

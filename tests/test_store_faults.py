@@ -5,7 +5,7 @@ import time
 import pytest
 
 from pipeline.errors import StoreError
-from pipeline.store import DossierNotFound, fetch_dossier, publish_dossier, read_manifest
+from pipeline.storage import DossierNotFound, fetch_dossier, publish_dossier, read_manifest
 from tests.store_fixtures import make_dossier, unique_case_no
 
 

@@ -11,8 +11,9 @@ from minio import Minio
 from minio.error import S3Error
 
 from pipeline.errors import StoreError
-from pipeline.store import StoreConfig
-from pipeline.storeserver import EmbeddedStore, port_plan
+from pipeline.settings import StoreSettings
+from pipeline.storage import EmbeddedStore, StoreConfig
+from pipeline.storage._embedded import port_plan
 
 
 def _listening_addresses(pid: int) -> set[tuple[str, int]]:
@@ -109,7 +110,7 @@ def test_stale_pid_file_is_removed_and_reported_as_not_running(tmp_path):
 
 
 def test_config_without_endpoint_uses_the_embedded_store_and_its_keys(embedded_store):
-    config = StoreConfig.from_env(embedded_store.state_dir, environ={})
+    config = StoreConfig.from_settings(StoreSettings.from_environ({}), embedded_store.state_dir)
     assert config.endpoint == embedded_store.config.endpoint
     assert config.access_key == embedded_store.config.access_key
     assert config.embedded_state == embedded_store.state_dir
@@ -117,17 +118,17 @@ def test_config_without_endpoint_uses_the_embedded_store_and_its_keys(embedded_s
 
 def test_config_without_endpoint_or_embedded_store_explains_what_to_do(tmp_path):
     with pytest.raises(StoreError, match="DOSSIER_S3_ENDPOINT"):
-        StoreConfig.from_env(tmp_path, environ={})
+        StoreConfig.from_settings(StoreSettings.from_environ({}), tmp_path)
 
 
 def test_config_from_environment_reads_every_setting(tmp_path):
     ca = tmp_path / "ca.pem"
     ca.write_text("-----BEGIN CERTIFICATE-----\n")
-    config = StoreConfig.from_env(tmp_path, environ={
+    config = StoreConfig.from_settings(StoreSettings.from_environ({
         "DOSSIER_S3_ENDPOINT": "https://s3.example.org:9000", "DOSSIER_S3_ACCESS_KEY": "AK",
         "DOSSIER_S3_SECRET_KEY": "SK", "DOSSIER_S3_BUCKET": "archive", "DOSSIER_S3_CA_BUNDLE": str(ca),
         "DOSSIER_S3_REGION": "cn-north-1", "DOSSIER_S3_MAX_SECURITY": "secret", "DOSSIER_S3_TIMEOUT": "7",
-        "DOSSIER_S3_RETRIES": "1"})
+        "DOSSIER_S3_RETRIES": "1"}), tmp_path)
     assert (config.endpoint, config.secure, config.bucket, config.region) == \
         ("s3.example.org:9000", True, "archive", "cn-north-1")
     assert (config.ca_bundle, config.max_security_level, config.timeout, config.retries) == (ca, "secret", 7.0, 1)
@@ -145,4 +146,4 @@ def test_config_from_environment_reads_every_setting(tmp_path):
 ])
 def test_bad_configuration_is_refused_with_a_reason(tmp_path, env, message):
     with pytest.raises(StoreError, match=message):
-        StoreConfig.from_env(tmp_path, environ=env)
+        StoreConfig.from_settings(StoreSettings.from_environ(env), tmp_path)

@@ -8,24 +8,16 @@ from hypothesis import strategies as st
 from PIL import Image
 from structure_helpers import bitonal, page_artifact, save_g4, save_jpeg, tesseract_ocr
 
-from pipeline.artifacts import Document
+from pipeline.assembly import separator_page_image, sheet_payloads
+from pipeline.capture import find_separator
 from pipeline.errors import ReviewNeeded
 from pipeline.models import BatchManifest, DocumentSpec
 from pipeline.ocr import OcrLine, OcrResult, OcrWord
-from pipeline.separator import find_separator
-from pipeline.sheets import separator_page_image, sheet_payloads
-from pipeline.structure import (
-    authority_name,
-    build_catalogue,
-    find_doc_no,
-    find_documents,
-    match_title,
-    parse_date,
-    plan_volumes,
-    read_fields,
-    volume_catalogue,
-)
-from pipeline.synthetic import CaseFacts, cn_date, scan, synthetic_page
+from pipeline.structure import Document, build_catalogue, find_documents, plan_volumes, volume_catalogue
+from pipeline.structure._dates import parse_date
+from pipeline.structure._fields import find_doc_no, read_fields
+from pipeline.structure._lexicon import authority_name, match_title
+from samples.synthetic import CaseFacts, cn_date, scan, synthetic_page
 
 CASE = "（2024）豫0727刑初172号"
 

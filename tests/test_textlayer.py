@@ -15,9 +15,15 @@ import pytest
 from pikepdf import Array, Dictionary, Name
 from PIL import Image, ImageDraw, ImageFont
 
+from pipeline.assembly import add_text_layer
+from pipeline.assembly._textlayer import (
+    FONT_NAME,
+    UNITS_PER_EM,
+    _read_mapping,
+    build_glyphless_font,
+    glyphless_font_bytes,
+)
 from pipeline.ocr import OcrLine, OcrResult, OcrSettings, OcrWord, ocr_image
-from pipeline.textlayer import (FONT_NAME, UNITS_PER_EM, _read_mapping, add_text_layer, build_glyphless_font,
-                                glyphless_font_bytes)
 
 DPI = 300
 FONT_PX = 67  # 16 pt at 300 dpi

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pikepdf
 import pytest
-
 from archival_fixtures import ScanSpec, build_volume
-from pipeline.pdfa import ArchivalMetadata, finish_pdfa
-from pipeline.validators import (
+
+from pipeline.archival import ArchivalMetadata, finish_pdfa
+from pipeline.archival._validators import (
     extension_schema_problems,
     parse_preflight_xml,
     pdfa_check,

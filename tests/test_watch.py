@@ -17,9 +17,18 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.hotfolder import Ledger, LedgerEntry
-from tests.ops_fixtures import (DOSSIER, ROOT, file_digests, make_batch, prefect_stack, store_environment,
-                                subprocess_env, wait_for, write_profile)
+from pipeline.operations import Ledger, LedgerEntry
+from tests.ops_fixtures import (
+    DOSSIER,
+    ROOT,
+    file_digests,
+    make_batch,
+    prefect_stack,
+    store_environment,
+    subprocess_env,
+    wait_for,
+    write_profile,
+)
 from tests.store_fixtures import unique_case_no
 
 RUN_TIMEOUT = 300
@@ -108,7 +117,8 @@ def slow_batch(watched):
 
 
 def test_a_slowly_copied_batch_is_processed_once_after_its_marker(stack, watched, slow_batch):
-    from pipeline.store import ObjectStore, StoreConfig, read_manifest
+    from pipeline.settings import StoreSettings
+    from pipeline.storage import ObjectStore, StoreConfig, read_manifest
 
     hot, state, _, _ = watched
     source, entry, before_marker, marker_time = slow_batch
@@ -119,7 +129,7 @@ def test_a_slowly_copied_batch_is_processed_once_after_its_marker(stack, watched
     done = hot / "done" / "room-1" / "slow"
     originals = file_digests(done)
     assert originals.pop("READY") == b"" and originals == file_digests(source)
-    manifest = read_manifest(ObjectStore(StoreConfig.from_env(state)), entry.case_no)
+    manifest = read_manifest(ObjectStore(StoreConfig.from_settings(StoreSettings.from_environ(), state)), entry.case_no)
     assert manifest.batches == ["slow"] and len(manifest.volumes) == 2
 
 

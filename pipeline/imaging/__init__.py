@@ -5,19 +5,20 @@
 
 import cv2
 
-from pipeline.imaging.content import ColourDecision, colour_decision, is_blank
-from pipeline.imaging.orientation import (
+from pipeline.imaging._content import ColourDecision, colour_decision, is_blank
+from pipeline.imaging._g4 import g4_available, g4_tiff
+from pipeline.imaging._orientation import (
     Orientation,
+    TextReader,
     line_bands,
     line_direction,
     ocr_up_or_down,
-    osd_rotation,
     page_orientation,
     stroke_score,
 )
-from pipeline.imaging.paper import DpiGuess, infer_dpi, inner_paper, paper_region, paper_size_px, snap_dpi
-from pipeline.imaging.prepare import PreparedPage, prepare_page
-from pipeline.imaging.raster import (
+from pipeline.imaging._paper import DpiGuess, infer_dpi, inner_paper, paper_region, paper_size_px, snap_dpi
+from pipeline.imaging._prepare import PreparedPage, prepare_page
+from pipeline.imaging._raster import (
     hole_mask,
     ink_grey,
     ink_mask,
@@ -29,7 +30,8 @@ from pipeline.imaging.raster import (
     to_array,
     work_factor,
 )
-from pipeline.imaging.skew import SkewEstimate, deskew_angle, estimate_skew, rotate_expand, turn
+from pipeline.imaging._skew import SkewEstimate, deskew_angle, estimate_skew, rotate_expand, turn
+from pipeline.imaging._thumbnails import Thumb, contact_sheet, thumbnail_of, thumbnail_path, write_contact_sheet
 
 
 def one_thread_per_page() -> None:
@@ -39,10 +41,11 @@ def one_thread_per_page() -> None:
 
 
 __all__ = [
-    "ColourDecision", "DpiGuess", "Orientation", "PreparedPage", "SkewEstimate",
+    "Thumb", "contact_sheet", "g4_available", "g4_tiff", "thumbnail_of", "thumbnail_path", "write_contact_sheet",
+    "ColourDecision", "DpiGuess", "Orientation", "TextReader", "PreparedPage", "SkewEstimate",
     "colour_decision", "deskew_angle", "estimate_skew", "hole_mask", "infer_dpi", "ink_grey", "ink_mask",
     "inner_paper", "is_blank", "line_bands", "line_direction", "luminance", "ocr_up_or_down", "one_thread_per_page",
-    "osd_rotation", "page_orientation", "paper_region", "paper_size_px", "paper_tone", "picture_mask",
+    "page_orientation", "paper_region", "paper_size_px", "paper_tone", "picture_mask",
     "picture_regions", "prepare_page", "reduce", "rotate_expand", "snap_dpi", "stroke_score", "to_array", "turn",
     "work_factor",
 ]

@@ -1,0 +1,24 @@
+"""The `dossier` command, one module per command group; errors end with the exit codes of
+:class:`pipeline.errors.ExitCode`.
+
+=================  ===================================================================================================
+``process``        one batch folder into a signed, checked, published dossier (process.py: also rerun, reprocess)
+``watch``          hot folders (watch.py: also status)
+``store``          the embedded object store (store.py)
+``serve``          the fetch service, tokens, grants and the audit log (access.py)
+``fetch``          a dossier by case number (fetch.py)
+``verify``         the four-property check of a volume, a folder or a case (verify.py)
+``sheets``         separator sheets to print (sheets.py)
+=================  ===================================================================================================
+"""
+
+from flows.cli import access, fetch, process, sheets, store, verify, watch  # noqa: F401  (each adds its commands)
+from flows.cli._common import app
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    app()
+
+
+__all__ = ["app", "main"]

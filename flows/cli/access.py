@@ -1,0 +1,181 @@
+"""`dossier serve`, `token`, `grant`, `revoke-grant` and `audit`: the requesters' side and its records.
+
+Changes to tokens and grants are recorded in the audit log (a CLI stream) before the command reports success.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from flows.cli._common import StateOption, app, console, err, layout, object_store, operator, reported, settings, stop
+from pipeline.errors import ExitCode
+
+token_app = typer.Typer(help="Bearer tokens of requesting agencies.", no_args_is_help=True)
+audit_app = typer.Typer(help="The access audit log.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+app.add_typer(audit_app, name="audit")
+
+
+def admin_audit(store, **fields) -> None:
+    """Record an administrative action in a CLI audit stream (the command fails if it cannot be recorded)."""
+    from pipeline.access import AuditLog
+
+    log = AuditLog(store, kind="cli")
+    try:
+        log.record_and_wait(**{"actor": operator(), "agency": "-", "status": 0, "bytes": 0, **fields})
+    finally:
+        log.close()
+
+
+@app.command("serve")
+def serve(state: StateOption = None, host: str = "127.0.0.1", port: int = 8080,
+          presign_seconds: Annotated[Optional[int], typer.Option(
+              help="redirect volume downloads to presigned URLs valid this long (0 = stream through; "
+                   "default $DOSSIER_API_PRESIGN_SECONDS)")] = None,
+          cache_ttl: Annotated[Optional[float], typer.Option(
+              help="seconds token/grant records are cached (default $DOSSIER_API_CACHE_TTL, else 5)")] = None,
+          access_log: Annotated[bool, typer.Option(
+              help="also log each request to stderr (the audit log records every request anyway)")] = False,
+          workers: Annotated[int, typer.Option(help="worker processes (each keeps its own audit stream)")] = 1
+          ) -> None:
+    """Run the requesters' fetch API (FastAPI + uvicorn); OpenAPI at /docs."""
+    import uvicorn
+
+    from flows.service import create_service, export_for_workers
+
+    service = settings().service
+    home = layout(state).root
+    ttl = service.api_cache_ttl if cache_ttl is None else cache_ttl
+    presign = service.api_presign_seconds if presign_seconds is None else presign_seconds
+    with reported():
+        application = create_service(settings(), home, ttl, presign)
+    if workers > 1:  # uvicorn starts the workers from an import string; they read the same settings from env
+        export_for_workers(home, ttl, presign)
+        uvicorn.run("flows.service:app_from_env", factory=True, workers=workers, host=host, port=port,
+                    log_level="info", access_log=access_log)
+        return
+    uvicorn.run(application, host=host, port=port, log_level="info", access_log=access_log)
+
+
+@token_app.command("create")
+def token_create(agency: Annotated[str, typer.Option(help="requesting agency, e.g. 新封县人民检察院")],
+                 label: str = "", state: StateOption = None) -> None:
+    """Create a token for an agency; the token is printed once, alone on the last line."""
+    from pipeline.access import TokenStore
+
+    with reported():
+        store = object_store(state)
+        token, record = TokenStore(store).create(agency, label)
+        admin_audit(store, action="token.create", target=record.id, detail=f"agency={record.agency}")
+    console.print(f"token {record.id} for {record.agency} created; it is not stored, keep it now:", highlight=False)
+    print(token)
+
+
+@token_app.command("list")
+def token_list(state: StateOption = None) -> None:
+    """List tokens (ids, agencies, created, revoked), never their secrets."""
+    from pipeline.access import TokenStore
+
+    with reported():
+        records = TokenStore(object_store(state)).list()
+    table = Table("id", "agency", "label", "created", "revoked")
+    for r in records:
+        table.add_row(r.id, r.agency, r.label, r.created, r.revoked or "")
+    console.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: Annotated[str, typer.Argument(help="token id (or the token itself)")],
+                 state: StateOption = None) -> None:
+    """Revoke a token (effective on every service instance within its cache time)."""
+    from pipeline.access import TokenStore
+
+    with reported():
+        store = object_store(state)
+        record = TokenStore(store).revoke(token_id)
+        admin_audit(store, action="token.revoke", target=record.id, detail=f"agency={record.agency}")
+    console.print(f"token {record.id} of {record.agency} revoked at {record.revoked}", highlight=False)
+
+
+def change_grant(case_no: str, agency: str, revoke: bool, state: Path | None) -> None:
+    """Give an agency access to a case, or take it away, and audit the change."""
+    from pipeline.access import GrantStore
+    from pipeline.storage import case_key, normalise_case_no
+
+    with reported():
+        store = object_store(state)
+        grants = GrantStore(store)
+        record = grants.revoke(case_no, agency) if revoke else grants.grant(case_no, agency)
+        admin_audit(store, action="grant.revoke" if revoke else "grant.add", case_no=normalise_case_no(case_no),
+                    case_key=case_key(case_no), detail=f"agency={agency}")
+    console.print(f"case {record.case_no}: granted {', '.join(sorted(record.granted)) or '-'}; "
+                  f"revoked {', '.join(sorted(record.revoked)) or '-'}", highlight=False)
+
+
+@app.command("grant")
+def grant(case_no: Annotated[str, typer.Argument(help="案号")],
+          agency: Annotated[str, typer.Option(help="agency to give access")],
+          revoke: Annotated[bool, typer.Option("--revoke", help="take the access away instead")] = False,
+          state: StateOption = None) -> None:
+    """Let an agency fetch a case (in addition to the manifest's grants and the owning agency)."""
+    change_grant(case_no, agency, revoke, state)
+
+
+@app.command("revoke-grant")
+def revoke_grant(case_no: Annotated[str, typer.Argument(help="案号")],
+                 agency: Annotated[str, typer.Option(help="agency to take access from")],
+                 state: StateOption = None) -> None:
+    """Take an agency's access to a case away, even one granted by the manifest (never the owner's)."""
+    change_grant(case_no, agency, True, state)
+
+
+@audit_app.command("verify")
+def audit_verify(state: StateOption = None) -> None:
+    """Check the audit log's hash chains and object history; exit 6 on any problem."""
+    from pipeline.access import verify_audit
+
+    with reported():
+        report = verify_audit(object_store(state))
+    for problem in report.problems:
+        err.print(f"[red]problem:[/red] {problem}", highlight=False, soft_wrap=True)
+    console.print(f"{'OK' if report.ok else 'FAILED'}: {report.streams} streams, {report.segments} segments, "
+                  f"{report.entries} entries, {len(report.problems)} problems", highlight=False)
+    if not report.ok:
+        stop(ExitCode.VERIFICATION_FAILED)
+
+
+@audit_app.command("show")
+def audit_show(state: StateOption = None,
+               case_no: Annotated[Optional[str], typer.Option("--case", help="only this case")] = None,
+               agency: Annotated[Optional[str], typer.Option(help="only this agency")] = None,
+               limit: Annotated[int, typer.Option(help="last N entries")] = 50,
+               as_json: Annotated[bool, typer.Option("--json", help="JSON lines")] = False) -> None:
+    """Show the latest audit entries (all streams merged by time)."""
+    from pipeline.access import normalise_agency, read_audit
+    from pipeline.storage import normalise_case_no
+
+    with reported():
+        entries = list(read_audit(object_store(state)))
+        if case_no:
+            wanted = normalise_case_no(case_no)
+            entries = [e for e in entries if e.get("case_no") == wanted]
+        if agency:
+            wanted_agency = normalise_agency(agency)
+            entries = [e for e in entries if e.get("agency") == wanted_agency]
+    entries = entries[-limit:] if limit > 0 else entries
+    if as_json:
+        for e in entries:
+            print(json.dumps(e, ensure_ascii=False))
+        return
+    table = Table("time", "agency", "actor", "action", "case", "status", "result", "bytes")
+    for e in entries:
+        table.add_row(str(e.get("ts", ""))[:23], str(e.get("agency", "")), str(e.get("actor", "")),
+                      str(e.get("action") or f"{e.get('method', '')} {e.get('path', '')}"),
+                      str(e.get("case_no", "")), str(e.get("status", "")), str(e.get("result", "")),
+                      str(e.get("bytes", "")))
+    console.print(table)

@@ -1,0 +1,36 @@
+"""The fetch service at the edge: the FastAPI app of :mod:`pipeline.access` over the configured store.
+
+``app_from_env`` is the factory uvicorn's workers call (``dossier serve --workers N``): the state folder, the cache
+time and the presign time come from the settings (DOSSIER_HOME, DOSSIER_API_CACHE_TTL, DOSSIER_API_PRESIGN_SECONDS);
+each worker keeps its own audit stream.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from pipeline.access import create_app
+from pipeline.settings import Settings
+from pipeline.storage import StoreConfig
+
+
+def create_service(settings: Settings, home: Path, cache_ttl: float, presign_seconds: int) -> FastAPI:
+    """The fetch API over the store the settings name (else the embedded store of ``home``)."""
+    return create_app(StoreConfig.from_settings(settings.store, home), cache_ttl=cache_ttl,
+                      presign_seconds=presign_seconds)
+
+
+def export_for_workers(home: Path, cache_ttl: float, presign_seconds: int) -> None:
+    """Put the service's options where :func:`app_from_env` in each uvicorn worker reads them."""
+    os.environ.update(DOSSIER_HOME=str(home), DOSSIER_API_CACHE_TTL=str(cache_ttl),
+                      DOSSIER_API_PRESIGN_SECONDS=str(presign_seconds))
+
+
+def app_from_env() -> FastAPI:
+    """App factory for several uvicorn workers: everything from the settings."""
+    settings = Settings.load()
+    return create_service(settings, settings.layout().root, settings.service.api_cache_ttl,
+                          settings.service.api_presign_seconds)

@@ -1,0 +1,253 @@
+"""Process one page: hash, separator check, imaging, archival encoding, OCR; cached by content.
+
+Processing a page is a pure function of (raw page bytes, standard profile version, pipeline version), so its result
+is stored under that key: a rerun or a reprocessing never redoes a finished page, and OCR results are also kept by
+the digest of the image Tesseract saw, so a new profile that leaves a page's cleaned image unchanged reuses its OCR.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from pipeline import __version__
+from pipeline.capture import PageRef, page_file_digest, read_page
+from pipeline.common import write_atomic
+from pipeline.imaging._g4 import g4_tiff
+from pipeline.models import PageRecord, PageSource, SeparatorPayload, StandardProfile
+from pipeline.ocr import OcrFile, OcrInput, OcrResult, OcrSettings
+from pipeline.pages._artifact import PageArtifact
+from pipeline.pages._heap import return_free_memory
+
+
+def page_cache_key(sha256: str, profile: StandardProfile) -> str:
+    """The cache key of a page result: raw content, profile id@version and pipeline version."""
+    return hashlib.sha256(f"{sha256}|{profile.key}|{__version__}".encode()).hexdigest()
+
+
+
+@dataclass(frozen=True)
+class PageCache:
+    """Finished page results on disk: ``<root>/<key[:2]>/<key>/{page.json, image.tif|image.jpg, ocr.json}``."""
+
+    root: Path
+
+    def folder(self, key: str) -> Path:
+        """Where the result for a key lives."""
+        return self.root / key[:2] / key
+
+    def load(self, key: str, position: int, ref: PageRef) -> PageArtifact | None:
+        """A cached result re-anchored at this batch position, or None when absent or incomplete."""
+        meta_path = self.folder(key) / "page.json"
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            record = PageRecord.model_validate(meta["record"])
+        except (OSError, ValueError, KeyError):
+            return None
+        folder = self.folder(key)
+        image = folder / meta["image"] if meta.get("image") else None
+        ocr = folder / meta["ocr"] if meta.get("ocr") else None
+        if (image and not image.exists()) or (ocr and not ocr.exists()):
+            return None
+        record = record.model_copy(update={"source": PageSource(file=ref.file, index=ref.index)})
+        separator = SeparatorPayload.model_validate(meta["separator"]) if meta.get("separator") else None
+        return PageArtifact(position, record, image, meta.get("width", 0), meta.get("height", 0),
+                            meta.get("dpi", 300.0), ocr, separator)
+
+    def save(self, key: str, artifact: PageArtifact) -> None:
+        """Record a finished page (its files are already in the key's folder); page.json is written last."""
+        meta = {
+            "record": artifact.record.model_dump(mode="json"),
+            "image": artifact.image_path.name if artifact.image_path else None,
+            "ocr": artifact.ocr_path.name if artifact.ocr_path else None,
+            "width": artifact.width,
+            "height": artifact.height,
+            "dpi": artifact.dpi,
+            "separator": artifact.separator.model_dump(mode="json") if artifact.separator else None,
+        }
+        write_atomic(self.folder(key) / "page.json", json.dumps(meta, ensure_ascii=False).encode())
+
+
+def encode_archive(image: Image.Image | np.ndarray, colour: str, dpi: float, jpeg_quality: int) -> tuple[bytes, str]:
+    """Encode the archival image: single-strip CCITT G4 TIFF for bitonal pages (given as an image or as a uint8
+    array, below 128 black), baseline JPEG otherwise."""
+    if colour == "bitonal":
+        pixels = image if isinstance(image, np.ndarray) else np.asarray(image.convert("L"))
+        return g4_tiff(pixels, dpi), ".tif"
+    buf = io.BytesIO()
+    res = (round(dpi), round(dpi))
+    mode = "L" if colour == "grey" else "RGB"
+    image.convert(mode).save(buf, "JPEG", quality=jpeg_quality, dpi=res, optimize=True)
+    return buf.getvalue(), ".jpg"
+
+
+@dataclass(frozen=True)
+class PageEnvironment:
+    """What processing a page needs besides the page: the batch folder, profile, caches, declared dpi."""
+
+    batch_dir: Path
+    profile: StandardProfile
+    cache: PageCache
+    ocr_cache_root: Path
+    declared_dpi: int | None = None
+    has_title: Callable[[OcrResult], bool] | None = None  # set: a page whose OCR shows no title has its top re-read
+
+
+@dataclass
+class _AwaitingOcr:
+    """A page imaged and archived, waiting for its OCR (held only while its chunk is OCRed)."""
+
+    position: int
+    ref: PageRef
+    key: str
+    record: PageRecord
+    image_path: Path
+    width: int
+    height: int
+    dpi: float
+    ocr_image: OcrInput
+
+
+def _image_page(position: int, ref: PageRef, env: PageEnvironment) -> tuple[PageArtifact, bool] | _AwaitingOcr:
+    """Everything up to OCR: cache lookup, separator check, imaging, archival encoding."""
+    from pipeline.capture import find_separator
+    from pipeline.imaging import prepare_page, thumbnail_of, thumbnail_path
+    from pipeline.ocr import BlockReader
+
+    known = page_file_digest(env.batch_dir, ref)  # a rerun finds finished pages without decoding them
+    if known is not None:
+        cached = env.cache.load(page_cache_key(known, env.profile), position, ref)
+        if cached is not None:
+            return cached, True
+    raw = read_page(env.batch_dir, ref)
+    key = page_cache_key(raw.sha256, env.profile)
+    cached = env.cache.load(key, position, ref)
+    if cached is not None:
+        raw.image.close()
+        return cached, True
+
+    folder = env.cache.folder(key)
+    source = PageSource(file=ref.file, index=ref.index)
+    dpi = raw.dpi if raw.dpi is not None else env.declared_dpi
+
+    found = find_separator(raw.image, ref.label)
+    if found.kind == "separator":
+        record = PageRecord(source=source, sha256=raw.sha256, dpi=dpi, separator=True, colour="bitonal",
+                            colour_reason="separator sheet")
+        artifact = PageArtifact(position, record, None, separator=found.payload)
+        env.cache.save(key, artifact)
+        return artifact, False
+    if found.kind == "undecodable":
+        # Not cached: the flow sends the batch to review with this page named.
+        record = PageRecord(source=source, sha256=raw.sha256, dpi=dpi, separator=True,
+                            flags=[f"separator-undecodable: {found.reason}"])
+        return PageArtifact(position, record, None), False
+
+    ocr = env.profile.ocr
+    reader = BlockReader(languages=ocr.languages, timeout=min(30.0, ocr.timeout_seconds))
+    prepared = prepare_page(raw.image, dpi, env.profile, ref.label, reader=reader)
+    raw.image.close()
+    record = PageRecord(
+        source=source, sha256=raw.sha256, dpi=prepared.dpi, dpi_inferred=prepared.dpi_inferred,
+        rotation=prepared.rotation, skew=round(prepared.skew, 3), blank=prepared.blank, colour=prepared.colour,
+        colour_reason=prepared.colour_reason, seal=prepared.seal, flags=list(prepared.flags),
+    )
+    if prepared.blank:
+        artifact = PageArtifact(position, record, None, dpi=prepared.dpi)
+        env.cache.save(key, artifact)
+        return artifact, False
+
+    pixels = prepared.bits if prepared.bits is not None else prepared.archive
+    data, suffix = encode_archive(pixels, prepared.colour, prepared.dpi, env.profile.imaging.jpeg_quality)
+    image_path = folder / f"image{suffix}"
+    write_atomic(image_path, data)
+    # the contact sheet's thumbnail, made now from pixels in memory (~10 ms, 15 ms in colour) rather than by decoding
+    # the image again at the end of the run, where it held up the finish by ~1 s
+    thumb = thumbnail_of(prepared.archive)
+    buf = io.BytesIO()
+    thumb.save(buf, "PNG")
+    write_atomic(thumbnail_path(image_path), buf.getvalue())
+    width, height = prepared.archive.size
+    if not env.profile.ocr.enabled or prepared.ocr is None:
+        artifact = PageArtifact(position, record, image_path, width, height, prepared.dpi)
+        env.cache.save(key, artifact)
+        return artifact, False
+    ocr_input: OcrInput = prepared.ocr
+    if prepared.colour == "bitonal":
+        # Tesseract reads the archive G4 file itself: the same pixels as prepared.ocr, at ~65 ms a page less
+        prepared.ocr.close()
+        ocr_input = OcrFile(image_path, width, height)
+    return _AwaitingOcr(position, ref, key, record, image_path, width, height, prepared.dpi, ocr_input)
+
+
+def _finish_page(page: _AwaitingOcr, result, env: PageEnvironment) -> PageArtifact:
+    """Record a page's OCR result (its title line re-read when the page OCR dropped it) and cache the finished page."""
+    from pipeline.ocr import HeadingReader
+
+    record = page.record
+    artifact = PageArtifact(page.position, record, page.image_path, page.width, page.height, page.dpi)
+    ocr = env.profile.ocr
+    if env.has_title is not None:
+        reader = HeadingReader(env.has_title, languages=ocr.languages, timeout=ocr.timeout_seconds)
+        result = reader.complete(page.image_path, page.dpi, page.ref.label, result)
+    ocr_path = env.cache.folder(page.key) / "ocr.json"
+    write_atomic(ocr_path, json.dumps(result.to_dict(), ensure_ascii=False).encode())
+    confidence = result.mean_confidence
+    record.ocr_confidence = round(confidence, 1) if confidence is not None else None
+    record.ocr_chars = sum(len(w.text) for w in result.words)
+    threshold = env.profile.ocr.min_confidence
+    if confidence is not None and confidence < threshold:
+        record.flags.append(f"ocr-confidence-low: {confidence:.0f} < {threshold:.0f}")
+    if record.ocr_chars == 0:
+        record.flags.append("ocr-no-text")
+    artifact = replace(artifact, ocr_path=ocr_path)
+    env.cache.save(page.key, artifact)
+    return artifact
+
+
+def process_pages(items: list[tuple[int, PageRef]], env: PageEnvironment) -> list[tuple[PageArtifact, bool]]:
+    """Process a chunk of pages (or load them from the cache); returns (artifact, came from cache) in order.
+
+    Pages are imaged one at a time; those that need OCR are then read by one Tesseract process for the whole chunk
+    (the model loads once: measured 9–24% less CPU per page than a process per page, bench/ocr_modes.py). Only the
+    chunk's cleaned OCR images are held in memory meanwhile, so memory does not grow with the batch.
+    """
+    from pipeline.imaging import one_thread_per_page
+    from pipeline.ocr import OcrCache, cached_ocr_images
+
+    one_thread_per_page()
+    done: dict[int, tuple[PageArtifact, bool]] = {}
+    waiting: list[_AwaitingOcr] = []
+    for position, ref in items:
+        outcome = _image_page(position, ref, env)
+        if isinstance(outcome, _AwaitingOcr):
+            waiting.append(outcome)
+        else:
+            done[position] = outcome
+    if waiting:
+        settings = OcrSettings.from_policy(env.profile.ocr)
+        results = cached_ocr_images([(p.ocr_image, p.dpi, p.ref.label) for p in waiting], settings,
+                                    OcrCache(env.ocr_cache_root))
+        for page, result in zip(waiting, results):
+            if isinstance(page.ocr_image, Image.Image):
+                page.ocr_image.close()
+            done[page.position] = (_finish_page(page, result, env), False)
+    return_free_memory()  # the chunk's page buffers, before their holes add up over a long batch (pipeline/heap.py)
+    return [done[position] for position, _ in items]
+
+
+def chunked(count: int, size: int, workers: int = 1) -> list[list[int]]:
+    """Positions 0..count-1 in consecutive chunks of at most ``size``; the last ``workers * size`` pages go in
+    quarter-size chunks, so that no worker sits idle for long while another finishes a big last chunk."""
+    tail_start = count - workers * size if workers > 1 and count > 2 * workers * size else count
+    small = max(1, size // 4)
+    chunks = [list(range(start, min(start + size, tail_start))) for start in range(0, tail_start, size)]
+    chunks += [list(range(start, min(start + small, count))) for start in range(tail_start, count, small)]
+    return chunks

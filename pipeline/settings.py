@@ -1,0 +1,228 @@
+"""Every setting taken from the environment, read in one place, once, at the edges, and passed down.
+
+The edges (the ``dossier`` command, the Prefect flows, the fetch service) call :meth:`Settings.load`; the library
+below takes the area it needs as an argument and never reads the environment itself. Empty variables count as unset.
+
+=================================  ===================================================================================
+``DOSSIER_HOME``                   the state folder (store data, credentials, caches, work folders, ledger, keys);
+                                   default ``./.state``
+``DOSSIER_HOTFOLDER``              the hot folder of ``make up`` (default ``./hotfolder``)
+``DOSSIER_ROOMS``                  the rooms ``make up`` starts a worker for (comma-separated; default: the hot
+                                   folder's rooms)
+``PREFECT_PORT``                   the port of ``make up``'s Prefect server (default 4200)
+``DOSSIER_SLOTS_DIR``              folder of the host's page slots (default ``/tmp/dossier-slots-<uid>``)
+``DOSSIER_S3_*``                   the object store: see :class:`StoreSettings`
+``DOSSIER_AUDIT_LOCK_DAYS``        COMPLIANCE retention (days) of audit log segments; 0 = none
+``DOSSIER_STORE_PORT``             base port of the embedded store
+``DOSSIER_SIGN_*``                 the signing key: see :class:`SigningSettings`
+``DOSSIER_TSA_URL``                RFC 3161 timestamp authority (PAdES B-T)
+``DOSSIER_TRUST_ROOTS``            PEM files signatures must chain to (``os.pathsep``-separated)
+``DOSSIER_WORKERS``                pages processed at once (default: one per core)
+``DOSSIER_OCR_CHUNK``              pages per page task (default 8; one OCR engine run each)
+``DOSSIER_PAGE_SLOTS``             pages being processed at once on this host across runs (default: cores)
+``DOSSIER_DASK_ADDRESS``           run page tasks on this dask.distributed scheduler
+``DOSSIER_API_CACHE_TTL``          seconds the fetch service caches a manifest (default 5)
+``DOSSIER_API_PRESIGN_SECONDS``    > 0: volumes are served as presigned redirects valid this long
+``DOSSIER_ARTIFACT_BASE_URL``      where the state folder's contact sheets are reachable for the Prefect UI links
+=================================  ===================================================================================
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Self
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pipeline.errors import SettingsError
+
+
+class _Area(BaseSettings):
+    """One area's settings; every field's alias is the variable it is read from."""
+
+    model_config = SettingsConfigDict(populate_by_name=True, env_ignore_empty=True, extra="ignore", frozen=True)
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Self:
+        """The settings from a mapping of variables (None: this process's environment)."""
+        env = os.environ if environ is None else environ
+        values = {f.alias: env[f.alias].strip() for f in cls.model_fields.values()
+                  if f.alias and env.get(f.alias, "").strip()}
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}={e.get('input')!r}: {e['msg']}"
+                                 for e in exc.errors())
+            raise SettingsError(f"invalid setting(s): {problems}") from None
+
+
+class PathSettings(_Area):
+    """Where the pipeline keeps its state."""
+
+    home: Path = Field(Path(".state"), alias="DOSSIER_HOME")
+    slots_dir: Path | None = Field(None, alias="DOSSIER_SLOTS_DIR")
+
+
+class OperationsSettings(_Area):
+    """The local operations set of ``make up``: hot folder, rooms, Prefect server port."""
+
+    hotfolder: Path | None = Field(None, alias="DOSSIER_HOTFOLDER")
+    rooms_list: str = Field("", alias="DOSSIER_ROOMS")
+    prefect_port: int = Field(4200, alias="PREFECT_PORT")
+
+    @property
+    def rooms(self) -> list[str]:
+        """The rooms named (comma-separated), in order."""
+        return [r.strip() for r in self.rooms_list.split(",") if r.strip()]
+
+
+class StoreSettings(_Area):
+    """The object store; without an endpoint, the embedded store of the state folder."""
+
+    endpoint: str = Field("", alias="DOSSIER_S3_ENDPOINT")
+    access_key: str = Field("", alias="DOSSIER_S3_ACCESS_KEY")
+    secret_key: SecretStr = Field(SecretStr(""), alias="DOSSIER_S3_SECRET_KEY")
+    bucket: str = Field("", alias="DOSSIER_S3_BUCKET")
+    tls: bool | None = Field(None, alias="DOSSIER_S3_TLS")
+    ca_bundle: str = Field("", alias="DOSSIER_S3_CA_BUNDLE")
+    region: str = Field("", alias="DOSSIER_S3_REGION")
+    max_security: str = Field("", alias="DOSSIER_S3_MAX_SECURITY")
+    timeout: float | None = Field(None, alias="DOSSIER_S3_TIMEOUT", gt=0)
+    retries: int | None = Field(None, alias="DOSSIER_S3_RETRIES", ge=0)
+    audit_lock_days: int | None = Field(None, alias="DOSSIER_AUDIT_LOCK_DAYS", ge=0)
+    store_port: int | None = Field(None, alias="DOSSIER_STORE_PORT")
+
+
+class SigningSettings(_Area):
+    """The signing key (a PKCS#12 file or a PKCS#11 token), the timestamp authority and the trust roots."""
+
+    pkcs12: Path | None = Field(None, alias="DOSSIER_SIGN_PKCS12")
+    password: SecretStr | None = Field(None, alias="DOSSIER_SIGN_PASSWORD")
+    pkcs11_module: Path | None = Field(None, alias="DOSSIER_SIGN_PKCS11_MODULE")
+    pkcs11_token: str = Field("", alias="DOSSIER_SIGN_PKCS11_TOKEN")
+    pkcs11_key: str = Field("", alias="DOSSIER_SIGN_PKCS11_KEY")
+    pkcs11_cert: str = Field("", alias="DOSSIER_SIGN_PKCS11_CERT")
+    pkcs11_pin: SecretStr | None = Field(None, alias="DOSSIER_SIGN_PKCS11_PIN")
+    reason: str = Field("", alias="DOSSIER_SIGN_REASON")
+    location: str = Field("", alias="DOSSIER_SIGN_LOCATION")
+    visible: bool = Field(False, alias="DOSSIER_SIGN_VISIBLE")
+    timeout: float = Field(60.0, alias="DOSSIER_SIGN_TIMEOUT", gt=0)
+    tsa_url: str = Field("", alias="DOSSIER_TSA_URL")
+    trust_roots_list: str = Field("", alias="DOSSIER_TRUST_ROOTS")
+
+    @property
+    def trust_roots(self) -> list[Path]:
+        """The configured trust roots, in order."""
+        return [Path(p) for p in self.trust_roots_list.split(os.pathsep) if p]
+
+
+class ProcessingSettings(_Area):
+    """How wide pages (imaging and OCR) run, here or on a dask cluster."""
+
+    workers: int | None = Field(None, alias="DOSSIER_WORKERS", ge=1)
+    ocr_chunk: int = Field(8, alias="DOSSIER_OCR_CHUNK", ge=1)
+    page_slots: int | None = Field(None, alias="DOSSIER_PAGE_SLOTS", ge=1)
+    dask_address: str = Field("", alias="DOSSIER_DASK_ADDRESS")
+
+    @property
+    def page_workers(self) -> int:
+        """Pages processed at once: the configured number, else one per core."""
+        return self.workers or cpu_count()
+
+
+class ServiceSettings(_Area):
+    """The fetch service and the links shown in the Prefect UI."""
+
+    api_cache_ttl: float = Field(5.0, alias="DOSSIER_API_CACHE_TTL", ge=0)
+    api_presign_seconds: int = Field(0, alias="DOSSIER_API_PRESIGN_SECONDS", ge=0)
+    artifact_base_url: str = Field("", alias="DOSSIER_ARTIFACT_BASE_URL")
+
+
+class Settings(BaseModel):
+    """All settings, one model per area."""
+
+    model_config = {"frozen": True}
+
+    paths: PathSettings = PathSettings.model_construct()
+    store: StoreSettings = StoreSettings.model_construct()
+    signing: SigningSettings = SigningSettings.model_construct()
+    processing: ProcessingSettings = ProcessingSettings.model_construct()
+    service: ServiceSettings = ServiceSettings.model_construct()
+    operations: OperationsSettings = OperationsSettings.model_construct()
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read every area from the environment (or a mapping of variables): call once, at an edge."""
+        return cls(**{name: field.annotation.from_environ(environ)  # type: ignore[union-attr]
+                      for name, field in cls.model_fields.items()})
+
+    def layout(self, home: str | Path | None = None) -> StateLayout:
+        """The state folder's layout: ``home`` when given (a --state option), else DOSSIER_HOME, else ./.state."""
+        return StateLayout.at(home or self.paths.home)
+
+
+@dataclass(frozen=True)
+class StateLayout:
+    """Every folder of the state folder, known in this one place."""
+
+    root: Path
+
+    @classmethod
+    def at(cls, home: str | Path, create: bool = True) -> StateLayout:
+        """The layout of a state folder (made absolute; created when missing unless ``create`` is False)."""
+        root = Path(home).resolve()
+        if create:
+            root.mkdir(parents=True, exist_ok=True)
+        return cls(root)
+
+    @property
+    def store(self) -> Path:
+        """The embedded object store: data, logs, credentials."""
+        return self.root / "store"
+
+    @property
+    def signing(self) -> Path:
+        """The development signing key and certificate (demo only)."""
+        return self.root / "signing"
+
+    @property
+    def page_cache(self) -> Path:
+        """Finished pages, keyed by content, profile and pipeline version."""
+        return self.root / "cache" / "pages"
+
+    @property
+    def ocr_cache(self) -> Path:
+        """OCR results, keyed by the image read and the engine's settings."""
+        return self.root / "cache" / "ocr"
+
+    @property
+    def work(self) -> Path:
+        """One folder per case and batch: the local dossier and what a rerun needs."""
+        return self.root / "work"
+
+    @property
+    def ledger(self) -> Path:
+        """The hot-folder ledger: one record per claimed batch fingerprint."""
+        return self.root / "hotfolder" / "ledger"
+
+    @property
+    def prefect(self) -> Path:
+        """PREFECT_HOME of the CLI's temporary Prefect server."""
+        return self.root / "prefect"
+
+
+def cpu_count() -> int:
+    """The cores this process may run on."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+def child_environment(overrides: Mapping[str, str] | None = None, drop_prefixes: Sequence[str] = ()) -> dict[str, str]:
+    """The environment for a child process: this process's, without variables starting with ``drop_prefixes``,
+    with ``overrides`` set (e.g. one OpenMP thread for Tesseract, no AWS keys but the store's own for SeaweedFS)."""
+    env = {k: v for k, v in os.environ.items() if not any(k.startswith(p) for p in drop_prefixes)}
+    env.update(overrides or {})
+    return env

@@ -1,0 +1,42 @@
+"""The object store: settings and client, the embedded SeaweedFS, publishing (manifest last) and fetching, case keys."""
+
+from pipeline.storage._casekey import case_key, case_no_from_key, normalise_case_no
+from pipeline.storage._embedded import EmbeddedStore, free_base_port
+from pipeline.storage._s3 import ObjectMissing, ObjectStore, StoreConfig
+from pipeline.storage._store import (
+    CATALOGUE_NAME,
+    REPORT_NAME,
+    DossierNotFound,
+    IntegrityError,
+    ManifestRef,
+    dossier_prefix,
+    fetch_dossier,
+    fetch_via_server,
+    load_manifest,
+    manifest_versions,
+    publish_dossier,
+    read_manifest,
+)
+
+__all__ = [
+    "CATALOGUE_NAME",
+    "DossierNotFound",
+    "EmbeddedStore",
+    "IntegrityError",
+    "ManifestRef",
+    "ObjectMissing",
+    "ObjectStore",
+    "REPORT_NAME",
+    "StoreConfig",
+    "case_key",
+    "case_no_from_key",
+    "dossier_prefix",
+    "fetch_dossier",
+    "fetch_via_server",
+    "free_base_port",
+    "load_manifest",
+    "manifest_versions",
+    "normalise_case_no",
+    "publish_dossier",
+    "read_manifest",
+]

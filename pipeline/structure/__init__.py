@@ -1,0 +1,19 @@
+"""Documents and their boundaries, the 卷内目录 fields, volume plans."""
+
+from pipeline.structure._boundaries import find_documents
+from pipeline.structure._headings import has_title
+from pipeline.structure._lexicon import levenshtein
+from pipeline.structure._types import Document, VolumePart, VolumePlan
+from pipeline.structure._volumes import build_catalogue, plan_volumes, volume_catalogue
+
+__all__ = [
+    "Document",
+    "VolumePart",
+    "VolumePlan",
+    "build_catalogue",
+    "find_documents",
+    "has_title",
+    "levenshtein",
+    "plan_volumes",
+    "volume_catalogue",
+]

@@ -1,0 +1,8 @@
+"""Loaded at start-up by Python processes the fault tests start (PYTHONPATH): applies tests.faults' faults."""
+
+import os
+
+if os.environ.get("DOSSIER_TEST_FAIL_VOLUME"):
+    from tests.faults import install_from_environment
+
+    install_from_environment()
