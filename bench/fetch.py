@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pipeline.access import (  # noqa: E402
-    TokenStore,  # noqa: E402
+    TokenStore,
     read_audit,
     verify_audit,
 )

@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
+import cv2
+import numpy as np
 
-from pipeline.imaging import prepare_page  # noqa: E402
-from pipeline.ocr import BlockReader, osd_rotation  # noqa: E402
-from pipeline.standard import load_profile  # noqa: E402
-from samples.synthetic import roundtrip, synthetic_page  # noqa: E402
+from pipeline.imaging import prepare_page
+from pipeline.ocr import BlockReader, osd_rotation
+from pipeline.standard import load_profile
+from samples.synthetic import roundtrip, synthetic_page
 
 TEXT_KINDS = ("indictment", "judgment", "record", "table", "photo", "grey-photo")
 SPARSE_KINDS = ("signature", "stamp", "page-number")

@@ -281,8 +281,8 @@ def main() -> None:
         runs = results[key]
         return min(runs, key=lambda m: m.wall) if runs else None
 
-    names = {"a": f"(a) tesseract -l {lang}", "b": f"(b) dossier process, Prefect server",
-             "b-temp": f"(b) dossier process, temporary server", "c": f"(c) ocrmypdf -l {args.ocrmypdf_lang}"}
+    names = {"a": f"(a) tesseract -l {lang}", "b": "(b) dossier process, Prefect server",
+             "b-temp": "(b) dossier process, temporary server", "c": f"(c) ocrmypdf -l {args.ocrmypdf_lang}"}
     print()
     print(f"{args.n} pages, {args.workers} workers, best of {args.rounds} round(s)")
     print(f"{'run':34} {'wall s':>8} {'CPU s':>8} {'CPU s/page':>11} {'peak RSS MB':>12} {'bytes/page':>11}")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -24,8 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pipeline import __version__
 from pipeline.assembly import VolumeContext
-from pipeline.common import sha256_file, write_atomic
-from pipeline.models import StandardProfile, VolumeEntry
+from pipeline.common import sha256_file, utcnow_seconds, write_atomic
+from pipeline.models import StandardProfile, VolumeEntry, volume_key
 from pipeline.pages import PageArtifact
 from pipeline.storage import case_key
 from pipeline.structure import VolumePlan
@@ -33,11 +33,6 @@ from pipeline.structure import VolumePlan
 RUN_FILE = "run.json"
 
 RunStatus = Literal["running", "failed", "built", "published"]
-
-
-def utcnow() -> datetime:
-    """The current time, timezone-aware, second precision."""
-    return datetime.now(timezone.utc).replace(microsecond=0)
 
 
 class RunRecord(BaseModel):
@@ -55,8 +50,8 @@ class RunRecord(BaseModel):
     status: RunStatus = "running"
     flow_run_id: str | None = None
     created: datetime | None = Field(default=None, description="the dossier's creation time stamped in its volumes")
-    started: datetime = Field(default_factory=utcnow)
-    updated: datetime = Field(default_factory=utcnow)
+    started: datetime = Field(default_factory=utcnow_seconds)
+    updated: datetime = Field(default_factory=utcnow_seconds)
     volumes: int = 0
     pages: int = 0
     failed_volumes: list[int] = Field(default_factory=list)
@@ -80,7 +75,7 @@ def load_run(folder: Path) -> RunRecord | None:
 
 def save_run(folder: Path, record: RunRecord, **changes) -> RunRecord:
     """Write the run record (with changes applied and ``updated`` stamped) atomically."""
-    record = record.model_copy(update={**changes, "updated": utcnow()})
+    record = record.model_copy(update={**changes, "updated": utcnow_seconds()})
     write_atomic(folder / RUN_FILE, record.model_dump_json(indent=2).encode("utf-8"))
     return record
 
@@ -148,7 +143,7 @@ def reusable_volume(folder: Path, number: int, digest: str) -> VolumeEntry | Non
 def forget_volume(folder: Path, number: int) -> None:
     """Remove a volume's PDF and record before it is built again (a half-built one must never be reused)."""
     _volume_state_path(folder, number).unlink(missing_ok=True)
-    (folder / "volumes" / f"{number:03d}.pdf").unlink(missing_ok=True)
+    (folder / volume_key(number)).unlink(missing_ok=True)
 
 
 def drop_volumes_beyond(folder: Path, count: int) -> list[int]:

@@ -57,7 +57,8 @@ class TemporaryServer:
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
             if self.process is None or self.process.poll() is not None:
-                self._error = f"the temporary Prefect server exited with code {self.process.returncode if self.process else '?'}"
+                code = self.process.returncode if self.process else "?"
+                self._error = f"the temporary Prefect server exited with code {code}"
                 break
             try:
                 with urllib.request.urlopen(f"{self.url}/health", timeout=2) as resp:

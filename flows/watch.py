@@ -180,7 +180,7 @@ class Watcher:
         watcher = self
 
         class Handler(FileSystemEventHandler):
-            def on_any_event(self, event) -> None:  # noqa: D102 - watchdog callback
+            def on_any_event(self, event) -> None:
                 watcher._event(event)
 
         # inotify keeps watching a claimed folder under its new name and warns when it is re-added; harmless
@@ -205,7 +205,7 @@ class Watcher:
         self._watch_rooms(observer)
         observer.start()
         started = time.monotonic()
-        mode = "polling every %.1f s" % self.poll_interval if self.poll else "inotify"
+        mode = f"polling every {self.poll_interval:.1f} s" if self.poll else "inotify"
         self.log(f"watching {self.hot.root} ({mode}); state {self.home}")
         try:
             self.intake.recover()

@@ -29,7 +29,7 @@ class DossierError(Exception):
 
 
 class SettingsError(DossierError):
-    """A setting read from the environment is invalid."""
+    """A setting (a DOSSIER_* variable read by pipeline.settings) is invalid."""
 
     exit_code = ExitCode.CONFIGURATION
 

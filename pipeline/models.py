@@ -53,7 +53,8 @@ class BatchManifest(Contract):
     room: str = Field(default="", description="scanning room id")
     operator: str = Field(default="", description="scanner operator")
     scanned: datetime | None = Field(default=None, description="when the batch was scanned")
-    dpi: int | None = Field(default=None, ge=50, le=2400, description="declared scan resolution, used when a file has none")
+    dpi: int | None = Field(default=None, ge=50, le=2400,
+                            description="declared scan resolution, used when a file has none")
     security_level: SecurityLevel = "internal"
     retention: str = Field(default="", description="保管期限, e.g. 永久, 长期, 30年")
     prepared_by: str = Field(default="", description="立卷人")
@@ -183,7 +184,8 @@ class PageRecord(Contract):
     """What happened to one input page."""
 
     source: PageSource
-    sha256: str = Field(description="SHA-256 of the raw page as received (file bytes, or decoded page for multi-page files)")
+    sha256: str = Field(
+        description="SHA-256 of the raw page as received (file bytes, or decoded page for multi-page files)")
     dpi: float | None = None
     dpi_inferred: bool = False
     rotation: int = Field(default=0, description="degrees clockwise applied to make the page upright: 0/90/180/270")
@@ -240,6 +242,11 @@ class SignatureInfo(Contract):
     level: str = Field(description="PAdES level, e.g. B-B")
     signed_at: datetime
     development_key: bool = Field(default=False, description="true when signed with the generated development key")
+
+
+def volume_key(number: int) -> str:
+    """The key of volume N relative to the dossier prefix and in the local dossier folder: ``volumes/NNN.pdf``."""
+    return f"volumes/{number:03d}.pdf"
 
 
 class VolumeEntry(Contract):

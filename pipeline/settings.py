@@ -220,7 +220,7 @@ def cpu_count() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
 
-def child_environment(overrides: Mapping[str, str] | None = None, drop_prefixes: Sequence[str] = ()) -> dict[str, str]:
+def child_env(overrides: Mapping[str, str] | None = None, drop_prefixes: Sequence[str] = ()) -> dict[str, str]:
     """The environment for a child process: this process's, without variables starting with ``drop_prefixes``,
     with ``overrides`` set (e.g. one OpenMP thread for Tesseract, no AWS keys but the store's own for SeaweedFS)."""
     env = {k: v for k, v in os.environ.items() if not any(k.startswith(p) for p in drop_prefixes)}

@@ -173,7 +173,7 @@ def document_blocks(kind: str, f: CaseFacts, rng: random.Random, page_in_doc: in
                 Block("河南省封丘县人民法院", 22, "song", "centre", INK, 0, 0.2),
                 Block("刑事判决书", 22, "hei", "centre", INK, 0, 0.3),
                 Block(f.court_no, 16, "song", "right", INK, 0, 0.6),
-                Block(f"公诉机关河南省封丘县人民检察院。", 16),
+                Block("公诉机关河南省封丘县人民检察院。", 16),
                 *[Block(p) for p in body_paragraphs(f, rng, 3)],
             ], False
         return [

@@ -12,7 +12,7 @@ import hashlib
 import io
 import subprocess
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -25,7 +25,7 @@ from samples.synthetic import synthetic_page
 
 WQY = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
 A4 = (595.0, 842.0)
-TZ = timezone.utc
+TZ = UTC
 
 
 @dataclass(frozen=True)

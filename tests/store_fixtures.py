@@ -34,7 +34,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -153,7 +153,7 @@ def make_dossier(folder: Path, case_no: str, volumes: int = 2, volume_bytes: int
     manifest = DossierManifest(
         case_no=case_no, case_key=case_key(case_no), case_title="张某某盗窃案", agency=agency,
         security_level=security_level, retention="永久", standard="DA/T 31-2017@1", pipeline_version="0.1.0",
-        created=datetime.now(timezone.utc), batches=["batch-01"], grants=list(grants), volumes=entries,
+        created=datetime.now(UTC), batches=["batch-01"], grants=list(grants), volumes=entries,
         documents=[], pages=[], originals=declared)
     return manifest, out, given
 

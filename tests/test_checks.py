@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pikepdf
@@ -21,8 +21,8 @@ from pipeline.archival import (
     ensure_development_signer,
     sign_pdf,
 )
-from pipeline.archival._checks import inspect_volume, page_labels
-from pipeline.archival._sign import make_self_signed
+from pipeline.archival._facts import inspect_volume, page_labels
+from pipeline.archival._signer import make_self_signed
 from pipeline.errors import ExitCode
 from pipeline.models import DossierManifest, Report
 
@@ -191,7 +191,7 @@ def test_ocred_page_without_text_layer_fails_usability(dossier, roots):
 
 
 def test_expired_signer_certificate_fails_security(pristine, roots):
-    later = datetime.now(timezone.utc) + timedelta(days=3650)
+    later = datetime.now(UTC) + timedelta(days=3650)
     checks = check_volume(pristine / "volumes" / "001.pdf", "1b", roots, now=later)
     expiry = next(c for c in checks if c.name == "certificate-expiry")
     assert expiry.property == "security" and not expiry.passed and "expired" in expiry.detail
@@ -224,7 +224,7 @@ def test_unreadable_manifest_is_a_failed_check_not_a_crash(dossier, roots):
     assert any("dossier.json" in c.detail for c in report.checks)
 
 
-def _cli() -> typer.Typer:
+def _cli():
     return app
 
 

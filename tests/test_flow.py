@@ -28,7 +28,7 @@ CASE_NO = TRUTH["case_no"]
 
 
 @pytest.fixture(scope="module")
-def store_env(embedded_store):  # noqa: F811
+def store_env(embedded_store):
     """Environment pointing the flow at the test store."""
     cfg = embedded_store.config
     env = {"DOSSIER_S3_ENDPOINT": cfg.endpoint, "DOSSIER_S3_ACCESS_KEY": cfg.access_key,

@@ -23,15 +23,10 @@ from pipeline.operations import (
     Submission,
     SubmitUnavailable,
 )
-from pipeline.operations._hotfolder import (
-    StabilityTracker,
-    fingerprint,
-    idempotency_key,
-    load_room_config,
-    readiness,
-    settle,
-    snapshot,
-)
+from pipeline.operations._fingerprint import fingerprint, idempotency_key
+from pipeline.operations._readiness import StabilityTracker, readiness, snapshot
+from pipeline.operations._rooms import load_room_config
+from pipeline.operations._settle import settle
 from tests.ops_fixtures import file_digests, make_batch
 
 CASE = "（2024）豫0727刑初7001号"
@@ -337,7 +332,7 @@ def test_outcome_folders_never_overwrite_an_earlier_batch_of_the_same_name(hot):
 
 
 def test_reason_txt_is_never_written_outside_a_quarantine_folder(hot):
-    from pipeline.operations._hotfolder import write_reason
+    from pipeline.operations._folders import write_reason
 
     batch = make_batch(hot / "room-1" / "b1", CASE)
     with pytest.raises(HotFolderError):

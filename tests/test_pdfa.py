@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pikepdf
@@ -15,8 +15,8 @@ from archival_fixtures import ScanSpec, build_volume
 from PIL import Image
 
 from pipeline.archival import ArchivalMetadata, finish_pdfa, page_hash_root, read_xmp
-from pipeline.archival._pdfa import DOSSIER_NS, pdf_date, xmp_date
 from pipeline.archival._validators import pdfa_check, preflight_pdfa1b
+from pipeline.archival._xmp import DOSSIER_NS, pdf_date, xmp_date
 from pipeline.errors import VolumeError
 
 CHINA = timezone(timedelta(hours=8))
@@ -264,4 +264,4 @@ def test_dates_keep_their_offset_in_both_forms():
     dt = datetime(2024, 1, 2, 3, 4, 5, tzinfo=CHINA)
     assert pdf_date(dt) == "D:20240102030405+08'00'"
     assert xmp_date(dt) == "2024-01-02T03:04:05+08:00"
-    assert re.fullmatch(r"D:\d{14}Z", pdf_date(datetime(2024, 1, 2, tzinfo=timezone.utc)))
+    assert re.fullmatch(r"D:\d{14}Z", pdf_date(datetime(2024, 1, 2, tzinfo=UTC)))

@@ -2,7 +2,7 @@
 
 import json
 import subprocess
-from datetime import date
+from datetime import UTC, date
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +13,8 @@ from PIL import Image, ImageDraw
 from structure_helpers import page_artifact, save_g4, save_jpeg
 
 from pipeline.assembly import VolumeContext, build_volume
+from pipeline.assembly._drawing import TOC_COLUMNS, TOC_LEFT_MM, display_date
 from pipeline.assembly._fonts import MM
-from pipeline.assembly._render import TOC_COLUMNS, TOC_LEFT_MM, display_date
 from pipeline.errors import VolumeError
 from pipeline.ocr import OcrLine, OcrResult, OcrWord
 from pipeline.structure import Document, build_catalogue, plan_volumes
@@ -96,7 +96,7 @@ def test_a_450_page_set_makes_three_volumes(volume_set):
 
 
 def test_every_volume_of_the_set_passes_preflight_after_pdfa_finishing(volume_set, tmp_path):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from pipeline.archival import ArchivalMetadata, finish_pdfa
     from pipeline.archival._validators import preflight_pdfa1b
@@ -106,7 +106,7 @@ def test_every_volume_of_the_set_passes_preflight_after_pdfa_finishing(volume_se
         meta = ArchivalMetadata(title=f"{CASE} 第{plan.number}卷", author="河南省封丘县人民法院", subject="", case_no=CASE,
                                 volume=plan.number, volumes=plan.of, standard_id="DA/T 31-2017", standard_version="1",
                                 pipeline_version="test", page_hash_root="0" * 64,
-                                created=datetime(2024, 6, 20, tzinfo=timezone.utc))
+                                created=datetime(2024, 6, 20, tzinfo=UTC))
         out = tmp_path / f"{plan.number}.pdfa.pdf"
         finish_pdfa(b.path, out, "1b", meta)
         result = preflight_pdfa1b(out)

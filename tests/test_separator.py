@@ -67,8 +67,8 @@ def test_sheet_scanned_in_grey_on_a_dark_scanner_bed_is_decoded():
 
 
 def test_a_sheet_scanned_in_16_bit_grey_is_decoded():
-    grey16 = Image.fromarray((np.asarray(scanned(DOCUMENT, skew=5, as_bitonal=False).convert("L")).astype(np.uint16)
-                              * 257))
+    grey16 = Image.fromarray(np.asarray(scanned(DOCUMENT, skew=5, as_bitonal=False).convert("L")).astype(np.uint16)
+                              * 257)
     assert grey16.mode == "I;16"
     assert find_separator(grey16, "p").payload == DOCUMENT
 

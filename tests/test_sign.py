@@ -7,7 +7,7 @@ import socket
 import stat
 import subprocess
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pikepdf
@@ -22,9 +22,10 @@ from pipeline.archival import (
     finish_pdfa,
     read_xmp,
     sign_pdf,
+    signer_from_settings,
     validate_signature,
 )
-from pipeline.archival._sign import DEV_MARKER, make_self_signed, signer_from_settings
+from pipeline.archival._signer import DEV_MARKER, make_self_signed
 from pipeline.archival._validators import pdfa_check, preflight_pdfa1b, qpdf_check
 from pipeline.errors import VolumeError
 from pipeline.settings import SigningSettings
@@ -36,7 +37,7 @@ def _meta(volume: int = 1) -> ArchivalMetadata:
     return ArchivalMetadata(title=f"（2024）豫0727刑初172号 第{volume}卷", author="封丘县人民法院", subject="刑事诉讼卷宗",
                             case_no="（2024）豫0727刑初172号", volume=volume, volumes=1, standard_id="DA/T 31-2017",
                             standard_version="1.0.0", pipeline_version="0.1.0", page_hash_root="ab" * 32,
-                            created=datetime(2024, 5, 1, 10, 0, tzinfo=timezone.utc))
+                            created=datetime(2024, 5, 1, 10, 0, tzinfo=UTC))
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +85,7 @@ def tsa(work):
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "scan-to-dossier test TSA")])
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(minutes=5))
             .not_valid_after(now + timedelta(days=30))

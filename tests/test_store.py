@@ -2,7 +2,7 @@
 
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from minio.error import S3Error
@@ -142,7 +142,7 @@ def test_publishing_the_same_dossier_again_writes_nothing_new(object_store, tmp_
     case_no = unique_case_no()
     manifest, out, originals = make_dossier(tmp_path, case_no)
     first = publish_dossier(object_store, manifest, out, originals)
-    rerun = manifest.model_copy(update={"created": datetime.now(timezone.utc)})  # a rerun stamps a new time
+    rerun = manifest.model_copy(update={"created": datetime.now(UTC)})  # a rerun stamps a new time
     again = publish_dossier(object_store, rerun, out, originals)
     assert again.unchanged and again.manifest_version_id == first.manifest_version_id
     assert all(o.skipped for o in again.objects)

@@ -12,8 +12,7 @@ from minio.error import S3Error
 
 from pipeline.errors import StoreError
 from pipeline.settings import StoreSettings
-from pipeline.storage import EmbeddedStore, StoreConfig
-from pipeline.storage._embedded import port_plan
+from pipeline.storage import EmbeddedStore, StoreConfig, port_plan
 
 
 def _listening_addresses(pid: int) -> set[tuple[str, int]]:

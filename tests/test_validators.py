@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pikepdf
@@ -31,7 +31,7 @@ def raw(tmp_path_factory) -> Path:
 def finished_2b(raw) -> Path:
     meta = ArchivalMetadata(title="t", author="a", subject="s", case_no="（2024）豫0727刑初172号", volume=1, volumes=1,
                             standard_id="DA/T 31-2017", standard_version="1.0.0", pipeline_version="0.1.0",
-                            page_hash_root="00" * 32, created=datetime(2024, 1, 1, tzinfo=timezone.utc))
+                            page_hash_root="00" * 32, created=datetime(2024, 1, 1, tzinfo=UTC))
     dst = raw.with_name("v-2b.pdf")
     finish_pdfa(raw, dst, "2b", meta)
     return dst

@@ -30,8 +30,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 
+from pipeline.common import utcnow
 from pipeline.errors import StoreError
 from pipeline.models import RetentionPolicy
 from pipeline.storage import ObjectStore
@@ -54,7 +54,7 @@ def entry_hash(entry: dict) -> str:
 def new_stream_id(kind: str = "api") -> str:
     """A unique, time-ordered stream name: ``<utc time>-<kind>-<host>-<pid>-<random>``."""
     host = re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname())[:40] or "host"
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = utcnow().strftime("%Y%m%dT%H%M%S%fZ")
     return f"{stamp}-{kind}-{host}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
@@ -92,7 +92,7 @@ class AuditLog:
         with self._cond:
             if self._closing:
                 raise StoreError(f"audit stream {self.stream} is closed")
-            entry = {"ts": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
+            entry = {"ts": utcnow().isoformat(timespec="microseconds"),
                      "stream": self.stream, "seq": self._seq, "prev": self._last, **fields}
             entry["hash"] = entry_hash(entry)
             self._seq += 1

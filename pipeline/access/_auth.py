@@ -22,8 +22,8 @@ import threading
 import time
 import unicodedata
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 
+from pipeline.common import utcnow
 from pipeline.errors import DossierError
 from pipeline.models import DossierManifest
 from pipeline.storage import ObjectMissing, ObjectStore, case_key, normalise_case_no
@@ -55,7 +55,7 @@ def normalise_agency(name: str) -> str:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return utcnow().isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)

@@ -1,17 +1,20 @@
-"""PDF/A finishing, PAdES signing, the independent validators (PDFBox Preflight, qpdf) and the four-property checks."""
+"""PDF/A finishing, PAdES signing, the independent validators (PDFBox Preflight, qpdf) and the four-property
+checks."""
 
-from pipeline.archival._checks import PROPERTIES, check_dossier, check_volume, make_report, qpdf_cli_checks
-from pipeline.archival._pdfa import ArchivalMetadata, finish_pdfa, page_hash_root, read_xmp
-from pipeline.archival._sign import (
+from pipeline.archival._checks import check_dossier, make_report
+from pipeline.archival._facts import PROPERTIES
+from pipeline.archival._pdfa import finish_pdfa
+from pipeline.archival._sign import preload, sign_pdf
+from pipeline.archival._signature_check import validate_signature
+from pipeline.archival._signer import (
     SignatureCheck,
     SignerConfig,
     development_certificate,
     ensure_development_signer,
-    preload,
-    sign_pdf,
     signer_from_settings,
-    validate_signature,
 )
+from pipeline.archival._volume_checks import check_volume, qpdf_cli_checks
+from pipeline.archival._xmp import ArchivalMetadata, page_hash_root, read_xmp
 
 __all__ = [
     "ArchivalMetadata",

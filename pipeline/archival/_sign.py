@@ -1,212 +1,19 @@
-"""PAdES signing and validation of PDF/A volumes (pyHanko 0.38), with keys from a PKCS#12 file or a PKCS#11 token.
-
-A signature is one incremental update that keeps the file PDF/A: pyHanko's writer is told not to rewrite the XMP
-and Info dictionary, not to raise the catalog /Version and not to add a developer extension; the invisible widget
-gets an empty appearance stream and the visible stamp is a page drawn by PyMuPDF in the embedded WenQuanYi Zen Hei
-font, finished like any other page (CIDToGIDMap, CapHeight, CIDSet) before pyHanko imports it.
-
-Environment variables read by :func:`signer_from_env` (the standard profile's ``signing`` block gives the defaults):
-
-==============================  ========================================================================
-``DOSSIER_SIGN_PKCS12``          path of a PKCS#12 (.p12/.pfx) file holding the signing key and certificate
-``DOSSIER_SIGN_PASSWORD``        its passphrase
-``DOSSIER_SIGN_PKCS11_MODULE``   path of a PKCS#11 module (e.g. /usr/lib/softhsm/libsofthsm2.so)
-``DOSSIER_SIGN_PKCS11_TOKEN``    token label
-``DOSSIER_SIGN_PKCS11_KEY``      private key label on the token
-``DOSSIER_SIGN_PKCS11_CERT``     certificate label on the token (default: the key label)
-``DOSSIER_SIGN_PKCS11_PIN``      user PIN
-``DOSSIER_SIGN_REASON``          signature reason (default: the profile's, else 电子卷宗制作)
-``DOSSIER_SIGN_LOCATION``        signature location
-``DOSSIER_SIGN_VISIBLE``         1/true for a visible stamp on the cover page
-``DOSSIER_TSA_URL``              RFC 3161 timestamp authority URL: PAdES B-T instead of B-B
-``DOSSIER_SIGN_TIMEOUT``         seconds allowed for one signature, TSA round trip included (default 60)
-==============================  ========================================================================
-"""
+"""PAdES signing of PDF/A volumes (pyHanko 0.38) as an incremental update that keeps the file PDF/A."""
 
 from __future__ import annotations
 
 import concurrent.futures
 import hashlib
 import io
-import logging
-import secrets
 import tempfile
 import threading
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
 
-from pipeline.common import write_private
+from pipeline.archival._signer import DEFAULT_REASON, DEV_MARKER, FIELD_NAME, STAMP_BOX, SignerConfig
+from pipeline.common import CJK_FONT_FILE, utcnow
 from pipeline.errors import VolumeError
-from pipeline.models import SignatureInfo, SigningPolicy
-from pipeline.settings import SigningSettings
-
-log = logging.getLogger(__name__)
-
-DEV_SUBJECT_CN = "scan-to-dossier DEVELOPMENT KEY — NOT FOR PRODUCTION"
-DEV_MARKER = "DEVELOPMENT KEY"
-DEV_P12 = "development-signer.p12"
-DEV_PASS = "development-signer.pass"
-DEV_CERT = "development-signer.pem"
-FIELD_NAME = "DossierSignature"
-DEFAULT_REASON = "电子卷宗制作"
-STAMP_BOX = (36.0, 36.0, 276.0, 120.0)  # bottom-left of the cover, in points
-WQY = Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
-
-
-@dataclass
-class SignerConfig:
-    """Where the signing key is and how the signature looks: from the environment, a config file or the demo."""
-
-    kind: Literal["pkcs12", "pkcs11"] = "pkcs12"
-    pkcs12_path: Path | None = None
-    passphrase: str | None = None
-    pkcs11_module: Path | None = None
-    token_label: str | None = None
-    key_label: str | None = None
-    cert_label: str | None = None
-    pin: str | None = None
-    reason: str = ""  # empty: the profile's reason (with_policy), else DEFAULT_REASON
-    location: str = ""
-    visible: bool = False
-    tsa_url: str | None = None
-    timeout: float = 60.0
-    development: bool = False
-    timestamper: Any = field(default=None, repr=False)  # an in-process pyHanko TimeStamper (tests); wins over tsa_url
-
-    @property
-    def pades_level(self) -> str:
-        """B-T when a timestamp authority is configured, else B-B."""
-        return "B-T" if (self.timestamper is not None or self.tsa_url) else "B-B"
-
-    def with_policy(self, policy: SigningPolicy) -> SignerConfig:
-        """This config with reason, location and visibility taken from a standard profile where not set here;
-        a profile asking for B-T without a timestamp authority configured is an error."""
-        if policy.pades_level == "B-T" and self.pades_level != "B-T":
-            raise VolumeError("the standard profile asks for PAdES B-T but no timestamp authority is configured "
-                              "(set DOSSIER_TSA_URL)")
-        return replace(self, reason=self.reason or policy.reason, location=self.location or policy.location,
-                       visible=self.visible or policy.visible)
-
-
-@dataclass
-class SignatureCheck:
-    """What validating a volume's signature found; ``passed`` is the archival verdict."""
-
-    present: bool = False
-    intact: bool = False
-    valid: bool = False
-    trusted: bool = False
-    coverage: str = "NONE"
-    signer: str = ""
-    certificate_sha256: str = ""
-    not_after: datetime | None = None
-    signed_at: datetime | None = None
-    pades_level: str = ""
-    timestamp_valid: bool | None = None
-    timestamp_trusted: bool | None = None
-    signatures: int = 0
-    errors: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def passed(self) -> bool:
-        """Intact, valid, trusted, covering the entire file, one signature, no error."""
-        return (self.present and self.intact and self.valid and self.trusted and self.coverage == "ENTIRE_FILE"
-                and self.signatures == 1 and not self.errors)
-
-
-# ------------------------------------------------------------------------------------------------------------------
-# Configuration
-
-
-def signer_from_settings(settings: SigningSettings) -> SignerConfig | None:
-    """A SignerConfig from the DOSSIER_SIGN_* / DOSSIER_TSA_URL settings, or None when no key is configured."""
-    p12, module = settings.pkcs12, settings.pkcs11_module
-    if p12 and module:
-        raise VolumeError("both DOSSIER_SIGN_PKCS12 and DOSSIER_SIGN_PKCS11_MODULE are set; choose one key source")
-    if not p12 and not module:
-        return None
-    common = dict(reason=settings.reason, location=settings.location, visible=settings.visible,
-                  tsa_url=settings.tsa_url or None, timeout=settings.timeout)
-    if p12:
-        password = settings.password.get_secret_value() if settings.password else None
-        return SignerConfig(kind="pkcs12", pkcs12_path=p12, passphrase=password, **common)
-    key = settings.pkcs11_key
-    if not settings.pkcs11_token or not key:
-        raise VolumeError("DOSSIER_SIGN_PKCS11_MODULE needs DOSSIER_SIGN_PKCS11_TOKEN and DOSSIER_SIGN_PKCS11_KEY")
-    pin = settings.pkcs11_pin.get_secret_value() if settings.pkcs11_pin else None
-    return SignerConfig(kind="pkcs11", pkcs11_module=module, token_label=settings.pkcs11_token, key_label=key,
-                        cert_label=settings.pkcs11_cert or key, pin=pin, **common)
-
-
-def make_self_signed(common_name: str, organisation: str, days: int = 825, key_size: int = 2048):
-    """A fresh RSA key and a self-signed signing certificate (digitalSignature + nonRepudiation)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation)])
-    now = datetime.now(timezone.utc)
-    cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True, key_encipherment=False,
-                                     data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                                     crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return key, cert
-
-
-def ensure_development_signer(state_dir: Path) -> SignerConfig:
-    """The demo's development signer: made on first use (RSA key, self-signed certificate marked DEVELOPMENT KEY —
-    NOT FOR PRODUCTION, PKCS#12 and passphrase files mode 0600 in ``state_dir``), reused afterwards."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.serialization import pkcs12
-
-    state_dir.mkdir(parents=True, exist_ok=True)
-    p12_path, pass_path, cert_path = state_dir / DEV_P12, state_dir / DEV_PASS, state_dir / DEV_CERT
-    if p12_path.exists() and pass_path.exists():
-        passphrase = pass_path.read_text(encoding="ascii").strip()
-        try:
-            _, cert, _ = pkcs12.load_key_and_certificates(p12_path.read_bytes(), passphrase.encode())
-        except ValueError as exc:
-            raise VolumeError(f"development signer {p12_path} cannot be opened: {exc}") from exc
-        if cert is not None and cert.not_valid_after_utc > datetime.now(timezone.utc) + timedelta(days=1):
-            if not cert_path.exists():
-                cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-            return SignerConfig(kind="pkcs12", pkcs12_path=p12_path, passphrase=passphrase, development=True)
-        log.warning("development signer certificate in %s expired; making a new one", state_dir)
-    key, cert = make_self_signed(DEV_SUBJECT_CN, "scan-to-dossier (development only)")
-    passphrase = secrets.token_urlsafe(24)
-    data = pkcs12.serialize_key_and_certificates(
-        b"scan-to-dossier development signer", key, cert, None,
-        serialization.BestAvailableEncryption(passphrase.encode()),
-    )
-    write_private(pass_path, passphrase.encode("ascii"))
-    write_private(p12_path, data)
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    assert isinstance(cert, x509.Certificate)
-    log.warning("made a DEVELOPMENT signing key in %s: not for production", state_dir)
-    return SignerConfig(kind="pkcs12", pkcs12_path=p12_path, passphrase=passphrase, development=True)
-
-
-def development_certificate(state_dir: Path) -> Path:
-    """Path of the development signer's certificate (PEM), to use as a trust root in the demo."""
-    return state_dir / DEV_CERT
-
-
-# ------------------------------------------------------------------------------------------------------------------
-# Signing
+from pipeline.models import SignatureInfo
 
 
 def _pdfa_writer_class():
@@ -275,12 +82,14 @@ def _stamp_pdf(path: Path, lines: list[str], width: float, height: float, level:
     import pikepdf
     import pymupdf
 
-    from pipeline.archival._pdfa import FinishNotes, _clean_resources, save_kwargs
+    from pipeline.archival._pdfa import save_kwargs
+    from pipeline.archival._pdfa_clean import _clean_resources
+    from pipeline.archival._xmp import FinishNotes
 
     doc = pymupdf.open()
     page = doc.new_page(width=width, height=height)
-    page.insert_font(fontname="wqy", fontfile=str(WQY))
-    font = pymupdf.Font(fontfile=str(WQY))
+    page.insert_font(fontname="wqy", fontfile=str(CJK_FONT_FILE))
+    font = pymupdf.Font(fontfile=str(CJK_FONT_FILE))
     widest = max(font.text_length(line, fontsize=1.0) for line in lines)
     size = min(10.0, (height - 8) / max(len(lines), 1) / 1.25, (width - 12) / max(widest, 1e-3))
     y = 4 + size
@@ -300,7 +109,7 @@ def _stamp_pdf(path: Path, lines: list[str], width: float, height: float, level:
 def _pdfa_level_of(path: Path) -> str:
     import pikepdf
 
-    from pipeline.archival._pdfa import read_xmp
+    from pipeline.archival._xmp import read_xmp
 
     with pikepdf.open(path) as pdf:
         xmp = read_xmp(pdf)
@@ -309,13 +118,13 @@ def _pdfa_level_of(path: Path) -> str:
 
 def preload() -> None:
     """Import the pyHanko modules signing and validation use (about 0.6 s), so a volume does not wait for them."""
-    import pyhanko.pdf_utils.incremental_writer  # noqa: F401
-    import pyhanko.pdf_utils.layout  # noqa: F401
-    import pyhanko.pdf_utils.reader  # noqa: F401
-    import pyhanko.sign.fields  # noqa: F401
-    import pyhanko.sign.signers  # noqa: F401
-    import pyhanko.sign.timestamps  # noqa: F401
-    import pyhanko.sign.validation  # noqa: F401
+    import pyhanko.pdf_utils.incremental_writer
+    import pyhanko.pdf_utils.layout
+    import pyhanko.pdf_utils.reader
+    import pyhanko.sign.fields
+    import pyhanko.sign.signers
+    import pyhanko.sign.timestamps
+    import pyhanko.sign.validation
     import pyhanko.stamp  # noqa: F401
     import pyhanko_certvalidator  # noqa: F401
 
@@ -329,7 +138,7 @@ def _sign(src: Path, dst: Path, config: SignerConfig, label: str,
     from pyhanko.sign.timestamps import HTTPTimeStamper
     from pyhanko.stamp import StaticStampStyle
 
-    signed_at = datetime.now(timezone.utc).replace(microsecond=0)
+    signed_at = utcnow().replace(microsecond=0)
     reason = config.reason or DEFAULT_REASON
     with ExitStack() as stack:
         signer = _load_signer(config, stack)
@@ -425,86 +234,3 @@ def sign_pdf(src: Path, dst: Path, config: SignerConfig, label: str) -> Signatur
                           "(token or timestamp authority not answering)") from exc
     finally:
         pool.shutdown(wait=False)
-
-
-# ------------------------------------------------------------------------------------------------------------------
-# Validation
-
-
-def load_trust_roots(paths: list[Path]) -> list:
-    """asn1crypto certificates from PEM or DER files (a PEM file may hold several)."""
-    from asn1crypto import pem, x509
-
-    roots = []
-    for path in paths:
-        data = path.read_bytes()
-        if pem.detect(data):
-            roots += [x509.Certificate.load(der) for _, _, der in pem.unarmor(data, multiple=True)]
-        else:
-            roots.append(x509.Certificate.load(data))
-    return roots
-
-
-def validate_signature(path: Path, trust_roots: list[Path] | None) -> SignatureCheck:
-    """Validate the volume's signature: integrity, CMS validity, chain to ``trust_roots``, coverage, PAdES level.
-
-    An exception while validating (a corrupted /Contents, an unreadable file) is a failed check, not a crash.
-    """
-    from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.validation import validate_pdf_signature
-    from pyhanko_certvalidator import ValidationContext
-
-    check = SignatureCheck()
-    try:
-        roots = load_trust_roots(trust_roots or [])
-    except (OSError, ValueError) as exc:
-        check.errors.append(f"trust roots cannot be read: {exc}")
-        return check
-    try:
-        with path.open("rb") as fh:
-            reader = PdfFileReader(fh, strict=False)
-            sigs = reader.embedded_signatures
-            check.signatures = len(sigs)
-            if not sigs:
-                check.errors.append("no signature")
-                return check
-            check.present = True
-            if len(sigs) != 1:
-                check.errors.append(f"expected one signature, found {len(sigs)}")
-            sig = sigs[-1]
-            vc = ValidationContext(trust_roots=roots, allow_fetching=False, revocation_mode="soft-fail")
-            status = validate_pdf_signature(sig, signer_validation_context=vc, ts_validation_context=vc)
-            check.intact, check.valid, check.trusted = bool(status.intact), bool(status.valid), bool(status.trusted)
-            check.coverage = status.coverage.name if status.coverage is not None else "UNCLEAR"
-            if status.signing_cert is not None:
-                check.signer, check.certificate_sha256, check.not_after = _certificate_facts(status.signing_cert)
-            check.signed_at = status.signer_reported_dt
-            subfilter = str(sig.sig_object.get("/SubFilter", ""))
-            ts = status.timestamp_validity
-            if "ETSI.CAdES.detached" in subfilter:
-                check.pades_level = "B-T" if ts is not None else "B-B"
-            else:
-                check.pades_level = f"not PAdES ({subfilter})"
-                check.errors.append(f"signature sub-filter {subfilter} is not PAdES")
-            if ts is not None:
-                check.timestamp_valid = bool(ts.intact and ts.valid)
-                check.timestamp_trusted = bool(ts.trusted)
-                check.signed_at = ts.timestamp
-                if not check.timestamp_valid:
-                    check.errors.append("signature timestamp is not intact or not valid")
-                elif not ts.trusted:
-                    check.warnings.append("signature timestamp authority does not chain to the trust roots")
-    except Exception as exc:  # any failure to validate is a failed signature, never a crash
-        check.errors.append(f"signature cannot be validated: {type(exc).__name__}: {exc}")
-        return check
-    if not check.intact:
-        check.errors.append("signed bytes were changed (digest mismatch)")
-    elif not check.valid:
-        check.errors.append("CMS signature is not valid")
-    if check.intact and check.valid and not check.trusted:
-        check.errors.append("signer certificate does not chain to the trust roots"
-                            + ("" if roots else " (no trust roots configured)"))
-    if check.coverage != "ENTIRE_FILE":
-        check.errors.append(f"signature coverage is {check.coverage}, not ENTIRE_FILE "
-                            "(bytes were added after the signed revision)")
-    return check

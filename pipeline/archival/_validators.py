@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pikepdf
 
-from pipeline.archival._pdfa import NS
+from pipeline.archival._xmp import NS
 from pipeline.common import ToolResult, run_tool
 
 JAVA_DIR = Path("/usr/share/java")
@@ -319,4 +319,5 @@ if __name__ == "__main__":  # python -m pipeline.archival._validators structure 
     if len(sys.argv) != 3 or sys.argv[1] != "structure":
         sys.exit(f"usage: python -m {__spec__.name} structure FILE.pdf")
     result = structure_check(Path(sys.argv[2]))
-    print(json.dumps({"valid": result.valid, "tool": result.tool, "errors": [[e.code, e.message] for e in result.errors]}))
+    errors = [[e.code, e.message] for e in result.errors]
+    print(json.dumps({"valid": result.valid, "tool": result.tool, "errors": errors}))

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from pathlib import Path
 
 import pymupdf
 
-FONT_PATH = Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
+from pipeline.common import CJK_FONT_FILE, cjk_font_file
+
+FONT_PATH = CJK_FONT_FILE
 """The only font allowed in output PDFs (TrueType CJK, embeddable in PDF/A-1b)."""
 
 MM = 72.0 / 25.4
@@ -27,9 +28,7 @@ _TOKEN = re.compile(r"[A-Za-z0-9_./\-]+[号年月日页件卷]?|\s+|.", re.S)  #
 @lru_cache(maxsize=1)
 def cjk_font() -> pymupdf.Font:
     """The CJK font as a PyMuPDF font object (loaded once per process)."""
-    if not FONT_PATH.exists():
-        raise FileNotFoundError(f"CJK font {FONT_PATH} missing: install Debian fonts-wqy-zenhei")
-    return pymupdf.Font(fontfile=str(FONT_PATH))
+    return pymupdf.Font(fontfile=str(cjk_font_file()))
 
 
 @lru_cache(maxsize=1)

@@ -105,7 +105,8 @@ def _open_image(path: Path) -> Image.Image:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit applies below
             img = Image.open(path)
             if img.width * img.height > MAX_PIXELS:
-                raise BadInputError(f"{path.name}: {img.width}x{img.height} pixels is too large to be a page scan", path.name)
+                raise BadInputError(f"{path.name}: {img.width}x{img.height} pixels is too large to be a page scan",
+                                    path.name)
             return img
     except BadInputError:
         raise

@@ -1,14 +1,18 @@
 """Chores every area does the same way: hashing files, writing them atomically, telling the time, running tools."""
 
 from pipeline.common.clock import utcnow, utcnow_seconds
-from pipeline.common.files import sha256_and_size, sha256_file, write_atomic, write_private
+from pipeline.common.files import sha256_and_size, sha256_file, sha256_stream, write_atomic, write_private
+from pipeline.common.fonts import CJK_FONT_FILE, cjk_font_file
 from pipeline.common.tools import ToolResult, run_tool
 
 __all__ = [
+    "CJK_FONT_FILE",
+    "cjk_font_file",
     "ToolResult",
     "run_tool",
     "sha256_and_size",
     "sha256_file",
+    "sha256_stream",
     "utcnow",
     "utcnow_seconds",
     "write_atomic",

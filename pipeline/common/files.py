@@ -5,18 +5,27 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 CHUNK = 1 << 20
 
 
 def sha256_and_size(path: Path, chunk: int = CHUNK) -> tuple[str, int]:
     """SHA-256 (hex) and size in bytes of a file, read once in chunks."""
-    h, size = hashlib.sha256(), 0
     with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-            size += len(block)
+        return sha256_stream(iter(lambda: fh.read(chunk), b""))
+
+
+def sha256_stream(chunks: Iterable[bytes], sink: BinaryIO | None = None) -> tuple[str, int]:
+    """SHA-256 (hex) and size of a stream of byte chunks, each also written to ``sink`` when given."""
+    h, size = hashlib.sha256(), 0
+    for block in chunks:
+        h.update(block)
+        size += len(block)
+        if sink is not None:
+            sink.write(block)
     return h.hexdigest(), size
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.errors import DossierError
-from pipeline.settings import child_environment
+from pipeline.settings import child_env
 
 ErrorFactory = Callable[[str], Exception]
 
@@ -41,12 +41,12 @@ def run_tool(args: Sequence[str], *, what: str, timeout: float, tool: str | None
     """Run ``args`` and wait at most ``timeout`` seconds; ``what`` says what it does ("OCR of page 003.tif").
 
     Raises ``error(message)`` when the program times out (it is killed), cannot start, or, with ``check``, exits
-    non-zero; ``env`` holds variables to set in the child's environment on top of this process's.
+    non-zero; ``env`` holds variables the child gets on top of this process's own.
     """
     name = tool or Path(args[0]).name
     try:
         proc = subprocess.run(list(args), input=input, stdin=None if input is not None else subprocess.DEVNULL,
-                              capture_output=True, timeout=timeout, env=child_environment(env), cwd=cwd)
+                              capture_output=True, timeout=timeout, env=child_env(env), cwd=cwd)
     except subprocess.TimeoutExpired as exc:
         raise error(f"{what} timed out after {timeout:g} s") from exc
     except OSError as exc:

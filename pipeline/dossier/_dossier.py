@@ -31,6 +31,7 @@ from pipeline.models import (
     StandardProfile,
     VolumeCatalogue,
     VolumeEntry,
+    volume_key,
 )
 from pipeline.pages import PageArtifact
 from pipeline.settings import SigningSettings
@@ -41,10 +42,6 @@ if TYPE_CHECKING:
     from pipeline.archival import SignerConfig
     from pipeline.storage import StoreConfig
 
-
-def volume_key(number: int) -> str:
-    """Object key of a volume relative to the dossier prefix."""
-    return f"volumes/{number:03d}.pdf"
 
 
 def require_no_review(artifacts: Sequence[PageArtifact]) -> None:

@@ -1,11 +1,11 @@
 """Which way up a page is: 0/90/180/270 degrees clockwise to make it upright.
 
-Whether lines run across or down the page comes from the skew search (see :mod:`pipeline.imaging.skew`). Up or
-down is read from long horizontal strokes, which sit high in a line of Chinese. When that evidence is thin (few
-lines, short lines, a photo page), the OCR engine reads two lines of the page upright and turned over in one call, and
-the side it reads with confidence wins. Tesseract's OSD was measured too (bench/imaging.py): ~1 CPU-s a page, no
-answer on photo pages and some wrong answers, so it is only offered as ``pipeline.ocr.osd_rotation`` for comparison. A page still
-unsure is flagged; the caller decides what to do with the best guess.
+Whether lines run across or down the page comes from the skew search (``imaging/_skew.py``). Up or down is read from
+long horizontal strokes, which sit high in a line of Chinese. When that evidence is thin (few lines, short lines, a
+photo page), the OCR engine reads two lines of the page upright and turned over in one call (a :data:`TextReader`
+passed in), and the side it reads with confidence wins. Tesseract's OSD was measured too (bench/imaging.py): ~1 CPU-s
+a page, no answer on photo pages and some wrong answers, so it is only offered as ``pipeline.ocr.osd_rotation`` for
+comparison. A page still unsure is flagged; the caller decides what to do with the best guess.
 """
 
 from __future__ import annotations

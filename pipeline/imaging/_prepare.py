@@ -157,6 +157,24 @@ def _infer_resolution(arr: np.ndarray, profile: StandardProfile) -> float:
     return infer_dpi(size[0] * k, size[1] * k).dpi
 
 
+@dataclass
+class _Analysis:
+    """What the reduced working copy of a page shows: where the paper and the ink are, and how they lie."""
+
+    factor: int  # working copy = archive source reduced by this
+    small: np.ndarray
+    work_dpi: float
+    grey: np.ndarray
+    paper: np.ndarray  # True on paper (not scanner bed)
+    bordered: bool
+    tone: float
+    text_grey: np.ndarray
+    text: np.ndarray  # ink of text lines, pictures and punch holes left out
+    pictures: np.ndarray
+    frames: np.ndarray
+    blank: bool
+
+
 def prepare_page(image: Image.Image, dpi: float | None, profile: StandardProfile, label: str,
                  use_ocr: bool = True, reader: TextReader | None = None) -> PreparedPage:
     """Make a raw scan upright, straight and clean, decide its archive mode; label names it in errors.
@@ -172,7 +190,24 @@ def prepare_page(image: Image.Image, dpi: float | None, profile: StandardProfile
         raise PageError(f"{label}: cannot decode the image ({exc})", page=label) from exc
     if arr.size == 0 or min(arr.shape[:2]) < 16:
         raise PageError(f"{label}: image of {image.size} is too small to be a page", page=label)
-    height, width = arr.shape[:2]
+    dpi_value, inferred = _resolution(arr, dpi, profile, label, flags)
+    src, out_dpi = _archive_source(arr, dpi_value, policy.archive_max_dpi)
+    a = _analyse(src, out_dpi, profile)
+    skew, rotation = 0.0, 0
+    if (policy.deskew or policy.orientation) and not a.blank:
+        skew, rotation = _straighten(a, profile, reader if use_ocr else None, label, flags)
+    mode, reason, seal, seal_boxes = _colour(a, src, arr.ndim, image.mode, profile)
+    archive_arr, full, to_src = _archive_pixels(src, a, rotation, skew, mode)
+    archive, ocr, bits = _archive_and_ocr_images(archive_arr, a, mode, seal_boxes, full, to_src, out_dpi)
+    return PreparedPage(
+        archive=archive, ocr=ocr, dpi=out_dpi, dpi_inferred=inferred, rotation=rotation, skew=round(skew, 3),
+        blank=bool(a.blank), colour=mode, colour_reason=reason, seal=bool(seal), flags=tuple(flags), bits=bits,
+    )
+
+
+def _resolution(arr: np.ndarray, dpi: float | None, profile: StandardProfile, label: str,
+                flags: list[str]) -> tuple[float, bool]:
+    """The scan's resolution (snapped to a standard one, or inferred from its paper size) and whether inferred."""
     if dpi is not None and dpi > 0:
         dpi = snap_dpi(float(dpi))
         _check_resolution(dpi, profile, label, flags)
@@ -181,17 +216,22 @@ def prepare_page(image: Image.Image, dpi: float | None, profile: StandardProfile
         dpi = _infer_resolution(arr, profile)
         flags.append("dpi-inferred")
         _check_resolution(dpi, profile, label, flags)
-    dpi_value = float(dpi)
+    return float(dpi), inferred
 
-    # the archive is made from `src`: the scan brought down to archive_max_dpi if it is finer
-    src, out_dpi = arr, dpi_value
-    if dpi_value > policy.archive_max_dpi:
-        scale = policy.archive_max_dpi / dpi_value
-        src = cv2.resize(arr, (max(1, round(width * scale)), max(1, round(height * scale))),
-                         interpolation=cv2.INTER_AREA)
-        out_dpi = float(policy.archive_max_dpi)
 
-    # --- analysis on a reduced copy
+def _archive_source(arr: np.ndarray, dpi: float, max_dpi: float) -> tuple[np.ndarray, float]:
+    """What the archive is made from: the scan brought down to ``max_dpi`` if it is finer, and its resolution."""
+    if dpi <= max_dpi:
+        return arr, dpi
+    height, width = arr.shape[:2]
+    scale = max_dpi / dpi
+    src = cv2.resize(arr, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA)
+    return src, float(max_dpi)
+
+
+def _analyse(src: np.ndarray, out_dpi: float, profile: StandardProfile) -> _Analysis:
+    """Paper, ink, pictures and blankness, found on a reduced copy."""
+    policy = profile.imaging
     factor = work_factor(out_dpi)
     small = reduce(src, factor)
     work_dpi = out_dpi / factor
@@ -205,105 +245,121 @@ def prepare_page(image: Image.Image, dpi: float | None, profile: StandardProfile
     text = ink_mask(text_grey, paper_tone(text_grey, paper), inner)
     pictures, frames = picture_regions(ink_mask(grey, tone, inner, depth=25.0), work_dpi)
     text &= ~pictures & ~hole_mask(text, work_dpi)
-
     blank = policy.blank_detection and is_blank(marks, work_dpi)
+    return _Analysis(factor, small, work_dpi, grey, paper, bordered, tone, text_grey, text, pictures, frames, blank)
 
-    skew = 0.0
-    rotation = 0
-    if (policy.deskew or policy.orientation) and not blank:
-        est = estimate_skew(text, policy.max_skew, work_dpi)
-        if est.angle is None and frames.any():
-            # no lines of text: a photograph's frame still says how the sheet lies
-            est = estimate_skew(text | frames, policy.max_skew, work_dpi)
-        straight = None
-        if est.angle is not None:
-            straight = rotate_expand(text.astype(np.uint8), est.angle, fill=0, interpolation=cv2.INTER_NEAREST) > 0
-            if pictures.any():
-                # photographs are rectangles: once straight, clear their whole frame of any stray edge pixels
-                pics = rotate_expand(pictures.astype(np.uint8), est.angle, fill=0, interpolation=cv2.INTER_NEAREST)
-                _, _, stats, _ = cv2.connectedComponentsWithStats(pics)
-                for x, y, w, h, _a in stats[1:]:
-                    straight[y : y + h, x : x + w] = False
-            vertical, _ = line_direction(straight, est.row_gaps, est.col_gaps)
-            lines = len(line_bands(np.rot90(straight, -1) if vertical else straight, work_dpi))
-            if lines < 2 and not frames.any():
-                # one line (a signature, a page number) does not tell the sheet's angle well enough
-                straight = None
-        if straight is None:
-            flags.append("skew-unknown")
-            if policy.orientation:
-                flags.append("orientation-unsure")  # no lines, so no way up to read: left as it lies
-        else:
-            assert est.angle is not None
-            if policy.deskew and abs(est.angle) >= MIN_SKEW:
-                skew = est.angle
-            if policy.orientation:
-                angle = est.angle
 
-                def straight_grey() -> np.ndarray:
-                    """The page's grey, straightened like `straight` (made only if tesseract is asked)."""
-                    return rotate_expand(text_grey, angle, fill=255)
+def _straightened_text(a: _Analysis, max_skew: float):
+    """The skew estimate and the text mask turned straight, or None when the page's lines do not tell its angle."""
+    est = estimate_skew(a.text, max_skew, a.work_dpi)
+    if est.angle is None and a.frames.any():
+        # no lines of text: a photograph's frame still says how the sheet lies
+        est = estimate_skew(a.text | a.frames, max_skew, a.work_dpi)
+    if est.angle is None:
+        return est, None
+    straight = rotate_expand(a.text.astype(np.uint8), est.angle, fill=0, interpolation=cv2.INTER_NEAREST) > 0
+    if a.pictures.any():
+        # photographs are rectangles: once straight, clear their whole frame of any stray edge pixels
+        pics = rotate_expand(a.pictures.astype(np.uint8), est.angle, fill=0, interpolation=cv2.INTER_NEAREST)
+        _, _, stats, _ = cv2.connectedComponentsWithStats(pics)
+        for x, y, w, h, _a in stats[1:]:
+            straight[y : y + h, x : x + w] = False
+    vertical, _ = line_direction(straight, est.row_gaps, est.col_gaps)
+    lines = len(line_bands(np.rot90(straight, -1) if vertical else straight, a.work_dpi))
+    if lines < 2 and not a.frames.any():
+        # one line (a signature, a page number) does not tell the sheet's angle well enough
+        return est, None
+    return est, straight
 
-                found: Orientation = page_orientation(straight, est.row_gaps, est.col_gaps,
-                                                      straight_grey if use_ocr else None, work_dpi,
-                                                      reader if use_ocr else None, label)
-                if found.sure:
-                    rotation = found.rotation
-                else:
-                    flags.append("orientation-unsure")
-                    # a page with real lines of text takes the best guess; a sparse page is left as it lies
-                    rotation = found.rotation if found.lines >= MIN_LINES else 0
 
-    seal_boxes: tuple[tuple[int, int, int, int], ...] = ()
-    if blank:
-        decision_mode, reason, seal = "bitonal", "blank page", False
-    else:
-        # colours are judged on a plain subsample, not the area-averaged copy: averaging thin blue strokes with
-        # the paper around them washes their colour out (measured: chroma 90 down to under 35 after JPEG)
-        view = small if factor == 1 else cv2.resize(src[: small.shape[0] * factor, : small.shape[1] * factor],
-                                                    (small.shape[1], small.shape[0]),
-                                                    interpolation=cv2.INTER_NEAREST)
-        d = colour_decision(view, paper, work_dpi, tone, policy.keep_colour_for_seals, pictures)
-        decision_mode, reason, seal, seal_boxes = d.mode, d.reason, d.seal, d.seal_boxes
-        if arr.ndim == 2 and decision_mode == "colour":
-            decision_mode = "grey"
-        if image.mode == "1":
-            decision_mode, reason = "bitonal", "bitonal scan"
+def _straighten(a: _Analysis, profile: StandardProfile, reader: TextReader | None, label: str,
+                flags: list[str]) -> tuple[float, int]:
+    """(skew to correct in degrees, rotation clockwise to make the page upright), flagging what stays unsure."""
+    policy = profile.imaging
+    est, straight = _straightened_text(a, policy.max_skew)
+    if straight is None:
+        flags.append("skew-unknown")
+        if policy.orientation:
+            flags.append("orientation-unsure")  # no lines, so no way up to read: left as it lies
+        return 0.0, 0
+    assert est.angle is not None
+    skew = est.angle if policy.deskew and abs(est.angle) >= MIN_SKEW else 0.0
+    if not policy.orientation:
+        return skew, 0
+    angle = est.angle
 
-    # --- the archive image
+    def straight_grey() -> np.ndarray:
+        """The page's grey, straightened like `straight` (made only if the OCR engine is asked)."""
+        return rotate_expand(a.text_grey, angle, fill=255)
+
+    found: Orientation = page_orientation(straight, est.row_gaps, est.col_gaps,
+                                          straight_grey if reader is not None else None, a.work_dpi, reader, label)
+    if found.sure:
+        return skew, found.rotation
+    flags.append("orientation-unsure")
+    # a page with real lines of text takes the best guess; a sparse page is left as it lies
+    return skew, found.rotation if found.lines >= MIN_LINES else 0
+
+
+def _colour(a: _Analysis, src: np.ndarray, scan_ndim: int, scan_mode: str, profile: StandardProfile):
+    """(archive mode, reason, seal found, seal boxes): bitonal, grey or colour."""
+    if a.blank:
+        return "bitonal", "blank page", False, ()
+    # colours are judged on a plain subsample, not the area-averaged copy: averaging thin blue strokes with
+    # the paper around them washes their colour out (measured: chroma 90 down to under 35 after JPEG)
+    small, factor = a.small, a.factor
+    view = small if factor == 1 else cv2.resize(src[: small.shape[0] * factor, : small.shape[1] * factor],
+                                                (small.shape[1], small.shape[0]), interpolation=cv2.INTER_NEAREST)
+    d = colour_decision(view, a.paper, a.work_dpi, a.tone, profile.imaging.keep_colour_for_seals, a.pictures)
+    mode, reason, seal, seal_boxes = d.mode, d.reason, d.seal, d.seal_boxes
+    if scan_ndim == 2 and mode == "colour":
+        mode = "grey"
+    if scan_mode == "1":
+        mode, reason = "bitonal", "bitonal scan"
+    return mode, reason, seal, seal_boxes
+
+
+def _archive_pixels(src: np.ndarray, a: _Analysis, rotation: int, skew: float,
+                    mode: str) -> tuple[np.ndarray, np.ndarray, float]:
+    """The page turned, straightened and cropped to its paper: (pixels, the affine map from src, src/working scale)."""
     sh, sw = src.shape[:2]
-    to_src = float(factor)
+    to_src = float(a.factor)
     tm, tw, th = _turn_matrix(sw, sh, rotation)
     paper_turned = None
-    if bordered:
-        paper_turned = np.rot90(paper, -(rotation // 90)) if rotation else paper
+    if a.bordered:
+        paper_turned = np.rot90(a.paper, -(rotation // 90)) if rotation else a.paper
     m, ow, oh = _output_geometry(tw, th, skew, paper_turned, to_src)
     full = np.vstack([m, [0, 0, 1]]) @ np.vstack([tm, [0, 0, 1]])
     full = full[:2]
-    if decision_mode == "colour" and src.ndim == 3:
+    if mode == "colour" and src.ndim == 3:
         archive_arr = _warp(src, full, (ow, oh))
     else:
         archive_arr = _warp(luminance(src), full, (ow, oh))
-    if bordered:
+    if a.bordered:
         # whiten what is still bed inside the frame (corners of a sheet that was not quite square, torn edges)
         small_m = np.vstack([np.array([[1 / to_src, 0, 0], [0, 1 / to_src, 0]]), [0, 0, 1]])
-        bed_small = cv2.warpAffine((~paper).astype(np.uint8), (small_m @ np.vstack([full, [0, 0, 1]]) @
+        bed_small = cv2.warpAffine((~a.paper).astype(np.uint8), (small_m @ np.vstack([full, [0, 0, 1]]) @
                                    np.linalg.inv(small_m))[:2], (math.ceil(ow / to_src), math.ceil(oh / to_src)),
                                    flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=1)
         if bed_small.any():
             bed = cv2.resize(bed_small * 255, (ow, oh), interpolation=cv2.INTER_NEAREST)
             white = (255, 255, 255, 0) if archive_arr.ndim == 3 else 255
             archive_arr = cv2.add(archive_arr, white, mask=bed, dst=archive_arr)
+    return archive_arr, full, to_src
 
+
+def _archive_and_ocr_images(archive_arr: np.ndarray, a: _Analysis, mode: str, seal_boxes, full: np.ndarray,
+                            to_src: float, out_dpi: float) -> tuple[Image.Image, Image.Image | None, np.ndarray | None]:
+    """(archive image in its mode, the grey image OCR reads or None when blank, a bitonal page's 0/255 pixels)."""
     bits = None
     if archive_arr.ndim == 3:
         ocr_arr = _ocr_grey(archive_arr, seal_boxes, full, to_src)
         archive = Image.fromarray(archive_arr, "RGB")
     else:
         ocr_arr = archive_arr
-        if decision_mode == "bitonal":
+        if mode == "bitonal":
             # a global cut well below the paper tone: faint strokes stay, bleed-through and paper tint go
-            _, bits = cv2.threshold(archive_arr, int(0.72 * tone), 255, cv2.THRESH_BINARY)
+            _, bits = cv2.threshold(archive_arr, int(0.72 * a.tone), 255, cv2.THRESH_BINARY)
             ocr_arr = bits
             archive = Image.fromarray(bits, "L").convert("1", dither=Image.Dither.NONE)
         else:
@@ -312,12 +368,8 @@ def prepare_page(image: Image.Image, dpi: float | None, profile: StandardProfile
     # itself), not from the grey they were cut from, whose soft edges only come from resampling: measured on 16
     # synthetic pages each, 5% less Tesseract CPU and CER 10.7% instead of 12.3% from G4 scans, 12-20% less and
     # 10.3% instead of 10.6% from grey JPEG scans; the text layer then describes exactly the image the volume shows
-    ocr = None if blank else Image.fromarray(ocr_arr, "L")
+    ocr = None if a.blank else Image.fromarray(ocr_arr, "L")
     for im in (archive, ocr):
         if im is not None:
             im.info["dpi"] = (out_dpi, out_dpi)
-    return PreparedPage(
-        archive=archive, ocr=ocr, dpi=out_dpi, dpi_inferred=inferred, rotation=rotation, skew=round(skew, 3),
-        blank=bool(blank), colour=decision_mode, colour_reason=reason, seal=bool(seal), flags=tuple(flags),
-        bits=bits,
-    )
+    return archive, ocr, bits

@@ -99,7 +99,8 @@ def ink_mask(grey: np.ndarray, tone: float, paper: np.ndarray | None = None, dep
 
 
 def picture_mask(ink: np.ndarray, dpi: float) -> np.ndarray:
-    """Areas of dense ink ~2 cm across and more (photographs, solid blocks); text, rules and tables are never so dense."""
+    """Areas of dense ink ~2 cm across and more (photographs, solid blocks); text, rules and tables are never so
+    dense."""
     block = max(2, round(6.0 / 25.4 * dpi))  # 6 mm blocks
     h, w = ink.shape
     bh, bw = max(1, h // block), max(1, w // block)

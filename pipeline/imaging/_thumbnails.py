@@ -8,9 +8,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from pipeline.common import write_atomic
+from pipeline.common import CJK_FONT_FILE, write_atomic
 
-CJK_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
 FLAG_COLOUR = (220, 0, 0)
 BACKGROUND = (245, 245, 245)
 
@@ -25,8 +24,8 @@ class Thumb:
 
 
 def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
-    if CJK_FONT.exists():
-        return ImageFont.truetype(str(CJK_FONT), size)
+    if CJK_FONT_FILE.exists():
+        return ImageFont.truetype(str(CJK_FONT_FILE), size)
     return ImageFont.load_default()
 
 

@@ -3,28 +3,22 @@ included)."""
 
 from pipeline.ocr._cache import OcrCache, cached_ocr, cached_ocr_images, image_digest
 from pipeline.ocr._heading import HeadingReader
-from pipeline.ocr._tesseract import (
-    BlockReader,
+from pipeline.ocr._results import (
     OcrFile,
     OcrInput,
     OcrLine,
     OcrResult,
-    OcrSettings,
     OcrWord,
     is_cjk,
     join_words,
     needs_space,
-    ocr_image,
-    ocr_images,
-    osd_rotation,
     read_ocr_result,
 )
+from pipeline.ocr._tesseract import BlockReader, OcrSettings, ocr_image, ocr_images, osd_rotation
 
 __all__ = [
     "BlockReader",
     "HeadingReader",
-    "osd_rotation",
-    "read_ocr_result",
     "OcrCache",
     "OcrFile",
     "OcrInput",
@@ -40,4 +34,6 @@ __all__ = [
     "needs_space",
     "ocr_image",
     "ocr_images",
+    "osd_rotation",
+    "read_ocr_result",
 ]

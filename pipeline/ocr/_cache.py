@@ -1,6 +1,6 @@
 """A folder of OCR results keyed by (image digest, OCR settings key), so a rerun never OCRs the same page twice.
 
-Entries are JSON files written atomically (a unique temporary file in the same folder, then ``os.replace``), so
+Entries are JSON files written atomically (:func:`pipeline.common.write_atomic`), so
 readers never see half an entry and concurrent writers of the same entry simply last-write-win with identical
 content. An unreadable or mismatching entry is a miss. :meth:`OcrCache.get_or_compute` also serialises the
 computation of one entry across threads and processes with a lock file, so identical pages OCR once.
@@ -11,12 +11,12 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from pipeline.ocr._tesseract import OcrFile, OcrInput, OcrResult, OcrSettings, ocr_image, ocr_images
+from pipeline.common import write_atomic
+from pipeline.ocr._results import OcrFile, OcrInput, OcrResult
+from pipeline.ocr._tesseract import OcrSettings, ocr_image, ocr_images
 
 ENTRY_VERSION = 1
 
@@ -60,23 +60,9 @@ class OcrCache:
 
     def put(self, image_sha256: str, settings_key: str, result: OcrResult) -> None:
         """Store a result atomically; concurrent writers of the same entry are safe."""
-        target = self.path(image_sha256, settings_key)
-        target.parent.mkdir(parents=True, exist_ok=True)
         payload = json.dumps({"version": ENTRY_VERSION, "image_sha256": image_sha256, "settings_key": settings_key,
                               "result": result.to_dict()}, ensure_ascii=False, separators=(",", ":"))
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(payload)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        write_atomic(self.path(image_sha256, settings_key), payload, durable=True)
 
     def get_or_compute(self, image_sha256: str, settings_key: str, compute: Callable[[], OcrResult]) -> OcrResult:
         """The cached result, or ``compute()`` stored; one computation per entry even under concurrent callers."""

@@ -10,7 +10,8 @@ import numpy as np
 from PIL import Image
 
 from pipeline.errors import PageError
-from pipeline.ocr._tesseract import OcrLine, OcrResult, OcrSettings, OcrWord, read_line_words
+from pipeline.ocr._results import OcrLine, OcrResult, OcrWord
+from pipeline.ocr._tesseract import OcrSettings, read_line_words
 
 
 @dataclass(frozen=True)

@@ -2,21 +2,18 @@
 
 from pipeline.storage._casekey import case_key, case_no_from_key, normalise_case_no
 from pipeline.storage._embedded import EmbeddedStore, free_base_port
-from pipeline.storage._s3 import ObjectMissing, ObjectStore, StoreConfig
-from pipeline.storage._store import (
-    CATALOGUE_NAME,
-    REPORT_NAME,
-    DossierNotFound,
-    IntegrityError,
+from pipeline.storage._embedded_files import port_plan
+from pipeline.storage._fetch import (
     ManifestRef,
-    dossier_prefix,
     fetch_dossier,
     fetch_via_server,
     load_manifest,
     manifest_versions,
-    publish_dossier,
     read_manifest,
 )
+from pipeline.storage._layout import CATALOGUE_NAME, REPORT_NAME, DossierNotFound, IntegrityError, dossier_prefix
+from pipeline.storage._publish import publish_dossier
+from pipeline.storage._s3 import ObjectMissing, ObjectStore, StoreConfig
 
 __all__ = [
     "CATALOGUE_NAME",
@@ -37,6 +34,7 @@ __all__ = [
     "load_manifest",
     "manifest_versions",
     "normalise_case_no",
+    "port_plan",
     "publish_dossier",
     "read_manifest",
 ]

@@ -57,13 +57,15 @@ def normalise_case_no(s: str) -> str:
     if not isinstance(s, str):
         raise CaseNumberError(f"case number must be text, got {type(s).__name__}")
     if len(s) > MAX_INPUT_CHARS:
-        raise CaseNumberError(f"case number is too long ({len(s)} characters, at most {MAX_CASE_NO_CHARS} are plausible)")
+        raise CaseNumberError(f"case number is too long ({len(s)} characters, at most {MAX_CASE_NO_CHARS} are "
+                              "plausible)")
     text = unicodedata.normalize("NFKC", s).translate(_FOLD)
     text = "".join(ch for ch in text if unicodedata.category(ch) != "Zs")  # spaces go; tabs and newlines are refused
     if not text:
         raise CaseNumberError("case number is empty")
     if len(text) > MAX_CASE_NO_CHARS:
-        raise CaseNumberError(f"case number is too long ({len(text)} characters, at most {MAX_CASE_NO_CHARS}): {text[:40]}…")
+        raise CaseNumberError(f"case number is too long ({len(text)} characters, at most {MAX_CASE_NO_CHARS}): "
+                              f"{text[:40]}…")
     if len(text) < MIN_CASE_NO_CHARS:
         raise CaseNumberError(f"case number is too short: {text!r}")
     for ch in text:

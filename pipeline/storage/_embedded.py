@@ -30,7 +30,7 @@ from pathlib import Path
 
 from pipeline.common import write_private
 from pipeline.errors import StoreError
-from pipeline.settings import child_environment
+from pipeline.settings import child_env
 from pipeline.storage._embedded_files import GRPC_OFFSET, EmbeddedFiles, port_plan
 
 START_TIMEOUT = 60.0
@@ -171,7 +171,7 @@ class EmbeddedStore(EmbeddedFiles):
             for sub in ("data", "logs", "run"):
                 (self.root / sub).mkdir(parents=True, exist_ok=True)
             os.chmod(self.root, 0o700)
-            env = child_environment({"AWS_ACCESS_KEY_ID": creds.access_key, "AWS_SECRET_ACCESS_KEY": creds.secret_key},
+            env = child_env({"AWS_ACCESS_KEY_ID": creds.access_key, "AWS_SECRET_ACCESS_KEY": creds.secret_key},
                                     drop_prefixes=("AWS_",))
             log = open(self.log_file, "ab")
             try:

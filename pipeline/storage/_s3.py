@@ -1,8 +1,9 @@
 """S3 access: configuration from the settings and a minio client with timeouts and bounded retries.
 
-The same code talks to the embedded SeaweedFS (:mod:`pipeline.storeserver`), a SeaweedFS cluster or MinIO. It is
-configured by environment variables (read by :mod:`pipeline.settings`); when ``DOSSIER_S3_ENDPOINT`` is unset the embedded store in the state folder is
-used with the credentials generated on its first start. Anonymous access is never used.
+The same code talks to the embedded SeaweedFS (``storage/_embedded.py``), a SeaweedFS cluster or MinIO. It is
+configured by the DOSSIER_S3_* variables (read by :mod:`pipeline.settings`); when ``DOSSIER_S3_ENDPOINT`` is unset the
+embedded store in the state folder is used with the credentials generated on its first start. Anonymous access is
+never used.
 
 ===============================  ====================================================================================
 ``DOSSIER_S3_ENDPOINT``          ``host:port`` or ``http(s)://host:port`` of the S3 API; unset = embedded store
@@ -27,7 +28,7 @@ import hashlib
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import urlsplit
@@ -41,6 +42,7 @@ from minio.retention import Retention
 from minio.versioningconfig import VersioningConfig
 from urllib3.util import Retry, Timeout
 
+from pipeline.common import sha256_stream, utcnow
 from pipeline.errors import StoreError
 from pipeline.models import SECURITY_ORDER, RetentionPolicy
 from pipeline.settings import StoreSettings
@@ -237,11 +239,12 @@ class ObjectStore:
     def _retention(policy: RetentionPolicy | None) -> Retention | None:
         if policy is None or policy.mode == "none":
             return None
-        until = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=policy.days)
+        until = utcnow().replace(microsecond=0) + timedelta(days=policy.days)
         return Retention(policy.mode, until)
 
     def put_stream(self, key: str, data: BinaryIO, length: int, sha256: str | None = None,
-                   content_type: str = "application/octet-stream", retention: RetentionPolicy | None = None) -> str | None:
+                   content_type: str = "application/octet-stream",
+                   retention: RetentionPolicy | None = None) -> str | None:
         """Store one object; returns its version id."""
         meta = {"sha256": sha256} if sha256 else None
         try:
@@ -335,24 +338,15 @@ class ObjectStore:
 
     def hash_object(self, key: str, version_id: str | None = None) -> tuple[str, int]:
         """SHA-256 and size of the stored bytes, read back from the store."""
-        h, n = hashlib.sha256(), 0
-        for part in self.iter_chunks(key, version_id):
-            h.update(part)
-            n += len(part)
-        return h.hexdigest(), n
+        return sha256_stream(self.iter_chunks(key, version_id))
 
     def download(self, key: str, dest: Path, version_id: str | None = None) -> tuple[str, int]:
         """Stream an object into a file; returns its SHA-256 and size."""
-        h, n = hashlib.sha256(), 0
         try:
             with open(dest, "wb") as f:
-                for part in self.iter_chunks(key, version_id):
-                    h.update(part)
-                    n += len(part)
-                    f.write(part)
+                return sha256_stream(self.iter_chunks(key, version_id), sink=f)
         except OSError as exc:
             raise StoreError(f"cannot write {dest} while fetching {key}: {exc}") from exc
-        return h.hexdigest(), n
 
     def list_keys(self, prefix: str) -> Iterator[ObjectInfo]:
         """Latest versions of the objects under a prefix (recursive, in key order)."""

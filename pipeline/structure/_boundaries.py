@@ -29,7 +29,8 @@ def _case_key(case_no: str) -> str:
 
 
 def find_documents(pages: Sequence[PageArtifact], manifest: BatchManifest | None = None,
-                   ocr: OcrLoader = load_ocr, headings: HeadingReader | None = HeadingReader(has_title)) -> list[Document]:
+                   ocr: OcrLoader = load_ocr,
+                   headings: HeadingReader | None = HeadingReader(has_title)) -> list[Document]:
     """The documents of a batch, in scan order: from the manifest's list, else separator sheets, else OCR titles.
 
     ``headings`` re-reads titles the page OCR dropped (None: use the page OCR only). Raises ReviewNeeded when the

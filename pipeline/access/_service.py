@@ -1,0 +1,89 @@
+"""The fetch service's shared parts: who is asking (bearer tokens), what they may read (grants), the manifests."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+
+from pipeline.access._auth import (
+    AuthError,
+    GrantStore,
+    Principal,
+    TokenStore,
+    explicitly_granted,
+    may_read,
+    token_id_of,
+)
+from pipeline.access._manifest_cache import _ManifestCache
+from pipeline.access._views import _VERSION_RE, DENIED, ApiError, _note
+from pipeline.errors import CaseNumberError
+from pipeline.storage import CATALOGUE_NAME, ManifestRef, ObjectStore, case_key, dossier_prefix, normalise_case_no
+
+
+class FetchService:
+    """Authentication, authorisation and manifest reading for the routes, over one store."""
+
+    def __init__(self, store: ObjectStore, tokens: TokenStore, grants: GrantStore, manifests: _ManifestCache,
+                 presign_seconds: int = 0):
+        self.store, self.tokens, self.grants, self.manifests = store, tokens, grants, manifests
+        self.presign_seconds = presign_seconds
+
+    async def principal(self, request: Request) -> Principal:
+        """The agency behind the request's bearer token; 401 without a valid one."""
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ApiError(401, "unauthorized", "a bearer token is required (Authorization: Bearer <token>)",
+                           {"WWW-Authenticate": 'Bearer realm="dossiers"'})
+        token = token.strip()
+        tokens = self.tokens
+        try:
+            who = tokens.authenticate(token, cached_only=True) or await run_in_threadpool(tokens.authenticate, token)
+        except AuthError as exc:
+            _note(request, actor=token_id_of(token) or "-", detail=str(exc))
+            raise ApiError(401, "unauthorized", "the bearer token is not valid",
+                           {"WWW-Authenticate": 'Bearer realm="dossiers", error="invalid_token"'}) from None
+        _note(request, actor=who.token_id, agency=who.agency)
+        return who
+
+    async def authorised(self, request: Request, case_no: str, version: str | None, who: Principal) -> ManifestRef:
+        """The manifest the principal may read, or the right refusal (403 reveals nothing about existence).
+        Cache hits are answered on the event loop; store reads go to the thread pool."""
+        try:
+            canonical = normalise_case_no(case_no)
+        except CaseNumberError as exc:
+            raise ApiError(400, "bad-case-number", str(exc)) from None
+        if version is not None and not _VERSION_RE.fullmatch(version):
+            raise ApiError(400, "bad-request", "version must be an object version id")
+        _note(request, case_no=canonical, case_key=case_key(canonical), version=version)
+        record = self.grants.peek(canonical) or await run_in_threadpool(self.grants.get, canonical)
+        found, ref, stale = self.manifests.peek(canonical, version)
+        if not found:
+            ref = await run_in_threadpool(self.manifests.get, canonical, version)
+        elif stale:
+            self.manifests.refresh_soon(canonical)
+        if ref is None:
+            if explicitly_granted(who.agency, record):
+                raise ApiError(404, "not-found", f"no published dossier for case {canonical}"
+                               + (f" with version {version}" if version else ""))
+            _note(request, detail="no such dossier")  # for the auditor only: the answer is the plain 403
+            raise ApiError(403, "forbidden", DENIED)
+        if not may_read(who.agency, ref.manifest, record):
+            _note(request, detail="not granted")
+            raise ApiError(403, "forbidden", DENIED)
+        _note(request, result="allowed", manifest_version=ref.version_id)
+        return ref
+
+    def build_view(self, ref: ManifestRef) -> bytes:
+        """The ``GET /dossiers/{case_no}`` body of a manifest version: the manifest with its catalogue."""
+        catalogue = None
+        m = ref.manifest
+        if m.catalogue_sha256:
+            raw = self.store.get_bytes(dossier_prefix(m.case_no) + CATALOGUE_NAME,
+                                       m.object_versions.get(CATALOGUE_NAME))
+            catalogue = json.loads(raw)
+        body = {"case_no": m.case_no, "case_key": m.case_key, "version_id": ref.version_id,
+                "manifest": json.loads(ref.data), "catalogue": catalogue}
+        return json.dumps(body, ensure_ascii=False).encode("utf-8")

@@ -1,0 +1,58 @@
+"""What the fetch API answers with: bodies, errors, and the note each request leaves for its audit entry."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from pipeline.models import Catalogue, DossierManifest
+
+UNAUDITED = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+_VERSION_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
+DENIED = "this agency has no access to the requested case"
+
+
+class ErrorBody(BaseModel):
+    """Every error answer."""
+
+    error: str
+    detail: str
+
+
+class DossierView(BaseModel):
+    """``GET /dossiers/{case_no}``: the manifest as published, with the catalogue (卷内目录)."""
+
+    case_no: str
+    case_key: str
+    version_id: str | None
+    manifest: DossierManifest
+    catalogue: Catalogue | dict | None = None
+
+
+class ManifestVersion(BaseModel):
+    """One published version of a dossier's manifest."""
+
+    version_id: str
+    published: str | None
+    latest: bool
+
+
+class ApiError(Exception):
+    """An error answer with a JSON body."""
+
+    def __init__(self, status: int, error: str, detail: str, headers: dict[str, str] | None = None):
+        super().__init__(detail)
+        self.status, self.error, self.detail, self.headers = status, error, detail, headers
+
+
+def _error_response(status: int, error: str, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": error, "detail": detail}, status_code=status, headers=headers)
+
+
+def _note(request: Request, **fields: Any) -> None:
+    """Add fields to this request's audit entry."""
+    request.scope.setdefault("state", {}).setdefault("audit", {}).update(fields)

@@ -1,0 +1,32 @@
+"""A batch's identity: its room, name and every file's path, size and SHA-256."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from pipeline.capture import READY_MARKER
+from pipeline.common import sha256_file
+from pipeline.operations._names import REASON_FILE
+from pipeline.operations._readiness import snapshot
+
+# Left out of the fingerprint: a READY marker's content means nothing, reason.txt is ours.
+NOT_FINGERPRINTED = {READY_MARKER, REASON_FILE}
+
+
+
+def fingerprint(room: str, batch: str, batch_dir: Path) -> str:
+    """SHA-256 over room, batch name and every file's relative path, size and SHA-256 (READY and reason.txt left
+    out): the same batch dropped twice has the same fingerprint."""
+    h = hashlib.sha256(f"dossier-batch/1\0{room}\0{batch}\0".encode())
+    for rel in sorted(snapshot(batch_dir)):
+        if rel in NOT_FINGERPRINTED:
+            continue
+        path = batch_dir / rel
+        h.update(f"{rel}\0{path.stat().st_size}\0{sha256_file(path)}\n".encode())
+    return h.hexdigest()
+
+
+def idempotency_key(fp: str) -> str:
+    """The flow-run idempotency key of a batch fingerprint (deliberate reprocessing uses a different key)."""
+    return f"dossier-batch-{fp}"

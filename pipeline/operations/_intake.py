@@ -1,0 +1,289 @@
+"""The intake loop (the watcher without the watching): claim, submit, follow, settle."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from pipeline.common import utcnow
+from pipeline.operations._fingerprint import fingerprint, idempotency_key
+from pipeline.operations._folders import HotFolder
+from pipeline.operations._ledger import Ledger, LedgerEntry
+from pipeline.operations._names import DONE, PROCESSING, QUARANTINE, HotFolderError
+from pipeline.operations._readiness import Snapshot, StabilityTracker, readiness, snapshot
+from pipeline.operations._rooms import RoomConfig
+from pipeline.operations._settle import batch_case_no, quarantine_duplicate, settle
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    """What became of a submitted run."""
+
+    final: bool
+    ok: bool = False
+    message: str = ""
+    run_id: str | None = None  # set when the submitter learns a better id (in-process runs)
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A run created for a claimed batch: its id and the batch folder the run was created for."""
+
+    run_id: str
+    batch_dir: str | None = None
+
+
+class SubmitUnavailable(HotFolderError):
+    """The orchestrator cannot be reached now; the claim stays and submission is retried."""
+
+
+class Submitter(Protocol):
+    """Creates one run per batch (idempotent by key) and reports its state."""
+
+    def submit(self, entry: LedgerEntry, batch_dir: Path, config: RoomConfig) -> Submission:
+        """Create (or find, by ``entry.key``) the run for a claimed batch."""
+        ...
+
+    def status(self, run_id: str) -> RunStatus:
+        """The run's state now; raises SubmitUnavailable when it cannot be asked."""
+        ...
+
+
+@dataclass
+class Intake:
+    """One pass at a time over a hot folder: catch up on claims, claim complete batches, submit, follow, settle.
+
+    The watcher calls :meth:`recover` once at start, then :meth:`tick` whenever something changed or a second passed.
+    A problem with one batch (an unreadable file, a move that fails) is logged and retried; it never stops the others.
+    """
+
+    hot: HotFolder
+    ledger: Ledger
+    submitter: Submitter
+    log: Callable[[str], None] = print
+    retry_seconds: float = 5.0
+    error_retry_seconds: float = 60.0
+    status_seconds: float = 2.0
+    reconcile_seconds: float = 60.0
+    reconcile_days: float = 3.0
+    tracker: StabilityTracker = field(default_factory=StabilityTracker)
+    _waiting: dict[Path, str] = field(default_factory=dict)
+    _next_try: dict[str, float] = field(default_factory=dict)  # claims to submit: fingerprint -> when
+    _inflight: set[str] = field(default_factory=set)  # submitted runs to follow
+    _unaccepted: dict[Path, str] = field(default_factory=dict)  # claims that could not be fingerprinted yet
+    _last_status: float = 0.0
+    _last_reconcile: float = 0.0
+
+    # -- start-up ----------------------------------------------------------------------------------------------------
+    def recover(self) -> None:
+        """Catch up after a stop or crash: finish interrupted settles, resume every claim in ``.processing``."""
+        for entry in self.ledger.entries():
+            if entry.state == "settling" and entry.target:
+                self._settle(entry, entry.target, entry.reason, "settle resumed after restart")
+        for room, claimed in self.hot.processing():
+            self._accept_safely(room, claimed, None)
+
+    # -- one pass ----------------------------------------------------------------------------------------------------
+    def tick(self, dirty: set[Path] | None = None, full_scan: bool = False) -> None:
+        """Look at changed (or all) batches, claim the complete ones, submit pending claims, follow their runs."""
+        candidates = set(self.tracker.tracked())
+        if full_scan or dirty is None:
+            for room in self.hot.rooms():
+                candidates.update(self.hot.incoming(room))
+            for claimed, room in list(self._unaccepted.items()):
+                self._accept_safely(room, claimed, None)
+        else:
+            candidates.update(dirty)
+        for batch_dir in sorted(candidates):
+            try:
+                self._look(batch_dir)
+            except (OSError, HotFolderError) as exc:
+                self._note(batch_dir, f"batch {batch_dir.parent.name}/{batch_dir.name}: cannot look at it now: {exc}")
+        now = time.monotonic()
+        self._submit_pending(now)
+        if now - self._last_status >= self.status_seconds:
+            self._last_status = now
+            self._follow_runs()
+        if now - self._last_reconcile >= self.reconcile_seconds:
+            self._last_reconcile = now
+            self._reconcile_quarantined()
+
+    def _look(self, batch_dir: Path) -> None:
+        where = self.hot.room_of(batch_dir)
+        if where is None or not batch_dir.is_dir():
+            self.tracker.forget(batch_dir)
+            self._waiting.pop(batch_dir, None)
+            return
+        room, _ = where
+        try:
+            config = self.hot.room_config(room)
+        except HotFolderError as exc:
+            self._note(batch_dir, f"room {room} skipped: {exc}")
+            return
+        snap = snapshot(batch_dir)
+        stable = self.tracker.observe(batch_dir, snap)
+        verdict = readiness(snap, config, stable)
+        if not verdict.ready:
+            self._note(batch_dir, f"batch {room}/{batch_dir.name}: not yet complete ({verdict.reason})")
+            return
+        claimed = self.hot.claim(batch_dir)
+        if claimed is None:
+            self._note(batch_dir, f"batch {room}/{batch_dir.name}: complete, but a batch of that name is still in "
+                                  f"flight; claim retried later")
+            return
+        self.tracker.forget(batch_dir)
+        self._waiting.pop(batch_dir, None)
+        self.log(f"batch {room}/{batch_dir.name}: claimed ({verdict.reason})")
+        self._accept_safely(room, claimed, snap)
+
+    def _note(self, batch_dir: Path, message: str) -> None:
+        """Log why a batch waits, once per kind of reason (the seconds in it change on every look)."""
+        previous = self._waiting.get(batch_dir)
+        self._waiting[batch_dir] = message
+        if previous is None or re.sub(r"[\d.]+", "#", previous) != re.sub(r"[\d.]+", "#", message):
+            self.log(message)
+
+    def waiting(self) -> dict[Path, str]:
+        """Batches seen but not claimed, with the reason."""
+        return dict(self._waiting)
+
+    # -- a claim -----------------------------------------------------------------------------------------------------
+    def _accept_safely(self, room: str, claimed: Path, before: Snapshot | None) -> None:
+        try:
+            self._accept(room, claimed, before)
+            self._unaccepted.pop(claimed, None)
+        except (OSError, HotFolderError) as exc:
+            if claimed not in self._unaccepted:
+                self.log(f"batch {room}/{claimed.name}: claimed but cannot be read now ({exc}); retried later")
+            self._unaccepted[claimed] = room
+
+    def _accept(self, room: str, claimed: Path, before: Snapshot | None) -> None:
+        """Fingerprint a claimed batch and decide: new, resumed, or duplicate."""
+        batch = claimed.name
+        fp = fingerprint(room, batch, claimed)
+        if before is not None and snapshot(claimed) != before and self.hot.unclaim(claimed, room):
+            # a writer still had a file open: the batch goes back and is looked at again once it holds still
+            self.log(f"batch {room}/{batch}: changed while being claimed; put back until it holds still")
+            return
+        with self.ledger.locked():
+            entry = self.ledger.get(fp)
+            if entry is None:
+                entry = self.ledger.put(LedgerEntry(
+                    fingerprint=fp, room=room, batch=batch, hotfolder=str(self.hot.root), claim_path=str(claimed),
+                    key=idempotency_key(fp), case_no=batch_case_no(claimed)), f"claimed at {claimed}")
+                self.log(f"batch {room}/{batch}: fingerprint {fp[:16]}, new")
+                self._next_try[fp] = 0.0
+                return
+        if entry.state in ("claimed", "submitted") and entry.claim_path == str(claimed):
+            self.log(f"batch {room}/{batch}: resuming claim {fp[:16]} ({entry.state}, run {entry.run_id or '-'})")
+            self._next_try[fp] = 0.0
+            return
+        if entry.state == "settling" and entry.claim_path == str(claimed):
+            self._settle(entry, entry.target or QUARANTINE, entry.reason, "settle resumed")
+            return
+        target = quarantine_duplicate(self.hot, self.ledger, entry, claimed,
+                                      "the same files were dropped again")
+        self.log(f"batch {room}/{batch}: duplicate of {entry.room}/{entry.batch} ({entry.state}); quarantined at "
+                 f"{target}")
+
+    def _submit_pending(self, now: float) -> None:
+        for fp, when in sorted(self._next_try.items()):
+            if when > now:
+                continue
+            entry = self.ledger.get(fp)
+            if entry is None or entry.state not in ("claimed", "submitted"):
+                self._next_try.pop(fp, None)
+                continue
+            claimed = Path(entry.claim_path)
+            if not claimed.is_dir():
+                self._next_try.pop(fp, None)
+                continue
+            try:
+                config = self.hot.room_config(entry.room)
+            except HotFolderError as exc:
+                self._next_try.pop(fp, None)
+                self._settle(entry, QUARANTINE, str(exc), "room configuration invalid")
+                continue
+            try:
+                sub = self.submitter.submit(entry, claimed, config)
+            except SubmitUnavailable as exc:
+                self._next_try[fp] = now + self.retry_seconds
+                self.log(f"batch {entry.room}/{entry.batch}: cannot submit now ({exc}); retrying in "
+                         f"{self.retry_seconds:g} s")
+                continue
+            except Exception as exc:  # noqa: BLE001 - e.g. a refused request: the claim stays, the others go on
+                self._next_try[fp] = now + self.error_retry_seconds
+                self.log(f"batch {entry.room}/{entry.batch}: ERROR starting its run: {type(exc).__name__}: {exc}; "
+                         f"the claim stays in {PROCESSING}, retrying in {self.error_retry_seconds:g} s")
+                continue
+            self._next_try.pop(fp, None)
+            if sub.batch_dir is not None and Path(sub.batch_dir) != claimed:
+                # the orchestrator already knows this fingerprint from a batch claimed elsewhere (another watcher)
+                first = entry.model_copy(update={"run_id": sub.run_id, "state": "submitted",
+                                                 "claim_path": sub.batch_dir})
+                with self.ledger.locked():
+                    self.ledger.put(first, f"run {sub.run_id} already exists for {sub.batch_dir}")
+                target = quarantine_duplicate(self.hot, self.ledger, first, claimed,
+                                              f"run {sub.run_id} was already created for {sub.batch_dir}")
+                self.log(f"batch {entry.room}/{entry.batch}: duplicate of run {sub.run_id}; quarantined at {target}")
+                continue
+            if entry.run_id != sub.run_id or entry.state != "submitted":
+                self.ledger.update(fp, f"submitted: run {sub.run_id}", state="submitted", run_id=sub.run_id)
+                self.log(f"batch {entry.room}/{entry.batch}: run {sub.run_id}")
+            self._inflight.add(fp)
+
+    def _follow_runs(self) -> None:
+        for fp in sorted(self._inflight):
+            entry = self.ledger.get(fp)
+            if entry is None or entry.state != "submitted" or not entry.run_id or not Path(entry.claim_path).is_dir():
+                self._inflight.discard(fp)
+                continue
+            try:
+                status = self.submitter.status(entry.run_id)
+            except Exception as exc:  # noqa: BLE001 - unreachable or refused: asked again on the next pass
+                self.log(f"batch {entry.room}/{entry.batch}: cannot read run {entry.run_id} now "
+                         f"({type(exc).__name__}: {exc})")
+                return
+            if status.run_id and status.run_id != entry.run_id:
+                entry = self.ledger.update(fp, f"run id is {status.run_id}", run_id=status.run_id)
+            if not status.final:
+                continue
+            self._inflight.discard(fp)
+            if status.ok:
+                self._settle(entry, DONE, "", f"run {entry.run_id} completed")
+            else:
+                self._settle(entry, QUARANTINE, status.message or "the run failed", f"run {entry.run_id} failed")
+
+    def _reconcile_quarantined(self) -> None:
+        """Batches quarantined by a failed run that was later retried to success (Prefect UI or
+        `prefect flow-run retry`) move on to done."""
+        for entry in self.ledger.entries():
+            if entry.state != "quarantined" or not entry.run_id or not entry.outcome_path:
+                continue
+            if (utcnow() - entry.updated_at).total_seconds() > self.reconcile_days * 86400:
+                continue
+            if not Path(entry.outcome_path).is_dir():
+                continue
+            try:
+                status = self.submitter.status(entry.run_id)
+            except Exception:  # noqa: BLE001 - tried again on the next reconcile
+                return
+            if status.final and status.ok:
+                self._settle(entry, DONE, "", f"run {entry.run_id} completed after a retry")
+
+    def _settle(self, entry: LedgerEntry, outcome: str, reason: str, event: str) -> None:
+        try:
+            done = settle(self.hot, self.ledger, entry.fingerprint, outcome, reason, event)  # type: ignore[arg-type]
+        except (HotFolderError, OSError) as exc:
+            self.log(f"batch {entry.room}/{entry.batch}: cannot move it to {outcome}: {exc}")
+            return
+        self.log(f"batch {entry.room}/{entry.batch}: {done.state} at {done.outcome_path}"
+                 + (f" — {reason}" if reason else ""))
+
+    def busy(self) -> bool:
+        """True while a claim waits to be submitted or read, or a run is not finished."""
+        return bool(self._next_try or self._inflight or self._unaccepted)

@@ -1,0 +1,124 @@
+"""The ledger: one record per claimed batch fingerprint, so a crash at any point is recoverable and a batch
+dropped twice runs once."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pipeline.common import utcnow, write_atomic
+from pipeline.operations._names import HotFolderError
+from pipeline.settings import StateLayout
+
+EntryState = Literal["claimed", "submitted", "settling", "done", "quarantined"]
+
+
+SETTLED = ("done", "quarantined")
+
+
+class LedgerEntry(BaseModel):
+    """One batch as the watcher handled it, keyed by its fingerprint."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    fingerprint: str
+    room: str
+    batch: str = Field(description="batch id: the folder name as dropped")
+    hotfolder: str
+    claim_path: str
+    key: str = Field(description="idempotency key of its flow run")
+    state: EntryState = "claimed"
+    case_no: str = ""
+    run_id: str | None = None
+    deployment: str | None = None
+    outcome_path: str | None = None
+    target: Literal["done", "quarantine"] | None = None
+    settle_from: str | None = None
+    reason: str = ""
+    claimed_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    history: list[str] = Field(default_factory=list)
+    duplicates: list[dict] = Field(default_factory=list)
+
+    @property
+    def location(self) -> Path:
+        """Where the batch is now (outcome folder once settled, else the claim area)."""
+        if self.state in SETTLED and self.outcome_path:
+            return Path(self.outcome_path)
+        return Path(self.claim_path)
+
+
+class Ledger:
+    """Ledger entries as one JSON file per fingerprint under ``<state>/hotfolder/ledger/``, written atomically;
+    read-modify-write cycles hold a file lock so the watcher, reruns and status never lose an update."""
+
+    def __init__(self, state_dir: Path):
+        self.folder = StateLayout(Path(state_dir)).ledger
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._lock_path = self.folder.parent / "ledger.lock"
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the ledger lock (blocking)."""
+        with open(self._lock_path, "a+b") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _path(self, fp: str) -> Path:
+        if not re.fullmatch(r"[0-9a-f]{64}", fp):
+            raise HotFolderError(f"not a batch fingerprint: {fp!r}")
+        return self.folder / f"{fp}.json"
+
+    def get(self, fp: str) -> LedgerEntry | None:
+        """The entry of a fingerprint, or None."""
+        path = self._path(fp)
+        try:
+            return LedgerEntry.model_validate_json(path.read_bytes())
+        except FileNotFoundError:
+            return None
+        except ValidationError as exc:
+            raise HotFolderError(f"ledger entry {path} is unreadable: {exc}") from exc
+
+    def put(self, entry: LedgerEntry, event: str | None = None) -> LedgerEntry:
+        """Write an entry (stamping updated_at and appending the event to its history)."""
+        now = utcnow()
+        history = entry.history + ([f"{now.isoformat(timespec='seconds')} {event}"] if event else [])
+        entry = entry.model_copy(update={"updated_at": now, "history": history})
+        write_atomic(self._path(entry.fingerprint), entry.model_dump_json(indent=2).encode("utf-8"))
+        return entry
+
+    def update(self, fp: str, event: str, **changes) -> LedgerEntry:
+        """Change fields of an existing entry under the lock."""
+        with self.locked():
+            entry = self.get(fp)
+            if entry is None:
+                raise HotFolderError(f"no ledger entry for batch fingerprint {fp}")
+            return self.put(entry.model_copy(update=changes), event)
+
+    def entries(self) -> list[LedgerEntry]:
+        """Every entry, most recently updated first."""
+        found = []
+        for path in self.folder.glob("*.json"):
+            try:
+                found.append(LedgerEntry.model_validate_json(path.read_bytes()))
+            except (OSError, ValidationError):
+                continue
+        return sorted(found, key=lambda e: e.updated_at, reverse=True)
+
+    def locate(self, path: Path | str) -> Path | None:
+        """Where a batch claimed at ``path`` (or once found there) is now, per the ledger; None if unknown."""
+        wanted = str(Path(path))
+        for entry in self.entries():
+            if wanted in (entry.claim_path, entry.outcome_path):
+                return entry.location
+        return None

@@ -1,0 +1,126 @@
+"""Settling: the move of a claimed batch to ``done/`` or ``quarantine/`` with its reason."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Literal
+
+from pipeline.capture import MANIFEST_NAME
+from pipeline.common import utcnow, write_atomic
+from pipeline.errors import DossierError
+from pipeline.operations._folders import HotFolder, write_reason
+from pipeline.operations._ledger import SETTLED, EntryState, Ledger, LedgerEntry
+from pipeline.operations._names import DONE, QUARANTINE, REASON_FILE, HotFolderError
+
+
+def settle(hot: HotFolder, ledger: Ledger, fp: str, outcome: Literal["done", "quarantine"], reason: str = "",
+           event: str = "") -> LedgerEntry:
+    """Move a claimed (or quarantined) batch to an outcome folder and record it; safe to repeat after a crash.
+
+    The target path is recorded first (state ``settling``), then the folder is renamed, then ``reason.txt`` is
+    written inside a quarantined batch (a batch moving on from quarantine to done keeps it, with a line saying how
+    it was resolved), then the entry is marked settled.
+    """
+    final_state: EntryState = "done" if outcome == DONE else "quarantined"
+    with ledger.locked():
+        entry = ledger.get(fp)
+        if entry is None:
+            raise HotFolderError(f"no ledger entry for batch fingerprint {fp}")
+        if entry.state == final_state:
+            return entry
+        if entry.state == "settling" and entry.target == outcome and entry.outcome_path:
+            target = Path(entry.outcome_path)
+            source = Path(entry.settle_from or entry.claim_path)
+        else:
+            source = Path(entry.outcome_path) if entry.state in SETTLED and entry.outcome_path \
+                else Path(entry.claim_path)
+            target = hot.outcome_path(outcome, entry.room, entry.batch)
+            entry = ledger.put(entry.model_copy(update={"state": "settling", "target": outcome,
+                                                        "outcome_path": str(target), "settle_from": str(source),
+                                                        "reason": reason or entry.reason}),
+                               f"settling to {outcome}: {target}")
+        if not target.exists():
+            if not source.is_dir():
+                # the batch is somewhere we did not put it: leave the entry settling for a human to look at
+                raise HotFolderError(f"batch {entry.room}/{entry.batch} ({fp[:12]}) is neither at {source} nor at "
+                                     f"{target}")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(source, target)
+        if outcome == QUARANTINE:
+            write_reason(target, reason_text(entry, reason))
+        elif (target / REASON_FILE).is_file():
+            old = (target / REASON_FILE).read_text(encoding="utf-8", errors="replace").rstrip()
+            note = f"resolved:     {utcnow().isoformat(timespec='seconds')} {event or 'done'}; moved to {target}"
+            write_atomic(target / REASON_FILE, (old + "\n" + note + "\n").encode("utf-8"))
+        return ledger.put(entry.model_copy(update={"state": final_state, "target": None, "settle_from": None,
+                                                   "outcome_path": str(target),
+                                                   "reason": reason if outcome == QUARANTINE else entry.reason}),
+                          event or f"{final_state}: {target}" + (f" ({reason})" if reason else ""))
+
+
+def reason_text(entry: LedgerEntry, reason: str) -> str:
+    """The human-readable content of ``reason.txt``."""
+    lines = [
+        f"batch:        {entry.room}/{entry.batch}",
+        f"case:         {entry.case_no or '(unknown)'}",
+        f"fingerprint:  {entry.fingerprint}",
+        f"flow run:     {entry.run_id or '(none)'}",
+        f"quarantined:  {utcnow().isoformat(timespec='seconds')}",
+        "",
+        f"reason: {reason}",
+    ]
+    return "\n".join(lines)
+
+
+def quarantine_duplicate(hot: HotFolder, ledger: Ledger, original: LedgerEntry, claimed: Path,
+                         why: str) -> Path:
+    """Move a second copy of an already-handled batch to quarantine with a reason naming the first; no new run."""
+    target = hot.outcome_path(QUARANTINE, original.room, claimed.name)
+    os.rename(claimed, target)
+    write_reason(target, "\n".join([
+        f"batch:        {original.room}/{claimed.name}",
+        f"fingerprint:  {original.fingerprint}",
+        f"quarantined:  {utcnow().isoformat(timespec='seconds')}",
+        "",
+        f"reason: duplicate of batch {original.room}/{original.batch} (fingerprint {original.fingerprint[:16]}, "
+        f"run {original.run_id or '-'}, {original.state}{': ' + original.reason if original.reason else ''}); "
+        f"{why}. Not processed again: to reprocess deliberately use 'dossier rerun' or 'dossier process'.",
+    ]))
+    with ledger.locked():
+        entry = ledger.get(original.fingerprint) or original
+        ledger.put(entry.model_copy(update={"duplicates": entry.duplicates + [
+            {"path": str(target), "at": utcnow().isoformat(timespec="seconds")}]}),
+            f"duplicate dropped again, quarantined at {target}")
+    return target
+
+
+def batch_case_no(batch_dir: Path) -> str:
+    """The case number from batch.json, or '' when there is none or it cannot be read (the run will say why)."""
+    try:
+        data = json.loads((batch_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
+        return str(data.get("case_no", "")) if isinstance(data, dict) else ""
+    except (OSError, ValueError):
+        return ""
+
+
+def settle_after_rerun(state_dir: Path, case_no: str, batch_id: str, run_id: str) -> list[LedgerEntry]:
+    """After a successful rerun of a case, move its quarantined batch(es) of that batch id on to done."""
+    from pipeline.storage import normalise_case_no
+
+    ledger = Ledger(state_dir)
+    moved = []
+    wanted = normalise_case_no(case_no)
+    for entry in ledger.entries():
+        if entry.state != "quarantined" or entry.batch != batch_id or not entry.outcome_path:
+            continue
+        try:
+            same = normalise_case_no(entry.case_no) == wanted
+        except DossierError:
+            same = False
+        if not same or not Path(entry.outcome_path).is_dir():
+            continue
+        moved.append(settle(HotFolder(Path(entry.hotfolder)), ledger, entry.fingerprint, DONE, "",
+                            f"completed by rerun {run_id}"))
+    return moved
