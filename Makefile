@@ -38,7 +38,7 @@ clean:
 	rm -rf out .state-test
 
 # The local operations set: Prefect server, a worker per room, the deployments, the hot-folder watcher
-# (docs/operations.md). Settings: DOSSIER_HOME, DOSSIER_HOTFOLDER, DOSSIER_ROOMS, PREFECT_PORT, DOSSIER_STORE_PORT.
+# (README.md, "Running the services"). Settings: DOSSIER_HOME, DOSSIER_HOTFOLDER, DOSSIER_ROOMS, PREFECT_PORT, DOSSIER_STORE_PORT.
 up: setup
 	@$(VENV)/bin/python -m flows.stack up
 
