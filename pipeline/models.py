@@ -49,7 +49,8 @@ class BatchManifest(Contract):
     schema_version: str = SCHEMA_VERSION
     case_no: str = Field(description="案号, e.g. （2024）豫0727刑初172号")
     case_title: str = Field(default="", description="案件名称")
-    agency: str = Field(default="", description="the agency that owns and scans the file (立卷单位)")
+    agency: str = Field(default="", description="the agency that owns and scans the file (立卷单位): one the "
+                        "administrator bound the scanning room to; empty: the room's only agency")
     room: str = Field(default="", description="scanning room id")
     operator: str = Field(default="", description="scanner operator")
     scanned: datetime | None = Field(default=None, description="when the batch was scanned")
@@ -59,7 +60,9 @@ class BatchManifest(Contract):
     retention: str = Field(default="", description="保管期限, e.g. 永久, 长期, 30年")
     prepared_by: str = Field(default="", description="立卷人")
     checked_by: str = Field(default="", description="检查人")
-    grants: list[str] = Field(default_factory=list, description="agencies allowed to fetch the finished dossier")
+    grants: list[str] = Field(default_factory=list,
+                              description="ignored: access is granted by an administrator (dossier grant), never by "
+                                          "the scanning room")
     documents: list[DocumentSpec] = Field(default_factory=list, description="document list; empty = detect")
     standard: str | None = Field(default=None, description="standard profile id@version to use, default if absent")
 
@@ -149,6 +152,23 @@ class RetentionPolicy(Contract):
     days: int = Field(default=0, ge=0)
 
 
+class InputPolicy(Contract):
+    """Limits on what a batch may hold, checked before a file is decoded or hashed (hostile or broken input)."""
+
+    max_files: int = Field(default=5000, ge=1, description="files in one batch at most")
+    max_pages: int = Field(default=5000, ge=1, description="pages in one batch at most (every frame of every file)")
+    max_file_bytes: int = Field(default=2 * 1024**3, ge=1, description="bytes of one file at most")
+    max_batch_bytes: int = Field(default=32 * 1024**3, ge=1, description="bytes of all the batch's files at most")
+    max_frames: int = Field(default=1000, ge=1, description="pages of one multi-page TIFF or PDF at most")
+    max_pixels: int = Field(default=150_000_000, ge=1,
+                            description="pixels of one page image at most (a 600-dpi A2 sheet); larger is refused "
+                                        "as a decompression bomb")
+    pdf_render_dpi: int = Field(default=300, ge=72, le=1200,
+                                description="resolution a PDF page is rendered at when its image cannot be taken over")
+    max_pdf_page_mm: float = Field(default=1200.0, gt=0,
+                                   description="longer side of a PDF page at most (A0 is 1189 mm)")
+
+
 class StandardProfile(Contract):
     """A versioned digitization standard: everything the pipeline decides by is read from here."""
 
@@ -162,6 +182,7 @@ class StandardProfile(Contract):
     pdfa: PdfaPolicy = PdfaPolicy()
     signing: SigningPolicy = SigningPolicy()
     retention: RetentionPolicy = RetentionPolicy()
+    input: InputPolicy = InputPolicy()
 
     @property
     def key(self) -> str:
