@@ -58,6 +58,9 @@ class RunRecord(BaseModel):
     error: str = ""
     manifest_version: str | None = None
     publish: bool = True
+    owner: str = Field(default="", description="the agency owning the dossier (the room's, batch.json's or kept)")
+    room: str = Field(default="", description="the hot-folder room the batch came from")
+    fingerprint: str = Field(default="", description="the batch's fingerprint when the run started")
 
 
 def work_folder(home: Path, case_no: str, batch_id: str) -> Path:
