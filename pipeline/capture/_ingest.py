@@ -129,7 +129,7 @@ def _page_count(path: Path, limits: InputPolicy) -> tuple[str, int]:
     if kind == "PDF":
         return kind, pdf_page_count(path, path.name, limits)
     fd = open_regular(path)
-    with os.fdopen(fd, "rb") as fh, opened_image(path.name, fh, kind) as img:
+    with os.fdopen(fd, "rb") as fh, opened_image(path.name, fh, kind, limits) as img:
         return kind, len(frame_sizes(path.name, img, limits))
 
 

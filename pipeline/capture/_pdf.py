@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Iterator
 
 import numpy as np
@@ -27,11 +28,12 @@ from pipeline.models import InputPolicy
 
 MM_PER_POINT = 25.4 / 72.0
 TAKEN_OVER = {"DeviceGray", "DeviceRGB", "CalGray", "CalRGB", "ICCBased"}
-# Keys whose presence anywhere in the file means active content a page scan never needs.
-ACTIVE_KEYS = {"JS": "JavaScript", "JavaScript": "JavaScript", "EmbeddedFile": "an embedded file",
-               "EmbeddedFiles": "embedded files", "RichMedia": "rich media", "XFA": "an XFA form"}
-ACTIVE_ACTIONS = {"/JavaScript": "JavaScript", "/Launch": "a launch action", "/SubmitForm": "a form that submits",
-                  "/ImportData": "an import action", "/GoToR": "a link to another file", "/GoToE": "an embedded go-to"}
+# Names whose presence in any object means active content a page scan never needs.
+ACTIVE = {"JS": "JavaScript", "JavaScript": "JavaScript", "Launch": "a launch action",
+          "EmbeddedFile": "an embedded file", "EmbeddedFiles": "embedded files", "RichMedia": "rich media",
+          "XFA": "an XFA form", "SubmitForm": "a form that submits", "ImportData": "an import action",
+          "GoToR": "a link into another file", "GoToE": "a link into an embedded file"}
+_ACTIVE_NAME = re.compile(r"/(" + "|".join(sorted(ACTIVE, key=len, reverse=True)) + r")(?=[\s/<>\[\]()]|$)")
 
 
 @contextlib.contextmanager
@@ -86,19 +88,18 @@ def pdf_page_count(path, name: str, limits: InputPolicy) -> int:
 
 
 def active_content(doc) -> str | None:
-    """What active content a PDF carries (JavaScript, launch actions, embedded files, ...), or None."""
+    """What active content a PDF carries (JavaScript, launch actions, embedded files, ...), or None: every object's
+    dictionary is searched for the names that introduce them, inline dictionaries included."""
+    if doc.embfile_count():
+        return ACTIVE["EmbeddedFiles"]
     for xref in range(1, doc.xref_length()):
         try:
-            keys = doc.xref_get_keys(xref)
+            text = doc.xref_object(xref, compressed=True)
         except Exception:  # noqa: BLE001 - a free or broken object holds nothing
             continue
-        for key in keys:
-            if key in ACTIVE_KEYS:
-                return ACTIVE_KEYS[key]
-        if "S" in keys:
-            kind, value = doc.xref_get_key(xref, "S")
-            if kind == "name" and value in ACTIVE_ACTIONS:
-                return ACTIVE_ACTIONS[value]
+        found = _ACTIVE_NAME.search(text)
+        if found:
+            return ACTIVE[found.group(1)]
     return None
 
 
