@@ -16,6 +16,7 @@ from pipeline.errors import DossierError
 from pipeline.operations._folders import HotFolder, write_reason
 from pipeline.operations._ledger import SETTLED, EntryState, Ledger, LedgerEntry
 from pipeline.operations._names import DONE, QUARANTINE, REASON_FILE, HotFolderError
+from pipeline.operations._rooms import RoomsFile
 
 
 def settle(hot: HotFolder, ledger: Ledger, fp: str, outcome: Literal["done", "quarantine"], reason: str = "",
@@ -149,6 +150,7 @@ def settle_after_rerun(state_dir: Path, case_no: str, batch_id: str, run_id: str
             same = False
         if not same or not Path(entry.outcome_path).is_dir():
             continue
-        moved.append(settle(HotFolder(Path(entry.hotfolder)), ledger, entry.fingerprint, DONE, "",
+        # moving a batch on needs no room's binding: an empty rooms file will do
+        moved.append(settle(HotFolder(Path(entry.hotfolder), RoomsFile()), ledger, entry.fingerprint, DONE, "",
                             f"completed by rerun {run_id}"))
     return moved
