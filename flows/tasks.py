@@ -84,7 +84,7 @@ def structure_task(artifacts: Sequence[PageArtifact], manifest: BatchManifest, p
     from pipeline.structure import find_documents, plan_volumes, volume_catalogue
 
     dz.require_no_review(artifacts)
-    dz.require_content(artifacts, f"of case {manifest.case_no}")
+    dz.require_content(artifacts, manifest.case_no)
     documents = find_documents(artifacts, manifest, headings=None)  # page tasks already re-read dropped titles
     plans = plan_volumes(documents, profile.volumes.max_pages)
     return documents, plans, [volume_catalogue(plan, documents) for plan in plans]

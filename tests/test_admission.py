@@ -159,7 +159,7 @@ def test_an_all_blank_batch_is_refused_with_its_reason_before_any_volume(env, tm
     folder, state = tmp_path / "blank", tmp_path / "state"
     folder.mkdir()
     hostile.blank_pages(folder, unique_case_no())
-    with pytest.raises(BadInputError, match=r"all 3 page\(s\) are blank .*001.png"):
+    with pytest.raises(BadInputError, match=r"all 3 page\(s\) of the batch are blank .*001.png"):
         process_batch(str(folder), profile=str(env), state=str(state))
     assert not list((state / "work").rglob("*.pdf"))
 

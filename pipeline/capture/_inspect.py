@@ -122,8 +122,8 @@ def inspect_batch(batch_dir: Path, limits: InputPolicy) -> list[BatchFile]:
     check_folder(batch_dir)
     entries = sorted(os.scandir(batch_dir), key=lambda e: natural_key(e.name))
     if len(entries) > limits.max_files:
-        raise BadInputError(f"batch {shown(batch_dir.name)} holds {len(entries)} files; the standard profile allows "
-                            f"at most {limits.max_files}")
+        raise BadInputError(f"batch {shown(batch_dir.name)} holds {len(entries):,} files; the standard profile allows "
+                            f"at most {limits.max_files:,}")
     found: list[BatchFile] = []
     total = 0
     for entry in entries:

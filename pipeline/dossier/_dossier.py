@@ -52,14 +52,14 @@ def require_no_review(artifacts: Sequence[PageArtifact]) -> None:
         raise ReviewNeeded(f"separator sheet could not be decoded on page(s) {names}: check the sheet and rescan")
 
 
-def require_content(artifacts: Sequence[PageArtifact], batch: str) -> None:
+def require_content(artifacts: Sequence[PageArtifact], case_no: str) -> None:
     """Stop a batch whose every page is blank (or a separator sheet) with that reason, before structure and volumes
     are attempted: there is nothing to put in a volume."""
     if artifacts and all(a.image_path is None for a in artifacts):
         blank = [a for a in artifacts if a.record.blank]
         names = ", ".join(f"{a.record.source.file}[{a.record.source.index}]" for a in blank[:5])
         more = f" and {len(blank) - 5} more" if len(blank) > 5 else ""
-        raise BadInputError(f"batch {batch}: all {len(artifacts)} page(s) are blank or separator sheets "
+        raise BadInputError(f"case {case_no}: all {len(artifacts)} page(s) of the batch are blank or separator sheets "
                             f"({len(blank)} blank: {names or 'none'}{more}): nothing to publish; rescan the batch")
 
 
