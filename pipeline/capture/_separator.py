@@ -63,7 +63,7 @@ FINDER_MM = (3.5, 22.0)  # side of a QR finder pattern the sheets can carry (7 m
 BANNER_LONG_MM = (100.0, 230.0)
 BANNER_SHORT_MM = (12.0, 36.0)
 BANNER_MIN_GLYPH_HOLES = 4  # the white text printed in the banner (分隔页 — 不计页数) leaves holes in the black band
-MAX_OTHER_INK = 0.05  # a sheet is mostly blank: ink beyond its banners and QR code (its few text lines) at most this
+MAX_OTHER_INK = 0.03  # a sheet is mostly blank: ink beyond its banners and QR code (its text lines: ~1%) at most this
 
 
 @dataclass(frozen=True)
@@ -171,12 +171,13 @@ def _layout_problem(ink: np.ndarray, contours, tree: np.ndarray, banners: list[i
     keep_out = np.zeros_like(ink)
     for i in banners:
         cv2.drawContours(keep_out, contours, i, 255, cv2.FILLED)
-    if len(finders) >= 3:
-        centres = np.array([[f[0], f[1]] for f in finders], np.float32)
+    if finders:  # around the finder patterns found: the code, even where a stain broke it up
+        xs, ys = [f[0] for f in finders], [f[1] for f in finders]
         side = max(f[2] for f in finders)
-        (cx, cy), (rw, rh), angle = cv2.minAreaRect(centres)
-        box = cv2.boxPoints(((cx, cy), (rw + 2.4 * side, rh + 2.4 * side), angle)).astype(np.int32)
-        cv2.fillPoly(keep_out, [box], 255)
+        reach = float(np.hypot(max(xs) - min(xs), max(ys) - min(ys))) + 1.5 * side if len(finders) > 1 else 6 * side
+        cx, cy = (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2
+        cv2.rectangle(keep_out, (int(cx - reach), int(cy - reach)), (int(cx + reach), int(cy + reach)), 255, -1)
+    keep_out = cv2.bitwise_or(keep_out, _code_blocks(ink, mm_per_px))
     other = cv2.bitwise_and(ink, cv2.bitwise_not(keep_out))
     count, labels, stats, _ = cv2.connectedComponentsWithStats(other, connectivity=8)
     height, width = ink.shape
@@ -186,6 +187,23 @@ def _layout_problem(ink: np.ndarray, contours, tree: np.ndarray, banners: list[i
     if share > MAX_OTHER_INK:
         return f"{share:.0%} of the page inked beyond the banner and QR code (a sheet has at most {MAX_OTHER_INK:.0%})"
     return ""
+
+
+def _code_blocks(ink: np.ndarray, mm_per_px: float) -> np.ndarray:
+    """A mask of the square blocks densely covered with ink, as a QR code is (whether or not its finder patterns were
+    found): the ink closed over gaps of a module or two, then the squares of at least 30 mm at least a third inked."""
+    k = max(3, round(2.5 / mm_per_px))
+    closed = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, np.ones((k, k), np.uint8))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(closed, connectivity=8)
+    mask = np.zeros_like(ink)
+    for i in range(1, count):
+        x, y, w, h, area = stats[i]
+        if min(w, h) * mm_per_px < 30 or max(w, h) > 1.6 * min(w, h) or area < 0.7 * w * h:
+            continue
+        block = labels[y:y + h, x:x + w] == i
+        if ink[y:y + h, x:x + w][block].mean() >= 255 / 3:
+            mask[y:y + h, x:x + w][block] = 255
+    return mask
 
 
 def _holes(tree: np.ndarray, i: int) -> int:
