@@ -3,8 +3,8 @@
 - The owner: a hot-folder batch belongs to the agency the administrator bound its room to (batch.json may only
   name another agency of that room); a batch run by hand belongs to the agency its batch.json names; a reprocessed
   dossier keeps its owner. Grants never come from the batch.
-- A publishing run is refused up front when the bucket may not hold the batch's security level, when no signing key
-  is configured (outside the demo), or when the case is published by another agency.
+- A run that signs is refused up front when no signing key is configured (outside the demo); a publishing run also
+  when the bucket may not hold the batch's security level or the case is published by another agency.
 - The batch must still be the one that was claimed: its fingerprint is taken at ingest (and compared with the
   watcher's) and taken again right before publishing.
 """
@@ -58,14 +58,13 @@ def admit(manifest: BatchManifest, admission: Admission) -> BatchManifest:
     return manifest.model_copy(update={"agency": owner, "grants": []})
 
 
-def require_publishable(manifest: BatchManifest, settings: Settings, home: Path, profile: StandardProfile) -> None:
-    """Refuse a publishing run before any page work: a security level above the bucket's, no signing key outside
-    the demo, or a case another agency has published."""
+def require_publishable(manifest: BatchManifest, settings: Settings, home: Path) -> None:
+    """Refuse a publishing run before any page work: a security level above the bucket's, or a case another agency
+    has published."""
     store = StoreConfig.from_settings(settings.store, home)
     if not store.allows(manifest.security_level):
         raise RefusedError(f"case {manifest.case_no} is {manifest.security_level!r}; bucket {store.bucket} may hold at "
                            f"most {store.max_security_level!r}: refused before any page was processed")
-    dz.require_signing_key(settings.signing, profile)
     dz.require_owner(store, manifest.case_no, manifest.agency)
 
 

@@ -56,8 +56,9 @@ def ingest(batch_dir: Path, batch_id: str, case_no: str | None, workers: int, pr
     elif case_no and case_no != manifest.case_no:
         raise BadInputError(f"--case {case_no} differs from batch.json's case number {manifest.case_no}")
     manifest = admit(manifest, admission)
+    dz.require_signing_key(settings.signing, profile)
     if publish:
-        require_publishable(manifest, settings, home, profile)
+        require_publishable(manifest, settings, home)
     sealed = seal(batch_dir, batch_id, admission, profile)
     return manifest, list_pages(batch_dir, workers, profile.input), sealed
 
