@@ -3,6 +3,7 @@
 from pipeline.structure._boundaries import find_documents
 from pipeline.structure._headings import has_title
 from pipeline.structure._lexicon import levenshtein
+from pipeline.structure._lines import LineReader, line_reader
 from pipeline.structure._types import Document, VolumePart, VolumePlan
 from pipeline.structure._volumes import build_catalogue, plan_volumes, volume_catalogue
 
@@ -14,6 +15,8 @@ __all__ = [
     "find_documents",
     "has_title",
     "levenshtein",
+    "LineReader",
+    "line_reader",
     "plan_volumes",
     "volume_catalogue",
 ]
