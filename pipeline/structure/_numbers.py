@@ -22,9 +22,16 @@ def _canonical_parens(text: str) -> str:
     return text.replace("(", "（").replace(")", "）")
 
 
+_STRAY = (re.compile(r"(?<=\(\d{4})[A-Za-z|]+(?=\d)"), ")")  # (2021j112号: the closing bracket read as a letter
+_STRAY_NEXT = (re.compile(r"(?<=\d{4}\))[A-Za-z|]+|(?<=\d{4})[A-Za-z|]+(?=\))"), "")  # 〔2021〕j112号, 〔2021j〕
+
+
 def find_doc_no(text: str) -> tuple[str, float] | None:
     """A 文号 in a text, in canonical brackets, and the share of the text it covers; None if there is none."""
     s = normalise(text).strip(_PUNCT_EDGES).translate(_BRACKETS)
+    for rx, repl in (_STRAY_NEXT, _STRAY):
+        s = rx.sub(repl, s)
+    s = re.sub(r"\({2,}", "(", re.sub(r"\){2,}", ")", s))  # 〔【2022】: one bracket read twice
     court = _COURT_NO.search(s)
     if court and FIRST_YEAR <= int(court.group(1)) <= LAST_YEAR:
         value = f"（{court.group(1)}）{court.group(2)}{court.group(3)}号{court.group(4) or ''}"
@@ -32,6 +39,8 @@ def find_doc_no(text: str) -> tuple[str, float] | None:
     agency = _AGENCY_NO.search(s)
     if agency and FIRST_YEAR <= int(agency.group(2)) <= LAST_YEAR:
         prefix = _canonical_parens(agency.group(1)).lstrip("（）")
+        if prefix.count("（") != prefix.count("）"):
+            return None  # 七公新(刑取保字: a bracket lost, and nothing says where it was
         value = f"{prefix}〔{agency.group(2)}〕{agency.group(3)}{agency.group(4)}号"
         return value, (agency.end() - agency.start()) / max(1, len(s))
     return None

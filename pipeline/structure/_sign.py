@@ -70,7 +70,7 @@ def signature_date(layout: PageLayout, reread: Reread | None, find_lines: FindLi
         readings = [(line.text, line.conf)]
         strict = read_date_line(line.text)
         if reread is not None and not (strict and not strict.repaired and line.conf >= 90):
-            readings += reread(line.box, True)
+            readings += reread(_row_box(layout, line), True)
         found = _date_from(readings)
         if found.value:
             return _signed(found)
@@ -95,6 +95,15 @@ def _signed(found: Found) -> Found:
     if len(found.value) == 10:
         return found
     return Found(found.value, min(found.confidence, 0.4), tuple(dict.fromkeys((*found.flags, "partial"))))
+
+
+def _row_box(layout: PageLayout, line: Line) -> Box:
+    """A signature line's box widened over its row towards the page's right edge and a little up and down: under a
+    seal the engine's box often holds only part of the date."""
+    h = line.y1 - line.y0
+    _, right = layout.text_box
+    return (round(max(0.3 * layout.ocr.width, line.x0 - 4 * h)), round(line.y0 - 0.15 * h),
+            round(min(0.97 * layout.ocr.width, max(line.x1, right) + 6 * h)), round(line.y1 + 0.15 * h))
 
 
 def _text_at(layout: PageLayout, box: Box) -> str:
