@@ -39,7 +39,7 @@ def run_one(batch: Path, state: Path, ocr_cache: Path, workers: int) -> list[dic
     from pipeline.models import BatchManifest
     from pipeline.pages import PageCache, PageEnvironment, chunked, process_pages
     from pipeline.standard import load_profile
-    from pipeline.structure import find_documents, has_title
+    from pipeline.structure import has_title
 
     profile = load_profile(None)
     refs = list_pages(batch, workers)

@@ -162,7 +162,7 @@ def court_document(rng: random.Random, facts: dict, kind: str, court: str, case_
     tail.append(Line("本件与原本核对无异", 12, "left", "kai", space=0.2))
     tail.append(Line("书记员　" + person(rng), 15, "right", space=0.9))
     pages = assemble(head, body, tail, seals, court, rng, footer)
-    return Doc(kind, pages, kind, case_no, court, "%04d-%02d-%02d" % date)
+    return Doc(kind, pages, kind, case_no, court, "{:04d}-{:02d}-{:02d}".format(*date))
 
 
 def agency_document(rng: random.Random, facts: dict, kind: str, agency: str, doc_no: str, date: tuple[int, int, int],
@@ -179,7 +179,7 @@ def agency_document(rng: random.Random, facts: dict, kind: str, agency: str, doc
     signers = [f"{signer}　{person(rng)}"] + ([f"{signer}　{person(rng)}"] if two_columns else [])
     tail, seals = signature(rng, agency, when, signers, two_columns, authority_line=authority_line)
     pages = assemble(head, body, tail, seals, agency, rng, footer)
-    return Doc(kind, pages, kind, doc_no, agency, "%04d-%02d-%02d" % date)
+    return Doc(kind, pages, kind, doc_no, agency, "{:04d}-{:02d}-{:02d}".format(*date))
 
 
 def record(rng: random.Random, facts: dict, kind: str, agency: str, when: tuple[int, int, int], two_columns: bool,
@@ -200,7 +200,7 @@ def record(rng: random.Random, facts: dict, kind: str, agency: str, when: tuple[
     head.append(Line(f"{who}：{person(rng)}、{person(rng)}　工作单位：{agency}", 14, "left"))
     head.append(Line(f"记录人：{person(rng)}", 14, "left"))
     qa = []
-    for k in range(pages * 9):
+    for _ in range(pages * 9):
         q = rng.choice(["你把事情的经过讲一下。", "你对上述事实有无异议？", "案发当天你在什么地方？", "你还有什么要补充的吗？"])
         a = rng.choice(["我没有异议，以上说的都是事实。", "当天晚上我在家里睡觉，第二天早上才知道。",
                         "我和他认识好几年了，平时关系一般。", "没有了，我说的都是实话。"])
@@ -211,7 +211,7 @@ def record(rng: random.Random, facts: dict, kind: str, agency: str, when: tuple[
         lines = (head if i == 0 else []) + qa[i * per:(i + 1) * per - (len(head) if i == 0 else 0)]
         lines.append(Line("以上笔录我看过，和我说的一样。", 14, "right", "kai", space=1.0))
         specs.append(PageSpec(lines, footer=f"第{i + 1}页 共{pages}页"))
-    return Doc(kind, specs, kind, "", agency, "%04d-%02d-%02d" % when)
+    return Doc(kind, specs, kind, "", agency, "{:04d}-{:02d}-{:02d}".format(*when))
 
 
 def official_document(rng: random.Random, facts: dict, agency: str, doc_no: str, title: str,
@@ -231,7 +231,7 @@ def official_document(rng: random.Random, facts: dict, agency: str, doc_no: str,
     y, m, d = date
     tail = [Line(agency, 15, "right", space=2.0), Line(f"{y}年{m}月{d}日", 15, "right", space=0.5)]
     pages = assemble(head, body, tail, [(1, -6.0)], agency, rng, "dash", rule_after=rule)
-    return Doc("公文", pages, title, doc_no, agency, "%04d-%02d-%02d" % date)
+    return Doc("公文", pages, title, doc_no, agency, "{:04d}-{:02d}-{:02d}".format(*date))
 
 
 def statement(rng: random.Random, facts: dict, kind: str, agency: str, date: tuple[int, int, int]) -> Doc:
@@ -241,7 +241,7 @@ def statement(rng: random.Random, facts: dict, kind: str, agency: str, date: tup
     body.append(Line("特此说明。", 15, "indent", space=0.7))
     tail, seals = signature(rng, agency, cn_date(*date), [], False, authority_line=True)
     pages = assemble(head, body, tail, seals, agency, rng, "none")
-    return Doc(kind, pages, kind, "", agency, "%04d-%02d-%02d" % date)
+    return Doc(kind, pages, kind, "", agency, "{:04d}-{:02d}-{:02d}".format(*date))
 
 
 def clipping(rng: random.Random, facts: dict, paper: str, headline: str, year: int, month: int) -> Doc:

@@ -57,7 +57,7 @@ def rerun_volume(case_no: str, volumes: list[int] | None = None, batch_id: str |
              volumes or "whichever are missing")
     result = build_dossier(Job(batch, record.batch_id, home, settings, record.profile, record.case_no,
                                record.publish if publish is None else publish, "rerun",
-                               frozenset(volumes or ()), record.created))
+                               frozenset(volumes or ()), record.created, review=record.review))
     from pipeline.operations import settle_after_rerun
 
     moved = settle_after_rerun(home, record.case_no, record.batch_id, current_flow_run_id() or "rerun")

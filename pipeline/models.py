@@ -19,11 +19,7 @@ SecurityLevel = Literal["public", "internal", "secret", "confidential", "top-sec
 SECURITY_ORDER: tuple[str, ...] = ("public", "internal", "secret", "confidential", "top-secret")
 
 ColourMode = Literal["bitonal", "grey", "colour"]
-ReviewMode = Literal["flagged", "always", "never"]
-"""When a person checks the 卷内目录 before volumes are built: when a field is in doubt, always, or never."""
-FieldSource = Literal["sheet", "manifest", "ocr", "operator"]
-"""Where a 卷内目录 field came from: a separator sheet, batch.json, the OCR of the pages, or a person's review."""
-CatalogueField = Literal["title", "doc_no", "author", "date"]
+FieldSource = Literal["sheet", "manifest", "ocr", "operator"]  # where a 卷内目录 field came from
 PdfaLevel = Literal["1b", "2b"]
 
 
@@ -167,9 +163,7 @@ class StandardProfile(Contract):
     pdfa: PdfaPolicy = PdfaPolicy()
     signing: SigningPolicy = SigningPolicy()
     retention: RetentionPolicy = RetentionPolicy()
-    review: ReviewMode = Field(
-        default="flagged", description="when the run pauses for a person to confirm or correct the 卷内目录: flagged "
-        "(a field is in doubt), always, never (publish with the flags in the catalogue)")
+    review: Literal["flagged", "always", "never"] = "flagged"  # when a run pauses for a 卷内目录 review
 
     @property
     def key(self) -> str:
@@ -212,14 +206,13 @@ class PageRecord(Contract):
 
 
 class FieldEvidence(Contract):
-    """Where one 卷内目录 field came from and how sure the pipeline is of it."""
+    """Where a 卷内目录 field came from (null: nobody), how sure we are (1: declared or reviewed), why it is in doubt
+    (no flags: it is not), what OCR read when the value differs (a correction)."""
 
-    source: FieldSource | None = Field(default=None, description="who supplied the value; null when nobody did")
-    confidence: float = Field(default=0.0, ge=0, le=1, description="1 for a declared or reviewed value; for OCR, "
-                              "how well the reading held up (word confidences, lexicon checks, agreeing re-reads)")
-    flags: list[str] = Field(default_factory=list, description="why the field is in doubt (missing, corrected, "
-                             "ambiguous, unverified, fuzzy, low-confidence, repaired, conflict); empty when it is not")
-    read: str = Field(default="", description="what OCR read, when the value differs from it (a corrected near miss)")
+    source: FieldSource | None = None
+    confidence: float = Field(default=0.0, ge=0, le=1)
+    flags: list[str] = []
+    read: str = ""
 
 
 class EntryEvidence(Contract):
@@ -244,10 +237,8 @@ class CatalogueEntry(Contract):
     remark: str = Field(default="", description="备注, e.g. 续 for a continued document")
     continued: bool = False
     document: int = Field(description="document index in the case")
-    flags: list[str] = Field(default_factory=list, description="what is in doubt: <field>-<flag> for each flagged "
-                             "field (e.g. date-missing, author-corrected), boundary and page-count notes")
-    evidence: EntryEvidence = Field(default_factory=EntryEvidence, description="source, confidence and flags of "
-                                    "each field")
+    flags: list[str] = Field(default_factory=list, description="in doubt: <field>-<flag> (date-missing…), notes")
+    evidence: EntryEvidence = Field(default_factory=EntryEvidence, description="source, confidence, flags per field")
 
 
 class VolumeCatalogue(Contract):
@@ -266,20 +257,20 @@ class Catalogue(Contract):
 
 
 class CatalogueCorrection(Contract):
-    """One 卷内目录 field a person confirmed or corrected before the volumes were built."""
+    """One 卷内目录 field a person (by, at) confirmed or corrected (before → after) before the volumes were built."""
 
     volume: int
-    seq: int = Field(description="顺序号 of the row in its volume")
-    document: int = Field(description="document index in the case")
-    field: CatalogueField
+    seq: int = Field(description="顺序号 of the row in its volume; document: its index in the case")
+    document: int
+    field: Literal["title", "doc_no", "author", "date"]
     action: Literal["corrected", "confirmed"]
-    before: str = Field(description="the value before the review")
-    after: str = Field(description="the value after the review")
+    before: str
+    after: str
     source_before: FieldSource | None = None
-    flags_before: list[str] = Field(default_factory=list)
-    by: str = Field(description="who reviewed")
+    flags_before: list[str] = []
+    by: str
     at: datetime
-    run: str | None = Field(default=None, description="flow run id of the paused run the review resumed")
+    run: str | None = Field(default=None, description="the paused flow run the review resumed")
 
 
 class SignatureInfo(Contract):
@@ -333,7 +324,6 @@ class DocumentEntry(Contract):
     pages: int = Field(description="numbered pages of the document")
     boundary: Literal["manifest", "separator", "ocr", "single"] = Field(description="how its start was found")
     flags: list[str] = Field(default_factory=list)
-    evidence: EntryEvidence = Field(default_factory=EntryEvidence)
 
 
 class PropertyVerdict(Contract):
@@ -376,8 +366,7 @@ class DossierManifest(Contract):
     catalogue_sha256: str | None = None
     report_sha256: str | None = None
     report: ReportSummary | None = None
-    corrections: list[CatalogueCorrection] = Field(
-        default_factory=list, description="卷内目录 fields confirmed or corrected by a person: who, when, before, after")
+    corrections: list[CatalogueCorrection] = Field(default_factory=list, description="卷内目录 reviews")
     object_versions: dict[str, str] = Field(
         default_factory=dict,
         description="object version id of every stored object this manifest names, by key relative to the dossier "

@@ -21,6 +21,7 @@ below takes the area it needs as an argument and never reads the environment its
 ``DOSSIER_OCR_CHUNK``              pages per page task (default 8; one OCR engine run each)
 ``DOSSIER_PAGE_SLOTS``             pages being processed at once on this host across runs (default: cores)
 ``DOSSIER_DASK_ADDRESS``           run page tasks on this dask.distributed scheduler
+``DOSSIER_REVIEW_TIMEOUT``         seconds a run waits paused for a 卷内目录 review before it fails (default 30 days)
 ``DOSSIER_API_CACHE_TTL``          seconds the fetch service caches a manifest (default 5)
 ``DOSSIER_API_PRESIGN_SECONDS``    > 0: volumes are served as presigned redirects valid this long
 ``DOSSIER_ARTIFACT_BASE_URL``      where the state folder's contact sheets are reachable for the Prefect UI links
@@ -127,6 +128,7 @@ class ProcessingSettings(_Area):
     ocr_chunk: int = Field(8, alias="DOSSIER_OCR_CHUNK", ge=1)
     page_slots: int | None = Field(None, alias="DOSSIER_PAGE_SLOTS", ge=1)
     dask_address: str = Field("", alias="DOSSIER_DASK_ADDRESS")
+    review_timeout: int = Field(30 * 24 * 3600, alias="DOSSIER_REVIEW_TIMEOUT", ge=1)
 
     @property
     def page_workers(self) -> int:

@@ -9,7 +9,7 @@ export DOSSIER_HOME=${DOSSIER_HOME:-$PWD/.state}
 dossier=.venv/bin/dossier
 
 $dossier store start
-$dossier process "$sample"
+$dossier process "$sample" --review never   # unattended: flags go into the catalogue
 rm -rf out && mkdir -p out
 $dossier fetch "$case_no" --out out
 exec .venv/bin/python scripts/demo_summary.py "$case_no" out

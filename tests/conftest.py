@@ -11,6 +11,8 @@ from tests.store_fixtures import embedded_store, object_store  # noqa: F401  (se
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+# a flow that pauses for a 卷内目录 review nobody gives fails after this, instead of holding the suite for 30 days
+os.environ.setdefault("DOSSIER_REVIEW_TIMEOUT", "600")
 
 
 @pytest.fixture(scope="session")

@@ -49,7 +49,7 @@ def sample_run(tmp_path_factory, prefect_harness, store_env):
     batch = work / "case-2024-172"
     shutil.copytree(SAMPLE, batch)
     state = work / "state"
-    result = process_batch(str(batch), state=str(state))
+    result = process_batch(str(batch), state=str(state), review="never")
     return state, batch, result
 
 
@@ -123,7 +123,7 @@ def test_a_second_run_takes_every_page_from_the_cache(sample_run, prefect_harnes
     from flows.process import process_batch
 
     state, batch, _ = sample_run
-    result = process_batch(str(batch), state=str(state), publish=False)
+    result = process_batch(str(batch), state=str(state), publish=False, review="never")
     assert result["pages_from_cache"] == len(TRUTH["pages"])
 
 

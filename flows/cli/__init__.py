@@ -3,6 +3,7 @@
 
 =================  ===================================================================================================
 ``process``        one batch folder into a signed, checked, published dossier (process.py: also rerun, reprocess)
+``catalogue``      the 卷内目录 review of a paused run (catalogue.py)
 ``watch``          hot folders (watch.py: also status)
 ``store``          the embedded object store (store.py)
 ``serve``          the fetch service, tokens, grants and the audit log (access.py)
@@ -12,7 +13,16 @@
 =================  ===================================================================================================
 """
 
-from flows.cli import access, fetch, process, sheets, store, verify, watch  # noqa: F401  (each adds its commands)
+from flows.cli import (  # noqa: F401  (each adds its commands)
+    access,
+    catalogue,
+    fetch,
+    process,
+    sheets,
+    store,
+    verify,
+    watch,
+)
 from flows.cli._common import app
 
 

@@ -22,6 +22,8 @@ class RoomConfig(BaseModel):
                                  description="quiet period; in marker mode also accepts a marker not written last")
     settle_seconds: float = Field(default=2.0, ge=0, description="sizes and mtimes must hold still this long")
     profile: str | None = Field(default=None, description="standard profile (built-in name or YAML path)")
+    review: Literal["flagged", "always", "never"] | None = Field(
+        default=None, description="when runs pause for a 卷内目录 review; overrides the profile's review")
     work_queue: str | None = Field(default=None, description="Prefect work queue; default: the room name")
     deployment: str | None = Field(default=None, description="deployment to run; default: the watcher's")
 

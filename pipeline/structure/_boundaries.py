@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 from pipeline.errors import ReviewNeeded
 from pipeline.models import (
     BatchManifest,
-    FieldEvidence,
     DocumentSpec,
+    FieldEvidence,
     SeparatorPayload,
 )
 from pipeline.ocr import HeadingReader

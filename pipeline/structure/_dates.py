@@ -111,7 +111,7 @@ _FIVE_YEAR = re.compile(rf"([{re.escape(_YEAR)}]{{5}})年")
 
 
 def _one_zero_less(text: str) -> str:
-    """A year read with five numerals where a seal's ring doubled a 〇 (二OO二一年): one of the doubled zeros dropped."""
+    """A year read with five numerals where a seal's ring doubled a 〇 (二OO二一年): one doubled zero dropped."""
     def fix(m: re.Match) -> str:
         year = m.group(1)
         for k in range(4):

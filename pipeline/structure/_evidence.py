@@ -27,7 +27,8 @@ class Found:
 
     def evidence(self, source: str = "ocr") -> FieldEvidence:
         """The contract's form of it."""
-        return FieldEvidence(source=source if self.value else None, confidence=round(min(1.0, max(0.0, self.confidence)), 2),
+        confidence = round(min(1.0, max(0.0, self.confidence)), 2)
+        return FieldEvidence(source=source if self.value else None, confidence=confidence,
                              flags=list(self.flags), read=self.read if self.read != self.value else "")
 
 

@@ -1,10 +1,11 @@
-"""The 卷内目录 fields of a document read from its pages: 题名, 文号 and 责任者 from the head of its first page, 日期 from
-the signature block of its last page (a 笔录's from its 时间 line), each with its evidence.
+"""The 卷内目录 fields of a document read from its pages: 题名, 文号 and 责任者 from the head of its first page,
+日期 from the signature block of its last page (a 笔录's from its 时间 line), each with its evidence.
 
-Where documents carry them: official documents after GB/T 9704-2012 (发文机关标志 → 责任者, 发文字号 → 文号, 标题 → 题名,
-成文日期 → 日期), court documents (court name over the title, case number, date at the end), police and procuratorate
-documents, 笔录 (no 文号; the recording unit; the 时间 line), and documents outside the lexicon (the largest centred line
-at the top). A field nobody could read stays empty and is flagged ``missing``: nothing is invented.
+Where documents carry them: official documents after GB/T 9704-2012 (发文机关标志 → 责任者, 发文字号 → 文号,
+标题 → 题名, 成文日期 → 日期), court documents (court name over the title, case number, date at the end), police
+and procuratorate documents, 笔录 (no 文号; the recording unit; the 时间 line), and documents outside the lexicon
+(the largest centred line at the top). A field nobody could read stays empty and is flagged ``missing``: nothing
+is invented.
 """
 
 from __future__ import annotations

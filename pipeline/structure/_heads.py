@@ -90,7 +90,8 @@ _SIGNATURE = re.compile(r"(审判长|审判员|陪审员|书记员|检察员|检
 
 def _not_title(layout: PageLayout, line: Line) -> bool:
     s = line.norm.strip(_PUNCT_EDGES)
-    return (len(s) < 4 or bool(_SIGNATURE.search(s)) or is_red_head(s) or authority_name(s) is not None or find_doc_no(s) is not None
+    return (len(s) < 4 or bool(_SIGNATURE.search(s)) or is_red_head(s) or authority_name(s) is not None
+            or find_doc_no(s) is not None
             or looks_like_date(s) or any(p in s for p in PRESS_SUFFIXES) or not layout.centred(line))
 
 

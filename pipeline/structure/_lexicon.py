@@ -157,7 +157,7 @@ def match_title(text: str) -> TitleMatch | None:
 
 
 def title_is_ambiguous(text: str) -> bool:
-    """Whether two different document types fit a line equally well (权问笔录: 讯问 or 询问; 和事判决书: 刑事 or 民事)."""
+    """Whether two document types fit a line equally well (权问笔录: 讯问 or 询问; 和事判决书: 刑事 or 民事)."""
     found = _title_candidates(text)
     return len(found) > 1 and found[0][:2] == found[1][:2] and found[0][2].title != found[1][2].title
 

@@ -12,7 +12,8 @@ _OPENS = "〔[【(（{「『<《〈﹝［"
 _CLOSES = "〕]】)）}」』>》〉﹞］"
 _BRACKETS = str.maketrans({**{c: "(" for c in _OPENS}, **{c: ")" for c in _CLOSES}})
 
-_COURT_NO = re.compile(r"\((\d{4})\)([\u4e00-\u9fff]{1,4}\d{0,4}[\u4e00-\u9fff]{1,7})(\d{1,6})号(之[一二三四五六七八九十]{1,2})?")
+_COURT_NO = re.compile(r"\((\d{4})\)([\u4e00-\u9fff]{1,4}\d{0,4}[\u4e00-\u9fff]{1,7})(\d{1,6})号"
+                       r"(之[一二三四五六七八九十]{1,2})?")
 _AGENCY_NO = re.compile(r"([\u4e00-\u9fff][\u4e00-\u9fff()]{0,13})\((\d{4})\)(第?)(\d{1,6})号")
 
 FIRST_YEAR, LAST_YEAR = 1949, 2100

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+
 from pipeline.models import FieldEvidence
 from pipeline.ocr import HeadingReader, OcrResult, read_ocr_result
 from pipeline.pages import PageArtifact

@@ -23,7 +23,8 @@ Box = tuple[int, int, int, int]
 FindLines = Callable[[Box], list[Box]]
 """Inked text lines in a region of the page image (OCR pixels), top to bottom; [] when there is no image."""
 
-_SIGNER = re.compile(r"(审判长|审判员|陪审员|书记员|检察员|检察官|侦查员|办案人|局长|院长|主任|经办人|记录人|核对无异|此致)")
+_SIGNER = re.compile(r"(审判长|审判员|陪审员|书记员|检察员|检察官|侦查员|办案人|局长|院长|主任|经办人|记录人"
+                     r"|核对无异|此致)")
 MAX_REREADS = 4
 
 
