@@ -17,7 +17,7 @@ from pipeline.structure._dates import parse_date
 from pipeline.structure._evidence import declared
 from pipeline.structure._fields import Fields
 from pipeline.structure._headings import has_title
-from pipeline.structure._lexicon import normalise
+from pipeline.structure._lexicon import expects_doc_no, normalise
 from pipeline.structure._lines import LineReader
 from pipeline.structure._reader import OcrLoader, PageReader, _name, load_ocr
 from pipeline.structure._types import FIELDS, Document
@@ -84,6 +84,8 @@ def _complete(index: int, positions: Sequence[int], declared_fields: Fields, bou
                 continue
             values[name] = getattr(read, name)
             evidence[name] = read.evidence.get(name, FieldEvidence(flags=["missing"]))
+    if not values["doc_no"] and values["title"] and not expects_doc_no(values["title"]):
+        evidence["doc_no"] = FieldEvidence(confidence=0.9)  # a 笔录, a 清单…: no 文号 to be had
     return Document(index, values["title"], tuple(positions), values["doc_no"], values["author"], values["date"],
                     remark, boundary, tuple(dict.fromkeys(extra_flags)), evidence)
 
