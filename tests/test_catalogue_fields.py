@@ -1,7 +1,7 @@
 """卷内目录 fields where documents carry them: dates in the signature block, authorities checked against the
 divisions, 文号 shapes, boundaries between documents of one type, and what a review changes."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from PIL import Image
@@ -217,7 +217,7 @@ def test_only_volumes_with_a_field_in_doubt_are_reviewed_when_flagged():
 
 
 def test_a_review_records_corrections_and_confirmations_with_who_and_when():
-    at = datetime(2024, 6, 1, tzinfo=timezone.utc)
+    at = datetime(2024, 6, 1, tzinfo=UTC)
     rows = [ReviewedRow(2, "刑事判决书", "", "", "二〇二二年一月四日")]
     reviewed, records = apply_review(_volume(), rows, "张三", at, "run-1")
     row = reviewed.entries[1]
