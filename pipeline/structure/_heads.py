@@ -49,6 +49,15 @@ def _readings(line: Line, reread: Reread | None, drop_red: bool = False) -> list
     return [(line.text, line.conf)] + (reread(line.box, drop_red) if reread else [])
 
 
+def _widened(layout: PageLayout, line: Line) -> tuple[int, int, int, int]:
+    """A title line's box over the middle of the page: the engine's box may hold one character of it (口 for
+    扣押物品清单 in large type)."""
+    h = line.y1 - line.y0
+    w = layout.ocr.width
+    return (round(min(line.x0, 0.2 * w)), round(line.y0 - 0.6 * h), round(max(line.x1, 0.8 * w)),
+            round(line.y1 + 0.6 * h))
+
+
 def lexicon_title(layout: PageLayout, head: list[Line], reread: Reread | None) -> tuple[Found, Line | None, str]:
     """A title of the lexicon in a large or centred head line: (title, its line, the authority printed before it).
 
@@ -59,8 +68,9 @@ def lexicon_title(layout: PageLayout, head: list[Line], reread: Reread | None) -
     if not found and reread is not None:
         shaped = sorted((ln for ln in head if layout.large(ln) and layout.centred(ln) and len(ln.norm) <= 14),
                         key=lambda ln: -ln.size)
-        for line in shaped[:2]:
-            values = [(m.title, conf) for text, conf in reread(line.box, False)
+        first = head[:1] if head and layout.centred(head[0]) and len(head[0].norm) <= 4 else []
+        for line in shaped[:2] + [ln for ln in first if ln not in shaped[:2]]:
+            values = [(m.title, conf) for text, conf in reread(_widened(layout, line), False)
                       for m in [match_title(text)] if m is not None and m.errors == 0 and not title_is_ambiguous(text)]
             if values:
                 return from_vote(vote(values), checked=True), line, ""

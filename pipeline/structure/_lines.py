@@ -30,11 +30,15 @@ RENDERINGS: tuple[tuple[float, int], ...] = ((0.15, 80), (0.3, 60))
 
 
 def _ink(crop: Image.Image, drop_red: bool) -> np.ndarray:
-    """Grey pixels of a crop; with ``drop_red`` the brightest channel, in which red ink is nearly white."""
+    """Grey pixels of a crop; with ``drop_red`` the brightest channel, in which red ink is nearly white, or on a grey
+    page only the darkest ink (a red seal scanned in grey is mid-grey, print is near black)."""
     if crop.mode == "1":
         return np.asarray(crop.convert("L"), dtype=np.uint8)
     if crop.mode != "RGB":
-        return np.asarray(crop.convert("L"), dtype=np.uint8)
+        grey = np.asarray(crop.convert("L"), dtype=np.uint8)
+        if drop_red:
+            return np.where(grey < min(90, int(np.percentile(grey, 2)) + 50), grey, 255).astype(np.uint8)
+        return grey
     rgb = np.asarray(crop, dtype=np.uint8)
     if drop_red:
         return rgb.max(axis=2)

@@ -145,7 +145,7 @@ def labelled_author(layout: PageLayout) -> Found:
     """A 笔录's recording unit: its 工作单位 (or 办案单位…), checked against the divisions."""
     for line in layout.lines:
         for label in AUTHOR_LABELS:
-            m = re.search(re.escape(label) + r"[:：;；]([^\s,，。;；:：、]{4,30})", line.norm)
+            m = re.search(re.escape(label) + r"[:：;；,，](?P<n>[^\s,，。;；:：、]{4,30})", line.norm)
             if not m:
                 continue
             checked = check_authority(m.group(1).strip(_PUNCT_EDGES + "\"”“"))
