@@ -68,7 +68,7 @@ def _is_record(view: PageView, head: Head) -> bool:
 
 def _date(first: PageView, last: PageView, head: Head, record: bool) -> Found:
     if record:
-        found = labelled_date(first.layout)
+        found = labelled_date(first.layout, first.reread)
         if found.value:
             return found
     found = signature_date(last.layout, last.reread, last.find_lines)

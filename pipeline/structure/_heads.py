@@ -24,6 +24,7 @@ Reread = Callable[[tuple[int, int, int, int], bool], list[tuple[str, float]]]
 """Readings of a line again (its box in OCR pixels, drop the seal's red) → [(text, lowest word confidence)]; [] when
 none can be had."""
 
+_DIVISION_HEAD = re.compile(r"(省|自治区|自治州|市|地区|盟)$")
 _RED_HEAD = re.compile(r"(文件|文[作仵什侍人牛])$")
 
 
@@ -70,7 +71,8 @@ def lexicon_title(layout: PageLayout, head: list[Line], reread: Reread | None) -
                         key=lambda ln: -ln.size)
         first = head[:1] if head and layout.centred(head[0]) and len(head[0].norm) <= 4 else []
         for line in shaped[:2] + [ln for ln in first if ln not in shaped[:2]]:
-            values = [(m.title, conf) for text, conf in reread(_widened(layout, line), False)
+            box = _widened(layout, line) if line in first and line not in shaped else line.box
+            values = [(m.title, conf) for text, conf in reread(box, False)
                       for m in [match_title(text)] if m is not None and m.errors == 0 and not title_is_ambiguous(text)]
             if values:
                 return from_vote(vote(values), checked=True), line, ""
@@ -184,7 +186,12 @@ def head_authority(layout: PageLayout, above: list[Line], inline: str, reread: R
                 options.append((hit[0] > 1, -len(group), hit[0], hit[1]))
     if not options:
         return MISSING, red_head
-    return min(options, key=lambda o: o[:3])[3], red_head
+    best = min(options, key=lambda o: o[:3])
+    found = best[3]
+    if best[1] == -1 and len(above) >= 2 and _DIVISION_HEAD.search(above[-2].norm) and not found.flags:
+        # the line over it reads like the start of the name (内蒙古自治区 / 呼和浩特市…) but did not check
+        found = Found(found.value, 0.4, ("incomplete",))
+    return found, red_head
 
 
 _NUMBER_LIKE = re.compile(r"\d{4}.*号|号.*$")
@@ -238,4 +245,25 @@ def read_head(layout: PageLayout, reread: Reread | None) -> Head:
         authority = paper
     after = line.y0 if line is not None else 0
     doc_no = head_doc_no(head, after if not red_head else 0, reread)
+    title = _by_case_type(title, doc_no)
     return Head(title, authority, doc_no, paper_date, line, in_lexicon, red_head)
+
+
+_CASE_TYPES = {"刑": "刑事", "民": "民事", "行": "行政"}
+
+
+def _by_case_type(title: Found, doc_no: Found) -> Found:
+    """A court title read as 刑事 or 民事 alike (和事判决书) settled by its case number, which names the kind of case
+    (（2019）豫0727民初2231号 is a civil case): two independent readings that agree."""
+    if "ambiguous" not in title.flags or not doc_no.value or doc_no.flags:
+        return title
+    m = re.search(r"\d([刑民行])[初终再监执]", doc_no.value)
+    if not m:
+        return title
+    kind = _CASE_TYPES[m.group(1)]
+    for prefix in _CASE_TYPES.values():
+        if title.value.startswith(prefix):
+            settled = kind + title.value[len(prefix):]
+            if match_title(settled) is not None and match_title(settled).title == settled:
+                return Found(settled, 0.8, read=title.read)
+    return title

@@ -73,6 +73,8 @@ class PageLayout:
     def lines(self) -> tuple[Line, ...]:
         """Lines with words, top to bottom (engines do not always hand them over in that order)."""
         found = [_line(i, ln) for i, ln in enumerate(self.ocr.lines) if ln.words and normalise(line_text(ln))]
+        # specks read as a letter or two (Te, |) are no line: left in, they join the title's row
+        found = [ln for ln in found if not (len(ln.norm) <= 2 and ln.norm.isascii() and ln.mean_conf < 50)]
         return tuple(sorted(found, key=lambda ln: (ln.y0, ln.x0)))
 
     @cached_property

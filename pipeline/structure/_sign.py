@@ -66,7 +66,8 @@ def _candidates(layout: PageLayout, tail: list[Line]) -> list[Line]:
 
 def signature_date(layout: PageLayout, reread: Reread | None, find_lines: FindLines | None) -> Found:
     """The 成文日期: the lowest line of the signature block that reads as a date (page OCR and re-reads agreeing)."""
-    tail = layout.rows(layout.tail() or list(layout.lines[-6:]))
+    after_body = layout.tail()
+    tail = layout.rows(after_body or list(layout.lines[-6:]))
     for line in _candidates(layout, tail)[:MAX_REREADS]:
         readings = [(line.text, line.conf)]
         strict = read_date_line(line.text)
@@ -77,17 +78,19 @@ def signature_date(layout: PageLayout, reread: Reread | None, find_lines: FindLi
             return _signed(found)
     if find_lines is None or reread is None:
         return MISSING
-    top = tail[0].y0 if tail else (layout.lines[-1].y1 if layout.lines else 0)
-    region = (round(0.3 * layout.ocr.width), max(0, top - 20), layout.ocr.width,
-              min(layout.ocr.height, top + round(0.35 * layout.ocr.height)))
     known = [ln.box for ln in layout.lines]
-    for box in reversed(find_lines(region)):
-        if any(min(box[3], k[3]) - max(box[1], k[1]) > 0.6 * (box[3] - box[1]) and
-               min(box[2], k[2]) > max(box[0], k[0]) for k in known if looks_like_date(_text_at(layout, k))):
-            continue
-        found = _date_from(reread(box, True))
-        if found.value:
-            return _signed(found)
+    last = layout.lines[-1].y1 if layout.lines else 0
+    tops = [last] + ([after_body[0].y0] if after_body and after_body[0].y0 < last else [])
+    for top in tops:  # below everything read first: the engine often loses the lines under a seal
+        region = (round(0.3 * layout.ocr.width), max(0, top - 20), layout.ocr.width,
+                  min(layout.ocr.height, top + round(0.35 * layout.ocr.height)))
+        for box in reversed(find_lines(region)):
+            if any(min(box[3], k[3]) - max(box[1], k[1]) > 0.6 * (box[3] - box[1]) and
+                   min(box[2], k[2]) > max(box[0], k[0]) for k in known if looks_like_date(_text_at(layout, k))):
+                continue
+            found = _date_from(reread(box, True))
+            if found.value:
+                return _signed(found)
     return MISSING
 
 
@@ -129,15 +132,24 @@ def signature_authority(layout: PageLayout, reread: Reread | None) -> Found:
     return MISSING
 
 
-def labelled_date(layout: PageLayout) -> Found:
-    """A 笔录's date: its 时间 line (时间：2021年9月3日14时42分至…)."""
+def labelled_date(layout: PageLayout, reread: Reread | None = None) -> Found:
+    """A 笔录's date: its 时间 line (时间：2021年9月3日14时42分至…), read again when the page OCR garbled it."""
     for line in layout.lines:
         s = line.norm
-        if any(s.startswith(label) for label in DATE_LABELS):
-            found = read_date_line(s.split("至")[0], partial=False)
-            if found:
-                conf = min(0.95, 0.5 + line.mean_conf / 200)
-                return Found(found.iso, conf, ("repaired",) if found.repaired else ())
+        if not any(s.startswith(label) for label in DATE_LABELS):
+            continue
+        found = read_date_line(s.split("至")[0], partial=False)
+        if found and not found.repaired:
+            return Found(found.iso, min(0.95, 0.5 + line.mean_conf / 200))
+        readings = [(line.text, line.conf)] + (reread(line.box, False) if reread else [])
+        values = []
+        for text, conf in readings:
+            again = read_date_line(normalise(text).split("至")[0], partial=False)
+            if again:
+                values.append((again.iso, conf - (15 if again.repaired else 0)))
+        result = from_vote(vote(values))
+        if result.value:
+            return result
     return MISSING
 
 
