@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 
 from flows.cli._common import StateOption, app, console, err, layout, object_store, operator, reported, settings, stop
 from pipeline.errors import ExitCode
@@ -105,7 +105,7 @@ def token_list(state: StateOption = None) -> None:
 
     with reported():
         records = TokenStore(open_database(state)).list()
-    table = Table("id", "agency", "roles", "label", "created", "expires", "revoked")
+    table = Table(Column("id", no_wrap=True), "agency", "roles", "label", "created", "expires", "revoked")
     for r in records:
         table.add_row(r.id, r.agency, ",".join(r.roles), r.label, f"{r.created:%Y-%m-%d %H:%M}",
                       f"{r.expires:%Y-%m-%d}" if r.expires else "", f"{r.revoked:%Y-%m-%d %H:%M}" if r.revoked else "")
