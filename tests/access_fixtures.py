@@ -155,5 +155,21 @@ def request_service(embedded_store, database, tmp_path):
         yield RequestService(url, app, database, embedded_store.store(), prefix, clock, tmp_path, tokens)
 
 
+@pytest.fixture(scope="module")
+def web_service(embedded_store, tmp_path_factory):
+    """The service on its own SQLite database with every person of PEOPLE as a user (password PASSWORD), shared
+    by a module's tests (signing up users costs a slow hash each)."""
+    tmp = tmp_path_factory.mktemp("web")
+    db = Database.open(f"sqlite:///{tmp / 'access.db'}")
+    clock = MovableClock()
+    tokens = make_people(db, clock, users=True)
+    prefix, app, server = start_service(embedded_store, db, tmp, clock=clock, sweep_seconds=3600)
+    try:
+        with server as url:
+            yield RequestService(url, app, db, embedded_store.store(), prefix, clock, tmp, tokens)
+    finally:
+        db.dispose()
+
+
 def enc(case_no: str) -> str:
     return quote(case_no, safe="")

@@ -38,7 +38,8 @@ def _environment() -> Environment:
     env = Environment(loader=PackageLoader("pipeline.access.web", "templates"), undefined=StrictUndefined,
                       autoescape=select_autoescape(["html"], default=True), trim_blocks=True, lstrip_blocks=True)
     env.filters.update(local=_local, day=lambda v: _local(v, False), size=_size,
-                       urlpart=lambda v: quote(str(v), safe=""))
+                       urlpart=lambda v: quote(str(v), safe=""),
+                       case=lambda v: str(v).replace("(", "（").replace(")", "）"))  # as courts print case numbers
     env.globals.update(STATE_LABELS=STATE_LABELS, STEP_LABELS=STEP_LABELS, ACTION_LABELS=ACTION_LABELS,
                        ROLE_LABELS=ROLE_LABELS)
     return env
