@@ -113,7 +113,7 @@ class RequestService:
 
 def write_catalogue(out: Path, case_no: str, volumes: int) -> None:
     """A realistic 卷内目录 for the fake dossier (make_dossier's is empty)."""
-    titles = [("豫0727刑初172号", "新封县人民检察院", "起诉书", "2024-03-02"),
+    titles = [("新封检一部刑诉〔2024〕172号", "新封县人民检察院", "起诉书", "2024-03-02"),
               ("", "新封县公安局", "询问笔录（张某某）", "2024-01-15"),
               ("", "新封县公安局", "扣押决定书", "2024-01-16"),
               ("（2024）豫0727刑初172号", "新封县人民法院", "刑事判决书", "2024-06-20")]

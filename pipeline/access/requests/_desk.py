@@ -215,9 +215,23 @@ class RequestDesk:
             row = conn.execute(select(R).where(R.c.id == request_id)).first()
             if row is None or not visible(who, row):
                 raise NotFoundError(f"no request {request_id} visible to {who.agency}")
-            events = conn.execute(select(E).where(E.c.request_id == request_id).order_by(E.c.id)).all()
-        return RequestView.of(row), [Event(e.step, e.from_state, e.to_state, e.actor, e.actor_name, e.agency, e.role,
-                                           e.at, e.comment, f"{e.audit_stream}#{e.audit_seq}") for e in events]
+            events = _histories(conn, [request_id])
+        return RequestView.of(row), events.get(request_id, [])
+
+    def histories(self, request_ids: list[int]) -> dict[int, list[Event]]:
+        """The histories of requests the caller already may see (e.g. its inbox), oldest step first."""
+        with self.db.read() as conn:
+            return _histories(conn, request_ids)
+
+    def holding_agencies(self) -> list[str]:
+        """Agencies with a registrar (users or tokens): where a 调卷函 can be sent."""
+        u, ur, t, tr = tables.users, tables.user_roles, tables.tokens, tables.token_roles
+        with self.db.read() as conn:
+            people = conn.execute(select(u.c.agency).join(ur, ur.c.user_id == u.c.id).where(
+                ur.c.role == "registrar", u.c.disabled_at.is_(None))).scalars().all()
+            keys = conn.execute(select(t.c.agency).join(tr, tr.c.token_id == t.c.id).where(
+                tr.c.role == "registrar", t.c.revoked_at.is_(None))).scalars().all()
+        return sorted(set(people) | set(keys))
 
     def actions_for(self, who: Principal, request_id: int) -> tuple[str, ...]:
         """The actions the principal may take on the request now (empty when none, or when it is not visible)."""
@@ -247,6 +261,16 @@ class RequestDesk:
                 if actions:
                     found.append((RequestView.of(row), actions))
         return found
+
+
+def _histories(conn: Connection, request_ids: list[int]) -> dict[int, list[Event]]:
+    found: dict[int, list[Event]] = {}
+    for chunk in (request_ids[i:i + 500] for i in range(0, len(request_ids), 500)):
+        for e in conn.execute(select(E).where(E.c.request_id.in_(chunk)).order_by(E.c.id)):
+            found.setdefault(e.request_id, []).append(Event(e.step, e.from_state, e.to_state, e.actor, e.actor_name,
+                                                            e.agency, e.role, e.at, e.comment,
+                                                            f"{e.audit_stream}#{e.audit_seq}"))
+    return found
 
 
 def _published_change(row, manifest: DossierManifest, now: datetime) -> Change:

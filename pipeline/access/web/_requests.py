@@ -59,17 +59,20 @@ def filing_routes(web: Web) -> APIRouter:
     """The 调卷函 form and one's own requests."""
     router = APIRouter(include_in_schema=False)
 
-    def form_page(request: Request, who, values: dict[str, str], error: str | None = None, status: int = 200):
-        return web.page(request, "request_form.html", who, status, values=values, error=error, max_days=MAX_DAYS)
+    async def form_page(request: Request, who, values: dict[str, str], error: str | None = None, status: int = 200):
+        holders = [a for a in await run_in_threadpool(web.desk.holding_agencies) if a != who.agency]
+        return web.page(request, "request_form.html", who, status, values=values, error=error, max_days=MAX_DAYS,
+                        holders=holders)
 
     @router.get("/web/requests/new")
     async def new_request(request: Request, case_no: str = "", holding_agency: str = "") -> Response:
         who = await web.signed_in(request, "request-form")
         if isinstance(who, Response):
             return who
-        values = {"case_no": case_no[:64], "holding_agency": holding_agency[:100], "department": who.department,
+        shown = case_no[:64].replace("(", "（").replace(")", "）")  # as courts print it
+        values = {"case_no": shown, "holding_agency": holding_agency[:100], "department": who.department,
                   "days": "30", "scope": "all"}
-        return form_page(request, who, values)
+        return await form_page(request, who, values)
 
     @router.post("/web/requests")
     async def file_request(request: Request) -> Response:
@@ -83,11 +86,11 @@ def filing_routes(web: Web) -> APIRouter:
             filing = filing_of(form, who.agency)
             view = await run_in_threadpool(web.desk.file, who, filing)
         except CaseNumberError as exc:
-            return form_page(request, who, form, f"案号格式不正确：{exc}", 400)
+            return await form_page(request, who, form, f"案号格式不正确：{exc}", 400)
         except BadInputError as exc:
-            return form_page(request, who, form, str(exc), 400)
+            return await form_page(request, who, form, str(exc), 400)
         except RefusedError:
-            return form_page(request, who, form, "只有内勤（clerk）角色可以提交调卷函。", 403)
+            return await form_page(request, who, form, "只有内勤（clerk）角色可以提交调卷函。", 403)
         _note(request, request_id=view.id, case_no=view.case_no)
         return see_other(f"/web/requests/{view.id}?done=filed")
 
@@ -127,7 +130,8 @@ def review_routes(web: Web) -> APIRouter:
         if isinstance(who, Response):
             return who
         items = await run_in_threadpool(web.desk.inbox, who)
-        return web.page(request, "inbox.html", who, items=items, done=DONE.get(done))
+        histories = await run_in_threadpool(web.desk.histories, [r.id for r, _ in items])
+        return web.page(request, "inbox.html", who, items=items, histories=histories, done=DONE.get(done))
 
     @router.post("/web/requests/{request_id}/act")
     async def act(request: Request, request_id: int) -> Response:
