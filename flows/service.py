@@ -9,6 +9,7 @@ date at start-up: the first start takes over the tokens and grants earlier versi
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 
@@ -35,6 +36,14 @@ def create_service(settings: Settings, home: Path, cache_ttl: float, presign_sec
                       session_hours=access.session_hours, cookie_secure=access.cookie_secure)
 
 
+def settle_heap() -> None:
+    """Move everything start-up made (modules, the app, SQLAlchemy's and Jinja2's objects: ~100k) into the garbage
+    collector's permanent generation, so that its full collections during serving scan only what requests made
+    (measured: a full collection of the unfrozen heap took 25-70 ms, a stall every request in flight waited for)."""
+    gc.collect()
+    gc.freeze()
+
+
 def export_for_workers(home: Path, cache_ttl: float, presign_seconds: int) -> None:
     """Put the service's options where :func:`app_from_env` in each uvicorn worker reads them."""
     os.environ.update(DOSSIER_HOME=str(home), DOSSIER_API_CACHE_TTL=str(cache_ttl),
@@ -44,5 +53,7 @@ def export_for_workers(home: Path, cache_ttl: float, presign_seconds: int) -> No
 def app_from_env() -> FastAPI:
     """App factory for several uvicorn workers: everything from the settings."""
     settings = Settings.load()
-    return create_service(settings, settings.layout().root, settings.service.api_cache_ttl,
-                          settings.service.api_presign_seconds)
+    app = create_service(settings, settings.layout().root, settings.service.api_cache_ttl,
+                         settings.service.api_presign_seconds)
+    settle_heap()
+    return app

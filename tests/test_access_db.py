@@ -152,3 +152,11 @@ def test_a_database_that_does_not_answer_is_a_clear_error_without_its_password()
         db.revision()
     assert caught.value.exit_code == ExitCode.UNAVAILABLE
     assert "127.0.0.1:9" in str(caught.value) and "s3cret" not in str(caught.value)
+
+
+def test_the_migrations_make_exactly_the_tables_the_code_declares(database):
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    with database.read() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), tables.metadata) == []

@@ -56,7 +56,7 @@ def serve(state: StateOption = None, host: str = "127.0.0.1", port: int = 8080,
     """Run the fetch API, request API and web pages (FastAPI + uvicorn); OpenAPI at /docs, pages at /web/."""
     import uvicorn
 
-    from flows.service import create_service, export_for_workers
+    from flows.service import create_service, export_for_workers, settle_heap
 
     service = settings().service
     home = layout(state).root
@@ -69,6 +69,7 @@ def serve(state: StateOption = None, host: str = "127.0.0.1", port: int = 8080,
         uvicorn.run("flows.service:app_from_env", factory=True, workers=workers, host=host, port=port,
                     log_level="info", access_log=access_log)
         return
+    settle_heap()
     uvicorn.run(application, host=host, port=port, log_level="info", access_log=access_log)
 
 

@@ -142,7 +142,7 @@ def review_routes(web: Web) -> APIRouter:
         if isinstance(form, Response):
             return form
         action, comment = form.get("action", ""), form.get("comment", "")
-        _note(request, request_id=request_id, op=action)
+        _note(request, request_id=request_id, op=action[:20])
         try:
             await run_in_threadpool(web.desk.act, who, request_id, action, comment)
         except TransitionRefused:
