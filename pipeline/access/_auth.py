@@ -203,8 +203,7 @@ class TokenStore:
         if not hit:
             if cached_only:
                 return None
-            record = self.get(token_id)
-            self._cache.put(token_id, record)
+            record = self._cache.load(token_id, lambda: self.get(token_id))
         if record is None or not hmac.compare_digest(_digest(secret), record.secret_sha256):
             raise AuthError("unknown token")
         if record.revoked:

@@ -1,9 +1,10 @@
-"""A small time-to-live cache shared by the token, grant and session look-ups of the fetch service."""
+"""A small time-to-live cache for the token and grant look-ups of the fetch service, loading each key once."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 
 class TtlCache:
@@ -13,6 +14,7 @@ class TtlCache:
         self.ttl, self.size = ttl, size
         self._data: dict[object, tuple[float, object]] = {}
         self._lock = threading.Lock()
+        self._loading = [threading.Lock() for _ in range(64)]
 
     def get(self, key: object) -> tuple[object, bool]:
         """(value, True) for a fresh entry, else (None, False)."""
@@ -21,6 +23,19 @@ class TtlCache:
         if hit is not None and time.monotonic() - hit[0] < self.ttl:
             return hit[1], True
         return None, False
+
+    def load(self, key: object, loader: Callable[[], object]) -> object:
+        """The fresh value, else ``loader()``'s, remembered. Concurrent misses of one key wait for a single load:
+        when an entry expires under load, 16 requests in flight make one database query, not 16."""
+        value, hit = self.get(key)
+        if hit:
+            return value
+        with self._loading[hash(key) % len(self._loading)]:
+            value, hit = self.get(key)
+            if not hit:
+                value = loader()
+                self.put(key, value)
+            return value
 
     def put(self, key: object, value: object) -> None:
         """Remember a value from now on."""

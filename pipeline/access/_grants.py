@@ -129,14 +129,16 @@ class GrantStore:
     def get(self, case_no: str, cached: bool = True) -> CaseAccess:
         """The case's grants (empty when none was ever made)."""
         canonical = normalise_case_no(case_no)
-        if cached:
-            record, hit = self._cache.get(canonical)
-            if hit:
-                return record
-        with self.db.read() as conn:
-            record = self.read(conn, canonical)
-        self._cache.put(canonical, record)
-        return record
+
+        def load() -> CaseAccess:
+            with self.db.read() as conn:
+                return self.read(conn, canonical)
+
+        if not cached:
+            record = load()
+            self._cache.put(canonical, record)
+            return record
+        return self._cache.load(canonical, load)
 
     def forget(self, case_no: str) -> None:
         """Drop a case from this process's cache (after a change)."""
