@@ -176,10 +176,10 @@ class RequestDesk:
         done = 0
         for request_id in due:
             def decide(conn: Connection, row) -> Change | None:
-                if row.state not in ("released", "fetched") or row.expires_at > self.clock():
+                now = self.clock()
+                if row.state not in ("released", "fetched") or row.expires_at > now:
                     return None
-                return Change("expired", row.state, "expired", "", self.clock(),
-                              values={"closed_at": self.clock()})
+                return Change("expired", row.state, "expired", "", now, values={"closed_at": now})
 
             done += self._change(request_id, SYSTEM, decide) is not None
         return done
