@@ -25,6 +25,14 @@ below takes the area it needs as an argument and never reads the environment its
 ``DOSSIER_API_CACHE_TTL``          seconds the fetch service caches a manifest (default 5)
 ``DOSSIER_API_PRESIGN_SECONDS``    > 0: volumes are served as presigned redirects valid this long
 ``DOSSIER_ARTIFACT_BASE_URL``      where the state folder's contact sheets are reachable for the Prefect UI links
+``DOSSIER_DB_URL``                 the access database (requests, users, tokens, grants): a SQLAlchemy URL, e.g.
+                                   ``postgresql://dossier:…@db/dossier``; default an SQLite file in the state folder
+``DOSSIER_SESSION_HOURS``          how long a web sign-in lasts (default 8)
+``DOSSIER_REQUEST_SWEEP_SECONDS``  how often the service ends expired access and releases requests whose dossier
+                                   appeared (default 30)
+``DOSSIER_COOKIE_SECURE``          ``1``: session cookies always ``Secure``; ``0``: never; default: when the request
+                                   came over TLS (directly or through a proxy's ``X-Forwarded-Proto``)
+``DOSSIER_TOKEN_DAYS``             how long a new bearer token is valid (default 365)
 =================================  ===================================================================================
 """
 
@@ -144,6 +152,20 @@ class ServiceSettings(_Area):
     artifact_base_url: str = Field("", alias="DOSSIER_ARTIFACT_BASE_URL")
 
 
+class AccessSettings(_Area):
+    """The requesters' side: the access database, web sessions, the request sweeper, tokens."""
+
+    db_url: SecretStr = Field(SecretStr(""), alias="DOSSIER_DB_URL")
+    session_hours: float = Field(8.0, alias="DOSSIER_SESSION_HOURS", gt=0)
+    sweep_seconds: float = Field(30.0, alias="DOSSIER_REQUEST_SWEEP_SECONDS", gt=0)
+    cookie_secure: bool | None = Field(None, alias="DOSSIER_COOKIE_SECURE")
+    token_days: int = Field(365, alias="DOSSIER_TOKEN_DAYS", ge=1)
+
+    def database_url(self, layout: StateLayout) -> str:
+        """The configured database URL, else the SQLite file of the state folder."""
+        return self.db_url.get_secret_value() or f"sqlite:///{layout.database}"
+
+
 class Settings(BaseModel):
     """All settings, one model per area."""
 
@@ -155,6 +177,7 @@ class Settings(BaseModel):
     processing: ProcessingSettings = ProcessingSettings.model_construct()
     service: ServiceSettings = ServiceSettings.model_construct()
     operations: OperationsSettings = OperationsSettings.model_construct()
+    access: AccessSettings = AccessSettings.model_construct()
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -210,6 +233,11 @@ class StateLayout:
     def ledger(self) -> Path:
         """The hot-folder ledger: one record per claimed batch fingerprint."""
         return self.root / "hotfolder" / "ledger"
+
+    @property
+    def database(self) -> Path:
+        """The access database (SQLite) when DOSSIER_DB_URL names none: requests, users, tokens, grants."""
+        return self.root / "access.db"
 
     @property
     def prefect(self) -> Path:

@@ -7,6 +7,8 @@
 ``watch``          hot folders (watch.py: also status)
 ``store``          the embedded object store (store.py)
 ``serve``          the fetch service, tokens, grants and the audit log (access.py)
+``request``        调卷函: file, list, act, report (request.py)
+``user``, ``db``   people who sign in, with their roles; the access database (users.py)
 ``fetch``          a dossier by case number (fetch.py)
 ``verify``         the four-property check of a volume, a folder or a case (verify.py)
 ``sheets``         separator sheets to print (sheets.py)
@@ -18,8 +20,10 @@ from flows.cli import (  # noqa: F401  (each adds its commands)
     catalogue,
     fetch,
     process,
+    request,
     sheets,
     store,
+    users,
     verify,
     watch,
 )
