@@ -1,8 +1,10 @@
 """Fetch-service benchmark: manifest and volume requests from concurrent clients over loopback.
 
-Starts a private embedded SeaweedFS (free ports, temp folder), publishes a fake dossier, creates a token, runs
-``dossier serve`` as a separate process, then fires the requests and prints latency percentiles, throughput, errors,
-CPU time per process, and whether the audit log holds one verified entry per request.
+Starts a private embedded SeaweedFS (free ports, temp folder), publishes a fake dossier, makes the access database
+of the state folder (SQLite) with a token and a 调卷函 taken through every step to release (so the requesting agency
+reads by a grant in the database, as in production; ``--manifest-grant``: by the manifest's grant list instead),
+runs ``dossier serve`` as a separate process, then fires the requests and prints latency percentiles, throughput,
+errors, CPU time per process, and whether the audit log holds one verified entry per request.
 
     PYTHONPATH=. python bench/fetch.py [--manifests 2000] [--volumes 200] [--clients 16] [--volume-mb 4]
 
@@ -33,7 +35,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pipeline.access import (  # noqa: E402
+    AuditLog,
+    Database,
+    GrantStore,
+    Principal,
+    RequestDesk,
     TokenStore,
+    filing_from,
     read_audit,
     verify_audit,
 )
@@ -146,6 +154,22 @@ def report(phase: dict) -> None:
         print("   error:", e)
 
 
+REQUESTER, HOLDER = "新封县人民检察院", "豫0727法院"
+
+
+def release_by_request(db: Database, store: ObjectStore, manifest, case_no: str) -> None:
+    """Take a 调卷函 for the case from filing to release, as the requesting and holding agencies' people would."""
+    audit = AuditLog(store, kind="bench")
+    desk = RequestDesk(db, GrantStore(db), audit, lambda c: manifest)
+    people = [Principal(f"token:bench{n}", agency, frozenset({role})) for n, (agency, role) in enumerate(
+        [(REQUESTER, "clerk"), (REQUESTER, "reviewer"), (REQUESTER, "approver"), (HOLDER, "registrar")])]
+    filed = desk.file(people[0], filing_from(case_no=case_no, holding_agency=HOLDER, legal_basis="刑事诉讼法",
+                                             reason="bench", department="第一检察部", contact="bench", days=30))
+    for who, action in zip(people[1:], ("review", "approve", "release")):
+        desk.act(who, filed.id, action)
+    audit.close()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--manifests", type=int, default=2000)
@@ -154,6 +178,8 @@ def main() -> int:
     parser.add_argument("--volume-mb", type=float, default=4.0)
     parser.add_argument("--mixed", action="store_true", help="also run manifests and volumes interleaved")
     parser.add_argument("--workers", type=int, default=1, help="service worker processes")
+    parser.add_argument("--cache-ttl", type=float, default=None, help="the service's token/grant cache time")
+    parser.add_argument("--manifest-grant", action="store_true", help="access by the manifest's grant list")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-fetch-"))
@@ -166,18 +192,24 @@ def main() -> int:
         store = ObjectStore(config)
         case_no = "（2019）豫0727刑初172号"
         manifest, out, originals = make_dossier(tmp / "src", case_no, volumes=2,
-                                                volume_bytes=int(args.volume_mb * 1e6), agency="豫0727法院",
-                                                grants=("新封县人民检察院",))
+                                                volume_bytes=int(args.volume_mb * 1e6), agency=HOLDER,
+                                                grants=(REQUESTER,) if args.manifest_grant else ())
         publish_dossier(store, manifest, out, originals)
-        token, _ = TokenStore(store).create("新封县人民检察院", label="bench")
+        db = Database.open(f"sqlite:///{state / 'access.db'}", store=store)  # what `dossier serve` opens
+        token, _ = TokenStore(db).create(REQUESTER, label="bench", roles=("clerk",))
+        if not args.manifest_grant:
+            release_by_request(db, store, manifest, case_no)
+        db.dispose()
 
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
         env = {**os.environ, "DOSSIER_HOME": str(state), "PYTHONPATH": str(ROOT)}
         env.pop("DOSSIER_S3_ENDPOINT", None)
+        env.pop("DOSSIER_DB_URL", None)
+        ttl = [] if args.cache_ttl is None else ["--cache-ttl", str(args.cache_ttl)]
         api = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve", "--port", str(port),
-                                "--workers", str(args.workers)], env=env,
+                                "--workers", str(args.workers), *ttl], env=env,
                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(tmp / "serve.log", "wb"))
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
@@ -195,7 +227,9 @@ def main() -> int:
         manifest_jobs = [(base, None)] * args.manifests
         volume_jobs = [(f"{base}/volumes/{1 + i % 2}", manifest.volumes[i % 2].sha256) for i in range(args.volumes)]
         print(f"service pid {api.pid} on {url}; store pid {server.pid()} on {config.endpoint}; "
-              f"{args.clients} clients; volumes of {args.volume_mb} MB; cores: {os.cpu_count()}")
+              f"{args.clients} clients; volumes of {args.volume_mb} MB; cores: {os.cpu_count()}; access by "
+              f"{'the manifest' if args.manifest_grant else 'a released request'}; cache ttl "
+              f"{'default' if args.cache_ttl is None else args.cache_ttl}")
         run_phase("warm-up", url, token, manifest_jobs[:50], 4)
 
         plan = [("manifests", manifest_jobs), ("volumes", volume_jobs)]
@@ -215,7 +249,7 @@ def main() -> int:
 
         api.send_signal(signal.SIGTERM)  # the service flushes its audit log on shutdown
         api.wait(timeout=60)
-        total = 50 + sum(p["requests"] for p in phases)
+        total = 50 + sum(p["requests"] for p in phases)  # (plus the request's steps, audited in a bench stream)
         audit = verify_audit(store)
         print(f"audit log: {audit.entries} entries for {total} requests, {audit.segments} segments, "
               f"verify {'OK' if audit.ok else 'FAILED: ' + '; '.join(audit.problems[:3])}")

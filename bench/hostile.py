@@ -71,7 +71,8 @@ def prepare(base: Path, cases: list[hostile.Case]) -> tuple[Path, Path, Path]:
     (hot / "room-1" / "room.yaml").write_text("settle_seconds: 0\n", encoding="utf-8")
     (hot / "room-evil" / "room.yaml").write_text("profile: /etc/passwd\nsettle_seconds: 0\n", encoding="utf-8")
     profile = admin / "profile-noocr.yaml"
-    profile.write_text('id: "DA/T 31-2017"\nversion: "1.1.0-hostile-noocr"\nocr:\n  enabled: false\n', encoding="utf-8")
+    profile.write_text('id: "DA/T 31-2017"\nversion: "1.2.0-hostile-noocr"\nocr:\n  enabled: false\nreview: never\n',
+                       encoding="utf-8")
     rooms = admin / "rooms.yaml"
     binding = f'    agencies: ["{hostile.AGENCY}"]\n    case_numbers: [\'{CASE_PATTERN}\']\n    profile: "{profile}"\n'
     rooms.write_text(f"rooms:\n  room-1:\n{binding}  room-evil:\n{binding}", encoding="utf-8")

@@ -28,7 +28,7 @@ from pipeline.common import utcnow_seconds
 from pipeline.errors import VolumeError
 from pipeline.models import BatchManifest, StandardProfile, VolumeCatalogue, VolumeEntry
 from pipeline.pages import PageArtifact, PageCache, PageEnvironment, chunked
-from pipeline.storage import StoreConfig
+from pipeline.storage import StoreConfig, case_key
 from pipeline.structure import VolumePlan, has_title
 
 if TYPE_CHECKING:
@@ -46,6 +46,7 @@ class DossierBuild:
     folder: Path
     record: RunRecord
     summary_args: dict = field(default_factory=dict)
+    corrections: list = field(default_factory=list)
 
     def build(self, refs: list[PageRef]) -> dict:
         """Pages, structure, volumes, checks, publication; returns the run's result."""
@@ -55,7 +56,8 @@ class DossierBuild:
         # volume stage waits for it: importing the same packages from two threads at once can fail (import deadlock)
         preloading = threading.Thread(target=_preload, args=(self.log,), name="preload", daemon=True)
         preloading.start()
-        documents, plans, catalogues = structure_task(artifacts, self.manifest, self.profile)
+        documents, plans, catalogues = structure_task(artifacts, self.manifest, self.profile, self.job.layout.ocr_cache)
+        documents, catalogues = self.review(documents, catalogues)
         artifacts = dz.place_pages(artifacts, documents, plans)
         by_pos = {a.position: a for a in artifacts}
         # contact sheets need only the placed pages (and their thumbnails, kept since the page stage): drawn beside
@@ -101,6 +103,36 @@ class DossierBuild:
         cached = sum(1 for _, hit in results.values() if hit)
         self.log.info("pages: %d processed, %d from cache", len(results) - cached, cached)
         return [results[i][0] for i in range(len(refs))], len(results) - cached, cached
+
+    def review(self, documents: list, catalogues: list[VolumeCatalogue]) -> tuple[list, list[VolumeCatalogue]]:
+        """The 卷内目录 as a person left it: reviews of an earlier run of this batch applied again, then a pause per
+        volume the review mode asks for (``--review``/room.yaml, else the profile's ``review``)."""
+        from flows.review import audit_review, load_corrections, save_corrections, tag_case, wait_for_review
+        from pipeline.structure import reapply, reviewed_documents, volumes_to_review
+
+        job, case_no = self.job, self.manifest.case_no
+        mode = job.review or self.profile.review
+        catalogues, self.corrections = reapply(catalogues, load_corrections(self.folder))
+        pending = volumes_to_review(catalogues, mode)
+        self.log.info("卷内目录 review (%s): %s", mode, f"volume(s) {pending}" if pending else "none needed")
+        if pending:
+            tag_case(case_key(case_no))
+            by_number = {c.volume: c for c in catalogues}
+            for k, number in enumerate(pending):
+                self.record = save_run(self.folder, self.record, status="review", review_volumes=pending[k:])
+                reviewed, records = wait_for_review(case_no, by_number[number], len(catalogues),
+                                                    job.settings.processing.review_timeout, self.record.flow_run_id,
+                                                    self.log)
+                by_number[number] = reviewed
+                self.corrections = [c for c in self.corrections if c.volume != number] + records
+                save_corrections(self.folder, self.corrections)
+                if job.publish:
+                    audit_review(StoreConfig.from_settings(job.settings.store, job.home), case_no, records)
+                self.log.info("volume %d reviewed by %s: %d field(s) corrected", number, records[0].by if records
+                              else "?", sum(1 for c in records if c.action == "corrected"))
+            catalogues = [by_number[c.volume] for c in catalogues]
+            self.record = save_run(self.folder, self.record, status="running", review_volumes=[])
+        return (reviewed_documents(documents, catalogues) if self.corrections else documents), catalogues
 
     def volumes(self, plans: list[VolumePlan], catalogues: list[VolumeCatalogue], artifacts: list[PageArtifact],
                 by_pos: dict[int, PageArtifact], created: datetime
@@ -156,7 +188,8 @@ class DossierBuild:
         job, case_no = self.job, self.manifest.case_no
         roots = dz.trust_roots_for_run(job.settings.signing, job.layout.signing)
         self.summary = dz.finish_dossier(self.folder, self.manifest, job.batch_dir, self.profile, artifacts,
-                                         documents, catalogues, volumes, created, roots, batch_id=job.batch_id)
+                                         documents, catalogues, volumes, created, roots, batch_id=job.batch_id,
+                                         corrections=self.corrections)
         passed = bool(self.summary.report and self.summary.report.passed)
         self.log.info("dossier %s: %d volume(s), report %s", case_no, len(volumes), "passed" if passed else "FAILED")
         if not passed:

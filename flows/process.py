@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 from prefect import flow, get_run_logger
 
@@ -52,6 +53,7 @@ class Job:
     rebuild: frozenset[int] = field(default_factory=frozenset)  # volumes to build even when reusable
     created: datetime | None = None  # the dossier's creation time; a rerun keeps the failed run's
     admission: Admission = Admission()  # the room's policy, the claim's fingerprint, the owner to keep
+    review: str | None = None  # flagged | always | never: overrides the profile's review mode
 
     @property
     def layout(self) -> StateLayout:
@@ -69,6 +71,13 @@ def current_flow_run_id() -> str | None:
     from prefect.runtime import flow_run
 
     return str(flow_run.id) if flow_run.id else None
+
+
+def current_api_url() -> str | None:
+    """The Prefect API this process reports to (a paused run's review is sent there)."""
+    from prefect.settings import PREFECT_API_URL
+
+    return PREFECT_API_URL.value() or None
 
 
 def locate_batch(home: Path, batch_dir: str | Path) -> Path:
@@ -102,8 +111,9 @@ def build_dossier(job: Job) -> dict:
         log.info("case lock %s taken after %.1f s", lock_name, time.monotonic() - waited)
         record = RunRecord(case_no=manifest.case_no, case_key=case_key(manifest.case_no), batch_id=job.batch_id,
                            batch_dir=str(job.batch_dir), profile=job.profile, profile_key=prof.key, kind=job.kind,
-                           flow_run_id=current_flow_run_id(), publish=job.publish, owner=manifest.agency,
-                           room=job.admission.room, fingerprint=sealed)
+                           flow_run_id=current_flow_run_id(), publish=job.publish, review=job.review,
+                           api_url=current_api_url(), owner=manifest.agency, room=job.admission.room,
+                           fingerprint=sealed)
         record = save_run(folder, record)
         run = DossierBuild(job, log, prof, manifest, folder, record)
         try:
@@ -119,16 +129,19 @@ def build_dossier(job: Job) -> dict:
 @flow(name="process-batch", task_runner=default_task_runner())
 def process_batch(batch_dir: str, case_no: str | None = None, profile: str | None = None,
                   state: str | None = None, publish: bool = True, batch_id: str | None = None,
+                  review: Literal["flagged", "always", "never"] | None = None,
                   room: RoomPolicy | None = None, fingerprint: str | None = None) -> dict:
     """Process one batch folder into a signed PDF/A dossier and publish it (dossier.json last).
 
     ``batch_id`` defaults to the folder's name; the hot-folder watcher passes the name the batch was dropped with,
     its room's policy (the agencies and case numbers the administrator allows it) and the claim's fingerprint.
-    A retried run whose batch has since moved to quarantine finds it through the hot-folder ledger.
+    A retried run whose batch has since moved to quarantine finds it through the hot-folder ledger. ``review``
+    overrides the profile's: the run pauses for a person to check the 卷内目录 when a field is in doubt (flagged),
+    always, or never (the flags are published in the catalogue).
     """
     settings = Settings.load()
     home = settings.layout(state).root
     batch_id = batch_id or Path(batch_dir).name
     batch = locate_batch(home, batch_dir)
-    return build_dossier(Job(batch, batch_id, home, settings, profile, case_no, publish,
+    return build_dossier(Job(batch, batch_id, home, settings, profile, case_no, publish, review=review,
                              admission=Admission.of_room(room, fingerprint)))

@@ -59,7 +59,8 @@ def rerun_volume(case_no: str, volumes: list[int] | None = None, batch_id: str |
     admission = Admission(owner=record.owner or None, fingerprint=record.fingerprint or None, room=record.room)
     result = build_dossier(Job(batch, record.batch_id, home, settings, record.profile, record.case_no,
                                record.publish if publish is None else publish, "rerun",
-                               frozenset(volumes or ()), record.created, admission))
+                               frozenset(volumes or ()), record.created, review=record.review,
+                               admission=admission))
     from pipeline.operations import settle_after_rerun
 
     moved = settle_after_rerun(home, record.case_no, record.batch_id, current_flow_run_id() or "rerun")

@@ -32,7 +32,7 @@ from pipeline.structure import VolumePlan
 
 RUN_FILE = "run.json"
 
-RunStatus = Literal["running", "failed", "built", "published"]
+RunStatus = Literal["running", "review", "failed", "built", "published"]
 
 
 class RunRecord(BaseModel):
@@ -58,6 +58,10 @@ class RunRecord(BaseModel):
     error: str = ""
     manifest_version: str | None = None
     publish: bool = True
+    review: str | None = Field(default=None, description="review mode asked for (--review, room.yaml); None: profile's")
+    review_volumes: list[int] = Field(default_factory=list, description="volumes waiting for a 卷内目录 review")
+    api_url: str | None = Field(default=None, description="the Prefect API the run reports to (a paused run's "
+                                "review is sent there)")
     owner: str = Field(default="", description="the agency owning the dossier (the room's, batch.json's or kept)")
     room: str = Field(default="", description="the hot-folder room the batch came from")
     fingerprint: str = Field(default="", description="the batch's fingerprint when the run started")

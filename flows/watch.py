@@ -82,6 +82,8 @@ class DeploymentSubmitter:
                   "room": config.policy.model_dump(mode="json") if config.policy else None}
         if config.profile:
             params["profile"] = config.profile
+        if config.review:
+            params["review"] = config.review
         try:
             queue = config.work_queue or entry.room if self._work_pool(name) else None
             run = run_deployment(name, parameters=params, idempotency_key=entry.key, timeout=0, as_subflow=False,
@@ -128,7 +130,7 @@ class InProcessSubmitter:
 
         fl = process_batch.with_options(**self.flow_options) if self.flow_options else process_batch
         state = fl(batch_dir=str(batch_dir), batch_id=entry.batch, profile=config.profile, state=str(self.home),
-                   room=config.policy, fingerprint=entry.fingerprint, return_state=True)
+                   room=config.policy, fingerprint=entry.fingerprint, review=config.review, return_state=True)
         run_id = str(state.state_details.flow_run_id)
         self._done[run_id] = RunStatus(final=True, ok=state.is_completed(),
                                        message=f"{state.name}: {state.message or ''}".strip(), run_id=run_id)

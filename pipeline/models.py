@@ -1,8 +1,7 @@
-"""Pydantic models for the contracts other systems depend on.
+"""Pydantic models for the contracts other systems depend on (a profile's input limits: :mod:`pipeline.limits`).
 
-The JSON Schemas under ``schemas/`` are generated from these models (``python -m pipeline.schemas``) and a test
-fails when they drift. Field names here are part of the public contract: rename nothing without a schema version bump.
-"""
+The JSON Schemas under ``schemas/`` are generated from these models (``python -m pipeline.schemas``); a test fails
+when they drift. Field names here are part of the public contract: rename nothing without a schema version bump."""
 
 from __future__ import annotations
 
@@ -11,20 +10,21 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipeline.limits import InputPolicy
+
 SCHEMA_VERSION = "1.0"
 
 SecurityLevel = Literal["public", "internal", "secret", "confidential", "top-secret"]
 """Security levels, lowest first (公开, 内部, 秘密, 机密, 绝密)."""
-
 SECURITY_ORDER: tuple[str, ...] = ("public", "internal", "secret", "confidential", "top-secret")
 
 ColourMode = Literal["bitonal", "grey", "colour"]
+FieldSource = Literal["sheet", "manifest", "ocr", "operator"]  # where a 卷内目录 field came from
 PdfaLevel = Literal["1b", "2b"]
 
 
 class Contract(BaseModel):
     """Base for contract models: unknown fields are refused so that typos fail loudly."""
-
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
@@ -49,8 +49,7 @@ class BatchManifest(Contract):
     schema_version: str = SCHEMA_VERSION
     case_no: str = Field(description="案号, e.g. （2024）豫0727刑初172号")
     case_title: str = Field(default="", description="案件名称")
-    agency: str = Field(default="", description="the agency that owns and scans the file (立卷单位): one the "
-                        "administrator bound the scanning room to; empty: the room's only agency")
+    agency: str = Field(default="", description="立卷单位: one of the agencies the administrator bound the room to")
     room: str = Field(default="", description="scanning room id")
     operator: str = Field(default="", description="scanner operator")
     scanned: datetime | None = Field(default=None, description="when the batch was scanned")
@@ -60,9 +59,7 @@ class BatchManifest(Contract):
     retention: str = Field(default="", description="保管期限, e.g. 永久, 长期, 30年")
     prepared_by: str = Field(default="", description="立卷人")
     checked_by: str = Field(default="", description="检查人")
-    grants: list[str] = Field(default_factory=list,
-                              description="ignored: access is granted by an administrator (dossier grant), never by "
-                                          "the scanning room")
+    grants: list[str] = Field(default_factory=list, description="ignored: access is never granted by a scanning room")
     documents: list[DocumentSpec] = Field(default_factory=list, description="document list; empty = detect")
     standard: str | None = Field(default=None, description="standard profile id@version to use, default if absent")
 
@@ -152,23 +149,6 @@ class RetentionPolicy(Contract):
     days: int = Field(default=0, ge=0)
 
 
-class InputPolicy(Contract):
-    """Limits on what a batch may hold, checked before a file is decoded or hashed (hostile or broken input)."""
-
-    max_files: int = Field(default=5000, ge=1, description="files in one batch at most")
-    max_pages: int = Field(default=5000, ge=1, description="pages in one batch at most (every frame of every file)")
-    max_file_bytes: int = Field(default=2 * 1024**3, ge=1, description="bytes of one file at most")
-    max_batch_bytes: int = Field(default=32 * 1024**3, ge=1, description="bytes of all the batch's files at most")
-    max_frames: int = Field(default=1000, ge=1, description="pages of one multi-page TIFF or PDF at most")
-    max_pixels: int = Field(default=150_000_000, ge=1,
-                            description="pixels of one page image at most (a 600-dpi A2 sheet); larger is refused "
-                                        "as a decompression bomb")
-    pdf_render_dpi: int = Field(default=300, ge=72, le=1200,
-                                description="resolution a PDF page is rendered at when its image cannot be taken over")
-    max_pdf_page_mm: float = Field(default=1200.0, gt=0,
-                                   description="longer side of a PDF page at most (A0 is 1189 mm)")
-
-
 class StandardProfile(Contract):
     """A versioned digitization standard: everything the pipeline decides by is read from here."""
 
@@ -182,6 +162,7 @@ class StandardProfile(Contract):
     pdfa: PdfaPolicy = PdfaPolicy()
     signing: SigningPolicy = SigningPolicy()
     retention: RetentionPolicy = RetentionPolicy()
+    review: Literal["flagged", "always", "never"] = "flagged"  # when a run pauses for a 卷内目录 review
     input: InputPolicy = InputPolicy()
 
     @property
@@ -224,6 +205,25 @@ class PageRecord(Contract):
     flags: list[str] = Field(default_factory=list)
 
 
+class FieldEvidence(Contract):
+    """Where a 卷内目录 field came from (null: nobody), how sure we are (1: declared or reviewed), why it is in doubt
+    (no flags: it is not), what OCR read when the value differs (a correction)."""
+
+    source: FieldSource | None = None
+    confidence: float = Field(default=0.0, ge=0, le=1)
+    flags: list[str] = []
+    read: str = ""
+
+
+class EntryEvidence(Contract):
+    """The evidence of each field of one 卷内目录 row."""
+
+    title: FieldEvidence = FieldEvidence()
+    doc_no: FieldEvidence = FieldEvidence()
+    author: FieldEvidence = FieldEvidence()
+    date: FieldEvidence = FieldEvidence()
+
+
 class CatalogueEntry(Contract):
     """One row of a volume's 卷内目录."""
 
@@ -237,7 +237,8 @@ class CatalogueEntry(Contract):
     remark: str = Field(default="", description="备注, e.g. 续 for a continued document")
     continued: bool = False
     document: int = Field(description="document index in the case")
-    flags: list[str] = Field(default_factory=list, description="fields missing or inferred")
+    flags: list[str] = Field(default_factory=list, description="in doubt: <field>-<flag> (date-missing…), notes")
+    evidence: EntryEvidence = Field(default_factory=EntryEvidence, description="source, confidence, flags per field")
 
 
 class VolumeCatalogue(Contract):
@@ -253,6 +254,23 @@ class Catalogue(Contract):
     schema_version: str = SCHEMA_VERSION
     case_no: str
     volumes: list[VolumeCatalogue]
+
+
+class CatalogueCorrection(Contract):
+    """One 卷内目录 field a person (by, at) confirmed or corrected (before → after) before the volumes were built."""
+
+    volume: int
+    seq: int = Field(description="顺序号 of the row in its volume; document: its index in the case")
+    document: int
+    field: Literal["title", "doc_no", "author", "date"]
+    action: Literal["corrected", "confirmed"]
+    before: str
+    after: str
+    source_before: FieldSource | None = None
+    flags_before: list[str] = []
+    by: str
+    at: datetime
+    run: str | None = Field(default=None, description="the paused flow run the review resumed")
 
 
 class SignatureInfo(Contract):
@@ -348,6 +366,7 @@ class DossierManifest(Contract):
     catalogue_sha256: str | None = None
     report_sha256: str | None = None
     report: ReportSummary | None = None
+    corrections: list[CatalogueCorrection] = Field(default_factory=list, description="卷内目录 reviews")
     object_versions: dict[str, str] = Field(
         default_factory=dict,
         description="object version id of every stored object this manifest names, by key relative to the dossier "

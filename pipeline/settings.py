@@ -25,9 +25,18 @@ below takes the area it needs as an argument and never reads the environment its
 ``DOSSIER_OCR_CHUNK``              pages per page task (default 8; one OCR engine run each)
 ``DOSSIER_PAGE_SLOTS``             pages being processed at once on this host across runs (default: cores)
 ``DOSSIER_DASK_ADDRESS``           run page tasks on this dask.distributed scheduler
+``DOSSIER_REVIEW_TIMEOUT``         seconds a run waits paused for a 卷内目录 review before it fails (default 30 days)
 ``DOSSIER_API_CACHE_TTL``          seconds the fetch service caches a manifest (default 5)
 ``DOSSIER_API_PRESIGN_SECONDS``    > 0: volumes are served as presigned redirects valid this long
 ``DOSSIER_ARTIFACT_BASE_URL``      where the state folder's contact sheets are reachable for the Prefect UI links
+``DOSSIER_DB_URL``                 the access database (requests, users, tokens, grants): a SQLAlchemy URL, e.g.
+                                   ``postgresql://dossier:…@db/dossier``; default an SQLite file in the state folder
+``DOSSIER_SESSION_HOURS``          how long a web sign-in lasts (default 8)
+``DOSSIER_REQUEST_SWEEP_SECONDS``  how often the service ends expired access and releases requests whose dossier
+                                   appeared (default 30)
+``DOSSIER_COOKIE_SECURE``          ``1``: session cookies always ``Secure``; ``0``: never; default: when the request
+                                   came over TLS (directly or through a proxy's ``X-Forwarded-Proto``)
+``DOSSIER_TOKEN_DAYS``             how long a new bearer token is valid (default 365)
 =================================  ===================================================================================
 """
 
@@ -133,6 +142,7 @@ class ProcessingSettings(_Area):
     ocr_chunk: int = Field(8, alias="DOSSIER_OCR_CHUNK", ge=1)
     page_slots: int | None = Field(None, alias="DOSSIER_PAGE_SLOTS", ge=1)
     dask_address: str = Field("", alias="DOSSIER_DASK_ADDRESS")
+    review_timeout: int = Field(30 * 24 * 3600, alias="DOSSIER_REVIEW_TIMEOUT", ge=1)
 
     @property
     def page_workers(self) -> int:
@@ -148,6 +158,20 @@ class ServiceSettings(_Area):
     artifact_base_url: str = Field("", alias="DOSSIER_ARTIFACT_BASE_URL")
 
 
+class AccessSettings(_Area):
+    """The requesters' side: the access database, web sessions, the request sweeper, tokens."""
+
+    db_url: SecretStr = Field(SecretStr(""), alias="DOSSIER_DB_URL")
+    session_hours: float = Field(8.0, alias="DOSSIER_SESSION_HOURS", gt=0)
+    sweep_seconds: float = Field(30.0, alias="DOSSIER_REQUEST_SWEEP_SECONDS", gt=0)
+    cookie_secure: bool | None = Field(None, alias="DOSSIER_COOKIE_SECURE")
+    token_days: int = Field(365, alias="DOSSIER_TOKEN_DAYS", ge=1)
+
+    def database_url(self, layout: StateLayout) -> str:
+        """The configured database URL, else the SQLite file of the state folder."""
+        return self.db_url.get_secret_value() or f"sqlite:///{layout.database}"
+
+
 class Settings(BaseModel):
     """All settings, one model per area."""
 
@@ -159,6 +183,7 @@ class Settings(BaseModel):
     processing: ProcessingSettings = ProcessingSettings.model_construct()
     service: ServiceSettings = ServiceSettings.model_construct()
     operations: OperationsSettings = OperationsSettings.model_construct()
+    access: AccessSettings = AccessSettings.model_construct()
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -220,6 +245,11 @@ class StateLayout:
         """The administrator's rooms file unless DOSSIER_ROOMS_FILE names another: each room's agencies and case
         numbers."""
         return self.root / "rooms.yaml"
+
+    @property
+    def database(self) -> Path:
+        """The access database (SQLite) when DOSSIER_DB_URL names none: requests, users, tokens, grants."""
+        return self.root / "access.db"
 
     @property
     def prefect(self) -> Path:

@@ -13,6 +13,8 @@ DEBIAN_PACKAGES=(
   default-jre-headless libpdfbox2-java libactivation-java libjaxb-api-java  # PDFBox Preflight (PDF/A-1b validator)
   softhsm2                                                                  # a real PKCS#11 token for signing tests
   libtiff6                                                                  # G4 page images (pipeline/g4.py)
+  chromium                                                                  # the browser tests (driven by Playwright)
+  postgresql-15                                                             # the access database tests on PostgreSQL
   make
 )
 PYTHON=${PYTHON:-python3}

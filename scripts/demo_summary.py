@@ -11,16 +11,16 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from flows.cli.fetch import case_folder_name
 from flows.cli.verify import verify_target
 from pipeline.dossier import trust_roots_for_run
 from pipeline.models import DossierManifest
 from pipeline.settings import Settings
-from pipeline.storage import case_key
 
 
 def main(case_no: str, out: Path) -> int:
     """Check the fetched dossier and print the summary; returns the exit code."""
-    folder = out / case_key(case_no)
+    folder = out / case_folder_name(case_no)
     manifest = DossierManifest.model_validate_json((folder / "dossier.json").read_text(encoding="utf-8"))
     settings = Settings.load()
     report = verify_target(folder, trust_roots_for_run(settings.signing, settings.layout().signing), qpdf=True)

@@ -6,11 +6,15 @@ import os
 
 import pytest
 
+from tests.access_fixtures import request_service, web_service  # noqa: F401  (running services with people)
+from tests.db_fixtures import database, db_url, postgres  # noqa: F401  (SQLite and PostgreSQL databases)
 from tests.store_fixtures import embedded_store, object_store  # noqa: F401  (session fixtures for every module)
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+# a flow that pauses for a 卷内目录 review nobody gives fails after this, instead of holding the suite for 30 days
+os.environ.setdefault("DOSSIER_REVIEW_TIMEOUT", "600")
 
 
 @pytest.fixture(scope="session")

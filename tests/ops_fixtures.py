@@ -59,10 +59,11 @@ def write_rooms(path: Path, rooms: tuple[str, ...] = ROOMS, agencies: tuple[str,
 
 
 def write_profile(folder: Path, version: str = "1.0.0-test-noocr", max_pages: int = 2) -> Path:
-    """A test standard profile: OCR off (not the point of these tests), at most ``max_pages`` pages per volume."""
+    """A test standard profile: OCR off (not the point of these tests), at most ``max_pages`` pages per volume, and
+    no 卷内目录 review (fields are left unread without OCR: the runs must not pause)."""
     path = folder / f"profile-{version}.yaml"
     path.write_text(f'id: "DA/T 31-2017"\nversion: "{version}"\nocr:\n  enabled: false\nvolumes:\n'
-                    f'  max_pages: {max_pages}\n', encoding="utf-8")
+                    f'  max_pages: {max_pages}\nreview: never\n', encoding="utf-8")
     return path
 
 

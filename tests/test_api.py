@@ -9,7 +9,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from pipeline.access import GrantStore, TokenStore, create_app, read_audit, verify_audit
+from pipeline.access import Database, GrantStore, TokenStore, create_app, read_audit, verify_audit
 from pipeline.errors import StoreError
 from pipeline.storage import ObjectStore, StoreConfig, case_key, fetch_via_server, normalise_case_no, publish_dossier
 from tests.store_fixtures import make_dossier, serve_in_thread, unique_case_no
@@ -48,18 +48,26 @@ def enc(case_no: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def service(embedded_store, tmp_path_factory):
+def api_database(tmp_path_factory):
+    db = Database.open(f"sqlite:///{tmp_path_factory.mktemp('api-db') / 'access.db'}")
+    yield db
+    db.dispose()
+
+
+@pytest.fixture(scope="module")
+def service(embedded_store, tmp_path_factory, api_database):
     store = embedded_store.store()
     case_no = unique_case_no()
     manifest, out, originals = make_dossier(tmp_path_factory.mktemp("api"), case_no, volumes=2,
                                             volume_bytes=700_000, agency=OWNER, grants=(PARTNER,))
     publish_dossier(store, manifest, out, originals)
-    token_store = TokenStore(store)
+    token_store = TokenStore(api_database)
     tokens = {agency: token_store.create(agency, label="test")[0] for agency in (OWNER, PARTNER, LATER, STRANGER)}
     prefix = f"system/audit-test-{secrets.token_hex(4)}/"
-    app = create_app(embedded_store.config, cache_ttl=0, manifest_ttl=0, audit_prefix=prefix)
+    app = create_app(embedded_store.config, database=api_database, cache_ttl=0, manifest_ttl=0, audit_prefix=prefix)
     with serve_in_thread(app) as url:
-        yield Service(url, store, app, prefix, case_no, manifest, out, tokens, GrantStore(store), token_store)
+        yield Service(url, store, app, prefix, case_no, manifest, out, tokens, GrantStore(api_database),
+                      token_store)
 
 
 def test_request_without_a_token_is_401_with_a_json_reason(service):
@@ -164,13 +172,14 @@ def test_every_request_allowed_or_denied_is_in_the_audit_log(service):
     assert verify_audit(service.store, service.audit_prefix).ok
 
 
-def test_a_response_is_withheld_when_its_audit_entry_cannot_be_stored(embedded_store, tmp_path):
+def test_a_response_is_withheld_when_its_audit_entry_cannot_be_stored(embedded_store, tmp_path, api_database):
     store = embedded_store.store()
     case_no = unique_case_no()
     manifest, out, originals = make_dossier(tmp_path, case_no, agency=OWNER)
     publish_dossier(store, manifest, out, originals)
-    token, _ = TokenStore(store).create(OWNER)
-    app = create_app(embedded_store.config, cache_ttl=0, audit_wait=5, audit_prefix="system/audit-withheld/")
+    token, _ = TokenStore(api_database).create(OWNER)
+    app = create_app(embedded_store.config, database=api_database, cache_ttl=0, audit_wait=5,
+                     audit_prefix="system/audit-withheld/")
     dead = ObjectStore(StoreConfig(endpoint="127.0.0.1:9", access_key="x", secret_key="y", retries=0, timeout=1))
     app.state.audit.store = dead  # the audit log's store is unreachable; the dossier's store is fine
     with serve_in_thread(app) as url:
@@ -210,8 +219,8 @@ def test_older_manifest_versions_are_listed_and_readable(service, tmp_path):
     assert hashlib.sha256(old.content).hexdigest() == m1.volumes[0].sha256
 
 
-def test_presigned_mode_redirects_to_a_short_lived_url_of_the_pinned_version(embedded_store, service):
-    app = create_app(embedded_store.config, cache_ttl=0, presign_seconds=60,
+def test_presigned_mode_redirects_to_a_short_lived_url_of_the_pinned_version(embedded_store, service, api_database):
+    app = create_app(embedded_store.config, database=api_database, cache_ttl=0, presign_seconds=60,
                      audit_prefix=service.audit_prefix)
     with serve_in_thread(app) as url:
         r = httpx.get(f"{url}/dossiers/{enc(service.case_no)}/volumes/1",
@@ -232,11 +241,13 @@ def test_health_answers_without_a_token(service):
     assert service.get("/health").json()["store"] is True
 
 
-def test_worker_factory_builds_the_app_from_the_environment(embedded_store, monkeypatch):
+def test_worker_factory_builds_the_app_from_the_environment(embedded_store, monkeypatch, tmp_path):
     from flows.service import app_from_env
 
     monkeypatch.delenv("DOSSIER_S3_ENDPOINT", raising=False)
     monkeypatch.setenv("DOSSIER_HOME", str(embedded_store.state_dir))
     monkeypatch.setenv("DOSSIER_API_PRESIGN_SECONDS", "30")
+    monkeypatch.setenv("DOSSIER_DB_URL", f"sqlite:///{tmp_path / 'worker.db'}")
     app = app_from_env()
     assert app.state.store.config.endpoint == embedded_store.config.endpoint
+    assert app.state.database.revision() == app.state.database.head()

@@ -49,7 +49,7 @@ def sample_run(tmp_path_factory, prefect_harness, store_env):
     batch = work / "case-2024-172"
     shutil.copytree(SAMPLE, batch)
     state = work / "state"
-    result = process_batch(str(batch), state=str(state))
+    result = process_batch(str(batch), state=str(state), review="never")
     return state, batch, result
 
 
@@ -123,7 +123,7 @@ def test_a_second_run_takes_every_page_from_the_cache(sample_run, prefect_harnes
     from flows.process import process_batch
 
     state, batch, _ = sample_run
-    result = process_batch(str(batch), state=str(state), publish=False)
+    result = process_batch(str(batch), state=str(state), publish=False, review="never")
     assert result["pages_from_cache"] == len(TRUTH["pages"])
 
 
@@ -234,3 +234,19 @@ def test_taking_a_free_page_slot_costs_far_less_than_a_page(tmp_path):
             pass
     per_page = (time.process_time() - cpu) / n
     assert per_page < 0.002, f"{per_page * 1000:.3f} ms CPU per slot"  # OCR of a page is ~2 s
+
+
+def test_the_sample_catalogue_holds_every_field_its_documents_carry_and_flags_the_rest(sample_run):
+    from pipeline.models import Catalogue
+
+    _, _, result = sample_run
+    catalogue = Catalogue.model_validate_json((Path(result["folder"]) / "catalogue.json").read_text(encoding="utf-8"))
+    rows = [(e.title, e.doc_no, e.author, e.date, e.first_page, e.last_page) for e in catalogue.volumes[0].entries]
+    assert rows == [
+        ("起诉书", "封检公诉刑诉〔2024〕172号", "河南省封丘县人民检察院", "2024-05-27", 1, 2),
+        ("询问笔录", "", "封丘县公安局", "2024-05-27", 3, 5),
+        ("扣押物品清单", "", "", "", 6, 6),  # the list prints no authority and no date: left empty, flagged
+        ("刑事判决书", "（2024）豫0727刑初172号", "河南省封丘县人民法院", "2024-05-27", 7, 9)]
+    flagged = catalogue.volumes[0].entries[2].flags
+    assert "author-missing" in flagged and "date-missing" in flagged
+    assert all(not e.flags for k, e in enumerate(catalogue.volumes[0].entries) if k != 2)

@@ -24,7 +24,7 @@ def run(name: str, tmp_path_factory, case: str | None = None) -> tuple[DossierMa
     work = tmp_path_factory.mktemp(name)
     batch = work / name
     shutil.copytree(ROOT / "samples" / name, batch)
-    result = process_batch(str(batch), case_no=case, state=str(work / "state"), publish=False)
+    result = process_batch(str(batch), case_no=case, state=str(work / "state"), publish=False, review="never")
     folder = Path(result["folder"])
     manifest = DossierManifest.model_validate_json((folder / "dossier.json").read_text(encoding="utf-8"))
     catalogue = Catalogue.model_validate_json((folder / "catalogue.json").read_text(encoding="utf-8"))

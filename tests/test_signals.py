@@ -104,7 +104,7 @@ def test_dossier_watch_stops_cleanly_on_sigterm_mid_run_and_the_batch_is_resumed
                                                                                tmp_path, command):
     hot, state = tmp_path / "hot", tmp_path / "state"
     (hot / "room-1").mkdir(parents=True)
-    (hot / "room-1" / "room.yaml").write_text("settle_seconds: 0\n", encoding="utf-8")
+    (hot / "room-1" / "room.yaml").write_text("settle_seconds: 0\nreview: never\n", encoding="utf-8")
     write_rooms(state / "rooms.yaml")
     make_batch(hot / "room-1" / "b1", unique_case_no(), marker=True)
     env = subprocess_env(store_environment(embedded_store))

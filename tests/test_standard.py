@@ -7,7 +7,9 @@ from pipeline.standard import load_profile
 
 
 def test_a_profile_is_loaded_by_its_builtin_name():
-    assert load_profile("dat31-2017").key == "DA/T 31-2017@1.1.0"
+    profile = load_profile("dat31-2017")
+    assert profile.key == "DA/T 31-2017@1.2.0"  # 1.1.0 added the 卷内目录 review, 1.2.0 the input limits
+    assert profile.review == "flagged"
 
 
 def test_a_profile_from_a_file_overrides_defaults(tmp_path):

@@ -6,9 +6,10 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
-from pipeline.access import GrantStore, TokenStore, read_audit
+from flows.cli.fetch import case_folder_name
+from pipeline.access import Database, GrantStore, TokenStore, read_audit
 from pipeline.errors import ExitCode
-from pipeline.storage import EmbeddedStore, case_key, free_base_port, normalise_case_no, publish_dossier
+from pipeline.storage import EmbeddedStore, free_base_port, normalise_case_no, publish_dossier
 from tests.store_fixtures import make_dossier, unique_case_no
 
 runner = CliRunner()
@@ -27,29 +28,43 @@ def run(embedded_store, monkeypatch):
     return invoke
 
 
-def test_token_create_prints_the_token_alone_on_the_last_line_and_it_authenticates(run, object_store):
-    result = run("token", "create", "--agency", "新封县人民检察院", "--label", "clerk 1")
+@pytest.fixture
+def cli_db(run, embedded_store):
+    """The access database the commands use (the state folder's SQLite file), once a command has made it."""
+    assert run("db", "upgrade").exit_code == 0
+    db = Database(f"sqlite:///{embedded_store.state_dir / 'access.db'}")
+    yield db
+    db.dispose()
+
+
+def test_token_create_prints_the_token_alone_on_the_last_line_and_it_authenticates(run, cli_db):
+    result = run("token", "create", "--agency", "新封县人民检察院", "--label", "clerk 1", "--role", "clerk",
+                 "--days", "30")
     assert result.exit_code == 0, result.output
     token = result.output.strip().splitlines()[-1]
-    assert TokenStore(object_store).authenticate(token).agency == "新封县人民检察院"
+    who = TokenStore(cli_db).authenticate(token)
+    assert (who.agency, who.roles) == ("新封县人民检察院", {"clerk"})
+    record = TokenStore(cli_db).get(who.token_id)
+    assert 29 <= (record.expires - record.created).days <= 30
 
 
-def test_token_list_never_shows_secrets_and_revoke_marks_the_token(run, object_store):
+def test_token_list_never_shows_secrets_and_revoke_marks_the_token(run, cli_db):
     token = run("token", "create", "--agency", "开封市公安局").output.strip().splitlines()[-1]
     token_id = token.split("_")[1]
     listing = run("token", "list")
     assert token_id in listing.output and token.split("_", 2)[2] not in listing.output
     assert run("token", "revoke", token_id).exit_code == 0
-    assert next(r for r in TokenStore(object_store).list() if r.id == token_id).revoked
+    assert TokenStore(cli_db).get(token_id).revoked
 
 
-def test_grant_and_revoke_grant_change_who_may_fetch_a_case(run, object_store):
+def test_grant_and_revoke_grant_change_who_may_fetch_a_case(run, cli_db):
     case_no = unique_case_no()
     assert run("grant", case_no, "--agency", "开封市公安局").exit_code == 0
-    assert GrantStore(object_store).get(case_no, cached=False).granted == ("开封市公安局",)
+    record = GrantStore(cli_db).get(case_no, cached=False)
+    assert record.granted(record.allowances[0].expires or GrantStore(cli_db).clock()) == ["开封市公安局"]
     assert run("revoke-grant", case_no, "--agency", "开封市公安局").exit_code == 0
-    record = GrantStore(object_store).get(case_no, cached=False)
-    assert record.granted == () and record.revoked == ("开封市公安局",)
+    record = GrantStore(cli_db).get(case_no, cached=False)
+    assert record.allowances == () and record.denied == {"开封市公安局"}
 
 
 def test_fetch_writes_the_verified_dossier_and_is_audited(run, object_store, tmp_path):
@@ -58,7 +73,9 @@ def test_fetch_writes_the_verified_dossier_and_is_audited(run, object_store, tmp
     publish_dossier(object_store, manifest, out, originals)
     result = run("fetch", case_no, "--out", tmp_path / "got", "--no-verify-signatures")
     assert result.exit_code == 0, result.output
-    folder = tmp_path / "got" / case_key(case_no)
+    folder = tmp_path / "got" / case_folder_name(case_no)
+    assert folder.name == normalise_case_no(case_no).replace("(", "（").replace(")", "）")
+    assert [p.name for p in (tmp_path / "got").iterdir()] == [folder.name]  # no staging folder left behind
     assert hashlib.sha256((folder / "volumes/002.pdf").read_bytes()).hexdigest() == manifest.volumes[1].sha256
     fetches = [e for e in read_audit(object_store) if e.get("action") == "fetch"
                and e.get("case_no") == normalise_case_no(case_no)]

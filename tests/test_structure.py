@@ -101,7 +101,8 @@ def test_missing_fields_are_flagged_never_invented():
     fields = read_fields(ocr)
     assert fields.title == "询问笔录"
     assert (fields.doc_no, fields.author, fields.date) == ("", "", "")  # the body's date is not the document's
-    assert {"doc_no-missing", "author-missing", "date-missing"} <= set(fields.flags)
+    assert {"author-missing", "date-missing"} <= set(fields.flags)
+    assert "doc_no-missing" not in fields.flags  # a 笔录 carries no 文号: its empty 文号 is right, not in doubt
 
 
 def test_fields_come_from_the_red_head_number_and_closing_date():
@@ -140,7 +141,9 @@ def test_documents_take_the_declared_page_counts_with_blank_pages_left_out(tmp_p
     docs = find_documents(pages, manifest, headings=None)
     assert [d.positions for d in docs] == [(0, 1), (3,), (4, 5)]
     assert docs[0].date == "2024-03-20" and docs[0].boundary == "manifest" and docs[0].flags == ()
-    assert "doc_no-missing" in docs[1].flags  # declared nothing, no OCR to read it from
+    assert "doc_no-missing" in docs[2].doubts()  # declared nothing, no OCR to read it from
+    assert "doc_no-missing" not in docs[1].doubts()  # a 收据 carries no 文号
+    assert docs[0].evidence["title"].source == "manifest" and docs[0].evidence["title"].confidence == 1.0
 
 
 def test_page_counts_that_do_not_add_up_send_the_batch_to_review(tmp_path):
@@ -197,7 +200,9 @@ def test_documents_and_their_fields_equal_the_separator_sheets(separated_batch):
         (p.title, p.doc_no, p.author, p.date) for p in payloads[1:]]
     assert [d.positions for d in docs] == [(2, 3), (6, 7), (9,)]  # sheets and the blank back are in no document
     assert all(d.boundary == "separator" for d in docs)
-    assert [d.flags for d in docs] == [(), ("doc_no-missing",), ("doc_no-missing",)]  # page counts agree
+    # page counts agree; a 笔录 and a 清单 carry no 文号, so their empty 文号 is no doubt
+    assert [d.doubts() for d in docs] == [[], [], []]
+    assert all(d.evidence["title"].source == "sheet" for d in docs)
 
 
 def test_separator_sheets_are_not_in_any_volume(separated_batch):
@@ -268,7 +273,7 @@ def test_titles_of_synthetic_documents_are_found_from_real_ocr(ocr_batch):
     docs = find_documents(artifacts, BatchManifest(case_no=facts.court_no, agency="河南省封丘县人民法院"))
     assert [(d.title, d.positions) for d in docs] == [
         ("起诉书", (0, 1)), ("询问笔录", (2, 3)), ("扣押物品清单", (4,)), ("刑事判决书", (5, 6)), ("现场勘验照片", (7,))]
-    assert all(d.boundary == "ocr" and "title-ocr" in d.flags for d in docs)
+    assert all(d.boundary == "ocr" and d.evidence["title"].source == "ocr" for d in docs)
 
 
 def test_fields_read_from_ocr_are_those_printed_on_the_first_page(ocr_batch):
@@ -297,15 +302,15 @@ def test_a_change_of_issuing_authority_starts_a_document_even_without_a_known_ti
         ocr = OcrResult(2480, 3508, 300, (*lines, *body))
         pages.append(page_artifact(pos, image, dpi=300, ocr=ocr, folder=tmp_path))
     docs = find_documents(pages, None, headings=None)
+    # a title outside the lexicon is the large centred line at the top
     assert [(d.positions, d.author, d.title) for d in docs] == [
-        ((0, 1), "河南省封丘县人民检察院", ""), ((2, 3), "河南省封丘县人民法院", "")]
-    assert all("title-missing" in d.flags for d in docs)
+        ((0, 1), "河南省封丘县人民检察院", "关于调取证据的函"), ((2, 3), "河南省封丘县人民法院", "关于调取证据的函")]
 
 
 def test_pages_without_any_title_are_one_untitled_document(tmp_path):
     docs = find_documents(_pages(tmp_path, 3), None, headings=None)
     assert [(d.title, d.positions, d.boundary) for d in docs] == [("", (0, 1, 2), "single")]
-    assert "title-missing" in docs[0].flags
+    assert "title-missing" in docs[0].doubts()
 
 
 # --------------------------------------------------------------------------------------------------------------------

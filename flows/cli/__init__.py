@@ -3,16 +3,30 @@
 
 =================  ===================================================================================================
 ``process``        one batch folder into a signed, checked, published dossier (process.py: also rerun, reprocess)
+``catalogue``      the 卷内目录 review of a paused run (catalogue.py)
 ``watch``          hot folders (watch.py: also status)
 ``store``          the embedded object store (store.py)
 ``serve``          the fetch service, tokens, grants and the audit log (access.py)
+``request``        调卷函: file, list, act, report (request.py)
+``user``, ``db``   people who sign in, with their roles; the access database (users.py)
 ``fetch``          a dossier by case number (fetch.py)
 ``verify``         the four-property check of a volume, a folder or a case (verify.py)
 ``sheets``         separator sheets to print (sheets.py)
 =================  ===================================================================================================
 """
 
-from flows.cli import access, fetch, process, sheets, store, verify, watch  # noqa: F401  (each adds its commands)
+from flows.cli import (  # noqa: F401  (each adds its commands)
+    access,
+    catalogue,
+    fetch,
+    process,
+    request,
+    sheets,
+    store,
+    users,
+    verify,
+    watch,
+)
 from flows.cli._common import app
 
 

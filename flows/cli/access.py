@@ -1,6 +1,8 @@
 """`dossier serve`, `token`, `grant`, `revoke-grant` and `audit`: the requesters' side and its records.
 
-Changes to tokens and grants are recorded in the audit log (a CLI stream) before the command reports success.
+Tokens and grants live in the access database (DOSSIER_DB_URL, else ``<state>/access.db``), which every command
+brings up to date first. Changes to tokens and grants are recorded in the audit log (a CLI stream) before the
+command reports success.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 
 from flows.cli._common import StateOption, app, console, err, layout, object_store, operator, reported, settings, stop
 from pipeline.errors import ExitCode
@@ -19,6 +21,14 @@ token_app = typer.Typer(help="Bearer tokens of requesting agencies.", no_args_is
 audit_app = typer.Typer(help="The access audit log.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 app.add_typer(audit_app, name="audit")
+
+
+def open_database(state: Path | None, store=None):
+    """The access database of the settings (else the state folder's), migrated; ``store`` is where the first
+    migration takes earlier tokens and grants over from (default: the configured object store)."""
+    from flows.service import open_database as open_db
+
+    return open_db(settings(), layout(state).root, store or object_store(state))
 
 
 def admin_audit(store, **fields) -> None:
@@ -43,10 +53,10 @@ def serve(state: StateOption = None, host: str = "127.0.0.1", port: int = 8080,
               help="also log each request to stderr (the audit log records every request anyway)")] = False,
           workers: Annotated[int, typer.Option(help="worker processes (each keeps its own audit stream)")] = 1
           ) -> None:
-    """Run the requesters' fetch API (FastAPI + uvicorn); OpenAPI at /docs."""
+    """Run the fetch API, request API and web pages (FastAPI + uvicorn); OpenAPI at /docs, pages at /web/."""
     import uvicorn
 
-    from flows.service import create_service, export_for_workers
+    from flows.service import create_service, export_for_workers, settle_heap
 
     service = settings().service
     home = layout(state).root
@@ -59,33 +69,47 @@ def serve(state: StateOption = None, host: str = "127.0.0.1", port: int = 8080,
         uvicorn.run("flows.service:app_from_env", factory=True, workers=workers, host=host, port=port,
                     log_level="info", access_log=access_log)
         return
+    settle_heap()
     uvicorn.run(application, host=host, port=port, log_level="info", access_log=access_log)
 
 
 @token_app.command("create")
 def token_create(agency: Annotated[str, typer.Option(help="requesting agency, e.g. 新封县人民检察院")],
-                 label: str = "", state: StateOption = None) -> None:
+                 label: str = "",
+                 role: Annotated[Optional[list[str]], typer.Option(
+                     "--role", help="clerk, reviewer, approver, registrar or admin (repeatable); none: read only")]
+                 = None,
+                 days: Annotated[Optional[int], typer.Option(
+                     help="valid this many days (default $DOSSIER_TOKEN_DAYS, else 365; 0: no end)", min=0)] = None,
+                 user: Annotated[Optional[str], typer.Option(help="the token acts as this user")] = None,
+                 state: StateOption = None) -> None:
     """Create a token for an agency; the token is printed once, alone on the last line."""
     from pipeline.access import TokenStore
 
     with reported():
         store = object_store(state)
-        token, record = TokenStore(store).create(agency, label)
-        admin_audit(store, action="token.create", target=record.id, detail=f"agency={record.agency}")
-    console.print(f"token {record.id} for {record.agency} created; it is not stored, keep it now:", highlight=False)
+        valid = settings().access.token_days if days is None else days
+        token, record = TokenStore(open_database(state, store)).create(agency, label, role or (), valid or None,
+                                                                      username=user)
+        admin_audit(store, action="token.create", target=record.id,
+                    detail=f"agency={record.agency} roles={','.join(record.roles) or '-'} user={user or '-'}")
+    until = record.expires.date().isoformat() if record.expires else "no end"
+    console.print(f"token {record.id} for {record.agency} ({', '.join(record.roles) or 'read only'}; valid until "
+                  f"{until}) created; it is not stored, keep it now:", highlight=False)
     print(token)
 
 
 @token_app.command("list")
 def token_list(state: StateOption = None) -> None:
-    """List tokens (ids, agencies, created, revoked), never their secrets."""
+    """List tokens (ids, agencies, roles, created, expires, revoked), never their secrets."""
     from pipeline.access import TokenStore
 
     with reported():
-        records = TokenStore(object_store(state)).list()
-    table = Table("id", "agency", "label", "created", "revoked")
+        records = TokenStore(open_database(state)).list()
+    table = Table(Column("id", no_wrap=True), "agency", "roles", "label", "created", "expires", "revoked")
     for r in records:
-        table.add_row(r.id, r.agency, r.label, r.created, r.revoked or "")
+        table.add_row(r.id, r.agency, ",".join(r.roles), r.label, f"{r.created:%Y-%m-%d %H:%M}",
+                      f"{r.expires:%Y-%m-%d}" if r.expires else "", f"{r.revoked:%Y-%m-%d %H:%M}" if r.revoked else "")
     console.print(table)
 
 
@@ -97,24 +121,27 @@ def token_revoke(token_id: Annotated[str, typer.Argument(help="token id (or the 
 
     with reported():
         store = object_store(state)
-        record = TokenStore(store).revoke(token_id)
+        record = TokenStore(open_database(state, store)).revoke(token_id)
         admin_audit(store, action="token.revoke", target=record.id, detail=f"agency={record.agency}")
-    console.print(f"token {record.id} of {record.agency} revoked at {record.revoked}", highlight=False)
+    console.print(f"token {record.id} of {record.agency} revoked at {record.revoked:%Y-%m-%d %H:%M:%S}",
+                  highlight=False)
 
 
 def change_grant(case_no: str, agency: str, revoke: bool, state: Path | None) -> None:
-    """Give an agency access to a case, or take it away, and audit the change."""
-    from pipeline.access import GrantStore
+    """Give an agency access to a case, or take it away; the change is audited before it is made."""
+    from pipeline.access import GrantStore, normalise_agency
     from pipeline.storage import case_key, normalise_case_no
 
     with reported():
         store = object_store(state)
-        grants = GrantStore(store)
-        record = grants.revoke(case_no, agency) if revoke else grants.grant(case_no, agency)
-        admin_audit(store, action="grant.revoke" if revoke else "grant.add", case_no=normalise_case_no(case_no),
-                    case_key=case_key(case_no), detail=f"agency={agency}")
-    console.print(f"case {record.case_no}: granted {', '.join(sorted(record.granted)) or '-'}; "
-                  f"revoked {', '.join(sorted(record.revoked)) or '-'}", highlight=False)
+        grants = GrantStore(open_database(state, store))
+        canonical, agency = normalise_case_no(case_no), normalise_agency(agency)
+        admin_audit(store, action="grant.revoke" if revoke else "grant.add", case_no=canonical,
+                    case_key=case_key(canonical), detail=f"agency={agency}")
+        record = grants.revoke(canonical, agency, operator()) if revoke else grants.grant(canonical, agency,
+                                                                                         operator())
+    console.print(f"case {record.case_no}: granted {', '.join(record.granted(grants.clock())) or '-'}; "
+                  f"revoked {', '.join(sorted(record.denied)) or '-'}", highlight=False)
 
 
 @app.command("grant")
@@ -122,7 +149,7 @@ def grant(case_no: Annotated[str, typer.Argument(help="案号")],
           agency: Annotated[str, typer.Option(help="agency to give access")],
           revoke: Annotated[bool, typer.Option("--revoke", help="take the access away instead")] = False,
           state: StateOption = None) -> None:
-    """Let an agency fetch a case (in addition to the manifest's grants and the owning agency)."""
+    """Let an agency read a case with no end date (administrators; the normal path is a released 调卷函)."""
     change_grant(case_no, agency, revoke, state)
 
 
@@ -130,7 +157,7 @@ def grant(case_no: Annotated[str, typer.Argument(help="案号")],
 def revoke_grant(case_no: Annotated[str, typer.Argument(help="案号")],
                  agency: Annotated[str, typer.Option(help="agency to take access from")],
                  state: StateOption = None) -> None:
-    """Take an agency's access to a case away, even one granted by the manifest (never the owner's)."""
+    """Take an agency's access to a case away, even one granted by the manifest or a request (never the owner's)."""
     change_grant(case_no, agency, True, state)
 
 

@@ -1,7 +1,14 @@
-"""`dossier fetch`: a dossier by case number, from the store or the fetch service, every file verified."""
+"""`dossier fetch`: a dossier by case number, from the store or the fetch service, every file verified.
+
+The dossier lands in ``OUT/<case number>/`` — the case number as people write it, e.g. ``out/（2024）豫0727刑初172号/``
+(see :func:`case_folder_name`) — built in a hidden folder beside it and swapped in only when complete.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Optional
@@ -21,6 +28,39 @@ from flows.cli._common import (
 )
 from flows.cli.access import admin_audit
 from pipeline.errors import DossierError, VerificationError
+
+_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))}
+
+
+def case_folder_name(case_no: str) -> str:
+    """The folder a fetched dossier lands in: the normalised case number with full-width brackets, as courts print
+    it. Any spelling of a case gives the same name and two cases never share one (normalisation already refuses
+    path separators, control characters, '..' and a leading '.'; full-width brackets never occur in a normalised
+    number, so putting them back is reversible); a trailing '.' and Windows' reserved device names are escaped."""
+    from pipeline.storage import normalise_case_no
+
+    name = normalise_case_no(case_no).replace("(", "（").replace(")", "）")
+    if name.endswith("."):
+        name = name[:-1] + "．"
+    if name.split(".")[0].upper() in _WINDOWS_RESERVED:
+        name = "_" + name
+    return name
+
+
+def fetch_into(out: Path, case_no: str, fetch: Callable[[Path], Path]) -> Path:
+    """Run ``fetch(staging)`` (which fills ``staging/<case-key>/``) and move the result to ``out/<case folder>/``,
+    replacing an earlier fetch only once the new one is complete."""
+    out.mkdir(parents=True, exist_ok=True)
+    final = out / case_folder_name(case_no)
+    staging = Path(tempfile.mkdtemp(prefix=".fetching-", dir=out))
+    try:
+        fetched = fetch(staging)
+        if final.exists():  # the earlier fetch goes into the staging folder, removed below
+            os.replace(final, staging / "replaced")
+        os.replace(fetched, final)
+        return final
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def trust_roots(given: list[Path], state: Path | None) -> list[Path]:
@@ -56,7 +96,7 @@ def volume_verifier(roots: list[Path]) -> Callable[[Path], None]:
 
 @app.command("fetch")
 def fetch(case_no: Annotated[str, typer.Argument(help="案号")],
-          out: Annotated[Path, typer.Option("--out", help="folder; the dossier lands in OUT/<case-key>/")],
+          out: Annotated[Path, typer.Option("--out", help="folder; the dossier lands in OUT/<case number>/")],
           server: Annotated[Optional[str], typer.Option(help="fetch service URL instead of the store")] = None,
           token: Annotated[Optional[str], typer.Option(envvar="DOSSIER_TOKEN", help="bearer token for --server")]
           = None,
@@ -74,10 +114,12 @@ def fetch(case_no: Annotated[str, typer.Argument(help="案号")],
         if server:
             if not token:
                 raise DossierError("--server needs --token (or DOSSIER_TOKEN)")
-            folder = fetch_via_server(server, token, case_no, out, verify, version_id=version)
+            folder = fetch_into(out, case_no, lambda into: fetch_via_server(server, token, case_no, into, verify,
+                                                                            version_id=version))
         else:
             store = object_store(state)
-            folder = fetch_dossier(store, case_no, out, verify, version_id=version)
+            folder = fetch_into(out, case_no, lambda into: fetch_dossier(store, case_no, into, verify,
+                                                                         version_id=version))
             size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
             admin_audit(store, action="fetch", case_no=normalise_case_no(case_no), case_key=case_key(case_no),
                         result="allowed", detail=f"direct fetch to {folder}", bytes=size)

@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Callable
 from contextlib import ExitStack, contextmanager
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -34,6 +35,19 @@ ProgressOption = Annotated[Optional[bool], typer.Option("--progress/--no-progres
                                                         help="progress bars (default: when stderr is a terminal)")]
 ProfileOption = Annotated[Optional[str], typer.Option("--profile",
                                                       help="standard profile: built-in name or YAML path")]
+
+
+class ReviewMode(str, Enum):  # noqa: UP042 - typer's choices want a str Enum
+    """When a run pauses for a person to check the 卷内目录."""
+
+    flagged = "flagged"
+    always = "always"
+    never = "never"
+
+
+ReviewOption = Annotated[Optional[ReviewMode], typer.Option(
+    "--review", help="pause for a 卷内目录 review when a field is in doubt (flagged), always, or never (publish with "
+                     "the flags); default: the profile's")]
 
 
 def prefect_environment(state: StateLayout) -> None:
@@ -132,9 +146,12 @@ def process(
     dask_address: Annotated[Optional[str], typer.Option(
         "--dask-address", help="run page tasks on this dask.distributed scheduler")] = None,
     show_progress: ProgressOption = None,
+    review: ReviewOption = None,
     development_key: DevelopmentKeyOption = False,
 ) -> None:
-    """Process one batch folder into a signed PDF/A dossier and publish it."""
+    """Process one batch folder into a signed PDF/A dossier and publish it.
+
+    When the run pauses for a 卷内目录 review, review it from another terminal: dossier catalogue review 案号."""
     use_development_key(development_key)
     home = layout(state)
     prefect_environment(home)
@@ -143,7 +160,8 @@ def process(
         from flows.process import process_batch
 
         flow = process_batch.with_options(task_runner=task_runner(workers, dask_address))
-        return lambda: flow(str(batch_dir), case_no=case, profile=profile, state=str(home.root), publish=publish)
+        return lambda: flow(str(batch_dir), case_no=case, profile=profile, state=str(home.root), publish=publish,
+                            review=review.value if review else None)
 
     print_result(run_flow(prepare, show_progress))
 

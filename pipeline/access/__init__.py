@@ -1,15 +1,50 @@
-"""The requesters' side: the HTTP API, tokens and grants, the audit log."""
+"""The requesters' side: the HTTP API and web pages, the access database (tokens, users and roles, grants,
+requests), the audit log."""
 
 from pipeline.access._api import create_app
 from pipeline.access._audit import AuditLog, read_audit, verify_audit
-from pipeline.access._auth import GrantStore, TokenStore, normalise_agency
+from pipeline.access._auth import ROLES, AuthError, Principal, TokenRecord, TokenStore, normalise_agency
+from pipeline.access._grants import CaseAccess, GrantStore, decide, may_read
+from pipeline.access._users import UserRecord, UserStore
+from pipeline.access.db import Database, DatabaseError
+from pipeline.access.requests import (
+    ACTIONS,
+    SYSTEM,
+    Filing,
+    RequestDesk,
+    RequestView,
+    TransitionRefused,
+    filing_from,
+    human,
+    timing_report,
+)
 
 __all__ = [
+    "ACTIONS",
+    "ROLES",
+    "SYSTEM",
     "AuditLog",
+    "AuthError",
+    "CaseAccess",
+    "Database",
+    "DatabaseError",
+    "Filing",
     "GrantStore",
+    "Principal",
+    "RequestDesk",
+    "RequestView",
+    "TokenRecord",
     "TokenStore",
+    "TransitionRefused",
+    "UserRecord",
+    "UserStore",
     "create_app",
+    "decide",
+    "filing_from",
+    "human",
+    "may_read",
     "normalise_agency",
     "read_audit",
+    "timing_report",
     "verify_audit",
 ]

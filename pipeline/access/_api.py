@@ -1,4 +1,5 @@
-"""The requesters' HTTP API: authenticated, authorised per agency, every access audited (``dossier serve``).
+"""The requesters' HTTP API and web pages: authenticated, authorised per agency, every access audited
+(``dossier serve``).
 
 Endpoints (OpenAPI at ``/docs`` and ``/openapi.json``):
 
@@ -12,14 +13,22 @@ Endpoints (OpenAPI at ``/docs`` and ``/openapi.json``):
 - ``GET /dossiers/{case_no}/versions`` — every published manifest version; any dossier endpoint takes
   ``?version=<id>`` to read an older one.
 
-``case_no`` arrives percent-encoded UTF-8 in the path and is normalised (（2019）… and (2019)… are one case).
-Requests carry ``Authorization: Bearer <token>`` (``dossier token create``). Answers: 401 without a valid token;
-403 with the same body whether the case is not granted to the agency or does not exist at all; 404 only to an
-agency with access (or a grant for that case number); 400 for something that is not a case number.
+- ``POST /requests``, ``GET /requests``, ``GET /requests/inbox``, ``GET /requests/{id}``,
+  ``POST /requests/{id}/actions`` — 调卷函: file, list one's own, the inbox by role, one with its history, take a step
+  (:mod:`pipeline.access.requests`).
+- ``/web/…`` — the clerks' pages in Chinese (:mod:`pipeline.access.web`); ``/`` redirects there.
 
-Every request except ``/health`` and the documentation is appended to the audit log (:mod:`pipeline.audit`)
-before its last byte is sent: a manifest answer waits for its entry to be stored (503 if the log cannot be written),
-and a volume stream is cut short (the client sees an incomplete body) when its entry cannot be stored.
+``case_no`` arrives percent-encoded UTF-8 in the path and is normalised (（2019）… and (2019)… are one case).
+API requests carry ``Authorization: Bearer <token>`` (``dossier token create``); pages use a session cookie.
+Answers: 401 without a valid token; 403 with the same body whether the case is not granted to the agency or does
+not exist at all; 404 only to an agency with access (or a grant for that case number); 400 for something that is
+not a case number. Access comes from owning the case, the manifest's grants, an administrator's grant, or a released
+调卷函 until its expiry date (checked against the clock on every request).
+
+Every request except ``/health``, the documentation and the stylesheet is appended to the audit log
+(:mod:`pipeline.access._audit`) before its last byte is sent: a manifest answer waits for its entry to be stored
+(503 if the log cannot be written), and a volume stream is cut short (the client sees an incomplete body) when its
+entry cannot be stored.
 """
 
 from __future__ import annotations
@@ -33,53 +42,71 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipeline import __version__
 from pipeline.access._audit import AUDIT_PREFIX, AuditLog
-from pipeline.access._auth import (
-    GrantStore,
-    TokenStore,
-)
+from pipeline.access._auth import Clock, TokenStore
+from pipeline.access._grants import GrantStore
 from pipeline.access._manifest_cache import _ManifestCache
 from pipeline.access._middleware import AuditMiddleware
 from pipeline.access._routes import dossier_routes
 from pipeline.access._service import FetchService
-from pipeline.access._views import (
-    ApiError,
-    _error_response,
-    _note,
-)
+from pipeline.access._users import UserStore
+from pipeline.access._views import ApiError, _error_response, _note
+from pipeline.access.db import Database, DatabaseError
+from pipeline.access.requests import RequestDesk, Sweeper, request_routes
+from pipeline.access.web import Web, WebAuth, service_key, web_routes
+from pipeline.common import utcnow
 from pipeline.errors import StoreError
-from pipeline.storage import (
-    ObjectMissing,
-    ObjectStore,
-    StoreConfig,
-)
+from pipeline.storage import ObjectMissing, ObjectStore, StoreConfig
 
 
-def create_app(store_config: StoreConfig, *, store: ObjectStore | None = None, audit_stream: str | None = None,
-               cache_ttl: float = 5.0, manifest_ttl: float = 1.0, presign_seconds: int = 0,
-               audit_wait: float = 10.0, audit_prefix: str = AUDIT_PREFIX, audit_linger: float = 0.005) -> FastAPI:
-    """The fetch service over one store: token auth, per-agency access, audited; see the module docstring."""
+def create_app(store_config: StoreConfig, *, database: Database, store: ObjectStore | None = None,
+               audit_stream: str | None = None, cache_ttl: float = 5.0, manifest_ttl: float = 1.0,
+               presign_seconds: int = 0, audit_wait: float = 10.0, audit_prefix: str = AUDIT_PREFIX,
+               audit_linger: float = 0.005, clock: Clock = utcnow, sweep_seconds: float = 30.0,
+               session_hours: float = 8.0, cookie_secure: bool | None = None) -> FastAPI:
+    """The fetch service, the request API and the web pages over one store and one access database; see the
+    module docstring. ``clock`` decides when access and tokens expire (sessions follow the real time)."""
     store = store or ObjectStore(store_config)
-    tokens = TokenStore(store, cache_ttl=cache_ttl)
-    grants = GrantStore(store, cache_ttl=cache_ttl)
+    tokens = TokenStore(database, cache_ttl=cache_ttl, clock=clock)
+    grants = GrantStore(database, cache_ttl=cache_ttl, clock=clock)
     manifests = _ManifestCache(store, ttl=manifest_ttl, grace=manifest_ttl and 5.0)
     audit = AuditLog(store, stream=audit_stream, kind="api", prefix=audit_prefix, linger=audit_linger)
+    service = FetchService(store, tokens, grants, manifests, presign_seconds, clock)
+
+    def manifest_of(case_no: str):
+        ref = manifests.get(case_no, None)
+        return ref.manifest if ref is not None else None
+
+    desk = RequestDesk(database, grants, audit, manifest_of, clock, audit_timeout=audit_wait)
+    service.on_fetch = desk.note_fetched
+    sweeper = Sweeper(desk.sweep, sweep_seconds)
+    users = UserStore(database)
+    web = Web(service, desk, WebAuth(users, service_key(database, "web-csrf"), session_hours, cookie_secure), users,
+              grants)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        sweeper.start()
         yield
+        await asyncio.to_thread(sweeper.stop)
         await asyncio.to_thread(audit.close, 30.0)
 
     app = FastAPI(title="scan-to-dossier fetch service", version=__version__, lifespan=lifespan,
-                  description="Authorised, audited fetch of published case dossiers (电子卷宗) by case number.")
+                  description="Authorised, audited fetch of published case dossiers (电子卷宗) by case number, "
+                              "and requests to read another agency's case (调卷函) approved in steps.")
     app.state.store, app.state.tokens, app.state.grants, app.state.audit = store, tokens, grants, audit
+    app.state.database, app.state.desk, app.state.users, app.state.sweeper = database, desk, users, sweeper
+    app.state.service = service
     app.add_middleware(AuditMiddleware, audit=audit, wait=audit_wait)
     add_error_handlers(app)
-    app.include_router(dossier_routes(FetchService(store, tokens, grants, manifests, presign_seconds)))
+    app.include_router(dossier_routes(service))
+    app.include_router(request_routes(desk, service.principal))
+    app.include_router(web_routes(web))
     return app
 
 
 def add_error_handlers(app: FastAPI) -> None:
-    """Every error answer is a JSON :class:`ErrorBody`; store trouble is a 503 (a missing pinned object a 500)."""
+    """Every error answer is a JSON :class:`ErrorBody`; store or database trouble is a 503 (a missing pinned object
+    a 500)."""
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError):
@@ -105,3 +132,8 @@ def add_error_handlers(app: FastAPI) -> None:
     async def _store_error(request: Request, exc: StoreError):
         _note(request, detail=str(exc)[:300])
         return _error_response(503, "store-unavailable", "the object store could not answer; try again later")
+
+    @app.exception_handler(DatabaseError)
+    async def _database_error(request: Request, exc: DatabaseError):
+        _note(request, detail=str(exc)[:300])
+        return _error_response(503, "database-unavailable", "the access database could not answer; try again later")

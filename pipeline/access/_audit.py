@@ -58,6 +58,15 @@ def new_stream_id(kind: str = "api") -> str:
     return f"{stamp}-{kind}-{host}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
+class AuditUnstored(StoreError):
+    """An entry could not be stored in time. It stays queued (the chain has no gaps) and may be stored later:
+    ``entry`` is what will be, so that the caller can record that what it announced did not happen."""
+
+    def __init__(self, message: str, entry: dict):
+        super().__init__(message)
+        self.entry = entry
+
+
 class AuditLog:
     """Appends entries to one stream; a writer thread stores them in batches (group commit)."""
 
@@ -95,6 +104,7 @@ class AuditLog:
             entry = {"ts": utcnow().isoformat(timespec="microseconds"),
                      "stream": self.stream, "seq": self._seq, "prev": self._last, **fields}
             entry["hash"] = entry_hash(entry)
+            fut.entry = entry  # type: ignore[attr-defined]  (what will be stored, for AuditUnstored)
             self._seq += 1
             self._last = entry["hash"]
             self._pending.append((entry, fut))
@@ -105,11 +115,15 @@ class AuditLog:
         return fut
 
     def record_and_wait(self, timeout: float = 30.0, **fields) -> dict:
-        """Append an entry and wait until it is stored (raises StoreError when it could not be)."""
+        """Append an entry and wait until it is stored (raises :class:`AuditUnstored` when it could not be)."""
+        fut = self.record(**fields)
         try:
-            return self.record(**fields).result(timeout=timeout)
+            return fut.result(timeout=timeout)
         except concurrent.futures.TimeoutError:
-            raise StoreError(f"audit entry not stored within {timeout:.0f} s (stream {self.stream})") from None
+            raise AuditUnstored(f"audit entry not stored within {timeout:.0f} s (stream {self.stream})",
+                                fut.entry) from None
+        except StoreError as exc:
+            raise AuditUnstored(f"audit entry not stored: {exc}", fut.entry) from exc
 
     def _segment_key(self, first_seq: int) -> str:
         return f"{self.prefix}{self.stream}/{first_seq:012d}.jsonl"

@@ -1,61 +1,88 @@
-"""Bearer tokens and per-agency grants for the fetch service, kept in the object store so every instance agrees.
+"""Who is asking: bearer tokens (in the access database) and the principal a token or a signed-in user stands for.
 
-- ``system/tokens/<token-id>.json``: agency, label, created, revoked, and the SHA-256 of the token's secret part.
-  Tokens are 256-bit random, so a plain SHA-256 is enough (a slow password hash defends low-entropy secrets only);
-  the token itself is shown once, by ``dossier token create``, and never stored.
-- ``system/grants/<case-key>.json``: agencies granted a case besides those in its manifest, and agencies whose
-  access was revoked (a revocation also overrides the manifest's ``grants``; the owning agency always has access).
+A token is ``dos_<12 hex id>_<43 url-safe chars>``: 256 random bits, shown once by ``dossier token create`` and
+stored as the SHA-256 of its secret part (a slow password hash defends low-entropy secrets only). A token belongs to
+an agency, carries roles (clerk, reviewer, approver, registrar, admin; none: it may only read what its agency may
+read), may stand for a user (then its actor is that user, so nobody approves their own request with a second
+credential), and expires (``expires_at``; tokens taken over from earlier versions have none until revoked).
 
-Service instances cache token and grant records for ``cache_ttl`` seconds (default 5): a revocation takes effect
-everywhere within that time. Grant changes are read-modify-write of one small object; concurrent administrators
-changing the same case at the same instant could lose one change (the audit log shows both).
+Service instances cache token records for ``cache_ttl`` seconds (default 5): a revocation takes effect everywhere
+within that time; expiry is checked against the clock on every use, cached or not.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 import secrets
-import threading
-import time
 import unicodedata
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
+from sqlalchemy import select, update
+
+from pipeline.access._cache import TtlCache
+from pipeline.access.db import Database, tables
 from pipeline.common import utcnow
-from pipeline.errors import DossierError
-from pipeline.models import DossierManifest
-from pipeline.storage import ObjectMissing, ObjectStore, case_key, normalise_case_no
+from pipeline.errors import BadInputError, DossierError, NotFoundError
 
-TOKEN_PREFIX = "system/tokens/"
-GRANT_PREFIX = "system/grants/"
 TOKEN_MARK = "dos_"
 _TOKEN_RE = re.compile(r"dos_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")
 _ID_RE = re.compile(r"[0-9a-f]{12}")
+ROLES = ("clerk", "reviewer", "approver", "registrar", "admin")
+Clock = Callable[[], datetime]
 
 
 class AuthError(DossierError):
-    """A token is missing, malformed, unknown or revoked."""
+    """A token is missing, malformed, unknown, expired or revoked."""
 
 
 def normalise_agency(name: str) -> str:
     """An agency name as compared and stored: NFKC, inner whitespace collapsed, validated."""
     if not isinstance(name, str):
-        raise DossierError("agency name must be text")
+        raise BadInputError("agency name must be text")
     text = " ".join(unicodedata.normalize("NFKC", name).split())
     if not text:
-        raise DossierError("agency name is empty")
+        raise BadInputError("agency name is empty")
     if len(text) > 100:
-        raise DossierError(f"agency name is too long ({len(text)} characters, at most 100)")
+        raise BadInputError(f"agency name is too long ({len(text)} characters, at most 100)")
     bad = [ch for ch in text if unicodedata.category(ch)[0] == "C"]
     if bad:
-        raise DossierError(f"agency name contains a control or invisible character U+{ord(bad[0]):04X}")
+        raise BadInputError(f"agency name contains a control or invisible character U+{ord(bad[0]):04X}")
     return text
 
 
-def _now() -> str:
-    return utcnow().isoformat(timespec="seconds")
+def normalise_roles(roles: Iterable[str]) -> frozenset[str]:
+    """A set of role names, each one of :data:`ROLES`."""
+    found = frozenset(r.strip().lower() for r in roles if r.strip())
+    unknown = sorted(found - set(ROLES))
+    if unknown:
+        raise BadInputError(f"unknown role(s) {', '.join(unknown)}; roles are {', '.join(ROLES)}")
+    return found
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is asking: an actor id (``user:<n>`` or ``token:<id>``), its agency, its roles there."""
+
+    id: str
+    agency: str
+    roles: frozenset[str] = frozenset()
+    name: str = ""
+    department: str = ""
+    token_id: str | None = None
+    user_id: int | None = None
+
+    def has(self, role: str) -> bool:
+        """True when the principal holds the role at its agency."""
+        return role in self.roles
+
+    @property
+    def label(self) -> str:
+        """How people see the actor: the name when known, else the id."""
+        return self.name or self.id
 
 
 @dataclass(frozen=True)
@@ -64,18 +91,17 @@ class TokenRecord:
 
     id: str
     agency: str
-    secret_sha256: str
-    created: str
+    created: datetime
     label: str = ""
-    revoked: str | None = None
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is asking: the token id and its agency."""
-
-    token_id: str
-    agency: str
+    roles: tuple[str, ...] = ()
+    expires: datetime | None = None
+    revoked: datetime | None = None
+    user_id: int | None = None
+    source: str = "cli"
+    secret_sha256: str = field(default="", repr=False)
+    user_name: str = ""
+    user_department: str = ""
+    user_disabled: bool = False
 
 
 def token_id_of(token: str) -> str | None:
@@ -84,88 +110,91 @@ def token_id_of(token: str) -> str | None:
     return m.group(1) if m else None
 
 
-class _TtlCache:
-    def __init__(self, ttl: float):
-        self.ttl = ttl
-        self._data: dict[str, tuple[float, object]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: str):
-        with self._lock:
-            hit = self._data.get(key)
-        if hit is not None and time.monotonic() - hit[0] < self.ttl:
-            return hit[1], True
-        return None, False
-
-    def put(self, key: str, value: object) -> None:
-        with self._lock:
-            if len(self._data) > 10_000:
-                self._data.clear()
-            self._data[key] = (time.monotonic(), value)
-
-    def drop(self, key: str) -> None:
-        with self._lock:
-            self._data.pop(key, None)
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 class TokenStore:
     """Create, list, revoke and check bearer tokens."""
 
-    def __init__(self, store: ObjectStore, cache_ttl: float = 5.0):
-        self.store = store
-        self._cache = _TtlCache(cache_ttl)
+    def __init__(self, db: Database, cache_ttl: float = 5.0, clock: Clock = utcnow):
+        self.db, self.clock = db, clock
+        self._cache = TtlCache(cache_ttl)
 
-    def _load(self, token_id: str) -> TokenRecord | None:
-        try:
-            data = json.loads(self.store.get_bytes(f"{TOKEN_PREFIX}{token_id}.json", limit=65536))
-            return TokenRecord(**data)
-        except ObjectMissing:
-            return None
-        except (ValueError, TypeError) as exc:
-            raise AuthError(f"token record {token_id} in the store is unreadable: {exc}") from exc
+    def _query(self):
+        t, u = tables.tokens, tables.users
+        return select(t, u.c.display_name, u.c.department, u.c.disabled_at).select_from(
+            t.outerjoin(u, t.c.user_id == u.c.id))
 
-    def _save(self, record: TokenRecord) -> None:
-        data = json.dumps(asdict(record), ensure_ascii=False, indent=1).encode("utf-8")
-        self.store.put_bytes(f"{TOKEN_PREFIX}{record.id}.json", data, "application/json")
-        self._cache.drop(record.id)
+    def _records(self, conn, where=None) -> list[TokenRecord]:
+        rows = conn.execute(self._query() if where is None else self._query().where(where)).all()
+        roles: dict[str, list[str]] = {}
+        ids = [r.id for r in rows]
+        for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
+            tr = tables.token_roles
+            for token_id, role in conn.execute(select(tr.c.token_id, tr.c.role).where(tr.c.token_id.in_(chunk))):
+                roles.setdefault(token_id, []).append(role)
+        return [TokenRecord(id=r.id, agency=r.agency, created=r.created_at, label=r.label,
+                            roles=tuple(sorted(roles.get(r.id, ()))), expires=r.expires_at, revoked=r.revoked_at,
+                            user_id=r.user_id, source=r.source, secret_sha256=r.secret_sha256,
+                            user_name=r.display_name or "", user_department=r.department or "",
+                            user_disabled=r.disabled_at is not None) for r in rows]
 
-    def create(self, agency: str, label: str = "") -> tuple[str, TokenRecord]:
-        """A new token for an agency: (the token, shown once; its stored record)."""
-        agency = normalise_agency(agency)
-        token_id = secrets.token_hex(6)
-        secret = secrets.token_urlsafe(32)
-        record = TokenRecord(id=token_id, agency=agency, secret_sha256=hashlib.sha256(secret.encode()).hexdigest(),
-                             created=_now(), label=label[:200])
-        self._save(record)
+    def create(self, agency: str, label: str = "", roles: Iterable[str] = (), days: int | None = 365,
+               username: str | None = None) -> tuple[str, TokenRecord]:
+        """A new token (shown once) and its record; with ``username`` it acts as that user (same agency, and only
+        roles the user holds)."""
+        agency, wanted = normalise_agency(agency), normalise_roles(roles)
+        token_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
+        now = self.clock()
+        with self.db.write() as conn:
+            user_id = None
+            if username is not None:
+                user = conn.execute(select(tables.users).where(tables.users.c.username == username)).first()
+                if user is None:
+                    raise NotFoundError(f"no user {username!r}")
+                held = {r for (r,) in conn.execute(select(tables.user_roles.c.role).where(
+                    tables.user_roles.c.user_id == user.id))}
+                if user.agency != agency or not wanted <= held:
+                    raise BadInputError(f"user {username} is of {user.agency} with roles {sorted(held)}: a token "
+                                        f"for them must be of that agency with some of those roles")
+                user_id = user.id
+            conn.execute(tables.tokens.insert().values(
+                id=token_id, agency=agency, label=label[:200], secret_sha256=_digest(secret), user_id=user_id,
+                source="cli", created_at=now, expires_at=now + timedelta(days=days) if days else None))
+            for role in sorted(wanted):
+                conn.execute(tables.token_roles.insert().values(token_id=token_id, role=role))
+            record = self._records(conn, tables.tokens.c.id == token_id)[0]
         return f"{TOKEN_MARK}{token_id}_{secret}", record
 
     def list(self) -> list[TokenRecord]:
         """Every token record, oldest first."""
-        records = []
-        for info in self.store.list_keys(TOKEN_PREFIX):
-            token_id = info.key[len(TOKEN_PREFIX):].removesuffix(".json")
-            if _ID_RE.fullmatch(token_id):
-                record = self._load(token_id)
-                if record is not None:
-                    records.append(record)
-        return sorted(records, key=lambda r: r.created)
+        with self.db.read() as conn:
+            return sorted(self._records(conn), key=lambda r: (r.created, r.id))
+
+    def get(self, token_id: str) -> TokenRecord | None:
+        """One token's record, read from the database."""
+        with self.db.read() as conn:
+            found = self._records(conn, tables.tokens.c.id == token_id)
+        return found[0] if found else None
 
     def revoke(self, token_id: str) -> TokenRecord:
         """Mark a token revoked (kept for the audit trail)."""
         token_id = token_id_of(token_id) or token_id
         if not _ID_RE.fullmatch(token_id or ""):
             raise AuthError(f"not a token id: {token_id!r}")
-        record = self._load(token_id)
-        if record is None:
-            raise AuthError(f"no token with id {token_id}")
-        if record.revoked is None:
-            record = TokenRecord(**{**asdict(record), "revoked": _now()})
-            self._save(record)
-        return record
+        with self.db.write() as conn:
+            t = tables.tokens
+            conn.execute(update(t).where(t.c.id == token_id, t.c.revoked_at.is_(None)).values(revoked_at=self.clock()))
+            found = self._records(conn, t.c.id == token_id)
+        if not found:
+            raise NotFoundError(f"no token with id {token_id}")
+        self._cache.drop(token_id)
+        return found[0]
 
     def authenticate(self, token: str, cached_only: bool = False) -> Principal | None:
         """The principal of a valid token; AuthError for anything else. With ``cached_only``, None when the
-        token's record is not in the cache (no store access: safe on an event loop)."""
+        token's record is not in the cache (no database access: safe on an event loop)."""
         m = _TOKEN_RE.fullmatch(token or "")
         if not m:
             raise AuthError("malformed bearer token")
@@ -174,94 +203,18 @@ class TokenStore:
         if not hit:
             if cached_only:
                 return None
-            record = self._load(token_id)
-            self._cache.put(token_id, record)
-        digest = hashlib.sha256(secret.encode()).hexdigest()
-        if record is None or not hmac.compare_digest(digest, record.secret_sha256):
+            record = self._cache.load(token_id, lambda: self.get(token_id))
+        if record is None or not hmac.compare_digest(_digest(secret), record.secret_sha256):
             raise AuthError("unknown token")
         if record.revoked:
             raise AuthError("token revoked")
-        return Principal(token_id=token_id, agency=record.agency)
-
-
-@dataclass(frozen=True)
-class GrantRecord:
-    """Grants of one case besides its manifest's."""
-
-    case_no: str
-    granted: tuple[str, ...] = ()
-    revoked: tuple[str, ...] = ()
-    updated: str = field(default="")
-
-
-class GrantStore:
-    """Per-case grants and revocations in ``system/grants/``."""
-
-    def __init__(self, store: ObjectStore, cache_ttl: float = 5.0):
-        self.store = store
-        self._cache = _TtlCache(cache_ttl)
-
-    @staticmethod
-    def _key(case_no: str) -> str:
-        return f"{GRANT_PREFIX}{case_key(case_no)}.json"
-
-    def peek(self, case_no: str) -> GrantRecord | None:
-        """The cached grant record, or None when it must be read from the store."""
-        record, hit = self._cache.get(normalise_case_no(case_no))
-        return record if hit else None
-
-    def get(self, case_no: str, cached: bool = True) -> GrantRecord:
-        """The case's grant record (empty when none was ever made)."""
-        canonical = normalise_case_no(case_no)
-        if cached:
-            record, hit = self._cache.get(canonical)
-            if hit:
-                return record
-        try:
-            data = json.loads(self.store.get_bytes(self._key(canonical), limit=1 << 20))
-            record = GrantRecord(case_no=canonical, granted=tuple(data.get("granted", ())),
-                                 revoked=tuple(data.get("revoked", ())), updated=data.get("updated", ""))
-        except ObjectMissing:
-            record = GrantRecord(case_no=canonical)
-        except (ValueError, TypeError, AttributeError) as exc:
-            raise DossierError(f"grant record of case {canonical} is unreadable: {exc}") from exc
-        self._cache.put(canonical, record)
-        return record
-
-    def _save(self, record: GrantRecord) -> GrantRecord:
-        data = json.dumps({"case_no": record.case_no, "granted": sorted(record.granted),
-                           "revoked": sorted(record.revoked), "updated": record.updated},
-                          ensure_ascii=False, indent=1).encode("utf-8")
-        self.store.put_bytes(self._key(record.case_no), data, "application/json")
-        self._cache.drop(record.case_no)
-        return record
-
-    def grant(self, case_no: str, agency: str) -> GrantRecord:
-        """Let an agency fetch a case (also lifts an earlier revocation)."""
-        agency = normalise_agency(agency)
-        current = self.get(case_no, cached=False)
-        return self._save(GrantRecord(current.case_no, tuple(set(current.granted) | {agency}),
-                                      tuple(set(current.revoked) - {agency}), _now()))
-
-    def revoke(self, case_no: str, agency: str) -> GrantRecord:
-        """Take an agency's access to a case away, including a grant in the manifest (not the owner's)."""
-        agency = normalise_agency(agency)
-        current = self.get(case_no, cached=False)
-        return self._save(GrantRecord(current.case_no, tuple(set(current.granted) - {agency}),
-                                      tuple(set(current.revoked) | {agency}), _now()))
-
-
-def explicitly_granted(agency: str, grants: GrantRecord) -> bool:
-    """True when a grant record (not a manifest) gives the agency access."""
-    return agency in grants.granted and agency not in grants.revoked
-
-
-def may_read(agency: str, manifest: DossierManifest, grants: GrantRecord) -> bool:
-    """The access rule: the owning agency always; else a grant (manifest or record) not revoked."""
-    agency = normalise_agency(agency)
-    if manifest.agency and normalise_agency(manifest.agency) == agency:
-        return True
-    if agency in grants.revoked:
-        return False
-    manifest_grants = {normalise_agency(g) for g in manifest.grants if g.strip()}
-    return agency in grants.granted or agency in manifest_grants
+        if record.expires is not None and record.expires <= self.clock():
+            raise AuthError("token expired")
+        if record.user_disabled:
+            raise AuthError("the token's user is disabled")
+        if record.user_id is not None:
+            return Principal(id=f"user:{record.user_id}", agency=record.agency, roles=frozenset(record.roles),
+                             name=record.user_name, department=record.user_department, token_id=token_id,
+                             user_id=record.user_id)
+        return Principal(id=f"token:{token_id}", agency=record.agency, roles=frozenset(record.roles),
+                         name=record.label, token_id=token_id)

@@ -98,31 +98,42 @@ def volume_routes(service: FetchService) -> APIRouter:
     async def get_volume(request: Request, case_no: str = CaseNo, n: int = Path(ge=1, le=9999),
                          version: str | None = Version, who: Principal = Depends(service.principal)) -> Response:
         _note(request, action="volume", volume=n)
-        ref = await service.authorised(request, case_no, version, who)
+        ref, decision = await service.authorise(request, case_no, version, who)
         m = ref.manifest
         vol = next((v for v in m.volumes if v.number == n), None)
         if vol is None:
             raise ApiError(404, "not-found", f"dossier {m.case_no} has {len(m.volumes)} volume(s), not {n}")
-        key = dossier_prefix(m.case_no) + vol.key
-        object_version = m.object_versions.get(vol.key)
-        store = service.store
-        if service.presign_seconds > 0:
-            _note(request, result="redirect")
-            url = await run_in_threadpool(store.presigned_url, key, object_version, service.presign_seconds)
-            return RedirectResponse(url, status_code=307)
-        body = await run_in_threadpool(store.open, key, object_version)  # a store failure here is a clean 503
-
-        def chunks():
-            try:
-                yield from body.stream(256 * 1024)
-            finally:
-                body.close()
-                body.release_conn()
-
-        filename = f"{m.case_key}-{n:03d}.pdf"
-        return StreamingResponse(chunks(), media_type="application/pdf", headers={
-            "Content-Length": str(vol.bytes), "X-Content-SHA256": vol.sha256, "X-Version-Id": ref.version_id or "",
-            "Content-Disposition": f"attachment; filename={filename}; "
-                                   f"filename*=UTF-8''{quote(m.case_no, safe='')}-{n:03d}.pdf"})
+        if not decision.covers(n):
+            _note(request, detail="volume not granted")
+            raise ApiError(403, "forbidden", f"this agency's access to {m.case_no} does not cover volume {n}")
+        await service.fetched(who, decision)
+        return await volume_response(service, request, ref, vol, inline=False)
 
     return router
+
+
+async def volume_response(service: FetchService, request: Request, ref, vol, inline: bool) -> Response:
+    """A volume streamed from the store (or a redirect to a presigned URL), as an attachment or for the browser's
+    PDF viewer."""
+    m, n = ref.manifest, vol.number
+    key = dossier_prefix(m.case_no) + vol.key
+    object_version = m.object_versions.get(vol.key)
+    store = service.store
+    if service.presign_seconds > 0:
+        _note(request, result="redirect")
+        url = await run_in_threadpool(store.presigned_url, key, object_version, service.presign_seconds)
+        return RedirectResponse(url, status_code=307)
+    body = await run_in_threadpool(store.open, key, object_version)  # a store failure here is a clean 503
+
+    def chunks():
+        try:
+            yield from body.stream(256 * 1024)
+        finally:
+            body.close()
+            body.release_conn()
+
+    filename = f"{m.case_key}-{n:03d}.pdf"
+    return StreamingResponse(chunks(), media_type="application/pdf", headers={
+        "Content-Length": str(vol.bytes), "X-Content-SHA256": vol.sha256, "X-Version-Id": ref.version_id or "",
+        "Content-Disposition": f"{'inline' if inline else 'attachment'}; filename={filename}; "
+                               f"filename*=UTF-8''{quote(m.case_no, safe='')}-{n:03d}.pdf"})

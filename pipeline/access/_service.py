@@ -1,4 +1,5 @@
-"""The fetch service's shared parts: who is asking (bearer tokens), what they may read (grants), the manifests."""
+"""The fetch service's shared parts: who is asking (bearer tokens), what they may read (grants, released
+requests), the manifests."""
 
 from __future__ import annotations
 
@@ -7,17 +8,11 @@ import json
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
-from pipeline.access._auth import (
-    AuthError,
-    GrantStore,
-    Principal,
-    TokenStore,
-    explicitly_granted,
-    may_read,
-    token_id_of,
-)
+from pipeline.access._auth import AuthError, Clock, Principal, TokenStore, token_id_of
+from pipeline.access._grants import Decision, GrantStore, decide, explicitly_granted
 from pipeline.access._manifest_cache import _ManifestCache
 from pipeline.access._views import _VERSION_RE, DENIED, ApiError, _note
+from pipeline.common import utcnow
 from pipeline.errors import CaseNumberError
 from pipeline.storage import CATALOGUE_NAME, ManifestRef, ObjectStore, case_key, dossier_prefix, normalise_case_no
 
@@ -26,9 +21,11 @@ class FetchService:
     """Authentication, authorisation and manifest reading for the routes, over one store."""
 
     def __init__(self, store: ObjectStore, tokens: TokenStore, grants: GrantStore, manifests: _ManifestCache,
-                 presign_seconds: int = 0):
+                 presign_seconds: int = 0, clock: Clock = utcnow):
         self.store, self.tokens, self.grants, self.manifests = store, tokens, grants, manifests
-        self.presign_seconds = presign_seconds
+        self.presign_seconds, self.clock = presign_seconds, clock
+        self.on_fetch = None  # the request desk's note_fetched: a released request is done once a volume is read
+        self.fetched_noted: set[int] = set()
 
     async def principal(self, request: Request) -> Principal:
         """The agency behind the request's bearer token; 401 without a valid one."""
@@ -45,12 +42,17 @@ class FetchService:
             _note(request, actor=token_id_of(token) or "-", detail=str(exc))
             raise ApiError(401, "unauthorized", "the bearer token is not valid",
                            {"WWW-Authenticate": 'Bearer realm="dossiers", error="invalid_token"'}) from None
-        _note(request, actor=who.token_id, agency=who.agency)
+        _note(request, actor=who.id, agency=who.agency)
         return who
 
     async def authorised(self, request: Request, case_no: str, version: str | None, who: Principal) -> ManifestRef:
-        """The manifest the principal may read, or the right refusal (403 reveals nothing about existence).
-        Cache hits are answered on the event loop; store reads go to the thread pool."""
+        """The manifest the principal may read, or the right refusal (see :meth:`authorise`)."""
+        return (await self.authorise(request, case_no, version, who))[0]
+
+    async def authorise(self, request: Request, case_no: str, version: str | None,
+                        who: Principal) -> tuple[ManifestRef, Decision]:
+        """The manifest the principal may read and why, or the right refusal (403 reveals nothing about
+        existence). Cache hits are answered on the event loop; store and database reads go to the thread pool."""
         try:
             canonical = normalise_case_no(case_no)
         except CaseNumberError as exc:
@@ -64,17 +66,28 @@ class FetchService:
             ref = await run_in_threadpool(self.manifests.get, canonical, version)
         elif stale:
             self.manifests.refresh_soon(canonical)
+        now = self.clock()
         if ref is None:
-            if explicitly_granted(who.agency, record):
+            if explicitly_granted(who.agency, record, now):
                 raise ApiError(404, "not-found", f"no published dossier for case {canonical}"
                                + (f" with version {version}" if version else ""))
             _note(request, detail="no such dossier")  # for the auditor only: the answer is the plain 403
             raise ApiError(403, "forbidden", DENIED)
-        if not may_read(who.agency, ref.manifest, record):
+        decision = decide(who.agency, ref.manifest, record, now)
+        if decision is None:
             _note(request, detail="not granted")
             raise ApiError(403, "forbidden", DENIED)
-        _note(request, result="allowed", manifest_version=ref.version_id)
-        return ref
+        _note(request, result="allowed", manifest_version=ref.version_id, via=decision.via,
+              **({"request_id": list(decision.request_ids)} if decision.request_ids else {}))
+        return ref, decision
+
+    async def fetched(self, who: Principal, decision: Decision) -> None:
+        """A volume is about to be served: the first time per released request, record the 'fetched' step (audited
+        before it takes effect; when it cannot be recorded the volume is not served)."""
+        if self.on_fetch is None or not set(decision.request_ids) - self.fetched_noted:
+            return
+        await run_in_threadpool(self.on_fetch, who, decision.request_ids)
+        self.fetched_noted.update(decision.request_ids)
 
     def build_view(self, ref: ManifestRef) -> bytes:
         """The ``GET /dossiers/{case_no}`` body of a manifest version: the manifest with its catalogue."""

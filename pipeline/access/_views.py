@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from pipeline.models import Catalogue, DossierManifest
 
-UNAUDITED = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+UNAUDITED = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/web/static/site.css"})
 _VERSION_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
 DENIED = "this agency has no access to the requested case"
 

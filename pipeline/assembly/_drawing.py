@@ -113,9 +113,10 @@ def _wrap(text: str, size: float, width_mm: float, pad: float = 1.0) -> list[str
 
 
 def display_date(value: str) -> str:
-    """A catalogue date as the 卷内目录 prints it: 8 digits YYYYMMDD (DA/T 22) for ISO dates, else as given."""
-    m = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", value or "")
-    return "".join(m.groups()) if m else (value or "")
+    """A catalogue date as the 卷内目录 prints it: 8 digits YYYYMMDD (DA/T 22) for ISO dates, 6 for a year and month
+    only, else as given."""
+    m = re.fullmatch(r"(\d{4})-(\d{2})(?:-(\d{2}))?", value or "")
+    return "".join(g for g in m.groups() if g) if m else (value or "")
 
 
 def page_range(entry: CatalogueEntry) -> str:

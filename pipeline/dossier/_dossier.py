@@ -25,6 +25,7 @@ from pipeline.errors import BadInputError, RefusedError, ReviewNeeded, SettingsE
 from pipeline.models import (
     BatchManifest,
     Catalogue,
+    CatalogueCorrection,
     DocumentEntry,
     DossierManifest,
     OriginalEntry,
@@ -107,21 +108,24 @@ def document_entries(documents: Sequence[Document]) -> list[DocumentEntry]:
     """Manifest entries for the documents found."""
     return [
         DocumentEntry(index=d.index, title=d.title, doc_no=d.doc_no, author=d.author, date=d.date,
-                      pages=len(d.positions), boundary=d.boundary, flags=list(d.flags))
+                      pages=len(d.positions), boundary=d.boundary, flags=d.doubts())
         for d in documents
     ]
 
 
 def build_manifest(manifest: BatchManifest, batch_id: str, profile: StandardProfile,
                    artifacts: Sequence[PageArtifact], documents: Sequence[Document],
-                   volumes: Sequence[VolumeEntry], created: datetime) -> DossierManifest:
-    """The dossier manifest (without report and catalogue digests, which are added once those files exist)."""
+                   volumes: Sequence[VolumeEntry], created: datetime,
+                   corrections: Sequence[CatalogueCorrection] = ()) -> DossierManifest:
+    """The dossier manifest (without report and catalogue digests, which are added once those files exist), with
+    the 卷内目录 reviews made before the volumes were built."""
     return DossierManifest(
         case_no=manifest.case_no, case_key=case_key(manifest.case_no), case_title=manifest.case_title,
         agency=manifest.agency, security_level=manifest.security_level,
         retention=manifest.retention or profile.volumes.retention, standard=profile.key,
         pipeline_version=__version__, created=created, batches=[batch_id], grants=[],  # never from the room
         volumes=list(volumes), documents=document_entries(documents), pages=[a.record for a in artifacts],
+        corrections=list(corrections),
     )
 
 
@@ -266,7 +270,8 @@ def original_entries(batch_dir: Path, batch_id: str) -> list[OriginalEntry]:
 def finish_dossier(folder: Path, batch: BatchManifest, batch_dir: Path, profile: StandardProfile,
                    artifacts: Sequence[PageArtifact], documents: Sequence[Document],
                    catalogues: Sequence[VolumeCatalogue], volumes: Sequence[VolumeEntry], created: datetime,
-                   trust_roots: list[Path], batch_id: str | None = None) -> DossierManifest:
+                   trust_roots: list[Path], batch_id: str | None = None,
+                   corrections: Sequence[CatalogueCorrection] = ()) -> DossierManifest:
     """Write catalogue.json and dossier.json, run the four-property checks, write report.json, and return the
     manifest carrying the report's verdicts and the digests of catalogue and report. The batch id defaults to the
     batch folder's name (a batch rerun from ``quarantine/<room>/<batch>~2`` keeps the name it was dropped with)."""
@@ -274,7 +279,7 @@ def finish_dossier(folder: Path, batch: BatchManifest, batch_dir: Path, profile:
 
     batch_id = batch_id or batch_dir.name
     catalogue_sha = write_catalogue(folder, batch.case_no, catalogues)
-    manifest = build_manifest(batch, batch_id, profile, artifacts, documents, volumes, created)
+    manifest = build_manifest(batch, batch_id, profile, artifacts, documents, volumes, created, corrections)
     manifest = manifest.model_copy(update={"catalogue_sha256": catalogue_sha,
                                            "originals": original_entries(batch_dir, batch_id)})
     write_json(folder / "dossier.json", manifest)

@@ -7,7 +7,8 @@ Two files decide a room's settings, and they are not trusted alike:
   dossiers unless ``batch.json`` names another of them), the case numbers it may publish (regular expressions), and
   the standard profile, work queue and deployment of its runs. A room not in the file is not served.
 - ``<room>/room.yaml``, which the room itself may write: only when its batches count as complete (``completion``,
-  ``quiet_seconds``, ``settle_seconds``) and a built-in profile by name. It can never point at a file.
+  ``quiet_seconds``, ``settle_seconds``), when its runs pause for a 卷内目录 review (``review``) and a built-in
+  profile by name. It can never point at a file.
 
 Errors name the file, the field and the problem, never a value read from a file.
 """
@@ -50,6 +51,8 @@ class RoomFile(BaseModel):
                                  description="quiet period; in marker mode also accepts a marker not written last")
     settle_seconds: float = Field(default=2.0, ge=0, description="sizes and mtimes must hold still this long")
     profile: str | None = Field(default=None, description="a built-in standard profile, by name")
+    review: Literal["flagged", "always", "never"] | None = Field(
+        default=None, description="when runs pause for a 卷内目录 review; overrides the profile's review")
 
     @field_validator("profile")
     @classmethod
@@ -70,6 +73,8 @@ class RoomBinding(BaseModel):
     case_numbers: list[str] = Field(min_length=1, description="regular expressions, matched in full against the "
                                                               "normalised case number (brackets folded to ASCII)")
     profile: str | None = Field(default=None, description="standard profile: built-in name or YAML path")
+    review: Literal["flagged", "always", "never"] | None = Field(
+        default=None, description="when runs pause for a 卷内目录 review; overrides the room's and the profile's")
     work_queue: str | None = Field(default=None, description="Prefect work queue; default: the room name")
     deployment: str | None = Field(default=None, description="deployment to run; default: the watcher's")
 
@@ -134,6 +139,7 @@ class RoomConfig(BaseModel):
     quiet_seconds: float = Field(default=300.0, gt=0)
     settle_seconds: float = Field(default=2.0, ge=0)
     profile: str | None = None
+    review: Literal["flagged", "always", "never"] | None = None
     work_queue: str | None = None
     deployment: str | None = None
     policy: RoomPolicy | None = None  # None only where no administrator bound the room (library use, tests)
@@ -192,5 +198,6 @@ def room_config(room: str, room_dir: Path, rooms: RoomsFile | None) -> RoomConfi
         raise HotFolderError(f"room {room} is not in the administrator's rooms file: its batches are not taken")
     policy = RoomPolicy(room=room, agencies=binding.agencies, case_numbers=binding.case_numbers)
     return RoomConfig(completion=own.completion, quiet_seconds=own.quiet_seconds, settle_seconds=own.settle_seconds,
-                      profile=binding.profile or own.profile, work_queue=binding.work_queue,
+                      profile=binding.profile or own.profile, review=binding.review or own.review,
+                      work_queue=binding.work_queue,
                       deployment=binding.deployment, policy=policy)

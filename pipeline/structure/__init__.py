@@ -3,17 +3,41 @@
 from pipeline.structure._boundaries import find_documents
 from pipeline.structure._headings import has_title
 from pipeline.structure._lexicon import levenshtein
-from pipeline.structure._types import Document, VolumePart, VolumePlan
+from pipeline.structure._lines import LineReader, line_reader
+from pipeline.structure._review import (
+    LABELS,
+    ReviewedRow,
+    apply_review,
+    entry_in_doubt,
+    field_name,
+    reapply,
+    reviewed_date,
+    reviewed_documents,
+    volumes_to_review,
+)
+from pipeline.structure._types import FIELDS, Document, VolumePart, VolumePlan
 from pipeline.structure._volumes import build_catalogue, plan_volumes, volume_catalogue
 
 __all__ = [
+    "FIELDS",
+    "LABELS",
     "Document",
+    "ReviewedRow",
+    "apply_review",
+    "entry_in_doubt",
+    "field_name",
+    "reapply",
+    "reviewed_date",
+    "reviewed_documents",
+    "volumes_to_review",
     "VolumePart",
     "VolumePlan",
     "build_catalogue",
     "find_documents",
     "has_title",
     "levenshtein",
+    "LineReader",
+    "line_reader",
     "plan_volumes",
     "volume_catalogue",
 ]

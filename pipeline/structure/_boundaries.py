@@ -8,16 +8,19 @@ from pipeline.errors import ReviewNeeded
 from pipeline.models import (
     BatchManifest,
     DocumentSpec,
+    FieldEvidence,
     SeparatorPayload,
 )
 from pipeline.ocr import HeadingReader
 from pipeline.pages import PageArtifact
 from pipeline.structure._dates import parse_date
+from pipeline.structure._evidence import declared
 from pipeline.structure._fields import Fields
 from pipeline.structure._headings import has_title
-from pipeline.structure._lexicon import normalise
+from pipeline.structure._lexicon import expects_doc_no, normalise
+from pipeline.structure._lines import LineReader
 from pipeline.structure._reader import OcrLoader, PageReader, _name, load_ocr
-from pipeline.structure._types import Document
+from pipeline.structure._types import FIELDS, Document
 
 
 def _numbered(page: PageArtifact) -> bool:
@@ -30,10 +33,12 @@ def _case_key(case_no: str) -> str:
 
 def find_documents(pages: Sequence[PageArtifact], manifest: BatchManifest | None = None,
                    ocr: OcrLoader = load_ocr,
-                   headings: HeadingReader | None = HeadingReader(has_title)) -> list[Document]:
+                   headings: HeadingReader | None = HeadingReader(has_title),
+                   lines: LineReader | None = None) -> list[Document]:
     """The documents of a batch, in scan order: from the manifest's list, else separator sheets, else OCR titles.
 
-    ``headings`` re-reads titles the page OCR dropped (None: use the page OCR only). Raises ReviewNeeded when the
+    ``headings`` re-reads titles the page OCR dropped (None: use the page OCR only); ``lines`` reads the lines that
+    decide a field again from the page image (None: use the page OCR only). Raises ReviewNeeded when the
     evidence contradicts itself (page counts that do not add up, a sheet of another case, a separator sheet that
     could not be read, a declared document without pages).
     """
@@ -49,7 +54,7 @@ def find_documents(pages: Sequence[PageArtifact], manifest: BatchManifest | None
             raise ReviewNeeded(f"separator sheet {_name(p)} is for case {p.separator.case_no}, "
                                f"but the batch is case {case_no}: a sheet or pages of another case are in the batch")
     known = (manifest.agency, manifest.case_no) if manifest else ()
-    reader = PageReader(ocr, headings, known)
+    reader = PageReader(ocr, headings, known, lines)
     if manifest is not None and manifest.documents:
         return documents_from_manifest(pages, manifest.documents, reader)
     if any(p.separator is not None and p.separator.kind == "document" for p in pages):
@@ -61,28 +66,28 @@ def _reader(ocr: PageReader | OcrLoader) -> PageReader:
     return ocr if isinstance(ocr, PageReader) else PageReader(ocr)
 
 
-def _complete(index: int, positions: Sequence[int], declared: Fields, boundary: str,
+def _complete(index: int, positions: Sequence[int], declared_fields: Fields, boundary: str,
               by_pos: Mapping[int, PageArtifact], reader: PageReader, remark: str = "",
-              extra_flags: Sequence[str] = ()) -> Document:
-    """A document from declared fields, reading empty ones from the OCR of its first and last pages."""
-    values = {"title": declared.title, "doc_no": declared.doc_no, "author": declared.author, "date": declared.date}
-    flags = list(declared.flags) + list(extra_flags)
+              extra_flags: Sequence[str] = (), source: str = "ocr") -> Document:
+    """A document from declared fields (``source``: manifest or sheet), reading empty ones from the OCR of its first
+    and last pages; each field keeps its evidence."""
+    values = {name: getattr(declared_fields, name) for name in FIELDS}
+    evidence = {name: declared(values[name], source) for name in FIELDS if values[name]}
     if not all(values.values()):
         last = by_pos[positions[-1]] if len(positions) > 1 else None
         read = reader.fields(by_pos[positions[0]], last)
-        for name in values:
+        for name in FIELDS:
             if values[name]:
                 continue
-            found = getattr(read, name) if read else ""
-            if found:
-                values[name] = found
-                flags.append(f"{name}-ocr")
-            else:
-                flags.append(f"{name}-missing")
-        if read and "title-fuzzy" in read.flags and "title-ocr" in flags:
-            flags.append("title-fuzzy")
+            if read is None:
+                evidence[name] = FieldEvidence(flags=["missing", "no-ocr"])
+                continue
+            values[name] = getattr(read, name)
+            evidence[name] = read.evidence.get(name, FieldEvidence(flags=["missing"]))
+    if not values["doc_no"] and values["title"] and not expects_doc_no(values["title"]):
+        evidence["doc_no"] = FieldEvidence(confidence=0.9)  # a 笔录, a 清单…: no 文号 to be had
     return Document(index, values["title"], tuple(positions), values["doc_no"], values["author"], values["date"],
-                    remark, boundary, tuple(dict.fromkeys(flags)))
+                    remark, boundary, tuple(dict.fromkeys(extra_flags)), evidence)
 
 
 def documents_from_manifest(pages: Sequence[PageArtifact], specs: Sequence[DocumentSpec],
@@ -105,7 +110,7 @@ def documents_from_manifest(pages: Sequence[PageArtifact], specs: Sequence[Docum
             raise ReviewNeeded(f"document {i + 1} of batch.json ({spec.title}) has only blank pages: "
                                + ", ".join(_name(p) for p in chunk))
         documents.append(_complete(i, positions, Fields(spec.title, spec.doc_no, spec.author, _iso_or_as_is(spec.date)),
-                                   "manifest", by_pos, reader, remark=spec.remark))
+                                   "manifest", by_pos, reader, remark=spec.remark, source="manifest"))
     return documents
 
 
@@ -130,7 +135,8 @@ def documents_from_separators(pages: Sequence[PageArtifact], ocr: PageReader | O
     if any(_numbered(p) for p in groups[0][1]):
         for doc in documents_from_ocr(groups[0][1], reader):
             documents.append(Document(len(documents), doc.title, doc.positions, doc.doc_no, doc.author, doc.date,
-                                      doc.remark, "ocr", tuple(dict.fromkeys((*doc.flags, "no-separator")))))
+                                      doc.remark, "ocr", tuple(dict.fromkeys((*doc.flags, "no-separator"))),
+                                      doc.evidence))
     for sheet, members in groups[1:]:
         payload: SeparatorPayload = sheet.separator  # type: ignore[union-attr]
         positions = [p.position for p in members if _numbered(p)]
@@ -142,32 +148,46 @@ def documents_from_separators(pages: Sequence[PageArtifact], ocr: PageReader | O
             extra.append(f"pages-mismatch: sheet says {payload.pages}, scanned {len(members)}")
         documents.append(_complete(len(documents), positions,
                                    Fields(payload.title, payload.doc_no, payload.author, _iso_or_as_is(payload.date)),
-                                   "separator", by_pos, reader, extra_flags=extra))
+                                   "separator", by_pos, reader, extra_flags=extra, source="sheet"))
     return documents
 
 
 def documents_from_ocr(pages: Sequence[PageArtifact], ocr: PageReader | OcrLoader = load_ocr) -> list[Document]:
-    """Documents split where a page's top carries a known title in large centred type, or a 红头 authority that
-    differs from the current document's; one untitled document (boundary "single") when nothing is found."""
+    """Documents split where a page opens with a title block (a title, or an authority over a 文号; two documents of
+    one type from one authority in a row are two title blocks), where an issuing authority changes, and where the
+    page-number footer starts again at 1; one untitled document (boundary "single") when nothing is found."""
     reader = _reader(ocr)
     ordered = [p for p in sorted(pages, key=lambda p: p.position) if _numbered(p)]
-    starts: list[tuple[int, bool]] = []
-    current_authority = ""
+    starts: list[tuple[int, bool, tuple[str, ...]]] = []
+    current_authority, expected_end = "", None
     for i, page in enumerate(ordered):
-        heading = reader.heading(page)
-        new = heading is not None and (
-            heading.title is not None
-            or bool(heading.authority and current_authority and heading.authority != current_authority)
-        )
-        if i == 0 or new:
-            starts.append((i, new))
-        if heading is not None and heading.authority:
-            current_authority = heading.authority
+        view = reader.view(page)
+        head = view.head if view is not None else None
+        footer = view.layout.footer if view is not None else None
+        by_title = head is not None and head.starts
+        by_authority = bool(head is not None and head.authority.value and current_authority
+                            and head.authority.value != current_authority and head.title_line is not None)
+        by_footer = footer is not None and footer[0] == 1 and i > 0
+        notes: tuple[str, ...] = ()
+        if (by_title or by_authority) and footer is not None and footer[0] > 1:
+            notes = (f"boundary-uncertain: a title on a page numbered {footer[0]}",)
+        elif by_footer and not by_title:
+            notes = ("boundary-footer",)
+        if i == 0 or by_title or by_authority or by_footer:
+            starts.append((i, by_title or by_authority or by_footer, notes))
+            current_authority, expected_end = "", None
+        elif expected_end is not None and i >= expected_end:
+            starts.append((i, True, ("boundary-uncertain: the page count in the footer ended",)))
+            current_authority, expected_end = "", None
+        if head is not None and head.authority.value:
+            current_authority = head.authority.value
+        if footer is not None and footer[1] and footer[0] == 1:
+            expected_end = i + footer[1]
     by_pos = {p.position: p for p in pages}
-    boundary = "ocr" if any(found for _, found in starts) else "single"
+    boundary = "ocr" if any(found for _, found, _ in starts) else "single"
     documents = []
-    for k, (i, _) in enumerate(starts):
+    for k, (i, _, notes) in enumerate(starts):
         end = starts[k + 1][0] if k + 1 < len(starts) else len(ordered)
         positions = [p.position for p in ordered[i:end]]
-        documents.append(_complete(len(documents), positions, Fields(), boundary, by_pos, reader))
+        documents.append(_complete(len(documents), positions, Fields(), boundary, by_pos, reader, extra_flags=notes))
     return documents

@@ -1,110 +1,117 @@
-"""The 卷内目录 fields of a document read from its pages: 题名, 文号, 责任者 and 日期."""
+"""The 卷内目录 fields of a document read from its pages: 题名, 文号 and 责任者 from the head of its first page,
+日期 from the signature block of its last page (a 笔录's from its 时间 line), each with its evidence.
+
+Where documents carry them: official documents after GB/T 9704-2012 (发文机关标志 → 责任者, 发文字号 → 文号,
+标题 → 题名, 成文日期 → 日期), court documents (court name over the title, case number, date at the end), police
+and procuratorate documents, 笔录 (no 文号; the recording unit; the 时间 line), and documents outside the lexicon
+(the largest centred line at the top). A field nobody could read stays empty and is flagged ``missing``: nothing
+is invented.
+"""
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from pipeline.models import FieldEvidence
 from pipeline.ocr import OcrResult
-from pipeline.structure._dates import find_dates, parse_date
-from pipeline.structure._headings import line_text, page_heading
-from pipeline.structure._lexicon import _PUNCT_EDGES, AUTHOR_LABELS, DATE_LABELS, authority_name, normalise
+from pipeline.structure._evidence import MISSING, NOT_PRINTED, Found
+from pipeline.structure._heads import Head, Reread, read_head
+from pipeline.structure._layout import PageLayout
+from pipeline.structure._lexicon import DATE_LABELS, expects_doc_no
+from pipeline.structure._numbers import find_doc_no
+from pipeline.structure._sign import FindLines, labelled_author, labelled_date, signature_authority, signature_date
+from pipeline.structure._types import FIELDS
 
-# 文号: procuratorate/police style 新封检公诉刑诉〔2019〕172号, court style （2019）豫0727刑初172号.
-_OPEN = r"[〔\[【(（{「『<《]"
-
-
-_CLOSE = r"[〕\]】)）}」』>》]"
-
-
-_COURT_NO = re.compile(_OPEN + r"(\d{4})" + _CLOSE + r"([\u4e00-\u9fff]{1,4}\d{0,4}[\u4e00-\u9fff]{1,6})(\d{1,6})号")
+__all__ = ["Fields", "PageView", "find_doc_no", "read_fields"]
 
 
-_AGENCY_NO = re.compile(r"([\u4e00-\u9fff][\u4e00-\u9fff()（）]{0,11})" + _OPEN + r"(\d{4})" + _CLOSE + r"(\d{1,6})号")
+@dataclass
+class PageView:
+    """A page as field reading sees it: its layout, and (when its image can be had) line re-reads."""
 
+    layout: PageLayout
+    reread: Reread | None = None
+    find_lines: FindLines | None = None
 
-def find_doc_no(text: str) -> tuple[str, float] | None:
-    """A 文号 in a text, in canonical brackets, and the share of the text it covers; None if there is none."""
-    s = normalise(text).strip(_PUNCT_EDGES)
-    for rx, fmt in ((_COURT_NO, "（{0}）{1}{2}号"), (_AGENCY_NO, "{0}〔{1}〕{2}号")):
-        m = rx.search(s)
-        if m:
-            groups = [g.replace("(", "（").replace(")", "）") for g in m.groups()]
-            if rx is _AGENCY_NO:
-                groups[0] = groups[0].lstrip("（）")
-            return fmt.format(*groups), (m.end() - m.start()) / max(1, len(s))
-    return None
+    @classmethod
+    def of(cls, ocr: OcrResult | PageView | None) -> PageView | None:
+        """A view of an OCR result without re-reads (or the view itself)."""
+        if ocr is None or isinstance(ocr, PageView):
+            return ocr
+        return cls(PageLayout(ocr))
+
+    @property
+    def head(self) -> Head:
+        """The page's head block, read once."""
+        if not hasattr(self, "_head"):
+            self._head = read_head(self.layout, self.reread)
+        return self._head
 
 
 @dataclass(frozen=True)
 class Fields:
-    """Catalogue fields read from a document's pages, with the flags that explain them."""
+    """Catalogue fields read from a document's pages, with each field's evidence."""
 
     title: str = ""
     doc_no: str = ""
     author: str = ""
     date: str = ""
-    flags: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ()  # <field>-<flag> for every flag of every field
+    evidence: dict[str, FieldEvidence] = field(default_factory=dict)
 
 
-def read_fields(first: OcrResult | None, last: OcrResult | None = None) -> Fields:
-    """题名, 文号, 责任者 and 日期 from the OCR of a document's first page (and its last page for the 落款 date)."""
-    if first is None:
-        return Fields(flags=("title-missing", "doc_no-missing", "author-missing", "date-missing", "no-ocr"))
-    flags: list[str] = []
-    heading = page_heading(first)
-    title = heading.title.title if heading.title else ""
-    if heading.title and heading.title.errors:
-        flags.append("title-fuzzy")
-    lines = [(i, line_text(ln)) for i, ln in enumerate(first.lines) if ln.words]
-    top = [(i, t) for i, t in lines if first.lines[i].y0 <= 0.45 * first.height]
-    after = heading.title_line if heading.title_line is not None else -1
-    doc_no = ""
-    for _, text in sorted(top, key=lambda it: (it[0] <= after, it[0])):  # lines after the title first
-        hit = find_doc_no(text)
-        if hit and hit[1] >= 0.8:  # a line of its own, not a number quoted in the body text
-            doc_no = hit[0]
-            break
-    author = heading.authority or _labelled_author(lines)
-    when = _labelled_date(lines)
-    if not when:
-        for page in ([last] if last is not None else []) + [first]:
-            when = _closing_date(page)
-            if when:
-                break
-    for name, value in (("title", title), ("doc_no", doc_no), ("author", author), ("date", when)):
-        if not value:
-            flags.append(f"{name}-missing")
-    return Fields(title, doc_no, author, when, tuple(flags))
+def _is_record(view: PageView, head: Head) -> bool:
+    if head.title.value.endswith("笔录"):
+        return True
+    return any(ln.norm.startswith(DATE_LABELS) for ln in view.layout.lines[:8])
 
 
-def _labelled_author(lines: list[tuple[int, str]]) -> str:
-    for _, text in lines:
-        s = normalise(text)
-        for label in AUTHOR_LABELS:
-            m = re.search(re.escape(label) + r"[:：]([^\s,，。;；:：、]{4,30})", s)
-            if m:
-                name = authority_name(m.group(1))
-                if name:
-                    return name
-    return ""
+def _date(first: PageView, last: PageView, head: Head, record: bool) -> Found:
+    if record:
+        found = labelled_date(first.layout, first.reread)
+        if found.value:
+            return found
+    found = signature_date(last.layout, last.reread, last.find_lines)
+    if not found.value and last is not first:
+        found = signature_date(first.layout, first.reread, first.find_lines)
+    if not found.value and head.date.value:
+        found = head.date
+    if not found.value and not record:
+        found = labelled_date(first.layout)
+    return found
 
 
-def _labelled_date(lines: list[tuple[int, str]]) -> str:
-    for _, text in lines:
-        s = normalise(text)
-        if any(s.startswith(label) for label in DATE_LABELS):
-            found = parse_date(s)
-            if found:
-                return found
-    return ""
+def _author(first: PageView, last: PageView, head: Head, record: bool) -> Found:
+    if head.authority.value:
+        return head.authority
+    if record:
+        found = labelled_author(first.layout)
+        if found.value:
+            return found
+    found = signature_authority(last.layout, last.reread)
+    return found if found.value else labelled_author(first.layout)
 
 
-def _closing_date(ocr: OcrResult) -> str:
-    """The 落款 date: the last line of a page that is a date and little else."""
-    for line in reversed([ln for ln in ocr.lines if ln.words]):
-        s = normalise(line_text(line)).strip(_PUNCT_EDGES)
-        dates = find_dates(s)
-        if dates and (dates[-1][2] - dates[-1][1]) >= 0.7 * len(s):
-            return dates[-1][0]
-    return ""
+def _doc_no(head: Head) -> Found:
+    if head.doc_no.value:
+        return head.doc_no
+    expected = expects_doc_no(head.title.value) if head.in_lexicon else head.red_head
+    return MISSING if expected or not head.title.value else NOT_PRINTED
+
+
+def read_fields(first: OcrResult | PageView | None, last: OcrResult | PageView | None = None) -> Fields:
+    """题名, 文号, 责任者 and 日期 of a document from its first page (and its last page for the 落款)."""
+    first_view = PageView.of(first)
+    if first_view is None:
+        evidence = {name: FieldEvidence(flags=["missing", "no-ocr"]) for name in FIELDS}
+        return Fields(flags=tuple(f"{n}-{f}" for n in FIELDS for f in ("missing", "no-ocr")), evidence=evidence)
+    last_view = PageView.of(last) or first_view
+    head = first_view.head
+    record = _is_record(first_view, head)
+    found = {"title": head.title, "doc_no": NOT_PRINTED if record and not head.doc_no.value else _doc_no(head),
+             "author": _author(first_view, last_view, head, record),
+             "date": _date(first_view, last_view, head, record)}
+    evidence = {name: f.evidence() for name, f in found.items()}
+    flags = tuple(f"{name}-{flag}" for name in FIELDS for flag in found[name].flags)
+    return Fields(found["title"].value, found["doc_no"].value, found["author"].value, found["date"].value, flags,
+                  evidence)

@@ -125,17 +125,11 @@ class TitleMatch:
     authority: str = ""  # an authority printed before the title in the same line, if any
 
 
-def match_title(text: str) -> TitleMatch | None:
-    """Match one line against the lexicon of document types, tolerating OCR errors and stray spaces.
-
-    The line must end with the title; what precedes it must be an issuing authority or at most two characters
-    (e.g. 刑事 of an unknown 刑事X书), and a title read with errors must stand alone or follow an authority.
-    Returns the best match, preferring fewer errors, then longer names, then the more common document type.
-    """
+def _title_candidates(text: str) -> list[tuple[float, int, TitleMatch]]:
     s = normalise(text).strip(_PUNCT_EDGES)
     if not s or len(s) > 40:
-        return None
-    best: tuple[float, int, TitleMatch] | None = None
+        return []
+    found = []
     for term in DOCUMENT_TYPES:
         d, start = _best_suffix(term, s, _allowed_errors(term))
         if d > _allowed_errors(term):
@@ -147,7 +141,33 @@ def match_title(text: str) -> TitleMatch | None:
         if d and prefix and authority is None:
             continue  # a misread name must stand alone or follow an authority: 关于调取证据的函 is no 调取证据清单
         cost = d + (0 if authority or not prefix else 0.6 * len(prefix))
-        candidate = (cost, -len(term), TitleMatch(term, text, d, authority or ""))
-        if best is None or candidate[:2] < best[:2]:
-            best = candidate
-    return best[2] if best else None
+        found.append((cost, -len(term), TitleMatch(term, text, d, authority or "")))
+    return sorted(found, key=lambda c: c[:2])
+
+
+def match_title(text: str) -> TitleMatch | None:
+    """Match one line against the lexicon of document types, tolerating OCR errors and stray spaces.
+
+    The line must end with the title; what precedes it must be an issuing authority or at most two characters
+    (e.g. 刑事 of an unknown 刑事X书), and a title read with errors must stand alone or follow an authority.
+    Returns the best match, preferring fewer errors, then longer names, then the more common document type.
+    """
+    found = _title_candidates(text)
+    return found[0][2] if found else None
+
+
+def title_is_ambiguous(text: str) -> bool:
+    """Whether two document types fit a line equally well (权问笔录: 讯问 or 询问; 和事判决书: 刑事 or 民事)."""
+    found = _title_candidates(text)
+    return len(found) > 1 and found[0][:2] == found[1][:2] and found[0][2].title != found[1][2].title
+
+
+_NO_NUMBER = ("具结书", "保证书", "委托书", "申请书", "谅解书", "告知书", "协议书", "声明书", "悔过书", "自诉状",
+              "起诉状", "上诉状", "答辩状", "申诉状")
+
+
+def expects_doc_no(title: str) -> bool:
+    """Whether documents of this type carry a 文号 (决定书, 判决书, 逮捕证 … do; 笔录, 清单, 情况说明 do not)."""
+    if title.endswith(_NO_NUMBER):
+        return False
+    return title.endswith(("书", "证", "函", "通知", "决定", "批复", "意见", "通报", "请示", "报告"))

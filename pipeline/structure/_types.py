@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from pipeline.models import EntryEvidence, FieldEvidence
+
+FIELDS: tuple[str, ...] = ("title", "doc_no", "author", "date")
+"""The 卷内目录 fields a document carries, in the order of the contract."""
 
 
 @dataclass(frozen=True)
@@ -14,10 +20,28 @@ class Document:
     positions: tuple[int, ...]
     doc_no: str = ""
     author: str = ""
-    date: str = ""  # ISO 8601 when known, else as printed, else empty
+    date: str = ""  # ISO 8601 when known (YYYY-MM when only year and month are printed), else empty
     remark: str = ""
     boundary: str = "single"  # manifest | separator | ocr | single
     flags: tuple[str, ...] = ()
+    evidence: Mapping[str, FieldEvidence] = field(default_factory=dict)  # per field: source, confidence, flags
+
+    def field_evidence(self, name: str) -> FieldEvidence:
+        """The evidence of one field (an empty field nobody supplied when none was recorded)."""
+        found = self.evidence.get(name)
+        if found is not None:
+            return found
+        value = getattr(self, name)
+        return FieldEvidence(flags=[] if value else ["missing"])
+
+    def entry_evidence(self) -> EntryEvidence:
+        """The evidence of the four fields as the catalogue contract holds it."""
+        return EntryEvidence(**{name: self.field_evidence(name) for name in FIELDS})
+
+    def doubts(self) -> list[str]:
+        """``<field>-<flag>`` for every flag of every field, then the document's own notes (boundary, pages)."""
+        out = [f"{name}-{flag}" for name in FIELDS for flag in self.field_evidence(name).flags]
+        return list(dict.fromkeys(out + [f for f in self.flags if not f.startswith(FIELDS)]))
 
 
 @dataclass(frozen=True)

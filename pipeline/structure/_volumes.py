@@ -57,12 +57,10 @@ def volume_catalogue(plan: VolumePlan, documents: Sequence[Document]) -> VolumeC
         if doc is None:
             raise ValueError(f"volume {plan.number} refers to document {part.document}, which is not in the list")
         remark = "；".join(r for r in (doc.remark, "续" if part.continued else "") if r)
-        flags = list(doc.flags) + [f"{name}-missing" for name in ("title", "doc_no", "author", "date")
-                                   if not getattr(doc, name) and f"{name}-missing" not in doc.flags]
         entries.append(CatalogueEntry(
             seq=seq, doc_no=doc.doc_no, author=doc.author, title=doc.title, date=doc.date, first_page=page,
             last_page=page + len(part.positions) - 1, remark=remark, continued=part.continued, document=doc.index,
-            flags=list(dict.fromkeys(flags)),
+            flags=doc.doubts(), evidence=doc.entry_evidence(),
         ))
         page += len(part.positions)
     return VolumeCatalogue(volume=plan.number, entries=entries)

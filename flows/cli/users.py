@@ -1,0 +1,135 @@
+"""`dossier user` (people who sign in to the web pages, with their roles) and `dossier db` (the access database).
+
+Passwords are asked for on the terminal (twice), or read from standard input with ``--password-stdin`` (one line),
+never taken from the command line. Changes are audited in a CLI stream before the command reports success.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from flows.cli._common import StateOption, app, console, object_store, reported, settings
+from flows.cli.access import admin_audit, open_database
+from pipeline.errors import BadInputError
+
+user_app = typer.Typer(help="People who sign in to the web pages (per agency, with roles).", no_args_is_help=True)
+db_app = typer.Typer(help="The access database (requests, users, tokens, grants).", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(db_app, name="db")
+
+RoleOption = Annotated[Optional[list[str]], typer.Option(
+    "--role", help="clerk (内勤), reviewer (部门负责人), approver (分管领导), registrar (案管), admin (repeatable)")]
+PasswordStdin = Annotated[bool, typer.Option("--password-stdin", help="read the password from standard input")]
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        line = sys.stdin.readline().rstrip("\r\n")
+        if not line:
+            raise BadInputError("no password on standard input")
+        return line
+    return typer.prompt("password", hide_input=True, confirmation_prompt=True)
+
+
+@user_app.command("add")
+def user_add(username: Annotated[str, typer.Argument(help="sign-in name")],
+             agency: Annotated[str, typer.Option(help="the user's agency, e.g. 新封县人民检察院")],
+             role: RoleOption = None,
+             name: Annotated[str, typer.Option(help="name shown in histories, e.g. 王某")] = "",
+             department: Annotated[str, typer.Option(help="department; a reviewer reviews its requests only")] = "",
+             password_stdin: PasswordStdin = False, state: StateOption = None) -> None:
+    """Add a user of an agency with roles there."""
+    from pipeline.access import UserStore
+
+    with reported():
+        password = _password(password_stdin)
+        store = object_store(state)
+        record = UserStore(open_database(state, store)).create(username, password, agency, role or (), name,
+                                                               department)
+        admin_audit(store, action="user.add", target=record.username,
+                    detail=f"agency={record.agency} roles={','.join(record.roles) or '-'}")
+    console.print(f"user {record.username} of {record.agency} added with roles {', '.join(record.roles) or '-'}",
+                  highlight=False)
+
+
+@user_app.command("list")
+def user_list(state: StateOption = None) -> None:
+    """List users (never their password hashes)."""
+    from pipeline.access import UserStore
+
+    with reported():
+        records = UserStore(open_database(state)).list()
+    table = Table("user", "name", "agency", "department", "roles", "disabled")
+    for r in records:
+        table.add_row(r.username, r.display_name, r.agency, r.department, ",".join(r.roles),
+                      f"{r.disabled:%Y-%m-%d}" if r.disabled else "")
+    console.print(table)
+
+
+@user_app.command("roles")
+def user_roles(username: str, role: RoleOption = None, state: StateOption = None) -> None:
+    """Replace a user's roles (no --role: none left)."""
+    from pipeline.access import UserStore
+
+    with reported():
+        store = object_store(state)
+        users = UserStore(open_database(state, store))
+        admin_audit(store, action="user.roles", target=username, detail=f"roles={','.join(sorted(role or ())) or '-'}")
+        record = users.set_roles(username, role or ())
+    console.print(f"user {record.username}: roles {', '.join(record.roles) or '-'}", highlight=False)
+
+
+@user_app.command("passwd")
+def user_passwd(username: str, password_stdin: PasswordStdin = False, state: StateOption = None) -> None:
+    """Set a user's password (ends their sessions)."""
+    from pipeline.access import UserStore
+
+    with reported():
+        password = _password(password_stdin)
+        store = object_store(state)
+        admin_audit(store, action="user.passwd", target=username)
+        UserStore(open_database(state, store)).set_password(username, password)
+    console.print(f"password of {username} changed; their sessions ended", highlight=False)
+
+
+@user_app.command("disable")
+def user_disable(username: str, state: StateOption = None) -> None:
+    """Stop a user from signing in (their history stays)."""
+    from pipeline.access import UserStore
+
+    with reported():
+        store = object_store(state)
+        admin_audit(store, action="user.disable", target=username)
+        UserStore(open_database(state, store)).disable(username)
+    console.print(f"user {username} disabled", highlight=False)
+
+
+@db_app.command("upgrade")
+def db_upgrade(state: StateOption = None) -> None:
+    """Bring the access database to the latest schema (the service and every command also do this at start)."""
+    from pipeline.access import Database
+
+    with reported():
+        from flows.cli._common import layout
+
+        db = Database(settings().access.database_url(layout(state)))
+        before, after = db.upgrade(object_store(state))
+    console.print(f"{db.display}: {before or 'empty'} → {after}" if before != after
+                  else f"{db.display}: already at {after}", highlight=False)
+
+
+@db_app.command("status")
+def db_status(state: StateOption = None) -> None:
+    """Where the access database is and which schema revision it has."""
+    from pipeline.access import Database
+
+    with reported():
+        from flows.cli._common import layout
+
+        db = Database(settings().access.database_url(layout(state)))
+        current, head = db.revision(), db.head()
+    console.print(f"{db.display}: revision {current or 'none'} (latest {head})", highlight=False)

@@ -1,0 +1,141 @@
+"""Pages: signing in and out, the home page with the case look-up, a case's 卷内目录 and its volumes.
+
+A case the signed-in agency may not read gets exactly the page a case that does not exist gets (same status, same
+words): the look-up gives no hint that an ungranted case exists. Both offer to file a 调卷函.
+"""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from pipeline.access._routes import volume_response
+from pipeline.access._views import ApiError, _note
+from pipeline.access.web._common import Web, safe_next, see_other
+from pipeline.access.web._session import ANON_COOKIE, SESSION_COOKIE
+from pipeline.errors import CaseNumberError
+from pipeline.storage import normalise_case_no
+
+
+def _access_until(web: Web, who, canonical: str, decision):
+    """When the agency's access ends (None: no end), for the case page."""
+    if decision.via in ("owner", "manifest"):
+        return None
+    access = web.grants.peek(canonical) or web.grants.get(canonical)
+    live = access.live(who.agency, web.service.clock())
+    return None if any(a.expires is None for a in live) else max(a.expires for a in live)
+
+
+def session_routes(web: Web) -> APIRouter:
+    """Sign in, sign out."""
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/")
+    async def root() -> Response:
+        return see_other("/web/")
+
+    @router.get("/web/login")
+    async def login_form(request: Request, next: str = "/web/") -> Response:
+        _note(request, action="web", page="login")
+        return web.page(request, "login.html", None, next=safe_next(next), error=None, username="")
+
+    @router.post("/web/login")
+    async def login(request: Request) -> Response:
+        _note(request, action="web", page="login")
+        form = await web.form(request, None)
+        if isinstance(form, Response):
+            return form
+        username, target = form.get("username", "").strip(), safe_next(form.get("next"))
+        user = await run_in_threadpool(web.users.verify, username, form.get("password", ""))
+        if user is None:
+            _note(request, result="denied", detail=f"sign-in failed for {username[:64]!r}")
+            return web.page(request, "login.html", None, 401, next=target, username=username,
+                            error="用户名或密码不正确，或该账号已停用。")
+        secret = await run_in_threadpool(web.users.start_session, user, web.auth.session_hours)
+        _note(request, actor=f"user:{user.id}", agency=user.agency, result="signed-in")
+        response = see_other(target)
+        web.auth.set_cookie(response, request, SESSION_COOKIE, secret, max_age=int(web.auth.session_hours * 3600))
+        response.delete_cookie(ANON_COOKIE, path="/")
+        return response
+
+    @router.post("/web/logout")
+    async def logout(request: Request) -> Response:
+        _note(request, action="web", page="logout")
+        form = await web.form(request, None)
+        if isinstance(form, Response):
+            return form
+        secret = request.cookies.get(SESSION_COOKIE)
+        if secret:
+            await run_in_threadpool(web.users.end_session, secret)
+        response = see_other("/web/login")
+        web.auth.clear(response, request)
+        return response
+
+    return router
+
+
+def case_routes(web: Web) -> APIRouter:
+    """Home (look-up), a case's page, a volume for the PDF viewer or as a download."""
+    router = APIRouter(include_in_schema=False)
+
+    async def home(request: Request, who, status: int = 200, error: str | None = None, case_no: str = ""):
+        mine = await run_in_threadpool(web.desk.mine, who, False, 10)
+        waiting = await run_in_threadpool(web.desk.inbox, who)
+        return web.page(request, "home.html", who, status, error=error, case_no=case_no, mine=mine,
+                        inbox_count=len(waiting))
+
+    @router.get("/web/")
+    async def home_page(request: Request) -> Response:
+        who = await web.signed_in(request, "home")
+        return who if isinstance(who, Response) else await home(request, who)
+
+    def missing(request: Request, who, case_no: str) -> Response:
+        return web.page(request, "case_missing.html", who, 404, case_no=case_no)
+
+    @router.get("/web/case")
+    async def case_page(request: Request, case_no: str = "") -> Response:
+        who = await web.signed_in(request, "case")
+        if isinstance(who, Response):
+            return who
+        if not case_no.strip():
+            return see_other("/web/")
+        try:
+            canonical = normalise_case_no(case_no)
+        except CaseNumberError as exc:
+            return await home(request, who, 400, f"案号格式不正确：{exc}", case_no)
+        try:
+            ref, decision = await web.service.authorise(request, canonical, None, who)
+        except ApiError as exc:
+            if exc.status in (403, 404):
+                return missing(request, who, canonical)
+            raise
+        manifests = web.service.manifests
+        view = json.loads(manifests.peek_view(ref)
+                          or await run_in_threadpool(manifests.view, ref, web.service.build_view))
+        until = await run_in_threadpool(_access_until, web, who, canonical, decision)
+        return web.page(request, "case.html", who, case_no=ref.manifest.case_no, manifest=ref.manifest,
+                        catalogue=view.get("catalogue") or {}, decision=decision, until=until)
+
+    @router.get("/web/cases/{case_no}/volumes/{n}")
+    async def volume(request: Request, case_no: str, n: int, download: bool = False) -> Response:
+        who = await web.signed_in(request, "volume")
+        if isinstance(who, Response):
+            return who
+        _note(request, action="volume", volume=n)
+        try:
+            ref, decision = await web.service.authorise(request, case_no, None, who)
+        except ApiError as exc:
+            if exc.status in (400, 403, 404):
+                return missing(request, who, case_no)
+            raise
+        vol = next((v for v in ref.manifest.volumes if v.number == n), None)
+        if vol is None or not decision.covers(n):
+            _note(request, detail="no such volume, or not granted")
+            return missing(request, who, ref.manifest.case_no)
+        await web.service.fetched(who, decision)
+        return await volume_response(web.service, request, ref, vol, inline=not download)
+
+    return router

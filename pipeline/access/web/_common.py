@@ -1,0 +1,67 @@
+"""What every web page shares: the parts of the service it uses, signing in, reading a form safely."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from pipeline.access._auth import Principal
+from pipeline.access._grants import GrantStore
+from pipeline.access._service import FetchService
+from pipeline.access._users import UserStore
+from pipeline.access._views import _note
+from pipeline.access.requests import RequestDesk
+from pipeline.access.web._render import render
+from pipeline.access.web._session import WebAuth
+
+MAX_FORM_FIELD = 4000
+
+
+@dataclass
+class Web:
+    """The service's parts the pages use."""
+
+    service: FetchService
+    desk: RequestDesk
+    auth: WebAuth
+    users: UserStore
+    grants: GrantStore
+
+    def page(self, request: Request, template: str, who: Principal | None, status: int = 200, **context) -> Response:
+        """Render a page for the signed-in principal (or for nobody)."""
+        return render(request, self.auth, template, status, who=who, **context)
+
+    async def signed_in(self, request: Request, page: str) -> Principal | Response:
+        """The signed-in principal, or the redirect to the sign-in page that comes back here."""
+        _note(request, action="web", page=page)
+        who = await self.auth.who(request)
+        if who is None:
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return see_other(f"/web/login?next={quote(target, safe='')}")
+        _note(request, actor=who.id, agency=who.agency)
+        return who
+
+    async def form(self, request: Request, who: Principal | None) -> dict[str, str] | Response:
+        """The submitted form's fields, or the refusal page when its CSRF token or origin is wrong."""
+        data = await request.form()
+        fields = {k: v[:MAX_FORM_FIELD] for k, v in data.items() if isinstance(v, str)}
+        if not self.auth.csrf_ok(request, fields.get("csrf", "")):
+            _note(request, result="denied", detail="CSRF token missing or wrong")
+            return self.page(request, "error.html", who, 403, title="表单已失效",
+                             message="该表单已失效或不是从本系统提交的。请返回上一页，刷新后重新提交。")
+        return fields
+
+
+def see_other(url: str) -> RedirectResponse:
+    """303 to a page of ours (after a form: the browser then GETs it)."""
+    return RedirectResponse(url, status_code=303)
+
+
+def safe_next(value: str | None) -> str:
+    """Where to go after signing in: a page of ours only (no open redirect)."""
+    if not value or not value.startswith("/web/") or value.startswith("//") or "\\" in value:
+        return "/web/"
+    return value

@@ -1,0 +1,60 @@
+"""Rendering the web pages: the Jinja2 environment (templates shipped with the package, autoescaped), filters for
+times in Beijing time, sizes and URLs, and the headers every page gets."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from urllib.parse import quote
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from pipeline.access.requests import ACTION_LABELS, ROLE_LABELS, STATE_LABELS, STEP_LABELS
+from pipeline.access.web._session import ANON_COOKIE
+
+SECURITY_LABELS = {"public": "公开", "internal": "内部", "secret": "秘密", "confidential": "机密", "top-secret": "绝密"}
+BEIJING = timezone(timedelta(hours=8), "北京时间")
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; style-src 'self'; img-src 'self' data:; script-src 'none'; "
+                               "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+def _local(value: datetime | None, with_time: bool = True) -> str:
+    if value is None:
+        return "—"
+    shown = value.astimezone(BEIJING)
+    return shown.strftime("%Y-%m-%d %H:%M") if with_time else shown.strftime("%Y-%m-%d")
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{max(1, round(n / 1e3))} KB"
+
+
+def _environment() -> Environment:
+    env = Environment(loader=PackageLoader("pipeline.access.web", "templates"), undefined=StrictUndefined,
+                      autoescape=select_autoescape(["html"], default=True), trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(local=_local, day=lambda v: _local(v, False), size=_size,
+                       urlpart=lambda v: quote(str(v), safe=""),
+                       case=lambda v: str(v).replace("(", "（").replace(")", "）"))  # as courts print case numbers
+    env.globals.update(SECURITY_LABELS=SECURITY_LABELS, STATE_LABELS=STATE_LABELS, STEP_LABELS=STEP_LABELS,
+                       ACTION_LABELS=ACTION_LABELS, ROLE_LABELS=ROLE_LABELS)
+    return env
+
+
+ENV = _environment()
+
+
+def render(request: Request, auth, template: str, status: int = 200, **context) -> HTMLResponse:
+    """A page from a template, with the CSRF token for its forms (setting the anonymous cookie it is bound to when
+    the browser has none yet) and the headers every page gets."""
+    token, fresh = auth.csrf(request)
+    html = ENV.get_template(template).render(csrf=token, who=context.pop("who", None), **context)
+    response = HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
+    if fresh is not None:
+        auth.set_cookie(response, request, ANON_COOKIE, fresh)
+    return response

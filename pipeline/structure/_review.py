@@ -1,0 +1,151 @@
+"""A person's review of the 卷内目录 before the volumes are built: which volumes need one, and what a review changes.
+
+The flow pauses (that is Prefect's business, in ``flows``); this module only decides and applies. A reviewed value
+is the operator's (source ``operator``, confidence 1, no flags); a value the operator left as it was is confirmed
+(its flags cleared, its source kept). Every field of a reviewed row is recorded as a
+:class:`pipeline.models.CatalogueCorrection`: who, when, before and after.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from pipeline.errors import BadInputError
+from pipeline.models import CatalogueCorrection, CatalogueEntry, FieldEvidence, VolumeCatalogue
+from pipeline.structure._dates import read_date_line
+from pipeline.structure._lexicon import normalise
+from pipeline.structure._types import FIELDS, Document
+
+LABELS = {"title": "题名", "doc_no": "文号", "author": "责任者", "date": "日期"}
+"""The 卷内目录's column names of the fields, as clerks and ``--set 2.日期=…`` name them."""
+
+
+def entry_in_doubt(entry: CatalogueEntry) -> bool:
+    """Whether a row holds a field in doubt (or a boundary or page-count note)."""
+    return bool(entry.flags) or any(getattr(entry.evidence, name).flags for name in FIELDS)
+
+
+def volumes_to_review(catalogues: Sequence[VolumeCatalogue], mode: str) -> list[int]:
+    """The volumes a person must check before they are built: none (``never``), every one (``always``), or those
+    with a field in doubt (``flagged``)."""
+    if mode == "never":
+        return []
+    if mode == "always":
+        return [c.volume for c in catalogues]
+    if mode != "flagged":
+        raise ValueError(f"unknown review mode {mode!r} (flagged | always | never)")
+    return [c.volume for c in catalogues if any(entry_in_doubt(e) for e in c.entries)]
+
+
+def field_name(text: str) -> str:
+    """title/doc_no/author/date from either the contract's name or the 卷内目录's column (题名, 文号, 责任者, 日期)."""
+    for name, label in LABELS.items():
+        if text in (name, label):
+            return name
+    names = ", ".join(f"{k}/{v}" for k, v in LABELS.items())
+    raise BadInputError(f"no field {text!r} in the 卷内目录 (fields: {names})")
+
+
+def reviewed_date(text: str) -> str:
+    """An operator's date as ISO 8601: 2022-01-04, 2022-01 (year and month), 二〇二二年一月四日, or empty."""
+    s = normalise(text)
+    if not s:
+        return ""
+    found = read_date_line(s)
+    if found is None or found.repaired:
+        if re.fullmatch(r"\d{4}-\d{2}(-\d{2})?", s):
+            return s
+        raise BadInputError(f"date {text!r} is no date: write it as 2022-01-04, 2022-01 or 二〇二二年一月四日")
+    return found.iso
+
+
+@dataclass(frozen=True)
+class ReviewedRow:
+    """One row as the reviewer left it: the four values by 顺序号."""
+
+    seq: int
+    title: str
+    doc_no: str
+    author: str
+    date: str
+
+
+def apply_review(catalogue: VolumeCatalogue, rows: Iterable[ReviewedRow], by: str, at: datetime,
+                 run: str | None = None) -> tuple[VolumeCatalogue, list[CatalogueCorrection]]:
+    """The volume's 卷内目录 after a review, and the record of every field reviewed (corrected or confirmed)."""
+    if not by.strip():
+        raise BadInputError("a review needs the reviewer's name")
+    given = {r.seq: r for r in rows}
+    unknown = sorted(set(given) - {e.seq for e in catalogue.entries})
+    if unknown:
+        raise BadInputError(f"volume {catalogue.volume} has no row {unknown[0]}")
+    entries, records = [], []
+    for entry in catalogue.entries:
+        row = given.get(entry.seq)
+        if row is None:
+            entries.append(entry)
+            continue
+        values, evidence = {}, {}
+        for name in FIELDS:
+            before, after = getattr(entry, name), getattr(row, name).strip()
+            if name == "date":
+                after = reviewed_date(after)
+            old = getattr(entry.evidence, name)
+            changed = normalise(after) != normalise(before)
+            values[name] = after if changed else before
+            evidence[name] = FieldEvidence(source="operator", confidence=1.0) if changed else \
+                old.model_copy(update={"flags": [], "confidence": 1.0})
+            records.append(CatalogueCorrection(
+                volume=catalogue.volume, seq=entry.seq, document=entry.document, field=name,
+                action="corrected" if changed else "confirmed", before=before, after=values[name],
+                source_before=old.source, flags_before=list(old.flags), by=by.strip(), at=at, run=run))
+        entries.append(entry.model_copy(update={**values, "flags": [], "evidence": entry.evidence.model_copy(
+            update=evidence)}))
+    return catalogue.model_copy(update={"entries": entries}), records
+
+
+def reapply(catalogues: Sequence[VolumeCatalogue], earlier: Sequence[CatalogueCorrection]
+            ) -> tuple[list[VolumeCatalogue], list[CatalogueCorrection]]:
+    """Reviews made on an earlier run of the same batch applied again where the row still reads as it did then
+    (a rerun of a failed volume must not ask again); returns the catalogues and the reviews that still hold."""
+    by_row: dict[tuple[int, int], list[CatalogueCorrection]] = {}
+    for c in earlier:
+        by_row.setdefault((c.volume, c.seq), []).append(c)
+    out, kept = [], []
+    for catalogue in catalogues:
+        entries = []
+        for entry in catalogue.entries:
+            found = by_row.get((catalogue.volume, entry.seq), [])
+            holds = {c.field for c in found if c.document == entry.document and getattr(entry, c.field) == c.before}
+            if found and holds == set(FIELDS):
+                last = {c.field: c for c in found}
+                row = ReviewedRow(entry.seq, *(last[name].after for name in FIELDS))
+                single = VolumeCatalogue(volume=catalogue.volume, entries=[entry])
+                reviewed, _ = apply_review(single, [row], last["title"].by, last["title"].at, last["title"].run)
+                entries.append(reviewed.entries[0])
+                kept.extend(last.values())
+            else:
+                entries.append(entry)
+        out.append(catalogue.model_copy(update={"entries": entries}))
+    return out, kept
+
+
+def reviewed_documents(documents: Sequence[Document], catalogues: Sequence[VolumeCatalogue]) -> list[Document]:
+    """The documents with their reviewed values and evidence (from the first row of each in the catalogues)."""
+    rows: dict[int, CatalogueEntry] = {}
+    for catalogue in catalogues:
+        for entry in catalogue.entries:
+            rows.setdefault(entry.document, entry)
+    out = []
+    for doc in documents:
+        row = rows.get(doc.index)
+        if row is None:
+            out.append(doc)
+            continue
+        evidence = {name: getattr(row.evidence, name) for name in FIELDS}
+        out.append(replace(doc, title=row.title, doc_no=row.doc_no, author=row.author, date=row.date,
+                           evidence=evidence, flags=doc.flags if row.flags else ()))
+    return out
