@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from prefect.futures import as_completed
 
 from flows import progress
+from flows.admission import require_unchanged
 from flows.runstate import (
     RunRecord,
     drop_volumes_beyond,
@@ -206,6 +207,7 @@ class DossierBuild:
         try:
             if job.publish:
                 status = "publish FAILED"
+                require_unchanged(job.batch_dir, job.batch_id, job.admission, self.profile, self.record.fingerprint)
                 store = StoreConfig.from_settings(job.settings.store, job.home)
                 result.update(publish_task(store, self.folder, self.summary, job.batch_dir, self.profile))
                 status = f"published (manifest version {result.get('manifest_version')})"

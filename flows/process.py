@@ -12,6 +12,7 @@ the plan from the cached pages and rebuilds only the volumes that are missing or
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,6 +21,7 @@ from typing import Literal
 
 from prefect import flow, get_run_logger
 
+from flows.admission import Admission
 from flows.build import DossierBuild
 from flows.runstate import (
     RunRecord,
@@ -30,6 +32,7 @@ from flows.runstate import (
 from flows.safety import case_lock
 from flows.tasks import default_task_runner, ingest
 from pipeline.errors import BadInputError
+from pipeline.operations import RoomPolicy
 from pipeline.settings import Settings, StateLayout
 from pipeline.standard import load_profile
 from pipeline.storage import case_key
@@ -49,6 +52,7 @@ class Job:
     kind: str = "process"  # process | rerun | reprocess
     rebuild: frozenset[int] = field(default_factory=frozenset)  # volumes to build even when reusable
     created: datetime | None = None  # the dossier's creation time; a rerun keeps the failed run's
+    admission: Admission = Admission()  # the room's policy, the claim's fingerprint, the owner to keep
     review: str | None = None  # flagged | always | never: overrides the profile's review mode
 
     @property
@@ -79,14 +83,14 @@ def current_api_url() -> str | None:
 def locate_batch(home: Path, batch_dir: str | Path) -> Path:
     """The batch folder: where it was given, or where the hot-folder ledger says it went (a retried run whose batch
     was quarantined meanwhile)."""
-    path = Path(batch_dir)
+    path = Path(os.path.abspath(batch_dir))  # not resolved: a batch folder that is a link is refused at ingest
     if path.is_dir():
-        return path.resolve()
+        return path
     from pipeline.operations import Ledger
 
     moved = Ledger(home).locate(path)
     if moved is not None and moved.is_dir():
-        return moved.resolve()
+        return Path(os.path.abspath(moved))
     raise BadInputError(f"batch folder {path} does not exist, and the hot-folder ledger in {home} does not know "
                         f"where it went")
 
@@ -95,7 +99,8 @@ def build_dossier(job: Job) -> dict:
     """Ingest, process pages, plan, build (or reuse) volumes, check, publish: under the case's lock."""
     log = get_run_logger()
     prof = load_profile(job.profile)
-    manifest, refs = ingest(job.batch_dir, job.case_no, job.workers)
+    manifest, refs, sealed = ingest(job.batch_dir, job.batch_id, job.case_no, job.workers, prof, job.admission,
+                                    job.publish, job.settings, job.home)
     log.info("batch %s (id %s): case %s, %d pages, standard %s", job.batch_dir, job.batch_id, manifest.case_no,
              len(refs), prof.key)
     folder = work_folder(job.home, manifest.case_no, job.batch_id)
@@ -107,7 +112,8 @@ def build_dossier(job: Job) -> dict:
         record = RunRecord(case_no=manifest.case_no, case_key=case_key(manifest.case_no), batch_id=job.batch_id,
                            batch_dir=str(job.batch_dir), profile=job.profile, profile_key=prof.key, kind=job.kind,
                            flow_run_id=current_flow_run_id(), publish=job.publish, review=job.review,
-                           api_url=current_api_url())
+                           api_url=current_api_url(), owner=manifest.agency, room=job.admission.room,
+                           fingerprint=sealed)
         record = save_run(folder, record)
         run = DossierBuild(job, log, prof, manifest, folder, record)
         try:
@@ -123,10 +129,12 @@ def build_dossier(job: Job) -> dict:
 @flow(name="process-batch", task_runner=default_task_runner())
 def process_batch(batch_dir: str, case_no: str | None = None, profile: str | None = None,
                   state: str | None = None, publish: bool = True, batch_id: str | None = None,
-                  review: Literal["flagged", "always", "never"] | None = None) -> dict:
+                  review: Literal["flagged", "always", "never"] | None = None,
+                  room: RoomPolicy | None = None, fingerprint: str | None = None) -> dict:
     """Process one batch folder into a signed PDF/A dossier and publish it (dossier.json last).
 
-    ``batch_id`` defaults to the folder's name; the hot-folder watcher passes the name the batch was dropped with.
+    ``batch_id`` defaults to the folder's name; the hot-folder watcher passes the name the batch was dropped with,
+    its room's policy (the agencies and case numbers the administrator allows it) and the claim's fingerprint.
     A retried run whose batch has since moved to quarantine finds it through the hot-folder ledger. ``review``
     overrides the profile's: the run pauses for a person to check the 卷内目录 when a field is in doubt (flagged),
     always, or never (the flags are published in the catalogue).
@@ -135,4 +143,5 @@ def process_batch(batch_dir: str, case_no: str | None = None, profile: str | Non
     home = settings.layout(state).root
     batch_id = batch_id or Path(batch_dir).name
     batch = locate_batch(home, batch_dir)
-    return build_dossier(Job(batch, batch_id, home, settings, profile, case_no, publish, review=review))
+    return build_dossier(Job(batch, batch_id, home, settings, profile, case_no, publish, review=review,
+                             admission=Admission.of_room(room, fingerprint)))

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 
+from flows.admission import Admission
 from flows.process import Job, build_dossier, current_flow_run_id, default_task_runner, locate_batch
 from flows.runstate import RunRecord, find_runs
 from pipeline.errors import DossierError, StoreError
@@ -55,9 +56,11 @@ def rerun_volume(case_no: str, volumes: list[int] | None = None, batch_id: str |
              record.batch_id, record.flow_run_id or "-", record.status,
              f", failed volumes {record.failed_volumes}" if record.failed_volumes else "", batch,
              volumes or "whichever are missing")
+    admission = Admission(owner=record.owner or None, fingerprint=record.fingerprint or None, room=record.room)
     result = build_dossier(Job(batch, record.batch_id, home, settings, record.profile, record.case_no,
                                record.publish if publish is None else publish, "rerun",
-                               frozenset(volumes or ()), record.created, review=record.review))
+                               frozenset(volumes or ()), record.created, review=record.review,
+                               admission=admission))
     from pipeline.operations import settle_after_rerun
 
     moved = settle_after_rerun(home, record.case_no, record.batch_id, current_flow_run_id() or "rerun")
@@ -66,9 +69,10 @@ def rerun_volume(case_no: str, volumes: list[int] | None = None, batch_id: str |
     return result
 
 
-def download_originals(settings: Settings, home: Path, case_no: str) -> tuple[Path, str, str]:
+def download_originals(settings: Settings, home: Path, case_no: str) -> tuple[Path, str, str, str]:
     """The originals of a published dossier, downloaded and checked against its manifest into
-    ``<state>/reprocess/<case-key>/<batch-id>/``; returns (folder, batch id, standard the dossier was built to)."""
+    ``<state>/reprocess/<case-key>/<batch-id>/``; returns (folder, batch id, standard the dossier was built to,
+    owning agency)."""
     from pipeline.storage import ObjectStore, StoreConfig, dossier_prefix, load_manifest
 
     store = ObjectStore(StoreConfig.from_settings(settings.store, home))
@@ -91,7 +95,7 @@ def download_originals(settings: Settings, home: Path, case_no: str) -> tuple[Pa
         if digest != entry.sha256.lower() or size != entry.bytes:
             raise StoreError(f"original {entry.key} of {case_no}: downloaded {size} bytes with SHA-256 {digest}, the "
                              f"manifest says {entry.bytes} bytes and {entry.sha256}")
-    return target, batch_id, manifest.standard
+    return target, batch_id, manifest.standard, manifest.agency
 
 
 @flow(name="reprocess-case", task_runner=default_task_runner())
@@ -100,12 +104,13 @@ def reprocess_case(case_no: str, profile: str | None = None, state: str | None =
     log = get_run_logger()
     settings = Settings.load()
     home = settings.layout(state).root
-    batch, batch_id, old_standard = download_originals(settings, home, case_no)
+    batch, batch_id, old_standard, owner = download_originals(settings, home, case_no)
     log.info("reprocessing case %s from its originals (batch %s, %d files), built before to %s", case_no, batch_id,
              sum(1 for _ in batch.iterdir()), old_standard)
     # batch.json travels with the originals and names the case exactly; without one the case number given is used
     given = None if (batch / "batch.json").is_file() else case_no
-    result = build_dossier(Job(batch, batch_id, home, settings, profile, given, publish, "reprocess"))
+    result = build_dossier(Job(batch, batch_id, home, settings, profile, given, publish, "reprocess",
+                               admission=Admission(owner=owner)))
     log.info("case %s republished: manifest version %s supersedes %s", case_no, result.get("manifest_version"),
              result.get("supersedes"))
     return result

@@ -62,6 +62,9 @@ class RunRecord(BaseModel):
     review_volumes: list[int] = Field(default_factory=list, description="volumes waiting for a 卷内目录 review")
     api_url: str | None = Field(default=None, description="the Prefect API the run reports to (a paused run's "
                                 "review is sent there)")
+    owner: str = Field(default="", description="the agency owning the dossier (the room's, batch.json's or kept)")
+    room: str = Field(default="", description="the hot-folder room the batch came from")
+    fingerprint: str = Field(default="", description="the batch's fingerprint when the run started")
 
 
 def work_folder(home: Path, case_no: str, batch_id: str) -> Path:

@@ -37,9 +37,9 @@ def _settings() -> dict:
     port = ops.prefect_port
     rooms = ops.rooms
     if not rooms and hot.is_dir():
-        from pipeline.operations import HotFolder
+        from pipeline.operations import HotFolder, RoomsFile
 
-        rooms = HotFolder(hot).rooms()
+        rooms = HotFolder(hot, RoomsFile()).rooms()  # the room folders (the watcher needs the rooms file itself)
     return {"home": home, "hot": hot, "port": port, "rooms": rooms or ["room-1"], "ops": home / "ops",
             "api": f"http://127.0.0.1:{port}/api", "settings": settings}
 

@@ -10,6 +10,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows.admission import Admission, admit, require_publishable, seal
 from flows.runstate import (
     forget_volume,
     save_volume,
@@ -17,11 +18,11 @@ from flows.runstate import (
 from flows.safety import HostSlots
 from pipeline import dossier as dz
 from pipeline.assembly import VolumeContext
-from pipeline.capture import PageRef, list_pages, read_manifest
+from pipeline.capture import PageRef, inspect_batch, list_pages, read_manifest
 from pipeline.errors import BadInputError, VolumeError
 from pipeline.models import BatchManifest, StandardProfile, VolumeCatalogue, VolumeEntry
 from pipeline.pages import PageArtifact, PageEnvironment, process_pages
-from pipeline.settings import ProcessingSettings
+from pipeline.settings import ProcessingSettings, Settings
 from pipeline.storage import StoreConfig
 from pipeline.structure import Document, VolumePlan
 
@@ -39,8 +40,14 @@ def default_task_runner(workers: int | None = None, dask_address: str | None = N
 
 
 @task(name="ingest", cache_policy=NO_CACHE)
-def ingest(batch_dir: Path, case_no: str | None, workers: int) -> tuple[BatchManifest, list[PageRef]]:
-    """Read the batch manifest (or make one from --case) and list every page, refusing bad files by name."""
+def ingest(batch_dir: Path, batch_id: str, case_no: str | None, workers: int, profile: StandardProfile,
+           admission: Admission, publish: bool, settings: Settings, home: Path
+           ) -> tuple[BatchManifest, list[PageRef], str]:
+    """Before any page work: look at every file without opening it, read the batch manifest (or make one from
+    --case), decide the owner, refuse what may not be published (security level, signing key, another agency's
+    case), fingerprint the batch, and list every page (refusing bad files by name). Returns the manifest as the run
+    uses it, the pages and the fingerprint."""
+    inspect_batch(batch_dir, profile.input)
     manifest = read_manifest(batch_dir)
     if manifest is None:
         if not case_no:
@@ -48,7 +55,12 @@ def ingest(batch_dir: Path, case_no: str | None, workers: int) -> tuple[BatchMan
         manifest = BatchManifest(case_no=case_no)
     elif case_no and case_no != manifest.case_no:
         raise BadInputError(f"--case {case_no} differs from batch.json's case number {manifest.case_no}")
-    return manifest, list_pages(batch_dir, workers)
+    manifest = admit(manifest, admission)
+    dz.require_signing_key(settings.signing, profile)
+    if publish:
+        require_publishable(manifest, settings, home)
+    sealed = seal(batch_dir, batch_id, admission, profile)
+    return manifest, list_pages(batch_dir, workers, profile.input), sealed
 
 
 @task(name="pages", task_run_name="pages-{first}", cache_policy=NO_CACHE)
@@ -74,6 +86,7 @@ def structure_task(artifacts: Sequence[PageArtifact], manifest: BatchManifest, p
     from pipeline.structure import find_documents, line_reader, plan_volumes, volume_catalogue
 
     dz.require_no_review(artifacts)
+    dz.require_content(artifacts, manifest.case_no)
     lines = line_reader(profile.ocr, ocr_cache)
     # page tasks already re-read dropped titles (headings=None)
     documents = find_documents(artifacts, manifest, headings=None, lines=lines)

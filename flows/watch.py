@@ -24,6 +24,7 @@ from pipeline.operations import (
     Ledger,
     LedgerEntry,
     RoomConfig,
+    RoomsFile,
     RunStatus,
     Submission,
     SubmitUnavailable,
@@ -76,7 +77,9 @@ class DeploymentSubmitter:
         from prefect.exceptions import ObjectNotFound
 
         name = config.deployment or self.deployment
-        params = {"batch_dir": str(batch_dir), "batch_id": entry.batch, "state": str(self.home)}
+        params = {"batch_dir": str(batch_dir), "batch_id": entry.batch, "state": str(self.home),
+                  "fingerprint": entry.fingerprint,
+                  "room": config.policy.model_dump(mode="json") if config.policy else None}
         if config.profile:
             params["profile"] = config.profile
         if config.review:
@@ -127,7 +130,7 @@ class InProcessSubmitter:
 
         fl = process_batch.with_options(**self.flow_options) if self.flow_options else process_batch
         state = fl(batch_dir=str(batch_dir), batch_id=entry.batch, profile=config.profile, state=str(self.home),
-                   review=config.review, return_state=True)
+                   room=config.policy, fingerprint=entry.fingerprint, review=config.review, return_state=True)
         run_id = str(state.state_details.flow_run_id)
         self._done[run_id] = RunStatus(final=True, ok=state.is_completed(),
                                        message=f"{state.name}: {state.message or ''}".strip(), run_id=run_id)
@@ -143,8 +146,9 @@ class Watcher:
     batches that are still settling and follows runs; a full scan every ``rescan_seconds`` catches missed events."""
 
     def __init__(self, hotfolder: Path, home: Path, submitter, poll: bool = False, poll_interval: float = 2.0,
-                 tick_seconds: float = 1.0, rescan_seconds: float = 30.0, log: Callable[[str], None] | None = None):
-        self.hot = HotFolder(hotfolder)
+                 tick_seconds: float = 1.0, rescan_seconds: float = 30.0, log: Callable[[str], None] | None = None,
+                 rooms: Path | RoomsFile | None = None):
+        self.hot = HotFolder(hotfolder, rooms if rooms is not None else rooms_file(Settings.load(), home))
         self.home = home
         self.log = log or logger.info
         self.intake = Intake(self.hot, Ledger(home), submitter, log=self.log)
@@ -237,6 +241,11 @@ class Watcher:
         return any("changing" in why for why in self.intake.waiting().values())
 
 
+def rooms_file(settings: Settings, home: Path) -> Path:
+    """The administrator's rooms file: DOSSIER_ROOMS_FILE, else ``rooms.yaml`` in the state folder."""
+    return settings.operations.rooms_file or settings.layout(home).rooms_file
+
+
 def make_submitter(home: Path, deployment: str = DEFAULT_DEPLOYMENT, in_process: bool | None = None,
                    flow_options: dict | None = None):
     """The submitter for this environment: the server's deployment when one is configured, else in-process."""
@@ -250,5 +259,7 @@ def watch_hotfolder(hotfolder: str, state: str | None = None, poll: bool = False
                     deployment: str = DEFAULT_DEPLOYMENT) -> None:
     """Watch a hot folder for as long as this run lives, starting one process-batch run per complete batch."""
     log = get_run_logger()
-    home = Settings.load().layout(state).root
-    Watcher(Path(hotfolder), home, DeploymentSubmitter(deployment, home), poll=poll, log=log.info).run()
+    settings = Settings.load()
+    home = settings.layout(state).root
+    Watcher(Path(hotfolder), home, DeploymentSubmitter(deployment, home), poll=poll, log=log.info,
+            rooms=rooms_file(settings, home)).run()

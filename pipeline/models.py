@@ -1,8 +1,7 @@
-"""Pydantic models for the contracts other systems depend on.
+"""Pydantic models for the contracts other systems depend on (a profile's input limits: :mod:`pipeline.limits`).
 
-The JSON Schemas under ``schemas/`` are generated from these models (``python -m pipeline.schemas``) and a test
-fails when they drift. Field names here are part of the public contract: rename nothing without a schema version bump.
-"""
+The JSON Schemas under ``schemas/`` are generated from these models (``python -m pipeline.schemas``); a test fails
+when they drift. Field names here are part of the public contract: rename nothing without a schema version bump."""
 
 from __future__ import annotations
 
@@ -11,11 +10,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipeline.limits import InputPolicy
+
 SCHEMA_VERSION = "1.0"
 
 SecurityLevel = Literal["public", "internal", "secret", "confidential", "top-secret"]
 """Security levels, lowest first (公开, 内部, 秘密, 机密, 绝密)."""
-
 SECURITY_ORDER: tuple[str, ...] = ("public", "internal", "secret", "confidential", "top-secret")
 
 ColourMode = Literal["bitonal", "grey", "colour"]
@@ -25,7 +25,6 @@ PdfaLevel = Literal["1b", "2b"]
 
 class Contract(BaseModel):
     """Base for contract models: unknown fields are refused so that typos fail loudly."""
-
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
@@ -50,7 +49,7 @@ class BatchManifest(Contract):
     schema_version: str = SCHEMA_VERSION
     case_no: str = Field(description="案号, e.g. （2024）豫0727刑初172号")
     case_title: str = Field(default="", description="案件名称")
-    agency: str = Field(default="", description="the agency that owns and scans the file (立卷单位)")
+    agency: str = Field(default="", description="立卷单位: one of the agencies the administrator bound the room to")
     room: str = Field(default="", description="scanning room id")
     operator: str = Field(default="", description="scanner operator")
     scanned: datetime | None = Field(default=None, description="when the batch was scanned")
@@ -60,7 +59,7 @@ class BatchManifest(Contract):
     retention: str = Field(default="", description="保管期限, e.g. 永久, 长期, 30年")
     prepared_by: str = Field(default="", description="立卷人")
     checked_by: str = Field(default="", description="检查人")
-    grants: list[str] = Field(default_factory=list, description="agencies allowed to fetch the finished dossier")
+    grants: list[str] = Field(default_factory=list, description="ignored: access is never granted by a scanning room")
     documents: list[DocumentSpec] = Field(default_factory=list, description="document list; empty = detect")
     standard: str | None = Field(default=None, description="standard profile id@version to use, default if absent")
 
@@ -164,6 +163,7 @@ class StandardProfile(Contract):
     signing: SigningPolicy = SigningPolicy()
     retention: RetentionPolicy = RetentionPolicy()
     review: Literal["flagged", "always", "never"] = "flagged"  # when a run pauses for a 卷内目录 review
+    input: InputPolicy = InputPolicy()
 
     @property
     def key(self) -> str:

@@ -9,6 +9,8 @@ below takes the area it needs as an argument and never reads the environment its
 ``DOSSIER_HOTFOLDER``              the hot folder of ``make up`` (default ``./hotfolder``)
 ``DOSSIER_ROOMS``                  the rooms ``make up`` starts a worker for (comma-separated; default: the hot
                                    folder's rooms)
+``DOSSIER_ROOMS_FILE``             the administrator's rooms file: each room's agencies and case numbers (default
+                                   ``<state>/rooms.yaml``)
 ``PREFECT_PORT``                   the port of ``make up``'s Prefect server (default 4200)
 ``DOSSIER_SLOTS_DIR``              folder of the host's page slots (default ``/tmp/dossier-slots-<uid>``)
 ``DOSSIER_S3_*``                   the object store: see :class:`StoreSettings`
@@ -17,6 +19,8 @@ below takes the area it needs as an argument and never reads the environment its
 ``DOSSIER_SIGN_*``                 the signing key: see :class:`SigningSettings`
 ``DOSSIER_TSA_URL``                RFC 3161 timestamp authority (PAdES B-T)
 ``DOSSIER_TRUST_ROOTS``            PEM files signatures must chain to (``os.pathsep``-separated)
+``DOSSIER_DEVELOPMENT_KEY``        ``1``: sign with (and trust) the generated development key when no key is
+                                   configured — the demo and tests only; otherwise publishing without a key is refused
 ``DOSSIER_WORKERS``                pages processed at once (default: one per core)
 ``DOSSIER_OCR_CHUNK``              pages per page task (default 8; one OCR engine run each)
 ``DOSSIER_PAGE_SLOTS``             pages being processed at once on this host across runs (default: cores)
@@ -81,6 +85,7 @@ class OperationsSettings(_Area):
 
     hotfolder: Path | None = Field(None, alias="DOSSIER_HOTFOLDER")
     rooms_list: str = Field("", alias="DOSSIER_ROOMS")
+    rooms_file: Path | None = Field(None, alias="DOSSIER_ROOMS_FILE")
     prefect_port: int = Field(4200, alias="PREFECT_PORT")
 
     @property
@@ -122,6 +127,7 @@ class SigningSettings(_Area):
     timeout: float = Field(60.0, alias="DOSSIER_SIGN_TIMEOUT", gt=0)
     tsa_url: str = Field("", alias="DOSSIER_TSA_URL")
     trust_roots_list: str = Field("", alias="DOSSIER_TRUST_ROOTS")
+    development_key: bool = Field(False, alias="DOSSIER_DEVELOPMENT_KEY")
 
     @property
     def trust_roots(self) -> list[Path]:
@@ -233,6 +239,12 @@ class StateLayout:
     def ledger(self) -> Path:
         """The hot-folder ledger: one record per claimed batch fingerprint."""
         return self.root / "hotfolder" / "ledger"
+
+    @property
+    def rooms_file(self) -> Path:
+        """The administrator's rooms file unless DOSSIER_ROOMS_FILE names another: each room's agencies and case
+        numbers."""
+        return self.root / "rooms.yaml"
 
     @property
     def database(self) -> Path:

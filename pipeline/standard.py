@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from pipeline.common.problems import syntax_problem, validation_problems
 from pipeline.errors import ProfileError
 from pipeline.models import StandardProfile
 
@@ -35,11 +36,13 @@ def load_profile(source: str | Path | None = None) -> StandardProfile:
             raise ProfileError(f"standard profile {source!s} not found (built-in: {', '.join(sorted(builtins))})")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ProfileError(f"cannot read standard profile {path}: {exc}") from exc
+    except OSError as exc:
+        raise ProfileError(f"cannot read standard profile {path}: {exc.strerror}") from None
+    except (UnicodeDecodeError, yaml.YAMLError) as exc:  # said without the file's text: errors reach reason.txt
+        raise ProfileError(f"standard profile {path}: {syntax_problem(exc)}") from None
     if not isinstance(data, dict):
         raise ProfileError(f"standard profile {path} is not a mapping")
     try:
         return StandardProfile.model_validate(data)
     except ValidationError as exc:
-        raise ProfileError(f"standard profile {path} is invalid: {exc}") from exc
+        raise ProfileError(f"standard profile {path} is invalid: {validation_problems(exc)}") from None

@@ -9,7 +9,8 @@ export DOSSIER_HOME=${DOSSIER_HOME:-$PWD/.state}
 dossier=.venv/bin/dossier
 
 $dossier store start
-$dossier process "$sample" --review never   # unattended: flags go into the catalogue
+$dossier process "$sample" --review never --development-key   # unattended: flags go into the catalogue
 rm -rf out && mkdir -p out
-$dossier fetch "$case_no" --out out
-exec .venv/bin/python scripts/demo_summary.py "$case_no" out
+$dossier fetch "$case_no" --out out --development-key
+# the demo signs with the generated development key (--development-key), so its checks trust that key too
+DOSSIER_DEVELOPMENT_KEY=1 exec .venv/bin/python scripts/demo_summary.py "$case_no" out

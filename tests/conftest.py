@@ -24,3 +24,7 @@ def prefect_harness():
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+# Like the demo, the tests sign with (and trust) the generated development key; the tests of what happens without
+# it take the setting away.
+os.environ.setdefault("DOSSIER_DEVELOPMENT_KEY", "1")

@@ -25,6 +25,7 @@ SAMPLE = ROOT / "samples" / "case-2024-172"
 PAGES = ("001.jpg", "007.tif", "009.jpg")  # three non-blank pages of the sample: indictment, table, judgment
 DOCUMENTS = [{"title": "起诉书", "pages": 1}, {"title": "扣押物品清单", "pages": 1}, {"title": "判决书", "pages": 1}]
 ROOMS = ("room-1", "room-2")
+AGENCY = "河南省封丘县人民法院"
 PREFECT = Path(sys.executable).with_name("prefect")
 DOSSIER = [sys.executable, "-m", "flows.cli"]
 
@@ -36,11 +37,25 @@ def make_batch(folder: Path, case_no: str, pages: tuple[str, ...] = PAGES, marke
         shutil.copy(SAMPLE / name, folder / name)
     docs = DOCUMENTS[: len(pages)]
     (folder / "batch.json").write_text(json.dumps({"case_no": case_no, "case_title": "测试盗窃案",
-                                                   "agency": "河南省封丘县人民法院", "documents": docs},
+                                                   "agency": AGENCY, "documents": docs},
                                                   ensure_ascii=False), encoding="utf-8")
     if marker:
         (folder / "READY").write_bytes(b"")
     return folder
+
+
+def write_rooms(path: Path, rooms: tuple[str, ...] = ROOMS, agencies: tuple[str, ...] = (AGENCY,),
+                case_numbers: tuple[str, ...] = (".*",), profile: Path | None = None) -> Path:
+    """The administrator's rooms file binding ``rooms`` to ``agencies`` and case-number patterns."""
+    import yaml
+
+    binding: dict = {"agencies": list(agencies), "case_numbers": list(case_numbers)}
+    if profile is not None:
+        binding["profile"] = str(profile)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump({"rooms": {room: binding for room in rooms}}, allow_unicode=True),
+                    encoding="utf-8")
+    return path
 
 
 def write_profile(folder: Path, version: str = "1.0.0-test-noocr", max_pages: int = 2) -> Path:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.errors import BadInputError
 from pipeline.operations import (
     HotFolder,
     HotFolderError,
@@ -25,9 +26,9 @@ from pipeline.operations import (
 )
 from pipeline.operations._fingerprint import fingerprint, idempotency_key
 from pipeline.operations._readiness import StabilityTracker, readiness, snapshot
-from pipeline.operations._rooms import load_room_config
+from pipeline.operations._rooms import load_room_file
 from pipeline.operations._settle import settle
-from tests.ops_fixtures import file_digests, make_batch
+from tests.ops_fixtures import file_digests, make_batch, write_rooms
 
 CASE = "（2024）豫0727刑初7001号"
 FAST = RoomConfig(settle_seconds=0.0)
@@ -61,8 +62,18 @@ class ServerLike:
         return RunStatus(final=False)
 
 
+def rooms_file(tmp_path: Path) -> Path:
+    """The administrator's rooms file of these tests (outside the hot folder), written once."""
+    path = tmp_path / "admin" / "rooms.yaml"
+    return path if path.exists() else write_rooms(path)
+
+
+def hot_folder(hot: Path) -> HotFolder:
+    return HotFolder(hot, rooms_file(hot.parent))
+
+
 def new_intake(tmp_path: Path, server: ServerLike) -> Intake:
-    return Intake(HotFolder(tmp_path / "hot"), Ledger(tmp_path / "state"), server, log=lambda m: None,
+    return Intake(hot_folder(tmp_path / "hot"), Ledger(tmp_path / "state"), server, log=lambda m: None,
                   retry_seconds=0.0, status_seconds=0.0)
 
 
@@ -161,11 +172,11 @@ def test_room_settings_come_from_room_yaml_and_a_bad_file_is_named(tmp_path):
     room = tmp_path / "room-2"
     room.mkdir()
     (room / "room.yaml").write_text("completion: quiet\nquiet_seconds: 60\nprofile: dat31-2017\n", encoding="utf-8")
-    config = load_room_config(room)
+    config = load_room_file(room)
     assert (config.completion, config.quiet_seconds, config.profile) == ("quiet", 60, "dat31-2017")
     (room / "room.yaml").write_text("completion: sometimes\n", encoding="utf-8")
     with pytest.raises(HotFolderError, match="room.yaml"):
-        load_room_config(room)
+        load_room_file(room)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -186,7 +197,7 @@ def test_the_fingerprint_follows_content_room_and_name_but_not_the_ready_marker(
 
 
 def test_a_claim_is_an_atomic_rename_and_a_name_still_in_flight_is_not_claimed_twice(hot):
-    folder = HotFolder(hot)
+    folder = hot_folder(hot)
     first = make_batch(hot / "room-1" / "b1", CASE, marker=True)
     claimed = folder.claim(first)
     assert claimed == hot / ".processing" / "room-1" / "b1" and claimed.is_dir() and not first.exists()
@@ -243,7 +254,7 @@ def test_the_same_batch_dropped_twice_starts_no_second_run_and_is_quarantined_as
 def test_a_claim_is_resumed_with_the_same_key_after_a_crash_before_the_ledger_was_written(hot, tmp_path):
     server = ServerLike()
     make_batch(hot / "room-1" / "b1", CASE, marker=True)
-    HotFolder(hot).claim(hot / "room-1" / "b1")  # the watcher died right after its rename
+    hot_folder(hot).claim(hot / "room-1" / "b1")  # the watcher died right after its rename
     intake = new_intake(tmp_path, server)
     intake.recover()
     drive(intake, server)
@@ -319,14 +330,14 @@ def test_a_quarantined_batch_moves_on_to_done_and_keeps_its_history(hot, tmp_pat
     drive(intake, server)
     ledger = Ledger(tmp_path / "state")
     [entry] = ledger.entries()
-    done = settle(HotFolder(hot), ledger, entry.fingerprint, "done", event="completed by rerun r-9")
+    done = settle(hot_folder(hot), ledger, entry.fingerprint, "done", event="completed by rerun r-9")
     assert done.state == "done" and Path(done.outcome_path) == hot / "done" / "room-1" / "b1"
     text = (hot / "done" / "room-1" / "b1" / "reason.txt").read_text(encoding="utf-8")
     assert "volume 2" in text and "completed by rerun r-9" in text
 
 
 def test_outcome_folders_never_overwrite_an_earlier_batch_of_the_same_name(hot):
-    folder = HotFolder(hot)
+    folder = hot_folder(hot)
     (hot / "done" / "room-1" / "b1").mkdir(parents=True)
     assert folder.outcome_path("done", "room-1", "b1") == hot / "done" / "room-1" / "b1~2"
 
@@ -345,7 +356,7 @@ def test_a_batch_that_changes_while_it_is_claimed_is_put_back(hot, tmp_path):
     intake = new_intake(tmp_path, server)
     batch = make_batch(hot / "room-1" / "b1", CASE, marker=True)
     before = snapshot(batch)
-    claimed = HotFolder(hot).claim(batch)
+    claimed = hot_folder(hot).claim(batch)
     with (claimed / "009.jpg").open("ab") as fh:  # a writer that still had the file open
         fh.write(b"\0" * 10)
     os.utime(claimed / "009.jpg")
@@ -368,8 +379,9 @@ def test_a_quarantined_batch_whose_run_is_retried_to_success_moves_on_to_done(ho
 def test_a_named_pipe_in_a_batch_is_never_opened(tmp_path):
     batch = make_batch(tmp_path / "b", CASE, pages=("001.jpg",))
     os.mkfifo(batch / "pipe.jpg")
-    assert "pipe.jpg" not in snapshot(batch)
-    assert len(fingerprint("room-1", "b", batch)) == 64  # would block forever if it read the pipe
+    assert "pipe.jpg" in snapshot(batch)  # seen (lstat), so the batch is refused by name when claimed
+    with pytest.raises(BadInputError, match="pipe.jpg: a named pipe"):
+        fingerprint("room-1", "b", batch)  # would block forever if it opened the pipe
 
 
 def test_a_refused_submission_keeps_the_claim_and_does_not_stop_the_watcher(hot, tmp_path):

@@ -15,7 +15,16 @@ from flows.runstate import find_runs, load_run
 from pipeline.operations import HotFolder, Intake, Ledger
 from pipeline.settings import StoreSettings
 from tests.faults import FAULT_ENV, fail_volumes, heal_volumes
-from tests.ops_fixtures import DOSSIER, ROOT, file_digests, make_batch, store_environment, subprocess_env, write_profile
+from tests.ops_fixtures import (
+    DOSSIER,
+    ROOT,
+    file_digests,
+    make_batch,
+    store_environment,
+    subprocess_env,
+    write_profile,
+    write_rooms,
+)
 from tests.store_fixtures import unique_case_no
 
 
@@ -33,11 +42,12 @@ def failed_batch(embedded_store, prefect_harness, tmp_path_factory):
     profile = write_profile(base)
     room = hot / "room-1"
     room.mkdir(parents=True)
-    (room / "room.yaml").write_text(f"profile: {profile}\nsettle_seconds: 0\n", encoding="utf-8")
+    (room / "room.yaml").write_text("settle_seconds: 0\n", encoding="utf-8")
+    rooms = write_rooms(base / "admin" / "rooms.yaml", profile=profile)
     case = unique_case_no()
     originals = file_digests(make_batch(room / "b1", case, marker=True))
     fail_volumes({2})
-    intake = Intake(HotFolder(hot), Ledger(state), InProcessSubmitter(state), log=lambda m: None, status_seconds=0)
+    intake = Intake(HotFolder(hot, rooms), Ledger(state), InProcessSubmitter(state), log=lambda m: None, status_seconds=0)
     intake.tick(full_scan=True)  # claims, runs the flow here (it fails), then follows it to quarantine
     intake.tick(full_scan=True)
     heal_volumes()

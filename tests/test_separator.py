@@ -129,7 +129,41 @@ def test_a_page_carrying_someone_elses_qr_code_is_not_a_separator():
     assert found.kind == "none", found.reason
 
 
-def test_a_qr_code_in_our_format_with_an_invalid_payload_is_undecodable():
-    found = find_separator(_page_with_qr(json.dumps({"v": 2, "kind": "document"}), 30), "p3")
+def _sheet_with_qr(text: str) -> Image.Image:
+    """A printed separator sheet whose QR code is replaced by the code of ``text``."""
+    from pipeline.assembly._sheets import QR_BOX_MM
+
+    page = printed(DOCUMENT).convert("L")
+    x, y, side = (round(v / 25.4 * 200) for v in QR_BOX_MM)
+    code = Image.fromarray(np.where(qr_modules(text), 0, 255).astype(np.uint8)).resize((side, side), Image.NEAREST)
+    page.paste(255, (x, y, x + side, y + side))
+    page.paste(code, (x, y))
+    return bitonal(page)
+
+
+def test_a_qr_code_in_our_format_with_an_invalid_payload_on_a_sheet_is_undecodable():
+    found = find_separator(_sheet_with_qr(json.dumps({"v": 2, "kind": "document"})), "p3")
     assert found.kind == "undecodable"
     assert "payload invalid" in found.reason
+
+
+@pytest.mark.parametrize("side_mm", [60, 95])
+def test_a_content_page_carrying_a_valid_separator_payload_stays_a_content_page(side_mm):
+    found = find_separator(_page_with_qr(encode_payload(DOCUMENT), side_mm), "p4")
+    assert found.kind == "none", found.reason
+    assert "not laid out like a separator sheet" in found.reason
+
+
+def test_a_content_page_with_an_invalid_payload_in_our_format_is_not_sent_to_review():
+    found = find_separator(_page_with_qr(json.dumps({"v": 2, "kind": "document"}), 60), "p5")
+    assert found.kind == "none", found.reason
+
+
+def test_a_black_band_without_the_sheets_text_does_not_make_a_separator():
+    page = printed(DOCUMENT).convert("L")
+    from pipeline.assembly._sheets import BANNER_MM
+
+    for x0, y0, x1, y1 in BANNER_MM:  # banners printed solid, without 分隔页 — 不计页数 in them
+        page.paste(0, tuple(round(v / 25.4 * 200) for v in (x0, y0, x1, y1)))
+    found = find_separator(bitonal(page), "p6")
+    assert found.kind == "none" and "text" in found.reason

@@ -8,7 +8,7 @@ from pipeline.standard import load_profile
 
 def test_a_profile_is_loaded_by_its_builtin_name():
     profile = load_profile("dat31-2017")
-    assert profile.key == "DA/T 31-2017@1.1.0"  # 1.1.0 added the 卷内目录 review
+    assert profile.key == "DA/T 31-2017@1.2.0"  # 1.1.0 added the 卷内目录 review, 1.2.0 the input limits
     assert profile.review == "flagged"
 
 
@@ -30,3 +30,12 @@ def test_a_misspelt_field_is_refused_with_the_file_named(tmp_path):
 def test_an_unknown_profile_name_is_refused():
     with pytest.raises(ProfileError, match="not found"):
         load_profile("no-such-standard")
+
+
+def test_a_profile_error_names_the_fields_not_the_values_of_the_file(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text('id: "X"\nversion: "1"\naccess_key: SECRET-91ab\nvolumes:\n  max_pages: many\n', encoding="utf-8")
+    with pytest.raises(ProfileError) as err:
+        load_profile(path)
+    assert "access_key" in str(err.value) and "max_pages" in str(err.value) and "SECRET-91ab" not in str(err.value)
+    assert "many" not in str(err.value)

@@ -28,6 +28,7 @@ from tests.ops_fixtures import (
     subprocess_env,
     wait_for,
     write_profile,
+    write_rooms,
 )
 from tests.store_fixtures import unique_case_no
 
@@ -46,10 +47,12 @@ def stack(embedded_store, prefect_harness, tmp_path_factory):
     mp.undo()
 
 
-def make_room(hot: Path, room: str, profile: Path) -> Path:
+def make_room(hot: Path, room: str, profile: Path, state: Path) -> Path:
+    """A room whose batches settle after 1 s, bound by the rooms file in the state folder (with the test profile)."""
     folder = hot / room
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "room.yaml").write_text(f"profile: {profile}\nsettle_seconds: 1\n", encoding="utf-8")
+    (folder / "room.yaml").write_text("settle_seconds: 1\n", encoding="utf-8")
+    write_rooms(state / "rooms.yaml", profile=profile)
     return folder
 
 
@@ -62,7 +65,7 @@ def watched(stack, tmp_path_factory):
     hot, state = base / "hot", base / "state"
     hot.mkdir()
     state.mkdir()
-    make_room(hot, "room-1", write_profile(base))
+    make_room(hot, "room-1", write_profile(base), state)
     stop = threading.Event()
     lines: list[str] = []
     watcher = Watcher(hot, state, DeploymentSubmitter("process-batch/process-batch", state), tick_seconds=0.5,
@@ -192,7 +195,7 @@ class WatcherProcess:
 
 def test_a_watcher_killed_midway_and_restarted_loses_no_batch_and_doubles_none(stack, tmp_path):
     hot, state = tmp_path / "hot", tmp_path / "state"
-    room = make_room(hot, "room-2", write_profile(tmp_path))
+    room = make_room(hot, "room-2", write_profile(tmp_path), state)
     env = subprocess_env(store_environment_from(stack))
     first = WatcherProcess(hot, state, env)
     try:
@@ -223,7 +226,7 @@ def store_environment_from(stack) -> dict[str, str]:
 
 def test_without_a_deployment_dossier_watch_once_runs_the_batch_in_process_and_status_lists_it(stack, tmp_path):
     hot, state = tmp_path / "hot", tmp_path / "state"
-    room = make_room(hot, "room-1", write_profile(tmp_path))
+    room = make_room(hot, "room-1", write_profile(tmp_path), state)
     drop_at_once(make_batch(tmp_path / "src" / "solo", unique_case_no()), room, "solo")
     env = {**subprocess_env(store_environment_from(stack)), "COLUMNS": "300"}
     done = subprocess.run([*DOSSIER, "watch", str(hot), "--state", str(state), "--in-process", "--once"], cwd=ROOT,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, NoReturn, Optional
@@ -31,6 +32,10 @@ StateOption = Annotated[Optional[Path], typer.Option(
     "--state", help="state folder (default $DOSSIER_HOME, else ./.state)", show_default=False)]
 
 
+DevelopmentKeyOption = Annotated[bool, typer.Option(
+    "--development-key", help="when no signing key is configured, sign with (and trust) the generated development "
+                              "key: for the demo only (same as DOSSIER_DEVELOPMENT_KEY=1)")]
+
 _loaded: Settings | None = None
 
 
@@ -44,6 +49,15 @@ def _start() -> None:
 def settings() -> Settings:
     """The settings of the running command, read from the environment when it started."""
     return _loaded if _loaded is not None else Settings.load()
+
+
+def use_development_key(wanted: bool) -> None:
+    """--development-key: this command and the flows it runs here sign with and trust the development key when no
+    key is configured (DOSSIER_DEVELOPMENT_KEY=1 for this process)."""
+    global _loaded
+    if wanted:
+        os.environ["DOSSIER_DEVELOPMENT_KEY"] = "1"
+        _loaded = Settings.load()
 
 
 def layout(state: Path | None, create: bool = True) -> StateLayout:
@@ -83,6 +97,41 @@ def reported(everything: bool = False) -> Iterator[None]:
         if not everything:
             raise
         fail(exc)
+
+
+class Stopped(KeyboardInterrupt):
+    """The command was asked to stop by a signal (SIGTERM, SIGINT)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def stopped_by_signals() -> Iterator[None]:
+    """Let SIGTERM and SIGINT stop the command cleanly at any stage: the signal becomes an exception in the main
+    thread (after Prefect has marked a running flow as crashed), every ``with`` on the way out closes what it opened
+    (the temporary Prefect server, the watcher's observer), one ``error: stopped`` line is printed and the command
+    ends with 128 + the signal's number (130, 143), as a shell reports it. A second signal ends the process at once.
+    """
+    received: list[int] = []
+
+    def handler(signum: int, frame) -> None:
+        if received:
+            os._exit(128 + signum)
+        received.append(signum)
+        raise Stopped(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    except Stopped as exc:
+        err.print(f"[red]error:[/red] stopped by {exc}; work done so far is kept (finished pages are cached, a claimed "
+                  f"batch stays claimed): run the command again to go on", highlight=False, soft_wrap=True)
+        raise typer.Exit(128 + exc.signum) from None
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def operator() -> str:

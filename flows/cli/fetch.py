@@ -15,7 +15,17 @@ from typing import Annotated, Optional
 
 import typer
 
-from flows.cli._common import StateOption, app, console, layout, object_store, reported, settings
+from flows.cli._common import (
+    DevelopmentKeyOption,
+    StateOption,
+    app,
+    console,
+    layout,
+    object_store,
+    reported,
+    settings,
+    use_development_key,
+)
 from flows.cli.access import admin_audit
 from pipeline.errors import DossierError, VerificationError
 
@@ -54,8 +64,9 @@ def fetch_into(out: Path, case_no: str, fetch: Callable[[Path], Path]) -> Path:
 
 
 def trust_roots(given: list[Path], state: Path | None) -> list[Path]:
-    """Certificates signatures must chain to: --trust-root, else $DOSSIER_TRUST_ROOTS, else the state folder's
-    development certificate when no key is configured."""
+    """Certificates signatures must chain to: --trust-root, else $DOSSIER_TRUST_ROOTS, else — with
+    --development-key (DOSSIER_DEVELOPMENT_KEY=1) and no key configured — the state folder's development
+    certificate; else none, and no signature is trusted."""
     from pipeline.dossier import trust_roots_for_run
 
     return list(given) or trust_roots_for_run(settings().signing, layout(state).signing)
@@ -93,8 +104,9 @@ def fetch(case_no: Annotated[str, typer.Argument(help="案号")],
           verify_signatures: Annotated[bool, typer.Option(help="check each volume's signature")] = True,
           trust_root: Annotated[Optional[list[Path]], typer.Option(
               "--trust-root", help="PEM certificate signatures must chain to (repeatable)")] = None,
-          state: StateOption = None) -> None:
+          state: StateOption = None, development_key: DevelopmentKeyOption = False) -> None:
     """Fetch a dossier by case number and verify every file against its manifest."""
+    use_development_key(development_key)
     from pipeline.storage import case_key, fetch_dossier, fetch_via_server, normalise_case_no
 
     verify = volume_verifier(trust_roots(trust_root or [], state)) if verify_signatures else None

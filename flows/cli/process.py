@@ -16,7 +16,18 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from flows.cli._common import StateOption, app, console, err, layout, reported, settings
+from flows.cli._common import (
+    DevelopmentKeyOption,
+    StateOption,
+    app,
+    console,
+    err,
+    layout,
+    reported,
+    settings,
+    stopped_by_signals,
+    use_development_key,
+)
 from pipeline.settings import StateLayout
 
 WorkersOption = Annotated[Optional[int], typer.Option("--workers", min=1, help="pages at once (default: cores)")]
@@ -93,7 +104,7 @@ def run_flow(prepare: Callable[[], Callable[[], Any]], show_progress: bool | Non
 
     ``prepare`` imports the flow and returns the call that runs it: it runs while the temporary server boots.
     """
-    with ExitStack() as stack:
+    with stopped_by_signals(), ExitStack() as stack:
         server = None
         if not os.environ.get("PREFECT_API_URL"):
             from flows.tempserver import TemporaryServer
@@ -136,10 +147,12 @@ def process(
         "--dask-address", help="run page tasks on this dask.distributed scheduler")] = None,
     show_progress: ProgressOption = None,
     review: ReviewOption = None,
+    development_key: DevelopmentKeyOption = False,
 ) -> None:
     """Process one batch folder into a signed PDF/A dossier and publish it.
 
     When the run pauses for a 卷内目录 review, review it from another terminal: dossier catalogue review 案号."""
+    use_development_key(development_key)
     home = layout(state)
     prefect_environment(home)
 
@@ -178,8 +191,10 @@ def rerun(
     on_server: Annotated[bool, typer.Option("--submit", help="run it as the rerun-volume deployment on the server")]
     = False,
     show_progress: ProgressOption = None,
+    development_key: DevelopmentKeyOption = False,
 ) -> None:
     """Finish a failed dossier: rebuild the failed volume(s) from cached pages, reuse the rest, publish."""
+    use_development_key(development_key)
     home = layout(state)
     prefect_environment(home)
     params = {"case_no": case_no, "volumes": volume or None, "batch_id": batch, "state": str(home.root)}
@@ -206,8 +221,10 @@ def reprocess(
     on_server: Annotated[bool, typer.Option(
         "--submit", help="run it as the reprocess-case deployment on the server")] = False,
     show_progress: ProgressOption = None,
+    development_key: DevelopmentKeyOption = False,
 ) -> None:
     """Rebuild a published dossier from its archived originals under a standard profile and republish it."""
+    use_development_key(development_key)
     home = layout(state)
     prefect_environment(home)
     params = {"case_no": case_no, "profile": profile, "state": str(home.root)}

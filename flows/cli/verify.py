@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from flows.cli._common import app, layout, stop
+from flows.cli._common import DevelopmentKeyOption, app, layout, stop, use_development_key
 from flows.cli.fetch import trust_roots
 from pipeline.archival import PROPERTIES, check_dossier, check_volume, make_report, qpdf_cli_checks, read_xmp
 from pipeline.errors import ExitCode
@@ -91,12 +91,15 @@ def verify(
     qpdf: Annotated[bool, typer.Option("--qpdf/--no-qpdf", help="also run the `qpdf --check` command")] = True,
     state: Annotated[Path | None, typer.Option("--state", help="state folder (store credentials, development "
                                                "certificate; default $DOSSIER_HOME, else ./.state)")] = None,
+    development_key: DevelopmentKeyOption = False,
 ) -> None:
     """Check authenticity, completeness, usability and security (DA/T 70 四性); exit 6 if any check fails.
 
-    Signatures must chain to --trust-root, else $DOSSIER_TRUST_ROOTS, else the development certificate."""
+    Signatures must chain to --trust-root, else $DOSSIER_TRUST_ROOTS, else (with --development-key) the
+    development certificate."""
     import tempfile
 
+    use_development_key(development_key)
     if level not in (None, "1b", "2b"):
         raise typer.BadParameter("--level must be 1b or 2b")
     layout(state)

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from flows.cli._common import StateOption, app, console, err, layout
+from flows.cli._common import StateOption, app, console, err, layout, reported, settings, stopped_by_signals
 from flows.cli.process import prefect_environment
 
 
@@ -22,6 +22,9 @@ def watch(
     in_process: Annotated[Optional[bool], typer.Option(
         "--in-process/--server", help="run flows here (default when no Prefect server is configured)")] = None,
     once: Annotated[bool, typer.Option("--once", help="catch up, process what is complete, then exit")] = False,
+    rooms: Annotated[Optional[Path], typer.Option(
+        "--rooms", dir_okay=False, help="the administrator's rooms file (default $DOSSIER_ROOMS_FILE, else "
+                                        "<state>/rooms.yaml)")] = None,
 ) -> None:
     """Watch a hot folder: claim each complete batch once, start its run, move it to done/ or quarantine/."""
     import logging
@@ -35,14 +38,13 @@ def watch(
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     log.propagate = False
-    from flows.watch import Watcher, make_submitter
+    from flows.watch import Watcher, make_submitter, rooms_file
 
-    watcher = Watcher(hotfolder, home.root, make_submitter(home.root, deployment, in_process), poll=poll,
-                      poll_interval=poll_interval)
-    try:
+    with reported():
+        watcher = Watcher(hotfolder, home.root, make_submitter(home.root, deployment, in_process), poll=poll,
+                          poll_interval=poll_interval, rooms=rooms or rooms_file(settings(), home.root))
+    with stopped_by_signals():
         watcher.run(until_idle=once)
-    except KeyboardInterrupt:
-        err.print("stopped")
 
 
 def same_case(wanted: str | None, case_no: str) -> bool:

@@ -62,6 +62,8 @@ PAGE_LONG_MM = 297.0  # assumed paper length when turning thumbnail pixels into 
 FINDER_MM = (3.5, 22.0)  # side of a QR finder pattern the sheets can carry (7 modules of 0.7 .. 1.6 mm, skew, slack)
 BANNER_LONG_MM = (100.0, 230.0)
 BANNER_SHORT_MM = (12.0, 36.0)
+BANNER_MIN_GLYPH_HOLES = 4  # the white text printed in the banner (分隔页 — 不计页数) leaves holes in the black band
+MAX_OTHER_INK = 0.03  # a sheet is mostly blank: ink beyond its banners and QR code (its text lines: ~1%) at most this
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,7 @@ class _Clues:
     banners: int
     scale: float  # thumbnail pixels per full-image pixel
     mm_per_px: float  # millimetres per thumbnail pixel
+    layout: str = ""  # why the page does not have a printed separator sheet's layout ("" when it has)
 
 
 def _grey_thumbnail(image: Image.Image) -> tuple[np.ndarray, float]:
@@ -112,9 +115,9 @@ def _looks(image: Image.Image) -> _Clues:
     _, ink = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
     contours, hierarchy = cv2.findContours(ink, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)
     finders: list[tuple[float, float, float]] = []
-    banners = 0
+    banners: list[int] = []
     if hierarchy is None:
-        return _Clues((), 0, scale, mm_per_px)
+        return _Clues((), 0, scale, mm_per_px, "no marks")
     tree = hierarchy[0]
     lo, hi = FINDER_MM[0] / mm_per_px, FINDER_MM[1] / mm_per_px
     height, width = ink.shape
@@ -126,7 +129,8 @@ def _looks(image: Image.Image) -> _Clues:
         x, y, w, h = cv2.boundingRect(cnt)
         side = max(w, h)
         if side > BANNER_LONG_MM[0] / mm_per_px * 0.9:
-            banners += _is_banner(cnt, ink, mm_per_px, x, y, w, h, width, height)
+            if _is_banner(cnt, ink, mm_per_px, x, y, w, h, width, height):
+                banners.append(i)
             continue
         if not (lo <= side <= hi * 1.5) or child < 0:
             continue
@@ -150,7 +154,65 @@ def _looks(image: Image.Image) -> _Clues:
             continue
         m = cv2.moments(cnt)
         finders.append((m["m10"] / m["m00"], m["m01"] / m["m00"], side))
-    return _Clues(tuple(_consistent_finders(finders)), banners, scale, mm_per_px)
+    found = tuple(_consistent_finders(finders))
+    layout = _layout_problem(ink, contours, tree, banners, found, mm_per_px) if found or banners else "no marks"
+    return _Clues(found, len(banners), scale, mm_per_px, layout)
+
+
+def _layout_problem(ink: np.ndarray, contours, tree: np.ndarray, banners: list[int],
+                    finders: tuple[tuple[float, float, float], ...], mm_per_px: float) -> str:
+    """Why a page is not laid out like a printed separator sheet, or "" when it is: a black banner with the sheet's
+    white text in it, and beyond the banners, the QR code and the scanner bed, hardly any ink (a few text lines)."""
+    texts = [_holes(tree, i) for i in banners]
+    if not banners:
+        return "no separator banner"
+    if max(texts) < BANNER_MIN_GLYPH_HOLES:
+        return "a black band without the separator sheet's text in it"
+    keep_out = np.zeros_like(ink)
+    for i in banners:
+        cv2.drawContours(keep_out, contours, i, 255, cv2.FILLED)
+    if finders:  # around the finder patterns found: the code, even where a stain broke it up
+        xs, ys = [f[0] for f in finders], [f[1] for f in finders]
+        side = max(f[2] for f in finders)
+        reach = float(np.hypot(max(xs) - min(xs), max(ys) - min(ys))) + 1.5 * side if len(finders) > 1 else 6 * side
+        cx, cy = (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2
+        cv2.rectangle(keep_out, (int(cx - reach), int(cy - reach)), (int(cx + reach), int(cy + reach)), 255, -1)
+    keep_out = cv2.bitwise_or(keep_out, _code_blocks(ink, mm_per_px))
+    other = cv2.bitwise_and(ink, cv2.bitwise_not(keep_out))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(other, connectivity=8)
+    height, width = ink.shape
+    x, y, w, h = (stats[1:, k] for k in range(4))
+    bed = (x <= 1) | (y <= 1) | (x + w >= width - 1) | (y + h >= height - 1)  # scanner-bed borders touch the edges
+    share = float(stats[1:, cv2.CC_STAT_AREA][~bed].sum()) / (height * width)
+    if share > MAX_OTHER_INK:
+        return f"{share:.0%} of the page inked beyond the banner and QR code (a sheet has at most {MAX_OTHER_INK:.0%})"
+    return ""
+
+
+def _code_blocks(ink: np.ndarray, mm_per_px: float) -> np.ndarray:
+    """A mask of the square blocks densely covered with ink, as a QR code is (whether or not its finder patterns were
+    found): the ink closed over gaps of a module or two, then the squares of at least 30 mm at least a third inked."""
+    k = max(3, round(2.5 / mm_per_px))
+    closed = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, np.ones((k, k), np.uint8))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(closed, connectivity=8)
+    mask = np.zeros_like(ink)
+    for i in range(1, count):
+        x, y, w, h, area = stats[i]
+        if min(w, h) * mm_per_px < 30 or max(w, h) > 1.6 * min(w, h) or area < 0.7 * w * h:
+            continue
+        block = labels[y:y + h, x:x + w] == i
+        if ink[y:y + h, x:x + w][block].mean() >= 255 / 3:
+            mask[y:y + h, x:x + w][block] = 255
+    return mask
+
+
+def _holes(tree: np.ndarray, i: int) -> int:
+    """How many holes (white shapes) a contour of a RETR_TREE hierarchy encloses directly."""
+    count, child = 0, tree[i][2]
+    while child >= 0:
+        count += 1
+        child = tree[child][0]
+    return count
 
 
 def _depths(tree: np.ndarray) -> list[int]:
@@ -199,11 +261,20 @@ def _consistent_finders(finders: list[tuple[float, float, float]]) -> list[tuple
 
 def find_separator(image: Image.Image, label: str) -> SeparatorResult:
     """Whether a scanned page is a separator sheet: decoded payload, "none", or "undecodable" (looks like a sheet
-    but cannot be read: the batch must go to review with ``label`` named in the reason)."""
+    but cannot be read: the batch must go to review with ``label`` named in the reason).
+
+    Only a page laid out like the sheets ``dossier sheets`` prints is one: the black banner with its white text, a
+    QR code, and otherwise hardly any ink. An ordinary page carrying a QR code, even one in our format, stays an
+    ordinary page of the volume.
+    """
     clues = _looks(image)
     if not clues.finders and not clues.banners:
         return SeparatorResult("none", None, "no QR finder pattern or separator banner")
     seen = _describe(clues)
+    if clues.layout:
+        # a QR code on an ordinary page (a court's verification code, or one in our format) never makes it a sheet
+        return SeparatorResult("none", None, f"{label}: not laid out like a separator sheet ({clues.layout}; "
+                                             f"{seen}): an ordinary page")
     texts = _decode_attempts(image, clues)
     foreign = []
     for text in texts:

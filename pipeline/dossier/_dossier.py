@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from pipeline import __version__
 from pipeline.assembly import VolumeContext
 from pipeline.common import sha256_file, write_atomic
-from pipeline.errors import ReviewNeeded, VolumeError
+from pipeline.errors import BadInputError, RefusedError, ReviewNeeded, SettingsError, VolumeError
 from pipeline.models import (
     BatchManifest,
     Catalogue,
@@ -51,6 +51,17 @@ def require_no_review(artifacts: Sequence[PageArtifact]) -> None:
     if bad:
         names = ", ".join(f"{a.record.source.file}[{a.record.source.index}]" for a in bad)
         raise ReviewNeeded(f"separator sheet could not be decoded on page(s) {names}: check the sheet and rescan")
+
+
+def require_content(artifacts: Sequence[PageArtifact], case_no: str) -> None:
+    """Stop a batch whose every page is blank (or a separator sheet) with that reason, before structure and volumes
+    are attempted: there is nothing to put in a volume."""
+    if artifacts and all(a.image_path is None for a in artifacts):
+        blank = [a for a in artifacts if a.record.blank]
+        names = ", ".join(f"{a.record.source.file}[{a.record.source.index}]" for a in blank[:5])
+        more = f" and {len(blank) - 5} more" if len(blank) > 5 else ""
+        raise BadInputError(f"case {case_no}: all {len(artifacts)} page(s) of the batch are blank or separator sheets "
+                            f"({len(blank)} blank: {names or 'none'}{more}): nothing to publish; rescan the batch")
 
 
 def place_pages(artifacts: Sequence[PageArtifact], documents: Sequence[Document],
@@ -112,7 +123,7 @@ def build_manifest(manifest: BatchManifest, batch_id: str, profile: StandardProf
         case_no=manifest.case_no, case_key=case_key(manifest.case_no), case_title=manifest.case_title,
         agency=manifest.agency, security_level=manifest.security_level,
         retention=manifest.retention or profile.volumes.retention, standard=profile.key,
-        pipeline_version=__version__, created=created, batches=[batch_id], grants=list(manifest.grants),
+        pipeline_version=__version__, created=created, batches=[batch_id], grants=[],  # never from the room
         volumes=list(volumes), documents=document_entries(documents), pages=[a.record for a in artifacts],
         corrections=list(corrections),
     )
@@ -188,25 +199,57 @@ def make_volume(plan: VolumePlan, pages: dict[int, PageArtifact], context: Volum
     )
 
 
+NO_KEY = ("no signing key is configured (DOSSIER_SIGN_PKCS12, or DOSSIER_SIGN_PKCS11_MODULE with its token and "
+          "key); the generated development key is used only when asked for (dossier process --development-key, or "
+          "DOSSIER_DEVELOPMENT_KEY=1: the demo and tests)")
+
+
+def require_signing_key(signing: SigningSettings, profile: StandardProfile) -> None:
+    """Refuse, before any work, a run that would have to sign with a key nobody configured (SettingsError)."""
+    from pipeline.archival import signer_from_settings
+
+    if profile.signing.enabled and signer_from_settings(signing) is None and not signing.development_key:
+        raise SettingsError(NO_KEY)
+
+
 def signer_for_run(signing: SigningSettings, signing_dir: Path, profile: StandardProfile) -> SignerConfig:
-    """The signing key: DOSSIER_SIGN_* when configured, else the development key in ``signing_dir`` (marked so)."""
+    """The signing key: DOSSIER_SIGN_* when configured, else — only when the development key was asked for — the
+    development key in ``signing_dir`` (marked so); SettingsError otherwise."""
     from pipeline.archival import ensure_development_signer, signer_from_settings
 
-    config = signer_from_settings(signing) or ensure_development_signer(signing_dir)
+    config = signer_from_settings(signing)
+    if config is None:
+        if not signing.development_key:
+            raise SettingsError(NO_KEY)
+        config = ensure_development_signer(signing_dir)
     return config.with_policy(profile.signing)
 
 
 def trust_roots_for_run(signing: SigningSettings, signing_dir: Path) -> list[Path]:
     """Certificates signatures must chain to: DOSSIER_TRUST_ROOTS, else the development certificate in
-    ``signing_dir`` when the development key is in use."""
+    ``signing_dir`` when the development key was asked for and no key is configured; else none (nothing is
+    trusted)."""
     from pipeline.archival import development_certificate, signer_from_settings
 
     if signing.trust_roots:
         return signing.trust_roots
     dev = development_certificate(signing_dir)
-    if signer_from_settings(signing) is None and dev.exists():
+    if signing.development_key and signer_from_settings(signing) is None and dev.exists():
         return [dev]
     return []
+
+
+def require_owner(config: StoreConfig, case_no: str, owner: str) -> None:
+    """Refuse to publish over a dossier another agency owns: the published manifest's agency must be ``owner``."""
+    from pipeline.storage import DossierNotFound, ObjectStore, load_manifest
+
+    try:
+        current = load_manifest(ObjectStore(config), case_no).manifest
+    except DossierNotFound:
+        return
+    if current.agency != owner:
+        raise RefusedError(f"case {case_no} is published by {current.agency or '(no agency)'}; a dossier of "
+                           f"{owner or '(no agency)'} may not supersede it: refused")
 
 
 def original_entries(batch_dir: Path, batch_id: str) -> list[OriginalEntry]:
@@ -249,9 +292,11 @@ def finish_dossier(folder: Path, batch: BatchManifest, batch_dir: Path, profile:
 
 def publish_folder(config: StoreConfig, folder: Path, manifest: DossierManifest, batch_dir: Path,
                    profile: StandardProfile) -> dict:
-    """Publish a checked local dossier folder with its batch's originals; dossier.json goes last."""
+    """Publish a checked local dossier folder with its batch's originals, dossier.json last, unless the case is
+    published by another agency (RefusedError)."""
     from pipeline.storage import ObjectStore, publish_dossier
 
+    require_owner(config, manifest.case_no, manifest.agency)
     store = ObjectStore(config)
     originals = [(o.batch, batch_dir, batch_dir / o.file) for o in manifest.originals]
     result = publish_dossier(store, manifest, folder, originals, profile.retention)

@@ -1,10 +1,10 @@
-"""Hot folders: rooms, completeness, claims exactly once, the ledger, settling into done/ or quarantine/ (no
-Prefect here)."""
+"""Hot folders: rooms bound to their agencies by an administrator, completeness, claims exactly once (hostile
+batches refused at the door), the ledger, settling into done/ or quarantine/ (no Prefect here)."""
 
 from pipeline.operations._folders import HotFolder, HotFolderError
-from pipeline.operations._intake import Intake, RunStatus, Submission, SubmitUnavailable
+from pipeline.operations._intake import Intake, RunStatus, Submission, SubmitUnavailable, admit
 from pipeline.operations._ledger import Ledger, LedgerEntry
-from pipeline.operations._rooms import RoomConfig
+from pipeline.operations._rooms import RoomBinding, RoomConfig, RoomPolicy, RoomsFile, load_rooms_file
 from pipeline.operations._settle import settle_after_rerun
 
 __all__ = [
@@ -13,9 +13,14 @@ __all__ = [
     "Intake",
     "Ledger",
     "LedgerEntry",
+    "RoomBinding",
     "RoomConfig",
+    "RoomPolicy",
+    "RoomsFile",
     "RunStatus",
     "Submission",
     "SubmitUnavailable",
+    "admit",
+    "load_rooms_file",
     "settle_after_rerun",
 ]

@@ -9,14 +9,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from pipeline.capture import MANIFEST_NAME, inspect_batch, read_manifest, shown
 from pipeline.common import utcnow
+from pipeline.errors import BadInputError, CaseNumberError, ProfileError, RefusedError
+from pipeline.limits import InputPolicy
 from pipeline.operations._fingerprint import fingerprint, idempotency_key
 from pipeline.operations._folders import HotFolder
 from pipeline.operations._ledger import Ledger, LedgerEntry
 from pipeline.operations._names import DONE, PROCESSING, QUARANTINE, HotFolderError
 from pipeline.operations._readiness import Snapshot, StabilityTracker, readiness, snapshot
 from pipeline.operations._rooms import RoomConfig
-from pipeline.operations._settle import batch_case_no, quarantine_duplicate, settle
+from pipeline.operations._settle import batch_case_no, quarantine_duplicate, quarantine_refused, settle
+from pipeline.standard import load_profile
+
+
+def admit(batch_dir: Path, config: RoomConfig, limits: InputPolicy) -> None:
+    """What is checked when a batch is claimed, before a byte of it is hashed: every file (kind, links, name, size,
+    count: :func:`pipeline.capture.inspect_batch`), and that its batch.json names a case (and an agency) the room may
+    publish. Raises BadInputError, RefusedError or CaseNumberError naming the file or field."""
+    inspect_batch(batch_dir, limits)
+    manifest = read_manifest(batch_dir)
+    if manifest is None:
+        raise BadInputError(f"no {MANIFEST_NAME}: a hot-folder batch must name its case", MANIFEST_NAME)
+    if config.policy is not None:
+        config.policy.admit(manifest)
 
 
 @dataclass(frozen=True)
@@ -114,30 +130,36 @@ class Intake:
 
     def _look(self, batch_dir: Path) -> None:
         where = self.hot.room_of(batch_dir)
-        if where is None or not batch_dir.is_dir():
+        link = batch_dir.is_symlink()
+        if where is None or not (link or batch_dir.is_dir()):
             self.tracker.forget(batch_dir)
             self._waiting.pop(batch_dir, None)
             return
         room, _ = where
+        name = f"{shown(room)}/{shown(batch_dir.name)}"
         try:
             config = self.hot.room_config(room)
         except HotFolderError as exc:
-            self._note(batch_dir, f"room {room} skipped: {exc}")
+            self._note(batch_dir, f"room {shown(room)} skipped: {exc}")
             return
-        snap = snapshot(batch_dir)
-        stable = self.tracker.observe(batch_dir, snap)
-        verdict = readiness(snap, config, stable)
-        if not verdict.ready:
-            self._note(batch_dir, f"batch {room}/{batch_dir.name}: not yet complete ({verdict.reason})")
-            return
+        snap: Snapshot | None = None
+        why = "a link, refused as soon as it is seen"
+        if not link:  # a link is taken at once, to be refused: nothing behind it is ever read
+            snap = snapshot(batch_dir)
+            stable = self.tracker.observe(batch_dir, snap)
+            verdict = readiness(snap, config, stable)
+            if not verdict.ready:
+                self._note(batch_dir, f"batch {name}: not yet complete ({verdict.reason})")
+                return
+            why = verdict.reason
         claimed = self.hot.claim(batch_dir)
         if claimed is None:
-            self._note(batch_dir, f"batch {room}/{batch_dir.name}: complete, but a batch of that name is still in "
-                                  f"flight; claim retried later")
+            self._note(batch_dir, f"batch {name}: complete, but a batch of that name is still in flight; claim "
+                                  f"retried later")
             return
         self.tracker.forget(batch_dir)
         self._waiting.pop(batch_dir, None)
-        self.log(f"batch {room}/{batch_dir.name}: claimed ({verdict.reason})")
+        self.log(f"batch {name}: claimed ({why})")
         self._accept_safely(room, claimed, snap)
 
     def _note(self, batch_dir: Path, message: str) -> None:
@@ -158,16 +180,30 @@ class Intake:
             self._unaccepted.pop(claimed, None)
         except (OSError, HotFolderError) as exc:
             if claimed not in self._unaccepted:
-                self.log(f"batch {room}/{claimed.name}: claimed but cannot be read now ({exc}); retried later")
+                self.log(f"batch {shown(room)}/{shown(claimed.name)}: claimed but cannot be read now ({exc}); "
+                         f"retried later")
             self._unaccepted[claimed] = room
 
     def _accept(self, room: str, claimed: Path, before: Snapshot | None) -> None:
-        """Fingerprint a claimed batch and decide: new, resumed, or duplicate."""
+        """Admit a claimed batch (or refuse it at the door), fingerprint it and decide: new, resumed, or duplicate."""
         batch = claimed.name
-        fp = fingerprint(room, batch, claimed)
+        if claimed.is_symlink() or not claimed.is_dir():
+            self._refuse(room, claimed, "the claimed batch is a symbolic link (or not a folder), not a batch folder")
+            return
         if before is not None and snapshot(claimed) != before and self.hot.unclaim(claimed, room):
             # a writer still had a file open: the batch goes back and is looked at again once it holds still
-            self.log(f"batch {room}/{batch}: changed while being claimed; put back until it holds still")
+            self.log(f"batch {shown(room)}/{shown(batch)}: changed while being claimed; put back until it holds still")
+            return
+        config = self.hot.room_config(room)  # HotFolderError: the claim stays and is tried again later
+        try:
+            limits = load_profile(config.profile).input
+        except ProfileError as exc:
+            raise HotFolderError(f"room {room}: {exc}") from None
+        try:
+            admit(claimed, config, limits)
+            fp = fingerprint(room, batch, claimed, limits.max_file_bytes)
+        except (BadInputError, RefusedError, CaseNumberError) as exc:
+            self._refuse(room, claimed, str(exc))
             return
         with self.ledger.locked():
             entry = self.ledger.get(fp)
@@ -189,6 +225,11 @@ class Intake:
                                       "the same files were dropped again")
         self.log(f"batch {room}/{batch}: duplicate of {entry.room}/{entry.batch} ({entry.state}); quarantined at "
                  f"{target}")
+
+    def _refuse(self, room: str, claimed: Path, reason: str) -> None:
+        entry = quarantine_refused(self.hot, self.ledger, room, claimed, reason)
+        self.log(f"batch {entry.room}/{entry.batch}: REFUSED at the claim ({reason}); quarantined at "
+                 f"{entry.outcome_path}")
 
     def _submit_pending(self, now: float) -> None:
         for fp, when in sorted(self._next_try.items()):

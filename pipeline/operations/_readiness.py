@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.capture import MANIFEST_NAME, READY_MARKER
+from pipeline.capture import MANIFEST_NAME, READY_MARKER, shown
 from pipeline.operations._names import NOT_PAGES
 from pipeline.operations._rooms import RoomConfig
 
@@ -38,23 +38,28 @@ Snapshot = dict[str, FileState]
 
 
 def snapshot(batch_dir: Path) -> Snapshot:
-    """Every file under the batch folder (relative POSIX path → size and times); empty if the folder is gone."""
+    """Every entry under the batch folder (relative POSIX path → size and times, from ``lstat``: links, pipes and
+    devices are listed as themselves, never followed or opened, and refused by name when the batch is claimed);
+    empty if the folder is gone."""
     found: Snapshot = {}
-    try:
-        for dirpath, dirnames, filenames in os.walk(batch_dir):
-            dirnames.sort()
-            for name in filenames:
-                path = Path(dirpath) / name
-                try:
-                    st = path.stat()
-                except FileNotFoundError:
-                    continue
-                if not stat.S_ISREG(st.st_mode):
-                    continue  # a pipe or device is never read (ingest refuses the batch by name)
-                found[path.relative_to(batch_dir).as_posix()] = FileState(st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-    except FileNotFoundError:
-        return {}
-    return found
+
+    def walk(folder: str, prefix: str) -> None:
+        try:
+            entries = list(os.scandir(folder))
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        for entry in entries:
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                walk(entry.path, f"{prefix}{entry.name}/")
+            else:
+                found[prefix + entry.name] = FileState(st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+    walk(str(batch_dir), "")
+    return dict(sorted(found.items()))
 
 
 def in_progress_files(snap: Snapshot) -> list[str]:
@@ -99,7 +104,7 @@ def readiness(snap: Snapshot, config: RoomConfig, stable_for: float, now: float 
         return Readiness(False, "no page files yet")
     busy = in_progress_files(snap)
     if busy:
-        return Readiness(False, f"still being written: {', '.join(sorted(busy)[:3])}")
+        return Readiness(False, f"still being written: {', '.join(shown(b) for b in sorted(busy)[:3])}")
     if stable_for < config.settle_seconds:
         return Readiness(False, f"changing (unchanged for {stable_for:.1f} s of {config.settle_seconds:g} s)")
     newest = max(s.arrived_ns for s in snap.values()) / 1e9
@@ -112,8 +117,8 @@ def readiness(snap: Snapshot, config: RoomConfig, stable_for: float, now: float 
             return Readiness(True, f"{marker} written last")
         if quiet >= config.quiet_seconds:
             return Readiness(True, f"{marker} present but not written last; quiet for {quiet:.0f} s")
-        return Readiness(False, f"{', '.join(later[:3])} written after {marker}; waiting for a new marker or "
-                                f"{config.quiet_seconds:g} s of quiet")
+        return Readiness(False, f"{', '.join(shown(n) for n in later[:3])} written after {marker}; waiting for a new "
+                                f"marker or {config.quiet_seconds:g} s of quiet")
     if config.completion == "quiet":
         if quiet >= config.quiet_seconds:
             return Readiness(True, f"quiet for {quiet:.0f} s")

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import stat
+import time
 from pathlib import Path
 from typing import Literal
 
-from pipeline.capture import MANIFEST_NAME
+from pipeline.capture import MANIFEST_NAME, open_regular, shown
 from pipeline.common import utcnow, write_atomic
 from pipeline.errors import DossierError
 from pipeline.operations._folders import HotFolder, write_reason
 from pipeline.operations._ledger import SETTLED, EntryState, Ledger, LedgerEntry
 from pipeline.operations._names import DONE, QUARANTINE, REASON_FILE, HotFolderError
+from pipeline.operations._rooms import RoomsFile
 
 
 def settle(hot: HotFolder, ledger: Ledger, fp: str, outcome: Literal["done", "quarantine"], reason: str = "",
@@ -99,10 +103,35 @@ def quarantine_duplicate(hot: HotFolder, ledger: Ledger, original: LedgerEntry, 
 def batch_case_no(batch_dir: Path) -> str:
     """The case number from batch.json, or '' when there is none or it cannot be read (the run will say why)."""
     try:
-        data = json.loads((batch_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
-        return str(data.get("case_no", "")) if isinstance(data, dict) else ""
-    except (OSError, ValueError):
+        with os.fdopen(open_regular(batch_dir / MANIFEST_NAME), "rb") as fh:
+            data = json.loads(fh.read(1 << 22).decode("utf-8"))
+        return shown(str(data.get("case_no", ""))) if isinstance(data, dict) else ""
+    except (OSError, ValueError, DossierError):
         return ""
+
+
+def quarantine_refused(hot: HotFolder, ledger: Ledger, room: str, claimed: Path, reason: str) -> LedgerEntry:
+    """A claimed batch refused at the door, before any byte of it was hashed: moved to quarantine with its reason
+    and recorded in the ledger under a fingerprint of its own (no run is started).
+
+    A link planted in the claim area is moved into a real folder of its name in quarantine, never followed: the
+    reason is written beside it, not through it.
+    """
+    name = claimed.name
+    target = hot.outcome_path(QUARANTINE, room, name)
+    if stat.S_ISLNK(os.lstat(claimed).st_mode) or not claimed.is_dir():
+        target.mkdir()
+        os.rename(claimed, target / name)
+    else:
+        os.rename(claimed, target)
+    seed = f"dossier-refused/1\0{room}\0{name}\0{time.time_ns()}\0{os.getpid()}"
+    fp = hashlib.sha256(seed.encode("utf-8", "surrogateescape")).hexdigest()
+    entry = LedgerEntry(fingerprint=fp, room=shown(room), batch=shown(name), hotfolder=str(hot.root),
+                        claim_path=shown(str(claimed)), key=f"refused-{fp[:32]}", case_no=batch_case_no(target),
+                        state="quarantined", outcome_path=shown(str(target)), reason=reason)
+    write_reason(target, reason_text(entry, f"refused when the batch was claimed: {reason}"))
+    with ledger.locked():
+        return ledger.put(entry, f"refused at the claim, quarantined at {shown(str(target))}: {reason}")
 
 
 def settle_after_rerun(state_dir: Path, case_no: str, batch_id: str, run_id: str) -> list[LedgerEntry]:
@@ -121,6 +150,7 @@ def settle_after_rerun(state_dir: Path, case_no: str, batch_id: str, run_id: str
             same = False
         if not same or not Path(entry.outcome_path).is_dir():
             continue
-        moved.append(settle(HotFolder(Path(entry.hotfolder)), ledger, entry.fingerprint, DONE, "",
+        # moving a batch on needs no room's binding: an empty rooms file will do
+        moved.append(settle(HotFolder(Path(entry.hotfolder), RoomsFile()), ledger, entry.fingerprint, DONE, "",
                             f"completed by rerun {run_id}"))
     return moved

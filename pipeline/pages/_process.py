@@ -75,6 +75,22 @@ class PageCache:
         write_atomic(self.folder(key) / "page.json", json.dumps(meta, ensure_ascii=False).encode())
 
 
+def dark_field(image: Image.Image) -> int | None:
+    """The median grey (0-255) of a page whose dominant tone is dark, or None for a page that looks like paper.
+
+    Blank detection looks for marks on paper; on a dark field (a page decoded with its ink inverted, a black sheet)
+    it finds none, so such a page must never be called blank.
+    """
+    step = max(1, max(image.size) // 300)
+    if image.mode.startswith("I") or image.mode == "F":
+        arr = np.asarray(image, dtype=np.float64)[::step, ::step]
+        arr = arr / (65535.0 if image.mode.startswith("I;16") else max(float(arr.max()), 1.0)) * 255.0
+    else:
+        arr = np.asarray(image.getchannel("G") if image.mode == "RGB" else image.convert("L"))[::step, ::step]
+    median = int(np.median(arr))
+    return median if median < 128 else None
+
+
 def encode_archive(image: Image.Image | np.ndarray, colour: str, dpi: float, jpeg_quality: int) -> tuple[bytes, str]:
     """Encode the archival image: single-strip CCITT G4 TIFF for bitonal pages (given as an image or as a uint8
     array, below 128 black), baseline JPEG otherwise."""
@@ -118,15 +134,16 @@ class _AwaitingOcr:
 def _image_page(position: int, ref: PageRef, env: PageEnvironment) -> tuple[PageArtifact, bool] | _AwaitingOcr:
     """Everything up to OCR: cache lookup, separator check, imaging, archival encoding."""
     from pipeline.capture import find_separator
-    from pipeline.imaging import prepare_page, thumbnail_of, thumbnail_path
+    from pipeline.imaging import thumbnail_of, thumbnail_path
     from pipeline.ocr import BlockReader
 
-    known = page_file_digest(env.batch_dir, ref)  # a rerun finds finished pages without decoding them
+    limits = env.profile.input
+    known = page_file_digest(env.batch_dir, ref, limits)  # a rerun finds finished pages without decoding them
     if known is not None:
         cached = env.cache.load(page_cache_key(known, env.profile), position, ref)
         if cached is not None:
             return cached, True
-    raw = read_page(env.batch_dir, ref)
+    raw = read_page(env.batch_dir, ref, limits)
     key = page_cache_key(raw.sha256, env.profile)
     cached = env.cache.load(key, position, ref)
     if cached is not None:
@@ -152,12 +169,12 @@ def _image_page(position: int, ref: PageRef, env: PageEnvironment) -> tuple[Page
 
     ocr = env.profile.ocr
     reader = BlockReader(languages=ocr.languages, timeout=min(30.0, ocr.timeout_seconds))
-    prepared = prepare_page(raw.image, dpi, env.profile, ref.label, reader=reader)
+    prepared, flags = _prepare(raw.image, dpi, env.profile, ref.label, reader)
     raw.image.close()
     record = PageRecord(
         source=source, sha256=raw.sha256, dpi=prepared.dpi, dpi_inferred=prepared.dpi_inferred,
         rotation=prepared.rotation, skew=round(prepared.skew, 3), blank=prepared.blank, colour=prepared.colour,
-        colour_reason=prepared.colour_reason, seal=prepared.seal, flags=list(prepared.flags),
+        colour_reason=prepared.colour_reason, seal=prepared.seal, flags=flags,
     )
     if prepared.blank:
         artifact = PageArtifact(position, record, None, dpi=prepared.dpi)
@@ -185,6 +202,20 @@ def _image_page(position: int, ref: PageRef, env: PageEnvironment) -> tuple[Page
         prepared.ocr.close()
         ocr_input = OcrFile(image_path, width, height)
     return _AwaitingOcr(position, ref, key, record, image_path, width, height, prepared.dpi, ocr_input)
+
+
+def _prepare(image: Image.Image, dpi: float | None, profile: StandardProfile, label: str, reader):
+    """Imaging of one page, and its flags; a page called blank that is a dark field is imaged again as a page."""
+    from pipeline.imaging import prepare_page
+
+    prepared = prepare_page(image, dpi, profile, label, reader=reader)
+    if not prepared.blank or (tone := dark_field(image)) is None:
+        return prepared, list(prepared.flags)
+    # not a sheet of paper: whatever it holds stays in the volume for a person to see
+    keep = profile.model_copy(update={"imaging": profile.imaging.model_copy(update={"blank_detection": False})})
+    prepared = prepare_page(image, dpi, keep, label, reader=reader)
+    return prepared, list(prepared.flags) + [f"not-blank: a dark page (median grey {tone} of 255) is never taken "
+                                             f"for a blank sheet"]
 
 
 def _finish_page(page: _AwaitingOcr, result, env: PageEnvironment) -> PageArtifact:
