@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from flows.cli._common import StateOption, app, console, err, layout
+from flows.cli._common import StateOption, app, console, err, layout, reported
 from flows.cli.process import prefect_environment
+from flows.tempserver import TemporaryServer
 
 
 @app.command()
@@ -35,14 +38,24 @@ def watch(
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     log.propagate = False
-    from flows.watch import Watcher, make_submitter
+    configured = bool(os.environ.get("PREFECT_API_URL"))  # PREFECT_HOME is the state folder's otherwise: no profile
+    local = not configured if in_process is None else in_process
+    with ExitStack() as stack:
+        # runs made here need an API: our own temporary server (tied to this process) rather than the one Prefect
+        # would start by itself on the first run, which outlived a watcher stopped by SIGTERM; started before
+        # Prefect is imported, which reads PREFECT_API_URL once
+        server = stack.enter_context(TemporaryServer()) if local and not configured else None
+        from flows.watch import Watcher, make_submitter
 
-    watcher = Watcher(hotfolder, home.root, make_submitter(home.root, deployment, in_process), poll=poll,
-                      poll_interval=poll_interval)
-    try:
-        watcher.run(until_idle=once)
-    except KeyboardInterrupt:
-        err.print("stopped")
+        if server is not None:
+            with reported(everything=True):
+                server.wait()
+        watcher = Watcher(hotfolder, home.root, make_submitter(home.root, deployment, local), poll=poll,
+                          poll_interval=poll_interval)
+        try:
+            watcher.run(until_idle=once)
+        except KeyboardInterrupt:
+            err.print("stopped")
 
 
 def same_case(wanted: str | None, case_no: str) -> bool:

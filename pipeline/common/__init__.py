@@ -3,7 +3,7 @@
 from pipeline.common.clock import utcnow, utcnow_seconds
 from pipeline.common.files import sha256_and_size, sha256_file, sha256_stream, write_atomic, write_private
 from pipeline.common.fonts import CJK_FONT_FILE, cjk_font_file
-from pipeline.common.tools import ToolResult, run_tool
+from pipeline.common.tools import ToolResult, run_tool, tied_to_parent
 
 __all__ = [
     "CJK_FONT_FILE",
@@ -13,6 +13,7 @@ __all__ = [
     "sha256_and_size",
     "sha256_file",
     "sha256_stream",
+    "tied_to_parent",
     "utcnow",
     "utcnow_seconds",
     "write_atomic",
