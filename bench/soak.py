@@ -58,7 +58,8 @@ class SoakConfig:
     duplicates: int = 3
     corrupt: int = 3
     faults: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_FAULTS))
-    gap: tuple[float, float] = (10.0, 35.0)
+    gap: tuple[float, float] = (20.0, 60.0)
+    phase_gap: float = 60.0
     drain_timeout: float = 2400.0
     whole_worker: bool = True
 
@@ -66,7 +67,8 @@ class SoakConfig:
     def short(cls, seed: int) -> SoakConfig:
         """Five small batches, one fault of each kind."""
         return cls(seed=seed, batches=5, pages=(2, 3), min_pages=10, window=40.0, duplicates=1, corrupt=1,
-                   faults=dict(SHORT_FAULTS), gap=(3.0, 8.0), drain_timeout=600.0, whole_worker=False)
+                   faults=dict(SHORT_FAULTS), gap=(3.0, 8.0), phase_gap=5.0, drain_timeout=600.0,
+                   whole_worker=False)
 
 
 @dataclass
@@ -88,6 +90,7 @@ class Result:
     fetched: int = 0
     requests: tuple[int, dict] = (0, {})
     drain_seconds: float | None = None
+    drain_after_drop: float | None = None
     wall_seconds: float = 0.0
     peak_rss: int = 0
     restarts: dict[str, int] = field(default_factory=dict)
@@ -105,7 +108,8 @@ class Result:
 def report(r: Result) -> str:
     """The closing report."""
     ok_requests, errors = r.requests
-    drain = f"{r.drain_seconds:.0f} s" if r.drain_seconds is not None else "did not drain"
+    drain = (f"{r.drain_seconds:.0f} s (after the last drop: {r.drain_after_drop:.0f} s)"
+             if r.drain_seconds is not None and r.drain_after_drop is not None else "did not drain")
     lines = [
         f"soak run, seed {r.config.seed}{' (short)' if r.config.batches < 40 else ''}: "
         f"{'PASSED' if r.ok else 'FAILED'} in {r.wall_seconds / 60:.1f} min",
@@ -135,12 +139,12 @@ def report(r: Result) -> str:
     return "\n".join(lines)
 
 
-def run_soak(config: SoakConfig, workdir: Path, cache: Path, log=print) -> Result:
+def run_soak(config: SoakConfig, workdir: Path, cache: Path, log=print, keep: bool = False) -> Result:
     """One soak run in ``workdir``; the stack is always torn down, whatever happens."""
     started = time.monotonic()
     result = Result(config)
-    stack = Stack(StackConfig(workdir=workdir, cache=cache, rooms=[f"room-{i + 1}" for i in range(config.rooms)]),
-                  log=log)
+    stack = Stack(StackConfig(workdir=workdir, cache=cache, rooms=[f"room-{i + 1}" for i in range(config.rooms)],
+                              keep=keep), log=log)
     try:
         drops = stack.plan(random.Random(config.seed), config)
         stack.start()
@@ -148,6 +152,8 @@ def run_soak(config: SoakConfig, workdir: Path, cache: Path, log=print) -> Resul
         result.pages = sum(len(d.pages) for d in drops)
         stack.flow(drops, random.Random(config.seed + 1), config)
         result.drain_seconds = stack.drain(drops, config.drain_timeout)
+        if stack.drained_at is not None:
+            result.drain_after_drop = stack.drained_at - stack.last_drop
         stack.check(drops, result)
     finally:
         stack.stop(result)
@@ -183,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
 
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 <pid>` prints where every thread is
     log(f"soak run, seed {seed}, started {started}, work folder {workdir}")
-    result = run_soak(config, workdir, args.cache, log)
+    result = run_soak(config, workdir, args.cache, log, keep=args.keep)
     print(report(result), flush=True)
     if result.ok and not args.keep:
         subprocess.run(["rm", "-rf", str(workdir)], check=False)

@@ -72,7 +72,7 @@ def check_outcomes(hot: Path, drops: list[Drop], sources: dict[str, Path], verdi
             reason = _reason(q)
             kind = "duplicate" if "duplicate" in reason else "corrupt" if drop.corrupt else "other"
             verdict.quarantined[kind] += 1
-            if kind == "other" or (drop.corrupt and kind == "corrupt" and not _names_the_cut_page(reason, q)):
+            if kind == "other" or (kind == "corrupt" and drop.cut_page not in reason):
                 verdict.problems.append(f"{drop.label}: quarantined at {q.name}: {reason[-300:]}")
         verdict.done += len(done)
         for folder in done + quarantined:
@@ -85,10 +85,6 @@ def _reason(folder: Path) -> str:
         return (folder / "reason.txt").read_text(encoding="utf-8", errors="replace")
     except OSError:
         return "(no reason.txt)"
-
-
-def _names_the_cut_page(reason: str, folder: Path) -> bool:
-    return any(p.name in reason for p in folder.iterdir() if p.suffix in (".jpg", ".tif"))
 
 
 def check_leftovers(hot: Path, state: Path, verdict: Verdict) -> None:

@@ -110,6 +110,7 @@ class Drop:
     corrupt: bool = False
     again_at: float | None = None  # dropped a second time (same name, same files) this long after the first
     documents: list[dict] = field(default_factory=list)
+    cut_page: str = ""  # the file cut short, when corrupt
 
     @property
     def label(self) -> str:
@@ -128,21 +129,42 @@ def plan_drops(rng: random.Random, rooms: list[str], batches: int, pages: tuple[
             break
     drops, first = [], 0
     for i, size in enumerate(sizes):
-        room = rooms[i % len(rooms)]
-        docs, left = [], size
-        while left:
-            n = min(left, rng.randint(1, max(1, size // 2)))
-            docs.append({"title": TITLES[len(docs) % len(TITLES)], "pages": n})
-            left -= n
-        drops.append(Drop(room=room, name=f"b{i + 1:03d}-{rng.randrange(16**4):04x}",
-                          case_no=f"（2025）豫0727刑初{tag}{i + 1:03d}号", pages=list(range(first, first + size)),
-                          style=STYLES[rng.randrange(len(STYLES))], at=rng.uniform(0, window), documents=docs))
+        pages_of = list(range(first, first + size))
+        drops.append(Drop(room=rooms[i % len(rooms)], name=f"b{i + 1:03d}-{rng.randrange(16**4):04x}",
+                          case_no=f"（2025）豫0727刑初{tag}{i + 1:03d}号", pages=pages_of,
+                          style=STYLES[rng.randrange(len(STYLES))], at=rng.uniform(0, window),
+                          documents=_documents(pages_of, rng)))
         first += size
     for drop in rng.sample(drops, corrupt):
         drop.corrupt = True
     for drop in rng.sample([d for d in drops if not d.corrupt], duplicates):
         drop.again_at = rng.uniform(20, 60)
     return sorted(drops, key=lambda d: d.at)
+
+
+def _documents(pages: list[int], rng: random.Random) -> list[dict]:
+    """The room's document list: the pages cut into documents of random length, none of blank pages only (a room
+    declares documents it can see; one of blank backs alone is sent to review, rightly)."""
+    counts, left = [], len(pages)
+    while left:
+        n = min(left, rng.randint(1, max(1, len(pages) // 2)))
+        counts.append(n)
+        left -= n
+    merged: list[int] = []
+    at = leading = 0
+    for n in counts:
+        if all(_pool_plan(i)[0] == "blank" for i in pages[at:at + n]):
+            if merged:
+                merged[-1] += n
+            else:
+                leading += n  # goes with the first document that has a page to see
+        else:
+            merged.append(n + leading)
+            leading = 0
+        at += n
+    if leading:
+        merged = merged[:-1] + [(merged[-1] if merged else 0) + leading]
+    return [{"title": TITLES[k % len(TITLES)], "pages": n} for k, n in enumerate(merged)]
 
 
 def stage(drop: Drop, pool: PagePool, folder: Path) -> Path:
@@ -155,6 +177,7 @@ def stage(drop: Drop, pool: PagePool, folder: Path) -> Path:
         victim = sorted(folder.iterdir())[len(drop.pages) // 2]
         data = victim.read_bytes()
         victim.write_bytes(data[: len(data) // 3])
+        drop.cut_page = victim.name
     manifest = {"case_no": drop.case_no, "case_title": "浸泡测试案", "agency": "河南省封丘县人民法院", "dpi": 300,
                 "room": drop.room, "grants": ["soak-requester"], "documents": drop.documents}
     (folder / "batch.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")

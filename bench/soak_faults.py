@@ -52,7 +52,8 @@ class FaultPlan:
     """How many of each fault, the pause between them, and how long the slow ones last."""
 
     counts: dict[str, int]
-    gap: tuple[float, float] = (10.0, 40.0)
+    gap: tuple[float, float] = (10.0, 40.0)  # seconds between timed faults
+    phase_gap: float = 60.0  # at least this long between two phase faults
     freeze_seconds: float = 25.0
     disk_full_seconds: float = 20.0
     phase_wait: float = 60.0  # seconds with nothing in flight before phase faults are given up
@@ -159,7 +160,7 @@ class Injector:
                     return
                 continue
             idle_since = None
-            if now - last_kill < self.plan.gap[0]:
+            if now - last_kill < self.plan.phase_gap:
                 continue
             kinds = [k for k in PHASE_TASKS if wanted[k] > 0]
             if now - last_page_look < 1.0:  # a page phase lasts seconds: looked for once a second (it costs more)
@@ -210,17 +211,20 @@ class Injector:
 
     def _kill_worker_in_phase(self, phase: str) -> str | None:
         """Kill a run's worker (or only the run) while the run is in ``phase``: "pages" (a Tesseract of the run is
-        running) or "publish" (its run.json says built: checked, being published). The run is frozen first
-        (SIGSTOP) and its phase looked at again, so that the kill lands in the phase however short it is."""
-        for run_id, status in self._runs_by_status():
+        running) or "publish": its run.json says built (checked, objects being written) or, half of the time,
+        published (dossier.json written, the run not yet reported). The run is frozen first (SIGSTOP) and its phase
+        looked at again, so that the kill lands in the phase however short it is."""
+        for run_id, status, record in self._runs_by_status():
             if run_id in self._killed_runs or status != ("built" if phase == "publish" else "running"):
                 continue
             procs = self._run_processes(run_id)
             if not procs or (phase == "pages" and not any(p.name() == "tesseract" for p in procs[1:])):
                 continue
+            if phase == "publish" and self.rng.random() < 0.5 and not _wait_status(record, "published", 60.0):
+                continue
             run_proc, unit = procs[0], _environ(procs[0]).get(UNIT_ENV, "")
             kill_all(procs, signal.SIGSTOP)
-            now = dict(self._runs_by_status()).get(run_id)
+            now = _status(record)
             if phase == "publish" and now not in ("built", "published"):
                 kill_all(procs, signal.SIGCONT)
                 continue
@@ -234,8 +238,8 @@ class Injector:
             return f"run {run_id}'s process pid {run_proc.pid} ({unit.rsplit('/', 1)[-1]}) in phase {phase} ({now})"
         return None
 
-    def _runs_by_status(self) -> list[tuple[str, str]]:
-        """(flow run id, status) of every run.json in the state folder's work folders."""
+    def _runs_by_status(self) -> list[tuple[str, str, Path]]:
+        """(flow run id, status, run.json) of every run record in the state folder's work folders."""
         found = []
         for path in self.work.glob("*/*/run.json"):
             try:
@@ -243,7 +247,7 @@ class Injector:
             except (OSError, ValueError):
                 continue
             if data.get("flow_run_id"):
-                found.append((data["flow_run_id"], data.get("status", "")))
+                found.append((data["flow_run_id"], data.get("status", ""), path))
         self.rng.shuffle(found)
         return found
 
@@ -256,6 +260,23 @@ class Injector:
                 except psutil.NoSuchProcess:
                     return []
         return []
+
+
+def _status(record: Path) -> str:
+    try:
+        return json.loads(record.read_text(encoding="utf-8")).get("status", "")
+    except (OSError, ValueError):
+        return ""
+
+
+def _wait_status(record: Path, status: str, timeout: float) -> bool:
+    """Poll a run record every 10 ms until it says ``status``; False when it did not within ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _status(record) == status:
+            return True
+        time.sleep(0.01)
+    return False
 
 
 def _environ(proc) -> dict[str, str]:

@@ -44,6 +44,7 @@ class StackConfig:
     cache: Path
     rooms: list[str]
     state_mb: int = 1024
+    keep: bool = False
     s3_timeout: float = 8.0
     s3_retries: int = 2
 
@@ -79,6 +80,8 @@ class Stack:
         self._sampling = threading.Event()
         self._lock = threading.Lock()
         self._dropping = 0
+        self._last_drop = 0.0
+        self.drained_at: float | None = None
         self.injector: Injector | None = None
         self.requester: Requester | None = None
 
@@ -190,7 +193,7 @@ class Stack:
 
     def flow(self, drops: list[Drop], rng: random.Random, config: SoakConfig) -> None:
         """Rooms drop their batches while the injector strikes; returns when both are through."""
-        plan = FaultPlan(config.faults, gap=config.gap, whole_worker=config.whole_worker)
+        plan = FaultPlan(config.faults, gap=config.gap, phase_gap=config.phase_gap, whole_worker=config.whole_worker)
         self._dropping = len(self.cfg.rooms)
         self.injector = Injector(plan, random.Random(rng.random()), self.sup, self.state / "work", self.unit,
                                  self.filler, self._idle, self.log)
@@ -206,6 +209,7 @@ class Stack:
         for t in threads[:-1]:
             t.join()
         self.last_fault = max([f.at for f in self.injector.done], default=time.time())
+        self.last_drop = self._last_drop
         self.log(f"every batch dropped and every fault injected ({dict(self.injector.counts())}); draining")
 
     def _idle(self) -> bool:
@@ -230,6 +234,7 @@ class Stack:
             deliver(self.staged[drop.label], self.hot / room, drop.name, drop.style, rng)
             self.log(f"dropped {drop.label} ({len(drop.pages)} pages, {drop.style}"
                      f"{', a page cut short' if drop.corrupt else ''})")
+            self._last_drop = time.time()
             if drop.again_at is not None:
                 again.append((time.monotonic() + drop.again_at, drop))
         for when, drop in sorted(again, key=lambda a: a[0]):
@@ -238,6 +243,7 @@ class Stack:
             _wait(lambda first=first: not first.exists(), 3600, f"{drop.label} to be taken", 1.0)
             deliver(self.staged[drop.label], self.hot / room, drop.name, "rename", rng)
             self.log(f"dropped {drop.label} again (the same files)")
+            self._last_drop = time.time()
 
     def _done_cases(self) -> list[str]:
         import json
@@ -268,7 +274,8 @@ class Stack:
         except RuntimeError as exc:
             self.log(str(exc))
             return None
-        return time.time() - self.last_fault
+        self.drained_at = time.time()
+        return self.drained_at - self.last_fault
 
     def check(self, drops: list[Drop], result: Result) -> None:
         """The closing checks, with the stack still up (the fetch service answers the fetches)."""
@@ -308,6 +315,9 @@ class Stack:
             time.sleep(1.0)
             self._leftovers(result)
             if self.mounted:
+                if self.cfg.keep:  # the tmpfs goes with the mount: keep its ledger, run records and logs
+                    shutil.copytree(self.state, self.cfg.workdir / "state-kept", symlinks=True,
+                                    ignore=shutil.ignore_patterns("page-cache", "ocr-cache", ".soak-filler"))
                 subprocess.run(["umount", "-l", str(self.state)], check=False)
             shutil.rmtree(self.cfg.workdir / "slots", ignore_errors=True)
 
