@@ -270,3 +270,11 @@ def test_the_automations_file_declares_valid_prefect_automations():
     crash = next(a for a in automations if a.name == "dossier-crash-silent-flow-runs")
     assert crash.trigger.within.total_seconds() >= 3 * 30  # three missed heartbeats of PREFECT_FLOWS_HEARTBEAT_FREQUENCY
     assert crash.actions[0].state.value == "CRASHED"
+
+
+def test_dossier_watch_server_without_a_prefect_server_is_refused_instead_of_starting_one(tmp_path):
+    (tmp_path / "hot").mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    done = subprocess.run([*DOSSIER, "watch", str(tmp_path / "hot"), "--server", "--state", str(tmp_path / "state")],
+                          cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 8 and "PREFECT_API_URL" in done.stderr

@@ -9,9 +9,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from flows.cli._common import StateOption, app, console, err, layout, reported
+from flows.cli._common import StateOption, app, console, err, layout, reported, stop
 from flows.cli.process import prefect_environment
 from flows.tempserver import TemporaryServer
+from pipeline.errors import ExitCode
 
 
 @app.command()
@@ -40,6 +41,8 @@ def watch(
     log.propagate = False
     configured = bool(os.environ.get("PREFECT_API_URL"))  # PREFECT_HOME is the state folder's otherwise: no profile
     local = not configured if in_process is None else in_process
+    if not local and not configured:
+        stop(ExitCode.CONFIGURATION, "--server needs a Prefect server: set PREFECT_API_URL (or drop --server)")
     with ExitStack() as stack:
         # runs made here need an API: our own temporary server (tied to this process) rather than the one Prefect
         # would start by itself on the first run, which outlived a watcher stopped by SIGTERM; started before
