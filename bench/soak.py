@@ -1,6 +1,6 @@
 """Soak run: the whole stack on this machine, three scanning rooms dropping batches, and every part killed at random.
 
-    python bench/soak.py [--seed N] [--short] [--batches N] [--workdir DIR] [--keep] [--cache DIR]
+    python bench/soak.py [--seed N] [--short] [--batches N] [--workdir DIR] [--keep] [--cache DIR] [--no-mount]
 
 The stack, each part a child process that a service manager (``bench/soak_services.py``) restarts when it exits: the
 embedded object store, the Prefect server, the ``dossier`` work pool with a worker per room (``flows/stack.py``'s
@@ -139,12 +139,13 @@ def report(r: Result) -> str:
     return "\n".join(lines)
 
 
-def run_soak(config: SoakConfig, workdir: Path, cache: Path, log=print, keep: bool = False) -> Result:
+def run_soak(config: SoakConfig, workdir: Path, cache: Path, log=print, keep: bool = False,
+             mount: bool = True) -> Result:
     """One soak run in ``workdir``; the stack is always torn down, whatever happens."""
     started = time.monotonic()
     result = Result(config)
     stack = Stack(StackConfig(workdir=workdir, cache=cache, rooms=[f"room-{i + 1}" for i in range(config.rooms)],
-                              keep=keep), log=log)
+                              keep=keep, mount=mount), log=log)
     try:
         drops = stack.plan(random.Random(config.seed), config)
         stack.start()
@@ -169,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", type=int, default=None, help="batches to drop (default 42; short 5)")
     parser.add_argument("--workdir", type=Path, default=None, help="where the run lives (default: a temp folder)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, hot folder, state)")
+    parser.add_argument("--no-mount", action="store_true",
+                        help="fill the disk by ENOSPC injected at write_atomic, even where a tmpfs can be mounted")
     parser.add_argument("--cache", type=Path, default=Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
                         / "scan-to-dossier" / "soak-pages", help="generated pages, kept between runs")
     args = parser.parse_args(argv)
@@ -189,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
 
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 <pid>` prints where every thread is
     log(f"soak run, seed {seed}, started {started}, work folder {workdir}")
-    result = run_soak(config, workdir, args.cache, log, keep=args.keep)
+    result = run_soak(config, workdir, args.cache, log, keep=args.keep, mount=not args.no_mount)
     print(report(result), flush=True)
     if result.ok and not args.keep:
         subprocess.run(["rm", "-rf", str(workdir)], check=False)

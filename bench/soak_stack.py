@@ -45,6 +45,7 @@ class StackConfig:
     rooms: list[str]
     state_mb: int = 1024
     keep: bool = False
+    mount: bool = True  # False: inject ENOSPC at write_atomic even where a tmpfs could be mounted
     s3_timeout: float = 8.0
     s3_retries: int = 2
 
@@ -89,6 +90,9 @@ class Stack:
     def _mount_state(self) -> Path | None:
         """A tmpfs of its own for the state folder (so that it can be filled); None when mounting is not allowed."""
         self.state.mkdir(parents=True, exist_ok=True)
+        if not self.cfg.mount:
+            self.log("no filesystem of its own for the state folder: ENOSPC will be injected at write_atomic")
+            return None
         done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={self.cfg.state_mb}m,mode=0700", "dossier-soak",
                                str(self.state)], capture_output=True, text=True)
         self.mounted = done.returncode == 0

@@ -424,17 +424,17 @@ def test_a_run_whose_process_died_is_run_again_and_its_batch_ends_in_done(hot, t
     drive(intake, server)
     [entry] = Ledger(tmp_path / "state").entries()
     assert entry.state == "done" and entry.attempts == 1 and len(server.runs) == 1
-    assert any("retry 1 of 3" in line for line in entry.history)
+    assert any("retry 1 of 5" in line for line in entry.history)
 
 
-def test_a_run_that_keeps_dying_is_quarantined_after_three_retries_with_a_reason_saying_so(hot, tmp_path):
+def test_a_run_that_keeps_dying_is_quarantined_after_five_retries_with_a_reason_saying_so(hot, tmp_path):
     server = ServerLike(ok=False, message="Crashed: no heartbeat for 90 s", retryable=True)
     intake = new_intake(tmp_path, server)
     make_batch(hot / "room-1" / "b1", CASE, marker=True)
-    drive(intake, server, rounds=6)
-    assert [delay for _, delay in server.retries] == [30.0, 90.0, 180.0]
+    drive(intake, server, rounds=8)
+    assert [delay for _, delay in server.retries] == [30.0, 90.0, 180.0, 300.0, 600.0]
     reason = (hot / "quarantine" / "room-1" / "b1" / "reason.txt").read_text(encoding="utf-8")
-    assert "Crashed: no heartbeat" in reason and "after 3 retries" in reason
+    assert "Crashed: no heartbeat" in reason and "after 5 retries" in reason
 
 
 def test_a_death_reported_twice_counts_as_one_retry(hot, tmp_path):

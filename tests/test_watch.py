@@ -269,7 +269,10 @@ def test_the_automations_file_declares_valid_prefect_automations():
     automations = [AutomationCore.model_validate(a) for a in data["automations"]]
     crash = next(a for a in automations if a.name == "dossier-crash-silent-flow-runs")
     assert crash.trigger.within.total_seconds() >= 3 * 30  # three missed heartbeats of PREFECT_FLOWS_HEARTBEAT_FREQUENCY
-    assert crash.actions[0].state.value == "CRASHED"
+    assert {"prefect.flow-run.Scheduled", "prefect.flow-run.Paused"} <= crash.trigger.expect  # a retry, a review
+    never = next(a for a in automations if a.name == "dossier-crash-flow-runs-that-never-start")
+    assert never.trigger.after == {"prefect.flow-run.Pending"} and "prefect.flow-run.Running" in never.trigger.expect
+    assert all(a.actions[0].state.value == "CRASHED" for a in (crash, never))
 
 
 def test_dossier_watch_server_without_a_prefect_server_is_refused_instead_of_starting_one(tmp_path):

@@ -78,8 +78,10 @@ class Intake:
     status_seconds: float = 2.0
     reconcile_seconds: float = 60.0
     reconcile_days: float = 3.0
-    run_retries: int = 3
-    retry_delays: tuple[float, ...] = (30.0, 90.0, 180.0)  # not sooner: a worker reports a crash twice, ~10 s apart
+    run_retries: int = 5
+    # not sooner than 30 s: a worker reports a crash twice, ~10 s apart; about 20 minutes in all for the machinery
+    # around a run to come back (in the soak run one batch met a killed worker, a stopped store and a killed server)
+    retry_delays: tuple[float, ...] = (30.0, 90.0, 180.0, 300.0, 600.0)
     tracker: StabilityTracker = field(default_factory=StabilityTracker)
     _waiting: dict[Path, str] = field(default_factory=dict)
     _next_try: dict[str, float] = field(default_factory=dict)  # claims to submit: fingerprint -> when
