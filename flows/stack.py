@@ -20,6 +20,7 @@ under a supervisor that kills them at random.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -93,9 +94,9 @@ def prepare_server(rooms: list[str], env: dict[str, str]) -> None:
     for room in rooms:
         _prefect(["work-queue", "create", room, "--pool", POOL], env, check=False)
     _prefect(["deploy", "--all"], env)
-    names = yaml.safe_load((ROOT / "automations.yaml").read_text(encoding="utf-8"))["automations"]
-    if any(_prefect(["automation", "inspect", a["name"]], env, check=False).returncode != 0 for a in names):
-        _prefect(["automation", "create", "--from-file", str(ROOT / "automations.yaml")], env)
+    for automation in yaml.safe_load((ROOT / "automations.yaml").read_text(encoding="utf-8"))["automations"]:
+        if _prefect(["automation", "inspect", automation["name"]], env, check=False).returncode != 0:
+            _prefect(["automation", "create", "--from-json", json.dumps(automation)], env)
 
 
 def _env(s: dict) -> dict[str, str]:
