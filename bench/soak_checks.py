@@ -106,6 +106,27 @@ def check_leftovers(hot: Path, state: Path, verdict: Verdict) -> None:
         verdict.problems.append(f"ledger entries not settled: {unsettled}")
 
 
+def check_ledger(state: Path, store, drops: list[Drop], verdict: Verdict) -> None:
+    """The ledger against the store: one entry per batch, its second copies counted in it, and exactly one manifest
+    version per fingerprint that ended done (none for one quarantined)."""
+    from pipeline.operations import Ledger
+    from pipeline.storage import manifest_versions
+
+    entries = Ledger(state).entries()
+    if len(entries) != len(drops):
+        verdict.problems.append(f"the ledger has {len(entries)} entries for {len(drops)} batches")
+    dropped_twice = {(d.room, d.name) for d in drops if d.again_at is not None}
+    for entry in entries:
+        if bool(entry.duplicates) != ((entry.room, entry.batch) in dropped_twice):
+            verdict.problems.append(f"{entry.room}/{entry.batch}: the ledger counts {len(entry.duplicates)} "
+                                    f"duplicate(s)")
+        versions = len(manifest_versions(store, entry.case_no)) if entry.case_no else 0
+        if versions != (1 if entry.state == "done" else 0):
+            target = verdict.duplicated if versions > 1 else verdict.problems
+            target.append(f"{entry.room}/{entry.batch} ({entry.fingerprint[:12]}, {entry.state}): {versions} manifest "
+                          f"version(s) of case {entry.case_no}")
+
+
 def check_store(store, hot: Path, drops: list[Drop], verdict: Verdict) -> None:
     """One manifest version per done batch; no objects of a case without its dossier.json unless quarantined."""
     from pipeline.storage import case_key, manifest_versions

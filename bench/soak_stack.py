@@ -19,7 +19,15 @@ from typing import TYPE_CHECKING
 
 import psutil
 
-from bench.soak_checks import Verdict, check_audit, check_dossiers, check_leftovers, check_outcomes, check_store
+from bench.soak_checks import (
+    Verdict,
+    check_audit,
+    check_dossiers,
+    check_ledger,
+    check_leftovers,
+    check_outcomes,
+    check_store,
+)
 from bench.soak_drops import Drop, PagePool, deliver, plan_drops, stage
 from bench.soak_faults import DiskFiller, FaultPlan, Injector, Requester
 from bench.soak_services import Service, Supervisor, kill_all, unit_processes
@@ -291,6 +299,7 @@ class Stack:
         check_leftovers(self.hot, self.state, verdict)
         store = ObjectStore(StoreConfig.from_settings(StoreSettings.from_environ(self.env), self.state))
         check_store(store, self.hot, drops, verdict)
+        check_ledger(self.state, store, drops, verdict)
         check_dossiers(drops, self.serve_url, self.token, self.state, self.out, verdict)
         result.audit = check_audit(self.state, self.env, verdict)
         result.done, result.quarantined, result.fetched = verdict.done, dict(verdict.quarantined), verdict.fetched
