@@ -23,7 +23,7 @@ from pipeline.settings import cpu_count
 from pipeline.storage import case_key
 
 CASE_LOCK_PREFIX = "dossier-case-"
-CASE_LOCK_LEASE_SECONDS = 120.0
+CASE_LOCK_LEASE_SECONDS = 60.0  # the shortest Prefect allows: a run that died frees its case soonest
 
 
 def case_lock_name(case_no: str) -> str:

@@ -10,10 +10,17 @@ DOSSIER_ROOMS (comma-separated; default: the room folders in the hot folder, els
 DOSSIER_STORE_PORT (base port of the embedded store when it is started here; default 8333). With DOSSIER_S3_ENDPOINT
 set, the external store is used and none is started.
 Logs and pid files are in ``$DOSSIER_HOME/ops/``.
+
+What keeps the set whole when one of its processes dies: the server keeps concurrency leases (the per-case locks) on
+disk, so a restarted server still knows who holds a case and frees it when the holder stops renewing; workers run
+flows with heartbeats, and the automations of ``automations.yaml`` mark a run whose heartbeat stopped Crashed (its
+process died with its worker), so that the watcher can run the batch again. ``bench/soak.py`` runs the same pieces
+under a supervisor that kills them at random.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -21,6 +28,8 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+
+import yaml
 
 from pipeline.settings import Settings, StateLayout
 
@@ -44,13 +53,54 @@ def _settings() -> dict:
             "api": f"http://127.0.0.1:{port}/api", "settings": settings}
 
 
-def _env(s: dict) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update({"PREFECT_API_URL": s["api"], "DOSSIER_HOME": str(s["home"]), "DOSSIER_CODE_DIR": str(ROOT),
+HEARTBEAT_SECONDS = 30
+"""Flow-run heartbeats of worker runs; automations.yaml marks a run Crashed after 90 s (three) without one."""
+
+
+def service_env(home: Path, api: str, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of every process of the set: state folder, server, quiet Prefect, checkout, heartbeats."""
+    env = dict(os.environ if base is None else base)
+    env.update({"PREFECT_API_URL": api, "DOSSIER_HOME": str(home), "DOSSIER_CODE_DIR": str(ROOT),
                 "DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "OMP_THREAD_LIMIT": "1",
-                "PREFECT_WORKER_QUERY_SECONDS": "2", "PYTHONPATH": str(ROOT)})
-    env.setdefault("PREFECT_HOME", str(s["home"] / "prefect-server"))
+                "PREFECT_WORKER_QUERY_SECONDS": "2", "PYTHONPATH": str(ROOT),
+                "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_SECONDS),
+                # leases in memory die with the server: a case locked when it stopped stayed locked for ever
+                "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": "prefect.server.concurrency.lease_storage.filesystem"})
+    env.setdefault("PREFECT_HOME", str(home / "prefect-server"))
     return env
+
+
+def server_command(port: int) -> list[str]:
+    """The Prefect server of the set, on 127.0.0.1."""
+    return [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+
+
+def worker_command(room: str) -> list[str]:
+    """A room's worker; it also serves the default queue: reruns and reprocessing submitted from the CLI/UI."""
+    return [str(BIN / "prefect"), "worker", "start", "--pool", POOL, "--work-queue", room, "--work-queue", "default",
+            "--name", f"worker-{room}"]
+
+
+def watcher_command(hot: Path, home: Path | None = None) -> list[str]:
+    """The hot-folder watcher, submitting to the server's deployments."""
+    state = ["--state", str(home)] if home else []
+    return [sys.executable, "-m", "flows.cli", "watch", str(hot), "--server", *state]
+
+
+def prepare_server(rooms: list[str], env: dict[str, str]) -> None:
+    """On a running server: the work pool, a queue per room, the deployments of prefect.yaml and the automations of
+    automations.yaml (each only if missing)."""
+    _prefect(["work-pool", "create", POOL, "--type", "process"], env, check=False)  # fails harmlessly if it exists
+    for room in rooms:
+        _prefect(["work-queue", "create", room, "--pool", POOL], env, check=False)
+    _prefect(["deploy", "--all"], env)
+    for automation in yaml.safe_load((ROOT / "automations.yaml").read_text(encoding="utf-8"))["automations"]:
+        if _prefect(["automation", "inspect", automation["name"]], env, check=False).returncode != 0:
+            _prefect(["automation", "create", "--from-json", json.dumps(automation)], env)
+
+
+def _env(s: dict) -> dict[str, str]:
+    return service_env(s["home"], s["api"])
 
 
 def _alive(pidfile: Path) -> int | None:
@@ -81,8 +131,8 @@ def _healthy(api: str) -> bool:
         return False
 
 
-def _prefect(args: list[str], s: dict, check: bool = True) -> subprocess.CompletedProcess:
-    done = subprocess.run([str(BIN / "prefect"), "--no-prompt", *args], cwd=ROOT, env=_env(s), capture_output=True,
+def _prefect(args: list[str], env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess:
+    done = subprocess.run([str(BIN / "prefect"), "--no-prompt", *args], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=300)
     if check and done.returncode != 0:
         raise SystemExit(f"prefect {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
@@ -109,23 +159,18 @@ def up() -> None:
                                  "DOSSIER_S3_* for an external store)")
             (s["ops"] / "store.started").write_text("1")
     if not _healthy(s["api"]):
-        _start("server", [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(s["port"])], s)
+        _start("server", server_command(s["port"]), s)
         deadline = time.monotonic() + 180
         while not _healthy(s["api"]):
             if time.monotonic() > deadline:
                 raise SystemExit(f"the Prefect server did not answer at {s['api']}: see {s['ops'] / 'server.log'}")
             time.sleep(1)
     print(f"  server: {s['api']}")
-    _prefect(["work-pool", "create", POOL, "--type", "process"], s, check=False)  # fails harmlessly if it exists
+    prepare_server(s["rooms"], _env(s))
+    print("  deployments: process-batch, rerun-volume, reprocess-case, watch-hotfolder; automations.yaml")
     for room in s["rooms"]:
-        _prefect(["work-queue", "create", room, "--pool", POOL], s, check=False)
-    _prefect(["deploy", "--all"], s)
-    print("  deployments: process-batch, rerun-volume, reprocess-case, watch-hotfolder")
-    for room in s["rooms"]:
-        # each room's worker also serves the default queue: reruns and reprocessing submitted from the CLI/UI
-        _start(f"worker-{room}", [str(BIN / "prefect"), "worker", "start", "--pool", POOL, "--work-queue", room,
-                                  "--work-queue", "default", "--name", f"worker-{room}"], s)
-    _start("watcher", [sys.executable, "-m", "flows.cli", "watch", str(s["hot"]), "--server"], s)
+        _start(f"worker-{room}", worker_command(room), s)
+    _start("watcher", watcher_command(s["hot"]), s)
     print(f"\nUI: http://127.0.0.1:{s['port']}   in your shell: export PREFECT_API_URL={s['api']}")
 
 

@@ -4,6 +4,11 @@ Without ``PREFECT_API_URL``, Prefect starts a temporary server when the first fl
 into the CLI process (~5 s), then starts it in a subprocess and waits (~7 s more), all before the first task. Started
 here instead — the same uvicorn command Prefect uses, on a free loopback port — the server boots on another core
 while the CLI imports the pipeline, and the CLI never imports the server at all.
+
+The server never outlives the CLI: it is stopped when the CLI ends (SIGINT and normal exits run :meth:`stop`), and it
+is started under ``setpriv --pdeathsig KILL`` (:func:`pipeline.common.tied_to_parent`) so that the kernel kills it
+when the CLI dies without cleaning up (SIGTERM's default action, SIGKILL, a crash). Start it from the main thread:
+the signal is sent when the thread that started it ends.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+
+from pipeline.common import tied_to_parent
 
 
 def free_port() -> int:
@@ -43,12 +50,10 @@ class TemporaryServer:
         prefect_dir = Path(importlib.util.find_spec("prefect").origin).parent
         env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1",
                "PREFECT__SERVER_FINAL": "1"}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--app-dir", str(prefect_dir.parent), "--factory",
-             "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(self.port),
-             "--log-level", "error", "--lifespan", "on"],
-            env=env, stdin=subprocess.DEVNULL,
-        )
+        command = [sys.executable, "-m", "uvicorn", "--app-dir", str(prefect_dir.parent), "--factory",
+                   "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(self.port),
+                   "--log-level", "error", "--lifespan", "on"]
+        self.process = subprocess.Popen(tied_to_parent(command), env=env, stdin=subprocess.DEVNULL)
         os.environ["PREFECT_API_URL"] = self.url
         threading.Thread(target=self._wait_healthy, name="prefect-server-health", daemon=True).start()
         return self

@@ -10,6 +10,7 @@ that a worker can keep running.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -52,6 +53,27 @@ def _unreachable(exc: BaseException) -> bool:
     if isinstance(exc, PrefectHTTPStatusError):
         return exc.response.status_code >= 500 or exc.response.status_code in (408, 429)
     return False
+
+
+def about_the_batch(message: str) -> bool:
+    """Whether a failed run's state message names an error about the batch itself (bad input, a decision needed, a
+    refusal, failed checks): running it again would fail the same way. Any other failure (the store did not answer,
+    the disk was full, the Prefect API was gone) may pass on a retry."""
+    import pipeline.storage  # noqa: F401  (defines error classes of its own)
+    from pipeline.errors import DossierError, ExitCode
+
+    found = re.search(r"exception: ([A-Za-z_]\w*): ", message)
+    if found is None:
+        return False
+    batch_codes = {ExitCode.BAD_INPUT, ExitCode.REFUSED, ExitCode.CONFIGURATION, ExitCode.REVIEW_NEEDED,
+                   ExitCode.VERIFICATION_FAILED, ExitCode.NOT_FOUND}
+    classes, pending = {}, [DossierError]
+    while pending:
+        cls = pending.pop()
+        classes[cls.__name__] = cls
+        pending.extend(cls.__subclasses__())
+    cls = classes.get(found.group(1))
+    return cls is not None and cls.exit_code in batch_codes
 
 
 class DeploymentSubmitter:
@@ -112,7 +134,27 @@ class DeploymentSubmitter:
         state = run.state
         if state is None or not state.is_final():
             return RunStatus(final=False)
-        return RunStatus(final=True, ok=state.is_completed(), message=f"{state.name}: {state.message or ''}".strip())
+        message = f"{state.name}: {state.message or ''}".strip()
+        return RunStatus(final=True, ok=state.is_completed(), message=message, starts=run.run_count,
+                         retryable=state.is_crashed() or (state.is_failed() and not about_the_batch(message)))
+
+    def retry(self, entry: LedgerEntry, batch_dir: Path, config: RoomConfig, delay_seconds: float) -> Submission:
+        """Reschedule the same run (as `prefect flow-run retry` does) to start after the delay."""
+        from datetime import UTC, datetime, timedelta
+
+        from prefect.client.orchestration import get_client
+        from prefect.states import Scheduled
+
+        when = datetime.now(UTC) + timedelta(seconds=delay_seconds)
+        try:
+            with get_client(sync_client=True) as client:
+                client.set_flow_run_state(UUID(entry.run_id), Scheduled(scheduled_time=when, message=(
+                    f"retried by the hot-folder watcher (attempt {entry.attempts + 1})")), force=True)
+        except Exception as exc:
+            if _unreachable(exc):
+                raise SubmitUnavailable(f"{type(exc).__name__}: {exc}") from exc
+            raise
+        return Submission(str(entry.run_id), str(batch_dir))
 
 
 class InProcessSubmitter:
@@ -132,13 +174,19 @@ class InProcessSubmitter:
         state = fl(batch_dir=str(batch_dir), batch_id=entry.batch, profile=config.profile, state=str(self.home),
                    room=config.policy, fingerprint=entry.fingerprint, review=config.review, return_state=True)
         run_id = str(state.state_details.flow_run_id)
-        self._done[run_id] = RunStatus(final=True, ok=state.is_completed(),
-                                       message=f"{state.name}: {state.message or ''}".strip(), run_id=run_id)
+        message = f"{state.name}: {state.message or ''}".strip()
+        self._done[run_id] = RunStatus(final=True, ok=state.is_completed(), message=message, run_id=run_id,
+                                       retryable=not state.is_completed() and not about_the_batch(message))
         return Submission(run_id, None)
 
     def status(self, run_id: str) -> RunStatus:
         """How a run of this process ended (a run of an earlier process is asked for again by resubmitting)."""
         return self._done.get(run_id, RunStatus(final=False))
+
+    def retry(self, entry: LedgerEntry, batch_dir: Path, config: RoomConfig, delay_seconds: float) -> Submission:
+        """Run the flow again, after the delay (this process has nothing else to do meanwhile: runs are serial)."""
+        time.sleep(delay_seconds)
+        return self.submit(entry, batch_dir, config)
 
 
 class Watcher:

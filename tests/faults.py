@@ -57,3 +57,28 @@ def install_from_environment() -> None:
     if wanted:
         flag = os.environ.get(FAULT_WHILE_ENV)
         fail_volumes(wanted, Path(flag) if flag else None)
+    if os.environ.get(ENOSPC_ENV):
+        fail_writes_while(Path(os.environ[ENOSPC_ENV]))
+
+
+ENOSPC_ENV = "DOSSIER_TEST_ENOSPC_WHILE"
+"""A file; while it exists, :func:`pipeline.common.write_atomic` fails with ENOSPC (the soak run's disk-full fault
+where no small filesystem can be mounted for the state folder)."""
+
+
+def fail_writes_while(flag: Path) -> None:
+    """Make ``write_atomic`` raise ENOSPC (no space left on device) while ``flag`` exists, in this process."""
+    import errno
+
+    import pipeline.common as common
+    import pipeline.common.files as files
+
+    real = getattr(files.write_atomic, "real", files.write_atomic)
+
+    def write_atomic(path, data, **kwargs):
+        if flag.exists():
+            raise OSError(errno.ENOSPC, f"No space left on device (injected by {ENOSPC_ENV}, tests only)", str(path))
+        return real(path, data, **kwargs)
+
+    write_atomic.real = real  # type: ignore[attr-defined]
+    files.write_atomic = common.write_atomic = write_atomic

@@ -37,13 +37,15 @@ FAST = RoomConfig(settle_seconds=0.0)
 class ServerLike:
     """Creates one run per idempotency key (and keeps it, like the server); runs end as told by ``outcomes``."""
 
-    def __init__(self, ok: bool = True, message: str = ""):
+    def __init__(self, ok: bool = True, message: str = "", retryable: bool = False):
         self.runs: dict[str, str] = {}
         self.params: dict[str, str] = {}
         self.submits = 0
-        self.ok, self.message = ok, message
+        self.ok, self.message, self.retryable = ok, message, retryable
         self.down = False
         self.finished: set[str] = set()
+        self.retries: list[tuple[str, float]] = []
+        self.starts: dict[str, int] = {}
 
     def submit(self, entry, batch_dir, config):
         if self.down:
@@ -58,8 +60,23 @@ class ServerLike:
         if self.down:
             raise SubmitUnavailable("connection refused")
         if run_id in self.finished:
-            return RunStatus(final=True, ok=self.ok, message=self.message)
+            return RunStatus(final=True, ok=self.ok, message=self.message, retryable=self.retryable,
+                             starts=self.starts.get(run_id, 0))
         return RunStatus(final=False)
+
+    def finish_all(self) -> None:
+        """Every run not finished starts and ends (as told by ok/message)."""
+        for run_id in set(self.runs.values()) - self.finished:
+            self.starts[run_id] = self.starts.get(run_id, 0) + 1
+            self.finished.add(run_id)
+
+    def retry(self, entry, batch_dir, config, delay_seconds):
+        """Reschedule the same run, like the server does."""
+        if self.down:
+            raise SubmitUnavailable("connection refused")
+        self.retries.append((entry.run_id, delay_seconds))
+        self.finished.discard(entry.run_id)
+        return Submission(entry.run_id, str(batch_dir))
 
 
 def rooms_file(tmp_path: Path) -> Path:
@@ -89,7 +106,7 @@ def drive(intake: Intake, server: ServerLike, rounds: int = 3) -> None:
     """Let every submitted run finish, ticking around it."""
     for _ in range(rounds):
         intake.tick(full_scan=True)
-        server.finished.update(server.runs.values())
+        server.finish_all()
         intake.tick(full_scan=True)
 
 
@@ -403,3 +420,83 @@ def test_a_refused_submission_keeps_the_claim_and_does_not_stop_the_watcher(hot,
     refused[0] = False
     drive(intake, server)
     assert (hot / "done" / "room-1" / "b1").is_dir() and len(server.runs) == 1
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# runs that die: run again, up to a limit
+
+
+def test_a_run_whose_process_died_is_run_again_and_its_batch_ends_in_done(hot, tmp_path):
+    server = ServerLike(ok=False, message="Crashed: no heartbeat for 90 s", retryable=True)
+    intake = new_intake(tmp_path, server)
+    make_batch(hot / "room-1" / "b1", CASE, marker=True)
+    drive(intake, server, rounds=1)
+    assert server.retries == [("run-1", 30.0)] and (hot / ".processing" / "room-1" / "b1").is_dir()
+    server.ok = True
+    drive(intake, server)
+    [entry] = Ledger(tmp_path / "state").entries()
+    assert entry.state == "done" and entry.attempts == 1 and len(server.runs) == 1
+    assert any("retry 1 of 5" in line for line in entry.history)
+
+
+def test_a_run_that_keeps_dying_is_quarantined_after_five_retries_with_a_reason_saying_so(hot, tmp_path):
+    server = ServerLike(ok=False, message="Crashed: no heartbeat for 90 s", retryable=True)
+    intake = new_intake(tmp_path, server)
+    make_batch(hot / "room-1" / "b1", CASE, marker=True)
+    drive(intake, server, rounds=8)
+    assert [delay for _, delay in server.retries] == [30.0, 90.0, 180.0, 300.0, 600.0]
+    reason = (hot / "quarantine" / "room-1" / "b1" / "reason.txt").read_text(encoding="utf-8")
+    assert "Crashed: no heartbeat" in reason and "after 5 retries" in reason
+
+
+def test_a_death_reported_twice_counts_as_one_retry(hot, tmp_path):
+    server = ServerLike(ok=False, message="Crashed: Process exited with status code -9", retryable=True)
+    intake = new_intake(tmp_path, server)
+    make_batch(hot / "room-1" / "b1", CASE, marker=True)
+    drive(intake, server, rounds=1)  # ran, killed: retried
+    server.message = "Crashed: Flow run infrastructure exited with non-zero status code -9"
+    server.finished.add("run-1")  # the worker reports the same death after the retry: no new start
+    intake.tick(full_scan=True)
+    server.ok = True
+    drive(intake, server)
+    [entry] = Ledger(tmp_path / "state").entries()
+    assert entry.state == "done" and entry.attempts == 1 and len(server.retries) == 2
+    assert [delay for _, delay in server.retries] == [30.0, 30.0]  # rescheduled with the same delay, not counted
+
+
+def test_a_run_failed_by_its_batch_is_quarantined_without_a_retry(hot, tmp_path):
+    server = ServerLike(ok=False, message="Failed: BadInputError: 009.jpg: page 1 cannot be decoded")
+    intake = new_intake(tmp_path, server)
+    make_batch(hot / "room-1" / "b1", CASE, marker=True)
+    drive(intake, server)
+    assert not server.retries and (hot / "quarantine" / "room-1" / "b1").is_dir()
+
+
+def test_a_full_state_disk_while_runs_end_stops_nothing_and_loses_no_batch(hot, tmp_path, monkeypatch):
+    import errno
+
+    import pipeline.operations._ledger as ledger_module
+
+    full = [False]
+    real = ledger_module.write_atomic
+
+    def write_atomic(path, data, **kwargs):
+        if full[0]:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real(path, data, **kwargs)
+
+    monkeypatch.setattr(ledger_module, "write_atomic", write_atomic)
+    server = ServerLike(ok=False, message="Crashed: the worker died", retryable=True)
+    intake = new_intake(tmp_path, server)
+    make_batch(hot / "room-1" / "b1", CASE, marker=True)
+    make_batch(hot / "room-1" / "b2", "（2024）豫0727刑初7002号", marker=True)
+    intake.tick(full_scan=True)  # both claimed and submitted
+    full[0] = True
+    server.finish_all()
+    intake.tick(full_scan=True)  # both crashed: retried, but the ledger cannot record it
+    intake.tick(full_scan=True)
+    assert server.retries and (hot / ".processing" / "room-1" / "b1").is_dir()
+    full[0] = False
+    server.ok = True
+    drive(intake, server)
+    assert sorted(p.name for p in (hot / "done" / "room-1").iterdir()) == ["b1", "b2"]

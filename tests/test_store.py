@@ -138,6 +138,19 @@ def test_republish_writes_new_versions_and_the_older_manifest_still_reads_its_ow
     assert _sha(new / "volumes/001.pdf") == _sha(out2 / "volumes/001.pdf") != _sha(out1 / "volumes/001.pdf")
 
 
+def test_a_rerun_whose_checks_ran_again_finds_its_dossier_published_and_writes_nothing(object_store, tmp_path):
+    case_no = unique_case_no()
+    manifest, out, originals = make_dossier(tmp_path, case_no)
+    first = publish_dossier(object_store, manifest, out, originals)
+    # the run died after writing dossier.json; run again, it checked the same dossier again: a new report.json
+    (out / "report.json").write_text('{"passed": true, "checked_at": "a minute later"}', encoding="utf-8")
+    again = publish_dossier(object_store, manifest.model_copy(update={"created": datetime.now(UTC)}), out, originals)
+    assert again.unchanged and again.manifest_version_id == first.manifest_version_id and not again.objects
+    assert len(manifest_versions(object_store, case_no)) == 1
+    fetched = fetch_dossier(object_store, case_no, tmp_path / "fetched")
+    assert (fetched / "report.json").read_bytes() != (out / "report.json").read_bytes()  # the published one
+
+
 def test_publishing_the_same_dossier_again_writes_nothing_new(object_store, tmp_path):
     case_no = unique_case_no()
     manifest, out, originals = make_dossier(tmp_path, case_no)

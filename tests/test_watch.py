@@ -237,3 +237,50 @@ def test_without_a_deployment_dossier_watch_once_runs_the_batch_in_process_and_s
     status = subprocess.run([*DOSSIER, "status", "--state", str(state)], cwd=ROOT, env=env, capture_output=True,
                             text=True, timeout=120)
     assert "room-1/solo" in status.stdout and "published" in status.stdout
+
+
+@pytest.mark.parametrize("message", [
+    "Failed: Flow run encountered an exception: BadInputError: 009.jpg: page 1 cannot be decoded",
+    "Failed: Flow run encountered an exception: CaseNumberError: case number is empty",
+    "Failed: Flow run encountered an exception: ReviewNeeded: page 4 looks like a separator sheet",
+    "Failed: Flow run encountered an exception: VerificationError: volume 1 failed its checks",
+])
+def test_a_run_failed_by_its_batch_is_not_worth_a_retry(message):
+    from flows.watch import about_the_batch
+
+    assert about_the_batch(message)
+
+
+@pytest.mark.parametrize("message", [
+    "Failed: Flow run encountered an exception: StoreError: the object store at 127.0.0.1:8333 did not answer",
+    "Failed: Flow run encountered an exception: OSError: [Errno 28] No space left on device",
+    "Failed: Flow run encountered an exception: ConnectError: [Errno 111] Connection refused",
+    "Failed: Flow run encountered an exception: VolumeError: volume 1 failed: [Errno 28] No space left on device",
+    "Crashed: Flow run infrastructure exited with non-zero status code -9.",
+])
+def test_a_run_failed_by_the_machinery_around_it_is_worth_a_retry(message):
+    from flows.watch import about_the_batch
+
+    assert not about_the_batch(message)
+
+
+def test_the_automations_file_declares_valid_prefect_automations():
+    import yaml
+    from prefect.events.schemas.automations import AutomationCore
+
+    data = yaml.safe_load((ROOT / "automations.yaml").read_text(encoding="utf-8"))
+    automations = [AutomationCore.model_validate(a) for a in data["automations"]]
+    crash = next(a for a in automations if a.name == "dossier-crash-silent-flow-runs")
+    assert crash.trigger.within.total_seconds() >= 3 * 30  # three missed heartbeats of PREFECT_FLOWS_HEARTBEAT_FREQUENCY
+    assert {"prefect.flow-run.Scheduled", "prefect.flow-run.Paused"} <= crash.trigger.expect  # a retry, a review
+    never = next(a for a in automations if a.name == "dossier-crash-flow-runs-that-never-start")
+    assert never.trigger.after == {"prefect.flow-run.Pending"} and "prefect.flow-run.Running" in never.trigger.expect
+    assert all(a.actions[0].state.value == "CRASHED" for a in (crash, never))
+
+
+def test_dossier_watch_server_without_a_prefect_server_is_refused_instead_of_starting_one(tmp_path):
+    (tmp_path / "hot").mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    done = subprocess.run([*DOSSIER, "watch", str(tmp_path / "hot"), "--server", "--state", str(tmp_path / "state")],
+                          cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 8 and "PREFECT_API_URL" in done.stderr

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from flows.cli._common import StateOption, app, console, err, layout, reported, settings, stopped_by_signals
+from flows.cli._common import StateOption, app, console, err, layout, reported, settings, stop, stopped_by_signals
 from flows.cli.process import prefect_environment
+from flows.tempserver import TemporaryServer
+from pipeline.errors import ExitCode
 
 
 @app.command()
@@ -38,12 +42,22 @@ def watch(
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     log.propagate = False
-    from flows.watch import Watcher, make_submitter, rooms_file
+    configured = bool(os.environ.get("PREFECT_API_URL"))  # PREFECT_HOME is the state folder's otherwise: no profile
+    local = not configured if in_process is None else in_process
+    if not local and not configured:
+        stop(ExitCode.CONFIGURATION, "--server needs a Prefect server: set PREFECT_API_URL (or drop --server)")
+    with stopped_by_signals(), ExitStack() as stack:
+        # runs made here need an API: our own temporary server (tied to this process) rather than the one Prefect
+        # would start by itself on the first run, which outlived a watcher stopped by SIGTERM; started before
+        # Prefect is imported, which reads PREFECT_API_URL once
+        server = stack.enter_context(TemporaryServer()) if local and not configured else None
+        from flows.watch import Watcher, make_submitter, rooms_file
 
-    with reported():
-        watcher = Watcher(hotfolder, home.root, make_submitter(home.root, deployment, in_process), poll=poll,
-                          poll_interval=poll_interval, rooms=rooms or rooms_file(settings(), home.root))
-    with stopped_by_signals():
+        with reported(everything=server is not None):
+            if server is not None:
+                server.wait()
+            watcher = Watcher(hotfolder, home.root, make_submitter(home.root, deployment, local), poll=poll,
+                              poll_interval=poll_interval, rooms=rooms or rooms_file(settings(), home.root))
         watcher.run(until_idle=once)
 
 

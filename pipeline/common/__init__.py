@@ -4,7 +4,7 @@ from pipeline.common.clock import utcnow, utcnow_seconds
 from pipeline.common.files import sha256_and_size, sha256_file, sha256_stream, write_atomic, write_private
 from pipeline.common.fonts import CJK_FONT_FILE, cjk_font_file
 from pipeline.common.problems import syntax_problem, validation_problems
-from pipeline.common.tools import ToolResult, run_tool
+from pipeline.common.tools import ToolResult, run_tool, tied_to_parent
 
 __all__ = [
     "CJK_FONT_FILE",
@@ -15,6 +15,7 @@ __all__ = [
     "sha256_file",
     "sha256_stream",
     "syntax_problem",
+    "tied_to_parent",
     "utcnow",
     "utcnow_seconds",
     "validation_problems",

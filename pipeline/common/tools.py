@@ -3,11 +3,21 @@
 Every external program has one home in the library (Tesseract in ``ocr/``, PDFBox and qpdf in ``archival/``, ``weed``
 in ``storage/``); each runs it through :func:`run_tool`, which turns a timeout, a program that cannot start or a
 failed exit into the caller's own exception class, with a message naming the page or volume.
+
+A program started here never outlives the process that started it: :func:`tied_to_parent` runs it under util-linux
+``setpriv --pdeathsig KILL``, so the kernel kills it when its parent dies, however it dies (SIGKILL included). The
+signal is sent when the *thread* that started the child ends; :func:`run_tool` waits for the child in that thread, and
+a long-lived child (the CLI's temporary Prefect server) is started from the main thread. ``setpriv`` costs ~0.3 ms
+per start (1.5 ms against 1.3 ms for a bare fork+exec); setting the signal in a ``preexec_fn`` cost more (1.7 ms, it
+disables the posix_spawn path) and is unsafe in a process with threads.
 """
 
 from __future__ import annotations
 
+import functools
+import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +45,18 @@ class ToolResult:
         return " | ".join(self.stderr.decode("utf-8", "replace").strip().splitlines()[-lines:])
 
 
+@functools.cache
+def _setpriv() -> str | None:
+    return shutil.which("setpriv") if sys.platform.startswith("linux") else None
+
+
+def tied_to_parent(args: Sequence[str]) -> list[str]:
+    """``args`` wrapped so that the program is killed when the thread that starts it ends (Linux, util-linux
+    ``setpriv``); unchanged where that is not available."""
+    wrapper = _setpriv()
+    return [wrapper, "--pdeathsig", "KILL", "--", *args] if wrapper else list(args)
+
+
 def run_tool(args: Sequence[str], *, what: str, timeout: float, tool: str | None = None,
              error: ErrorFactory = DossierError, env: Mapping[str, str] | None = None,
              input: bytes | None = None, check: bool = True, cwd: Path | None = None) -> ToolResult:
@@ -44,9 +66,12 @@ def run_tool(args: Sequence[str], *, what: str, timeout: float, tool: str | None
     non-zero; ``env`` holds variables the child gets on top of this process's own.
     """
     name = tool or Path(args[0]).name
+    if shutil.which(args[0]) is None:  # under setpriv a missing program would only show as exit 127
+        raise error(f"{what} could not start {name} ({args[0]}): not found or not executable")
     try:
-        proc = subprocess.run(list(args), input=input, stdin=None if input is not None else subprocess.DEVNULL,
-                              capture_output=True, timeout=timeout, env=child_env(env), cwd=cwd)
+        proc = subprocess.run(tied_to_parent(args), input=input,
+                              stdin=None if input is not None else subprocess.DEVNULL, capture_output=True,
+                              timeout=timeout, env=child_env(env), cwd=cwd)
     except subprocess.TimeoutExpired as exc:
         raise error(f"{what} timed out after {timeout:g} s") from exc
     except OSError as exc:

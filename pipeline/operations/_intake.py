@@ -43,6 +43,8 @@ class RunStatus:
     ok: bool = False
     message: str = ""
     run_id: str | None = None  # set when the submitter learns a better id (in-process runs)
+    retryable: bool = False  # it failed for a reason not about the batch: its process died, the store did not answer
+    starts: int | None = None  # how often the run has started (None: not known); tells a new death from a report
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,10 @@ class Submitter(Protocol):
         """The run's state now; raises SubmitUnavailable when it cannot be asked."""
         ...
 
+    def retry(self, entry: LedgerEntry, batch_dir: Path, config: RoomConfig, delay_seconds: float) -> Submission:
+        """Run the batch's run again (the same run where the orchestrator can reschedule it) after a delay."""
+        ...
+
 
 @dataclass
 class Intake:
@@ -75,6 +81,8 @@ class Intake:
 
     The watcher calls :meth:`recover` once at start, then :meth:`tick` whenever something changed or a second passed.
     A problem with one batch (an unreadable file, a move that fails) is logged and retried; it never stops the others.
+    A run that ends for a reason not about its batch (its process was killed, the store or the disk failed it) is
+    run again, at most ``run_retries`` times, after the delays of ``retry_delays``; then the batch is quarantined.
     """
 
     hot: HotFolder
@@ -86,6 +94,10 @@ class Intake:
     status_seconds: float = 2.0
     reconcile_seconds: float = 60.0
     reconcile_days: float = 3.0
+    run_retries: int = 5
+    # not sooner than 30 s: a worker reports a crash twice, ~10 s apart; about 20 minutes in all for the machinery
+    # around a run to come back (in the soak run one batch met a killed worker, a stopped store and a killed server)
+    retry_delays: tuple[float, ...] = (30.0, 90.0, 180.0, 300.0, 600.0)
     tracker: StabilityTracker = field(default_factory=StabilityTracker)
     _waiting: dict[Path, str] = field(default_factory=dict)
     _next_try: dict[str, float] = field(default_factory=dict)  # claims to submit: fingerprint -> when
@@ -235,69 +247,118 @@ class Intake:
         for fp, when in sorted(self._next_try.items()):
             if when > now:
                 continue
-            entry = self.ledger.get(fp)
-            if entry is None or entry.state not in ("claimed", "submitted"):
-                self._next_try.pop(fp, None)
-                continue
-            claimed = Path(entry.claim_path)
-            if not claimed.is_dir():
-                self._next_try.pop(fp, None)
-                continue
             try:
-                config = self.hot.room_config(entry.room)
-            except HotFolderError as exc:
-                self._next_try.pop(fp, None)
-                self._settle(entry, QUARANTINE, str(exc), "room configuration invalid")
-                continue
-            try:
-                sub = self.submitter.submit(entry, claimed, config)
-            except SubmitUnavailable as exc:
+                self._submit(fp, now)
+            except (OSError, HotFolderError) as exc:  # e.g. a full state disk: submitted again (same key) later
                 self._next_try[fp] = now + self.retry_seconds
-                self.log(f"batch {entry.room}/{entry.batch}: cannot submit now ({exc}); retrying in "
+                self.log(f"batch {fp[:16]}: cannot record its run now ({type(exc).__name__}: {exc}); retrying in "
                          f"{self.retry_seconds:g} s")
-                continue
-            except Exception as exc:  # noqa: BLE001 - e.g. a refused request: the claim stays, the others go on
-                self._next_try[fp] = now + self.error_retry_seconds
-                self.log(f"batch {entry.room}/{entry.batch}: ERROR starting its run: {type(exc).__name__}: {exc}; "
-                         f"the claim stays in {PROCESSING}, retrying in {self.error_retry_seconds:g} s")
-                continue
+
+    def _submit(self, fp: str, now: float) -> None:
+        entry = self.ledger.get(fp)
+        if entry is None or entry.state not in ("claimed", "submitted") or not Path(entry.claim_path).is_dir():
             self._next_try.pop(fp, None)
-            if sub.batch_dir is not None and Path(sub.batch_dir) != claimed:
-                # the orchestrator already knows this fingerprint from a batch claimed elsewhere (another watcher)
-                first = entry.model_copy(update={"run_id": sub.run_id, "state": "submitted",
-                                                 "claim_path": sub.batch_dir})
-                with self.ledger.locked():
-                    self.ledger.put(first, f"run {sub.run_id} already exists for {sub.batch_dir}")
-                target = quarantine_duplicate(self.hot, self.ledger, first, claimed,
-                                              f"run {sub.run_id} was already created for {sub.batch_dir}")
-                self.log(f"batch {entry.room}/{entry.batch}: duplicate of run {sub.run_id}; quarantined at {target}")
-                continue
-            if entry.run_id != sub.run_id or entry.state != "submitted":
-                self.ledger.update(fp, f"submitted: run {sub.run_id}", state="submitted", run_id=sub.run_id)
-                self.log(f"batch {entry.room}/{entry.batch}: run {sub.run_id}")
-            self._inflight.add(fp)
+            return
+        claimed = Path(entry.claim_path)
+        try:
+            config = self.hot.room_config(entry.room)
+        except HotFolderError as exc:
+            self._next_try.pop(fp, None)
+            self._settle(entry, QUARANTINE, str(exc), "room configuration invalid")
+            return
+        try:
+            sub = self.submitter.submit(entry, claimed, config)
+        except SubmitUnavailable as exc:
+            self._next_try[fp] = now + self.retry_seconds
+            self.log(f"batch {entry.room}/{entry.batch}: cannot submit now ({exc}); retrying in "
+                     f"{self.retry_seconds:g} s")
+            return
+        except Exception as exc:  # noqa: BLE001 - e.g. a refused request: the claim stays, the others go on
+            self._next_try[fp] = now + self.error_retry_seconds
+            self.log(f"batch {entry.room}/{entry.batch}: ERROR starting its run: {type(exc).__name__}: {exc}; "
+                     f"the claim stays in {PROCESSING}, retrying in {self.error_retry_seconds:g} s")
+            return
+        self._next_try.pop(fp, None)
+        if sub.batch_dir is not None and Path(sub.batch_dir) != claimed:
+            # the orchestrator already knows this fingerprint from a batch claimed elsewhere (another watcher)
+            first = entry.model_copy(update={"run_id": sub.run_id, "state": "submitted", "claim_path": sub.batch_dir})
+            with self.ledger.locked():
+                self.ledger.put(first, f"run {sub.run_id} already exists for {sub.batch_dir}")
+            target = quarantine_duplicate(self.hot, self.ledger, first, claimed,
+                                          f"run {sub.run_id} was already created for {sub.batch_dir}")
+            self.log(f"batch {entry.room}/{entry.batch}: duplicate of run {sub.run_id}; quarantined at {target}")
+            return
+        if entry.run_id != sub.run_id or entry.state != "submitted":
+            self.ledger.update(fp, f"submitted: run {sub.run_id}", state="submitted", run_id=sub.run_id)
+            self.log(f"batch {entry.room}/{entry.batch}: run {sub.run_id}")
+        self._inflight.add(fp)
 
     def _follow_runs(self) -> None:
         for fp in sorted(self._inflight):
-            entry = self.ledger.get(fp)
-            if entry is None or entry.state != "submitted" or not entry.run_id or not Path(entry.claim_path).is_dir():
-                self._inflight.discard(fp)
-                continue
             try:
-                status = self.submitter.status(entry.run_id)
-            except Exception as exc:  # noqa: BLE001 - unreachable or refused: asked again on the next pass
-                self.log(f"batch {entry.room}/{entry.batch}: cannot read run {entry.run_id} now "
-                         f"({type(exc).__name__}: {exc})")
-                return
-            if status.run_id and status.run_id != entry.run_id:
-                entry = self.ledger.update(fp, f"run id is {status.run_id}", run_id=status.run_id)
-            if not status.final:
-                continue
+                if not self._follow(fp):
+                    return
+            except (OSError, HotFolderError) as exc:  # e.g. a full state disk: the run is looked at again
+                self._inflight.add(fp)
+                self.log(f"batch {fp[:16]}: cannot record what became of its run now ({type(exc).__name__}: {exc})")
+
+    def _follow(self, fp: str) -> bool:
+        """Look at one run and act on its end; False when the orchestrator cannot be asked now."""
+        entry = self.ledger.get(fp)
+        if entry is None or entry.state != "submitted" or not entry.run_id or not Path(entry.claim_path).is_dir():
             self._inflight.discard(fp)
-            if status.ok:
-                self._settle(entry, DONE, "", f"run {entry.run_id} completed")
-            else:
-                self._settle(entry, QUARANTINE, status.message or "the run failed", f"run {entry.run_id} failed")
+            return True
+        try:
+            status = self.submitter.status(entry.run_id)
+        except Exception as exc:  # noqa: BLE001 - unreachable or refused: asked again on the next pass
+            self.log(f"batch {entry.room}/{entry.batch}: cannot read run {entry.run_id} now "
+                     f"({type(exc).__name__}: {exc})")
+            return False
+        if status.run_id and status.run_id != entry.run_id:
+            entry = self.ledger.update(fp, f"run id is {status.run_id}", run_id=status.run_id)
+        if status.final:
+            self._inflight.discard(fp)
+            self._end(entry, status)
+        return True
+
+    def _end(self, entry: LedgerEntry, status: RunStatus) -> None:
+        """A run ended: its batch goes to done/, is run again, or goes to quarantine/."""
+        if status.ok:
+            self._settle(entry, DONE, "", f"run {entry.run_id} completed")
+        elif status.retryable and self._reported_again(entry, status):
+            self._retry(entry, status, counted=False)
+        elif status.retryable and entry.attempts < self.run_retries:
+            self._retry(entry, status)
+        else:
+            after = f" (after {entry.attempts} retries)" if entry.attempts else ""
+            self._settle(entry, QUARANTINE, (status.message or "the run failed") + after, f"run {entry.run_id} failed")
+
+    @staticmethod
+    def _reported_again(entry: LedgerEntry, status: RunStatus) -> bool:
+        """An end of a run that has not started since it was retried: the death already counted, reported once more
+        (a worker and its runner both report a killed run; the heartbeat automation can mark it too)."""
+        return (status.starts is not None and entry.retry_starts is not None and status.starts <= entry.retry_starts
+                and entry.retry_repeats < 3)
+
+    def _retry(self, entry: LedgerEntry, status: RunStatus, counted: bool = True) -> None:
+        """Run a batch again whose run died or failed for a reason not about the batch."""
+        attempt = entry.attempts + (1 if counted else 0)
+        delay = self.retry_delays[min(max(attempt, 1), len(self.retry_delays)) - 1] if self.retry_delays else 0.0
+        try:
+            config = self.hot.room_config(entry.room)
+            sub = self.submitter.retry(entry, Path(entry.claim_path), config, delay)
+        except Exception as exc:  # noqa: BLE001 - unreachable or refused: the run is looked at (and retried) again
+            self._inflight.add(entry.fingerprint)
+            self.log(f"batch {entry.room}/{entry.batch}: cannot retry run {entry.run_id} now "
+                     f"({type(exc).__name__}: {exc})")
+            return
+        what = f"retry {attempt} of {self.run_retries}" if counted else f"reported again, retry {attempt} repeated"
+        self.ledger.update(entry.fingerprint, f"run {entry.run_id} ended '{status.message}': {what} in {delay:g} s as "
+                                              f"run {sub.run_id}", attempts=attempt, run_id=sub.run_id,
+                           retry_starts=status.starts, retry_repeats=0 if counted else entry.retry_repeats + 1)
+        self._inflight.add(entry.fingerprint)
+        self.log(f"batch {entry.room}/{entry.batch}: run {entry.run_id} ended ({status.message}); {what} in "
+                 f"{delay:g} s")
 
     def _reconcile_quarantined(self) -> None:
         """Batches quarantined by a failed run that was later retried to success (Prefect UI or

@@ -42,6 +42,13 @@ class LedgerEntry(BaseModel):
     target: Literal["done", "quarantine"] | None = None
     settle_from: str | None = None
     reason: str = ""
+    attempts: int = Field(default=0, description="times its run was retried after dying or failing for a reason that "
+                                                 "was not about the batch")
+    retry_starts: int | None = Field(default=None, description="how often the run had started when last retried: "
+                                                               "an end reported again without a new start is the "
+                                                               "same death, not a new attempt")
+    retry_repeats: int = Field(default=0, description="ends reported again for the same attempt (rescheduled, not "
+                                                      "counted, at most three times)")
     claimed_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     history: list[str] = Field(default_factory=list)

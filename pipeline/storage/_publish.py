@@ -140,6 +140,12 @@ def _canonical(manifest: DossierManifest) -> dict:
     return manifest.model_dump(mode="json", exclude={"supersedes", "created"})
 
 
+def _content(manifest: DossierManifest) -> dict:
+    """What a dossier is, without what a second run of the same batch changes: its time, the time its checks ran
+    (report.json's bytes), the object versions of its own writes."""
+    return manifest.model_dump(mode="json", exclude={"supersedes", "created", "object_versions", "report_sha256"})
+
+
 PUT_WORKERS = 4  # originals written at once while publishing (a 200-page batch has 200)
 
 
@@ -156,6 +162,11 @@ def publish_dossier(store: ObjectStore, manifest: DossierManifest, local_dir: Pa
     if retention is not None:
         store.require_object_lock()
     prefix = f"{CASES_PREFIX}{key}/"
+    # a run that died after writing dossier.json, run again, finds its dossier published: nothing new is written
+    published = _published(store, prefix)
+    if published is not None and _content(published[1]) == _content(manifest.model_copy(update={
+            **updates, "originals": original_entries + unsupplied})):
+        return PublishResult(published[0], published[1], [], unchanged=True)
     written, versions = _write_objects(store, prefix, items, original_items, retention, on_object_written)
     versions.update(_stored_originals(store, prefix, unsupplied, manifest.case_no))
     previous = store.stat(prefix + MANIFEST_NAME)
@@ -174,6 +185,18 @@ def publish_dossier(store: ObjectStore, manifest: DossierManifest, local_dir: Pa
     if on_object_written is not None:
         on_object_written(MANIFEST_NAME)
     return PublishResult(version, final, written)
+
+
+def _published(store: ObjectStore, prefix: str) -> tuple[str | None, DossierManifest] | None:
+    """The latest published manifest of a dossier (version id, manifest), or None."""
+    info = store.stat(prefix + MANIFEST_NAME)
+    if info is None:
+        return None
+    try:
+        return info.version_id, DossierManifest.model_validate_json(store.get_bytes(prefix + MANIFEST_NAME,
+                                                                                       info.version_id))
+    except ValueError:  # unreadable: published again over it
+        return None
 
 
 def _publishable(store: ObjectStore, manifest: DossierManifest,

@@ -2,7 +2,7 @@
 
 import os
 
-if os.environ.get("DOSSIER_TEST_FAIL_VOLUME"):
+if os.environ.get("DOSSIER_TEST_FAIL_VOLUME") or os.environ.get("DOSSIER_TEST_ENOSPC_WHILE"):
     from tests.faults import install_from_environment
 
     install_from_environment()

@@ -1,0 +1,147 @@
+"""Nothing the CLI or the watcher starts outlives it: the temporary Prefect server, Tesseract, the JVM.
+
+Each test starts the real command, waits until the child it is about exists, stops the command with a signal and
+checks that every process it had started is gone. SIGINT and SIGTERM are the ways an operator or a service manager
+stops it; SIGKILL leaves no chance to clean up, so the children must be killed by the kernel (pdeathsig).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from pipeline.operations import Ledger
+from tests.ops_fixtures import DOSSIER, ROOT, SAMPLE, make_batch, wait_for, write_profile
+from tests.store_fixtures import unique_case_no
+
+
+def descendants(pid: int) -> list[psutil.Process]:
+    """Every living process below ``pid``."""
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def survivors(processes: list[psutil.Process]) -> list[str]:
+    """Those of ``processes`` still running (a zombie has ended; the same pid reused by another process does not
+    count: psutil compares creation times)."""
+    left = []
+    for proc in processes:
+        try:
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                left.append(f"{proc.pid} {' '.join(proc.cmdline())[:160]}")
+        except psutil.NoSuchProcess:
+            continue
+    return left
+
+
+def child_named(pid: int, *words: str) -> list[psutil.Process] | None:
+    """The descendants of ``pid`` once one of them has all ``words`` in its command line, else None."""
+    found = descendants(pid)
+    for proc in found:
+        try:
+            line = " ".join(proc.cmdline())
+        except psutil.NoSuchProcess:
+            continue
+        if all(w in line for w in words):
+            return found
+    return None
+
+
+def stop_and_check(proc: subprocess.Popen, children: list[psutil.Process], sig: signal.Signals) -> None:
+    """Send ``sig`` to the command, wait for it to end, and require every child it had to be gone."""
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise AssertionError(f"the command did not end within 60 s of {sig.name}") from None
+    left: list[str] = []
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        left = survivors(children)
+        if not left:
+            return
+        time.sleep(0.2)
+    for child in children:
+        try:
+            child.kill()
+        except psutil.NoSuchProcess:
+            pass
+    raise AssertionError(f"still running 15 s after {sig.name} of their parent: {left}")
+
+
+def local_env(tmp_path: Path) -> dict[str, str]:
+    """The CLI's environment with no Prefect server configured, so that it starts its own."""
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env.update({"PYTHONPATH": str(ROOT), "DOSSIER_HOME": str(tmp_path / "state"), "COLUMNS": "200"})
+    return env
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL], ids=lambda s: s.name)
+def test_dossier_watch_in_process_leaves_no_prefect_server_behind_when_stopped(tmp_path, sig):
+    hot = tmp_path / "hot"
+    room = hot / "room-1"
+    room.mkdir(parents=True)
+    (room / "room.yaml").write_text(f"profile: {write_profile(tmp_path)}\nsettle_seconds: 1\n", encoding="utf-8")
+    make_batch(room / ".a.incoming", unique_case_no(), marker=True).rename(room / "a")
+    proc = subprocess.Popen([*DOSSIER, "watch", str(hot), "--in-process"], cwd=ROOT, env=local_env(tmp_path),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        # once a batch has run here (it fails: no store is configured), as in the reported case
+        wait_for(lambda: any(Ledger(tmp_path / "state").entries()) and Ledger(tmp_path / "state").entries()[0].state
+                 in ("done", "quarantined"), 240, "the batch to be settled")
+        children = child_named(proc.pid, "uvicorn", "prefect.server")
+        assert children, "no Prefect server below the watcher"
+        stop_and_check(proc, children, sig)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=lambda s: s.name)
+def test_dossier_process_stopped_during_ocr_leaves_no_tesseract_and_no_server_behind(tmp_path, sig):
+    proc = subprocess.Popen([*DOSSIER, "process", str(SAMPLE), "--no-publish", "--no-progress"], cwd=ROOT,
+                            env=local_env(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        children = wait_for(lambda: child_named(proc.pid, "tesseract"), 240, "a tesseract run", interval=0.1)
+        assert any("prefect.server" in " ".join(c.cmdline()) for c in children if c.is_running())
+        stop_and_check(proc, children, sig)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+CALLER = textwrap.dedent("""
+    import sys, threading, time
+    from pipeline.common import run_tool
+
+    def run():
+        run_tool(["sleep", "300"], what="a long tool run", timeout=600)
+
+    threading.Thread(target=run, name="task-thread").start()  # like a page task on the task runner's thread
+    print("started", flush=True)
+    time.sleep(600)
+""")
+
+
+def test_a_program_run_through_run_tool_is_killed_when_its_caller_is_sigkilled():
+    proc = subprocess.Popen([sys.executable, "-c", CALLER], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "started"
+        children = wait_for(lambda: child_named(proc.pid, "sleep", "300"), 30, "the tool to start", interval=0.1)
+        stop_and_check(proc, children, signal.SIGKILL)
+    finally:
+        if proc.poll() is None:
+            proc.kill()

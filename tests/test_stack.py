@@ -1,0 +1,61 @@
+"""`make up`'s Prefect server as flows/stack.py configures it: a restart must not lock a case for ever.
+
+The per-case lock is a lease on a global concurrency limit. With Prefect's default lease storage (in memory) a server
+killed while a run held a case forgot the lease but kept the slot taken: measured here, the slot was still held 180 s
+after the restart, and every later run of that case would have waited for ever.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+import httpx
+
+from flows.stack import server_command, service_env
+from flows.tempserver import free_port
+from tests.ops_fixtures import ROOT, wait_for
+
+
+def start_server(env: dict[str, str], port: int) -> subprocess.Popen:
+    proc = subprocess.Popen(server_command(port), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def healthy() -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_for(lambda: proc.poll() is not None or healthy(), 240, "the Prefect server")
+    assert proc.poll() is None, "the Prefect server exited"
+    return proc
+
+
+def test_a_case_locked_when_the_server_was_killed_is_free_again_after_its_restart(tmp_path):
+    port = free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env = {**service_env(tmp_path / "state", api, base), "PREFECT_HOME": str(tmp_path / "prefect")}
+    server = start_server(env, port)
+    try:
+        httpx.post(f"{api}/v2/concurrency_limits/", json={"name": "dossier-case-test", "limit": 1}, timeout=30)
+        taken = httpx.post(f"{api}/v2/concurrency_limits/increment-with-lease", timeout=30, json={
+            "names": ["dossier-case-test"], "slots": 1, "mode": "concurrency", "lease_duration": 60})
+        assert taken.status_code == 200, taken.text
+        os.killpg(server.pid, signal.SIGKILL)  # the server dies; so does the run holding the case
+        server.wait()
+        server = start_server(env, port)
+        restarted = time.monotonic()
+
+        def free() -> bool:
+            limit = httpx.get(f"{api}/v2/concurrency_limits/dossier-case-test", timeout=30).json()
+            return limit["active_slots"] == 0
+
+        wait_for(free, 180, "the dead holder's lease to run out", interval=2)
+        assert time.monotonic() - restarted < 150
+    finally:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
