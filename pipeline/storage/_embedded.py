@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.common import write_private
+from pipeline.common import private_folder, write_private
 from pipeline.errors import StoreError
 from pipeline.settings import child_env
 from pipeline.storage._embedded_files import GRPC_OFFSET, EmbeddedFiles, port_plan
@@ -168,6 +168,7 @@ class EmbeddedStore(EmbeddedFiles):
         """Start the instance (idempotent), wait until S3 answers, ensure the bucket exists with versioning + lock."""
         running = self.pid()
         if running is None:
+            private_folder(self.state_dir, "state folder")
             creds = self.credentials(create=True)
             busy = [f"{flag}={port}" for flag, port in port_plan(self.base_port).items() if not port_is_free(port)]
             if busy:
