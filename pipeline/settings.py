@@ -31,6 +31,8 @@ below takes the area it needs as an argument and never reads the environment its
 ``DOSSIER_API_PRESIGN_SECONDS``    > 0: volumes are served as presigned redirects valid this long
 ``DOSSIER_ARTIFACT_BASE_URL``      where the contact sheets (only they, never the state folder) are served for the
                                    Prefect UI links
+``DOSSIER_TLS_CERTFILE``           ``dossier serve`` over HTTPS: the certificate chain (PEM) and its key
+``DOSSIER_TLS_KEYFILE``            (``--certfile``/``--keyfile``); session cookies are then always ``Secure``
 ``DOSSIER_DB_URL``                 the access database (requests, users, tokens, grants): a SQLAlchemy URL, e.g.
                                    ``postgresql://dossier:…@db/dossier``; default an SQLite file in the state folder
 ``DOSSIER_SESSION_HOURS``          how long a web sign-in lasts (default 8)
@@ -158,6 +160,8 @@ class ServiceSettings(_Area):
     api_cache_ttl: float = Field(5.0, alias="DOSSIER_API_CACHE_TTL", ge=0)
     api_presign_seconds: int = Field(0, alias="DOSSIER_API_PRESIGN_SECONDS", ge=0)
     artifact_base_url: str = Field("", alias="DOSSIER_ARTIFACT_BASE_URL")
+    tls_certfile: Path | None = Field(None, alias="DOSSIER_TLS_CERTFILE")
+    tls_keyfile: Path | None = Field(None, alias="DOSSIER_TLS_KEYFILE")
 
 
 class AccessSettings(_Area):

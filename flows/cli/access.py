@@ -51,26 +51,33 @@ def serve(state: StateOption = None, host: str = "127.0.0.1", port: int = 8080,
               help="seconds token/grant records are cached (default $DOSSIER_API_CACHE_TTL, else 5)")] = None,
           access_log: Annotated[bool, typer.Option(
               help="also log each request to stderr (the audit log records every request anyway)")] = False,
-          workers: Annotated[int, typer.Option(help="worker processes (each keeps its own audit stream)")] = 1
+          workers: Annotated[int, typer.Option(help="worker processes (each keeps its own audit stream)")] = 1,
+          certfile: Annotated[Optional[Path], typer.Option(
+              help="serve HTTPS with this certificate chain (PEM; default $DOSSIER_TLS_CERTFILE)")] = None,
+          keyfile: Annotated[Optional[Path], typer.Option(
+              help="the certificate's private key (PEM; default $DOSSIER_TLS_KEYFILE)")] = None,
           ) -> None:
-    """Run the fetch API, request API and web pages (FastAPI + uvicorn); OpenAPI at /docs, pages at /web/."""
+    """Run the fetch API, request API and web pages (FastAPI + uvicorn); OpenAPI at /docs, pages at /web/. With a
+    certificate and key it serves HTTPS only (session cookies then always Secure)."""
     import uvicorn
 
-    from flows.service import create_service, export_for_workers, settle_heap
+    from flows.service import create_service, export_for_workers, settle_heap, tls_files
 
     service = settings().service
     home = layout(state).root
     ttl = service.api_cache_ttl if cache_ttl is None else cache_ttl
     presign = service.api_presign_seconds if presign_seconds is None else presign_seconds
     with reported():
-        application = create_service(settings(), home, ttl, presign)
+        tls = tls_files(certfile or service.tls_certfile, keyfile or service.tls_keyfile)
+        application = create_service(settings(), home, ttl, presign, tls=tls is not None)
+    ssl = {"ssl_certfile": str(tls[0]), "ssl_keyfile": str(tls[1])} if tls else {}
     if workers > 1:  # uvicorn starts the workers from an import string; they read the same settings from env
-        export_for_workers(home, ttl, presign)
+        export_for_workers(home, ttl, presign, tls)
         uvicorn.run("flows.service:app_from_env", factory=True, workers=workers, host=host, port=port,
-                    log_level="info", access_log=access_log)
+                    log_level="info", access_log=access_log, **ssl)
         return
     settle_heap()
-    uvicorn.run(application, host=host, port=port, log_level="info", access_log=access_log)
+    uvicorn.run(application, host=host, port=port, log_level="info", access_log=access_log, **ssl)
 
 
 @token_app.command("create")

@@ -11,7 +11,8 @@ never used.
 ``DOSSIER_S3_SECRET_KEY``        secret key (required with an endpoint)
 ``DOSSIER_S3_BUCKET``            bucket name, default ``dossiers``; it must have versioning (and object lock for
                                  retention)
-``DOSSIER_S3_TLS``               ``1``/``0``: use HTTPS; default from the endpoint's scheme, else off
+``DOSSIER_S3_TLS``               ``1``/``0``: use HTTPS; default from the endpoint's scheme; a bare ``host:port`` is
+                                 HTTPS unless the host is loopback (127.0.0.0/8, ::1, localhost)
 ``DOSSIER_S3_CA_BUNDLE``         PEM file of CA certificates to trust for TLS (default: certifi's bundle)
 ``DOSSIER_S3_REGION``            region name, default ``us-east-1``
 ``DOSSIER_S3_MAX_SECURITY``      highest security level the bucket may hold: public, internal, secret, confidential,
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import ipaddress
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -139,6 +141,8 @@ class StoreConfig:
             if secure is not None and settings.tls != secure:
                 raise StoreError("DOSSIER_S3_TLS contradicts the scheme of DOSSIER_S3_ENDPOINT")
             secure = settings.tls
+        if secure is None:  # host:port: HTTPS, unless the store is on this machine (loopback never leaves it)
+            secure = not _loopback(endpoint)
         ca = settings.ca_bundle
         if ca and not Path(ca).is_file():
             raise StoreError(f"DOSSIER_S3_CA_BUNDLE={ca!r} is not a file")
@@ -146,6 +150,17 @@ class StoreConfig:
                    secret_key=settings.secret_key.get_secret_value(), bucket=settings.bucket or "dossiers",
                    secure=bool(secure), ca_bundle=Path(ca) if ca else None, region=settings.region or "us-east-1",
                    **common)
+
+
+def _loopback(endpoint: str) -> bool:
+    """True when ``host:port`` names this machine's loopback interface (127.0.0.0/8, ::1, localhost)."""
+    host = urlsplit(f"//{endpoint}").hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 # --------------------------------------------------------------------------------------------------------------------
