@@ -15,7 +15,8 @@ below takes the area it needs as an argument and never reads the environment its
 ``PREFECT_PORT``                   the port of ``make up``'s Prefect server (default 4200)
 ``DOSSIER_SLOTS_DIR``              folder of the host's page slots (default ``/tmp/dossier-slots-<uid>``)
 ``DOSSIER_S3_*``                   the object store: see :class:`StoreSettings`
-``DOSSIER_AUDIT_LOCK_DAYS``        COMPLIANCE retention (days) of audit log segments; 0 = none
+``DOSSIER_AUDIT_LOCK_DAYS``        COMPLIANCE retention (days) of audit log segments and checkpoints; default 3650
+                                   where the bucket has object lock; 0 = none
 ``DOSSIER_STORE_PORT``             base port of the embedded store
 ``DOSSIER_SIGN_*``                 the signing key: see :class:`SigningSettings`
 ``DOSSIER_TSA_URL``                RFC 3161 timestamp authority (PAdES B-T)

@@ -170,15 +170,18 @@ def revoke_grant(case_no: Annotated[str, typer.Argument(help="案号")],
 
 @audit_app.command("verify")
 def audit_verify(state: StateOption = None) -> None:
-    """Check the audit log's hash chains and object history; exit 6 on any problem."""
+    """Check the audit log's hash chains, object history and checkpoints (a stream shortened from its end, or
+    deleted whole, is found); exit 6 on any problem."""
     from pipeline.access import verify_audit
 
     with reported():
         report = verify_audit(object_store(state))
     for problem in report.problems:
         err.print(f"[red]problem:[/red] {problem}", highlight=False, soft_wrap=True)
-    console.print(f"{'OK' if report.ok else 'FAILED'}: {report.streams} streams, {report.segments} segments, "
-                  f"{report.entries} entries, {len(report.problems)} problems", highlight=False)
+    legacy = f" ({report.legacy} written before checkpoints: their end cannot be proven)" if report.legacy else ""
+    console.print(f"{'OK' if report.ok else 'FAILED'}: {report.streams} streams{legacy}, {report.segments} segments, "
+                  f"{report.entries} entries, {report.checkpoints} checkpoints, {len(report.problems)} problems",
+                  highlight=False)
     if not report.ok:
         stop(ExitCode.VERIFICATION_FAILED)
 

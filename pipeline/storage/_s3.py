@@ -19,7 +19,8 @@ never used.
                                  top-secret; default ``internal``. A dossier above it is refused before any write.
 ``DOSSIER_S3_TIMEOUT``           read timeout of one S3 request in seconds, default 30 (connect timeout 5)
 ``DOSSIER_S3_RETRIES``           retries of a failed request (connection errors, 5xx), default 3, with backoff
-``DOSSIER_AUDIT_LOCK_DAYS``      when > 0, audit log segments are written with COMPLIANCE retention of this many days
+``DOSSIER_AUDIT_LOCK_DAYS``      COMPLIANCE retention (days) of audit segments and checkpoints; default 3650 where the
+                                 bucket has object lock; 0 = none
 ===============================  ====================================================================================
 """
 
@@ -79,7 +80,7 @@ class StoreConfig:
     timeout: float = 30.0
     connect_timeout: float = 5.0
     retries: int = 3
-    audit_lock_days: int = 0
+    audit_lock_days: int | None = None  # None: 10 years where the bucket has object lock (pipeline.access._audit)
     embedded_state: Path | None = None  # set when this is the embedded store of that state folder
 
     def __post_init__(self) -> None:
