@@ -1,9 +1,10 @@
 """What a run shows in the Prefect UI: a markdown summary and one contact sheet per volume.
 
 Contact sheets are PNG files in the work folder (``contact/volume-NNN.png``). A Prefect image artifact only holds a
-URL, so it points at ``$DOSSIER_ARTIFACT_BASE_URL/<path relative to the state folder>`` when the state folder is
-served over HTTP (e.g. by a read-only web server on the work folder), else at the file's ``file://`` URL, which the
-UI shows as a link on the same machine.
+URL, so it points at ``$DOSSIER_ARTIFACT_BASE_URL/work/<case-key>/<batch>/contact/volume-NNN.png`` when a web
+server serves those files — only those: the state folder also holds the signing key, the store's credentials and the
+access database, so never serve the folder itself (README, "Seeing progress") — else at the file's ``file://`` URL,
+which the UI shows as a link on the same machine.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from prefect.futures import as_completed
 
 from flows import progress
 from flows.admission import require_unchanged
+from flows.publication import run_identity
 from flows.runstate import (
     RunRecord,
     drop_volumes_beyond,
@@ -209,7 +210,8 @@ class DossierBuild:
                 status = "publish FAILED"
                 require_unchanged(job.batch_dir, job.batch_id, job.admission, self.profile, self.record.fingerprint)
                 store = StoreConfig.from_settings(job.settings.store, job.home)
-                result.update(publish_task(store, self.folder, self.summary, job.batch_dir, self.profile))
+                who = run_identity(job.kind, job.admission.room)
+                result.update(publish_task(store, self.folder, self.summary, job.batch_dir, self.profile, who))
                 status = f"published (manifest version {result.get('manifest_version')})"
                 save_run(self.folder, self.record, status="published", manifest_version=result.get("manifest_version"))
                 announce(result)

@@ -104,6 +104,12 @@ def reprocess_case(case_no: str, profile: str | None = None, state: str | None =
     log = get_run_logger()
     settings = Settings.load()
     home = settings.layout(state).root
+    if publish:  # who asked to reprocess what, stored before the originals are read
+        from flows.publication import audit_reprocess, run_identity
+        from pipeline.storage import StoreConfig
+
+        audit_reprocess(StoreConfig.from_settings(settings.store, home), case_no, profile,
+                        run_identity("reprocess"))
     batch, batch_id, old_standard, owner = download_originals(settings, home, case_no)
     log.info("reprocessing case %s from its originals (batch %s, %d files), built before to %s", case_no, batch_id,
              sum(1 for _ in batch.iterdir()), old_standard)

@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from pipeline.common import private_folder
 from pipeline.settings import cpu_count
 from pipeline.storage import case_key
 
@@ -57,7 +58,8 @@ def case_lock(case_no: str, timeout_seconds: float | None = None) -> Iterator[st
 
 
 def default_slot_folder() -> Path:
-    """Where the slot files live unless DOSSIER_SLOTS_DIR says: a per-user folder in the host's temp folder."""
+    """Where the slot files live unless DOSSIER_SLOTS_DIR says: a per-user folder in the host's temp folder (made
+    0700; one another local user created first, or a link, is refused)."""
     return Path(tempfile.gettempdir()) / f"dossier-slots-{os.getuid()}"
 
 
@@ -70,9 +72,12 @@ class HostSlots:
         self.count = count or cpu_count()  # DOSSIER_PAGE_SLOTS, else one per core
         self.folder = folder or default_slot_folder()
         self.poll_seconds = poll_seconds
+        self._checked = False
 
     def _paths(self) -> list[Path]:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        if not self._checked:  # another local user could pre-create it in /tmp and hold or swap the slot files
+            private_folder(self.folder, "page slot folder", follow_links=False)
+            self._checked = True
         return [self.folder / f"{self.name}-{i:03d}.lock" for i in range(self.count)]
 
     @contextlib.contextmanager

@@ -25,15 +25,37 @@ def open_database(settings: Settings, home: Path, store: ObjectStore) -> Databas
     return Database.open(settings.access.database_url(settings.layout(home)), store=store)
 
 
-def create_service(settings: Settings, home: Path, cache_ttl: float, presign_seconds: int) -> FastAPI:
+def create_service(settings: Settings, home: Path, cache_ttl: float, presign_seconds: int,
+                   tls: bool = False) -> FastAPI:
     """The fetch API, request API and web pages over the store the settings name (else the embedded store of
-    ``home``) and the access database."""
+    ``home``) and the access database; served over TLS (``tls``), session cookies are always ``Secure``."""
     config = StoreConfig.from_settings(settings.store, home)
     store = ObjectStore(config)
     access = settings.access
+    secure = access.cookie_secure if access.cookie_secure is not None else (True if tls else None)
     return create_app(config, database=open_database(settings, home, store), store=store, cache_ttl=cache_ttl,
                       presign_seconds=presign_seconds, sweep_seconds=access.sweep_seconds,
-                      session_hours=access.session_hours, cookie_secure=access.cookie_secure)
+                      session_hours=access.session_hours, cookie_secure=secure)
+
+
+def tls_files(certfile: Path | None, keyfile: Path | None) -> tuple[Path, Path] | None:
+    """The certificate and key ``dossier serve`` uses for HTTPS (None: plain HTTP), checked before serving: both or
+    neither, readable, and a key that belongs to the certificate."""
+    import ssl
+
+    from pipeline.errors import SettingsError
+
+    if certfile is None and keyfile is None:
+        return None
+    if certfile is None or keyfile is None:
+        raise SettingsError("TLS needs both a certificate and its key (--certfile and --keyfile, or "
+                            "DOSSIER_TLS_CERTFILE and DOSSIER_TLS_KEYFILE)")
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(str(certfile), str(keyfile))
+    except (OSError, ssl.SSLError) as exc:
+        raise SettingsError(f"cannot serve TLS with certificate {certfile} and key {keyfile}: "
+                            f"{getattr(exc, 'strerror', None) or exc}") from None
+    return Path(certfile), Path(keyfile)
 
 
 def settle_heap() -> None:
@@ -44,16 +66,20 @@ def settle_heap() -> None:
     gc.freeze()
 
 
-def export_for_workers(home: Path, cache_ttl: float, presign_seconds: int) -> None:
+def export_for_workers(home: Path, cache_ttl: float, presign_seconds: int,
+                       tls: tuple[Path, Path] | None = None) -> None:
     """Put the service's options where :func:`app_from_env` in each uvicorn worker reads them."""
     os.environ.update(DOSSIER_HOME=str(home), DOSSIER_API_CACHE_TTL=str(cache_ttl),
                       DOSSIER_API_PRESIGN_SECONDS=str(presign_seconds))
+    if tls is not None:
+        os.environ.update(DOSSIER_TLS_CERTFILE=str(tls[0]), DOSSIER_TLS_KEYFILE=str(tls[1]))
 
 
 def app_from_env() -> FastAPI:
     """App factory for several uvicorn workers: everything from the settings."""
     settings = Settings.load()
-    app = create_service(settings, settings.layout().root, settings.service.api_cache_ttl,
-                         settings.service.api_presign_seconds)
+    service = settings.service
+    app = create_service(settings, settings.layout().root, service.api_cache_ttl, service.api_presign_seconds,
+                         tls=service.tls_certfile is not None)
     settle_heap()
     return app

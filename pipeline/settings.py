@@ -5,7 +5,8 @@ below takes the area it needs as an argument and never reads the environment its
 
 =================================  ===================================================================================
 ``DOSSIER_HOME``                   the state folder (store data, credentials, caches, work folders, ledger, keys);
-                                   default ``./.state``
+                                   default ``./.state``; made 0700, refused when another user owns it or others may
+                                   write into it
 ``DOSSIER_HOTFOLDER``              the hot folder of ``make up`` (default ``./hotfolder``)
 ``DOSSIER_ROOMS``                  the rooms ``make up`` starts a worker for (comma-separated; default: the hot
                                    folder's rooms)
@@ -14,7 +15,8 @@ below takes the area it needs as an argument and never reads the environment its
 ``PREFECT_PORT``                   the port of ``make up``'s Prefect server (default 4200)
 ``DOSSIER_SLOTS_DIR``              folder of the host's page slots (default ``/tmp/dossier-slots-<uid>``)
 ``DOSSIER_S3_*``                   the object store: see :class:`StoreSettings`
-``DOSSIER_AUDIT_LOCK_DAYS``        COMPLIANCE retention (days) of audit log segments; 0 = none
+``DOSSIER_AUDIT_LOCK_DAYS``        COMPLIANCE retention (days) of audit log segments and checkpoints; default 3650
+                                   where the bucket has object lock; 0 = none
 ``DOSSIER_STORE_PORT``             base port of the embedded store
 ``DOSSIER_SIGN_*``                 the signing key: see :class:`SigningSettings`
 ``DOSSIER_TSA_URL``                RFC 3161 timestamp authority (PAdES B-T)
@@ -28,7 +30,10 @@ below takes the area it needs as an argument and never reads the environment its
 ``DOSSIER_REVIEW_TIMEOUT``         seconds a run waits paused for a 卷内目录 review before it fails (default 30 days)
 ``DOSSIER_API_CACHE_TTL``          seconds the fetch service caches a manifest (default 5)
 ``DOSSIER_API_PRESIGN_SECONDS``    > 0: volumes are served as presigned redirects valid this long
-``DOSSIER_ARTIFACT_BASE_URL``      where the state folder's contact sheets are reachable for the Prefect UI links
+``DOSSIER_ARTIFACT_BASE_URL``      where the contact sheets (only they, never the state folder) are served for the
+                                   Prefect UI links
+``DOSSIER_TLS_CERTFILE``           ``dossier serve`` over HTTPS: the certificate chain (PEM) and its key
+``DOSSIER_TLS_KEYFILE``            (``--certfile``/``--keyfile``); session cookies are then always ``Secure``
 ``DOSSIER_DB_URL``                 the access database (requests, users, tokens, grants): a SQLAlchemy URL, e.g.
                                    ``postgresql://dossier:…@db/dossier``; default an SQLite file in the state folder
 ``DOSSIER_SESSION_HOURS``          how long a web sign-in lasts (default 8)
@@ -156,6 +161,8 @@ class ServiceSettings(_Area):
     api_cache_ttl: float = Field(5.0, alias="DOSSIER_API_CACHE_TTL", ge=0)
     api_presign_seconds: int = Field(0, alias="DOSSIER_API_PRESIGN_SECONDS", ge=0)
     artifact_base_url: str = Field("", alias="DOSSIER_ARTIFACT_BASE_URL")
+    tls_certfile: Path | None = Field(None, alias="DOSSIER_TLS_CERTFILE")
+    tls_keyfile: Path | None = Field(None, alias="DOSSIER_TLS_KEYFILE")
 
 
 class AccessSettings(_Area):
@@ -204,10 +211,13 @@ class StateLayout:
 
     @classmethod
     def at(cls, home: str | Path, create: bool = True) -> StateLayout:
-        """The layout of a state folder (made absolute; created when missing unless ``create`` is False)."""
+        """The layout of a state folder (made absolute; created 0700 when missing unless ``create`` is False).
+        It holds keys and credentials: one owned by another user or writable by others is refused
+        (SettingsError)."""
+        from pipeline.common.files import private_folder  # pipeline.common imports this module
+
         root = Path(home).resolve()
-        if create:
-            root.mkdir(parents=True, exist_ok=True)
+        private_folder(root, "state folder", create=create)
         return cls(root)
 
     @property

@@ -1,4 +1,8 @@
-"""The audit log in the real object store: a gapless hash chain, and every kind of tampering detected."""
+"""The audit log in the real object store: a gapless hash chain, and every kind of tampering detected.
+
+Tampering tests write their log without object lock (``lock_days=0``), as on a bucket without it: what someone
+holding the bucket's credentials can do there (purge versions) must still be found. With the lock, the default
+wherever the bucket has it, purging is refused by the store itself."""
 
 import json
 import secrets
@@ -15,8 +19,8 @@ def prefix():
     return f"system/audit-t{secrets.token_hex(4)}/"
 
 
-def _log(object_store, prefix, n=5):
-    log = AuditLog(object_store, kind="test", prefix=prefix, max_batch=2)
+def _log(object_store, prefix, n=5, lock_days=0):
+    log = AuditLog(object_store, kind="test", prefix=prefix, max_batch=2, lock_days=lock_days)
     for i in range(n):
         log.record_and_wait(actor=f"tok{i}", agency="豫0727法院", action="manifest", status=200, result="allowed",
                             bytes=100 + i)
@@ -25,7 +29,7 @@ def _log(object_store, prefix, n=5):
 
 
 def _segment_keys(object_store, prefix):
-    return [o.key for o in object_store.list_keys(prefix)]
+    return [o.key for o in object_store.list_keys(prefix) if o.key.endswith(".jsonl")]
 
 
 def test_entries_form_a_gapless_chain_that_verifies(object_store, prefix):
@@ -92,7 +96,7 @@ def test_a_purged_segment_leaves_a_gap_in_the_sequence(object_store, prefix):
 
 
 def test_concurrent_writers_in_one_process_make_one_gapless_chain_in_few_segments(object_store, prefix):
-    log = AuditLog(object_store, kind="test", prefix=prefix)
+    log = AuditLog(object_store, kind="test", prefix=prefix, lock_days=0)
     errors = []
 
     def client(n):
@@ -118,7 +122,7 @@ def test_an_entry_recorded_while_the_store_is_unreachable_is_stored_once_it_is_b
     from pipeline.errors import StoreError
     from pipeline.storage import ObjectStore, StoreConfig
 
-    log = AuditLog(object_store, kind="test", prefix=prefix)
+    log = AuditLog(object_store, kind="test", prefix=prefix, lock_days=0)
     log.store = ObjectStore(StoreConfig(endpoint="127.0.0.1:9", access_key="x", secret_key="y", retries=0))
     with pytest.raises(StoreError):
         log.record_and_wait(timeout=10, action="manifest", actor="a")

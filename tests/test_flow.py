@@ -119,6 +119,19 @@ def test_the_published_dossier_fetches_back_verified(sample_run, tmp_path):
     assert hashlib.sha256(fetched.read_bytes()).digest() == hashlib.sha256(local.read_bytes()).digest()
 
 
+def test_the_publication_is_in_the_audit_log_before_and_after_its_manifest(sample_run, store_env):
+    from pipeline.access import read_audit
+    from pipeline.storage import normalise_case_no
+
+    _, _, result = sample_run
+    mine = [e for e in read_audit(store_env.store()) if e.get("case_no") == normalise_case_no(CASE_NO)
+            and e.get("action", "").startswith("dossier.")]
+    announce = [e for e in mine if e["action"] == "dossier.publish" and e.get("flow_run") not in (None, "-")]
+    confirmed = {e["confirms"]: e["manifest_version"] for e in mine if e["action"] == "dossier.published"}
+    assert any(confirmed.get(e["hash"]) == result["manifest_version"] and e["run_kind"] == "process"
+               for e in announce)
+
+
 def test_a_second_run_takes_every_page_from_the_cache(sample_run, prefect_harness):
     from flows.process import process_batch
 

@@ -116,8 +116,9 @@ def test_after_the_rerun_the_dossier_is_published_and_the_batch_moves_to_done(fa
     assert entry.state == "done"
 
 
-def test_reprocessing_rebuilds_from_the_archived_originals_under_a_new_profile_and_supersedes(failed_batch,
-                                                                                              rerun_output):
+@pytest.fixture(scope="module")
+def reprocessed(failed_batch, rerun_output):
+    """The published case reprocessed under a new profile: (manifest before, manifest after, flow result)."""
     from flows.rerun import reprocess_case
     from pipeline.storage import ObjectStore, StoreConfig, load_manifest
 
@@ -126,8 +127,32 @@ def test_reprocessing_rebuilds_from_the_archived_originals_under_a_new_profile_a
     old = load_manifest(store, case)
     profile = write_profile(base, version="1.1.0-test-noocr", max_pages=3)
     result = reprocess_case(case, profile=str(profile), state=str(state))
-    new = load_manifest(store, case)
+    return old, load_manifest(store, case), result
+
+
+def test_reprocessing_rebuilds_from_the_archived_originals_under_a_new_profile_and_supersedes(reprocessed):
+    old, new, result = reprocessed
     assert new.version_id != old.version_id and new.manifest.supersedes == old.version_id
     assert new.manifest.standard == "DA/T 31-2017@1.1.0-test-noocr" != old.manifest.standard
     assert len(new.manifest.volumes) == 1 and result["volumes_built"] == [1]
     assert [(o.file, o.sha256) for o in new.manifest.originals] == [(o.file, o.sha256) for o in old.manifest.originals]
+
+
+def test_reprocessing_and_the_publication_it_makes_are_in_the_audit_log(failed_batch, reprocessed):
+    from pipeline.access import read_audit
+    from pipeline.storage import ObjectStore, StoreConfig, normalise_case_no
+
+    _, state, case, _, _ = failed_batch
+    old, new, _ = reprocessed
+    store = ObjectStore(StoreConfig.from_settings(StoreSettings.from_environ(), state))
+    mine = [e for e in read_audit(store) if e.get("case_no") == normalise_case_no(case)
+            and e.get("action", "").startswith("dossier.")]
+    asked = [e for e in mine if e["action"] == "dossier.reprocess"]
+    assert len(asked) == 1 and asked[0]["supersedes"] == old.version_id and asked[0]["profile"].endswith(".yaml")
+    publishes = [e for e in mine if e["action"] == "dossier.publish" and e["run_kind"] == "reprocess"]
+    assert len(publishes) == 1 and publishes[0]["supersedes"] == old.version_id
+    assert mine.index(asked[0]) < mine.index(publishes[0])
+    confirmed = [e for e in mine if e["action"] == "dossier.published" and e["confirms"] == publishes[0]["hash"]]
+    assert [e["manifest_version"] for e in confirmed] == [new.version_id]
+    reruns = [e for e in mine if e["action"] == "dossier.publish" and e["run_kind"] == "rerun"]
+    assert len(reruns) == 1  # the rerun that finished the failed batch published once, audited too

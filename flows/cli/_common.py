@@ -61,8 +61,12 @@ def use_development_key(wanted: bool) -> None:
 
 
 def layout(state: Path | None, create: bool = True) -> StateLayout:
-    """The state folder: --state, else DOSSIER_HOME, else ./.state (created unless ``create`` is False)."""
-    return StateLayout.at(state or settings().paths.home, create=create)
+    """The state folder: --state, else DOSSIER_HOME, else ./.state (created unless ``create`` is False); one that
+    another user could change is refused (exit 8)."""
+    try:
+        return StateLayout.at(state or settings().paths.home, create=create)
+    except DossierError as exc:
+        fail(exc)
 
 
 def object_store(state: Path | None):

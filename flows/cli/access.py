@@ -1,8 +1,9 @@
 """`dossier serve`, `token`, `grant`, `revoke-grant` and `audit`: the requesters' side and its records.
 
 Tokens and grants live in the access database (DOSSIER_DB_URL, else ``<state>/access.db``), which every command
-brings up to date first. Changes to tokens and grants are recorded in the audit log (a CLI stream) before the
-command reports success.
+brings up to date first. A change to tokens, grants or users takes effect only once its entry is in the audit log (a
+CLI stream): the entry is written inside the change's database transaction, before it commits; when the entry
+cannot be stored nothing changes, and a commit that fails after it is voided by an ``admin.void`` entry.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import typer
 from rich.table import Column, Table
 
 from flows.cli._common import StateOption, app, console, err, layout, object_store, operator, reported, settings, stop
-from pipeline.errors import ExitCode
+from pipeline.errors import ExitCode, StoreError
 
 token_app = typer.Typer(help="Bearer tokens of requesting agencies.", no_args_is_help=True)
 audit_app = typer.Typer(help="The access audit log.", no_args_is_help=True)
@@ -31,15 +32,36 @@ def open_database(state: Path | None, store=None):
     return open_db(settings(), layout(state).root, store or object_store(state))
 
 
-def admin_audit(store, **fields) -> None:
-    """Record an administrative action in a CLI audit stream (the command fails if it cannot be recorded)."""
-    from pipeline.access import AuditLog
+class AdminAudit:
+    """The audit of one administrative command: ``audit(action=…)`` is the change's before-commit hook (it stores
+    the entry and waits; when it cannot, the change's transaction rolls back); leaving the block after a failure
+    that followed a stored entry records an ``admin.void`` entry naming it."""
 
-    log = AuditLog(store, kind="cli")
-    try:
-        log.record_and_wait(**{"actor": operator(), "agency": "-", "status": 0, "bytes": 0, **fields})
-    finally:
-        log.close()
+    def __init__(self, store):
+        from pipeline.access import AuditLog
+
+        self.log = AuditLog(store, kind="cli")
+        self.entries: list[dict] = []
+
+    def __call__(self, **fields) -> None:
+        self.entries.append(self.log.record_and_wait(
+            **{"actor": operator(), "agency": "-", "status": 0, "bytes": 0, "result": "ok", **fields}))
+
+    def __enter__(self) -> AdminAudit:
+        return self
+
+    def __exit__(self, kind, exc, tb) -> None:
+        # an entry that was stored, or one still queued that could be stored later (AuditUnstored.entry)
+        announced = self.entries[-1] if self.entries else getattr(exc, "entry", None)
+        if exc is not None and announced is not None:
+            self.log.record(actor=announced["actor"], agency="-", status=0, bytes=0, result="void",
+                            action="admin.void", voids=announced["hash"], target=announced.get("target", ""),
+                            detail=f"not committed: {type(exc).__name__}: {str(exc)[:200]}")
+        try:
+            self.log.close(timeout=30.0 if exc is None else 2.0)
+        except StoreError:
+            if exc is None:
+                raise  # the change was made and audited; only a void could not be stored: printed to stderr
 
 
 @app.command("serve")
@@ -51,26 +73,33 @@ def serve(state: StateOption = None, host: str = "127.0.0.1", port: int = 8080,
               help="seconds token/grant records are cached (default $DOSSIER_API_CACHE_TTL, else 5)")] = None,
           access_log: Annotated[bool, typer.Option(
               help="also log each request to stderr (the audit log records every request anyway)")] = False,
-          workers: Annotated[int, typer.Option(help="worker processes (each keeps its own audit stream)")] = 1
+          workers: Annotated[int, typer.Option(help="worker processes (each keeps its own audit stream)")] = 1,
+          certfile: Annotated[Optional[Path], typer.Option(
+              help="serve HTTPS with this certificate chain (PEM; default $DOSSIER_TLS_CERTFILE)")] = None,
+          keyfile: Annotated[Optional[Path], typer.Option(
+              help="the certificate's private key (PEM; default $DOSSIER_TLS_KEYFILE)")] = None,
           ) -> None:
-    """Run the fetch API, request API and web pages (FastAPI + uvicorn); OpenAPI at /docs, pages at /web/."""
+    """Run the fetch API, request API and web pages (FastAPI + uvicorn); OpenAPI at /docs, pages at /web/. With a
+    certificate and key it serves HTTPS only (session cookies then always Secure)."""
     import uvicorn
 
-    from flows.service import create_service, export_for_workers, settle_heap
+    from flows.service import create_service, export_for_workers, settle_heap, tls_files
 
     service = settings().service
     home = layout(state).root
     ttl = service.api_cache_ttl if cache_ttl is None else cache_ttl
     presign = service.api_presign_seconds if presign_seconds is None else presign_seconds
     with reported():
-        application = create_service(settings(), home, ttl, presign)
+        tls = tls_files(certfile or service.tls_certfile, keyfile or service.tls_keyfile)
+        application = create_service(settings(), home, ttl, presign, tls=tls is not None)
+    ssl = {"ssl_certfile": str(tls[0]), "ssl_keyfile": str(tls[1])} if tls else {}
     if workers > 1:  # uvicorn starts the workers from an import string; they read the same settings from env
-        export_for_workers(home, ttl, presign)
+        export_for_workers(home, ttl, presign, tls)
         uvicorn.run("flows.service:app_from_env", factory=True, workers=workers, host=host, port=port,
-                    log_level="info", access_log=access_log)
+                    log_level="info", access_log=access_log, **ssl)
         return
     settle_heap()
-    uvicorn.run(application, host=host, port=port, log_level="info", access_log=access_log)
+    uvicorn.run(application, host=host, port=port, log_level="info", access_log=access_log, **ssl)
 
 
 @token_app.command("create")
@@ -80,7 +109,8 @@ def token_create(agency: Annotated[str, typer.Option(help="requesting agency, e.
                      "--role", help="clerk, reviewer, approver, registrar or admin (repeatable); none: read only")]
                  = None,
                  days: Annotated[Optional[int], typer.Option(
-                     help="valid this many days (default $DOSSIER_TOKEN_DAYS, else 365; 0: no end)", min=0)] = None,
+                     help="valid this many days (default $DOSSIER_TOKEN_DAYS, else 365); every token expires",
+                     min=1)] = None,
                  user: Annotated[Optional[str], typer.Option(help="the token acts as this user")] = None,
                  state: StateOption = None) -> None:
     """Create a token for an agency; the token is printed once, alone on the last line."""
@@ -89,11 +119,13 @@ def token_create(agency: Annotated[str, typer.Option(help="requesting agency, e.
     with reported():
         store = object_store(state)
         valid = settings().access.token_days if days is None else days
-        token, record = TokenStore(open_database(state, store)).create(agency, label, role or (), valid or None,
-                                                                      username=user)
-        admin_audit(store, action="token.create", target=record.id,
-                    detail=f"agency={record.agency} roles={','.join(record.roles) or '-'} user={user or '-'}")
-    until = record.expires.date().isoformat() if record.expires else "no end"
+        with AdminAudit(store) as audit:
+            token, record = TokenStore(open_database(state, store)).create(
+                agency, label, role or (), valid, username=user,
+                before_commit=lambda r: audit(action="token.create", target=r.id, detail=(
+                    f"agency={r.agency} roles={','.join(r.roles) or '-'} user={user or '-'} "
+                    f"expires={r.expires:%Y-%m-%d}")))
+    until = record.expires.date().isoformat()
     console.print(f"token {record.id} for {record.agency} ({', '.join(record.roles) or 'read only'}; valid until "
                   f"{until}) created; it is not stored, keep it now:", highlight=False)
     print(token)
@@ -121,14 +153,44 @@ def token_revoke(token_id: Annotated[str, typer.Argument(help="token id (or the 
 
     with reported():
         store = object_store(state)
-        record = TokenStore(open_database(state, store)).revoke(token_id)
-        admin_audit(store, action="token.revoke", target=record.id, detail=f"agency={record.agency}")
+        with AdminAudit(store) as audit:
+            record = TokenStore(open_database(state, store)).revoke(token_id, before_commit=lambda r: audit(
+                action="token.revoke", target=r.id, detail=f"agency={r.agency}"))
     console.print(f"token {record.id} of {record.agency} revoked at {record.revoked:%Y-%m-%d %H:%M:%S}",
                   highlight=False)
 
 
+@token_app.command("expire")
+def token_expire(token_id: Annotated[str, typer.Argument(help="token id (or the token itself)")],
+                 days: Annotated[Optional[int], typer.Option(help="valid this many days from now", min=0)] = None,
+                 until: Annotated[Optional[str], typer.Option(help="valid until this date (YYYY-MM-DD, UTC)")] = None,
+                 state: StateOption = None) -> None:
+    """Set when a token expires (0 days: now); e.g. for tokens taken over from earlier versions."""
+    from datetime import UTC, datetime, timedelta
+
+    from pipeline.access import TokenStore
+    from pipeline.common import utcnow
+    from pipeline.errors import BadInputError
+
+    with reported():
+        if (days is None) == (until is None):
+            raise BadInputError("give either --days or --until")
+        try:
+            expires = utcnow() + timedelta(days=days) if days is not None else \
+                datetime.fromisoformat(until).replace(tzinfo=UTC)
+        except ValueError:
+            raise BadInputError(f"--until {until!r} is not a date (YYYY-MM-DD)") from None
+        store = object_store(state)
+        with AdminAudit(store) as audit:
+            tokens = TokenStore(open_database(state, store))
+            record = tokens.set_expiry(token_id, expires, before_commit=lambda r: audit(
+                action="token.expire", target=r.id, detail=f"agency={r.agency} expires={r.expires.isoformat()}"))
+    console.print(f"token {record.id} of {record.agency} now expires {record.expires:%Y-%m-%d %H:%M:%S} UTC",
+                  highlight=False)
+
+
 def change_grant(case_no: str, agency: str, revoke: bool, state: Path | None) -> None:
-    """Give an agency access to a case, or take it away; the change is audited before it is made."""
+    """Give an agency access to a case, or take it away; the change is audited before it commits."""
     from pipeline.access import GrantStore, normalise_agency
     from pipeline.storage import case_key, normalise_case_no
 
@@ -136,10 +198,11 @@ def change_grant(case_no: str, agency: str, revoke: bool, state: Path | None) ->
         store = object_store(state)
         grants = GrantStore(open_database(state, store))
         canonical, agency = normalise_case_no(case_no), normalise_agency(agency)
-        admin_audit(store, action="grant.revoke" if revoke else "grant.add", case_no=canonical,
-                    case_key=case_key(canonical), detail=f"agency={agency}")
-        record = grants.revoke(canonical, agency, operator()) if revoke else grants.grant(canonical, agency,
-                                                                                         operator())
+        with AdminAudit(store) as audit:
+            change = grants.revoke if revoke else grants.grant
+            record = change(canonical, agency, operator(), before_commit=lambda _: audit(
+                action="grant.revoke" if revoke else "grant.add", case_no=canonical, case_key=case_key(canonical),
+                detail=f"agency={agency}"))
     console.print(f"case {record.case_no}: granted {', '.join(record.granted(grants.clock())) or '-'}; "
                   f"revoked {', '.join(sorted(record.denied)) or '-'}", highlight=False)
 
@@ -163,15 +226,18 @@ def revoke_grant(case_no: Annotated[str, typer.Argument(help="案号")],
 
 @audit_app.command("verify")
 def audit_verify(state: StateOption = None) -> None:
-    """Check the audit log's hash chains and object history; exit 6 on any problem."""
+    """Check the audit log's hash chains, object history and checkpoints (a stream shortened from its end, or
+    deleted whole, is found); exit 6 on any problem."""
     from pipeline.access import verify_audit
 
     with reported():
         report = verify_audit(object_store(state))
     for problem in report.problems:
         err.print(f"[red]problem:[/red] {problem}", highlight=False, soft_wrap=True)
-    console.print(f"{'OK' if report.ok else 'FAILED'}: {report.streams} streams, {report.segments} segments, "
-                  f"{report.entries} entries, {len(report.problems)} problems", highlight=False)
+    legacy = f" ({report.legacy} written before checkpoints: their end cannot be proven)" if report.legacy else ""
+    console.print(f"{'OK' if report.ok else 'FAILED'}: {report.streams} streams{legacy}, {report.segments} segments, "
+                  f"{report.entries} entries, {report.checkpoints} checkpoints, {len(report.problems)} problems",
+                  highlight=False)
     if not report.ok:
         stop(ExitCode.VERIFICATION_FAILED)
 

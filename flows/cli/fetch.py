@@ -26,7 +26,7 @@ from flows.cli._common import (
     settings,
     use_development_key,
 )
-from flows.cli.access import admin_audit
+from flows.cli.access import AdminAudit
 from pipeline.errors import DossierError, VerificationError
 
 _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))}
@@ -107,7 +107,7 @@ def fetch(case_no: Annotated[str, typer.Argument(help="案号")],
           state: StateOption = None, development_key: DevelopmentKeyOption = False) -> None:
     """Fetch a dossier by case number and verify every file against its manifest."""
     use_development_key(development_key)
-    from pipeline.storage import case_key, fetch_dossier, fetch_via_server, normalise_case_no
+    from pipeline.storage import case_key, fetch_dossier, fetch_via_server, load_manifest, normalise_case_no
 
     verify = volume_verifier(trust_roots(trust_root or [], state)) if verify_signatures else None
     with reported():
@@ -118,11 +118,13 @@ def fetch(case_no: Annotated[str, typer.Argument(help="案号")],
                                                                             version_id=version))
         else:
             store = object_store(state)
-            folder = fetch_into(out, case_no, lambda into: fetch_dossier(store, case_no, into, verify,
-                                                                         version_id=version))
-            size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
-            admin_audit(store, action="fetch", case_no=normalise_case_no(case_no), case_key=case_key(case_no),
-                        result="allowed", detail=f"direct fetch to {folder}", bytes=size)
+            ref = load_manifest(store, case_no, version)
+            with AdminAudit(store) as audit:  # recorded before a volume is read; voided if the fetch fails
+                audit(action="fetch", case_no=normalise_case_no(case_no), case_key=case_key(case_no),
+                      result="allowed", detail=f"direct fetch from the store into {out}",
+                      manifest_version=ref.version_id, bytes=sum(v.bytes for v in ref.manifest.volumes))
+                folder = fetch_into(out, case_no, lambda into: fetch_dossier(store, case_no, into, verify,
+                                                                             version_id=ref.version_id))
     files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
     console.print(f"fetched {len(files)} files into {folder}, every SHA-256 matches the manifest"
                   + ("" if verify else " (signatures not checked)"), highlight=False)

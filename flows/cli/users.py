@@ -1,7 +1,8 @@
 """`dossier user` (people who sign in to the web pages, with their roles) and `dossier db` (the access database).
 
 Passwords are asked for on the terminal (twice), or read from standard input with ``--password-stdin`` (one line),
-never taken from the command line. Changes are audited in a CLI stream before the command reports success.
+never taken from the command line. A change takes effect only once its entry is in the audit log (a CLI stream):
+the entry is written before the change's transaction commits (``flows.cli.access.AdminAudit``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import typer
 from rich.table import Table
 
 from flows.cli._common import StateOption, app, console, object_store, reported, settings
-from flows.cli.access import admin_audit, open_database
+from flows.cli.access import AdminAudit, open_database
 from pipeline.errors import BadInputError
 
 user_app = typer.Typer(help="People who sign in to the web pages (per agency, with roles).", no_args_is_help=True)
@@ -48,10 +49,10 @@ def user_add(username: Annotated[str, typer.Argument(help="sign-in name")],
     with reported():
         password = _password(password_stdin)
         store = object_store(state)
-        record = UserStore(open_database(state, store)).create(username, password, agency, role or (), name,
-                                                               department)
-        admin_audit(store, action="user.add", target=record.username,
-                    detail=f"agency={record.agency} roles={','.join(record.roles) or '-'}")
+        with AdminAudit(store) as audit:
+            record = UserStore(open_database(state, store)).create(
+                username, password, agency, role or (), name, department, before_commit=lambda r: audit(
+                    action="user.add", target=r.username, detail=f"agency={r.agency} roles={','.join(r.roles) or '-'}"))
     console.print(f"user {record.username} of {record.agency} added with roles {', '.join(record.roles) or '-'}",
                   highlight=False)
 
@@ -77,9 +78,10 @@ def user_roles(username: str, role: RoleOption = None, state: StateOption = None
 
     with reported():
         store = object_store(state)
-        users = UserStore(open_database(state, store))
-        admin_audit(store, action="user.roles", target=username, detail=f"roles={','.join(sorted(role or ())) or '-'}")
-        record = users.set_roles(username, role or ())
+        with AdminAudit(store) as audit:
+            users = UserStore(open_database(state, store))
+            record = users.set_roles(username, role or (), before_commit=lambda r: audit(
+                action="user.roles", target=r.username, detail=f"roles={','.join(r.roles) or '-'}"))
     console.print(f"user {record.username}: roles {', '.join(record.roles) or '-'}", highlight=False)
 
 
@@ -91,8 +93,9 @@ def user_passwd(username: str, password_stdin: PasswordStdin = False, state: Sta
     with reported():
         password = _password(password_stdin)
         store = object_store(state)
-        admin_audit(store, action="user.passwd", target=username)
-        UserStore(open_database(state, store)).set_password(username, password)
+        with AdminAudit(store) as audit:
+            UserStore(open_database(state, store)).set_password(username, password, before_commit=lambda r: audit(
+                action="user.passwd", target=r.username))
     console.print(f"password of {username} changed; their sessions ended", highlight=False)
 
 
@@ -103,8 +106,9 @@ def user_disable(username: str, state: StateOption = None) -> None:
 
     with reported():
         store = object_store(state)
-        admin_audit(store, action="user.disable", target=username)
-        UserStore(open_database(state, store)).disable(username)
+        with AdminAudit(store) as audit:
+            UserStore(open_database(state, store)).disable(username, before_commit=lambda r: audit(
+                action="user.disable", target=r.username))
     console.print(f"user {username} disabled", highlight=False)
 
 

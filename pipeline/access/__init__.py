@@ -2,7 +2,8 @@
 requests), the audit log."""
 
 from pipeline.access._api import create_app
-from pipeline.access._audit import AuditLog, read_audit, verify_audit
+from pipeline.access._audit import AuditLog
+from pipeline.access._audit_verify import AuditReport, read_audit, verify_audit
 from pipeline.access._auth import ROLES, AuthError, Principal, TokenRecord, TokenStore, normalise_agency
 from pipeline.access._grants import CaseAccess, GrantStore, decide, may_read
 from pipeline.access._users import UserRecord, UserStore
@@ -24,6 +25,7 @@ __all__ = [
     "ROLES",
     "SYSTEM",
     "AuditLog",
+    "AuditReport",
     "AuthError",
     "CaseAccess",
     "Database",

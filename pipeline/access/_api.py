@@ -26,9 +26,9 @@ not a case number. Access comes from owning the case, the manifest's grants, an 
 调卷函 until its expiry date (checked against the clock on every request).
 
 Every request except ``/health``, the documentation and the stylesheet is appended to the audit log
-(:mod:`pipeline.access._audit`) before its last byte is sent: a manifest answer waits for its entry to be stored
-(503 if the log cannot be written), and a volume stream is cut short (the client sees an incomplete body) when its
-entry cannot be stored.
+(:mod:`pipeline.access._audit`) before the first byte of its answer is sent: a volume is recorded before any of it
+leaves, and when the entry cannot be stored nothing is served (503). An answer that then ends short adds an
+``aborted`` entry with the bytes that went out.
 """
 
 from __future__ import annotations

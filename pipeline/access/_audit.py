@@ -1,19 +1,29 @@
 """The access audit log: hash-chained entries stored in the object store, checked by ``dossier audit verify``.
 
-Every writer (one service process, one CLI run) appends to its own **stream**
+Every writer (one service process, one CLI run, one publication) appends to its own **stream**
 ``system/audit/<stream-id>/<first-seq>.jsonl``: a sequence of immutable segment objects, each holding consecutive
 entries as JSON lines. Each entry carries ``seq`` (0, 1, 2, … within the stream), ``prev`` (the hash of the previous
 entry, 64 zeros for the first) and ``hash`` (SHA-256 of the entry's canonical JSON without ``hash``). Editing an entry
 breaks its hash; recomputing the hashes breaks the link to the next entry or, when the whole tail is rewritten,
 leaves the original segment as an older object version, which ``verify`` compares (segments are written once, and a
-retried write repeats the identical bytes). Deleting a segment leaves a delete marker or a gap in ``seq``. Against
-someone who can purge object versions, set ``DOSSIER_AUDIT_LOCK_DAYS`` so segments are written under COMPLIANCE
-retention.
+retried write repeats the identical bytes). Deleting a segment leaves a delete marker or a gap in ``seq``.
+
+**Checkpoints** make the end of a stream provable: before its first segment a stream writes
+``<stream-id>/checkpoint-000000000000.json``, and after every segment ``checkpoint-<entries>.json`` naming how many
+entries the stream holds and the hash of the last one (the first entry says ``"checkpoints": true``). ``verify``
+takes the highest checkpoint of each stream (its name alone: a listing) and refuses a chain that ends before it or
+whose entry there has another hash: the newest segments, or a whole stream, cannot be removed unnoticed.
+
+**Object lock**: segments and checkpoints are written under COMPLIANCE retention, so that no one — not even with the
+bucket's credentials — can purge a version before it expires: ``DOSSIER_AUDIT_LOCK_DAYS`` days, by default
+:data:`DEFAULT_LOCK_DAYS` (ten years) wherever the bucket has object lock (the embedded store's has); 0 turns it off.
+Without object lock someone holding the bucket credential could purge a stream's segments *and* its checkpoints.
 
 Concurrency: inside one process, :meth:`AuditLog.record` assigns ``seq``/``prev`` under a lock and a single writer
 thread stores pending entries in batches (group commit: while one segment is being written, new entries queue up and
-go into the next). Callers wait for their entry's future, so a request is answered only after its entry is stored.
-Several service instances need no coordination: each writes its own stream, and ``show`` merges streams by time.
+go into the next). Callers wait for their entry's future, so a request is answered only after its entry and the
+checkpoint after it are stored. Several service instances need no coordination: each writes its own stream, and
+``show`` merges streams by time. Reading and verifying: :mod:`pipeline.access._audit_verify`.
 """
 
 from __future__ import annotations
@@ -28,8 +38,9 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
+
+from minio.error import S3Error
 
 from pipeline.common import utcnow
 from pipeline.errors import StoreError
@@ -38,7 +49,8 @@ from pipeline.storage import ObjectStore
 
 AUDIT_PREFIX = "system/audit/"
 GENESIS = "0" * 64
-_SEGMENT = re.compile(r"(\d{12})\.jsonl")
+DEFAULT_LOCK_DAYS = 3650
+"""COMPLIANCE retention of audit objects when ``DOSSIER_AUDIT_LOCK_DAYS`` is unset and the bucket has object lock."""
 
 
 def canonical_json(entry: dict) -> bytes:
@@ -82,8 +94,10 @@ class AuditLog:
         self.stream = stream or new_stream_id(kind)
         if not re.fullmatch(r"[A-Za-z0-9._-]{1,200}", self.stream):
             raise StoreError(f"bad audit stream name {self.stream!r}")
-        days = store.config.audit_lock_days if lock_days is None else lock_days
-        self.retention = RetentionPolicy(mode="COMPLIANCE", days=days) if days > 0 else None
+        # None: DEFAULT_LOCK_DAYS where the bucket has object lock (decided before the first write)
+        self.lock_days = store.config.audit_lock_days if lock_days is None else lock_days
+        self.retention: RetentionPolicy | None = None
+        self._opened = False
         self.max_batch = max_batch
         self._cond = threading.Condition()
         self._seq = 0
@@ -103,6 +117,8 @@ class AuditLog:
                 raise StoreError(f"audit stream {self.stream} is closed")
             entry = {"ts": utcnow().isoformat(timespec="microseconds"),
                      "stream": self.stream, "seq": self._seq, "prev": self._last, **fields}
+            if self._seq == 0:
+                entry["checkpoints"] = True  # verify then insists on this stream's checkpoints
             entry["hash"] = entry_hash(entry)
             fut.entry = entry  # type: ignore[attr-defined]  (what will be stored, for AuditUnstored)
             self._seq += 1
@@ -128,6 +144,32 @@ class AuditLog:
     def _segment_key(self, first_seq: int) -> str:
         return f"{self.prefix}{self.stream}/{first_seq:012d}.jsonl"
 
+    def _open(self) -> None:
+        """Before the first segment: decide the retention and write the stream's first checkpoint (no entries)."""
+        days = self.lock_days
+        if days is None:
+            days = DEFAULT_LOCK_DAYS if object_lock_enabled(self.store) else 0
+        self.retention = RetentionPolicy(mode="COMPLIANCE", days=days) if days > 0 else None
+        self._checkpoint(0, GENESIS)
+        self._opened = True
+
+    def _checkpoint(self, entries: int, head: str) -> None:
+        body = {"stream": self.stream, "entries": entries, "head": head,
+                "ts": utcnow().isoformat(timespec="microseconds")}
+        self.store.put_bytes(f"{self.prefix}{self.stream}/checkpoint-{entries:012d}.json",
+                             json.dumps(body, sort_keys=True).encode("utf-8"), "application/json",
+                             retention=self.retention)
+
+    def _store_batch(self, batch: list[tuple[dict, concurrent.futures.Future]]) -> None:
+        """The segment, then the checkpoint after it (a retry writes both again, with the same segment bytes)."""
+        if not self._opened:
+            self._open()
+        data = b"".join(canonical_json(e) + b"\n" for e, _ in batch)
+        self.store.put_bytes(self._segment_key(batch[0][0]["seq"]), data, "application/x-ndjson",
+                             retention=self.retention)
+        last = batch[-1][0]
+        self._checkpoint(last["seq"] + 1, last["hash"])
+
     def _run(self) -> None:
         delay = 0.2
         while True:
@@ -145,10 +187,8 @@ class AuditLog:
                     # a failed segment is retried with exactly the same entries, so all its versions are identical
                     self._inflight = self._pending[:self.max_batch]
                 batch = self._inflight
-            data = b"".join(canonical_json(e) + b"\n" for e, _ in batch)
             try:
-                self.store.put_bytes(self._segment_key(batch[0][0]["seq"]), data, "application/x-ndjson",
-                                     retention=self.retention)
+                self._store_batch(batch)
             except Exception as exc:  # noqa: BLE001 - the writer thread must survive any store failure
                 error = exc if isinstance(exc, StoreError) else StoreError(f"audit write failed: {exc}")
                 for _, fut in batch:
@@ -200,108 +240,14 @@ class AuditLog:
                 self._thread.join(timeout=5.0)
 
 
-# --------------------------------------------------------------------------------------------------------------------
-# Reading and verifying
-
-
-@dataclass
-class AuditReport:
-    """Outcome of ``verify_audit``."""
-
-    streams: int = 0
-    segments: int = 0
-    entries: int = 0
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """True when no problem was found."""
-        return not self.problems
-
-
-def _parse_segment(data: bytes, key: str, problems: list[str]) -> list[dict]:
-    entries = []
-    for n, line in enumerate(data.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line)
-            if not isinstance(entry, dict):
-                raise ValueError("not an object")
-        except ValueError as exc:
-            problems.append(f"{key} line {n}: not a JSON entry ({exc})")
-            continue
-        entries.append(entry)
-    return entries
-
-
-def _segments(store: ObjectStore, problems: list[str], check_versions: bool, prefix: str) \
-        -> dict[str, list[tuple[int, str, str]]]:
-    """Per stream, its segments (first seq, key, version id to read), after checking their version history."""
-    by_key: dict[str, list[tuple[str | None, bool, bool]]] = {}
-    for info, latest, marker in store.list_versions(prefix):
-        by_key.setdefault(info.key, []).append((info.version_id, latest, marker))
-    streams: dict[str, list[tuple[int, str, str]]] = {}
-    for key, versions in sorted(by_key.items()):
-        rest = key[len(prefix):]
-        stream, _, name = rest.partition("/")
-        match = _SEGMENT.fullmatch(name)
-        if not stream or not match:
-            problems.append(f"{key}: unexpected object in the audit log")
-            continue
-        live = [v for v, _, marker in versions if not marker]
-        if any(marker and latest for _, latest, marker in versions) or not live:
-            problems.append(f"{key}: segment was deleted")
-        if not live:
-            continue
-        if check_versions and len(live) > 1:
-            digests = {hashlib.sha256(store.get_bytes(key, v)).hexdigest() for v in live}
-            if len(digests) > 1:
-                problems.append(f"{key}: segment was rewritten ({len(live)} versions with different content)")
-        latest_live = next((v for v, latest, marker in versions if latest and not marker), live[0])
-        streams.setdefault(stream, []).append((int(match.group(1)), key, latest_live))
-    for segs in streams.values():
-        segs.sort()
-    return streams
-
-
-def verify_audit(store: ObjectStore, prefix: str = AUDIT_PREFIX) -> AuditReport:
-    """Check every stream: hashes, links, sequence numbers, and that no segment was deleted or rewritten."""
-    report = AuditReport()
-    streams = _segments(store, report.problems, check_versions=True, prefix=prefix)
-    report.streams = len(streams)
-    for stream, segs in streams.items():
-        expect_seq, prev = 0, GENESIS
-        for first, key, version in segs:
-            report.segments += 1
-            if first != expect_seq:
-                report.problems.append(f"{key}: starts at seq {first}, expected {expect_seq} (entries missing)")
-            entries = _parse_segment(store.get_bytes(key, version), key, report.problems)
-            if entries and entries[0].get("seq") != first:
-                report.problems.append(f"{key}: first entry has seq {entries[0].get('seq')}, the name says {first}")
-            for entry in entries:
-                report.entries += 1
-                seq = entry.get("seq")
-                where = f"{key} seq {seq}"
-                if entry.get("stream") != stream:
-                    report.problems.append(f"{where}: belongs to stream {entry.get('stream')!r}")
-                if entry.get("hash") != entry_hash(entry):
-                    report.problems.append(f"{where}: entry was edited (hash does not match its content)")
-                if entry.get("prev") != prev:
-                    report.problems.append(f"{where}: chain broken (prev does not match the entry before it)")
-                if seq != expect_seq:
-                    report.problems.append(f"{where}: expected seq {expect_seq}")
-                expect_seq = (seq if isinstance(seq, int) else expect_seq) + 1
-                prev = entry.get("hash")
-    return report
-
-
-def read_audit(store: ObjectStore, prefix: str = AUDIT_PREFIX) -> Iterator[dict]:
-    """Every stored entry of every stream, oldest first (merged by time)."""
-    problems: list[str] = []
-    entries: list[dict] = []
-    for segs in _segments(store, problems, check_versions=False, prefix=prefix).values():
-        for _, key, version in segs:
-            entries.extend(_parse_segment(store.get_bytes(key, version), key, problems))
-    entries.sort(key=lambda e: (str(e.get("ts", "")), str(e.get("stream", "")), e.get("seq", 0)))
-    return iter(entries)
+def object_lock_enabled(store: ObjectStore) -> bool:
+    """True when the store's bucket has object lock (so retention can be set); StoreError when it cannot tell."""
+    try:
+        store.client.get_object_lock_config(store.bucket)
+    except S3Error as exc:
+        if "ObjectLockConfiguration" in exc.code or exc.code in ("NotImplemented", "InvalidRequest"):
+            return False
+        raise StoreError(f"cannot read the object lock of bucket {store.bucket}: {exc.code} {exc.message}") from exc
+    except Exception as exc:
+        raise StoreError(f"cannot read the object lock of bucket {store.bucket}: {exc}") from exc
+    return True

@@ -4,7 +4,8 @@ A token is ``dos_<12 hex id>_<43 url-safe chars>``: 256 random bits, shown once 
 stored as the SHA-256 of its secret part (a slow password hash defends low-entropy secrets only). A token belongs to
 an agency, carries roles (clerk, reviewer, approver, registrar, admin; none: it may only read what its agency may
 read), may stand for a user (then its actor is that user, so nobody approves their own request with a second
-credential), and expires (``expires_at``; tokens taken over from earlier versions have none until revoked).
+credential), and expires (``expires_at``, always set: tokens taken over from earlier versions were given one by
+migration 0003; ``dossier token expire`` changes it).
 
 Service instances cache token records for ``cache_ttl`` seconds (default 5): a revocation takes effect everywhere
 within that time; expiry is checked against the clock on every use, cached or not.
@@ -33,6 +34,9 @@ _TOKEN_RE = re.compile(r"dos_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")
 _ID_RE = re.compile(r"[0-9a-f]{12}")
 ROLES = ("clerk", "reviewer", "approver", "registrar", "admin")
 Clock = Callable[[], datetime]
+BeforeCommit = Callable[[object], None] | None
+"""Called with the changed record inside the change's transaction, before it commits (an administrator's change is
+audited there: when the entry cannot be stored, the hook raises and nothing changes)."""
 
 
 class AuthError(DossierError):
@@ -140,10 +144,12 @@ class TokenStore:
                             user_name=r.display_name or "", user_department=r.department or "",
                             user_disabled=r.disabled_at is not None) for r in rows]
 
-    def create(self, agency: str, label: str = "", roles: Iterable[str] = (), days: int | None = 365,
-               username: str | None = None) -> tuple[str, TokenRecord]:
-        """A new token (shown once) and its record; with ``username`` it acts as that user (same agency, and only
-        roles the user holds)."""
+    def create(self, agency: str, label: str = "", roles: Iterable[str] = (), days: int = 365,
+               username: str | None = None, before_commit: BeforeCommit = None) -> tuple[str, TokenRecord]:
+        """A new token (shown once) and its record, valid ``days`` days (every token expires); with ``username`` it
+        acts as that user (same agency, and only roles the user holds)."""
+        if not isinstance(days, int) or days < 1:
+            raise BadInputError(f"a token must expire: give its validity in days (at least 1), not {days!r}")
         agency, wanted = normalise_agency(agency), normalise_roles(roles)
         token_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
         now = self.clock()
@@ -161,10 +167,12 @@ class TokenStore:
                 user_id = user.id
             conn.execute(tables.tokens.insert().values(
                 id=token_id, agency=agency, label=label[:200], secret_sha256=_digest(secret), user_id=user_id,
-                source="cli", created_at=now, expires_at=now + timedelta(days=days) if days else None))
+                source="cli", created_at=now, expires_at=now + timedelta(days=days)))
             for role in sorted(wanted):
                 conn.execute(tables.token_roles.insert().values(token_id=token_id, role=role))
             record = self._records(conn, tables.tokens.c.id == token_id)[0]
+            if before_commit is not None:
+                before_commit(record)
         return f"{TOKEN_MARK}{token_id}_{secret}", record
 
     def list(self) -> list[TokenRecord]:
@@ -178,17 +186,30 @@ class TokenStore:
             found = self._records(conn, tables.tokens.c.id == token_id)
         return found[0] if found else None
 
-    def revoke(self, token_id: str) -> TokenRecord:
+    def revoke(self, token_id: str, before_commit: BeforeCommit = None) -> TokenRecord:
         """Mark a token revoked (kept for the audit trail)."""
+        return self._change(token_id, {"revoked_at": self.clock()}, before_commit, only_if_live=True)
+
+    def set_expiry(self, token_id: str, expires: datetime, before_commit: BeforeCommit = None) -> TokenRecord:
+        """Change when a token expires (an administrator's decision; a time in the past ends it now)."""
+        if expires.tzinfo is None:
+            raise BadInputError("a token's expiry needs a time zone")
+        return self._change(token_id, {"expires_at": expires}, before_commit)
+
+    def _change(self, token_id: str, values: dict, before_commit: BeforeCommit,
+                only_if_live: bool = False) -> TokenRecord:
         token_id = token_id_of(token_id) or token_id
         if not _ID_RE.fullmatch(token_id or ""):
             raise AuthError(f"not a token id: {token_id!r}")
         with self.db.write() as conn:
             t = tables.tokens
-            conn.execute(update(t).where(t.c.id == token_id, t.c.revoked_at.is_(None)).values(revoked_at=self.clock()))
+            where = (t.c.id == token_id) & t.c.revoked_at.is_(None) if only_if_live else t.c.id == token_id
+            conn.execute(update(t).where(where).values(**values))
             found = self._records(conn, t.c.id == token_id)
-        if not found:
-            raise NotFoundError(f"no token with id {token_id}")
+            if not found:
+                raise NotFoundError(f"no token with id {token_id}")
+            if before_commit is not None:
+                before_commit(found[0])
         self._cache.drop(token_id)
         return found[0]
 
@@ -208,7 +229,7 @@ class TokenStore:
             raise AuthError("unknown token")
         if record.revoked:
             raise AuthError("token revoked")
-        if record.expires is not None and record.expires <= self.clock():
+        if record.expires is None or record.expires <= self.clock():  # a token without an expiry is not valid
             raise AuthError("token expired")
         if record.user_disabled:
             raise AuthError("the token's user is disabled")

@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection
 
-from pipeline.access._auth import Clock, normalise_agency
+from pipeline.access._auth import BeforeCommit, Clock, normalise_agency
 from pipeline.access._cache import TtlCache
 from pipeline.access.db import Database, tables
 from pipeline.common import utcnow
@@ -144,7 +144,7 @@ class GrantStore:
         """Drop a case from this process's cache (after a change)."""
         self._cache.drop(normalise_case_no(case_no))
 
-    def grant(self, case_no: str, agency: str, by: str = "") -> CaseAccess:
+    def grant(self, case_no: str, agency: str, by: str = "", before_commit: BeforeCommit = None) -> CaseAccess:
         """Let an agency read a case with no end date (also lifts an earlier revocation)."""
         canonical, agency = normalise_case_no(case_no), normalise_agency(agency)
         with self.db.write() as conn:
@@ -152,6 +152,8 @@ class GrantStore:
             conn.execute(delete(d).where(d.c.case_no == canonical, d.c.agency == agency))
             self.add(conn, canonical, agency, source="admin", by=by)
             record = self.read(conn, canonical)
+            if before_commit is not None:
+                before_commit(record)
         self.forget(canonical)
         return record
 
@@ -163,7 +165,7 @@ class GrantStore:
             case_no=canonical, agency=agency, request_id=request_id, volumes=volumes_text(volumes), source=source,
             granted_by=by[:100], granted_at=self.clock(), expires_at=expires, revoked_at=None))
 
-    def revoke(self, case_no: str, agency: str, by: str = "") -> CaseAccess:
+    def revoke(self, case_no: str, agency: str, by: str = "", before_commit: BeforeCommit = None) -> CaseAccess:
         """Take an agency's access to a case away: its grants end now, and a grant in the manifest no longer counts
         (the owning agency keeps its access)."""
         canonical, agency = normalise_case_no(case_no), normalise_agency(agency)
@@ -175,5 +177,7 @@ class GrantStore:
                 conn.execute(d.insert().values(case_no=canonical, agency=agency, created_by=by[:100],
                                                created_at=self.clock()))
             record = self.read(conn, canonical)
+            if before_commit is not None:
+                before_commit(record)
         self.forget(canonical)
         return record

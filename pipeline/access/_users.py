@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
 
-from pipeline.access._auth import Clock, Principal, normalise_agency, normalise_roles
+from pipeline.access._auth import BeforeCommit, Clock, Principal, normalise_agency, normalise_roles
 from pipeline.access.db import Database, tables
 from pipeline.common import utcnow
 from pipeline.errors import BadInputError, NotFoundError
@@ -109,7 +109,7 @@ class UserStore:
                            r.department, r.created_at, r.disabled_at) for r in rows]
 
     def create(self, username: str, password: str, agency: str, roles: Iterable[str], display_name: str = "",
-               department: str = "") -> UserRecord:
+               department: str = "", before_commit: BeforeCommit = None) -> UserRecord:
         """A new user of an agency with roles there."""
         username, agency, wanted = normalise_username(username), normalise_agency(agency), normalise_roles(roles)
         _check_password_rules(password)
@@ -123,7 +123,7 @@ class UserStore:
                 disabled_at=None)).inserted_primary_key[0]
             for role in sorted(wanted):
                 conn.execute(tables.user_roles.insert().values(user_id=user_id, role=role))
-            return self._load(conn, tables.users.c.id == user_id)[0]
+            return _committing(self._load(conn, tables.users.c.id == user_id)[0], before_commit)
 
     def get(self, username: str) -> UserRecord:
         """A user by name."""
@@ -138,31 +138,32 @@ class UserStore:
         with self.db.read() as conn:
             return self._load(conn, tables.users.c.id.isnot(None))
 
-    def set_roles(self, username: str, roles: Iterable[str]) -> UserRecord:
+    def set_roles(self, username: str, roles: Iterable[str], before_commit: BeforeCommit = None) -> UserRecord:
         """Replace a user's roles."""
         wanted, user = normalise_roles(roles), self.get(username)
         with self.db.write() as conn:
             conn.execute(delete(tables.user_roles).where(tables.user_roles.c.user_id == user.id))
             for role in sorted(wanted):
                 conn.execute(tables.user_roles.insert().values(user_id=user.id, role=role))
-            return self._load(conn, tables.users.c.id == user.id)[0]
+            return _committing(self._load(conn, tables.users.c.id == user.id)[0], before_commit)
 
-    def set_password(self, username: str, password: str) -> None:
+    def set_password(self, username: str, password: str, before_commit: BeforeCommit = None) -> UserRecord:
         """Change a user's password and end their sessions."""
         _check_password_rules(password)
         user, hashed = self.get(username), hash_password(password)
         with self.db.write() as conn:
             conn.execute(update(tables.users).where(tables.users.c.id == user.id).values(password_hash=hashed))
             conn.execute(delete(tables.sessions).where(tables.sessions.c.user_id == user.id))
+            return _committing(self._load(conn, tables.users.c.id == user.id)[0], before_commit)
 
-    def disable(self, username: str) -> UserRecord:
+    def disable(self, username: str, before_commit: BeforeCommit = None) -> UserRecord:
         """Stop a user from signing in (and end their sessions); the record stays for the history."""
         user = self.get(username)
         with self.db.write() as conn:
             u = tables.users
             conn.execute(update(u).where(u.c.id == user.id, u.c.disabled_at.is_(None)).values(disabled_at=self.clock()))
             conn.execute(delete(tables.sessions).where(tables.sessions.c.user_id == user.id))
-            return self._load(conn, u.c.id == user.id)[0]
+            return _committing(self._load(conn, u.c.id == user.id)[0], before_commit)
 
     def verify(self, username: str, password: str) -> UserRecord | None:
         """The user when the name and password match an enabled user, else None (same cost either way)."""
@@ -208,3 +209,10 @@ class UserStore:
         with self.db.write() as conn:
             conn.execute(delete(tables.sessions).where(
                 tables.sessions.c.id_sha256 == hashlib.sha256(secret.encode()).hexdigest()))
+
+
+def _committing(record: UserRecord, before_commit: BeforeCommit) -> UserRecord:
+    """Hand the changed record to the caller's hook inside the transaction (it audits the change first)."""
+    if before_commit is not None:
+        before_commit(record)
+    return record

@@ -1,7 +1,14 @@
 """Chores every area does the same way: hashing files, writing them atomically, telling the time, running tools."""
 
 from pipeline.common.clock import utcnow, utcnow_seconds
-from pipeline.common.files import sha256_and_size, sha256_file, sha256_stream, write_atomic, write_private
+from pipeline.common.files import (
+    private_folder,
+    sha256_and_size,
+    sha256_file,
+    sha256_stream,
+    write_atomic,
+    write_private,
+)
 from pipeline.common.fonts import CJK_FONT_FILE, cjk_font_file
 from pipeline.common.problems import syntax_problem, validation_problems
 from pipeline.common.tools import ToolResult, run_tool, tied_to_parent
@@ -10,6 +17,7 @@ __all__ = [
     "CJK_FONT_FILE",
     "cjk_font_file",
     "ToolResult",
+    "private_folder",
     "run_tool",
     "sha256_and_size",
     "sha256_file",

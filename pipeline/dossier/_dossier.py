@@ -291,14 +291,15 @@ def finish_dossier(folder: Path, batch: BatchManifest, batch_dir: Path, profile:
 
 
 def publish_folder(config: StoreConfig, folder: Path, manifest: DossierManifest, batch_dir: Path,
-                   profile: StandardProfile) -> dict:
-    """Publish a checked local dossier folder with its batch's originals, dossier.json last, unless the case is
-    published by another agency (RefusedError)."""
+                   profile: StandardProfile, before_manifest=None) -> dict:
+    """Publish a checked local dossier folder with its batch's originals, dossier.json last (``before_manifest``
+    is called right before it is written), unless the case is published by another agency (RefusedError)."""
     from pipeline.storage import ObjectStore, publish_dossier
 
     require_owner(config, manifest.case_no, manifest.agency)
     store = ObjectStore(config)
     originals = [(o.batch, batch_dir, batch_dir / o.file) for o in manifest.originals]
-    result = publish_dossier(store, manifest, folder, originals, profile.retention)
+    result = publish_dossier(store, manifest, folder, originals, profile.retention,
+                             before_manifest=before_manifest)
     return {"published": True, "manifest_version": result.manifest_version_id,
             "supersedes": result.manifest.supersedes, "unchanged": getattr(result, "unchanged", False)}

@@ -6,11 +6,15 @@ Layout of ``<state>/store/`` (mode 0700)::
     logs/              SeaweedFS log files and the process's stdout/stderr (weed.out)
     run/               the filer's and S3 gateway's unix sockets
     credentials.json   generated access and secret key, mode 0600, written on first start
+    security.toml      JWT signing keys and gRPC mutual TLS, tls/ its CA, certificate and key (0600), made at every
+                       start: only the S3 port with the credentials reaches data (``_embedded_security.py``)
     server.json        base port, endpoint and bucket of the instance (read by StoreConfig.embedded)
     weed.pid           pid of the running process
 
 All ports derive from one base port ``B``: S3 ``B``, filer ``B+1``, master ``B+2``, volume ``B+3``, admin (UI off)
-``B+4``, and each one's gRPC port ``+10000``. WebDAV, the Iceberg and Lance catalogues and telemetry are off.
+``B+4``, and each one's gRPC port ``+10000``. WebDAV, the Iceberg and Lance catalogues and telemetry are off; the
+filer's and master's HTTP APIs are off (``-disableHttp``); the volume server and filer want a JWT, gRPC a client
+certificate of the store's own CA.
 """
 
 from __future__ import annotations
@@ -28,10 +32,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.common import write_private
+from pipeline.common import private_folder, write_private
 from pipeline.errors import StoreError
 from pipeline.settings import child_env
 from pipeline.storage._embedded_files import GRPC_OFFSET, EmbeddedFiles, port_plan
+from pipeline.storage._embedded_security import write_security
 
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 60.0
@@ -153,7 +158,7 @@ class EmbeddedStore(EmbeddedFiles):
         args = [str(weed_binary()), f"-logdir={self.root / 'logs'}", "mini",
                 f"-dir={self.data_dir}",
                 "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-                "-admin.ui=false", "-webdav=false", "-master.telemetry=false",
+                "-admin.ui=false", "-webdav=false", "-master.telemetry=false", "-disableHttp",
                 "-s3.port.iceberg=0", "-s3.port.lance=0",
                 f"-filer.localSocket={run / 'filer.sock'}", f"-s3.localSocket={run / 's3.sock'}"]
         args += [f"-{flag}={port}" for flag, port in port_plan(self.base_port).items()]
@@ -163,6 +168,7 @@ class EmbeddedStore(EmbeddedFiles):
         """Start the instance (idempotent), wait until S3 answers, ensure the bucket exists with versioning + lock."""
         running = self.pid()
         if running is None:
+            private_folder(self.state_dir, "state folder")
             creds = self.credentials(create=True)
             busy = [f"{flag}={port}" for flag, port in port_plan(self.base_port).items() if not port_is_free(port)]
             if busy:
@@ -171,12 +177,15 @@ class EmbeddedStore(EmbeddedFiles):
             for sub in ("data", "logs", "run"):
                 (self.root / sub).mkdir(parents=True, exist_ok=True)
             os.chmod(self.root, 0o700)
+            write_security(self.root)
+            # WEED_* variables would override security.toml: none of the caller's reach the store
             env = child_env({"AWS_ACCESS_KEY_ID": creds.access_key, "AWS_SECRET_ACCESS_KEY": creds.secret_key},
-                                    drop_prefixes=("AWS_",))
+                            drop_prefixes=("AWS_", "WEED_"))
             log = open(self.log_file, "ab")
             try:
                 self._proc = subprocess.Popen(self.command(), cwd=self.root, env=env, stdin=subprocess.DEVNULL,
-                                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                              umask=0o077)  # its unix sockets and files: the owner's only
             except OSError as exc:
                 raise StoreError(f"cannot run {weed_binary()}: {exc}") from exc
             finally:

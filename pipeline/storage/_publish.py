@@ -149,10 +149,16 @@ def _content(manifest: DossierManifest) -> dict:
 PUT_WORKERS = 4  # originals written at once while publishing (a 200-page batch has 200)
 
 
+BeforeManifest = Callable[[DossierManifest, str], None]
+"""Called with the final manifest and the SHA-256 of its bytes right before ``dossier.json`` is written (the flow
+audits the publication there: when it raises, nothing is published)."""
+
+
 def publish_dossier(store: ObjectStore, manifest: DossierManifest, local_dir: Path,
                     originals: Iterable[tuple[str, Path, Path]] = (),
                     profile_retention: RetentionPolicy | None = None,
-                    on_object_written: Callable[[str], None] | None = None) -> PublishResult:
+                    on_object_written: Callable[[str], None] | None = None,
+                    before_manifest: BeforeManifest | None = None) -> PublishResult:
     """Publish a dossier: every object written and read back first, ``dossier.json`` last; reruns complete it."""
     key, retention = _publishable(store, manifest, profile_retention)
     # everything is checked locally before the first write
@@ -181,7 +187,10 @@ def publish_dossier(store: ObjectStore, manifest: DossierManifest, local_dir: Pa
             current = None
         if current is not None and _canonical(current) == _canonical(final):
             return PublishResult(previous.version_id, current, written, unchanged=True)
-    version = _write_manifest(store, prefix, final, retention)
+    data = final.model_dump_json(indent=2).encode("utf-8") + b"\n"
+    if before_manifest is not None:
+        before_manifest(final, hashlib.sha256(data).hexdigest())
+    version = _write_manifest(store, prefix, data, retention)
     if on_object_written is not None:
         on_object_written(MANIFEST_NAME)
     return PublishResult(version, final, written)
@@ -264,10 +273,8 @@ def _stored_originals(store: ObjectStore, prefix: str, unsupplied: list[Original
     return versions
 
 
-def _write_manifest(store: ObjectStore, prefix: str, final: DossierManifest,
-                    retention: RetentionPolicy | None) -> str | None:
+def _write_manifest(store: ObjectStore, prefix: str, data: bytes, retention: RetentionPolicy | None) -> str | None:
     """Write dossier.json, the dossier's last object, and prove the stored bytes; returns its version id."""
-    data = final.model_dump_json(indent=2).encode("utf-8") + b"\n"
     digest = hashlib.sha256(data).hexdigest()
     version = store.put_stream(prefix + MANIFEST_NAME, io.BytesIO(data), len(data), digest, "application/json",
                                retention)

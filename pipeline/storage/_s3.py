@@ -11,14 +11,16 @@ never used.
 ``DOSSIER_S3_SECRET_KEY``        secret key (required with an endpoint)
 ``DOSSIER_S3_BUCKET``            bucket name, default ``dossiers``; it must have versioning (and object lock for
                                  retention)
-``DOSSIER_S3_TLS``               ``1``/``0``: use HTTPS; default from the endpoint's scheme, else off
+``DOSSIER_S3_TLS``               ``1``/``0``: use HTTPS; default from the endpoint's scheme; a bare ``host:port`` is
+                                 HTTPS unless the host is loopback (127.0.0.0/8, ::1, localhost)
 ``DOSSIER_S3_CA_BUNDLE``         PEM file of CA certificates to trust for TLS (default: certifi's bundle)
 ``DOSSIER_S3_REGION``            region name, default ``us-east-1``
 ``DOSSIER_S3_MAX_SECURITY``      highest security level the bucket may hold: public, internal, secret, confidential,
                                  top-secret; default ``internal``. A dossier above it is refused before any write.
 ``DOSSIER_S3_TIMEOUT``           read timeout of one S3 request in seconds, default 30 (connect timeout 5)
 ``DOSSIER_S3_RETRIES``           retries of a failed request (connection errors, 5xx), default 3, with backoff
-``DOSSIER_AUDIT_LOCK_DAYS``      when > 0, audit log segments are written with COMPLIANCE retention of this many days
+``DOSSIER_AUDIT_LOCK_DAYS``      COMPLIANCE retention (days) of audit segments and checkpoints; default 3650 where the
+                                 bucket has object lock; 0 = none
 ===============================  ====================================================================================
 """
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import ipaddress
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -77,7 +80,7 @@ class StoreConfig:
     timeout: float = 30.0
     connect_timeout: float = 5.0
     retries: int = 3
-    audit_lock_days: int = 0
+    audit_lock_days: int | None = None  # None: 10 years where the bucket has object lock (pipeline.access._audit)
     embedded_state: Path | None = None  # set when this is the embedded store of that state folder
 
     def __post_init__(self) -> None:
@@ -139,6 +142,8 @@ class StoreConfig:
             if secure is not None and settings.tls != secure:
                 raise StoreError("DOSSIER_S3_TLS contradicts the scheme of DOSSIER_S3_ENDPOINT")
             secure = settings.tls
+        if secure is None:  # host:port: HTTPS, unless the store is on this machine (loopback never leaves it)
+            secure = not _loopback(endpoint)
         ca = settings.ca_bundle
         if ca and not Path(ca).is_file():
             raise StoreError(f"DOSSIER_S3_CA_BUNDLE={ca!r} is not a file")
@@ -146,6 +151,17 @@ class StoreConfig:
                    secret_key=settings.secret_key.get_secret_value(), bucket=settings.bucket or "dossiers",
                    secure=bool(secure), ca_bundle=Path(ca) if ca else None, region=settings.region or "us-east-1",
                    **common)
+
+
+def _loopback(endpoint: str) -> bool:
+    """True when ``host:port`` names this machine's loopback interface (127.0.0.0/8, ::1, localhost)."""
+    host = urlsplit(f"//{endpoint}").hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 # --------------------------------------------------------------------------------------------------------------------

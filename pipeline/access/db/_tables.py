@@ -74,7 +74,7 @@ tokens = Table(
     Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
     Column("source", String(16), nullable=False, default="cli"),
     Column("created_at", UtcDateTime, nullable=False),
-    Column("expires_at", UtcDateTime, nullable=True),
+    Column("expires_at", UtcDateTime, nullable=False),  # every token expires (migration 0003)
     Column("revoked_at", UtcDateTime, nullable=True),
 )
 

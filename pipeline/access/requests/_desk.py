@@ -89,8 +89,8 @@ class RequestDesk:
         try:
             with self.db.write() as conn:
                 row = conn.execute(select(R).where(R.c.id == request_id).with_for_update()).first()
-                if row is None:
-                    raise NotFoundError(f"no request {request_id}")
+                if row is None:  # worded as for a request the actor may not see: existence is not told
+                    raise NotFoundError(f"no request {request_id} visible to {actor.agency}")
                 change = decide(conn, row)
                 if change is None:
                     return None

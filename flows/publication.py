@@ -1,0 +1,109 @@
+"""Publication, supersession and reprocessing in the audit log: who published which manifest, and what it replaced.
+
+- ``dossier.publish`` is stored **before** ``dossier.json`` is written (the publish step's last object): the run
+  (flow run id, kind: process, rerun or reprocess), the room and operating-system user it ran as, the owning agency,
+  the batches, the new manifest's SHA-256 and the manifest version it supersedes. When the entry cannot be stored
+  nothing is published (the run fails; a rerun publishes it).
+- ``dossier.published`` follows with the new manifest version id (``confirms``: the first entry's hash); a manifest
+  write that fails after the first entry adds ``dossier.void`` instead.
+- ``dossier.reprocess`` is stored before a reprocessing run reads the published originals: who asked, the profile,
+  the version it starts from.
+"""
+
+from __future__ import annotations
+
+import getpass
+import socket
+
+from pipeline.errors import StoreError
+from pipeline.models import DossierManifest
+from pipeline.storage import StoreConfig, case_key, normalise_case_no
+
+
+def run_identity(kind: str, room: str | None = None) -> dict:
+    """Who is acting, for an audit entry: the flow run (when there is one), the room, the user and host."""
+    from flows.process import current_flow_run_id
+
+    run = current_flow_run_id()
+    user = _user()
+    return {"actor": f"run:{run}" if run else f"{kind}:{user}", "run_kind": kind, "flow_run": run or "-",
+            "room": room or "-", "user": user, "host": socket.gethostname()[:64]}
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "?"
+
+
+class PublicationAudit:
+    """The audit entries of one publication: ``before_manifest`` is the publish step's hook, ``published`` records
+    the version written; leaving the block after a failure that followed the first entry records ``dossier.void``."""
+
+    def __init__(self, config: StoreConfig, case_no: str, who: dict):
+        from pipeline.access import AuditLog
+
+        self.log = AuditLog(_audit_store(config), kind="publish")
+        canonical = normalise_case_no(case_no)
+        self.common = {**who, "case_no": canonical, "case_key": case_key(canonical), "status": 0, "bytes": 0}
+        self.announced: dict | None = None
+        self.done = False
+
+    def before_manifest(self, manifest: DossierManifest, sha256: str) -> None:
+        """Store ``dossier.publish`` and wait for it (raises when it cannot be stored: nothing is published)."""
+        self.announced = self.log.record_and_wait(
+            **self.common, action="dossier.publish", result="ok", agency=manifest.agency or "-",
+            batches=list(manifest.batches), manifest_sha256=sha256, supersedes=manifest.supersedes or "-",
+            volumes=len(manifest.volumes), standard=manifest.standard)
+
+    def published(self, version_id: str | None) -> None:
+        """``dossier.published``: the version id the manifest got."""
+        if self.announced is not None:
+            self._follow("dossier.published", "ok", manifest_version=version_id or "-")
+        self.done = True
+
+    def _follow(self, action: str, result: str, first: dict | None = None, **fields) -> None:
+        first = first or self.announced
+        self.log.record(**self.common, action=action, result=result, agency=first["agency"], confirms=first["hash"],
+                        manifest_sha256=first["manifest_sha256"], **fields)
+
+    def __enter__(self) -> PublicationAudit:
+        return self
+
+    def __exit__(self, kind, exc, tb) -> None:
+        # the entry stored, or one still queued that could be stored later (AuditUnstored.entry)
+        first = self.announced or getattr(exc, "entry", None)
+        if exc is not None and first is not None and not self.done:
+            self._follow("dossier.void", "void", first,
+                         detail=f"not published: {type(exc).__name__}: {str(exc)[:200]}")
+        try:
+            self.log.close(timeout=30.0 if exc is None else 2.0)
+        except StoreError:
+            if exc is None:
+                raise
+
+
+def _audit_store(config: StoreConfig):
+    """The object store the audit log is written to (the dossiers' own)."""
+    from pipeline.storage import ObjectStore
+
+    return ObjectStore(config)
+
+
+def audit_reprocess(config: StoreConfig, case_no: str, profile: str | None, who: dict) -> None:
+    """Record a reprocessing before it reads the published originals (it fails when the entry cannot be stored)."""
+    from pipeline.access import AuditLog
+    from pipeline.storage import ObjectStore, load_manifest
+
+    store = ObjectStore(config)
+    canonical = normalise_case_no(case_no)
+    current = load_manifest(store, canonical)
+    log = AuditLog(store, kind="reprocess")
+    try:
+        log.record_and_wait(**who, action="dossier.reprocess", case_no=canonical, case_key=case_key(canonical),
+                            agency=current.manifest.agency or "-", status=0, bytes=0, result="ok",
+                            profile=profile or "default", supersedes=current.version_id or "-",
+                            standard=current.manifest.standard)
+    finally:
+        log.close()

@@ -1,0 +1,227 @@
+"""The API fuzzed from its own OpenAPI schema with Schemathesis, against a real service (uvicorn, the session's
+SeaweedFS, an SQLite access database) holding published dossiers and a 调卷函 in every state, called with real tokens
+of every role. Used by ``tests/test_api_fuzz.py`` (a few hundred requests) and ``bench/fuzz_api.py`` (thousands).
+
+Every generated request is checked for: no 5xx; an answer the schema declares (status code, content type, headers,
+body); and, for every request naming a case or a request, **no existence leak**: the same request is sent again
+naming a case that exists but the caller's agency may not read, and a case that does not exist (or a request of
+another agency and one that does not exist): the two answers must be identical (status, body, content type).
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import hypothesis
+import schemathesis
+from hypothesis import HealthCheck, Phase, settings
+from schemathesis import GenerationMode
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from pipeline.access import Database, TokenStore, UserStore, create_app
+from pipeline.storage import publish_dossier
+from tests.access_fixtures import HOLDER, OTHER, PASSWORD, PEOPLE, REQUESTER, write_catalogue
+from tests.store_fixtures import make_dossier, serve_in_thread, unique_case_no
+
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
+          response_schema_conformance]
+CALLERS = ("clerk", "head", "deputy", "registrar", "admin", "reader", "stranger", "-invalid-", "-none-")
+"""Who calls: people of :data:`tests.access_fixtures.PEOPLE` with their tokens, a malformed token, no token."""
+
+
+@dataclass
+class World:
+    """The running service and what is in it."""
+
+    url: str
+    app: object
+    tokens: dict[str, str]
+    readable: str  # published by HOLDER, released to REQUESTER by a 调卷函
+    hidden: str  # published by OTHER: exists, REQUESTER may not read it
+    missing: str  # never published
+    requests: tuple[int, ...]  # every request filed: released (REQUESTER→HOLDER), filed (REQUESTER→OTHER, OTHER→HOLDER)
+    unseen: dict[str, int]  # per caller, a request that exists but the caller may not see
+
+
+@dataclass
+class Tally:
+    """What a fuzzing run did and found."""
+
+    requests: int = 0
+    cases: int = 0
+    leak_pairs: int = 0
+    by_operation: Counter = field(default_factory=Counter)
+    statuses: Counter = field(default_factory=Counter)
+    failures: list[str] = field(default_factory=list)
+    unsatisfiable: list[str] = field(default_factory=list)
+
+    def fail(self, what: str) -> None:
+        if len(self.failures) < 200:
+            self.failures.append(what)
+
+
+def _people(db: Database) -> dict[str, str]:
+    users, tokens = UserStore(db), TokenStore(db)
+    found = {}
+    for name in ("clerk", "head", "deputy", "registrar", "admin", "reader", "stranger"):
+        agency, roles, department, display = PEOPLE[name]
+        users.create(name, PASSWORD, agency, roles, display, department)
+        found[name] = tokens.create(agency, label=name, roles=roles, username=name)[0]
+    other_clerk = tokens.create(OTHER, label="other clerk", roles=("clerk",))[0]
+    found["-invalid-"] = "dos_" + secrets.token_hex(6) + "_" + secrets.token_urlsafe(32)
+    return found | {"-other-clerk-": other_clerk}
+
+
+def _publish(store, tmp: Path, case_no: str, agency: str) -> None:
+    manifest, out, originals = make_dossier(tmp / secrets.token_hex(4), case_no, volumes=2, agency=agency)
+    write_catalogue(out, case_no, 2)
+    publish_dossier(store, manifest, out, originals)
+
+
+def _call(url: str, token: str | None, method: str, path: str, **kw) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.request(method, url + path, headers=headers, timeout=60, **kw)
+
+
+def _file(url: str, token: str, case_no: str, holding: str) -> int:
+    r = _call(url, token, "POST", "/requests", json={
+        "case_no": case_no, "holding_agency": holding, "legal_basis": "《中华人民共和国刑事诉讼法》第一百七十六条",
+        "reason": "审查起诉需要调阅原审卷宗", "department": "第一检察部", "days": 30, "contact": "李内勤 0371-1234567"})
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+def start_world(embedded_store, tmp: Path):
+    """A context manager: the service with its people, dossiers and requests; yields a :class:`World`."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def running():
+        store = embedded_store.store()
+        db = Database.open(f"sqlite:///{tmp / 'access.db'}")
+        tokens = _people(db)
+        readable, hidden, missing = unique_case_no(), unique_case_no(), unique_case_no()
+        _publish(store, tmp, readable, HOLDER)
+        _publish(store, tmp, hidden, OTHER)
+        app = create_app(embedded_store.config, database=db, cache_ttl=0, manifest_ttl=0, sweep_seconds=3600,
+                         audit_prefix=f"system/audit-fuzz-{secrets.token_hex(4)}/")
+        try:
+            with serve_in_thread(app) as url:
+                released = _file(url, tokens["clerk"], readable, HOLDER)
+                for person, action in (("head", "review"), ("deputy", "approve"), ("registrar", "release")):
+                    step = _call(url, tokens[person], "POST", f"/requests/{released}/actions",
+                                 json={"action": action, "comment": "同意"})
+                    assert step.status_code == 200, step.text
+                own = _file(url, tokens["clerk"], hidden, OTHER)
+                foreign = _file(url, tokens.pop("-other-clerk-"), readable, HOLDER)
+                filed = (released, own, foreign)
+                unseen = {}
+                for caller, token in tokens.items():
+                    hidden_ids = [i for i in filed if _call(url, token, "GET", f"/requests/{i}").status_code == 404]
+                    if hidden_ids and not caller.startswith("-"):
+                        unseen[caller] = hidden_ids[0]
+                yield World(url, app, tokens, readable, hidden, missing, filed, unseen)
+        finally:
+            db.dispose()
+
+    return running()
+
+
+def _same_answer(a: httpx.Response, b: httpx.Response, swap: tuple[str, str] = ("", "")) -> bool:
+    """True when two answers cannot be told apart (the request id in a detail aside)."""
+    body_a, body_b = a.text.replace(swap[0], "#") if swap[0] else a.text, b.text.replace(swap[1], "#") \
+        if swap[1] else b.text
+    return (a.status_code, a.headers.get("content-type"), body_a) == (b.status_code, b.headers.get("content-type"),
+                                                                      body_b)
+
+
+def _leak_check(world: World, tally: Tally, case, caller: str, response: httpx.Response) -> None:
+    """Send the request again naming an unreadable existing case (or request) and a missing one: same answer."""
+    params = dict(case.path_parameters or {})
+    token = world.tokens.get(caller)
+    swap = ("", "")
+    if "case_no" in params:  # a case the caller's agency neither owns nor was granted, and one never published
+        agency = PEOPLE[caller][0] if caller in PEOPLE else None
+        unreadable = [world.readable] if agency not in (REQUESTER, HOLDER) else []
+        unreadable += [world.hidden] if agency != OTHER else []
+        pairs = [(case_no, world.missing) for case_no in unreadable]
+    elif "request_id" in params and caller in world.unseen:
+        pairs = [(world.unseen[caller], 10 ** 9)]
+        swap = (str(world.unseen[caller]), str(10 ** 9))
+    else:
+        return
+    for existing, absent in pairs:
+        answers = []
+        for value in (existing, absent):
+            answers.append(_call(world.url, token, case.method, _path_with(case, value), params=case.query or None,
+                                 json=case.body if isinstance(case.body, (dict, list)) else None))
+            tally.requests += 1
+        tally.leak_pairs += 1
+        if not _same_answer(*answers, swap=swap):
+            tally.fail(f"existence leak: {case.method} {case.path} as {caller}: {answers[0].status_code} "
+                       f"{answers[0].text[:120]!r} vs {answers[1].status_code} {answers[1].text[:120]!r}")
+
+
+def _path_with(case, value) -> str:
+    from urllib.parse import quote
+
+    path = case.path
+    for name, given in (case.path_parameters or {}).items():
+        replacement = value if name in ("case_no", "request_id") else given
+        path = path.replace("{" + name + "}", quote(str(replacement), safe=""))
+    return path
+
+
+def fuzz(world: World, per_operation: int, seed: int = 0) -> Tally:
+    """Draw ``per_operation`` cases per operation and generation mode (positive, negative) from the schema of the
+    running service, send each as a rotating caller, run the checks; returns the tally."""
+    schema = schemathesis.openapi.from_url(f"{world.url}/openapi.json")
+    tally = Tally()
+    callers = itertools.cycle(CALLERS)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    for operation in operations:
+        names = {p.name for p in operation.iter_parameters() if p.location == "path"}
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            overrides: list[dict] = [{}]
+            if mode == GenerationMode.POSITIVE and "case_no" in names:  # real cases, not only random strings
+                overrides += [{"case_no": world.readable}, {"case_no": world.hidden}]
+            if mode == GenerationMode.POSITIVE and "request_id" in names:
+                overrides += [{"request_id": i} for i in world.requests]
+            for override in overrides:
+                strategy = operation.as_strategy(generation_mode=mode, path_parameters=override or None)
+
+                @settings(max_examples=max(1, per_operation // len(overrides)), deadline=None, database=None,
+                          phases=[Phase.generate], derandomize=True,
+                          suppress_health_check=list(HealthCheck))
+                @hypothesis.given(strategy)
+                def one(case):
+                    caller = next(callers)
+                    token = world.tokens.get(caller)
+                    headers = {"Authorization": f"Bearer {token}"} if token else {}
+                    response = case.call(base_url=world.url, headers=headers, timeout=60)
+                    tally.requests += 1
+                    tally.cases += 1
+                    tally.by_operation[case.operation.label] += 1
+                    tally.statuses[response.status_code] += 1
+                    try:
+                        case.validate_response(response, checks=CHECKS, headers=headers)
+                    except Exception as exc:  # noqa: BLE001 - every failure is reported, the run goes on
+                        tally.fail(f"{case.operation.label} as {caller}: {type(exc).__name__}: {str(exc)[:400]}")
+                    _leak_check(world, tally, case, caller, response)
+
+                try:
+                    one()
+                except hypothesis.errors.Unsatisfiable:  # e.g. no invalid input exists for GET /health
+                    tally.unsatisfiable.append(f"{operation.label} {mode.value}")
+    return tally
