@@ -29,6 +29,7 @@ from flows.runstate import (
 from flows.safety import case_lock
 from flows.tasks import default_task_runner, ingest
 from pipeline.errors import BadInputError
+from pipeline.ocr import check_engine
 from pipeline.settings import Settings, StateLayout
 from pipeline.standard import load_profile
 from pipeline.storage import case_key
@@ -86,6 +87,7 @@ def build_dossier(job: Job) -> dict:
     """Ingest, process pages, plan, build (or reuse) volumes, check, publish: under the case's lock."""
     log = get_run_logger()
     prof = load_profile(job.profile)
+    check_engine(prof.ocr)  # the OCR engine and its model files are installed, before anything is read
     manifest, refs = ingest(job.batch_dir, job.case_no, job.workers)
     log.info("batch %s (id %s): case %s, %d pages, standard %s", job.batch_dir, job.batch_id, manifest.case_no,
              len(refs), prof.key)

@@ -110,13 +110,17 @@ class ImagingPolicy(Contract):
 
 
 class OcrPolicy(Contract):
-    """Tesseract settings."""
+    """How pages are read: the engine and its settings."""
 
     enabled: bool = True
-    languages: str = Field(default="chi_sim", description="tesseract -l value")
-    psm: int = Field(default=3, ge=0, le=13)
+    engine: Literal["tesseract", "ppocr"] = Field(
+        default="ppocr", description="ppocr: PP-OCRv4 (rapidocr-onnxruntime) in-process; tesseract: tesseract -l")
+    languages: str = Field(default="chi_sim", description="tesseract -l value (PP-OCR reads Chinese and Latin)")
+    psm: int = Field(default=3, ge=0, le=13, description="tesseract --psm (PP-OCR finds lines itself)")
     timeout_seconds: float = Field(default=180.0, gt=0)
-    min_confidence: float = Field(default=60.0, ge=0, le=100, description="pages with a lower mean are flagged")
+    min_confidence: float | None = Field(
+        default=None, ge=0, le=100,
+        description="pages with a lower mean word confidence are flagged; none: the engine's calibrated threshold")
 
 
 class VolumePolicy(Contract):
@@ -195,7 +199,7 @@ class PageRecord(Contract):
     colour: ColourMode = "bitonal"
     colour_reason: str = ""
     seal: bool = False
-    ocr_confidence: float | None = Field(default=None, description="mean Tesseract word confidence, 0-100")
+    ocr_confidence: float | None = Field(default=None, description="mean word confidence of the OCR engine, 0-100")
     ocr_chars: int = 0
     document: int | None = Field(default=None, description="index of the document the page belongs to")
     volume: int | None = Field(default=None, description="volume number where the page landed; null if not in a volume")
@@ -304,6 +308,23 @@ class ReportSummary(Contract):
     security: PropertyVerdict
 
 
+class ModelFileEntry(Contract):
+    """One model file an OCR engine read pages with."""
+
+    file: str
+    bytes: int
+    sha256: str
+
+
+class OcrEngineEntry(Contract):
+    """The OCR engine that read a dossier's pages: its name, version, runtime and model files."""
+
+    engine: Literal["tesseract", "ppocr"]
+    version: str = Field(description="e.g. rapidocr-onnxruntime 1.4.4, tesseract 5.3.0")
+    runtime: str = Field(default="", description="e.g. onnxruntime 1.32.0")
+    models: list[ModelFileEntry] = Field(default_factory=list)
+
+
 class DossierManifest(Contract):
     """dossier.json: the manifest of a published dossier, written last."""
 
@@ -323,6 +344,7 @@ class DossierManifest(Contract):
     volumes: list[VolumeEntry]
     documents: list[DocumentEntry]
     pages: list[PageRecord]
+    ocr: OcrEngineEntry | None = Field(default=None, description="the OCR engine of the text layer")
     originals: list[OriginalEntry] = Field(default_factory=list)
     catalogue_sha256: str | None = None
     report_sha256: str | None = None

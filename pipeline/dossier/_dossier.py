@@ -33,6 +33,7 @@ from pipeline.models import (
     VolumeEntry,
     volume_key,
 )
+from pipeline.ocr import engine_entry
 from pipeline.pages import PageArtifact
 from pipeline.settings import SigningSettings
 from pipeline.storage import case_key
@@ -111,6 +112,7 @@ def build_manifest(manifest: BatchManifest, batch_id: str, profile: StandardProf
         retention=manifest.retention or profile.volumes.retention, standard=profile.key,
         pipeline_version=__version__, created=created, batches=[batch_id], grants=list(manifest.grants),
         volumes=list(volumes), documents=document_entries(documents), pages=[a.record for a in artifacts],
+        ocr=engine_entry(profile.ocr),
     )
 
 
