@@ -1,6 +1,7 @@
 """The orientation check's OCR read through each engine of the seam: is PP-OCR as good a judge as Tesseract?
 
     PYTHONPATH=. python bench/orientation_readers.py [--pages 80] [--seed 2024] [--readers none,tesseract,ppocr]
+                                                      [--verbose]
 
 Imaging turns most pages upright from long horizontal strokes alone; pages where that evidence is thin (few lines,
 tables, photo pages, lines that could run either way) are settled by reading a sample of two lines upright and
@@ -61,6 +62,7 @@ def main() -> None:
     ap.add_argument("--pages", type=int, default=80)
     ap.add_argument("--seed", type=int, default=2024)
     ap.add_argument("--readers", default="none,tesseract,ppocr")
+    ap.add_argument("--verbose", action="store_true", help="name every text page left unsure or turned wrong")
     args = ap.parse_args()
     profile = load_profile()
     cases = [c for c in make_cases(args.pages, args.seed) if c.kind in TEXT_KINDS or c.kind in SPARSE_KINDS]
@@ -86,6 +88,10 @@ def main() -> None:
                 text += 1
                 right += r.rotation == rotation
                 unsure += "orientation-unsure" in r.flags
+                if args.verbose and ("orientation-unsure" in r.flags or r.rotation != rotation):
+                    print(f"  {name}: #{c.index} {c.kind} {c.dpi} dpi {c.encoding} rot {c.rotation_cw} skew {c.skew}: "
+                          f"turned {r.rotation} (truth {rotation}), {'asked' if consulted else 'not asked'}, "
+                          f"{list(r.flags)}")
                 if consulted:
                     asked += 1
                     asked_right += r.rotation == rotation

@@ -311,10 +311,11 @@ def main() -> None:
 
     env = dict(os.environ, **BENCH_ENV)
     state = tmp / "state"
-    store = EmbeddedStore(state, base_port=free_base_port())
-    store.start()
     # img2pdf bundles the images without re-encoding; not timed
     import img2pdf
+
+    store = EmbeddedStore(state, base_port=free_base_port())
+    store.start()
 
     bundle = tmp / "bundle.pdf"
     pages = sorted(p for p in batch.iterdir() if p.suffix in (".tif", ".jpg"))

@@ -127,6 +127,28 @@ def test_the_enumeration_comma_is_not_read_as_a_radical():
     assert "丶" not in text and text.count("、") == 2
 
 
+@pytest.mark.parametrize("role", ["det", "rec"])
+def test_the_simplified_graphs_compute_what_the_wheels_models_compute_with_fewer_operators(role):
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+
+    from pipeline.ocr._ppocr_graph import fused_model
+
+    path = models.ppocr_models().path(role)
+    original, fused = onnx.load(str(path)), onnx.load_from_string(fused_model(path))
+    assert len(fused.graph.node) < 0.8 * len(original.graph.node)
+    line = np.asarray(printed_line("被告人林强国，男，汉族，初中文化"), dtype=np.float32) / 127.5 - 1
+    size = (48, round(48 * line.shape[1] / line.shape[0])) if role == "rec" else (320, 960)
+    image = np.asarray(Image.fromarray(line).resize(size[::-1]), dtype=np.float32)
+    x = np.ascontiguousarray(np.broadcast_to(image, (1, 3, *size)))
+    outputs = [ort.InferenceSession(m, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+               for m in (str(path), fused_model(path))]
+    assert np.abs(outputs[0] - outputs[1]).max() < 1e-4
+    if role == "rec":
+        assert (outputs[0].argmax(-1) == outputs[1].argmax(-1)).all()
+
+
 def test_a_reader_is_made_once_per_concurrent_worker_and_reused():
     pool = ReaderPool()
     for _ in range(3):
@@ -144,6 +166,24 @@ def test_a_reader_is_made_once_per_concurrent_worker_and_reused():
         t.start()
     for t in threads:
         t.join()
+    assert pool.made == 2
+
+
+def test_readers_warmed_beforehand_serve_the_workers_and_none_is_made_twice():
+    pool = ReaderPool()
+    warming = threading.Thread(target=pool.warm, args=(2,))
+    warming.start()
+    inside = threading.Barrier(2)
+
+    def work():
+        with pool.reader():  # may come before the warm-up has finished: waits for its readers
+            inside.wait(timeout=60)
+
+    workers = [threading.Thread(target=work) for _ in range(2)]
+    for t in workers:
+        t.start()
+    for t in [warming, *workers]:
+        t.join(timeout=120)
     assert pool.made == 2
 
 

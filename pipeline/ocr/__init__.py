@@ -12,6 +12,7 @@ from pipeline.ocr._engines import (
     ocr_images,
     read_line,
     text_reader,
+    warm_engine,
 )
 from pipeline.ocr._heading import HeadingReader
 from pipeline.ocr._ppocr_models import EngineMissing
@@ -62,4 +63,5 @@ __all__ = [
     "read_line",
     "read_ocr_result",
     "text_reader",
+    "warm_engine",
 ]

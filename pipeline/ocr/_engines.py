@@ -103,6 +103,16 @@ def check_engine(policy: OcrPolicy) -> None:
         OcrSettings.from_policy(policy).key  # noqa: B018 - computing the key finds (and digests) every model file
 
 
+def warm_engine(policy: OcrPolicy, workers: int) -> None:
+    """Load the engine for ``workers`` page workers now, so that the first pages do not wait for it: PP-OCR's
+    readers (~0.4 s each, one per worker); nothing for Tesseract, which starts per run. Meant for a thread beside
+    work that leaves a core idle (a batch being hashed, a Prefect server starting)."""
+    if policy.enabled and policy.engine == "ppocr":
+        from pipeline.ocr._ppocr_engine import warm_readers
+
+        warm_readers(workers, OcrSettings.from_policy(policy).det_side)
+
+
 def engine_entry(policy: OcrPolicy) -> OcrEngineEntry | None:
     """Which engine reads pages under a profile: name, version, runtime and the SHA-256 of each model file (for
     dossier.json); None when the profile does not OCR."""

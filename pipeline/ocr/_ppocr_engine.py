@@ -21,49 +21,73 @@ from pipeline.ocr._ppocr_models import EngineMissing, ppocr_models
 from pipeline.ocr._results import OcrChar, OcrFile, OcrInput, OcrLine, OcrResult, OcrWord
 from pipeline.ocr._settings import LINE_PSM, OcrSettings
 
-PPOCR_CODE_VERSION = "1"
+PPOCR_CODE_VERSION = "2"
 """Bumped whenever the way pages are read or results are built changes, so cached results are not reused."""
 
 
 class ReaderPool:
-    """Idle PP-OCR readers by detector size: a thread takes one (or has one made) and gives it back when done."""
+    """Idle PP-OCR readers by detector size: a thread takes one (or has one made) and gives it back when done.
+
+    Readers being made by :meth:`warm` count as on their way: a thread that finds none idle waits for one of them
+    rather than making one more."""
 
     def __init__(self) -> None:
         """An empty pool."""
         self._idle: dict[int, list[PpocrReader]] = {}
-        self._lock = threading.Lock()
+        self._coming: dict[int, int] = {}
+        self._changed = threading.Condition()
         self.made = 0
+
+    def _take(self, det_side: int) -> PpocrReader | None:
+        """An idle reader (waiting for one being warmed), or None: the caller makes one."""
+        with self._changed:
+            idle = self._idle.setdefault(det_side, [])
+            while not idle and self._coming.get(det_side, 0):
+                self._changed.wait()
+            if idle:
+                return idle.pop()
+            self.made += 1
+            return None
+
+    def _give(self, det_side: int, reader: PpocrReader) -> None:
+        with self._changed:
+            self._idle.setdefault(det_side, []).append(reader)
+            self._changed.notify()
 
     @contextmanager
     def reader(self, det_side: int = DET_SIDE) -> Iterator[PpocrReader]:
         """A reader for the calling thread alone until the block ends."""
-        with self._lock:
-            idle = self._idle.setdefault(det_side, [])
-            reader = idle.pop() if idle else None
-        if reader is None:
-            with self._lock:
-                self.made += 1
-            reader = PpocrReader(ppocr_models(), det_side)
+        reader = self._take(det_side) or PpocrReader(ppocr_models(), det_side)
         try:
             yield reader
         finally:
-            with self._lock:
-                self._idle[det_side].append(reader)
+            self._give(det_side, reader)
 
     def warm(self, count: int, det_side: int = DET_SIDE) -> None:
-        """Have at least ``count`` readers made (e.g. while a batch is being read, before its pages need them)."""
+        """Have ``count`` readers made, one after the other, before pages need them (e.g. while a batch is hashed or
+        a Prefect server starts)."""
         while True:
-            with self._lock:
+            with self._changed:
                 if self.made >= count:
                     return
                 self.made += 1
-            reader = PpocrReader(ppocr_models(), det_side)
-            with self._lock:
-                self._idle.setdefault(det_side, []).append(reader)
+                self._coming[det_side] = self._coming.get(det_side, 0) + 1
+            try:
+                reader = PpocrReader(ppocr_models(), det_side)
+            finally:
+                with self._changed:
+                    self._coming[det_side] -= 1
+                    self._changed.notify_all()
+            self._give(det_side, reader)
 
 
 POOL = ReaderPool()
 """The process's readers."""
+
+
+def warm_readers(count: int, det_side: int = DET_SIDE) -> None:
+    """Have ``count`` PP-OCR readers loaded in this process (one per page worker)."""
+    POOL.warm(count, det_side)
 
 
 def ppocr_key(settings: OcrSettings) -> str:

@@ -96,8 +96,11 @@ def ppocr_models() -> PpocrModels:
 
 
 def session(path: Path):
-    """An onnxruntime session over one model file: one thread, no spinning, arena on, memory patterns off."""
+    """An onnxruntime session over one model file, its graph simplified (``_ppocr_graph.py``): one thread, no
+    spinning, arena on, memory patterns off."""
     import onnxruntime as ort
+
+    from pipeline.ocr._ppocr_graph import fused_model
 
     so = ort.SessionOptions()
     so.log_severity_level = 3
@@ -109,4 +112,4 @@ def session(path: Path):
     so.enable_mem_pattern = False
     so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     so.add_session_config_entry("session.inter_op.allow_spinning", "0")
-    return ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(fused_model(path), sess_options=so, providers=["CPUExecutionProvider"])
