@@ -2,11 +2,13 @@
 placed where the recogniser saw it.
 
 The pipeline is RapidOCR's (rapidocr-onnxruntime 1.4.4: the models, the DB box post-processing, the character list),
-driven here so that what was measured to matter can be set (``bench/ocr_engines.py``):
+driven here so that what was measured to matter can be set (``bench/ocr_engines.py``; the lab's numbers are from
+/tmp/ppocr-lab/REPORT.md, on the models before ``_ppocr_graph.py`` made both a third to a half faster):
 
 - the detector reads the page scaled to at most ``det_side`` pixels (960: 0.2 CPU-s instead of 1.0 at the library's
-  2000, same error rate), only the part of it that holds ink, while lines are cut from the full-resolution page
-  (shrinking the whole page, the library's ``max_side_len``, raised the error rate from 2.5 % to 4.0 %);
+  2000, same error rate), and only the part of it that holds ink (the margins are a third of an A4 page), while
+  lines are cut from the full-resolution page (shrinking the whole page, the library's ``max_side_len``, raised the
+  error rate from 2.5 % to 4.0 %);
 - lines go to the recogniser one at a time (batches pad every line to the widest, and cost more), whole: cut into
   pieces of at most 320 input columns (where the recogniser costs ~54 µs a column instead of ~79) they lost the
   context that tells 。 from o and ， from , (CER 1.8 % -> 2.9 %);
@@ -18,7 +20,8 @@ driven here so that what was measured to matter can be set (``bench/ocr_engines.
   between neighbours so that a text layer shows no gaps (x-IoU 0.88 with the true glyphs, measured, against 0.80 for
   the library's own word boxes).
 
-One :class:`PpocrReader` holds two sessions (~100 MB); it is used by one thread at a time (``_pool.py``).
+One :class:`PpocrReader` holds two sessions (~40 MB, ~100 MB more while it reads); it is used by one thread at a
+time (the pool in ``_ppocr_engine.py``).
 """
 
 from __future__ import annotations
@@ -36,7 +39,11 @@ REC_HEIGHT = 48
 """The recogniser's input height."""
 
 DET_SIDE = 960
+"""The detector's input: the page scaled so that its long side is at most this many pixels."""
+
 MARGIN = 0.15
+"""A line's box is read with this share of its height added above and below."""
+
 TEXT_SCORE = 0.5
 """Lines the recogniser reads with a lower mean character probability are dropped (the library's default)."""
 
@@ -233,7 +240,8 @@ def _tile(found: list[tuple[str, float, float]], width: int) -> list[RawChar]:
 
 
 def _ink_box(grey: np.ndarray) -> np.ndarray:
-    """A line image's box as the detector would draw it: its ink with a seventh of its height around it."""
+    """A line image's box about as the detector would draw it: its ink, with 15 % of the ink's height above and below
+    and twice that before and after."""
     h, w = grey.shape
     thr = ink_threshold(grey)
     ink = grey < thr if thr is not None else np.zeros((h, w), dtype=bool)

@@ -2,8 +2,9 @@
 positions, the cache key, and the orientation check's block reads.
 
 Page workers are threads (the flow's task runner); each takes a :class:`~pipeline.ocr._ppocr.PpocrReader` from the
-pool for a page and gives it back, so a process holds as many readers (two sessions, ~100 MB) as pages it reads at
-once, each loaded once and reused for every later page and run. A reader is never used by two threads at once.
+pool for a page and gives it back, so a process holds as many readers (two sessions, ~40 MB, ~100 MB more while one
+reads) as pages it reads at once, each loaded once and reused for every later page and run. A reader is never used by
+two threads at once.
 """
 
 from __future__ import annotations

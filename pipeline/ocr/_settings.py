@@ -21,8 +21,9 @@ scores have their own scale (bench/ocr_engines.py measures where good and bad pa
 
 @dataclass(frozen=True)
 class OcrSettings:
-    """How a page is read: the engine; for Tesseract the language list, page segmentation mode, binary and model
-    folder; for PP-OCR the detector's input size; a timeout (seconds) for an engine run.
+    """How a page is read: the engine; for Tesseract the language list, page segmentation mode, binary, model folder
+    and the timeout (seconds) of a run (PP-OCR reads in-process, one bounded page at a time); for PP-OCR the
+    detector's input size.
 
     ``psm`` means the same for both engines where they can: 7 reads the image as one text line, anything else finds
     the lines first (PP-OCR has no other modes; ``languages`` is Tesseract's, PP-OCR's model reads Chinese and
