@@ -12,6 +12,8 @@ focus, faded, noisy, JPEG 30-15, worse and worse): they are not part of the degr
 low-confidence flag. Every page goes through the pipeline's imaging (``prepare_page``: deskew, clean-up, colour
 decision) and each engine reads what the page stage gives it: PP-OCR the cleaned grey (for a bitonal page the grey
 its bits were cut from), Tesseract the same grey, or the G4 archive file for a bitonal page, in list mode by chunks.
+``ppocr-bits`` (an engine name for ``--engines``) is PP-OCR handed the G4 file of a bitonal page instead of the grey,
+to compare the two inputs.
 
 Each engine runs in a child process of its own, one page at a time on one thread (OMP_THREAD_LIMIT=1; onnxruntime
 one thread). Prints, per engine: CER overall (Levenshtein over the page text without whitespace, summed over pages;
@@ -179,7 +181,7 @@ def _input(prep: Path, stem: str, engine: str):
     from pipeline.ocr import OcrFile
 
     g4 = prep / f"{stem}.g4.tif"
-    if engine == "tesseract" and g4.exists():
+    if engine in ("tesseract", "ppocr-bits") and g4.exists():
         with Image.open(g4) as img:
             return OcrFile(g4, img.width, img.height)
     with Image.open(prep / f"{stem}.grey.png") as img:
@@ -194,7 +196,7 @@ def read_pass(prep: Path, engine: str, out: Path, det_side: int, chunk: int) -> 
     from pipeline.ocr import OcrSettings, ocr_image, ocr_images
 
     cv2.setNumThreads(1)
-    settings = OcrSettings(engine=engine, det_side=det_side)
+    settings = OcrSettings(engine=engine.removesuffix("-bits"), det_side=det_side)
     stems = [p.stem for p in sorted(prep.glob("*.json"))]
     rss_before = _peak_rss_kb()
     children = ChildPeak().start()
@@ -314,7 +316,7 @@ def threshold(rows: list[dict], engine: str) -> str:
         return f"good pages {len(good)}, bad pages {len(bad)}: not enough to calibrate"
     cuts = sorted({round(c, 1) for c, _ in confs})
     best = max(cuts, key=lambda t: sum(c >= t for c in good) + sum(c < t for c in bad))
-    cut = DEFAULT_MIN_CONFIDENCE[engine]
+    cut = DEFAULT_MIN_CONFIDENCE[engine.removesuffix("-bits")]
     return (f"good (CER ≤ 3 %, {len(good)}): conf min {good[0]:.1f} p5 {np.percentile(good, 5):.1f} "
             f"median {statistics.median(good):.1f}; bad (CER ≥ 10 %, {len(bad)}): median "
             f"{statistics.median(bad):.1f} max {bad[-1]:.1f}; best cut {best:.1f}\n  the engine's threshold {cut:g} "
