@@ -13,6 +13,7 @@ the plan from the cached pages and rebuilds only the volumes that are missing or
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,6 +33,8 @@ from flows.runstate import (
 from flows.safety import case_lock
 from flows.tasks import default_task_runner, ingest
 from pipeline.errors import BadInputError
+from pipeline.models import StandardProfile
+from pipeline.ocr import check_engine, warm_engine
 from pipeline.operations import RoomPolicy
 from pipeline.settings import Settings, StateLayout
 from pipeline.standard import load_profile
@@ -95,10 +98,19 @@ def locate_batch(home: Path, batch_dir: str | Path) -> Path:
                         f"where it went")
 
 
+def warm_up(profile: StandardProfile, workers: int) -> threading.Thread:
+    """Load the OCR engine for the page workers in a thread, beside work that leaves a core idle."""
+    thread = threading.Thread(target=warm_engine, args=(profile.ocr, workers), name="ocr-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
 def build_dossier(job: Job) -> dict:
     """Ingest, process pages, plan, build (or reuse) volumes, check, publish: under the case's lock."""
     log = get_run_logger()
     prof = load_profile(job.profile)
+    check_engine(prof.ocr)  # the OCR engine and its model files are installed, before anything is read
+    warm_up(prof, job.workers)  # beside hashing the batch and taking the case lock
     manifest, refs, sealed = ingest(job.batch_dir, job.batch_id, job.case_no, job.workers, prof, job.admission,
                                     job.publish, job.settings, job.home)
     log.info("batch %s (id %s): case %s, %d pages, standard %s", job.batch_dir, job.batch_id, manifest.case_no,

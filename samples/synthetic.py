@@ -216,8 +216,12 @@ def wrap(text: str, fnt: ImageFont.FreeTypeFont, width: int, indent_px: int) -> 
     return lines
 
 
-def layout(img: Image.Image, blocks: list[Block], dpi: int, top_mm: float = 37.0) -> tuple[list[str], int]:
-    """Draw blocks top to bottom inside 公文 margins; returns the lines drawn and the y where text ended."""
+def layout(img: Image.Image, blocks: list[Block], dpi: int, top_mm: float = 37.0,
+           glyphs: list[tuple[str, float, float, float, float]] | None = None) -> tuple[list[str], int]:
+    """Draw blocks top to bottom inside 公文 margins; returns the lines drawn and the y where text ended.
+
+    ``glyphs`` (when given) receives every character drawn with its cell: (character, x0, y0, x1, y1) in pixels, its
+    advance across and the line's ink rows down."""
     draw = ImageDraw.Draw(img)
     left, right = mm_to_px(28, dpi), img.width - mm_to_px(26, dpi)
     bottom = img.height - mm_to_px(35, dpi)
@@ -233,6 +237,10 @@ def layout(img: Image.Image, blocks: list[Block], dpi: int, top_mm: float = 37.0
             w = fnt.getlength(line)
             x = {"left": left + (indent_px if i == 0 else 0), "centre": (left + right - w) / 2, "right": right - w}[b.align]
             draw.text((x, y), line, font=fnt, fill=b.colour)
+            if glyphs is not None:
+                _, ink_top, _, ink_bottom = draw.textbbox((x, y), line, font=fnt)
+                edges = [x + fnt.getlength(line[:k]) for k in range(len(line) + 1)]
+                glyphs += [(ch, edges[k], ink_top, edges[k + 1], ink_bottom) for k, ch in enumerate(line)]
             drawn.append(line)
             y += line_h
         if b.rule_after:
@@ -352,6 +360,8 @@ class PageTruth:
     colour: str = "bitonal"  # bitonal | grey | colour: the archive mode the page deserves
     lines: list[str] = field(default_factory=list)  # text drawn, in reading order
     kind: str = ""
+    glyphs: list[tuple[str, float, float, float, float]] = field(default_factory=list)  # (char, x0, y0, x1, y1) of
+    # each character of `lines` on the clean page (the scan's pixels too when it is neither skewed, turned nor bordered)
 
 
 @dataclass
@@ -376,7 +386,7 @@ def clean_page(kind: str, facts: CaseFacts, rng: random.Random, dpi: int = 300, 
     truth = PageTruth(kind=kind)
     if kind in ("indictment", "judgment", "record"):
         blocks, seal = document_blocks(kind, facts, rng, page_in_doc)
-        truth.lines, y = layout(img, blocks, dpi)
+        truth.lines, y = layout(img, blocks, dpi, glyphs=truth.glyphs)
         if kind == "indictment" and page_in_doc == 0:
             truth.colour = "colour"  # 红头
         if kind == "record":

@@ -37,11 +37,19 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 stamp=.venv/.installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ requirements-ppocr.txt -nt "$stamp" ]; then
   echo "bootstrap: installing the project into .venv"
   .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -e ".[dev]"
+  .venv/bin/pip install -q -e ".[dev,ppocr]"
+  # PP-OCR's wheel (its models inside) without its own dependencies: they name opencv-python, whose cv2 would
+  # overwrite opencv-python-headless's; the ones it imports come from the `ppocr` extra above
+  .venv/bin/pip install -q --no-deps --require-hashes -r requirements-ppocr.txt
   touch "$stamp"
 else
   echo "bootstrap: .venv up to date"
+fi
+if .venv/bin/pip show -q opencv-python >/dev/null 2>&1; then
+  echo "bootstrap: opencv-python is installed beside opencv-python-headless (both write cv2/): uninstall both," \
+       "then run 'pip install --force-reinstall opencv-python-headless'" >&2
+  exit 1
 fi

@@ -106,6 +106,37 @@ def test_the_text_layer_holds_the_chinese_text_without_spaces(sample_run):
     assert not re.search(r"[\u4e00-\u9fff] +[\u4e00-\u9fff]", text)
 
 
+def test_the_manifest_names_the_ocr_engine_and_the_digests_of_its_models(sample_run):
+    from pipeline.common import sha256_file
+    from pipeline.ocr._ppocr_models import ppocr_models
+
+    ocr = manifest_of(sample_run).ocr
+    installed = ppocr_models()
+    assert ocr.engine == "ppocr" and ocr.version == f"rapidocr-onnxruntime {installed.version}"
+    assert {(m.file, m.sha256) for m in ocr.models} == {
+        (installed.path(r).name, sha256_file(installed.path(r))) for r in ("det", "rec")}
+
+
+def test_search_finds_every_printed_occurrence_of_a_court_name_on_its_page(sample_run):
+    import pymupdf
+
+    manifest = manifest_of(sample_run)
+    _, _, result = sample_run
+    doc = pymupdf.open(Path(result["folder"]) / "volumes" / "001.pdf")
+    by_label = {doc[i].get_label(): doc[i] for i in range(len(doc))}
+    found = 0
+    for record, truth in zip(manifest.pages, TRUTH["pages"]):
+        if record.page is None:
+            continue
+        printed = sum(line.count("人民法院") for line in truth["lines"])
+        hits = by_label[str(record.page)].search_for("人民法院")
+        assert len(hits) >= printed, (record.source, len(hits), printed)
+        if not truth["seal"]:  # a seal's ring reads 人民法院 too; elsewhere a hit is a printed occurrence
+            assert len(hits) == printed, (record.source, len(hits), printed)
+        found += len(hits)
+    assert found >= 2
+
+
 def test_the_published_dossier_fetches_back_verified(sample_run, tmp_path):
     from pipeline.settings import StoreSettings
     from pipeline.storage import ObjectStore, StoreConfig, fetch_dossier

@@ -1,4 +1,5 @@
-"""OCR through tesseract: words, lines, confidence, spacing of the page text, settings key, errors, list mode."""
+"""OCR through both engines of the seam (Tesseract and PP-OCR): words, lines, confidence, spacing of the page text;
+Tesseract's settings key, errors and list mode (PP-OCR's own are in test_ppocr.py)."""
 
 from __future__ import annotations
 
@@ -24,9 +25,19 @@ def squash(text: str) -> str:
     return "".join(unicodedata.normalize("NFKC", text).split())
 
 
+MAX_CER = {"tesseract": 0.15, "ppocr": 0.04}
+
+
 @pytest.fixture(scope="module")
 def settings() -> OcrSettings:
-    return OcrSettings.from_policy(load_profile().ocr)
+    """Tesseract, as a profile naming it reads pages."""
+    return OcrSettings.from_policy(load_profile().ocr, engine="tesseract")
+
+
+@pytest.fixture(scope="module", params=["tesseract", "ppocr"])
+def engine_settings(request) -> OcrSettings:
+    """Each engine, as the default profile's OCR policy sets it up."""
+    return OcrSettings.from_policy(load_profile().ocr, engine=request.param)
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +46,8 @@ def judgment():
 
 
 @pytest.fixture(scope="module")
-def judgment_ocr(judgment, settings) -> OcrResult:
-    return ocr_image(judgment.image, judgment.dpi, settings, "judgment-strip")
+def judgment_ocr(judgment, engine_settings) -> OcrResult:
+    return ocr_image(judgment.image, judgment.dpi, engine_settings, "judgment-strip")
 
 
 def latin_image(text: str) -> Image.Image:
@@ -50,12 +61,12 @@ def latin_image(text: str) -> Image.Image:
 def test_settings_follow_the_profile_ocr_policy():
     policy = load_profile().ocr
     s = OcrSettings.from_policy(policy)
-    assert (s.languages, s.psm, s.timeout) == (policy.languages, policy.psm, policy.timeout_seconds)
+    assert (s.engine, s.languages, s.psm, s.timeout) == ("ppocr", policy.languages, policy.psm, policy.timeout_seconds)
 
 
-def test_chinese_page_is_read_close_to_its_ground_truth(judgment, judgment_ocr):
+def test_chinese_page_is_read_close_to_its_ground_truth(judgment, judgment_ocr, engine_settings):
     truth = squash("".join(judgment.truth.lines))
-    assert levenshtein(squash(judgment_ocr.text), truth) / len(truth) < 0.15
+    assert levenshtein(squash(judgment_ocr.text), truth) / len(truth) < MAX_CER[engine_settings.engine]
 
 
 def test_lines_come_in_reading_order_with_word_boxes_inside_the_image(judgment_ocr):
@@ -77,14 +88,20 @@ def test_mean_confidence_is_the_mean_of_word_confidences(judgment_ocr):
 
 
 def test_page_text_has_no_space_between_han_characters(judgment_ocr):
-    assert sum(len(line.words) - 1 for line in judgment_ocr.lines) >= 10  # tesseract split the lines into words
     assert HAN_SPACE_HAN.search(judgment_ocr.text) is None
     assert judgment_ocr.text.count("\n") == len(judgment_ocr.lines) - 1
 
 
-def test_latin_words_are_joined_by_single_spaces(settings):
+def test_tesseract_splits_chinese_lines_into_words_joined_without_spaces(settings, judgment):
+    r = ocr_image(judgment.image, judgment.dpi, settings, "judgment-strip")
+    assert sum(len(line.words) - 1 for line in r.lines) >= 10
+    assert HAN_SPACE_HAN.search(r.text) is None
+
+
+@pytest.mark.parametrize("engine", ["tesseract", "ppocr"])
+def test_latin_words_are_joined_by_single_spaces(engine):
     words = "Case file 2024 seized phone".split()
-    r = ocr_image(latin_image(" ".join(words)), 300, OcrSettings("eng", 7, settings.timeout), "latin-line")
+    r = ocr_image(latin_image(" ".join(words)), 300, OcrSettings("eng", 7, engine=engine), "latin-line")
     assert r.text == " ".join(words)
 
 
@@ -92,8 +109,8 @@ def test_spaces_go_only_between_latin_or_digit_words():
     assert join_words(["No.", "2024", "年", "人民", "法院", "，", "ID", "4107"]) == "No. 2024年人民法院，ID 4107"
 
 
-def test_blank_page_has_no_text_and_no_confidence(settings):
-    r = ocr_image(Image.new("L", (1200, 800), 255), 300, settings, "blank")
+def test_blank_page_has_no_text_and_no_confidence(engine_settings):
+    r = ocr_image(Image.new("L", (1200, 800), 255), 300, engine_settings, "blank")
     assert (r.lines, r.text, r.mean_confidence) == ((), "", None)
 
 
@@ -101,16 +118,16 @@ def test_result_round_trips_through_its_dict_form(judgment_ocr):
     assert OcrResult.from_dict(judgment_ocr.to_dict()) == judgment_ocr
 
 
-def test_result_records_the_settings_key_it_was_made_with(judgment_ocr, settings):
-    assert judgment_ocr.settings == settings.key
+def test_result_records_the_settings_key_it_was_made_with(judgment_ocr, engine_settings):
+    assert judgment_ocr.settings == engine_settings.key
 
 
-def test_settings_key_changes_with_languages_and_psm(settings):
+def test_tesseract_settings_key_changes_with_languages_and_psm(settings):
     keys = {settings.key, OcrSettings("chi_sim+eng", settings.psm).key, OcrSettings(settings.languages, 6).key}
     assert len(keys) == 3
 
 
-def test_settings_key_changes_when_a_model_file_changes(tmp_path, settings):
+def test_tesseract_settings_key_changes_when_a_model_file_changes(tmp_path, settings):
     shutil.copy(settings.model_dir / "chi_sim.traineddata", tmp_path / "chi_sim.traineddata")
     local = OcrSettings("chi_sim", 3, tessdata=str(tmp_path))
     before = local.key
@@ -119,7 +136,7 @@ def test_settings_key_changes_when_a_model_file_changes(tmp_path, settings):
     assert local.key != before
 
 
-def test_timeout_raises_a_page_error_naming_the_page(judgment):
+def test_tesseract_timeout_raises_a_page_error_naming_the_page(judgment):
     with pytest.raises(PageError, match="judgment p.7") as err:
         ocr_image(judgment.image, 300, OcrSettings(timeout=0.05), "judgment p.7")
     assert err.value.page == "judgment p.7"

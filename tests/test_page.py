@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -96,10 +97,41 @@ def test_each_archived_page_keeps_a_thumbnail_beside_its_image(small_batch, tmp_
 
 
 
-def test_a_bitonal_page_is_ocred_from_its_archive_file(small_batch, tmp_path):
-    env = environment(small_batch, tmp_path)
+def with_engine(env: PageEnvironment, engine: str) -> PageEnvironment:
+    """The same environment under a profile that names another OCR engine (same id and version)."""
+    profile = env.profile.model_copy(update={"ocr": env.profile.ocr.model_copy(update={"engine": engine})})
+    return PageEnvironment(env.batch_dir, profile, env.cache, env.ocr_cache_root, has_title=has_title)
+
+
+def test_with_tesseract_a_bitonal_page_is_ocred_from_its_archive_file(small_batch, tmp_path):
+    env = with_engine(environment(small_batch, tmp_path), "tesseract")
     artifact, _ = process_pages([(0, list_pages(small_batch)[0])], env)[0]
     assert artifact.record.colour == "bitonal" and artifact.image_path.suffix == ".tif"
     digest = image_digest(OcrFile(artifact.image_path, artifact.width, artifact.height))
     key = f"{OcrSettings.from_policy(env.profile.ocr).key};dpi={artifact.dpi:g}"
     assert OcrCache(tmp_path / "ocr").get(digest, key).words
+
+
+def test_with_ppocr_a_bitonal_page_is_ocred_from_the_grey_its_bits_were_cut_from(small_batch, tmp_path):
+    from pipeline.capture import read_page
+    from pipeline.imaging import prepare_page
+    from pipeline.ocr import text_reader
+
+    env = environment(small_batch, tmp_path)
+    ref = list_pages(small_batch)[0]
+    artifact, _ = process_pages([(0, ref)], env)[0]
+    assert env.profile.ocr.engine == "ppocr" and artifact.record.colour == "bitonal"
+    raw = read_page(small_batch, ref)
+    grey = prepare_page(raw.image, raw.dpi or 200, env.profile, ref.label, reader=text_reader(env.profile.ocr)).ocr
+    key = f"{OcrSettings.from_policy(env.profile.ocr).key};dpi={artifact.dpi:g}"
+    assert OcrCache(tmp_path / "ocr").get(image_digest(grey), key).words
+    file_digest = image_digest(OcrFile(artifact.image_path, artifact.width, artifact.height))
+    assert OcrCache(tmp_path / "ocr").get(file_digest, key) is None
+
+
+def test_another_ocr_engine_does_not_reuse_page_results(small_batch, tmp_path):
+    ref = list_pages(small_batch)[0]
+    env = environment(small_batch, tmp_path)
+    process_pages([(0, ref)], env)
+    ((artifact, cached),) = process_pages([(0, ref)], with_engine(env, "tesseract"))
+    assert not cached and "tesseract" in json.loads(artifact.ocr_path.read_text(encoding="utf-8"))["settings"]

@@ -157,8 +157,11 @@ def process(
     prefect_environment(home)
 
     def prepare() -> Callable[[], dict]:
-        from flows.process import process_batch
+        from flows.process import process_batch, warm_up
+        from pipeline.standard import load_profile
 
+        if not (dask_address or settings().processing.dask_address):  # pages are read here: load the engine now
+            warm_up(load_profile(profile), workers or settings().processing.page_workers)
         flow = process_batch.with_options(task_runner=task_runner(workers, dask_address))
         return lambda: flow(str(batch_dir), case_no=case, profile=profile, state=str(home.root), publish=publish,
                             review=review.value if review else None)

@@ -6,10 +6,11 @@ outside the BMP get a CID from the surrogate range D800-DFFF (never a character 
 recorded in the ToUnicode CMap. The font passes PDF/A-1b (PDFBox Preflight): embedded FontFile2, CIDToGIDMap,
 CIDSet, CapHeight, /DW equal to the glyph's advance at unitsPerEm 1000, no subset tag.
 
-Chinese words are joined without spaces, Latin words get a real space character. Runs of CJK words are spread evenly
-between the ends of their ink (Tesseract's per-character boxes are too rough); each piece is stretched (Tz) to the
-next piece's left edge, the last of a line to its own box, so that no gap makes a viewer insert a space and selection
-and search highlights sit on the printed characters.
+Chinese words are joined without spaces, Latin words get a real space character. Each character is placed where the
+OCR engine saw it (``_pieces.py``: PP-OCR's per-character positions, or runs of Tesseract's CJK words spread evenly
+between the ends of their ink); each piece is stretched (Tz) to the next piece's left edge, the last of a line to its
+own box, so that no gap makes a viewer insert a space and selection and search highlights sit on the printed
+characters.
 
 Usage: ``add_text_layer(pdf, page, result, page_width_pt, page_height_pt)`` once per page, with the size of the page
 the OCRed image fills; the font is created on first use and shared by every page of ``pdf``.
@@ -20,7 +21,6 @@ from __future__ import annotations
 import logging
 import re
 import zlib
-from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -28,7 +28,8 @@ from pathlib import Path
 import pikepdf
 from pikepdf import Array, Dictionary, Name
 
-from pipeline.ocr import OcrLine, OcrResult, is_cjk, needs_space
+from pipeline.assembly._pieces import line_pieces
+from pipeline.ocr import OcrResult
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +39,6 @@ UNITS_PER_EM = 1000
 ASCENT = 880
 DESCENT = -120  # the em box spans [DESCENT, ASCENT]: sized to a line's height it covers the line's box
 CAP_HEIGHT = 700
-EM_GAP = 0.8  # a gap wider than this many line heights ends a run of CJK words
-LEFT_INK_PUNCT = set("。，、；：！？）》」』】〕〉”’．")  # full-width marks printed in the left part of their cell
 SUPPLEMENTARY_CIDS = range(0xD800, 0xE000)  # CIDs for characters outside the BMP
 _PDF_ATTR = "_dossier_textlayer_font"
 
@@ -251,54 +250,6 @@ def _fmt(v: float) -> str:
     return s if s not in ("-0", "") else "0"
 
 
-@dataclass(frozen=True)
-class _Piece:
-    """Text placed as one unit: a Latin/digit word, or a run of CJK words whose characters share one pitch."""
-
-    text: str
-    x0: float
-    x1: float
-    even: bool  # a CJK run: character i sits at x0 + i * (x1 - x0) / len(text)
-
-
-def line_pieces(line: OcrLine) -> list[_Piece]:
-    """Split a line into pieces: runs of adjacent CJK words (no gap wider than ~an em) and single other words.
-
-    Tesseract's LSTM boxes for single characters are often half an em off, but the ends of a run of ink are
-    reliable and CJK type sits on a regular pitch: spreading a run's characters evenly between its ends puts them
-    over their print (mean error 0.02-0.07 em against 0.5 em for per-word boxes, measured on three CJK fonts).
-    A run ending in a punctuation mark whose ink hugs the left of its cell (。，、 ...) is measured without it.
-    """
-    words = line.words
-    gap_limit = EM_GAP * line.height
-    pieces: list[_Piece] = []
-    i = 0
-    while i < len(words):
-        if not _all_cjk(words[i].text):
-            w = words[i]
-            pieces.append(_Piece(w.text, w.x0, w.x1, False))
-            i += 1
-            continue
-        j = i
-        while (j + 1 < len(words) and _all_cjk(words[j + 1].text)
-               and words[j + 1].x0 - words[j].x1 <= gap_limit and words[j + 1].x0 > words[j].x0):
-            j += 1
-        run = words[i : j + 1]
-        text = "".join(w.text for w in run)
-        x0, x1 = run[0].x0, max(w.x1 for w in run)
-        if len(run) > 1 and len(run[-1].text) == 1 and run[-1].text in LEFT_INK_PUNCT:
-            head = max(w.x1 for w in run[:-1])
-            if head > x0:
-                x1 = x0 + (head - x0) * len(text) / (len(text) - 1)
-        pieces.append(_Piece(text, x0, x1, True))
-        i = j + 1
-    return pieces
-
-
-def _all_cjk(text: str) -> bool:
-    return bool(text) and all(is_cjk(c) for c in text)
-
-
 def text_layer_content(font: TextLayerFont, resource: str, result: OcrResult, page_width_pt: float,
                        page_height_pt: float, origin: tuple[float, float] = (0.0, 0.0)) -> bytes:
     """The content-stream operators that draw ``result``'s words invisibly over a page of the given size."""
@@ -323,15 +274,21 @@ def text_layer_content(font: TextLayerFont, resource: str, result: OcrResult, pa
         pieces = line_pieces(line)
         for k, piece in enumerate(pieces):
             nxt = pieces[k + 1] if k + 1 < len(pieces) else None
-            text = piece.text + (" " if nxt is not None and needs_space(piece.text, nxt.text) else "")
             # stretch to the next piece so that no gap makes a viewer insert a space; the last piece keeps its box
             right = nxt.x0 if nxt is not None and nxt.x0 > piece.x0 else piece.x1
-            if piece.even and len(text) > 1:
-                last = piece.x0 + (piece.x1 - piece.x0) * (len(text) - 1) / len(text)
-                show(text[:-1], piece.x0, last, size, baseline)
-                show(text[-1], last, max(right, last + 1), size, baseline)
+            space = " " if piece.space_after else ""
+            if piece.even:
+                n = len(piece.text)
+                last = piece.x0 + (piece.x1 - piece.x0) * (n - 1) / n
+                if n > 1:
+                    show(piece.text[:-1], piece.x0, last, size, baseline)
+                if space and right > piece.x1:
+                    show(piece.text[-1], last, piece.x1, size, baseline)
+                    show(space, piece.x1, right, size, baseline)
+                else:
+                    show(piece.text[-1] + space, last, max(right, last + 1), size, baseline)
             else:
-                show(text, piece.x0, right, size, baseline)
+                show(piece.text + space, piece.x0, right, size, baseline)
     ops.append("ET")
     font.flush()
     return ("\n".join(ops) + "\n").encode("ascii")

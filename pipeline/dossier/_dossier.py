@@ -34,6 +34,7 @@ from pipeline.models import (
     VolumeEntry,
     volume_key,
 )
+from pipeline.ocr import engine_entry
 from pipeline.pages import PageArtifact
 from pipeline.settings import SigningSettings
 from pipeline.storage import case_key
@@ -125,7 +126,7 @@ def build_manifest(manifest: BatchManifest, batch_id: str, profile: StandardProf
         retention=manifest.retention or profile.volumes.retention, standard=profile.key,
         pipeline_version=__version__, created=created, batches=[batch_id], grants=[],  # never from the room
         volumes=list(volumes), documents=document_entries(documents), pages=[a.record for a in artifacts],
-        corrections=list(corrections),
+        corrections=list(corrections), ocr=engine_entry(profile.ocr),
     )
 
 

@@ -1,5 +1,8 @@
 """A folder of OCR results keyed by (image digest, OCR settings key), so a rerun never OCRs the same page twice.
 
+The settings key names the engine, its version, the SHA-256 of its models and its settings (``OcrSettings.key``):
+another engine, or the same engine with other models, never reuses a result.
+
 Entries are JSON files written atomically (:func:`pipeline.common.write_atomic`), so
 readers never see half an entry and concurrent writers of the same entry simply last-write-win with identical
 content. An unreadable or mismatching entry is a miss. :meth:`OcrCache.get_or_compute` also serialises the
@@ -15,8 +18,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pipeline.common import write_atomic
+from pipeline.ocr._engines import ocr_image, ocr_images
 from pipeline.ocr._results import OcrFile, OcrInput, OcrResult
-from pipeline.ocr._tesseract import OcrSettings, ocr_image, ocr_images
+from pipeline.ocr._settings import OcrSettings
 
 ENTRY_VERSION = 1
 
@@ -94,7 +98,7 @@ def cached_ocr(image: OcrInput, dpi: float, settings: OcrSettings, label: str, c
 
 def cached_ocr_images(items: list[tuple[OcrInput, float, str]], settings: OcrSettings,
                       cache: OcrCache | None) -> list[OcrResult]:
-    """OCR pages ``(image, dpi, label)`` through the cache, the misses in one tesseract process (list mode).
+    """OCR pages ``(image, dpi, label)`` through the cache, the misses in one engine run (Tesseract's list mode).
 
     Identical pages in ``items`` are OCRed once. Unlike :func:`cached_ocr`, pages are not locked against another
     process OCRing them at the same moment (both would store the same result).

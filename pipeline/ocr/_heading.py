@@ -10,8 +10,10 @@ import numpy as np
 from PIL import Image
 
 from pipeline.errors import PageError
-from pipeline.ocr._results import OcrLine, OcrResult, OcrWord
-from pipeline.ocr._tesseract import OcrSettings, read_line_words
+from pipeline.models import OcrPolicy
+from pipeline.ocr._engines import read_line
+from pipeline.ocr._results import OcrChar, OcrLine, OcrResult, OcrWord
+from pipeline.ocr._settings import LINE_PSM, OcrSettings
 
 
 @dataclass(frozen=True)
@@ -20,9 +22,10 @@ class HeadingReader:
 
     Tesseract's page layout analysis (psm 3) drops a title standing above a table or a photo (measured on the
     synthetic 扣押物品清单 and 现场勘验照片 pages at 200 and 300 dpi). This finds the text lines of ink above the first
-    line the OCR read (within the top third) and reads each as a single line (psm 7), a few tenths of a second per
-    such page; pages whose text starts at the top margin cost nothing. ``has_title`` says whether a page's OCR already
-    shows a title (the structure stage knows what a title is).
+    line the OCR read (within the top third) and reads each as a single line (psm 7) with the profile's engine
+    (``engine``: Tesseract or PP-OCR, whose line read skips its detector), a few tenths of a second per such page;
+    pages whose text starts at the top margin cost nothing. ``has_title`` says whether a page's OCR already shows a
+    title (the structure stage knows what a title is).
     """
 
     has_title: Callable[[OcrResult], bool]
@@ -31,6 +34,12 @@ class HeadingReader:
     tesseract: str = ""  # empty: the configured binary
     top_margin: float = 0.16  # OCR text starting above this share of the page height leaves no room for a title
     max_lines: int = 3
+    engine: str = "ppocr"  # the default profile's engine (OcrPolicy.engine)
+
+    @classmethod
+    def for_policy(cls, has_title: Callable[[OcrResult], bool], policy: OcrPolicy) -> HeadingReader:
+        """The re-reader of a profile's OCR policy: its engine, languages and timeout."""
+        return cls(has_title, languages=policy.languages, timeout=policy.timeout_seconds, engine=policy.engine)
 
     def complete(self, image_path: Path | None, dpi: float, label: str, ocr: OcrResult) -> OcrResult:
         """The page's OCR, with its heading re-read when the OCR found no title on the page."""
@@ -54,21 +63,27 @@ class HeadingReader:
             raise PageError(f"cannot read page image {image_path} of {label}: {exc}", label) from exc
         scale = ocr.width / grey.width
         dpi = dpi or ocr.dpi
-        settings = OcrSettings(languages=self.languages, psm=7, timeout=self.timeout, tesseract=self.tesseract)
+        settings = OcrSettings(languages=self.languages, psm=LINE_PSM, timeout=self.timeout,
+                               tesseract=self.tesseract, engine=self.engine)
         lines = []
         top = np.asarray(grey.crop((0, 0, grey.width, int(grey.height * band))))
         for box in ink_lines(top, dpi)[: self.max_lines]:
-            words = read_line_words(grey.crop(box), dpi, settings, f"re-reading the title of {label}", label)
+            words = read_line(grey.crop(box), dpi, settings, label)
             if words:
-                ws = tuple(OcrWord(w.text, round((w.x0 + box[0]) * scale), round((w.y0 + box[1]) * scale),
-                                   round((w.x1 + box[0]) * scale), round((w.y1 + box[1]) * scale), w.conf)
-                           for w in words)
+                ws = tuple(_placed(w, box[0], box[1], scale) for w in words)
                 lines.append(OcrLine(ws, min(w.x0 for w in ws), min(w.y0 for w in ws), max(w.x1 for w in ws),
                                      max(w.y1 for w in ws)))
         if not lines:
             return None
         merged = tuple(sorted((*lines, *ocr.lines), key=lambda ln: ln.y0))
         return OcrResult(ocr.width, ocr.height, ocr.dpi, merged, ocr.settings + " +heading-reread")
+
+
+def _placed(w: OcrWord, dx: int, dy: int, scale: float) -> OcrWord:
+    """A word read in a crop, moved to where the crop lies on the page (its characters too)."""
+    chars = tuple(OcrChar(c.text, round((c.x0 + dx) * scale), round((c.x1 + dx) * scale), c.conf) for c in w.chars)
+    return OcrWord(w.text, round((w.x0 + dx) * scale), round((w.y0 + dy) * scale), round((w.x1 + dx) * scale),
+                   round((w.y1 + dy) * scale), w.conf, chars)
 
 
 def ink_lines(band: np.ndarray, dpi: float) -> list[tuple[int, int, int, int]]:

@@ -56,8 +56,20 @@ def join_words(words: Iterable[str]) -> str:
 
 
 @dataclass(frozen=True)
+class OcrChar:
+    """One character of a word where the engine placed it: its x-range in pixels of the OCR image, confidence
+    0-100. Characters of a word tile it: each ends where the next begins."""
+
+    text: str
+    x0: int
+    x1: int
+    conf: float
+
+
+@dataclass(frozen=True)
 class OcrWord:
-    """One recognised word: its text and box in pixels of the OCR image (origin top-left), confidence 0-100."""
+    """One recognised word: its text and box in pixels of the OCR image (origin top-left), confidence 0-100, and its
+    characters' positions when the engine gives them (PP-OCR does; Tesseract's word boxes are all there is)."""
 
     text: str
     x0: int
@@ -65,6 +77,7 @@ class OcrWord:
     x1: int
     y1: int
     conf: float
+    chars: tuple[OcrChar, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -90,7 +103,8 @@ class OcrLine:
 
 @dataclass(frozen=True)
 class OcrResult:
-    """Tesseract's reading of one page image, with the image size and resolution it was run on."""
+    """An OCR engine's reading of one page image, with the image size and resolution it was run on, and the settings
+    key (engine, version, models, settings) it was made with."""
 
     width: int
     height: int
@@ -115,21 +129,33 @@ class OcrResult:
         return sum(confs) / len(confs) if confs else None
 
     def to_dict(self) -> dict:
-        """A JSON-serialisable form (for the cache): what ``dataclasses.asdict`` gives, at a tenth of its cost."""
+        """A JSON-serialisable form (for the cache), at a tenth of ``dataclasses.asdict``'s cost; a word's characters
+        are ``[text, x0, x1, conf]`` lists."""
         return {"width": self.width, "height": self.height, "dpi": self.dpi,
-                "lines": [{"words": [{"text": w.text, "x0": w.x0, "y0": w.y0, "x1": w.x1, "y1": w.y1, "conf": w.conf}
-                                     for w in ln.words], "x0": ln.x0, "y0": ln.y0, "x1": ln.x1, "y1": ln.y1}
-                          for ln in self.lines],
+                "lines": [{"words": [_word_dict(w) for w in ln.words], "x0": ln.x0, "y0": ln.y0, "x1": ln.x1,
+                           "y1": ln.y1} for ln in self.lines],
                 "settings": self.settings}
 
     @classmethod
     def from_dict(cls, data: dict) -> OcrResult:
         """Rebuild from :meth:`to_dict` output."""
         lines = tuple(
-            OcrLine(tuple(OcrWord(**w) for w in ln["words"]), ln["x0"], ln["y0"], ln["x1"], ln["y1"])
+            OcrLine(tuple(_word(w) for w in ln["words"]), ln["x0"], ln["y0"], ln["x1"], ln["y1"])
             for ln in data.get("lines", ())
         )
         return cls(data["width"], data["height"], data["dpi"], lines, data.get("settings", ""))
+
+
+def _word_dict(w: OcrWord) -> dict:
+    out = {"text": w.text, "x0": w.x0, "y0": w.y0, "x1": w.x1, "y1": w.y1, "conf": w.conf}
+    if w.chars:
+        out["chars"] = [[c.text, c.x0, c.x1, c.conf] for c in w.chars]
+    return out
+
+
+def _word(data: dict) -> OcrWord:
+    chars = tuple(OcrChar(*c) for c in data.get("chars", ()))
+    return OcrWord(data["text"], data["x0"], data["y0"], data["x1"], data["y1"], data["conf"], chars)
 
 
 @dataclass(frozen=True)
@@ -156,4 +182,4 @@ def read_ocr_result(path: Path | None, label: str) -> OcrResult | None:
 
 
 OcrInput = Image.Image | OcrFile
-"""What Tesseract reads for a page: pixels in memory, or a file already on disk."""
+"""What an engine reads for a page: pixels in memory, or a file already on disk (Tesseract reads it itself)."""

@@ -1,4 +1,5 @@
-"""Tesseract: the one home of the tesseract program (page OCR in list mode, line and block reads, OSD).
+"""Tesseract: the one home of the tesseract program (page OCR in list mode, line and block reads, OSD), one of the
+two engines behind the OCR seam (``_engines.py``).
 
 Tesseract runs as a child process with ``OMP_THREAD_LIMIT=1`` (pages are parallelised, never threads inside one
 page); its TSV output gives word boxes, line grouping and word confidence. Images go in as uncompressed TIFF files
@@ -20,8 +21,8 @@ from PIL import Image
 
 from pipeline.common import run_tool, sha256_file
 from pipeline.errors import PageError
-from pipeline.models import OcrPolicy
 from pipeline.ocr._results import OcrFile, OcrInput, OcrLine, OcrResult, OcrWord
+from pipeline.ocr._settings import OcrSettings
 
 ONE_THREAD = {"OMP_THREAD_LIMIT": "1"}
 """Tesseract runs with one OpenMP thread: pages are parallelised, never threads inside one page."""
@@ -31,7 +32,8 @@ ONE_THREAD = {"OMP_THREAD_LIMIT": "1"}
 OCR_CODE_VERSION = "1"
 
 
-def _tesseract_cmd() -> str:
+def tesseract_cmd() -> str:
+    """The tesseract binary pytesseract is configured with."""
     return str(pytesseract.pytesseract.tesseract_cmd)
 
 
@@ -44,7 +46,7 @@ def tesseract_version(cmd: str) -> str:
 
 
 @lru_cache(maxsize=8)
-def _default_tessdata(cmd: str) -> str:
+def default_tessdata(cmd: str) -> str:
     """The folder tesseract loads its models from when none is given."""
     out = run_tool([cmd, "--list-langs"], what=f"running {cmd} --list-langs", timeout=30, tool="tesseract",
                    error=PageError)
@@ -56,57 +58,32 @@ def _default_tessdata(cmd: str) -> str:
 
 
 @lru_cache(maxsize=64)
-def _file_digest(path: str, size: int, mtime_ns: int) -> str:
-    return sha256_file(Path(path))[:16]
+def file_digest(path: str, size: int, mtime_ns: int) -> str:
+    """SHA-256 of a model file, computed once per version of the file (size and mtime)."""
+    return sha256_file(Path(path))
 
 
-@dataclass(frozen=True)
-class OcrSettings:
-    """How Tesseract is called: language list, page segmentation mode, timeout in seconds, binary and model folder."""
+def _model_stat(path: Path) -> tuple[int, str]:
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise PageError(f"tesseract model {path} is missing: {exc}") from exc
+    return st.st_size, file_digest(str(path), st.st_size, st.st_mtime_ns)
 
-    languages: str = "chi_sim"
-    psm: int = 3
-    timeout: float = 180.0
-    tesseract: str = ""  # binary; empty = pytesseract's tesseract_cmd
-    tessdata: str = ""  # model folder; empty = tesseract's default
 
-    @classmethod
-    def from_policy(cls, policy: OcrPolicy, **overrides: object) -> OcrSettings:
-        """Settings from a profile's OCR policy (``profile.ocr``); keyword overrides win."""
-        values: dict[str, object] = {"languages": policy.languages, "psm": policy.psm,
-                                     "timeout": policy.timeout_seconds}
-        values.update(overrides)
-        return cls(**values)  # type: ignore[arg-type]
+def tesseract_key(settings: OcrSettings) -> str:
+    """The OCR cache key of Tesseract settings: code version, tesseract version, languages, psm, model digests."""
+    parts = [f"ocr{OCR_CODE_VERSION}", f"tesseract {tesseract_version(settings.cmd)}", f"l={settings.languages}",
+             f"psm={settings.psm}"]
+    for path in settings.model_files():
+        size, digest = _model_stat(path)
+        parts.append(f"{path.name}={size}:{digest[:16]}")
+    return ";".join(parts)
 
-    @property
-    def cmd(self) -> str:
-        """The tesseract binary to run."""
-        return self.tesseract or _tesseract_cmd()
 
-    @property
-    def model_dir(self) -> Path:
-        """The folder the traineddata files are read from."""
-        return Path(self.tessdata or _default_tessdata(self.cmd))  # tesseract itself honours TESSDATA_PREFIX
-
-    def model_files(self) -> list[Path]:
-        """The traineddata files these settings load (OSD too when the psm uses it)."""
-        names = [n for n in self.languages.split("+") if n]
-        if self.psm in (0, 1):
-            names.append("osd")
-        return [self.model_dir / f"{n}.traineddata" for n in names]
-
-    @property
-    def key(self) -> str:
-        """A stable string naming everything that changes the OCR output; used as the cache key."""
-        parts = [f"ocr{OCR_CODE_VERSION}", f"tesseract {tesseract_version(self.cmd)}", f"l={self.languages}",
-                 f"psm={self.psm}"]
-        for path in self.model_files():
-            try:
-                st = path.stat()
-            except OSError as exc:
-                raise PageError(f"tesseract model {path} is missing: {exc}") from exc
-            parts.append(f"{path.name}={st.st_size}:{_file_digest(str(path), st.st_size, st.st_mtime_ns)}")
-        return ";".join(parts)
+def tesseract_models(settings: OcrSettings) -> tuple[str, list[tuple[str, int, str]]]:
+    """Tesseract's version and the (file name, bytes, SHA-256) of every model file the settings load."""
+    return tesseract_version(settings.cmd), [(p.name, *_model_stat(p)) for p in settings.model_files()]
 
 
 def _image_bytes(image: Image.Image, dpi: float) -> bytes:
@@ -174,7 +151,7 @@ def parse_tsv(tsv: str) -> dict[int, list[OcrLine]]:
     return pages
 
 
-def ocr_image(image: OcrInput, dpi: float, settings: OcrSettings, label: str) -> OcrResult:
+def tesseract_image(image: OcrInput, dpi: float, settings: OcrSettings, label: str) -> OcrResult:
     """OCR one page image at its resolution; raises PageError naming ``label`` on failure or timeout."""
     if isinstance(image, OcrFile):
         tsv = _run(_command(settings, str(image.path), dpi), settings.timeout, f"page {label}", label)
@@ -188,8 +165,8 @@ def ocr_image(image: OcrInput, dpi: float, settings: OcrSettings, label: str) ->
     return OcrResult(image.width, image.height, float(dpi), tuple(lines), settings.key)
 
 
-def ocr_images(items: Sequence[tuple[OcrInput, float, str]], settings: OcrSettings,
-               scratch: Path | None = None) -> list[OcrResult]:
+def tesseract_images(items: Sequence[tuple[OcrInput, float, str]], settings: OcrSettings,
+                     scratch: Path | None = None) -> list[OcrResult]:
     """OCR several pages ``(image, dpi, label)`` in one tesseract process per resolution (the model loads once).
 
     If the batch run fails, each page is run alone so the error names the page at fault.
@@ -221,7 +198,7 @@ def ocr_images(items: Sequence[tuple[OcrInput, float, str]], settings: OcrSettin
             for n, i in enumerate(indexes, start=1):
                 image, page_dpi, label = items[i]
                 if pages is None:
-                    results[i] = ocr_image(image, page_dpi, settings, label)
+                    results[i] = tesseract_image(image, page_dpi, settings, label)
                 else:
                     results[i] = OcrResult(image.width, image.height, float(page_dpi), tuple(pages.get(n, [])),
                                            settings.key)

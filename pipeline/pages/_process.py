@@ -1,8 +1,9 @@
 """Process one page: hash, separator check, imaging, archival encoding, OCR; cached by content.
 
-Processing a page is a pure function of (raw page bytes, standard profile version, pipeline version), so its result
-is stored under that key: a rerun or a reprocessing never redoes a finished page, and OCR results are also kept by
-the digest of the image Tesseract saw, so a new profile that leaves a page's cleaned image unchanged reuses its OCR.
+Processing a page is a pure function of (raw page bytes, standard profile version, pipeline version, OCR engine and
+models), so its result is stored under that key: a rerun or a reprocessing never redoes a finished page, and OCR
+results are also kept by the digest of the image the engine saw, so a new profile that leaves a page's cleaned image
+unchanged reuses its OCR.
 """
 
 from __future__ import annotations
@@ -22,15 +23,20 @@ from pipeline.capture import PageRef, page_file_digest, read_page
 from pipeline.common import write_atomic
 from pipeline.imaging._g4 import g4_tiff
 from pipeline.models import PageRecord, PageSource, SeparatorPayload, StandardProfile
-from pipeline.ocr import OcrFile, OcrInput, OcrResult, OcrSettings
+from pipeline.ocr import OcrFile, OcrInput, OcrResult, OcrSettings, confidence_threshold
 from pipeline.pages._artifact import PageArtifact
 from pipeline.pages._heap import return_free_memory
 
 
-def page_cache_key(sha256: str, profile: StandardProfile) -> str:
-    """The cache key of a page result: raw content, profile id@version and pipeline version."""
-    return hashlib.sha256(f"{sha256}|{profile.key}|{__version__}".encode()).hexdigest()
+def page_cache_key(sha256: str, profile: StandardProfile, ocr_key: str = "") -> str:
+    """The cache key of a page result: raw content, profile id@version, pipeline version and the OCR engine's key
+    (engine, version, model digests: :func:`ocr_engine_key`), so new models never leave old text in a page."""
+    return hashlib.sha256(f"{sha256}|{profile.key}|{__version__}|{ocr_key}".encode()).hexdigest()
 
+
+def ocr_engine_key(profile: StandardProfile) -> str:
+    """What of the OCR engine goes into page cache keys: its settings key, empty when the profile does not OCR."""
+    return OcrSettings.from_policy(profile.ocr).key if profile.ocr.enabled else ""
 
 
 @dataclass(frozen=True)
@@ -131,20 +137,21 @@ class _AwaitingOcr:
     ocr_image: OcrInput
 
 
-def _image_page(position: int, ref: PageRef, env: PageEnvironment) -> tuple[PageArtifact, bool] | _AwaitingOcr:
+def _image_page(position: int, ref: PageRef, env: PageEnvironment,
+                ocr_key: str) -> tuple[PageArtifact, bool] | _AwaitingOcr:
     """Everything up to OCR: cache lookup, separator check, imaging, archival encoding."""
     from pipeline.capture import find_separator
     from pipeline.imaging import thumbnail_of, thumbnail_path
-    from pipeline.ocr import BlockReader
+    from pipeline.ocr import batches, text_reader
 
     limits = env.profile.input
     known = page_file_digest(env.batch_dir, ref, limits)  # a rerun finds finished pages without decoding them
     if known is not None:
-        cached = env.cache.load(page_cache_key(known, env.profile), position, ref)
+        cached = env.cache.load(page_cache_key(known, env.profile, ocr_key), position, ref)
         if cached is not None:
             return cached, True
     raw = read_page(env.batch_dir, ref, limits)
-    key = page_cache_key(raw.sha256, env.profile)
+    key = page_cache_key(raw.sha256, env.profile, ocr_key)
     cached = env.cache.load(key, position, ref)
     if cached is not None:
         raw.image.close()
@@ -167,9 +174,7 @@ def _image_page(position: int, ref: PageRef, env: PageEnvironment) -> tuple[Page
                             flags=[f"separator-undecodable: {found.reason}"])
         return PageArtifact(position, record, None), False
 
-    ocr = env.profile.ocr
-    reader = BlockReader(languages=ocr.languages, timeout=min(30.0, ocr.timeout_seconds))
-    prepared, flags = _prepare(raw.image, dpi, env.profile, ref.label, reader)
+    prepared, flags = _prepare(raw.image, dpi, env.profile, ref.label, text_reader(env.profile.ocr))
     raw.image.close()
     record = PageRecord(
         source=source, sha256=raw.sha256, dpi=prepared.dpi, dpi_inferred=prepared.dpi_inferred,
@@ -197,8 +202,9 @@ def _image_page(position: int, ref: PageRef, env: PageEnvironment) -> tuple[Page
         env.cache.save(key, artifact)
         return artifact, False
     ocr_input: OcrInput = prepared.ocr
-    if prepared.colour == "bitonal":
-        # Tesseract reads the archive G4 file itself: the same pixels as prepared.ocr, at ~65 ms a page less
+    if prepared.colour == "bitonal" and batches(OcrSettings.from_policy(env.profile.ocr)):
+        # Tesseract reads the archive G4 file itself: it reads the bits better than the grey they were cut from (CER
+        # 10.7 % vs 12.3 %), and a G4 file at ~65 ms a page less than the same pixels in memory; PP-OCR reads the grey
         prepared.ocr.close()
         ocr_input = OcrFile(image_path, width, height)
     return _AwaitingOcr(position, ref, key, record, image_path, width, height, prepared.dpi, ocr_input)
@@ -226,14 +232,14 @@ def _finish_page(page: _AwaitingOcr, result, env: PageEnvironment) -> PageArtifa
     artifact = PageArtifact(page.position, record, page.image_path, page.width, page.height, page.dpi)
     ocr = env.profile.ocr
     if env.has_title is not None:
-        reader = HeadingReader(env.has_title, languages=ocr.languages, timeout=ocr.timeout_seconds)
-        result = reader.complete(page.image_path, page.dpi, page.ref.label, result)
+        result = HeadingReader.for_policy(env.has_title, ocr).complete(page.image_path, page.dpi, page.ref.label,
+                                                                       result)
     ocr_path = env.cache.folder(page.key) / "ocr.json"
     write_atomic(ocr_path, json.dumps(result.to_dict(), ensure_ascii=False).encode())
     confidence = result.mean_confidence
     record.ocr_confidence = round(confidence, 1) if confidence is not None else None
     record.ocr_chars = sum(len(w.text) for w in result.words)
-    threshold = env.profile.ocr.min_confidence
+    threshold = confidence_threshold(ocr)
     if confidence is not None and confidence < threshold:
         record.flags.append(f"ocr-confidence-low: {confidence:.0f} < {threshold:.0f}")
     if record.ocr_chars == 0:
@@ -246,32 +252,42 @@ def _finish_page(page: _AwaitingOcr, result, env: PageEnvironment) -> PageArtifa
 def process_pages(items: list[tuple[int, PageRef]], env: PageEnvironment) -> list[tuple[PageArtifact, bool]]:
     """Process a chunk of pages (or load them from the cache); returns (artifact, came from cache) in order.
 
-    Pages are imaged one at a time; those that need OCR are then read by one Tesseract process for the whole chunk
-    (the model loads once: measured 9–24% less CPU per page than a process per page, bench/ocr_modes.py). Only the
-    chunk's cleaned OCR images are held in memory meanwhile, so memory does not grow with the batch.
+    With Tesseract, pages are imaged one at a time and those that need OCR are then read by one Tesseract process for
+    the whole chunk (the model loads once: measured 9–24% less CPU per page than a process per page,
+    bench/ocr_modes.py); only the chunk's cleaned OCR images are held meanwhile. With PP-OCR, whose model stays
+    loaded in the worker, each page is read as soon as it is imaged, and no image is held.
     """
     from pipeline.imaging import one_thread_per_page
-    from pipeline.ocr import OcrCache, cached_ocr_images
+    from pipeline.ocr import OcrCache, batches, cached_ocr, cached_ocr_images
 
     one_thread_per_page()
+    settings = OcrSettings.from_policy(env.profile.ocr)
+    ocr_key = ocr_engine_key(env.profile)
+    cache = OcrCache(env.ocr_cache_root)
     done: dict[int, tuple[PageArtifact, bool]] = {}
     waiting: list[_AwaitingOcr] = []
     for position, ref in items:
-        outcome = _image_page(position, ref, env)
-        if isinstance(outcome, _AwaitingOcr):
+        outcome = _image_page(position, ref, env, ocr_key)
+        if not isinstance(outcome, _AwaitingOcr):
+            done[position] = outcome
+        elif batches(settings):
             waiting.append(outcome)
         else:
-            done[position] = outcome
+            result = cached_ocr(outcome.ocr_image, outcome.dpi, settings, ref.label, cache)
+            done[position] = (_finish_page(_drop_image(outcome), result, env), False)
     if waiting:
-        settings = OcrSettings.from_policy(env.profile.ocr)
-        results = cached_ocr_images([(p.ocr_image, p.dpi, p.ref.label) for p in waiting], settings,
-                                    OcrCache(env.ocr_cache_root))
+        results = cached_ocr_images([(p.ocr_image, p.dpi, p.ref.label) for p in waiting], settings, cache)
         for page, result in zip(waiting, results):
-            if isinstance(page.ocr_image, Image.Image):
-                page.ocr_image.close()
-            done[page.position] = (_finish_page(page, result, env), False)
+            done[page.position] = (_finish_page(_drop_image(page), result, env), False)
     return_free_memory()  # the chunk's page buffers, before their holes add up over a long batch (pipeline/heap.py)
     return [done[position] for position, _ in items]
+
+
+def _drop_image(page: _AwaitingOcr) -> _AwaitingOcr:
+    """The page with its OCR image closed (it has been read)."""
+    if isinstance(page.ocr_image, Image.Image):
+        page.ocr_image.close()
+    return page
 
 
 def chunked(count: int, size: int, workers: int = 1) -> list[list[int]]:

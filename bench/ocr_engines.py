@@ -1,0 +1,383 @@
+"""Tesseract against PP-OCR on the same realistic degraded pages, as the page stage hands them over.
+
+    PYTHONPATH=. python bench/ocr_engines.py [--pages 120] [--bad 24] [--keep DIR] [--engines tesseract,ppocr]
+                                             [--det-side 960] [--tesseract-chunk 8]
+
+Makes ``--pages`` A4 300-dpi case-file pages with the synthetic generator (indictments, judgments, interview records,
+tables, photo captions; red heads and seals; body text in three CJK faces — Song, Kai, Hei), skews them (±2.5°) and
+degrades them the way scanning rooms do, in six variants: a light grey scan; blur + noise + JPEG 50; a washed-out
+colour scan on yellowed paper; a bitonal G4 scan; specks and bleed-through; a faint scan. The truth is what the
+generator drew, the handwriting on interview records included. ``--bad`` pages more are ruined on purpose (out of
+focus, faded, noisy, JPEG 30-15, worse and worse): they are not part of the degraded set, they calibrate the
+low-confidence flag. Every page goes through the pipeline's imaging (``prepare_page``: deskew, clean-up, colour
+decision) and each engine reads what the page stage gives it: PP-OCR the cleaned grey (for a bitonal page the grey
+its bits were cut from), Tesseract the same grey, or the G4 archive file for a bitonal page, in list mode by chunks.
+``ppocr-bits`` (an engine name for ``--engines``) is PP-OCR handed the G4 file of a bitonal page instead of the grey,
+to compare the two inputs.
+
+Each engine runs in a child process of its own, one page at a time on one thread (OMP_THREAD_LIMIT=1; onnxruntime
+one thread). Prints, per engine: CER overall (Levenshtein over the page text without whitespace, summed over pages;
+also after NFKC, which folds full- and half-width punctuation) and by colour mode, variant and face; OCR CPU seconds a
+page; peak RSS of a worker (PP-OCR: the reading process; Tesseract: its largest child); and for the flag, the mean
+confidence of good and bad pages with the threshold that separates them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import unicodedata
+from pathlib import Path
+
+os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from samples import synthetic  # noqa: E402
+
+KINDS = [("indictment", 0), ("indictment", 1), ("judgment", 0), ("judgment", 1), ("judgment", 2), ("record", 0),
+         ("record", 1), ("indictment", 1), ("judgment", 1), ("table", 0), ("photo", 0), ("record", 1)]
+VARIANTS = ["light", "blur-noise-jpeg", "tint-colour", "g4", "specks-bleed", "faint"]
+FACES = {"song": "/usr/share/fonts/truetype/arphic/uming.ttc", "kai": "/usr/share/fonts/truetype/arphic/ukai.ttc",
+         "hei": "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"}
+
+
+@contextlib.contextmanager
+def body_face(face: str):
+    """Render the generator's body text (its "song" style) in another CJK face."""
+    saved = list(synthetic.FONT_CANDIDATES["song"])
+    synthetic.FONT_CANDIDATES["song"] = [FACES[face]]
+    synthetic.font.cache_clear()
+    try:
+        yield
+    finally:
+        synthetic.FONT_CANDIDATES["song"] = saved
+        synthetic.font.cache_clear()
+
+
+def _noise(arr: np.ndarray, sigma: float, seed: int) -> np.ndarray:
+    g = np.random.default_rng(seed)
+    return (arr.astype(np.float32) + g.normal(0, sigma, arr.shape)).clip(0, 255).astype(np.uint8)
+
+
+def _encode(img: Image.Image, fmt: str, quality: int = 80) -> tuple[bytes, str]:
+    buf = io.BytesIO()
+    if fmt == "g4":
+        img.convert("1").save(buf, "TIFF", compression="group4", dpi=(300, 300))
+        return buf.getvalue(), ".tif"
+    img.save(buf, "JPEG", quality=quality, dpi=(300, 300))
+    return buf.getvalue(), ".jpg"
+
+
+def degrade(img: Image.Image, variant: str, seed: int) -> tuple[bytes, str]:
+    """A scanned page as a scanning room would deliver it (the file's bytes and its suffix)."""
+    grey = img.convert("L")
+    if variant == "light":
+        return _encode(Image.fromarray(_noise(np.asarray(grey.filter(ImageFilter.GaussianBlur(0.5))), 3, seed)),
+                       "jpeg", 85)
+    if variant == "blur-noise-jpeg":
+        return _encode(Image.fromarray(_noise(np.asarray(grey.filter(ImageFilter.GaussianBlur(1.0))), 8, seed)),
+                       "jpeg", 50)
+    if variant == "tint-colour":
+        rgb = 60 + np.asarray(img, dtype=np.float32) * (185 / 255)  # washed-out ink on lower-contrast paper
+        rgb *= np.array([1.0, 0.93, 0.78], dtype=np.float32)  # yellowed
+        return _encode(Image.fromarray(rgb.clip(0, 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(0.6)),
+                       "jpeg", 75)
+    if variant == "g4":
+        arr = _noise(np.asarray(grey.filter(ImageFilter.GaussianBlur(0.7))), 6, seed)
+        return _encode(Image.fromarray(arr).point(lambda v: 255 if v > 150 else 0), "g4")
+    if variant == "specks-bleed":
+        return _encode(grey.filter(ImageFilter.GaussianBlur(0.7)), "jpeg", 80)
+    if variant == "faint":
+        lifted = 70 + np.asarray(grey, dtype=np.float32) * (185 / 255)
+        arr = np.asarray(Image.fromarray(lifted.astype(np.uint8)).filter(ImageFilter.GaussianBlur(1.1)))
+        return _encode(Image.fromarray(_noise(arr, 9, seed)), "jpeg", 75)
+    raise ValueError(variant)
+
+
+def ruin(img: Image.Image, severity: float, seed: int) -> tuple[bytes, str]:
+    """A page scanned out of focus at low contrast, worse with ``severity`` (0-1): blur 1.8-3.6 px, faded ink,
+    noise 12-30, JPEG 30-15."""
+    lift = 40 + 80 * severity
+    faded = lift + np.asarray(img.convert("L"), dtype=np.float32) * (1 - lift / 255)
+    blurred = Image.fromarray(faded.astype(np.uint8)).filter(ImageFilter.GaussianBlur(1.8 + 1.8 * severity))
+    return _encode(Image.fromarray(_noise(np.asarray(blurred), 12 + 18 * severity, seed)), "jpeg",
+                   round(30 - 15 * severity))
+
+
+def handwriting(kind: str, page_in_doc: int, seed: int) -> list[str]:
+    """What the generator writes by hand below an interview record's text (the interviewee's name on its first page,
+    the closing formula on the next), which its truth leaves out: the engines read it, so it counts."""
+    if kind != "record":
+        return []
+    return ["以上笔录我看过和我说的一样" if page_in_doc else synthetic.CaseFacts.make(random.Random(seed // 1000)).victim]
+
+
+def make_pages(n: int, bad: int, folder: Path) -> None:
+    """Write the raw scans and their truth (idempotent: pages already there are kept)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n + bad):
+        if (folder / f"{i:03d}.json").exists():
+            continue
+        kind, pid = KINDS[i % len(KINDS)]
+        variant = VARIANTS[i % len(VARIANTS)] if i < n else "bad"
+        face = list(FACES)[(i // len(VARIANTS)) % len(FACES)]
+        rng = random.Random(5100 + i)
+        extra = {"specks": 60, "bleed": 0.08} if variant == "specks-bleed" else {}
+        with body_face(face):
+            page = synthetic.synthetic_page(kind, 5100 + i, page_in_doc=pid, skew=rng.uniform(-2.5, 2.5), **extra)
+        if variant == "bad":
+            data, suffix = ruin(page.image, (i - n) / max(1, bad - 1), i)
+        else:
+            data, suffix = degrade(page.image, variant, i)
+        (folder / f"{i:03d}{suffix}").write_bytes(data)
+        meta = {"kind": kind, "page_in_doc": pid, "variant": variant, "face": face,
+                "lines": page.truth.lines + handwriting(kind, pid, 5100 + i)}
+        (folder / f"{i:03d}.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+
+
+def prepare(raw: Path, prep: Path) -> None:
+    """Each raw scan through the pipeline's imaging: the grey OCR copy, and a bitonal page's G4 archive file."""
+    from pipeline.imaging import prepare_page
+    from pipeline.pages import encode_archive
+    from pipeline.standard import load_profile
+
+    profile = load_profile()
+    # the pages are made upright: the bench measures reading, not the orientation check (bench/imaging.py does)
+    profile = profile.model_copy(update={"imaging": profile.imaging.model_copy(update={"orientation": False})})
+    prep.mkdir(parents=True, exist_ok=True)
+    for meta_path in sorted(raw.glob("*.json")):
+        stem = meta_path.stem
+        if (prep / f"{stem}.json").exists():
+            continue
+        scan = next(p for p in raw.glob(f"{stem}.*") if p.suffix != ".json")
+        with Image.open(scan) as img:
+            page = prepare_page(img, 300, profile, scan.name, use_ocr=False)
+        page.ocr.save(prep / f"{stem}.grey.png", compress_level=1)
+        if page.colour == "bitonal":
+            data, _ = encode_archive(page.bits, "bitonal", page.dpi, 75)
+            (prep / f"{stem}.g4.tif").write_bytes(data)
+        meta = {**json.loads(meta_path.read_text(encoding="utf-8")), "colour": page.colour}
+        (prep / f"{stem}.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+
+
+def _input(prep: Path, stem: str, engine: str):
+    """A page's OCR input as the page stage hands it to the engine: the G4 archive file (Tesseract, bitonal page)
+    or the grey copy, loaded."""
+    from pipeline.ocr import OcrFile
+
+    g4 = prep / f"{stem}.g4.tif"
+    if engine in ("tesseract", "ppocr-bits") and g4.exists():
+        with Image.open(g4) as img:
+            return OcrFile(g4, img.width, img.height)
+    with Image.open(prep / f"{stem}.grey.png") as img:
+        img.load()
+        return img
+
+
+def read_pass(prep: Path, engine: str, out: Path, det_side: int, chunk: int) -> None:
+    """One engine over every page, in this (child) process; writes one JSON line per page, then the totals."""
+    import cv2
+
+    from pipeline.ocr import OcrSettings, ocr_image, ocr_images
+
+    cv2.setNumThreads(1)
+    settings = OcrSettings(engine=engine.removesuffix("-bits"), det_side=det_side)
+    stems = [p.stem for p in sorted(prep.glob("*.json"))]
+    rss_before = _peak_rss_kb()
+    children = ChildPeak().start()
+    cpu0, wall0 = _cpu(), time.perf_counter()
+    with out.open("w", encoding="utf-8") as f:
+        step = chunk if engine == "tesseract" else 1
+        for start in range(0, len(stems), step):
+            part = stems[start : start + step]
+            images = [_input(prep, stem, engine) for stem in part]
+            before = _cpu()
+            if engine == "tesseract":
+                results = ocr_images([(img, 300.0, stem) for stem, img in zip(part, images)], settings)
+            else:
+                results = [ocr_image(img, 300.0, settings, stem) for stem, img in zip(part, images)]
+            spent = (_cpu() - before) / len(part)
+            for img in images:
+                if isinstance(img, Image.Image):
+                    img.close()
+            for stem, r in zip(part, results):
+                f.write(json.dumps({"stem": stem, "text": r.text, "conf": r.mean_confidence, "cpu": spent},
+                                   ensure_ascii=False) + "\n")
+        children.stop()
+        f.write(json.dumps({"totals": True, "cpu": _cpu() - cpu0, "wall": time.perf_counter() - wall0,
+                            "rss_worker_kb": children.peak_kb if engine == "tesseract" else _peak_rss_kb(),
+                            "rss_before_kb": rss_before, "pages": len(stems)}) + "\n")
+
+
+def _peak_rss_kb() -> int:
+    """This process's peak resident memory since it started (VmHWM: unlike ru_maxrss, not inherited across exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+class ChildPeak:
+    """The largest resident memory of any child process (tesseract), sampled every 20 ms."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peak_kb, self._stop = 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> ChildPeak:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        import psutil
+
+        me = psutil.Process()
+        while not self._stop.wait(0.02):
+            for child in me.children():
+                try:
+                    self.peak_kb = max(self.peak_kb, child.memory_info().rss // 1024)
+                except psutil.Error:
+                    pass
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and its waited-for children (user + system)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def squash(text: str, nfkc: bool = False) -> str:
+    """Page text for scoring: no whitespace (ideographic space included); NFKC folds full-width forms."""
+    text = unicodedata.normalize("NFKC", text) if nfkc else text
+    return "".join(text.split()).replace("\u3000", "")
+
+
+def score(prep: Path, out: Path) -> tuple[list[dict], dict]:
+    """Per page: edits, truth length, confidence, CPU and the page's facts; and the pass's totals."""
+    from pipeline.structure import levenshtein
+
+    rows, totals = [], {}
+    for line in out.read_text(encoding="utf-8").splitlines():
+        rec = json.loads(line)
+        if rec.get("totals"):
+            totals = rec
+            continue
+        meta = json.loads((prep / f"{rec['stem']}.json").read_text(encoding="utf-8"))
+        truth = "".join(meta["lines"])
+        rows.append({**meta, **rec, "n": len(squash(truth)), "edits": levenshtein(squash(rec["text"]), squash(truth)),
+                     "edits_nfkc": levenshtein(squash(rec["text"], True), squash(truth, True))})
+    return rows, totals
+
+
+def cer(rows: list[dict], key: str = "edits") -> float:
+    """Summed edits over summed truth characters, in percent."""
+    return 100 * sum(r[key] for r in rows) / max(1, sum(r["n"] for r in rows))
+
+
+def by(rows: list[dict], field: str) -> str:
+    """CER per value of a page field."""
+    groups: dict[str, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(r[field], []).append(r)
+    return "  ".join(f"{k} {cer(v):.2f} ({len(v)})" for k, v in sorted(groups.items()))
+
+
+def threshold(rows: list[dict], engine: str) -> str:
+    """Mean confidence of good (CER ≤ 3 %) and bad (CER ≥ 10 %) pages, the cut that separates them best, and what
+    the engine's calibrated threshold flags."""
+    from pipeline.ocr import DEFAULT_MIN_CONFIDENCE
+
+    confs = [(r["conf"], 100 * r["edits"] / max(1, r["n"])) for r in rows if r["conf"] is not None]
+    good = sorted(c for c, e in confs if e <= 3)
+    middling = sorted(c for c, e in confs if 3 < e < 10)
+    bad = sorted(c for c, e in confs if e >= 10)
+    if not good or not bad:
+        return f"good pages {len(good)}, bad pages {len(bad)}: not enough to calibrate"
+    cuts = sorted({round(c, 1) for c, _ in confs})
+    best = max(cuts, key=lambda t: sum(c >= t for c in good) + sum(c < t for c in bad))
+    cut = DEFAULT_MIN_CONFIDENCE[engine.removesuffix("-bits")]
+    return (f"good (CER ≤ 3 %, {len(good)}): conf min {good[0]:.1f} p5 {np.percentile(good, 5):.1f} "
+            f"median {statistics.median(good):.1f}; bad (CER ≥ 10 %, {len(bad)}): median "
+            f"{statistics.median(bad):.1f} max {bad[-1]:.1f}; best cut {best:.1f}\n  the engine's threshold {cut:g} "
+            f"flags {sum(c < cut for c in bad)}/{len(bad)} bad, {sum(c < cut for c in middling)}/{len(middling)} "
+            f"middling (CER 3-10 %), {sum(c < cut for c in good)}/{len(good)} good pages")
+
+
+def report(prep: Path, outs: dict[str, Path]) -> None:
+    """Print the comparison."""
+    results = {}
+    for engine, out in outs.items():
+        rows, totals = score(prep, out)
+        degraded = [r for r in rows if r["variant"] != "bad"]
+        results[engine] = cer(degraded)
+        print(f"\n== {engine}: {len(degraded)} degraded pages (+{len(rows) - len(degraded)} ruined for calibration)")
+        print(f"CER {cer(degraded):.2f} %   (NFKC {cer(degraded, 'edits_nfkc'):.2f} %)   "
+              f"ruined pages {cer([r for r in rows if r['variant'] == 'bad']):.2f} %")
+        print(f"  by colour mode: {by(degraded, 'colour')}")
+        print(f"  by variant:     {by(degraded, 'variant')}")
+        print(f"  by face:        {by(degraded, 'face')}")
+        print(f"  by kind:        {by(degraded, 'kind')}")
+        print(f"CPU {totals['cpu'] / totals['pages']:.3f} s/page (wall {totals['wall'] / totals['pages']:.3f} s/page, "
+              f"one thread); peak RSS of a worker {totals['rss_worker_kb'] / 1024:.0f} MB "
+              f"(process before reading {totals['rss_before_kb'] / 1024:.0f} MB)")
+        print(f"confidence: {threshold(rows, engine)}")
+    if {"tesseract", "ppocr"} <= results.keys():
+        t, p = results["tesseract"], results["ppocr"]
+        print(f"\nPP-OCR CER {p:.2f} % (target ≤ 2.5 %), {100 * p / t:.0f} % of Tesseract's {t:.2f} % (target ≤ 40 %)")
+
+
+def main() -> None:
+    """Generate, prepare, run each engine in a child process, report."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pages", type=int, default=120)
+    ap.add_argument("--bad", type=int, default=24)
+    ap.add_argument("--keep", type=Path)
+    ap.add_argument("--engines", default="tesseract,ppocr")
+    ap.add_argument("--det-side", type=int, default=960)
+    ap.add_argument("--tesseract-chunk", type=int, default=8, help="pages per tesseract run (the page stage's chunk)")
+    ap.add_argument("--reuse", action="store_true", help="score the engines' earlier output in --keep again")
+    ap.add_argument("--pass", dest="one_pass", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="bench-ocr-engines-"))
+    raw, prep = folder / "raw", folder / "prep"
+    if args.one_pass:
+        read_pass(prep, args.one_pass, folder / f"out-{args.one_pass}.jsonl", args.det_side, args.tesseract_chunk)
+        return
+    t = time.perf_counter()
+    make_pages(args.pages, args.bad, raw)
+    prepare(raw, prep)
+    print(f"{args.pages} + {args.bad} pages generated and imaged in {time.perf_counter() - t:.0f} s: {folder}")
+    outs = {}
+    for engine in args.engines.split(","):
+        if args.reuse and (folder / f"out-{engine}.jsonl").exists():
+            outs[engine] = folder / f"out-{engine}.jsonl"
+            continue
+        subprocess.run([sys.executable, __file__, "--keep", str(folder), "--pass", engine, "--det-side",
+                        str(args.det_side), "--tesseract-chunk", str(args.tesseract_chunk)], check=True)
+        outs[engine] = folder / f"out-{engine}.jsonl"
+    report(prep, outs)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,192 @@
+"""PP-OCR behind the seam, for real (rapidocr-onnxruntime's models in onnxruntime): models from the installed wheel
+with their SHA-256 in the cache key and the manifest entry, a clear error when one is missing, per-character
+positions, one reader per concurrent worker, line reads without the detector."""
+
+from __future__ import annotations
+
+import threading
+import unicodedata
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw
+
+from pipeline.common import sha256_file
+from pipeline.errors import ExitCode, exit_code_of
+from pipeline.models import OcrPolicy
+from pipeline.ocr import (
+    DEFAULT_MIN_CONFIDENCE,
+    EngineMissing,
+    OcrSettings,
+    check_engine,
+    confidence_threshold,
+    engine_entry,
+    ocr_image,
+    read_line,
+)
+from pipeline.ocr import _ppocr_models as models
+from pipeline.ocr._ppocr_engine import ReaderPool
+from samples.synthetic import font, synthetic_page
+
+PPOCR = OcrSettings(engine="ppocr")
+
+
+@pytest.fixture(scope="module")
+def page():
+    return synthetic_page("judgment", seed=4242, paper=(210.0, 150.0))
+
+
+@pytest.fixture(scope="module")
+def result(page):
+    return ocr_image(page.image, page.dpi, PPOCR, "judgment-strip")
+
+
+def printed_line(text: str, px: int = 67) -> Image.Image:
+    """One clean line of text at 300 dpi in the generator's Song face."""
+    fnt = font("song", px)
+    img = Image.new("L", (int(fnt.getlength(text)) + 2 * px, 3 * px), 250)
+    ImageDraw.Draw(img).text((px, px), text, font=fnt, fill=20)
+    return img
+
+
+def test_the_models_come_from_the_installed_wheel_with_their_sha256():
+    found = models.ppocr_models()
+    assert found.version == models.VERSION
+    for f in found.files:
+        assert f.path.parent.name == "models" and f.path.parent.parent.name == models.PACKAGE
+        assert f.sha256 == sha256_file(f.path) and f.bytes == f.path.stat().st_size
+    assert {f.role for f in found.files} == {"det", "rec", "cls"}
+
+
+def test_the_settings_key_names_the_version_and_the_models_digests():
+    found = models.ppocr_models()
+    key = PPOCR.key
+    assert f"rapidocr-onnxruntime {found.version}" in key and f"onnxruntime {found.runtime}" in key
+    for role in ("det", "rec"):
+        assert f"{role}={sha256_file(found.path(role))[:16]}" in key
+    assert OcrSettings(engine="ppocr", psm=7).key != key and OcrSettings(engine="ppocr", det_side=736).key != key
+
+
+def test_the_manifest_entry_records_engine_version_and_model_digests():
+    entry = engine_entry(OcrPolicy(engine="ppocr"))
+    found = models.ppocr_models()
+    assert entry.engine == "ppocr" and entry.version == f"rapidocr-onnxruntime {found.version}"
+    assert {(m.file, m.sha256) for m in entry.models} == {
+        (found.path(r).name, sha256_file(found.path(r))) for r in ("det", "rec")}
+    assert engine_entry(OcrPolicy(enabled=False)) is None
+
+
+def test_a_missing_model_file_stops_the_start_up_check_naming_it_and_the_install_command(tmp_path, monkeypatch):
+    broken = tmp_path / models.PACKAGE
+    (broken / "models").mkdir(parents=True)
+    installed = models.ppocr_models()
+    for role in ("det", "cls"):  # the recogniser is missing
+        (broken / "models" / installed.path(role).name).symlink_to(installed.path(role))
+    monkeypatch.setattr(models, "_package_dir", lambda: broken)
+    with pytest.raises(EngineMissing, match=r"ch_PP-OCRv4_rec_infer\.onnx.*requirements-ppocr\.txt") as err:
+        check_engine(OcrPolicy(engine="ppocr"))
+    assert exit_code_of(err.value) == ExitCode.CONFIGURATION
+
+
+def test_the_low_confidence_threshold_is_the_profiles_or_else_the_engines_calibrated_one():
+    assert confidence_threshold(OcrPolicy(engine="ppocr", min_confidence=75)) == 75
+    assert confidence_threshold(OcrPolicy(engine="ppocr")) == DEFAULT_MIN_CONFIDENCE["ppocr"]
+    assert confidence_threshold(OcrPolicy(engine="tesseract")) == DEFAULT_MIN_CONFIDENCE["tesseract"] == 60
+
+
+def test_a_profile_without_ocr_needs_no_engine(monkeypatch):
+    monkeypatch.setattr(models, "_package_dir", lambda: Path("/nonexistent"))
+    check_engine(OcrPolicy(engine="ppocr", enabled=False))
+
+
+def test_every_word_carries_its_characters_tiling_the_word_box(result):
+    words = result.words
+    assert len(words) >= 5
+    for w in words:
+        assert "".join(c.text for c in w.chars) == w.text
+        assert w.chars[0].x0 == w.x0 and w.chars[-1].x1 == w.x1
+        assert all(a.x1 == b.x0 for a, b in zip(w.chars, w.chars[1:]))
+        assert all(0 <= c.conf <= 100 for c in w.chars)
+
+
+def test_line_boxes_hug_the_ink_rows_of_the_printed_lines(page, result):
+    tops = sorted({g[2] for g in page.truth.glyphs})
+    for line in result.lines:
+        nearest = min(tops, key=lambda t: abs(t - line.y0))
+        assert abs(nearest - line.y0) <= 6  # within a few pixels of the ink, not the detector's padded box
+
+
+def test_a_line_image_is_read_without_the_detector():
+    words = read_line(printed_line("河南省封丘县人民法院"), 300, PPOCR, "title")
+    assert "".join(w.text for w in words) == "河南省封丘县人民法院"
+
+
+def test_the_enumeration_comma_is_not_read_as_a_radical():
+    text = ocr_image(printed_line("被害人陈述、证人证言、被告人的供述"), 300, OcrSettings(engine="ppocr", psm=7),
+                     "line").text
+    assert "丶" not in text and text.count("、") == 2
+
+
+@pytest.mark.parametrize("role", ["det", "rec"])
+def test_the_simplified_graphs_compute_what_the_wheels_models_compute_with_fewer_operators(role):
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+
+    from pipeline.ocr._ppocr_graph import fused_model
+
+    path = models.ppocr_models().path(role)
+    original, fused = onnx.load(str(path)), onnx.load_from_string(fused_model(path))
+    assert len(fused.graph.node) < 0.8 * len(original.graph.node)
+    line = np.asarray(printed_line("被告人林强国，男，汉族，初中文化"), dtype=np.float32) / 127.5 - 1
+    size = (48, round(48 * line.shape[1] / line.shape[0])) if role == "rec" else (320, 960)
+    image = np.asarray(Image.fromarray(line).resize(size[::-1]), dtype=np.float32)
+    x = np.ascontiguousarray(np.broadcast_to(image, (1, 3, *size)))
+    outputs = [ort.InferenceSession(m, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+               for m in (str(path), fused_model(path))]
+    assert np.abs(outputs[0] - outputs[1]).max() < 1e-4
+    if role == "rec":
+        assert (outputs[0].argmax(-1) == outputs[1].argmax(-1)).all()
+
+
+def test_a_reader_is_made_once_per_concurrent_worker_and_reused():
+    pool = ReaderPool()
+    for _ in range(3):
+        with pool.reader():
+            pass
+    assert pool.made == 1
+    inside = threading.Barrier(2)
+
+    def work():
+        with pool.reader():
+            inside.wait(timeout=30)
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert pool.made == 2
+
+
+def test_readers_warmed_beforehand_serve_the_workers_and_none_is_made_twice():
+    pool = ReaderPool()
+    warming = threading.Thread(target=pool.warm, args=(2,))
+    warming.start()
+    inside = threading.Barrier(2)
+
+    def work():
+        with pool.reader():  # may come before the warm-up has finished: waits for its readers
+            inside.wait(timeout=60)
+
+    workers = [threading.Thread(target=work) for _ in range(2)]
+    for t in workers:
+        t.start()
+    for t in [warming, *workers]:
+        t.join(timeout=120)
+    assert pool.made == 2
+
+
+def test_latin_and_digits_keep_their_spaces_and_case(page):
+    text = ocr_image(printed_line("Case No. 2024 Xinxiang"), 300, PPOCR, "latin").text
+    assert unicodedata.normalize("NFKC", text) == "Case No. 2024 Xinxiang"
