@@ -33,7 +33,8 @@ def tesseract_run(tmp_path_factory, prefect_harness):
     profile.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     batch = work / "case-2024-172"
     shutil.copytree(SAMPLE, batch)
-    result = process_batch(str(batch), profile=str(profile), state=str(work / "state"), publish=False)
+    result = process_batch(str(batch), profile=str(profile), state=str(work / "state"), publish=False,
+                           review="never")
     folder = Path(result["folder"])
     manifest = DossierManifest.model_validate_json((folder / "dossier.json").read_text(encoding="utf-8"))
     report = Report.model_validate_json((folder / "report.json").read_text(encoding="utf-8"))
