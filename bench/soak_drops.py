@@ -39,6 +39,8 @@ POOL_VERSION = "v1"
 STYLES = ("rename", "slow", "marker-first", "rsync")
 TITLES = ("起诉书", "询问笔录", "扣押物品清单", "判决书", "逮捕证", "鉴定意见书")
 
+AGENCY = "河南省封丘县人民法院"  # the agency every room is bound to (the rooms file) and whose clerk fetches
+
 
 def _pool_plan(index: int) -> tuple[str, int, str]:
     pool = [(k, p, e) for k, p, e, share in MIX for _ in range(share)]
@@ -178,8 +180,8 @@ def stage(drop: Drop, pool: PagePool, folder: Path) -> Path:
         data = victim.read_bytes()
         victim.write_bytes(data[: len(data) // 3])
         drop.cut_page = victim.name
-    manifest = {"case_no": drop.case_no, "case_title": "浸泡测试案", "agency": "河南省封丘县人民法院", "dpi": 300,
-                "room": drop.room, "grants": ["soak-requester"], "documents": drop.documents}
+    manifest = {"case_no": drop.case_no, "case_title": "浸泡测试案", "agency": AGENCY, "dpi": 300,
+                "room": drop.room, "documents": drop.documents}
     (folder / "batch.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
     return folder
 

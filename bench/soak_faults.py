@@ -210,22 +210,23 @@ class Injector:
         return f"store pid {pid} frozen (SIGSTOP) for {self.plan.freeze_seconds:g} s, then SIGCONT"
 
     def _kill_worker_in_phase(self, phase: str) -> str | None:
-        """Kill a run's worker (or only the run) while the run is in ``phase``: "pages" (a Tesseract of the run is
-        running) or "publish": its run.json says built (checked, objects being written) or, half of the time,
+        """Kill a run's worker (or only the run) while the run is in ``phase``: "pages" (the run is reading
+        its pages) or "publish": its run.json says built (checked, objects being written) or, half of the time,
         published (dossier.json written, the run not yet reported). The run is frozen first (SIGSTOP) and its phase
         looked at again, so that the kill lands in the phase however short it is."""
         for run_id, status, record in self._runs_by_status():
             if run_id in self._killed_runs or status != ("built" if phase == "publish" else "running"):
                 continue
             procs = self._run_processes(run_id)
-            if not procs or (phase == "pages" and not any(p.name() == "tesseract" for p in procs[1:])):
+            if not procs or (phase == "pages" and not _reading_pages(record, procs)):
                 continue
             if phase == "publish" and self.rng.random() < 0.5 and not _wait_status(record, "published", 60.0):
                 continue
             run_proc, unit = procs[0], _environ(procs[0]).get(UNIT_ENV, "")
             kill_all(procs, signal.SIGSTOP)
             now = _status(record)
-            if phase == "publish" and now not in ("built", "published"):
+            if (phase == "publish" and now not in ("built", "published")) or (
+                    phase == "pages" and not _reading_pages(record, procs)):
                 kill_all(procs, signal.SIGCONT)
                 continue
             self._killed_runs.add(run_id)
@@ -262,6 +263,18 @@ class Injector:
         return []
 
 
+def _reading_pages(record: Path, procs: list[psutil.Process]) -> bool:
+    """Whether a run is in its page stage: a Tesseract of it runs, or (PP-OCR reads in the run's own process) its
+    record says running with no volume planned yet."""
+    if any(p.name() == "tesseract" for p in procs[1:]):
+        return True
+    try:
+        data = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return data.get("status") == "running" and not data.get("volumes")
+
+
 def _status(record: Path) -> str:
     try:
         return json.loads(record.read_text(encoding="utf-8")).get("status", "")
@@ -288,7 +301,7 @@ def _environ(proc) -> dict[str, str]:
 
 @dataclass
 class Requester:
-    """Another agency's clerk: keeps fetching published dossiers through the fetch service while faults happen."""
+    """A clerk of the owning agency: keeps fetching published dossiers through the fetch service while faults happen."""
 
     url: str
     token: str

@@ -28,7 +28,7 @@ from bench.soak_checks import (
     check_outcomes,
     check_store,
 )
-from bench.soak_drops import Drop, PagePool, deliver, plan_drops, stage
+from bench.soak_drops import AGENCY, Drop, PagePool, deliver, plan_drops, stage
 from bench.soak_faults import DiskFiller, FaultPlan, Injector, Requester
 from bench.soak_services import Service, Supervisor, kill_all, unit_processes
 from flows import stack as ops
@@ -118,7 +118,8 @@ class Stack:
                     "DOSSIER_S3_ENDPOINT": self.store.endpoint, "DOSSIER_S3_ACCESS_KEY": creds.access_key,
                     "DOSSIER_S3_SECRET_KEY": creds.secret_key, "DOSSIER_S3_BUCKET": self.store.bucket,
                     "DOSSIER_S3_TIMEOUT": str(self.cfg.s3_timeout), "DOSSIER_S3_RETRIES": str(self.cfg.s3_retries),
-                    "PREFECT_LOGGING_LEVEL": "INFO", "COLUMNS": "200"})
+                    "PREFECT_LOGGING_LEVEL": "INFO", "COLUMNS": "200",
+                    "DOSSIER_DEVELOPMENT_KEY": "1"})  # a bench: no production key to configure
         if not self.mounted:
             from tests.faults import ENOSPC_ENV, SITE
 
@@ -152,6 +153,7 @@ class Stack:
         _wait(lambda: _answers(self.api + "/health"), 240, "the Prefect server")
         self.log(f"store {self.store.endpoint} and Prefect server {self.api} up; deploying")
         ops.prepare_server(self.cfg.rooms, self.env)
+        self._rooms_file()
         for room in self.cfg.rooms:
             self._room(room)
             self._service(f"worker-{room}", ops.worker_command(room), self.env, stop_timeout=30.0)
@@ -159,7 +161,7 @@ class Stack:
         self._service("serve", [*DOSSIER, "serve", "--state", str(self.state), "--port", str(self.serve_port)],
                       self.env)
         _wait(lambda: _answers(self.serve_url + "/health"), 120, "the fetch service")
-        token = subprocess.run([*DOSSIER, "token", "create", "--agency", "soak-requester", "--state", str(self.state)],
+        token = subprocess.run([*DOSSIER, "token", "create", "--agency", AGENCY, "--state", str(self.state)],
                                cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=120, check=True)
         self.token = token.stdout.strip().splitlines()[-1]
         threading.Thread(target=self._sample_memory, name="memory", daemon=True).start()
@@ -171,6 +173,14 @@ class Stack:
         write_private(self.store.server_file, json.dumps({"base_port": self.store.base_port, "endpoint":
                                                           self.store.endpoint, "bucket": self.store.bucket,
                                                           "ports": port_plan(self.store.base_port)}))
+
+    def _rooms_file(self) -> None:
+        """The administrator's rooms file: every room bound to the one agency, any case number."""
+        import yaml
+
+        binding = {"agencies": [AGENCY], "case_numbers": [".*"]}
+        (self.state / "rooms.yaml").write_text(yaml.safe_dump({"rooms": {room: binding for room in self.cfg.rooms}},
+                                                              allow_unicode=True), encoding="utf-8")
 
     def _room(self, room: str) -> None:
         from pipeline.operations import RoomConfig

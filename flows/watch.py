@@ -55,6 +55,11 @@ def _unreachable(exc: BaseException) -> bool:
     return False
 
 
+INFRASTRUCTURE_ERRORS = frozenset({"OSError", "TimeoutError", "ConnectionError", "BrokenPipeError",
+                                   "ConnectionResetError", "MemoryError"})
+"""Exception classes a failed volume may name that say the machine, not the batch, failed it."""
+
+
 def about_the_batch(message: str) -> bool:
     """Whether a failed run's state message names an error about the batch itself (bad input, a decision needed, a
     refusal, failed checks): running it again would fail the same way. Any other failure (the store did not answer,
@@ -73,6 +78,14 @@ def about_the_batch(message: str) -> bool:
         classes[cls.__name__] = cls
         pending.extend(cls.__subclasses__())
     cls = classes.get(found.group(1))
+    if cls is not None and cls.__name__ == "VolumeError":
+        # volumes failed: about the batch (a rerun by an operator builds only those) unless the first cause named is
+        # the machinery's: the store did not answer, the disk or a timeout failed a write
+        cause = re.search(r"failed \(([A-Za-z_]\w*): ", message)
+        name = cause.group(1) if cause else ""
+        inner = classes.get(name)
+        machine = name in INFRASTRUCTURE_ERRORS or (inner is not None and inner.exit_code == ExitCode.UNAVAILABLE)
+        return not (machine or " timed out after " in message or "[Errno " in message)
     return cls is not None and cls.exit_code in batch_codes
 
 

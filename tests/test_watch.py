@@ -244,6 +244,9 @@ def test_without_a_deployment_dossier_watch_once_runs_the_batch_in_process_and_s
     "Failed: Flow run encountered an exception: CaseNumberError: case number is empty",
     "Failed: Flow run encountered an exception: ReviewNeeded: page 4 looks like a separator sheet",
     "Failed: Flow run encountered an exception: VerificationError: volume 1 failed its checks",
+    "Failed: Flow run encountered an exception: VolumeError: case X: volume(s) 2 of 2 failed (VolumeError: volume 2 "
+    "of case X failed: PDF/A conversion refused the page); the others are kept: 'dossier rerun X' builds only what "
+    "failed",
 ])
 def test_a_run_failed_by_its_batch_is_not_worth_a_retry(message):
     from flows.watch import about_the_batch
@@ -256,6 +259,10 @@ def test_a_run_failed_by_its_batch_is_not_worth_a_retry(message):
     "Failed: Flow run encountered an exception: OSError: [Errno 28] No space left on device",
     "Failed: Flow run encountered an exception: ConnectError: [Errno 111] Connection refused",
     "Failed: Flow run encountered an exception: VolumeError: volume 1 failed: [Errno 28] No space left on device",
+    "Failed: Flow run encountered an exception: VolumeError: case X: volume(s) 1 of 2 failed (StoreError: the object "
+    "store did not answer); the others are kept",
+    "Failed: Flow run encountered an exception: VolumeError: case X: volume(s) 1 of 2 failed (VolumeError: volume 1: "
+    "signing timed out after 120 s); the others are kept",
     "Crashed: Flow run infrastructure exited with non-zero status code -9.",
 ])
 def test_a_run_failed_by_the_machinery_around_it_is_worth_a_retry(message):
