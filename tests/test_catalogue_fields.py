@@ -153,6 +153,35 @@ def test_a_misread_district_is_corrected_and_flagged():
     assert fields.evidence["author"].flags == ["corrected"] and fields.evidence["author"].read == "七台河市新兴广人民法院"
 
 
+def _notice(second_line_size: int, red_head: bool = True, doc_no: bool = True) -> OcrResult:
+    lines = [_centred("郑州市金水区人民政府文件", 530, 150)] if red_head else []
+    lines += [_centred("金政文〔2022〕38号", 760, 57)] if doc_no else []
+    lines += [_centred("关于进一步加强辖区电信网络诈骗犯", 1000, 88), _centred("罪防范工作的通知", 1115, second_line_size),
+              *_body(1300)]
+    return OcrResult(2480, 3508, 300, tuple(lines))
+
+
+def test_a_title_on_two_lines_is_read_whole_when_its_second_line_is_set_a_hair_larger():
+    fields = read_fields(_notice(second_line_size=90))
+    assert (fields.title, fields.doc_no, fields.author) == (
+        "关于进一步加强辖区电信网络诈骗犯罪防范工作的通知", "金政文〔2022〕38号", "郑州市金水区人民政府")
+    assert fields.evidence["title"].flags == [] and fields.evidence["doc_no"].flags == []
+
+
+def test_an_official_notice_without_a_readable_number_has_its_number_flagged_missing():
+    fields = read_fields(_notice(second_line_size=88, red_head=False, doc_no=False))
+    assert fields.title == "关于进一步加强辖区电信网络诈骗犯罪防范工作的通知"
+    assert fields.doc_no == "" and fields.evidence["doc_no"].flags == ["missing"]
+
+
+def test_a_headline_running_off_the_page_edge_is_flagged_truncated():
+    headline = "水警方破获一起跨省电信网络诈骗案抓获犯罪嫌疑人十"
+    ocr = OcrResult(2480, 3508, 300, (_line("河南法制报　2022年10月　第3版", 320, 450, 50), _line(headline, 4, 670, 98),
+                                      *_body(900)))
+    fields = read_fields(ocr)
+    assert fields.title == headline and "truncated" in fields.evidence["title"].flags
+
+
 def test_two_judgments_of_one_court_in_a_row_are_two_documents(tmp_path):
     image = save_g4(Image.new("1", (827, 1169), 1), tmp_path / "p.tif", 100)
     pages = [_judgment("（2022）辽0103刑初821号", None), OcrResult(2480, 3508, 300, tuple(_body(400))),
