@@ -135,3 +135,14 @@ def test_another_ocr_engine_does_not_reuse_page_results(small_batch, tmp_path):
     process_pages([(0, ref)], env)
     ((artifact, cached),) = process_pages([(0, ref)], with_engine(env, "tesseract"))
     assert not cached and "tesseract" in json.loads(artifact.ocr_path.read_text(encoding="utf-8"))["settings"]
+
+
+def test_a_bitonal_page_keeps_the_grey_its_bits_were_cut_from_for_re_reading_lines(small_batch, tmp_path):
+    env = environment(small_batch, tmp_path)
+    ref = list_pages(small_batch)[0]
+    (artifact, _), = process_pages([(0, ref)], env)
+    (again, cached), = process_pages([(0, ref)], env)
+    assert artifact.record.colour == "bitonal" and artifact.grey_path is not None
+    with Image.open(artifact.grey_path) as grey:
+        assert grey.mode == "L" and grey.size == (artifact.width, artifact.height)
+    assert cached and again.grey_path == artifact.grey_path
