@@ -37,6 +37,8 @@ def test_dates_are_read_from_their_line_and_normalised(text, iso):
 @pytest.mark.parametrize(("text", "iso"), [
     ("二OO二一年十月二十一日", "2021-10-21"),  # a seal's ring doubled the 〇
     ("二口二二年一月四曰", "2022-01-04"),  # 口 for 〇, 曰 for 日
+    ("二〇二一-年五月十-一日", "2021-05-11"),  # each 一 read twice, as itself and as a dash beside it
+    ("二C二一年五月十一日", "2021-05-11"),  # C for 〇
 ])
 def test_dates_a_seal_garbled_are_repaired_and_say_so(text, iso):
     found = read_date_line(text)
@@ -199,6 +201,66 @@ def test_a_page_number_footer_starting_again_starts_a_document(tmp_path):
     docs = find_documents(artifacts, None, headings=None)
     assert [d.positions for d in docs] == [(0, 1), (2, 3)]
     assert "boundary-footer" in docs[1].flags
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# A date under a seal on a page archived bitonal
+
+
+def _sealed_page(tmp_path, date: str = "二〇二二年二月二十八日", read: str | None = None):
+    """A grey scan's signature block with a red seal (mid-grey in the scan) over the date, its bits as the archive
+    makes them (the seal turns black and covers the date), and page OCR that lost the date line (as PP-OCR does) or
+    read it as ``read``."""
+    import numpy as np
+    from PIL import ImageDraw, ImageFont
+
+    from pipeline.common import cjk_font_file
+
+    grey = Image.new("L", (2480, 3508), 250)
+    draw = ImageDraw.Draw(grey)
+    font = ImageFont.truetype(str(cjk_font_file()), 62)
+    signers = [("审判长　陈玉", 1700, 1500), ("书记员　林磊", 1700, 1740)]
+    for i in range(5):
+        draw.text((330, 900 + 90 * i), BODY[:26], font=font, fill=10)
+    for text, x, y in [*signers, (date, 1500, 1620)]:
+        draw.text((x, y), text, font=font, fill=10)
+    seal = Image.new("L", grey.size, 255)
+    ring = ImageDraw.Draw(seal)
+    ring.ellipse((1560, 1420, 2000, 1860), outline=110, width=12)
+    ring.regular_polygon((1780, 1650, 80), 5, fill=110)  # the seal's emblem, over the middle of the date
+    grey = Image.fromarray(np.minimum(np.asarray(grey), np.asarray(seal)))
+    bits = grey.point(lambda v: 255 if v > 180 else 0).convert("1")
+    dated = [*signers, (read, 1500, 1620)] if read else signers
+    ocr = OcrResult(2480, 3508, 300, (*_body(900), *(_line(t, x, y, 62) for t, x, y in dated)))
+    grey_path = tmp_path / "grey.jpg"
+    grey.save(grey_path, "JPEG", quality=60, dpi=(300, 300))
+    return save_g4(bits, tmp_path / "image.tif", 300), grey_path, ocr
+
+
+@pytest.fixture(scope="module")
+def lines():
+    from pipeline.standard import load_profile
+    from pipeline.structure import line_reader
+
+    return line_reader(load_profile(None).ocr, None)
+
+
+def test_a_date_under_a_seal_is_read_in_the_grey_a_bitonal_page_was_cut_from(tmp_path, lines):
+    from dataclasses import replace
+
+    image, grey, ocr = _sealed_page(tmp_path)
+    page = replace(page_artifact(0, image, ocr=ocr, folder=tmp_path), grey_path=grey)
+    (doc,) = find_documents([page], None, headings=None, lines=lines)
+    assert doc.date == "2022-02-28" and doc.evidence["date"].flags == []
+
+
+def test_a_signature_date_read_without_its_day_is_read_again(tmp_path, lines):
+    from dataclasses import replace
+
+    image, grey, ocr = _sealed_page(tmp_path, date="2020年10月9日", read="2020年10月日")
+    page = replace(page_artifact(0, image, ocr=ocr, folder=tmp_path), grey_path=grey)
+    (doc,) = find_documents([page], None, headings=None, lines=lines)
+    assert doc.date == "2020-10-09"
 
 
 # --------------------------------------------------------------------------------------------------------------------
