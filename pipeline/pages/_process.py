@@ -149,7 +149,7 @@ def _image_page(position: int, ref: PageRef, env: PageEnvironment,
                 ocr_key: str) -> tuple[PageArtifact, bool] | _AwaitingOcr:
     """Everything up to OCR: cache lookup, separator check, imaging, archival encoding."""
     from pipeline.capture import find_separator
-    from pipeline.imaging import thumbnail_of, thumbnail_path
+    from pipeline.imaging import has_grey_marks, thumbnail_of, thumbnail_path
     from pipeline.ocr import batches, text_reader
 
     limits = env.profile.input
@@ -211,7 +211,7 @@ def _image_page(position: int, ref: PageRef, env: PageEnvironment,
         return artifact, False
     ocr_input: OcrInput = prepared.ocr
     grey_path = None
-    if prepared.colour == "bitonal":
+    if prepared.colour == "bitonal" and has_grey_marks(np.asarray(prepared.ocr), prepared.dpi):
         grey_path = folder / "grey.jpg"
         write_atomic(grey_path, encode_archive(prepared.ocr, "grey", prepared.dpi, GREY_QUALITY)[0])
     if prepared.colour == "bitonal" and batches(OcrSettings.from_policy(env.profile.ocr)):
