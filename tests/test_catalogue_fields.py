@@ -37,6 +37,8 @@ def test_dates_are_read_from_their_line_and_normalised(text, iso):
 @pytest.mark.parametrize(("text", "iso"), [
     ("二OO二一年十月二十一日", "2021-10-21"),  # a seal's ring doubled the 〇
     ("二口二二年一月四曰", "2022-01-04"),  # 口 for 〇, 曰 for 日
+    ("二〇二一-年五月十-一日", "2021-05-11"),  # each 一 read twice, as itself and as a dash beside it
+    ("二C二一年五月十一日", "2021-05-11"),  # C for 〇
 ])
 def test_dates_a_seal_garbled_are_repaired_and_say_so(text, iso):
     found = read_date_line(text)
@@ -153,6 +155,35 @@ def test_a_misread_district_is_corrected_and_flagged():
     assert fields.evidence["author"].flags == ["corrected"] and fields.evidence["author"].read == "七台河市新兴广人民法院"
 
 
+def _notice(second_line_size: int, red_head: bool = True, doc_no: bool = True) -> OcrResult:
+    lines = [_centred("郑州市金水区人民政府文件", 530, 150)] if red_head else []
+    lines += [_centred("金政文〔2022〕38号", 760, 57)] if doc_no else []
+    lines += [_centred("关于进一步加强辖区电信网络诈骗犯", 1000, 88), _centred("罪防范工作的通知", 1115, second_line_size),
+              *_body(1300)]
+    return OcrResult(2480, 3508, 300, tuple(lines))
+
+
+def test_a_title_on_two_lines_is_read_whole_when_its_second_line_is_set_a_hair_larger():
+    fields = read_fields(_notice(second_line_size=90))
+    assert (fields.title, fields.doc_no, fields.author) == (
+        "关于进一步加强辖区电信网络诈骗犯罪防范工作的通知", "金政文〔2022〕38号", "郑州市金水区人民政府")
+    assert fields.evidence["title"].flags == [] and fields.evidence["doc_no"].flags == []
+
+
+def test_an_official_notice_without_a_readable_number_has_its_number_flagged_missing():
+    fields = read_fields(_notice(second_line_size=88, red_head=False, doc_no=False))
+    assert fields.title == "关于进一步加强辖区电信网络诈骗犯罪防范工作的通知"
+    assert fields.doc_no == "" and fields.evidence["doc_no"].flags == ["missing"]
+
+
+def test_a_headline_running_off_the_page_edge_is_flagged_truncated():
+    headline = "水警方破获一起跨省电信网络诈骗案抓获犯罪嫌疑人十"
+    ocr = OcrResult(2480, 3508, 300, (_line("河南法制报　2022年10月　第3版", 320, 450, 50), _line(headline, 4, 670, 98),
+                                      *_body(900)))
+    fields = read_fields(ocr)
+    assert fields.title == headline and "truncated" in fields.evidence["title"].flags
+
+
 def test_two_judgments_of_one_court_in_a_row_are_two_documents(tmp_path):
     image = save_g4(Image.new("1", (827, 1169), 1), tmp_path / "p.tif", 100)
     pages = [_judgment("（2022）辽0103刑初821号", None), OcrResult(2480, 3508, 300, tuple(_body(400))),
@@ -170,6 +201,66 @@ def test_a_page_number_footer_starting_again_starts_a_document(tmp_path):
     docs = find_documents(artifacts, None, headings=None)
     assert [d.positions for d in docs] == [(0, 1), (2, 3)]
     assert "boundary-footer" in docs[1].flags
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# A date under a seal on a page archived bitonal
+
+
+def _sealed_page(tmp_path, date: str = "二〇二二年二月二十八日", read: str | None = None):
+    """A grey scan's signature block with a red seal (mid-grey in the scan) over the date, its bits as the archive
+    makes them (the seal turns black and covers the date), and page OCR that lost the date line (as PP-OCR does) or
+    read it as ``read``."""
+    import numpy as np
+    from PIL import ImageDraw, ImageFont
+
+    from pipeline.common import cjk_font_file
+
+    grey = Image.new("L", (2480, 3508), 250)
+    draw = ImageDraw.Draw(grey)
+    font = ImageFont.truetype(str(cjk_font_file()), 62)
+    signers = [("审判长　陈玉", 1700, 1500), ("书记员　林磊", 1700, 1740)]
+    for i in range(5):
+        draw.text((330, 900 + 90 * i), BODY[:26], font=font, fill=10)
+    for text, x, y in [*signers, (date, 1500, 1620)]:
+        draw.text((x, y), text, font=font, fill=10)
+    seal = Image.new("L", grey.size, 255)
+    ring = ImageDraw.Draw(seal)
+    ring.ellipse((1560, 1420, 2000, 1860), outline=110, width=12)
+    ring.regular_polygon((1780, 1650, 80), 5, fill=110)  # the seal's emblem, over the middle of the date
+    grey = Image.fromarray(np.minimum(np.asarray(grey), np.asarray(seal)))
+    bits = grey.point(lambda v: 255 if v > 180 else 0).convert("1")
+    dated = [*signers, (read, 1500, 1620)] if read else signers
+    ocr = OcrResult(2480, 3508, 300, (*_body(900), *(_line(t, x, y, 62) for t, x, y in dated)))
+    grey_path = tmp_path / "grey.jpg"
+    grey.save(grey_path, "JPEG", quality=60, dpi=(300, 300))
+    return save_g4(bits, tmp_path / "image.tif", 300), grey_path, ocr
+
+
+@pytest.fixture(scope="module")
+def lines():
+    from pipeline.standard import load_profile
+    from pipeline.structure import line_reader
+
+    return line_reader(load_profile(None).ocr, None)
+
+
+def test_a_date_under_a_seal_is_read_in_the_grey_a_bitonal_page_was_cut_from(tmp_path, lines):
+    from dataclasses import replace
+
+    image, grey, ocr = _sealed_page(tmp_path)
+    page = replace(page_artifact(0, image, ocr=ocr, folder=tmp_path), grey_path=grey)
+    (doc,) = find_documents([page], None, headings=None, lines=lines)
+    assert doc.date == "2022-02-28" and doc.evidence["date"].flags == []
+
+
+def test_a_signature_date_read_without_its_day_is_read_again(tmp_path, lines):
+    from dataclasses import replace
+
+    image, grey, ocr = _sealed_page(tmp_path, date="2020年10月9日", read="2020年10月日")
+    page = replace(page_artifact(0, image, ocr=ocr, folder=tmp_path), grey_path=grey)
+    (doc,) = find_documents([page], None, headings=None, lines=lines)
+    assert doc.date == "2020-10-09"
 
 
 # --------------------------------------------------------------------------------------------------------------------

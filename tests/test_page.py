@@ -135,3 +135,23 @@ def test_another_ocr_engine_does_not_reuse_page_results(small_batch, tmp_path):
     process_pages([(0, ref)], env)
     ((artifact, cached),) = process_pages([(0, ref)], with_engine(env, "tesseract"))
     assert not cached and "tesseract" in json.loads(artifact.ocr_path.read_text(encoding="utf-8"))["settings"]
+
+
+def test_a_bitonal_page_with_a_seal_scanned_in_grey_keeps_its_grey_for_re_reading_lines(tmp_path):
+    from PIL import ImageDraw
+
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    page = synthetic_page("judgment", 40, dpi=200).image.convert("L")
+    page.save(folder / "000.jpg", "JPEG", quality=85, dpi=(200, 200))
+    ImageDraw.Draw(page).ellipse((900, 1500, 1215, 1815), outline=110, width=8)  # a red seal 40 mm wide, in grey
+    page.save(folder / "001.jpg", "JPEG", quality=85, dpi=(200, 200))
+    env = environment(folder, tmp_path)
+    refs = list(enumerate(list_pages(folder)))
+    (plain, _), (sealed, _) = process_pages(refs, env)
+    assert plain.record.colour == sealed.record.colour == "bitonal"
+    assert plain.grey_path is None and sealed.grey_path is not None
+    with Image.open(sealed.grey_path) as grey:
+        assert grey.mode == "L" and grey.size == (sealed.width, sealed.height)
+    (_, (again, cached)) = process_pages(refs, env)
+    assert cached and again.grey_path == sealed.grey_path

@@ -7,6 +7,7 @@ import cv2
 
 from pipeline.imaging._content import ColourDecision, colour_decision, is_blank
 from pipeline.imaging._g4 import g4_available, g4_tiff
+from pipeline.imaging._marks import has_grey_marks
 from pipeline.imaging._orientation import (
     Orientation,
     TextReader,
@@ -43,9 +44,9 @@ def one_thread_per_page() -> None:
 __all__ = [
     "Thumb", "contact_sheet", "g4_available", "g4_tiff", "thumbnail_of", "thumbnail_path", "write_contact_sheet",
     "ColourDecision", "DpiGuess", "Orientation", "TextReader", "PreparedPage", "SkewEstimate",
-    "colour_decision", "deskew_angle", "estimate_skew", "hole_mask", "infer_dpi", "ink_grey", "ink_mask",
-    "inner_paper", "is_blank", "line_bands", "line_direction", "luminance", "ocr_up_or_down", "one_thread_per_page",
-    "page_orientation", "paper_region", "paper_size_px", "paper_tone", "picture_mask",
+    "colour_decision", "deskew_angle", "estimate_skew", "has_grey_marks", "hole_mask", "infer_dpi", "ink_grey",
+    "ink_mask", "inner_paper", "is_blank", "line_bands", "line_direction", "luminance", "ocr_up_or_down",
+    "one_thread_per_page", "page_orientation", "paper_region", "paper_size_px", "paper_tone", "picture_mask",
     "picture_regions", "prepare_page", "reduce", "rotate_expand", "snap_dpi", "stroke_score", "to_array", "turn",
     "work_factor",
 ]

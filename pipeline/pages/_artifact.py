@@ -17,6 +17,9 @@ class PageArtifact:
 
     ``image_path`` holds the archival image exactly as it goes into the PDF: a single-strip CCITT G4 TIFF for
     bitonal pages, a baseline JPEG for grey and colour pages. Its pixel size and ``dpi`` fix the page size.
+    ``grey_path`` keeps the grey the bits were cut from (same pixels) of a bitonal page with mid-grey marks: a seal
+    scanned in grey is mid-grey over a date and turns black in the bits, so the date can only be read again in the
+    grey.
     """
 
     position: int  # 0-based position of the page in the batch (scan order)
@@ -27,3 +30,4 @@ class PageArtifact:
     dpi: float = 300.0
     ocr_path: Path | None = None  # JSON of pipeline.ocr.OcrResult.to_dict()
     separator: SeparatorPayload | None = None
+    grey_path: Path | None = None  # a sealed bitonal page's grey: lines under the seal are re-read in it

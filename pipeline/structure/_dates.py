@@ -18,8 +18,8 @@ _CN_DIGIT = {c: i for i, c in enumerate("〇一二三四五六七八九")}
 _CN_DIGIT.update({"○": 0, "零": 0, "◯": 0, "O": 0, "o": 0, "Ο": 0, "ο": 0, "О": 0, "о": 0})
 _CN_DIGIT.update({str(i): i for i in range(10)})
 
-_REPAIRS = str.maketrans({"口": "〇", "D": "〇", "Q": "〇", "—": "一", "-": "一", "_": "一", "曰": "日", "目": "日",
-                          "l": "1", "I": "1", "|": "1"})
+_REPAIRS = str.maketrans({"口": "〇", "D": "〇", "Q": "〇", "C": "〇", "—": "一", "-": "一", "_": "一", "曰": "日",
+                          "目": "日", "l": "1", "I": "1", "|": "1"})
 """What OCR reads for the characters of a date under a seal or a stamp's ring: repaired only in a date line."""
 
 _YEAR = "".join(sorted(_CN_DIGIT))
@@ -122,13 +122,19 @@ def _one_zero_less(text: str) -> str:
     return _FIVE_YEAR.sub(fix, text)
 
 
+_STROKE_TWICE = re.compile(r"一[-—_~]+|[-—_~]+一")
+
+
 def read_date_line(text: str, partial: bool = True) -> DateRead | None:
     """The date a line holds (its last one), read strictly first, then with the OCR repairs of :data:`_REPAIRS`
-    (and a doubled 〇 of a five-numeral year dropped)."""
+    (and a doubled 〇 of a five-numeral year dropped), then with a 一 read twice, as itself and as a dash beside it
+    (二〇二一-年, 十-一日: a seal's ring or the scan split the stroke), read once."""
     s = normalise(text)
     if not s:
         return None
-    for repaired, candidate in ((False, s), (True, _one_zero_less(s.translate(_REPAIRS)))):
+    fixed = _one_zero_less(s.translate(_REPAIRS))
+    once = _one_zero_less(_STROKE_TWICE.sub("一", s).translate(_REPAIRS))
+    for repaired, candidate in ((False, s), (True, fixed), (True, once)):
         dates = find_dates(candidate, partial=partial)
         if dates:
             iso, start, end = dates[-1]

@@ -95,7 +95,8 @@ def _author(first: PageView, last: PageView, head: Head, record: bool) -> Found:
 def _doc_no(head: Head) -> Found:
     if head.doc_no.value:
         return head.doc_no
-    expected = expects_doc_no(head.title.value) if head.in_lexicon else head.red_head
+    official = "关于" in head.title.value and expects_doc_no(head.title.value)  # (…)关于…的通知 (GB/T 9704)
+    expected = expects_doc_no(head.title.value) if head.in_lexicon else head.red_head or official
     return MISSING if expected or not head.title.value else NOT_PRINTED
 
 

@@ -113,20 +113,44 @@ def layout_title(layout: PageLayout, head: list[Line], reread: Reread | None) ->
     if not candidates:
         return MISSING, None
     line = max(candidates, key=lambda ln: ln.size)
-    parts = [line]
-    for other in head:
-        gap = other.y0 - parts[-1].y1
-        if other not in parts and -0.3 * (line.y1 - line.y0) <= gap <= 1.2 * (line.y1 - line.y0) \
-                and layout.centred(other) \
-                and 0.8 * line.size <= other.size <= 1.25 * line.size and not _not_title(layout, other):
-            parts.append(other)
+    parts = _title_lines(layout, head, line)
     per_line = [_readings(p, reread) for p in parts]
     values = [("".join(normalise(r[k][0]) for r in per_line), min(r[k][1] for r in per_line))
               for k in range(min(len(r) for r in per_line))]
     result = from_vote(vote(values))
     if result.flags:
         result = Found(result.value, result.confidence, (*result.flags, "unverified"))
+    if result.value and any(_at_page_edge(layout, p) for p in parts):
+        result = Found(result.value, min(result.confidence, 0.4), (*result.flags, "truncated"))
     return result, parts[0]
+
+
+def _continues(layout: PageLayout, line: Line, other: Line, gap: float) -> bool:
+    """Whether ``other``, ``gap`` pixels above or below the title line, is set like it: one title on two lines."""
+    h = line.y1 - line.y0
+    return (-0.3 * h <= gap <= 1.2 * h and layout.centred(other) and 0.8 * line.size <= other.size <= 1.25 * line.size
+            and not _not_title(layout, other))
+
+
+def _title_lines(layout: PageLayout, head: list[Line], line: Line) -> list[Line]:
+    """The title's lines around its largest one: a long title is broken over two or three lines of one size, and the
+    largest may be any of them (the last line is often the one read a hair larger)."""
+    parts = [line]
+    for other in reversed([ln for ln in head if ln.y1 <= line.y0 + 0.3 * (line.y1 - line.y0) and ln is not line]):
+        if not _continues(layout, line, other, parts[0].y0 - other.y1):
+            break
+        parts.insert(0, other)
+    for other in head:
+        if other not in parts and other.y0 > line.y0 and _continues(layout, line, other, other.y0 - parts[-1].y1):
+            parts.append(other)
+    return parts
+
+
+def _at_page_edge(layout: PageLayout, line: Line) -> bool:
+    """Whether a line touches the left or right edge of the scan: characters beyond it are lost (a headline wider
+    than the page, a crooked copy)."""
+    margin = 0.01 * layout.ocr.width
+    return line.x0 <= margin or line.x1 >= layout.ocr.width - margin
 
 
 def is_red_head(text: str) -> bool:

@@ -74,7 +74,9 @@ class PageReader:
 
     def _image(self, page: PageArtifact, result: OcrResult) -> PageImage:
         if page.position not in self._images:
-            self._images[page.position] = PageImage.open(page.image_path, result, page.dpi, _name(page))
+            # a bitonal page's grey where it was kept: a seal over a date is mid-grey there, black in the bits
+            path = page.grey_path or page.image_path
+            self._images[page.position] = PageImage.open(path, result, page.dpi, _name(page))
             if len(self._images) > self.CACHED_IMAGES:
                 self._images.popitem(last=False)
         self._images.move_to_end(page.position)

@@ -71,7 +71,7 @@ def signature_date(layout: PageLayout, reread: Reread | None, find_lines: FindLi
     for line in _candidates(layout, tail)[:MAX_REREADS]:
         readings = [(line.text, line.conf)]
         strict = read_date_line(line.text)
-        if reread is not None and not (strict and not strict.repaired and line.conf >= 90):
+        if reread is not None and not (strict and not strict.repaired and len(strict.iso) == 10 and line.conf >= 90):
             readings += reread(_row_box(layout, line), True)
         found = _date_from(readings)
         if found.value:
