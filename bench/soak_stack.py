@@ -86,6 +86,7 @@ class Stack:
         self.sup = Supervisor(log)
         self.mounted = False
         self.peak_rss = 0
+        self._foreign: set[int] = set()  # the caller's own processes (a test session's Prefect server): not the run's
         self._sampling = threading.Event()
         self._lock = threading.Lock()
         self._dropping = 0
@@ -132,6 +133,7 @@ class Stack:
 
     def start(self) -> None:
         """Store, server, pool and deployments, workers, watcher, fetch service; then a requester's token."""
+        self._foreign = {p.pid for p in psutil.Process().children(recursive=True)}
         mount = self._mount_state()
         self.filler = DiskFiller(mount, None if mount else self.cfg.workdir / "disk-full.flag")
         self.store = EmbeddedStore(self.cfg.workdir / "store-state", base_port=free_base_port())
@@ -196,7 +198,7 @@ class Stack:
         me = psutil.Process()
         while not self._sampling.wait(1.0):
             total = 0
-            for proc in [me, *me.children(recursive=True)]:
+            for proc in [me, *(p for p in me.children(recursive=True) if p.pid not in self._foreign)]:
                 try:
                     total += proc.memory_info().rss
                 except psutil.NoSuchProcess:
@@ -347,7 +349,7 @@ class Stack:
     def _leftovers(self, result: Result) -> None:
         """Any process of the run still alive is a leftover (and is killed)."""
         left = unit_processes(self.unit) + [p for p in psutil.Process().children(recursive=True)
-                                            if p.status() != psutil.STATUS_ZOMBIE]
+                                            if p.status() != psutil.STATUS_ZOMBIE and p.pid not in self._foreign]
         for proc in left:
             try:
                 result.leftovers.append(f"{proc.pid} {' '.join(proc.cmdline())[:160]}")

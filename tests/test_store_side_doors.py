@@ -29,11 +29,13 @@ def _http(method: str, port: int, path: str, body: bytes | None = None) -> tuple
 
 @pytest.fixture
 def secret_object(object_store):
-    """An object with a recognisable name and 200 KB of content (stored in a volume, not inline in the filer)."""
+    """An object with a recognisable name and 200 KB of content (stored in a volume, not inline in the filer); deleted
+    afterwards: the session's store is shared, and the access database takes token records over from there."""
     key = f"system/tokens/side-door-{secrets.token_hex(4)}.json"
     data = secrets.token_bytes(200_000)
     version = object_store.put_bytes(key, data)
-    return key, version, data
+    yield key, version, data
+    object_store.delete(key)
 
 
 def _ports(embedded_store) -> dict[str, int]:
