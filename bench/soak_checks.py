@@ -164,9 +164,13 @@ def check_dossiers(drops: list[Drop], serve_url: str, token: str, state: Path, o
     SHA-256 and signature checked) and verified (what `dossier verify` does: the four properties and qpdf)."""
     from flows.cli.fetch import trust_roots, volume_verifier
     from flows.cli.verify import verify_target
+    from pipeline.archival import development_certificate
+    from pipeline.settings import StateLayout
     from pipeline.storage import fetch_via_server
 
-    roots = trust_roots([], state)
+    # the stack signs with the development key (DOSSIER_DEVELOPMENT_KEY=1 in its environment, not this process's)
+    dev = development_certificate(StateLayout(state).signing)
+    roots = trust_roots([dev] if dev.exists() else [], state)
     verify_pdf = volume_verifier(roots)
     for drop in drops:
         if drop.corrupt:
