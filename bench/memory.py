@@ -115,7 +115,7 @@ def main() -> None:
             run_env = dict(env, DOSSIER_HOME=str(state), DOSSIER_WORKERS=str(args.workers),
                            PREFECT_HOME=str(state / "prefect"), PREFECT_API_URL=server.url)
             m = run_command([str(ROOT / ".venv" / "bin" / "dossier"), "process", str(batch), "--state", str(state),
-                             "--no-progress"], run_env)
+                             "--no-progress", "--development-key", "--review", "never"], run_env)
             volumes = sorted((state / "work").rglob("volumes/*.pdf"))
             rows.append((size, m, volumes))
             print(f"{size} pages: {m.wall:.0f} s, peak RSS {m.peak_rss / 2**20:.0f} MB, {len(volumes)} volume(s)",

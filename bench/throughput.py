@@ -236,7 +236,7 @@ def run_b(mode: str, batch: Path, state: Path, profile_path: Path, env: dict[str
     weed_before = store_cpu(store.pid())
     server_before = store_cpu(server.process.pid) if mode == "b" else 0.0
     m = run_command([str(ROOT / ".venv" / "bin" / "dossier"), "process", str(batch), "--profile", str(profile_path),
-                     "--state", str(state), "--no-progress"], bench_env)
+                     "--state", str(state), "--no-progress", "--development-key", "--review", "never"], bench_env)
     m.cpu += store_cpu(store.pid()) - weed_before
     if mode == "b":  # the running server's work for this run counts too
         m.cpu += store_cpu(server.process.pid) - server_before
