@@ -285,6 +285,20 @@ def test_the_automations_file_declares_valid_prefect_automations():
     assert all(a.actions[0].state.value == "CRASHED" for a in (crash, never))
 
 
+def test_a_run_that_dies_before_its_first_heartbeat_is_crashed_by_an_automation():
+    import yaml
+    from prefect.events.schemas.automations import AutomationCore
+
+    data = yaml.safe_load((ROOT / "automations.yaml").read_text(encoding="utf-8"))
+    automations = [AutomationCore.model_validate(a) for a in data["automations"]]
+    silent = [a for a in automations if a.trigger.after == {"prefect.flow-run.Running"}]
+    assert silent, "no automation waits for the first heartbeat after Running"
+    trigger = silent[0].trigger
+    assert "prefect.flow-run.heartbeat" in trigger.expect and trigger.within.total_seconds() > 30
+    assert {"prefect.flow-run.Paused", "prefect.flow-run.Completed"} <= trigger.expect
+    assert silent[0].actions[0].state.value == "CRASHED"
+
+
 def test_dossier_watch_server_without_a_prefect_server_is_refused_instead_of_starting_one(tmp_path):
     (tmp_path / "hot").mkdir()
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
