@@ -178,11 +178,9 @@ class Stack:
 
     def _rooms_file(self) -> None:
         """The administrator's rooms file: every room bound to the one agency, any case number."""
-        import yaml
+        from tests.ops_fixtures import write_rooms
 
-        binding = {"agencies": [AGENCY], "case_numbers": [".*"]}
-        (self.state / "rooms.yaml").write_text(yaml.safe_dump({"rooms": {room: binding for room in self.cfg.rooms}},
-                                                              allow_unicode=True), encoding="utf-8")
+        write_rooms(self.state / "rooms.yaml", rooms=tuple(self.cfg.rooms), agencies=(AGENCY,))
 
     def _room(self, room: str) -> None:
         from pipeline.operations import RoomConfig

@@ -65,7 +65,7 @@ def about_the_batch(message: str) -> bool:
     refusal, failed checks): running it again would fail the same way. Any other failure (the store did not answer,
     the disk was full, the Prefect API was gone) may pass on a retry."""
     import pipeline.storage  # noqa: F401  (defines error classes of its own)
-    from pipeline.errors import DossierError, ExitCode
+    from pipeline.errors import DossierError, ExitCode, VolumeError
 
     found = re.search(r"exception: ([A-Za-z_]\w*): ", message)
     if found is None:
@@ -78,7 +78,7 @@ def about_the_batch(message: str) -> bool:
         classes[cls.__name__] = cls
         pending.extend(cls.__subclasses__())
     cls = classes.get(found.group(1))
-    if cls is not None and cls.__name__ == "VolumeError":
+    if cls is not None and issubclass(cls, VolumeError):
         # volumes failed: about the batch (a rerun by an operator builds only those) unless the first cause named is
         # the machinery's: the store did not answer, the disk or a timeout failed a write
         cause = re.search(r"failed \(([A-Za-z_]\w*): ", message)
