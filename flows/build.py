@@ -52,12 +52,13 @@ class DossierBuild:
     def build(self, refs: list[PageRef]) -> dict:
         """Pages, structure, volumes, checks, publication; returns the run's result."""
         artifacts, processed, cached = self.pages(refs)
-        # fonts and pyHanko (~100 MB, ~1 s) load on the core the structure stage leaves idle, not during the volume
-        # stage; not earlier either: beside the last pages' OCR they raised the peak RSS of a 1,000-page run. The
-        # volume stage waits for it: importing the same packages from two threads at once can fail (import deadlock)
+        # fonts and pyHanko (~100 MB, ~1 s) load beside the structure stage, not during the volume stage; not earlier
+        # either: beside the last pages' OCR they raised the peak RSS of a 1,000-page run. The volume stage waits for
+        # it: importing the same packages from two threads at once can fail (import deadlock)
         preloading = threading.Thread(target=_preload, args=(self.log,), name="preload", daemon=True)
         preloading.start()
-        documents, plans, catalogues = structure_task(artifacts, self.manifest, self.profile, self.job.layout.ocr_cache)
+        documents, plans, catalogues = structure_task(artifacts, self.manifest, self.profile,
+                                                      self.job.layout.ocr_cache, self.job.workers)
         documents, catalogues = self.review(documents, catalogues)
         artifacts = dz.place_pages(artifacts, documents, plans)
         by_pos = {a.position: a for a in artifacts}

@@ -80,16 +80,17 @@ def chunk_size(pages: int, workers: int, limit: int = 8) -> int:
 
 @task(name="structure", cache_policy=NO_CACHE)
 def structure_task(artifacts: Sequence[PageArtifact], manifest: BatchManifest, profile: StandardProfile,
-                   ocr_cache: Path | None = None) -> tuple[list[Document], list[VolumePlan], list[VolumeCatalogue]]:
+                   ocr_cache: Path | None = None, workers: int = 1
+                   ) -> tuple[list[Document], list[VolumePlan], list[VolumeCatalogue]]:
     """Find the documents, pack them into volumes, and make each volume's 卷内目录 (lines that decide a field are
-    read again through the OCR cache in ``ocr_cache``)."""
+    read again through the OCR cache in ``ocr_cache``, pages side by side in ``workers`` threads)."""
     from pipeline.structure import find_documents, line_reader, plan_volumes, volume_catalogue
 
     dz.require_no_review(artifacts)
     dz.require_content(artifacts, manifest.case_no)
     lines = line_reader(profile.ocr, ocr_cache)
     # page tasks already re-read dropped titles (headings=None)
-    documents = find_documents(artifacts, manifest, headings=None, lines=lines)
+    documents = find_documents(artifacts, manifest, headings=None, lines=lines, workers=workers)
     plans = plan_volumes(documents, profile.volumes.max_pages)
     return documents, plans, [volume_catalogue(plan, documents) for plan in plans]
 

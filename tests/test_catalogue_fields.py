@@ -267,6 +267,26 @@ def test_a_signature_date_read_without_its_day_is_read_again(tmp_path, lines):
 # Line re-reading helpers
 
 
+
+def test_documents_read_in_two_threads_are_the_documents_read_in_one(tmp_path, lines):
+    from dataclasses import replace
+
+    pages = []
+    for i, (case_no, date) in enumerate([("（2022）辽0103刑初821号", "二〇二二年二月二十八日"),
+                                          ("（2022）辽0103刑初822号", "2020年10月9日"),
+                                          ("（2022）辽0103刑初823号", "二〇二一年八月三十一日")]):
+        folder = tmp_path / str(i)
+        folder.mkdir()
+        image, grey, ocr = _sealed_page(folder, date=date)
+        pages.append(page_artifact(2 * i, image, ocr=_judgment(case_no, None), folder=folder))
+        pages.append(replace(page_artifact(2 * i + 1, image, ocr=ocr, folder=folder), grey_path=grey))
+    one = find_documents(pages, None, headings=None, lines=lines)
+    two = find_documents(pages, None, headings=None, lines=lines, workers=2)
+    assert [(d.positions, d.doc_no, d.date) for d in one] == [((0, 1), "（2022）辽0103刑初821号", "2022-02-28"),
+                                                             ((2, 3), "（2022）辽0103刑初822号", "2020-10-09"),
+                                                             ((4, 5), "（2022）辽0103刑初823号", "2021-08-31")]
+    assert two == one
+
 def test_a_spaced_out_title_is_closed_up_and_scaled_for_the_engine():
     import numpy as np
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from pipeline.errors import ReviewNeeded
 from pipeline.models import (
@@ -34,11 +35,12 @@ def _case_key(case_no: str) -> str:
 def find_documents(pages: Sequence[PageArtifact], manifest: BatchManifest | None = None,
                    ocr: OcrLoader = load_ocr,
                    headings: HeadingReader | None = HeadingReader(has_title),
-                   lines: LineReader | None = None) -> list[Document]:
+                   lines: LineReader | None = None, workers: int = 1) -> list[Document]:
     """The documents of a batch, in scan order: from the manifest's list, else separator sheets, else OCR titles.
 
     ``headings`` re-reads titles the page OCR dropped (None: use the page OCR only); ``lines`` reads the lines that
-    decide a field again from the page image (None: use the page OCR only). Raises ReviewNeeded when the
+    decide a field again from the page image (None: use the page OCR only), pages side by side in ``workers``
+    threads. Raises ReviewNeeded when the
     evidence contradicts itself (page counts that do not add up, a sheet of another case, a separator sheet that
     could not be read, a declared document without pages).
     """
@@ -54,7 +56,7 @@ def find_documents(pages: Sequence[PageArtifact], manifest: BatchManifest | None
             raise ReviewNeeded(f"separator sheet {_name(p)} is for case {p.separator.case_no}, "
                                f"but the batch is case {case_no}: a sheet or pages of another case are in the batch")
     known = (manifest.agency, manifest.case_no) if manifest else ()
-    reader = PageReader(ocr, headings, known, lines)
+    reader = PageReader(ocr, headings, known, lines, workers)
     if manifest is not None and manifest.documents:
         return documents_from_manifest(pages, manifest.documents, reader)
     if any(p.separator is not None and p.separator.kind == "document" for p in pages):
@@ -101,7 +103,7 @@ def documents_from_manifest(pages: Sequence[PageArtifact], specs: Sequence[Docum
         raise ReviewNeeded(f"batch.json declares {declared} pages in {len(specs)} documents but the batch has "
                            f"{len(content)} pages (separator sheets not counted): fix the document list or rescan")
     by_pos = {p.position: p for p in pages}
-    documents, start = [], 0
+    spans, start = [], 0
     for i, spec in enumerate(specs):
         chunk = content[start : start + spec.pages]
         start += spec.pages
@@ -109,9 +111,11 @@ def documents_from_manifest(pages: Sequence[PageArtifact], specs: Sequence[Docum
         if not positions:
             raise ReviewNeeded(f"document {i + 1} of batch.json ({spec.title}) has only blank pages: "
                                + ", ".join(_name(p) for p in chunk))
-        documents.append(_complete(i, positions, Fields(spec.title, spec.doc_no, spec.author, _iso_or_as_is(spec.date)),
-                                   "manifest", by_pos, reader, remark=spec.remark, source="manifest"))
-    return documents
+        spans.append(positions)
+    return reader.map(lambda i: _complete(i, spans[i], Fields(specs[i].title, specs[i].doc_no, specs[i].author,
+                                                              _iso_or_as_is(specs[i].date)),
+                                          "manifest", by_pos, reader, remark=specs[i].remark, source="manifest"),
+                      range(len(specs)))
 
 
 def _iso_or_as_is(text: str) -> str:
@@ -137,6 +141,7 @@ def documents_from_separators(pages: Sequence[PageArtifact], ocr: PageReader | O
             documents.append(Document(len(documents), doc.title, doc.positions, doc.doc_no, doc.author, doc.date,
                                       doc.remark, "ocr", tuple(dict.fromkeys((*doc.flags, "no-separator"))),
                                       doc.evidence))
+    sheets: list[tuple[SeparatorPayload, list[int], list[str]]] = []
     for sheet, members in groups[1:]:
         payload: SeparatorPayload = sheet.separator  # type: ignore[union-attr]
         positions = [p.position for p in members if _numbered(p)]
@@ -146,10 +151,33 @@ def documents_from_separators(pages: Sequence[PageArtifact], ocr: PageReader | O
         extra = []
         if payload.pages is not None and payload.pages != len(members):
             extra.append(f"pages-mismatch: sheet says {payload.pages}, scanned {len(members)}")
-        documents.append(_complete(len(documents), positions,
-                                   Fields(payload.title, payload.doc_no, payload.author, _iso_or_as_is(payload.date)),
-                                   "separator", by_pos, reader, extra_flags=extra, source="sheet"))
-    return documents
+        sheets.append((payload, positions, extra))
+
+    def from_sheet(k: int) -> Document:
+        payload, positions, extra = sheets[k]
+        return _complete(len(documents) + k, positions,
+                         Fields(payload.title, payload.doc_no, payload.author, _iso_or_as_is(payload.date)),
+                         "separator", by_pos, reader, extra_flags=extra, source="sheet")
+
+    return documents + reader.map(from_sheet, range(len(sheets)))
+
+
+@dataclass(frozen=True)
+class _Mark:
+    """What a page shows of a boundary: a title block, the authority over it, its page-number footer."""
+
+    starts: bool = False
+    authority: str = ""
+    titled: bool = False
+    footer: tuple[int, int | None] | None = None
+
+
+def _mark(reader: PageReader, page: PageArtifact) -> _Mark:
+    view = reader.view(page)
+    if view is None:
+        return _Mark()
+    head = view.head
+    return _Mark(head.starts, head.authority.value, head.title_line is not None, view.layout.footer)
 
 
 def documents_from_ocr(pages: Sequence[PageArtifact], ocr: PageReader | OcrLoader = load_ocr) -> list[Document]:
@@ -158,15 +186,14 @@ def documents_from_ocr(pages: Sequence[PageArtifact], ocr: PageReader | OcrLoade
     page-number footer starts again at 1; one untitled document (boundary "single") when nothing is found."""
     reader = _reader(ocr)
     ordered = [p for p in sorted(pages, key=lambda p: p.position) if _numbered(p)]
+    marks = reader.map(lambda page: _mark(reader, page), ordered)
     starts: list[tuple[int, bool, tuple[str, ...]]] = []
     current_authority, expected_end = "", None
-    for i, page in enumerate(ordered):
-        view = reader.view(page)
-        head = view.head if view is not None else None
-        footer = view.layout.footer if view is not None else None
-        by_title = head is not None and head.starts
-        by_authority = bool(head is not None and head.authority.value and current_authority
-                            and head.authority.value != current_authority and head.title_line is not None)
+    for i, mark in enumerate(marks):
+        footer = mark.footer
+        by_title = mark.starts
+        by_authority = bool(mark.authority and current_authority and mark.authority != current_authority
+                            and mark.titled)
         by_footer = footer is not None and footer[0] == 1 and i > 0
         notes: tuple[str, ...] = ()
         if (by_title or by_authority) and footer is not None and footer[0] > 1:
@@ -179,15 +206,12 @@ def documents_from_ocr(pages: Sequence[PageArtifact], ocr: PageReader | OcrLoade
         elif expected_end is not None and i >= expected_end:
             starts.append((i, True, ("boundary-uncertain: the page count in the footer ended",)))
             current_authority, expected_end = "", None
-        if head is not None and head.authority.value:
-            current_authority = head.authority.value
+        if mark.authority:
+            current_authority = mark.authority
         if footer is not None and footer[1] and footer[0] == 1:
             expected_end = i + footer[1]
     by_pos = {p.position: p for p in pages}
     boundary = "ocr" if any(found for _, found, _ in starts) else "single"
-    documents = []
-    for k, (i, _, notes) in enumerate(starts):
-        end = starts[k + 1][0] if k + 1 < len(starts) else len(ordered)
-        positions = [p.position for p in ordered[i:end]]
-        documents.append(_complete(len(documents), positions, Fields(), boundary, by_pos, reader, extra_flags=notes))
-    return documents
+    ends = [i for i, _, _ in starts[1:]] + [len(ordered)]
+    return reader.map(lambda k: _complete(k, [p.position for p in ordered[starts[k][0]:ends[k]]], Fields(), boundary,
+                                          by_pos, reader, extra_flags=starts[k][2]), range(len(starts)))

@@ -3,8 +3,11 @@ re-read, lines that decide a field read again from the page image, fields snappe
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from pipeline.models import FieldEvidence
 from pipeline.ocr import HeadingReader, OcrResult, read_ocr_result
@@ -16,6 +19,8 @@ from pipeline.structure._lexicon import levenshtein, normalise
 from pipeline.structure._lines import LineReader, PageImage
 
 OcrLoader = Callable[[PageArtifact], OcrResult | None]
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def load_ocr(page: PageArtifact) -> OcrResult | None:
@@ -30,7 +35,8 @@ def _name(page: PageArtifact) -> str:
 class PageReader:
     """The OCR of a batch's pages as document finding needs it: each page loaded once, titles the page OCR dropped
     re-read (``headings``), lines that decide a field read again (``lines``), and fields snapped to names the batch
-    declares (its agency and case number) when OCR garbled them."""
+    declares (its agency and case number) when OCR garbled them. With ``workers`` > 1, :meth:`map` reads pages in
+    that many threads (the OCR engine keeps a reader per thread; its sessions release the interpreter)."""
 
     CACHED_PAGES = 16
     """Pages are read in scan order, so a few recent ones are all that is worth keeping: memory stays flat."""
@@ -39,8 +45,10 @@ class PageReader:
     """Page images held for re-reads (a colour A4 page is ~25 MB): the first and last page of one document."""
 
     def __init__(self, ocr: OcrLoader = load_ocr, headings: HeadingReader | None = None, known: Sequence[str] = (),
-                 lines: LineReader | None = None):
+                 lines: LineReader | None = None, workers: int = 1):
         self._load = ocr
+        self.workers = max(1, workers)
+        self._lock = threading.Lock()
         self._headings = headings
         self._lines = lines
         self._known = [(normalise(k), k) for k in known if k]
@@ -54,9 +62,10 @@ class PageReader:
 
     def view(self, page: PageArtifact) -> PageView | None:
         """The page as field reading sees it, or None when it has no OCR."""
-        if page.position in self._cache:
-            self._cache.move_to_end(page.position)
-            return self._cache[page.position]
+        with self._lock:
+            if page.position in self._cache:
+                self._cache.move_to_end(page.position)
+                return self._cache[page.position]
         result = self._load(page)
         if result is not None and self._headings is not None:
             result = self._headings.complete(page.image_path, page.dpi, _name(page), result)
@@ -67,20 +76,32 @@ class PageReader:
                 view.reread = lambda box, drop_red, p=page, r=result: self._lines.readings(self._image(p, r), box,
                                                                                          drop_red)
                 view.find_lines = lambda region, p=page, r=result: self._lines.find_lines(self._image(p, r), region)
-        self._cache[page.position] = view
-        if len(self._cache) > self.CACHED_PAGES:
-            self._cache.popitem(last=False)
+        with self._lock:
+            self._cache[page.position] = view
+            if len(self._cache) > self.CACHED_PAGES:
+                self._cache.popitem(last=False)
         return view
 
     def _image(self, page: PageArtifact, result: OcrResult) -> PageImage:
-        if page.position not in self._images:
-            # a bitonal page's grey where it was kept: a seal over a date is mid-grey there, black in the bits
-            path = page.grey_path or page.image_path
-            self._images[page.position] = PageImage.open(path, result, page.dpi, _name(page))
-            if len(self._images) > self.CACHED_IMAGES:
+        with self._lock:
+            image = self._images.get(page.position)
+            if image is not None:
+                self._images.move_to_end(page.position)
+                return image
+        # a bitonal page's grey where it was kept: a seal over a date is mid-grey there, black in the bits
+        image = PageImage.open(page.grey_path or page.image_path, result, page.dpi, _name(page))
+        with self._lock:
+            self._images[page.position] = image
+            if len(self._images) > self.CACHED_IMAGES + self.workers:
                 self._images.popitem(last=False)
-        self._images.move_to_end(page.position)
-        return self._images[page.position]
+        return image
+
+    def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+        """``fn`` over ``items`` in order, in ``workers`` threads (pages' re-reads run side by side)."""
+        if self.workers == 1:
+            return [fn(item) for item in items]
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="fields") as pool:
+            return list(pool.map(fn, items))
 
     def heading(self, page: PageArtifact) -> Head | None:
         """The head block of a page, or None if it has no OCR."""
