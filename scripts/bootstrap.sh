@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Install what is missing, and nothing else: the Debian packages the pipeline and its tests call, and a .venv with
-# the project installed. Safe to run again: a second run checks and skips.
+# the project installed. Safe to run again: a second run checks and skips. `--bench` adds what the benchmarks compare
+# against (OCRmyPDF and the Ghostscript it converts with: bench/throughput.py's run c).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+BENCH=0
+[ "${1:-}" = "--bench" ] && BENCH=1
 
 DEBIAN_PACKAGES=(
   tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-eng tesseract-ocr-osd   # OCR
@@ -17,6 +20,7 @@ DEBIAN_PACKAGES=(
   postgresql-15                                                             # the access database tests on PostgreSQL
   make
 )
+((BENCH)) && DEBIAN_PACKAGES+=(ghostscript)                                  # OCRmyPDF's PDF/A conversion
 PYTHON=${PYTHON:-python3}
 
 missing=()
@@ -47,6 +51,10 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ requirements-ppocr.
   touch "$stamp"
 else
   echo "bootstrap: .venv up to date"
+fi
+if ((BENCH)) && ! .venv/bin/pip show -q ocrmypdf >/dev/null 2>&1; then
+  echo "bootstrap: installing the benchmarks' extras into .venv"
+  .venv/bin/pip install -q -e ".[bench]"
 fi
 if .venv/bin/pip show -q opencv-python >/dev/null 2>&1; then
   echo "bootstrap: opencv-python is installed beside opencv-python-headless (both write cv2/): uninstall both," \
