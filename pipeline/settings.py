@@ -92,6 +92,8 @@ class OperationsSettings(_Area):
     rooms_list: str = Field("", alias="DOSSIER_ROOMS")
     rooms_file: Path | None = Field(None, alias="DOSSIER_ROOMS_FILE")
     prefect_port: int = Field(4200, alias="PREFECT_PORT")
+    first_heartbeat_seconds: int = Field(120, alias="DOSSIER_FIRST_HEARTBEAT_SECONDS", ge=10)
+    """How long a flow run may be Running without a heartbeat before an automation marks it Crashed."""
 
     @property
     def rooms(self) -> list[str]:
