@@ -439,6 +439,26 @@ def test_a_run_whose_process_died_is_run_again_and_its_batch_ends_in_done(hot, t
     assert any("retry 1 of 5" in line for line in entry.history)
 
 
+def test_the_watcher_retries_a_dead_run_after_the_delays_dossier_run_retry_delays_names(hot, tmp_path, monkeypatch):
+    from flows.watch import Watcher
+
+    monkeypatch.setenv("DOSSIER_RUN_RETRY_DELAYS", "5, 7.5,12")
+    server = ServerLike(ok=False, message="Crashed: no heartbeat for 90 s", retryable=True)
+    intake = Watcher(hot, tmp_path / "state", server, rooms=rooms_file(tmp_path), log=lambda m: None).intake
+    intake.retry_seconds = intake.status_seconds = 0.0
+    make_batch(hot / "room-1" / "b1", CASE, marker=True)
+    drive(intake, server, rounds=8)
+    assert [delay for _, delay in server.retries] == [5.0, 7.5, 12.0, 12.0, 12.0]
+
+
+def test_retry_delays_that_are_not_numbers_are_refused_naming_the_setting():
+    from pipeline.errors import SettingsError
+    from pipeline.settings import OperationsSettings
+
+    with pytest.raises(SettingsError, match="DOSSIER_RUN_RETRY_DELAYS"):
+        OperationsSettings.from_environ({"DOSSIER_RUN_RETRY_DELAYS": "30, soon"})
+
+
 def test_a_run_that_keeps_dying_is_quarantined_after_five_retries_with_a_reason_saying_so(hot, tmp_path):
     server = ServerLike(ok=False, message="Crashed: no heartbeat for 90 s", retryable=True)
     intake = new_intake(tmp_path, server)
