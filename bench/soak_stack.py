@@ -56,6 +56,8 @@ class StackConfig:
     mount: bool = True  # False: inject ENOSPC at write_atomic even where a tmpfs could be mounted
     s3_timeout: float = 8.0
     s3_retries: int = 2
+    retry_delays: str = ""  # DOSSIER_RUN_RETRY_DELAYS of the watcher ("": the product's)
+    quiet_seconds: float = 15.0  # the rooms' quiet_seconds
 
 
 def _answers(url: str) -> bool:
@@ -121,6 +123,8 @@ class Stack:
                     "DOSSIER_S3_TIMEOUT": str(self.cfg.s3_timeout), "DOSSIER_S3_RETRIES": str(self.cfg.s3_retries),
                     "PREFECT_LOGGING_LEVEL": "INFO", "COLUMNS": "200",
                     "DOSSIER_DEVELOPMENT_KEY": "1"})  # a bench: no production key to configure
+        if self.cfg.retry_delays:
+            env["DOSSIER_RUN_RETRY_DELAYS"] = self.cfg.retry_delays
         if not self.mounted:
             from tests.faults import ENOSPC_ENV, SITE
 
@@ -187,7 +191,7 @@ class Stack:
 
         folder = self.hot / room
         folder.mkdir(parents=True, exist_ok=True)
-        lines = ["settle_seconds: 2", "quiet_seconds: 15"]
+        lines = ["settle_seconds: 2", f"quiet_seconds: {self.cfg.quiet_seconds:g}"]
         if "review" in RoomConfig.model_fields:  # unattended rooms: never pause a run for an operator
             lines.append("review: never")
         (folder / "room.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -215,7 +219,8 @@ class Stack:
 
     def flow(self, drops: list[Drop], rng: random.Random, config: SoakConfig) -> None:
         """Rooms drop their batches while the injector strikes; returns when both are through."""
-        plan = FaultPlan(config.faults, gap=config.gap, phase_gap=config.phase_gap, whole_worker=config.whole_worker)
+        plan = FaultPlan(config.faults, gap=config.gap, phase_gap=config.phase_gap, whole_worker=config.whole_worker,
+                         freeze_seconds=config.freeze_seconds, disk_full_seconds=config.disk_full_seconds)
         self._dropping = len(self.cfg.rooms)
         self.injector = Injector(plan, random.Random(rng.random()), self.sup, self.state / "work", self.unit,
                                  self.filler, self._idle, self.log)
