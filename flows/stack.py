@@ -127,11 +127,12 @@ def apply_automations(api: str, first_heartbeat_seconds: int = 120) -> None:
         listed.raise_for_status()
         existing = {a["name"]: a["id"] for a in listed.json()}
         for automation in automations(first_heartbeat_seconds):
-            body = AutomationCore.model_validate(automation).model_dump(mode="json")
-            if automation["name"] in existing:
-                done = client.put(f"/automations/{existing[automation['name']]}", json=body)
+            core = AutomationCore.model_validate(automation)
+            if automation["name"] in existing:  # as the Prefect client updates: only the fields the file sets
+                done = client.put(f"/automations/{existing[automation['name']]}",
+                                  json=core.model_dump(mode="json", exclude_unset=True))
             else:
-                done = client.post("/automations/", json=body)
+                done = client.post("/automations/", json=core.model_dump(mode="json"))
             if done.is_error:
                 raise SystemExit(f"automation {automation['name']} refused by {api}: {done.status_code} {done.text}")
 

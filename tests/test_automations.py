@@ -69,7 +69,10 @@ def test_a_run_killed_after_running_before_its_first_heartbeat_is_crashed_and_wo
     from pipeline.settings import OperationsSettings
 
     api, env = server
+    apply_automations(api)  # `make up` with the default window of 120 s, then again with the setting: updated
     apply_automations(api, OperationsSettings.from_environ(env).first_heartbeat_seconds)
+    names = [a["name"] for a in httpx.post(f"{api}/automations/filter", json={}, timeout=30).json()]
+    assert sorted(names) == sorted(set(names)) and len(names) == 3
     flow = subprocess.Popen([sys.executable, "-c", BEATLESS_FLOW], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True, start_new_session=True)
     try:
