@@ -66,15 +66,16 @@ class SoakConfig:
     disk_full_seconds: float = 20.0
     retry_delays: str = ""  # the watcher's DOSSIER_RUN_RETRY_DELAYS ("": its own, 30 s then 90 s, ...)
     quiet_seconds: float = 15.0  # a room's wait for a batch whose marker came first to hold still
+    again: tuple[float, float] = (20.0, 60.0)  # a duplicate dropped again this long after its first copy
 
     @classmethod
     def short(cls, seed: int) -> SoakConfig:
         """Five small batches, one fault of each kind; the slow faults shorter (the store still frozen past the
         clients' timeout) and the watcher's retries sooner (a batch failed by two faults in a row waited 30 + 90 s)."""
-        return cls(seed=seed, batches=5, pages=(2, 3), min_pages=10, window=40.0, duplicates=1, corrupt=1,
-                   faults=dict(SHORT_FAULTS), gap=(3.0, 8.0), phase_gap=5.0, drain_timeout=600.0,
-                   whole_worker=False, freeze_seconds=15.0, disk_full_seconds=10.0, retry_delays="15,20,30,45,60",
-                   quiet_seconds=8.0)
+        return cls(seed=seed, batches=5, pages=(2, 3), min_pages=10, window=30.0, duplicates=1, corrupt=1,
+                   faults=dict(SHORT_FAULTS), gap=(2.0, 5.0), phase_gap=5.0, drain_timeout=600.0,
+                   whole_worker=False, freeze_seconds=12.0, disk_full_seconds=10.0, retry_delays="15,20,30,45,60",
+                   quiet_seconds=8.0, again=(10.0, 30.0))
 
 
 @dataclass

@@ -211,7 +211,7 @@ class Stack:
     def plan(self, rng: random.Random, config: SoakConfig) -> list[Drop]:
         """The batches, staged on the rooms' "scanner PCs" (pages from the cached pool)."""
         drops = plan_drops(rng, self.cfg.rooms, config.batches, config.pages, config.min_pages, config.window,
-                           config.duplicates, config.corrupt, tag=f"{config.seed % 10**5:05d}")
+                           config.duplicates, config.corrupt, tag=f"{config.seed % 10**5:05d}", again=config.again)
         pool = PagePool(self.cfg.cache)
         pool.ensure(max(i for d in drops for i in d.pages) + 1, log=self.log)
         self.staged = {d.label: stage(d, pool, self.sources / d.room / d.name) for d in drops}
@@ -336,9 +336,9 @@ class Stack:
         result.restarts = {n: s.starts - 1 for n, s in self.sup.services.items()}
         result.disk = "a tmpfs of its own, filled" if self.mounted else "ENOSPC injected at write_atomic"
         if "store" in self.sup.services:
-            self.sup.services["store"].stop_timeout = 10.0  # the end: no need to wait ~30 s for a clean stop
-        try:
-            self.sup.stop_all([["watcher"], [f"worker-{r}" for r in self.cfg.rooms], ["serve", "server"], ["store"]])
+            self.sup.services["store"].stop_timeout = 2.0  # the end, checks done: no need to wait ~30 s for a clean stop
+        try:  # the watcher first (no new run), the store last (the others may still write to it as they go)
+            self.sup.stop_all([["watcher"], [f"worker-{r}" for r in self.cfg.rooms] + ["serve", "server"], ["store"]])
         finally:
             time.sleep(1.0)
             self._leftovers(result)
