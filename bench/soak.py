@@ -62,13 +62,20 @@ class SoakConfig:
     phase_gap: float = 60.0
     drain_timeout: float = 2400.0
     whole_worker: bool = True
+    freeze_seconds: float = 25.0  # the store frozen this long: longer than the clients' 8 s timeout
+    disk_full_seconds: float = 20.0
+    retry_delays: str = ""  # the watcher's DOSSIER_RUN_RETRY_DELAYS ("": its own, 30 s then 90 s, ...)
+    quiet_seconds: float = 15.0  # a room's wait for a batch whose marker came first to hold still
+    again: tuple[float, float] = (20.0, 60.0)  # a duplicate dropped again this long after its first copy
 
     @classmethod
     def short(cls, seed: int) -> SoakConfig:
-        """Five small batches, one fault of each kind."""
-        return cls(seed=seed, batches=5, pages=(2, 3), min_pages=10, window=40.0, duplicates=1, corrupt=1,
-                   faults=dict(SHORT_FAULTS), gap=(3.0, 8.0), phase_gap=5.0, drain_timeout=600.0,
-                   whole_worker=False)
+        """Five small batches, one fault of each kind; the slow faults shorter (the store still frozen past the
+        clients' timeout) and the watcher's retries sooner (a batch failed by two faults in a row waited 30 + 90 s)."""
+        return cls(seed=seed, batches=5, pages=(2, 3), min_pages=10, window=30.0, duplicates=1, corrupt=1,
+                   faults=dict(SHORT_FAULTS), gap=(2.0, 5.0), phase_gap=5.0, drain_timeout=600.0,
+                   whole_worker=False, freeze_seconds=12.0, disk_full_seconds=10.0, retry_delays="15,20,30,45,60",
+                   quiet_seconds=8.0, again=(10.0, 30.0))
 
 
 @dataclass
@@ -145,7 +152,8 @@ def run_soak(config: SoakConfig, workdir: Path, cache: Path, log=print, keep: bo
     started = time.monotonic()
     result = Result(config)
     stack = Stack(StackConfig(workdir=workdir, cache=cache, rooms=[f"room-{i + 1}" for i in range(config.rooms)],
-                              keep=keep, mount=mount), log=log)
+                              keep=keep, mount=mount, retry_delays=config.retry_delays,
+                              quiet_seconds=config.quiet_seconds), log=log)
     try:
         drops = stack.plan(random.Random(config.seed), config)
         stack.start()
@@ -155,10 +163,13 @@ def run_soak(config: SoakConfig, workdir: Path, cache: Path, log=print, keep: bo
         result.drain_seconds = stack.drain(drops, config.drain_timeout)
         if stack.drained_at is not None:
             result.drain_after_drop = stack.drained_at - stack.last_drop
+        log("drained; checking")
         stack.check(drops, result)
+        log("checked; stopping the stack")
     finally:
         stack.stop(result)
         result.wall_seconds = time.monotonic() - started
+        log("stack stopped")
     return result
 
 

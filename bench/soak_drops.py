@@ -121,8 +121,10 @@ class Drop:
 
 
 def plan_drops(rng: random.Random, rooms: list[str], batches: int, pages: tuple[int, int], min_pages: int,
-               window: float, duplicates: int, corrupt: int, tag: str) -> list[Drop]:
-    """The batches of a run: sizes between ``pages``, at least ``min_pages`` in all, spread over ``window`` seconds."""
+               window: float, duplicates: int, corrupt: int, tag: str,
+               again: tuple[float, float] = (20.0, 60.0)) -> list[Drop]:
+    """The batches of a run: sizes between ``pages``, at least ``min_pages`` in all, spread over ``window`` seconds;
+    the duplicates dropped again ``again`` seconds (a range) after their first copy."""
     sizes = [rng.randint(*pages) for _ in range(batches)]
     while sum(sizes) < min_pages:
         i = rng.randrange(batches)
@@ -140,7 +142,7 @@ def plan_drops(rng: random.Random, rooms: list[str], batches: int, pages: tuple[
     for drop in rng.sample(drops, corrupt):
         drop.corrupt = True
     for drop in rng.sample([d for d in drops if not d.corrupt], duplicates):
-        drop.again_at = rng.uniform(20, 60)
+        drop.again_at = rng.uniform(*again)
     return sorted(drops, key=lambda d: d.at)
 
 

@@ -56,6 +56,8 @@ class StackConfig:
     mount: bool = True  # False: inject ENOSPC at write_atomic even where a tmpfs could be mounted
     s3_timeout: float = 8.0
     s3_retries: int = 2
+    retry_delays: str = ""  # DOSSIER_RUN_RETRY_DELAYS of the watcher ("": the product's)
+    quiet_seconds: float = 15.0  # the rooms' quiet_seconds
 
 
 def _answers(url: str) -> bool:
@@ -121,6 +123,8 @@ class Stack:
                     "DOSSIER_S3_TIMEOUT": str(self.cfg.s3_timeout), "DOSSIER_S3_RETRIES": str(self.cfg.s3_retries),
                     "PREFECT_LOGGING_LEVEL": "INFO", "COLUMNS": "200",
                     "DOSSIER_DEVELOPMENT_KEY": "1"})  # a bench: no production key to configure
+        if self.cfg.retry_delays:
+            env["DOSSIER_RUN_RETRY_DELAYS"] = self.cfg.retry_delays
         if not self.mounted:
             from tests.faults import ENOSPC_ENV, SITE
 
@@ -187,7 +191,7 @@ class Stack:
 
         folder = self.hot / room
         folder.mkdir(parents=True, exist_ok=True)
-        lines = ["settle_seconds: 2", "quiet_seconds: 15"]
+        lines = ["settle_seconds: 2", f"quiet_seconds: {self.cfg.quiet_seconds:g}"]
         if "review" in RoomConfig.model_fields:  # unattended rooms: never pause a run for an operator
             lines.append("review: never")
         (folder / "room.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -207,7 +211,7 @@ class Stack:
     def plan(self, rng: random.Random, config: SoakConfig) -> list[Drop]:
         """The batches, staged on the rooms' "scanner PCs" (pages from the cached pool)."""
         drops = plan_drops(rng, self.cfg.rooms, config.batches, config.pages, config.min_pages, config.window,
-                           config.duplicates, config.corrupt, tag=f"{config.seed % 10**5:05d}")
+                           config.duplicates, config.corrupt, tag=f"{config.seed % 10**5:05d}", again=config.again)
         pool = PagePool(self.cfg.cache)
         pool.ensure(max(i for d in drops for i in d.pages) + 1, log=self.log)
         self.staged = {d.label: stage(d, pool, self.sources / d.room / d.name) for d in drops}
@@ -215,7 +219,8 @@ class Stack:
 
     def flow(self, drops: list[Drop], rng: random.Random, config: SoakConfig) -> None:
         """Rooms drop their batches while the injector strikes; returns when both are through."""
-        plan = FaultPlan(config.faults, gap=config.gap, phase_gap=config.phase_gap, whole_worker=config.whole_worker)
+        plan = FaultPlan(config.faults, gap=config.gap, phase_gap=config.phase_gap, whole_worker=config.whole_worker,
+                         freeze_seconds=config.freeze_seconds, disk_full_seconds=config.disk_full_seconds)
         self._dropping = len(self.cfg.rooms)
         self.injector = Injector(plan, random.Random(rng.random()), self.sup, self.state / "work", self.unit,
                                  self.filler, self._idle, self.log)
@@ -331,9 +336,9 @@ class Stack:
         result.restarts = {n: s.starts - 1 for n, s in self.sup.services.items()}
         result.disk = "a tmpfs of its own, filled" if self.mounted else "ENOSPC injected at write_atomic"
         if "store" in self.sup.services:
-            self.sup.services["store"].stop_timeout = 10.0  # the end: no need to wait ~30 s for a clean stop
-        try:
-            self.sup.stop_all([["watcher"], [f"worker-{r}" for r in self.cfg.rooms], ["serve", "server"], ["store"]])
+            self.sup.services["store"].stop_timeout = 2.0  # the end, checks done: no need to wait ~30 s for a clean stop
+        try:  # the watcher first (no new run), the store last (the others may still write to it as they go)
+            self.sup.stop_all([["watcher"], [f"worker-{r}" for r in self.cfg.rooms] + ["serve", "server"], ["store"]])
         finally:
             time.sleep(1.0)
             self._leftovers(result)

@@ -20,7 +20,6 @@ under a supervisor that kills them at random.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -31,7 +30,7 @@ from pathlib import Path
 
 import yaml
 
-from pipeline.settings import Settings, StateLayout
+from pipeline.settings import OperationsSettings, Settings, StateLayout
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -90,13 +89,52 @@ def watcher_command(hot: Path, home: Path | None = None) -> list[str]:
 def prepare_server(rooms: list[str], env: dict[str, str]) -> None:
     """On a running server: the work pool, a queue per room, the deployments of prefect.yaml and the automations of
     automations.yaml (each only if missing)."""
+    import httpx
+
     _prefect(["work-pool", "create", POOL, "--type", "process"], env, check=False)  # fails harmlessly if it exists
-    for room in rooms:
-        _prefect(["work-queue", "create", room, "--pool", POOL], env, check=False)
+    with httpx.Client(base_url=env["PREFECT_API_URL"].rstrip("/"), timeout=30) as client:
+        for room in rooms:  # over the API: a `prefect` command costs ~2 s of start-up each
+            made = client.post(f"/work_pools/{POOL}/queues", json={"name": room})
+            if made.is_error and made.status_code != 409:  # 409: it exists
+                raise SystemExit(f"work queue {room} refused: {made.status_code} {made.text}")
     _prefect(["deploy", "--all"], env)
-    for automation in yaml.safe_load((ROOT / "automations.yaml").read_text(encoding="utf-8"))["automations"]:
-        if _prefect(["automation", "inspect", automation["name"]], env, check=False).returncode != 0:
-            _prefect(["automation", "create", "--from-json", json.dumps(automation)], env)
+    apply_automations(env["PREFECT_API_URL"], OperationsSettings.from_environ(env).first_heartbeat_seconds)
+
+
+NEVER_BEAT = "dossier-crash-flow-runs-that-never-beat"
+"""The automation that crashes a run Running without a heartbeat for DOSSIER_FIRST_HEARTBEAT_SECONDS."""
+
+
+def automations(first_heartbeat_seconds: int = 120) -> list[dict]:
+    """The automations of automations.yaml, the first-heartbeat window set to ``first_heartbeat_seconds``."""
+    found = yaml.safe_load((ROOT / "automations.yaml").read_text(encoding="utf-8"))["automations"]
+    for automation in found:
+        if automation["name"] == NEVER_BEAT:
+            automation["trigger"]["within"] = first_heartbeat_seconds
+            automation["actions"][0]["message"] = (f"no heartbeat within {first_heartbeat_seconds} s of Running: "
+                                                   "the flow run's process is gone")
+    return found
+
+
+def apply_automations(api: str, first_heartbeat_seconds: int = 120) -> None:
+    """Create the automations on the server at ``api``, or update those of the same name (the file and the
+    settings are the truth: a changed window takes effect at the next `make up`)."""
+    import httpx
+    from prefect.events.schemas.automations import AutomationCore
+
+    with httpx.Client(base_url=api.rstrip("/"), timeout=30) as client:
+        listed = client.post("/automations/filter", json={})
+        listed.raise_for_status()
+        existing = {a["name"]: a["id"] for a in listed.json()}
+        for automation in automations(first_heartbeat_seconds):
+            core = AutomationCore.model_validate(automation)
+            if automation["name"] in existing:  # as the Prefect client updates: only the fields the file sets
+                done = client.put(f"/automations/{existing[automation['name']]}",
+                                  json=core.model_dump(mode="json", exclude_unset=True))
+            else:
+                done = client.post("/automations/", json=core.model_dump(mode="json"))
+            if done.is_error:
+                raise SystemExit(f"automation {automation['name']} refused by {api}: {done.status_code} {done.text}")
 
 
 def _env(s: dict) -> dict[str, str]:

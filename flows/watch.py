@@ -208,11 +208,14 @@ class Watcher:
 
     def __init__(self, hotfolder: Path, home: Path, submitter, poll: bool = False, poll_interval: float = 2.0,
                  tick_seconds: float = 1.0, rescan_seconds: float = 30.0, log: Callable[[str], None] | None = None,
-                 rooms: Path | RoomsFile | None = None):
-        self.hot = HotFolder(hotfolder, rooms if rooms is not None else rooms_file(Settings.load(), home))
+                 rooms: Path | RoomsFile | None = None, retry_delays: tuple[float, ...] | None = None):
+        settings = Settings.load()
+        self.hot = HotFolder(hotfolder, rooms if rooms is not None else rooms_file(settings, home))
         self.home = home
         self.log = log or logger.info
-        self.intake = Intake(self.hot, Ledger(home), submitter, log=self.log)
+        delays = retry_delays or settings.operations.retry_delays  # DOSSIER_RUN_RETRY_DELAYS, else the intake's
+        self.intake = Intake(self.hot, Ledger(home), submitter, log=self.log,
+                             **({"retry_delays": delays} if delays else {}))
         self.poll = poll
         self.poll_interval = poll_interval
         self.tick_seconds = tick_seconds

@@ -92,11 +92,21 @@ class OperationsSettings(_Area):
     rooms_list: str = Field("", alias="DOSSIER_ROOMS")
     rooms_file: Path | None = Field(None, alias="DOSSIER_ROOMS_FILE")
     prefect_port: int = Field(4200, alias="PREFECT_PORT")
+    first_heartbeat_seconds: int = Field(120, alias="DOSSIER_FIRST_HEARTBEAT_SECONDS", ge=10)
+    """How long a flow run may be Running without a heartbeat before an automation marks it Crashed."""
+    retry_delays_list: str = Field("", alias="DOSSIER_RUN_RETRY_DELAYS", pattern=r"^\s*(\d+(\.\d+)?\s*(,\s*|$))*$")
+    """Seconds the watcher waits before each retry of a run the machinery failed (comma-separated, in order)."""
 
     @property
     def rooms(self) -> list[str]:
         """The rooms named (comma-separated), in order."""
         return [r.strip() for r in self.rooms_list.split(",") if r.strip()]
+
+    @property
+    def retry_delays(self) -> tuple[float, ...] | None:
+        """The watcher's retry delays named (None: its own, 30 s to 10 min)."""
+        found = tuple(float(d) for d in self.retry_delays_list.split(",") if d.strip())
+        return found or None
 
 
 class StoreSettings(_Area):

@@ -178,6 +178,27 @@ def prefect_stack(store_env: dict[str, str], tmp_root: Path) -> PrefectStack:
         return _stack
 
 
+def start_server(env: dict[str, str], port: int) -> subprocess.Popen:
+    """A Prefect server of its own as `make up` starts it (flows/stack.py), in a session of its own; waits until it
+    answers."""
+    import httpx
+
+    from flows.stack import server_command
+
+    proc = subprocess.Popen(server_command(port), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def healthy() -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_for(lambda: proc.poll() is not None or healthy(), 240, "the Prefect server")
+    assert proc.poll() is None, "the Prefect server exited"
+    return proc
+
+
 def _kill_group(proc: subprocess.Popen) -> None:
     """Stop a subprocess and everything it started (the worker's flow-run processes)."""
     if proc.poll() is not None:

@@ -43,6 +43,45 @@ def test_entries_form_a_gapless_chain_that_verifies(object_store, prefix):
     assert report.ok and (report.streams, report.entries) == (1, 5)
 
 
+class PagedListing:
+    """The store, its version listing read in pages of ``page`` keys, each page a fresh listing after the last key
+    read (as S3 pages a listing), with ``between()`` called once after the first page."""
+
+    def __init__(self, store, page: int, between):
+        self.store, self.page, self.between = store, page, between
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+    def list_versions(self, prefix):
+        last = ""
+        while True:
+            items = [item for item in self.store.list_versions(prefix) if item[0].key > last]
+            keys = sorted({item[0].key for item in items})[: self.page]
+            if not keys:
+                return
+            yield from (item for item in items if item[0].key in keys)
+            last = keys[-1]
+            if self.between is not None:
+                self.between()
+                self.between = None
+
+
+def test_a_stream_appended_to_while_it_is_verified_is_not_reported_cut_short(object_store, prefix):
+    log = AuditLog(object_store, kind="test", prefix=prefix, max_batch=1, lock_days=0)
+    for i in range(3):  # segments 0, 1, 2; checkpoints 0 to 3
+        log.record_and_wait(actor=f"tok{i}", agency="豫0727法院", action="manifest", status=200, result="allowed")
+
+    def a_request_meanwhile():  # the service records a fourth entry: segment 3, then checkpoint 4
+        log.record_and_wait(actor="tok3", agency="豫0727法院", action="manifest", status=200, result="allowed")
+
+    # the first page ends among the checkpoints: the new segment sorts before it, the new checkpoint after it
+    report = verify_audit(PagedListing(object_store, page=5, between=a_request_meanwhile), prefix)
+    log.close()
+    assert report.ok, report.problems
+    assert report.entries >= 3
+
+
 def test_an_edited_entry_is_detected(object_store, prefix):
     _log(object_store, prefix)
     key = _segment_keys(object_store, prefix)[1]

@@ -439,6 +439,85 @@ def test_a_run_whose_process_died_is_run_again_and_its_batch_ends_in_done(hot, t
     assert any("retry 1 of 5" in line for line in entry.history)
 
 
+def test_a_batch_whose_move_to_done_failed_on_a_full_disk_is_moved_once_there_is_space(hot, tmp_path, monkeypatch):
+    import errno
+
+    import pipeline.operations._ledger as ledger_module
+
+    full = [False]
+    real = ledger_module.write_atomic
+
+    def write_atomic(path, data, **kwargs):
+        if full[0]:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real(path, data, **kwargs)
+
+    monkeypatch.setattr(ledger_module, "write_atomic", write_atomic)
+    server = ServerLike()
+    intake = new_intake(tmp_path, server)
+    make_batch(hot / "room-1" / "b1", CASE, marker=True)
+    intake.tick(full_scan=True)
+    server.finish_all()
+    full[0] = True  # the state disk fills as the run ends: its end cannot be recorded
+    intake.tick(full_scan=True)
+    assert (hot / ".processing" / "room-1" / "b1").is_dir()
+    full[0] = False
+    intake.tick(full_scan=True)
+    assert (hot / "done" / "room-1" / "b1").is_dir() and not intake.busy()
+    [entry] = Ledger(tmp_path / "state").entries()
+    assert entry.state == "done"
+
+
+def test_a_move_to_done_cut_short_by_a_full_disk_after_the_rename_is_finished_later(hot, tmp_path, monkeypatch):
+    import errno
+
+    import pipeline.operations._ledger as ledger_module
+
+    writes_left: list[int | None] = [None]  # None: no fault; n: n more writes succeed, then the disk is full
+    real = ledger_module.write_atomic
+
+    def write_atomic(path, data, **kwargs):
+        if writes_left[0] is not None:
+            if writes_left[0] <= 0:
+                raise OSError(errno.ENOSPC, "No space left on device", str(path))
+            writes_left[0] -= 1
+        return real(path, data, **kwargs)
+
+    monkeypatch.setattr(ledger_module, "write_atomic", write_atomic)
+    server = ServerLike()
+    intake = new_intake(tmp_path, server)
+    make_batch(hot / "room-1" / "b1", CASE, marker=True)
+    intake.tick(full_scan=True)
+    server.finish_all()
+    writes_left[0] = 1  # "settling" is recorded and the folder renamed; the final record fails
+    intake.tick(full_scan=True)
+    assert (hot / "done" / "room-1" / "b1").is_dir()
+    assert Ledger(tmp_path / "state").entries()[0].state == "settling"
+    writes_left[0] = None
+    intake.tick(full_scan=True)
+    assert Ledger(tmp_path / "state").entries()[0].state == "done" and not intake.busy()
+
+
+def test_the_watcher_retries_a_dead_run_after_the_delays_dossier_run_retry_delays_names(hot, tmp_path, monkeypatch):
+    from flows.watch import Watcher
+
+    monkeypatch.setenv("DOSSIER_RUN_RETRY_DELAYS", "5, 7.5,12")
+    server = ServerLike(ok=False, message="Crashed: no heartbeat for 90 s", retryable=True)
+    intake = Watcher(hot, tmp_path / "state", server, rooms=rooms_file(tmp_path), log=lambda m: None).intake
+    intake.retry_seconds = intake.status_seconds = 0.0
+    make_batch(hot / "room-1" / "b1", CASE, marker=True)
+    drive(intake, server, rounds=8)
+    assert [delay for _, delay in server.retries] == [5.0, 7.5, 12.0, 12.0, 12.0]
+
+
+def test_retry_delays_that_are_not_numbers_are_refused_naming_the_setting():
+    from pipeline.errors import SettingsError
+    from pipeline.settings import OperationsSettings
+
+    with pytest.raises(SettingsError, match="DOSSIER_RUN_RETRY_DELAYS"):
+        OperationsSettings.from_environ({"DOSSIER_RUN_RETRY_DELAYS": "30, soon"})
+
+
 def test_a_run_that_keeps_dying_is_quarantined_after_five_retries_with_a_reason_saying_so(hot, tmp_path):
     server = ServerLike(ok=False, message="Crashed: no heartbeat for 90 s", retryable=True)
     intake = new_intake(tmp_path, server)

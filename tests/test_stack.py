@@ -9,29 +9,13 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import time
 
 import httpx
 
-from flows.stack import server_command, service_env
+from flows.stack import service_env
 from flows.tempserver import free_port
-from tests.ops_fixtures import ROOT, wait_for
-
-
-def start_server(env: dict[str, str], port: int) -> subprocess.Popen:
-    proc = subprocess.Popen(server_command(port), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-
-    def healthy() -> bool:
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_for(lambda: proc.poll() is not None or healthy(), 240, "the Prefect server")
-    assert proc.poll() is None, "the Prefect server exited"
-    return proc
+from tests.ops_fixtures import start_server, wait_for
 
 
 def test_a_case_locked_when_the_server_was_killed_is_free_again_after_its_restart(tmp_path):

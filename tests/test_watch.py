@@ -285,7 +285,7 @@ def test_the_automations_file_declares_valid_prefect_automations():
     assert all(a.actions[0].state.value == "CRASHED" for a in (crash, never))
 
 
-def test_a_run_that_dies_before_its_first_heartbeat_is_crashed_by_an_automation():
+def test_the_automations_file_declares_a_wait_for_the_first_heartbeat_after_running():
     import yaml
     from prefect.events.schemas.automations import AutomationCore
 

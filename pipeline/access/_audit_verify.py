@@ -62,11 +62,26 @@ def _parse_segment(data: bytes, key: str, problems: list[str]) -> list[dict]:
     return entries
 
 
-def _streams(store: ObjectStore, problems: list[str], check_versions: bool, prefix: str) -> dict[str, _Stream]:
-    """Per stream, its segments and checkpoints, after checking their version history (deleted, rewritten)."""
+def _versions(store: ObjectStore, prefix: str) -> dict[str, list[tuple[str | None, bool, bool]]]:
     by_key: dict[str, list[tuple[str | None, bool, bool]]] = {}
     for info, latest, marker in store.list_versions(prefix):
         by_key.setdefault(info.key, []).append((info.version_id, latest, marker))
+    return by_key
+
+
+def _is_checkpoint(key: str) -> bool:
+    return _CHECKPOINT.fullmatch(key.rpartition("/")[2]) is not None
+
+
+def _streams(store: ObjectStore, problems: list[str], check_versions: bool, prefix: str) -> dict[str, _Stream]:
+    """Per stream, its segments and checkpoints, after checking their version history (deleted, rewritten).
+
+    The checkpoints come from a first listing and the segments from a second one made after it: a service may be
+    appending to its stream meanwhile, and a listing is read in pages, so that one listing can miss a new segment
+    (its name sorts before the page already read) and see the checkpoint written after it. Every checkpoint of the
+    first listing had its segment stored before it, so the second listing has them all."""
+    by_key = {k: v for k, v in _versions(store, prefix).items() if _is_checkpoint(k)}
+    by_key.update({k: v for k, v in _versions(store, prefix).items() if not _is_checkpoint(k)})
     streams: dict[str, _Stream] = {}
     for key, versions in sorted(by_key.items()):
         stream, _, name = key[len(prefix):].partition("/")

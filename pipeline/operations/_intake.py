@@ -305,6 +305,10 @@ class Intake:
     def _follow(self, fp: str) -> bool:
         """Look at one run and act on its end; False when the orchestrator cannot be asked now."""
         entry = self.ledger.get(fp)
+        if entry is not None and entry.state == "settling" and entry.target:  # a move that failed half-way
+            self._inflight.discard(fp)
+            self._settle(entry, entry.target, entry.reason, "settle resumed")
+            return True
         if entry is None or entry.state != "submitted" or not entry.run_id or not Path(entry.claim_path).is_dir():
             self._inflight.discard(fp)
             return True
@@ -381,6 +385,8 @@ class Intake:
         try:
             done = settle(self.hot, self.ledger, entry.fingerprint, outcome, reason, event)  # type: ignore[arg-type]
         except (HotFolderError, OSError) as exc:
+            if isinstance(exc, OSError):  # e.g. a full state disk: tried again on the next look at the runs
+                self._inflight.add(entry.fingerprint)
             self.log(f"batch {entry.room}/{entry.batch}: cannot move it to {outcome}: {exc}")
             return
         self.log(f"batch {entry.room}/{entry.batch}: {done.state} at {done.outcome_path}"

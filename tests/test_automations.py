@@ -1,0 +1,92 @@
+"""The automations of automations.yaml on a Prefect server of their own, as `make up` applies them (flows/stack.py).
+
+A flow run that reached Running but whose process died before its first heartbeat reached the server (the soak run:
+the server was killed a second after the run started, its worker later) must not stay Running for ever: an automation
+marks it Crashed after DOSSIER_FIRST_HEARTBEAT_SECONDS (10 s here instead of 120 s), and the watcher then takes it
+for a run worth retrying. The run's process here is a real flow run whose heartbeats are dropped before they are
+sent, standing for heartbeats lost with the server; it is SIGKILLed once the server has it Running.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from flows.stack import apply_automations, service_env
+from flows.tempserver import free_port
+from tests.ops_fixtures import ROOT, start_server, wait_for
+
+FIRST_HEARTBEAT_SECONDS = 10  # the least Prefect takes for a proactive trigger
+
+BEATLESS_FLOW = """
+import sys, time
+from prefect import flow
+from prefect.flow_engine import BaseFlowRunEngine
+
+BaseFlowRunEngine._emit_flow_run_heartbeat = lambda self, *a, **k: None  # its heartbeats never reach the server
+
+
+@flow(name="beatless")
+def beatless():
+    from prefect.runtime import flow_run
+
+    print(flow_run.id, flush=True)
+    time.sleep(600)
+
+
+beatless()
+"""
+
+
+@pytest.fixture
+def server(tmp_path):
+    port = free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "DOSSIER_"))}
+    env = {**service_env(tmp_path / "state", api, base), "PREFECT_HOME": str(tmp_path / "prefect"),
+           "DOSSIER_FIRST_HEARTBEAT_SECONDS": str(FIRST_HEARTBEAT_SECONDS)}
+    proc = start_server(env, port)
+    try:
+        yield api, env
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def state_of(api: str, run_id: str) -> dict:
+    return httpx.get(f"{api}/flow_runs/{run_id}", timeout=30).json()["state"] or {}
+
+
+def test_a_run_killed_after_running_before_its_first_heartbeat_is_crashed_and_worth_a_retry(server, tmp_path):
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.watch import DeploymentSubmitter
+    from pipeline.settings import OperationsSettings
+
+    api, env = server
+    apply_automations(api)  # `make up` with the default window of 120 s, then again with the setting: updated
+    apply_automations(api, OperationsSettings.from_environ(env).first_heartbeat_seconds)
+    names = [a["name"] for a in httpx.post(f"{api}/automations/filter", json={}, timeout=30).json()]
+    assert sorted(names) == sorted(set(names)) and len(names) == 3
+    flow = subprocess.Popen([sys.executable, "-c", BEATLESS_FLOW], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    try:
+        run_id = flow.stdout.readline().strip()
+        assert run_id, "the flow run did not start"
+        wait_for(lambda: state_of(api, run_id).get("type") == "RUNNING", 60, "the run to be Running")
+    finally:
+        os.killpg(flow.pid, signal.SIGKILL)  # its process dies before any heartbeat reached the server
+        flow.wait()
+
+    state = wait_for(lambda: (s := state_of(api, run_id)).get("type") != "RUNNING" and s, 120,
+                     "the run to leave Running")
+    assert state["type"] == "CRASHED"
+    assert f"no heartbeat within {FIRST_HEARTBEAT_SECONDS} s of Running" in state["message"]
+    with temporary_settings({PREFECT_API_URL: api}):
+        status = DeploymentSubmitter("beatless/none", tmp_path).status(run_id)
+    assert status.final and not status.ok and status.retryable
