@@ -28,6 +28,7 @@ from pipeline.capture import PageRef
 from pipeline.common import utcnow_seconds
 from pipeline.errors import VolumeError
 from pipeline.models import BatchManifest, StandardProfile, VolumeCatalogue, VolumeEntry
+from pipeline.ocr import release_engine
 from pipeline.pages import PageArtifact, PageCache, PageEnvironment, chunked
 from pipeline.storage import StoreConfig, case_key
 from pipeline.structure import VolumePlan, has_title
@@ -59,6 +60,9 @@ class DossierBuild:
         preloading.start()
         documents, plans, catalogues = structure_task(artifacts, self.manifest, self.profile,
                                                       self.job.layout.ocr_cache, self.job.workers)
+        # the reading is over: the engine's readers (~400 MB with PP-OCR) go before a review's wait, the volumes and
+        # their checks
+        release_engine()
         documents, catalogues = self.review(documents, catalogues)
         artifacts = dz.place_pages(artifacts, documents, plans)
         by_pos = {a.position: a for a in artifacts}

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from pipeline.pages._heap import return_free_memory
+from pipeline.common import return_free_memory
 
 
 def resident_bytes() -> int:

@@ -190,3 +190,31 @@ def test_readers_warmed_beforehand_serve_the_workers_and_none_is_made_twice():
 def test_latin_and_digits_keep_their_spaces_and_case(page):
     text = ocr_image(printed_line("Case No. 2024 Xinxiang"), 300, PPOCR, "latin").text
     assert unicodedata.normalize("NFKC", text) == "Case No. 2024 Xinxiang"
+
+
+def test_released_readers_free_their_memory_and_a_later_page_has_one_made_again():
+    import gc
+
+    import numpy as np
+    import psutil
+
+    from pipeline.common import return_free_memory
+
+    pool, me = ReaderPool(), psutil.Process()
+    page = np.asarray(printed_line("审判长陈玉书记员林磊").convert("L"))
+
+    def read_and_release() -> tuple[int, int]:
+        with pool.reader() as reader:
+            assert reader.read_page(page)
+        loaded = me.memory_info().rss
+        del reader
+        released = pool.release()
+        gc.collect()
+        return_free_memory()
+        return loaded, released
+
+    read_and_release()  # onnxruntime's libraries and the simplified model files stay loaded: not the readers' memory
+    before = me.memory_info().rss
+    loaded, released = read_and_release()  # a new reader is made: the released one is gone
+    assert released == 1 and pool.made == 0
+    assert me.memory_info().rss - before < (loaded - before) / 4

@@ -1,4 +1,5 @@
-"""Chores every area does the same way: hashing files, writing them atomically, telling the time, running tools."""
+"""Chores every area does the same way: hashing files, writing them atomically, telling the time, running tools,
+giving freed memory back."""
 
 from pipeline.common.clock import utcnow, utcnow_seconds
 from pipeline.common.files import (
@@ -10,6 +11,7 @@ from pipeline.common.files import (
     write_private,
 )
 from pipeline.common.fonts import CJK_FONT_FILE, cjk_font_file
+from pipeline.common.heap import return_free_memory
 from pipeline.common.problems import syntax_problem, validation_problems
 from pipeline.common.tools import ToolResult, run_tool, tied_to_parent
 
@@ -18,6 +20,7 @@ __all__ = [
     "cjk_font_file",
     "ToolResult",
     "private_folder",
+    "return_free_memory",
     "run_tool",
     "sha256_and_size",
     "sha256_file",

@@ -11,6 +11,7 @@ from pipeline.ocr._engines import (
     ocr_image,
     ocr_images,
     read_line,
+    release_engine,
     text_reader,
     warm_engine,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "osd_rotation",
     "read_line",
     "read_ocr_result",
+    "release_engine",
     "text_reader",
     "warm_engine",
 ]

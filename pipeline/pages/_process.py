@@ -20,12 +20,11 @@ from PIL import Image
 
 from pipeline import __version__
 from pipeline.capture import PageRef, page_file_digest, read_page
-from pipeline.common import write_atomic
+from pipeline.common import return_free_memory, write_atomic
 from pipeline.imaging._g4 import g4_tiff
 from pipeline.models import PageRecord, PageSource, SeparatorPayload, StandardProfile
 from pipeline.ocr import OcrFile, OcrInput, OcrResult, OcrSettings, confidence_threshold
 from pipeline.pages._artifact import PageArtifact
-from pipeline.pages._heap import return_free_memory
 
 
 def page_cache_key(sha256: str, profile: StandardProfile, ocr_key: str = "") -> str:
@@ -292,7 +291,7 @@ def process_pages(items: list[tuple[int, PageRef]], env: PageEnvironment) -> lis
         results = cached_ocr_images([(p.ocr_image, p.dpi, p.ref.label) for p in waiting], settings, cache)
         for page, result in zip(waiting, results):
             done[page.position] = (_finish_page(_drop_image(page), result, env), False)
-    return_free_memory()  # the chunk's page buffers, before their holes add up over a long batch (pipeline/heap.py)
+    return_free_memory()  # the chunk's page buffers, before their holes add up over a long batch
     return [done[position] for position, _ in items]
 
 
