@@ -90,3 +90,28 @@ def test_a_run_killed_after_running_before_its_first_heartbeat_is_crashed_and_wo
     with temporary_settings({PREFECT_API_URL: api}):
         status = DeploymentSubmitter("beatless/none", tmp_path).status(run_id)
     assert status.final and not status.ok and status.retryable
+
+
+def pending_run(api: str) -> str:
+    """A flow run a worker took (Pending) and never started: its worker died."""
+    flow_id = httpx.post(f"{api}/flows/", json={"name": "taken-by-a-dead-worker"}, timeout=30).json()["id"]
+    made = httpx.post(f"{api}/flow_runs/", json={"flow_id": flow_id, "state": {"type": "PENDING", "name": "Pending"}},
+                      timeout=30)
+    made.raise_for_status()
+    return made.json()["id"]
+
+
+def test_a_run_left_pending_past_the_watchers_limit_is_crashed_by_the_watcher_and_worth_a_retry(server, tmp_path):
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.watch import DeploymentSubmitter
+
+    api, _ = server  # no automations applied: as when the server lost the automation's wait with a restart
+    run_id = pending_run(api)
+    with temporary_settings({PREFECT_API_URL: api}):
+        assert not DeploymentSubmitter("x/none", tmp_path, stuck_pending_seconds=600).status(run_id).final
+        wait_for(lambda: DeploymentSubmitter("x/none", tmp_path, stuck_pending_seconds=1).status(run_id).final, 30,
+                 "the watcher to give the run up")
+        status = DeploymentSubmitter("x/none", tmp_path).status(run_id)
+    assert status.final and not status.ok and status.retryable
+    assert state_of(api, run_id)["type"] == "CRASHED" and "pending for over 1 s" in status.message
