@@ -19,6 +19,7 @@ from uuid import UUID
 
 from prefect import flow, get_run_logger
 
+from flows.stuck import StuckRuns
 from pipeline.operations import (
     HotFolder,
     Intake,
@@ -92,11 +93,11 @@ def about_the_batch(message: str) -> bool:
 class DeploymentSubmitter:
     """Creates flow runs of a deployment on the Prefect server, one per batch fingerprint."""
 
-    def __init__(self, deployment: str, home: Path, stuck_pending_seconds: float | None = None):
+    def __init__(self, deployment: str, home: Path, stuck_seconds: float | None = None):
         self.deployment = deployment
         self.home = home
-        self.stuck_pending_seconds = (stuck_pending_seconds if stuck_pending_seconds is not None
-                                      else Settings.load().operations.stuck_pending_seconds)
+        self.stuck = StuckRuns(stuck_seconds if stuck_seconds is not None
+                               else Settings.load().operations.stuck_seconds)
         self._pools: dict[str, str | None] = {}
 
     def _work_pool(self, name: str) -> str | None:
@@ -142,41 +143,16 @@ class DeploymentSubmitter:
         try:
             with get_client(sync_client=True) as client:
                 run = client.read_flow_run(UUID(run_id))
+                state = self.stuck.check(client, run)  # a run the server's automations missed
         except Exception as exc:
             if _unreachable(exc):
                 raise SubmitUnavailable(f"{type(exc).__name__}: {exc}") from exc
             raise
-        state = run.state
-        if state is not None and state.is_pending() and self._stuck(state):
-            try:
-                state = self._crash_stuck(run.id, state)
-            except Exception as exc:
-                if _unreachable(exc):
-                    raise SubmitUnavailable(f"{type(exc).__name__}: {exc}") from exc
-                raise
         if state is None or not state.is_final():
             return RunStatus(final=False)
         message = f"{state.name}: {state.message or ''}".strip()
         return RunStatus(final=True, ok=state.is_completed(), message=message, starts=run.run_count,
                          retryable=state.is_crashed() or (state.is_failed() and not about_the_batch(message)))
-
-    def _stuck(self, state) -> bool:
-        from datetime import UTC, datetime
-
-        return (datetime.now(UTC) - state.timestamp).total_seconds() > self.stuck_pending_seconds
-
-    def _crash_stuck(self, run_id: UUID, state):
-        """Mark a run Crashed that has stayed Pending past ``stuck_pending_seconds``: the worker that took it died
-        before its process ran, and the server's automation for that (180 s) did not fire, its wait lost with a
-        killed server (the soak run: Pending for 25 min). Returns the run's state after."""
-        from prefect.client.orchestration import get_client
-        from prefect.states import Crashed
-
-        message = (f"pending for over {self.stuck_pending_seconds:g} s ({state.name} since {state.timestamp:%H:%M:%S} "
-                   f"UTC): the worker that took the run died before it started; marked by the hot-folder watcher")
-        with get_client(sync_client=True) as client:
-            client.set_flow_run_state(run_id, Crashed(message=message), force=True)
-            return client.read_flow_run(run_id).state
 
     def retry(self, entry: LedgerEntry, batch_dir: Path, config: RoomConfig, delay_seconds: float) -> Submission:
         """Reschedule the same run (as `prefect flow-run retry` does) to start after the delay."""

@@ -94,9 +94,9 @@ class OperationsSettings(_Area):
     prefect_port: int = Field(4200, alias="PREFECT_PORT")
     first_heartbeat_seconds: int = Field(120, alias="DOSSIER_FIRST_HEARTBEAT_SECONDS", ge=10)
     """How long a flow run may be Running without a heartbeat before an automation marks it Crashed."""
-    stuck_pending_seconds: float = Field(360.0, alias="DOSSIER_STUCK_PENDING_SECONDS", ge=1)
-    """How long the watcher lets a run it follows stay Pending before it marks it Crashed itself (the automation's
-    180 s window, missed when its wait was lost with a killed server)."""
+    stuck_seconds: float = Field(360.0, alias="DOSSIER_STUCK_RUN_SECONDS", ge=1)
+    """How long the watcher lets a run it follows stay Pending, or Running after its last heartbeat, before it marks
+    it Crashed itself (the automations' 180 s and 90 s, missed when a killed server lost their wait)."""
     retry_delays_list: str = Field("", alias="DOSSIER_RUN_RETRY_DELAYS", pattern=r"^\s*(\d+(\.\d+)?\s*(,\s*|$))*$")
     """Seconds the watcher waits before each retry of a run the machinery failed (comma-separated, in order)."""
 

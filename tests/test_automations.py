@@ -109,9 +109,42 @@ def test_a_run_left_pending_past_the_watchers_limit_is_crashed_by_the_watcher_an
     api, _ = server  # no automations applied: as when the server lost the automation's wait with a restart
     run_id = pending_run(api)
     with temporary_settings({PREFECT_API_URL: api}):
-        assert not DeploymentSubmitter("x/none", tmp_path, stuck_pending_seconds=600).status(run_id).final
-        wait_for(lambda: DeploymentSubmitter("x/none", tmp_path, stuck_pending_seconds=1).status(run_id).final, 30,
+        assert not DeploymentSubmitter("x/none", tmp_path, stuck_seconds=600).status(run_id).final
+        wait_for(lambda: DeploymentSubmitter("x/none", tmp_path, stuck_seconds=1).status(run_id).final, 30,
                  "the watcher to give the run up")
         status = DeploymentSubmitter("x/none", tmp_path).status(run_id)
     assert status.final and not status.ok and status.retryable
     assert state_of(api, run_id)["type"] == "CRASHED" and "pending for over 1 s" in status.message
+
+
+BEATING_FLOW = BEATLESS_FLOW.replace("BaseFlowRunEngine._emit_flow_run_heartbeat = lambda self, *a, **k: None", "")
+
+
+def test_a_run_whose_heartbeats_stopped_past_the_watchers_limit_is_crashed_by_the_watcher(server, tmp_path):
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.stuck import last_heartbeat
+    from flows.watch import DeploymentSubmitter
+
+    api, env = server  # no automations applied: as when the server lost the automation's wait with a restart
+    flow = subprocess.Popen([sys.executable, "-c", BEATING_FLOW], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    try:
+        run_id = flow.stdout.readline().strip()
+        assert run_id, "the flow run did not start"
+        with temporary_settings({PREFECT_API_URL: api}):
+            from prefect.client.orchestration import get_client
+
+            with get_client(sync_client=True) as client:
+                since = client.read_flow_run(run_id).start_time or client.read_flow_run(run_id).expected_start_time
+                wait_for(lambda: last_heartbeat(client, run_id, since), 90, "a heartbeat of the run")
+    finally:
+        os.killpg(flow.pid, signal.SIGKILL)  # its process dies after a heartbeat: none follows
+        flow.wait()
+    with temporary_settings({PREFECT_API_URL: api}):
+        assert not DeploymentSubmitter("x/none", tmp_path, stuck_seconds=600).status(run_id).final
+        wait_for(lambda: DeploymentSubmitter("x/none", tmp_path, stuck_seconds=1).status(run_id).final, 30,
+                 "the watcher to give the run up")
+        status = DeploymentSubmitter("x/none", tmp_path).status(run_id)
+    assert status.final and not status.ok and status.retryable
+    assert state_of(api, run_id)["type"] == "CRASHED" and "no heartbeat for over 1 s" in status.message
