@@ -28,6 +28,8 @@ class StuckRuns:
     def check(self, client, run):
         """The run's state, after marking it Crashed when it is stuck."""
         state = run.state
+        if state is None or not state.is_running():
+            self._looked.pop(str(run.id), None)  # only a Running run has its heartbeats looked at
         if state is None or not (state.is_pending() or state.is_running()) or self._age(state.timestamp) <= self.limit:
             return state
         if state.is_pending():

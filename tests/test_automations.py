@@ -13,12 +13,14 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import pytest
 
 from flows.stack import apply_automations, service_env
 from flows.tempserver import free_port
+from pipeline.operations import RunStatus
 from tests.ops_fixtures import ROOT, start_server, wait_for
 
 FIRST_HEARTBEAT_SECONDS = 10  # the least Prefect takes for a proactive trigger
@@ -101,18 +103,25 @@ def pending_run(api: str) -> str:
     return made.json()["id"]
 
 
-def test_a_run_left_pending_past_the_watchers_limit_is_crashed_by_the_watcher_and_worth_a_retry(server, tmp_path):
+def given_up_by_the_watcher(api: str, run_id: str, home: Path) -> RunStatus:
+    """The run's status once the watcher has given it up: not before its limit (600 s), soon after one of 1 s."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from flows.watch import DeploymentSubmitter
 
+    with temporary_settings({PREFECT_API_URL: api}):
+        assert not DeploymentSubmitter("x/none", home, stuck_seconds=600).status(run_id).final
+        wait_for(lambda: DeploymentSubmitter("x/none", home, stuck_seconds=1).status(run_id).final, 30,
+                 "the watcher to give the run up")
+        return DeploymentSubmitter("x/none", home).status(run_id)
+
+
+def test_a_run_left_pending_past_the_watchers_limit_is_crashed_by_the_watcher_and_worth_a_retry(server, tmp_path):
+
+
     api, _ = server  # no automations applied: as when the server lost the automation's wait with a restart
     run_id = pending_run(api)
-    with temporary_settings({PREFECT_API_URL: api}):
-        assert not DeploymentSubmitter("x/none", tmp_path, stuck_seconds=600).status(run_id).final
-        wait_for(lambda: DeploymentSubmitter("x/none", tmp_path, stuck_seconds=1).status(run_id).final, 30,
-                 "the watcher to give the run up")
-        status = DeploymentSubmitter("x/none", tmp_path).status(run_id)
+    status = given_up_by_the_watcher(api, run_id, tmp_path)
     assert status.final and not status.ok and status.retryable
     assert state_of(api, run_id)["type"] == "CRASHED" and "pending for over 1 s" in status.message
 
@@ -124,7 +133,6 @@ def test_a_run_whose_heartbeats_stopped_past_the_watchers_limit_is_crashed_by_th
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from flows.stuck import last_heartbeat
-    from flows.watch import DeploymentSubmitter
 
     api, env = server  # no automations applied: as when the server lost the automation's wait with a restart
     flow = subprocess.Popen([sys.executable, "-c", BEATING_FLOW], cwd=ROOT, env=env, stdout=subprocess.PIPE,
@@ -136,15 +144,12 @@ def test_a_run_whose_heartbeats_stopped_past_the_watchers_limit_is_crashed_by_th
             from prefect.client.orchestration import get_client
 
             with get_client(sync_client=True) as client:
-                since = client.read_flow_run(run_id).start_time or client.read_flow_run(run_id).expected_start_time
+                run = client.read_flow_run(run_id)
+                since = run.start_time or run.expected_start_time
                 wait_for(lambda: last_heartbeat(client, run_id, since), 90, "a heartbeat of the run")
     finally:
         os.killpg(flow.pid, signal.SIGKILL)  # its process dies after a heartbeat: none follows
         flow.wait()
-    with temporary_settings({PREFECT_API_URL: api}):
-        assert not DeploymentSubmitter("x/none", tmp_path, stuck_seconds=600).status(run_id).final
-        wait_for(lambda: DeploymentSubmitter("x/none", tmp_path, stuck_seconds=1).status(run_id).final, 30,
-                 "the watcher to give the run up")
-        status = DeploymentSubmitter("x/none", tmp_path).status(run_id)
+    status = given_up_by_the_watcher(api, run_id, tmp_path)
     assert status.final and not status.ok and status.retryable
     assert state_of(api, run_id)["type"] == "CRASHED" and "no heartbeat for over 1 s" in status.message

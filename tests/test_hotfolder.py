@@ -102,6 +102,41 @@ def hot(tmp_path) -> Path:
     return tmp_path / "hot"
 
 
+class StateDisk:
+    """The state disk under the ledger: full (its writes fail with ENOSPC) once ``after`` more writes went through."""
+
+    def __init__(self, real):
+        self._real = real
+        self._writes_left: int | None = None  # None: not full
+
+    def fill(self, after: int = 0) -> None:
+        """The disk is full after ``after`` more writes."""
+        self._writes_left = after
+
+    def free(self) -> None:
+        """Space again."""
+        self._writes_left = None
+
+    def write_atomic(self, path, data, **kwargs):
+        """The ledger's write_atomic, through this disk."""
+        import errno
+
+        if self._writes_left is not None:
+            if self._writes_left <= 0:
+                raise OSError(errno.ENOSPC, "No space left on device", str(path))
+            self._writes_left -= 1
+        return self._real(path, data, **kwargs)
+
+
+@pytest.fixture
+def state_disk(monkeypatch) -> StateDisk:
+    import pipeline.operations._ledger as ledger_module
+
+    disk = StateDisk(ledger_module.write_atomic)
+    monkeypatch.setattr(ledger_module, "write_atomic", disk.write_atomic)
+    return disk
+
+
 def drive(intake: Intake, server: ServerLike, rounds: int = 3) -> None:
     """Let every submitted run finish, ticking around it."""
     for _ in range(rounds):
@@ -439,61 +474,33 @@ def test_a_run_whose_process_died_is_run_again_and_its_batch_ends_in_done(hot, t
     assert any("retry 1 of 5" in line for line in entry.history)
 
 
-def test_a_batch_whose_move_to_done_failed_on_a_full_disk_is_moved_once_there_is_space(hot, tmp_path, monkeypatch):
-    import errno
-
-    import pipeline.operations._ledger as ledger_module
-
-    full = [False]
-    real = ledger_module.write_atomic
-
-    def write_atomic(path, data, **kwargs):
-        if full[0]:
-            raise OSError(errno.ENOSPC, "No space left on device", str(path))
-        return real(path, data, **kwargs)
-
-    monkeypatch.setattr(ledger_module, "write_atomic", write_atomic)
+def test_a_batch_whose_move_to_done_failed_on_a_full_disk_is_moved_once_there_is_space(hot, tmp_path, state_disk):
     server = ServerLike()
     intake = new_intake(tmp_path, server)
     make_batch(hot / "room-1" / "b1", CASE, marker=True)
     intake.tick(full_scan=True)
     server.finish_all()
-    full[0] = True  # the state disk fills as the run ends: its end cannot be recorded
+    state_disk.fill()  # the state disk fills as the run ends: its end cannot be recorded
     intake.tick(full_scan=True)
     assert (hot / ".processing" / "room-1" / "b1").is_dir()
-    full[0] = False
+    state_disk.free()
     intake.tick(full_scan=True)
     assert (hot / "done" / "room-1" / "b1").is_dir() and not intake.busy()
     [entry] = Ledger(tmp_path / "state").entries()
     assert entry.state == "done"
 
 
-def test_a_move_to_done_cut_short_by_a_full_disk_after_the_rename_is_finished_later(hot, tmp_path, monkeypatch):
-    import errno
-
-    import pipeline.operations._ledger as ledger_module
-
-    writes_left: list[int | None] = [None]  # None: no fault; n: n more writes succeed, then the disk is full
-    real = ledger_module.write_atomic
-
-    def write_atomic(path, data, **kwargs):
-        if writes_left[0] is not None:
-            if writes_left[0] <= 0:
-                raise OSError(errno.ENOSPC, "No space left on device", str(path))
-            writes_left[0] -= 1
-        return real(path, data, **kwargs)
-
-    monkeypatch.setattr(ledger_module, "write_atomic", write_atomic)
+def test_a_move_to_done_cut_short_by_a_full_disk_after_the_rename_is_finished_later(hot, tmp_path, state_disk):
     server = ServerLike()
     intake = new_intake(tmp_path, server)
     make_batch(hot / "room-1" / "b1", CASE, marker=True)
     intake.tick(full_scan=True)
     server.finish_all()
-    writes_left[0] = 1  # "settling" is recorded and the folder renamed; the final record fails
+    state_disk.fill(after=1)  # "settling" is recorded and the folder renamed; the final record fails
     intake.tick(full_scan=True)
     assert (hot / "done" / "room-1" / "b1").is_dir()
     assert Ledger(tmp_path / "state").entries()[0].state == "settling"
-    writes_left[0] = None
+    state_disk.free()
     intake.tick(full_scan=True)
     assert Ledger(tmp_path / "state").entries()[0].state == "done" and not intake.busy()
 
@@ -551,31 +558,18 @@ def test_a_run_failed_by_its_batch_is_quarantined_without_a_retry(hot, tmp_path)
     assert not server.retries and (hot / "quarantine" / "room-1" / "b1").is_dir()
 
 
-def test_a_full_state_disk_while_runs_end_stops_nothing_and_loses_no_batch(hot, tmp_path, monkeypatch):
-    import errno
-
-    import pipeline.operations._ledger as ledger_module
-
-    full = [False]
-    real = ledger_module.write_atomic
-
-    def write_atomic(path, data, **kwargs):
-        if full[0]:
-            raise OSError(errno.ENOSPC, "No space left on device", str(path))
-        return real(path, data, **kwargs)
-
-    monkeypatch.setattr(ledger_module, "write_atomic", write_atomic)
+def test_a_full_state_disk_while_runs_end_stops_nothing_and_loses_no_batch(hot, tmp_path, state_disk):
     server = ServerLike(ok=False, message="Crashed: the worker died", retryable=True)
     intake = new_intake(tmp_path, server)
     make_batch(hot / "room-1" / "b1", CASE, marker=True)
     make_batch(hot / "room-1" / "b2", "（2024）豫0727刑初7002号", marker=True)
     intake.tick(full_scan=True)  # both claimed and submitted
-    full[0] = True
+    state_disk.fill()
     server.finish_all()
     intake.tick(full_scan=True)  # both crashed: retried, but the ledger cannot record it
     intake.tick(full_scan=True)
     assert server.retries and (hot / ".processing" / "room-1" / "b1").is_dir()
-    full[0] = False
+    state_disk.free()
     server.ok = True
     drive(intake, server)
     assert sorted(p.name for p in (hot / "done" / "room-1").iterdir()) == ["b1", "b2"]
