@@ -87,8 +87,8 @@ def watcher_command(hot: Path, home: Path | None = None) -> list[str]:
 
 
 def prepare_server(rooms: list[str], env: dict[str, str]) -> None:
-    """On a running server: the work pool, a queue per room, the deployments of prefect.yaml and the automations of
-    automations.yaml (each only if missing)."""
+    """On a running server: the work pool and a queue per room (each only if missing), the deployments of
+    prefect.yaml, and the automations of automations.yaml (created, or updated to the file and the settings)."""
     import httpx
 
     _prefect(["work-pool", "create", POOL, "--type", "process"], env, check=False)  # fails harmlessly if it exists
