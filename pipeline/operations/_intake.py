@@ -12,7 +12,7 @@ from typing import Protocol
 from pipeline.capture import MANIFEST_NAME, inspect_batch, read_manifest, shown
 from pipeline.common import utcnow
 from pipeline.errors import BadInputError, CaseNumberError, ProfileError, RefusedError
-from pipeline.limits import InputPolicy
+from pipeline.models import InputPolicy
 from pipeline.operations._fingerprint import fingerprint, idempotency_key
 from pipeline.operations._folders import HotFolder
 from pipeline.operations._ledger import Ledger, LedgerEntry
