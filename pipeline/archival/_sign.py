@@ -69,7 +69,7 @@ def _load_signer(config: SignerConfig, stack):
     raise VolumeError(f"unknown signer kind {config.kind!r} (pkcs12 or pkcs11)")
 
 
-def _certificate_facts(cert) -> tuple[str, str, datetime]:
+def certificate_facts(cert) -> tuple[str, str, datetime]:
     """(subject, SHA-256 of the DER certificate, not-after) of an asn1crypto certificate."""
     subject = cert.subject.human_friendly
     digest = hashlib.sha256(cert.dump()).hexdigest()
@@ -83,7 +83,7 @@ def _stamp_pdf(path: Path, lines: list[str], width: float, height: float, level:
     import pymupdf
 
     from pipeline.archival._pdfa import save_kwargs
-    from pipeline.archival._pdfa_clean import _clean_resources
+    from pipeline.archival._pdfa_clean import clean_resources
     from pipeline.archival._xmp import FinishNotes
 
     doc = pymupdf.open()
@@ -100,7 +100,7 @@ def _stamp_pdf(path: Path, lines: list[str], width: float, height: float, level:
     raw = doc.tobytes(garbage=3, deflate=True)
     doc.close()
     with pikepdf.open(io.BytesIO(raw)) as pdf:
-        _clean_resources(pdf, level, FinishNotes())
+        clean_resources(pdf, level, FinishNotes())
         if "/Info" in pdf.Root:
             del pdf.Root["/Info"]
         pdf.save(path, **save_kwargs(level))
@@ -145,7 +145,7 @@ def _sign(src: Path, dst: Path, config: SignerConfig, label: str,
         cert = signer.signing_cert
         if cert is None:
             raise VolumeError(f"{label}: the signing key has no certificate")
-        subject, cert_sha, not_after = _certificate_facts(cert)
+        subject, cert_sha, not_after = certificate_facts(cert)
         if not_after <= signed_at:
             raise VolumeError(f"{label}: signing certificate {subject} expired on {not_after:%Y-%m-%d}")
         timestamper = config.timestamper

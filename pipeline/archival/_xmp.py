@@ -124,7 +124,8 @@ def pdf_date(dt: datetime) -> str:
     return dt.strftime("D:%Y%m%d%H%M%S") + tz
 
 
-def _producer() -> str:
+def producer_name() -> str:
+    """The Producer named in XMP and Info: this pipeline's version and the pikepdf that wrote the file."""
     return f"scan-to-dossier {__version__} (pikepdf {pikepdf.__version__})"
 
 
@@ -227,7 +228,8 @@ def read_xmp(pdf: Pdf) -> dict[str, str]:
     return out
 
 
-def _set_info(pdf: Pdf, meta: ArchivalMetadata, producer: str) -> None:
+def set_info(pdf: Pdf, meta: ArchivalMetadata, producer: str) -> None:
+    """Write the document Info dictionary to agree with the XMP (PDF/A requires both to say the same)."""
     info = Dictionary(
         Title=pikepdf.String(meta.title),
         Author=pikepdf.String(meta.author),

@@ -18,10 +18,10 @@ from pipeline.errors import DossierError, StoreError
 from pipeline.models import DossierManifest
 from pipeline.storage._casekey import case_key, normalise_case_no
 from pipeline.storage._layout import (
-    _VOLUME_KEY,
     CATALOGUE_NAME,
     MANIFEST_NAME,
     REPORT_NAME,
+    VOLUME_KEY_RE,
     DossierNotFound,
     IntegrityError,
     dossier_prefix,
@@ -80,7 +80,7 @@ def fetch_targets(manifest: DossierManifest) -> list[tuple[str, str | None, str]
     if manifest.report_sha256:
         targets.append((REPORT_NAME, manifest.object_versions.get(REPORT_NAME), manifest.report_sha256))
     for rel, _, _ in targets:
-        if rel not in (CATALOGUE_NAME, REPORT_NAME) and not _VOLUME_KEY.fullmatch(rel):
+        if rel not in (CATALOGUE_NAME, REPORT_NAME) and not VOLUME_KEY_RE.fullmatch(rel):
             raise StoreError(f"manifest of {manifest.case_no} names an unexpected object {rel!r}")
     return targets
 
