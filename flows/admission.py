@@ -47,9 +47,9 @@ def admit(manifest: BatchManifest, admission: Admission) -> BatchManifest:
     if admission.owner is not None:
         owner = admission.owner
         if admission.policy is not None:
-            admission.policy.admit(manifest)
+            admission.policy.owner_of(manifest)
     elif admission.policy is not None:
-        owner = admission.policy.admit(manifest)
+        owner = admission.policy.owner_of(manifest)
     else:
         owner = manifest.agency.strip()
     if manifest.grants:

@@ -72,7 +72,7 @@ class RawPage:
     sha256: str
 
 
-def read_manifest(batch_dir: Path) -> BatchManifest | None:
+def read_batch_manifest(batch_dir: Path) -> BatchManifest | None:
     """The batch's ``batch.json``, validated; None when the batch has none. Errors name the field and the problem,
     never a value from the file."""
     path = batch_dir / MANIFEST_NAME

@@ -2,7 +2,7 @@
 batches refused at the door), the ledger, settling into done/ or quarantine/ (no Prefect here)."""
 
 from pipeline.operations._folders import HotFolder, HotFolderError
-from pipeline.operations._intake import Intake, RunStatus, Submission, SubmitUnavailable, admit
+from pipeline.operations._intake import Intake, RunStatus, Submission, SubmitUnavailable, check_claim
 from pipeline.operations._ledger import Ledger, LedgerEntry
 from pipeline.operations._rooms import RoomBinding, RoomConfig, RoomPolicy, RoomsFile, load_rooms_file
 from pipeline.operations._settle import settle_after_rerun
@@ -20,7 +20,7 @@ __all__ = [
     "RunStatus",
     "Submission",
     "SubmitUnavailable",
-    "admit",
+    "check_claim",
     "load_rooms_file",
     "settle_after_rerun",
 ]

@@ -59,7 +59,7 @@ def load_manifest(store: ObjectStore, case_no: str, version_id: str | None = Non
     return ManifestRef(manifest, data, info.version_id)
 
 
-def read_manifest(store: ObjectStore, case_no: str, version_id: str | None = None) -> DossierManifest:
+def read_dossier_manifest(store: ObjectStore, case_no: str, version_id: str | None = None) -> DossierManifest:
     """The latest manifest of a case, or an older one by its version id."""
     return load_manifest(store, case_no, version_id).manifest
 
