@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from pipeline.archival._signer import DEFAULT_REASON, DEV_MARKER, FIELD_NAME, STAMP_BOX, SignerConfig
+from pipeline.archival._xmp import pdfa_level_of
 from pipeline.common import CJK_FONT_FILE, utcnow
 from pipeline.errors import VolumeError
 from pipeline.models import SignatureInfo
@@ -106,16 +107,6 @@ def _stamp_pdf(path: Path, lines: list[str], width: float, height: float, level:
         pdf.save(path, **save_kwargs(level))
 
 
-def _pdfa_level_of(path: Path) -> str:
-    import pikepdf
-
-    from pipeline.archival._xmp import read_xmp
-
-    with pikepdf.open(path) as pdf:
-        xmp = read_xmp(pdf)
-    return "1b" if xmp.get("pdfaid:part", "1") == "1" else "2b"
-
-
 def preload() -> None:
     """Import the pyHanko modules signing and validation use (about 0.6 s), so a volume does not wait for them."""
     import pyhanko.pdf_utils.incremental_writer
@@ -151,7 +142,7 @@ def _sign(src: Path, dst: Path, config: SignerConfig, label: str,
         timestamper = config.timestamper
         if timestamper is None and config.tsa_url:
             timestamper = HTTPTimeStamper(config.tsa_url, timeout=max(1, int(config.timeout)))
-        level = _pdfa_level_of(src)
+        level = pdfa_level_of(src)
         writer_cls = _pdfa_writer_class()
         tmpdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="dossier-sign-")))
         stamp_style = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -226,6 +226,20 @@ def read_xmp(pdf: Pdf) -> dict[str, str]:
             text = (li.text if li is not None else prop.text) or ""
             out[f"{prefixes[uri]}:{local}"] = text.strip()
     return out
+
+
+def declared_pdfa_level(xmp: Mapping[str, str]) -> str:
+    """The PDF/A level whose rules a file follows by what its XMP declares (``pdfaid:part``): 1b for part 1 or when
+    nothing is declared, 2b for part 2 and later: PDF/A-3 keeps PDF/A-2's rules for what a page may hold (PDF 1.7,
+    transparency, JPEG 2000, OpenType) and only allows embedded files of any kind."""
+    part = xmp.get("pdfaid:part", "").strip()
+    return "2b" if part.isdigit() and int(part) >= 2 else "1b"
+
+
+def pdfa_level_of(path: Path) -> str:
+    """The PDF/A level a PDF file declares in its XMP (:func:`declared_pdfa_level`)."""
+    with pikepdf.open(path) as pdf:
+        return declared_pdfa_level(read_xmp(pdf))
 
 
 def set_info(pdf: Pdf, meta: ArchivalMetadata, producer: str) -> None:
