@@ -10,15 +10,18 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.admission import Admission, admit, require_publishable, seal
-from flows.runstate import (
-    forget_volume,
-    save_volume,
-)
 from flows.safety import HostSlots
 from pipeline import dossier as dz
 from pipeline.assembly import VolumeContext
 from pipeline.capture import PageRef, inspect_batch, list_pages, read_batch_manifest
+from pipeline.dossier import (
+    Admission,
+    admit,
+    forget_volume,
+    require_publishable,
+    save_volume,
+    seal,
+)
 from pipeline.errors import BadInputError, VolumeError
 from pipeline.models import BatchManifest, StandardProfile, VolumeCatalogue, VolumeEntry
 from pipeline.pages import PageArtifact, PageEnvironment, process_pages

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from flows.runstate import find_runs, load_run
+from pipeline.dossier import find_runs, load_run
 from pipeline.operations import HotFolder, Intake, Ledger
 from pipeline.settings import StoreSettings
 from tests.faults import FAULT_ENV, fail_volumes, heal_volumes
