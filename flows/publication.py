@@ -18,7 +18,7 @@ import socket
 from flows.runtime import current_flow_run_id
 from pipeline.errors import StoreError
 from pipeline.models import DossierManifest
-from pipeline.storage import StoreConfig, case_key, normalise_case_no
+from pipeline.storage import ObjectStore, StoreConfig, case_key, load_manifest, normalise_case_no
 
 
 def run_identity(kind: str, room: str | None = None) -> dict:
@@ -85,15 +85,12 @@ class PublicationAudit:
 
 def _audit_store(config: StoreConfig):
     """The object store the audit log is written to (the dossiers' own)."""
-    from pipeline.storage import ObjectStore
-
     return ObjectStore(config)
 
 
 def audit_reprocess(config: StoreConfig, case_no: str, profile: str | None, who: dict) -> None:
     """Record a reprocessing before it reads the published originals (it fails when the entry cannot be stored)."""
     from pipeline.access import AuditLog
-    from pipeline.storage import ObjectStore, load_manifest
 
     store = ObjectStore(config)
     canonical = normalise_case_no(case_no)

@@ -16,7 +16,7 @@ import typer
 from rich.table import Column, Table
 
 from flows.cli._common import StateOption, app, console, err, layout, object_store, operator, reported, settings, stop
-from pipeline.errors import ExitCode, StoreError
+from pipeline.errors import BadInputError, ExitCode, StoreError
 
 token_app = typer.Typer(help="Bearer tokens of requesting agencies.", no_args_is_help=True)
 audit_app = typer.Typer(help="The access audit log.", no_args_is_help=True)
@@ -170,7 +170,6 @@ def token_expire(token_id: Annotated[str, typer.Argument(help="token id (or the 
 
     from pipeline.access import TokenStore
     from pipeline.common import utcnow
-    from pipeline.errors import BadInputError
 
     with reported():
         if (days is None) == (until is None):

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from pipeline.archival._signer import DEFAULT_REASON, DEV_MARKER, FIELD_NAME, STAMP_BOX, SignerConfig
-from pipeline.archival._xmp import pdfa_level_of
+from pipeline.archival._xmp import FinishNotes, pdfa_level_of
 from pipeline.common import CJK_FONT_FILE, utcnow
 from pipeline.errors import VolumeError
 from pipeline.models import SignatureInfo
@@ -85,7 +85,6 @@ def _stamp_pdf(path: Path, lines: list[str], width: float, height: float, level:
 
     from pipeline.archival._pdfa import save_kwargs
     from pipeline.archival._pdfa_clean import clean_resources
-    from pipeline.archival._xmp import FinishNotes
 
     doc = pymupdf.open()
     page = doc.new_page(width=width, height=height)
