@@ -7,6 +7,7 @@ import hashlib
 import io
 import tempfile
 import threading
+import warnings
 from datetime import datetime
 from pathlib import Path
 
@@ -15,6 +16,11 @@ from pipeline.archival._xmp import FinishNotes, pdfa_level_of
 from pipeline.common import CJK_FONT_FILE, utcnow
 from pipeline.errors import VolumeError
 from pipeline.models import SignatureInfo
+
+# pyHanko 0.38 imports cryptography's DSA key class to recognise such keys; cryptography 51 deprecates DSA and warns
+# on that import, in every command that signs or validates. The warning is about pyHanko's import, not about a key of
+# ours: it is silenced for that one module, and a DSA key would still sign as before.
+warnings.filterwarnings("ignore", message="DSA is deprecated", module=r"pyhanko\.sign\.signers\.pdf_cms")
 
 
 def _pdfa_writer_class():
