@@ -218,3 +218,37 @@ def test_released_readers_free_their_memory_and_a_later_page_has_one_made_again(
     loaded, released = read_and_release()  # a new reader is made: the released one is gone
     assert released == 1 and pool.made == 0
     assert me.memory_info().rss - before < (loaded - before) / 4
+
+
+ENDING_WHILE_WARMING = """
+import sys, threading
+
+import onnxruntime
+
+from pipeline.models import OcrPolicy
+from pipeline.ocr import warm_engine
+
+loading = threading.Event()
+load = onnxruntime.InferenceSession.__init__
+
+
+def announced(self, *args, **kwargs):
+    loading.set()
+    load(self, *args, **kwargs)
+
+
+onnxruntime.InferenceSession.__init__ = announced
+threading.Thread(target=warm_engine, args=(OcrPolicy(engine="ppocr"), 2), daemon=True).start()  # as `dossier process`
+assert loading.wait(120), "no reader was being loaded"
+sys.exit(3)  # e.g. the batch was refused while the readers load
+"""
+
+
+def test_a_process_ending_while_its_readers_are_warmed_ends_with_its_own_exit_code():
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", ENDING_WHILE_WARMING], cwd=root, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 3, done.stderr[-2000:]

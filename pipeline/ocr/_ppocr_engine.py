@@ -9,6 +9,7 @@ two threads at once.
 
 from __future__ import annotations
 
+import atexit
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,6 +38,7 @@ class ReaderPool:
         self._idle: dict[int, list[PpocrReader]] = {}
         self._coming: dict[int, int] = {}
         self._changed = threading.Condition()
+        self._closing = False
         self.made = 0
 
     def _take(self, det_side: int) -> PpocrReader | None:
@@ -69,7 +71,7 @@ class ReaderPool:
         a Prefect server starts)."""
         while True:
             with self._changed:
-                if self.made >= count:
+                if self.made >= count or self._closing:
                     return
                 self.made += 1
                 self._coming[det_side] = self._coming.get(det_side, 0) + 1
@@ -80,6 +82,14 @@ class ReaderPool:
                     self._coming[det_side] -= 1
                     self._changed.notify_all()
             self._give(det_side, reader)
+
+    def close(self) -> None:
+        """Make no more readers by :meth:`warm` and wait for those being made: the process is ending. A thread still
+        inside onnxruntime when the interpreter exits aborts the process ("terminate called without an active
+        exception", exit -6) instead of letting it end with its own code."""
+        with self._changed:
+            self._closing = True
+            self._changed.wait_for(lambda: not any(self._coming.values()))
 
     def release(self) -> int:
         """Drop the idle readers (their sessions and the memory their arenas grew to, ~200 MB each after a batch);
@@ -93,6 +103,7 @@ class ReaderPool:
 
 POOL = ReaderPool()
 """The process's readers."""
+atexit.register(POOL.close)  # the warm-up thread is a daemon: the process may end while it loads a reader
 
 
 def warm_readers(count: int, det_side: int = DET_SIDE) -> None:
