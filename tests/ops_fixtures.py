@@ -211,3 +211,49 @@ def _kill_group(proc: subprocess.Popen) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+class BusyFront:
+    """An ASGI app in front of a real Prefect server that answers its first ``refusals`` requests with 503 Service
+    Unavailable, as a server on a loaded machine does when its database is locked, then passes every request on."""
+
+    def __init__(self, api: str, refusals: int):
+        self.target = api.rstrip("/").removesuffix("/api")
+        self.left = refusals
+        self.refused = 0
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "lifespan":
+            while (message := await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        if self.left > 0:
+            self.left, self.refused = self.left - 1, self.refused + 1
+            await self._answer(send, 503, [(b"content-type", b"application/json")],
+                               b'{"exception_message": "Service Unavailable"}')
+            return
+        await self._pass_on(scope, body, send)
+
+    async def _pass_on(self, scope, body: bytes, send) -> None:
+        import httpx
+
+        query = scope["query_string"].decode()
+        headers = [(k.decode(), v.decode()) for k, v in scope["headers"] if k not in (b"host", b"content-length")]
+        async with httpx.AsyncClient(base_url=self.target, timeout=120) as client:
+            got = await client.request(scope["method"], scope["path"] + (f"?{query}" if query else ""),
+                                       content=body, headers=headers)
+        kept = [(k.encode(), v.encode()) for k, v in got.headers.items()
+                if k.lower() not in ("content-length", "content-encoding", "transfer-encoding")]
+        await self._answer(send, got.status_code, kept, got.content)
+
+    @staticmethod
+    async def _answer(send, status: int, headers: list, body: bytes) -> None:
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
