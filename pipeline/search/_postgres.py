@@ -58,9 +58,9 @@ class PostgresBackend:
 
     name = "postgresql"
 
-    def __init__(self, url: str, timeout: float = 10.0):
+    def __init__(self, url: str, timeout: float = 10.0, write_timeout: float = 0.0):
         self.url = url.replace("postgresql+psycopg://", "postgresql://", 1)
-        self.timeout = timeout
+        self.timeout, self.write_timeout = timeout, write_timeout  # write_timeout 0: none (a rebuild)
         self._local = threading.local()
         with self._connection() as conn, conn.transaction():
             for ddl in _DDL:
@@ -86,6 +86,7 @@ class PostgresBackend:
 
     def _copy_in(self, conn: psycopg.Connection, entries: Iterable[Entry]) -> int:
         n = 0
+        conn.execute(f"SET LOCAL statement_timeout = {int(self.write_timeout * 1000)}")
         with conn.cursor().copy(f"COPY {TABLE} ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
             for e in entries:
                 copy.write_row(self._row(e))
