@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.assembly import LayerPage, numbered_pages
+from pipeline.common import folded_name
 from pipeline.models import Catalogue, CatalogueEntry, DossierManifest
 
 PAGE, CATALOGUE, CASE = "page", "catalogue", "case"
@@ -28,7 +29,7 @@ class Entry:
     uid: str  # unique in the index: <case_key>/<copy>/<source>/<volume>/<page or seq>
     case_no: str
     case_key: str
-    owner: str  # the agency that published the dossier
+    owner: str  # the agency that published the dossier, folded (pipeline.common.folded_name)
     copy: str
     source: str  # page | catalogue | case
     volume: int  # 0 for a case entry
@@ -83,7 +84,7 @@ def dossier_entries(manifest: DossierManifest, catalogue: Catalogue | None, volu
                     manifest_version: str = "", copy: str = ORIGINAL) -> Iterator[Entry]:
     """Every entry of one dossier: the case, each 卷内目录 row, each numbered page of each volume (read from its
     PDF's text layer), one volume at a time."""
-    common = dict(case_no=manifest.case_no, case_key=manifest.case_key, owner=manifest.agency, copy=copy,
+    common = dict(case_no=manifest.case_no, case_key=manifest.case_key, owner=folded_name(manifest.agency), copy=copy,
                   manifest_version=manifest_version)
     prefix = f"{manifest.case_key}/{copy}"
     facts = "\n".join(x for x in (manifest.case_no, manifest.case_title, manifest.agency) if x)

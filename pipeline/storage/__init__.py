@@ -9,7 +9,9 @@ from pipeline.storage._fetch import (
     fetch_via_server,
     load_manifest,
     manifest_versions,
+    published_cases,
     read_manifest,
+    void_dossier,
 )
 from pipeline.storage._layout import CATALOGUE_NAME, REPORT_NAME, DossierNotFound, IntegrityError, dossier_prefix
 from pipeline.storage._publish import publish_dossier
@@ -35,6 +37,8 @@ __all__ = [
     "manifest_versions",
     "normalise_case_no",
     "port_plan",
+    "published_cases",
     "publish_dossier",
     "read_manifest",
+    "void_dossier",
 ]
