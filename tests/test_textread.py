@@ -7,7 +7,8 @@ from PIL import Image
 from structure_helpers import page_artifact, save_jpeg
 from test_render import CASE, context_for
 
-from pipeline.assembly import add_text_layer, build_volume, numbered_pages
+from pipeline.assembly import add_text_layer, build_volume, numbered_pages, page_image
+from pipeline.errors import VolumeError
 from pipeline.ocr import OcrLine, OcrResult, OcrWord
 from pipeline.structure import Document, build_catalogue, plan_volumes
 
@@ -51,3 +52,16 @@ def test_character_boxes_sit_where_the_ocr_saw_the_words(volume):
     assert first.x0 == pytest.approx(100 * pt, abs=0.5) and last.x1 == pytest.approx(400 * pt, abs=0.5)
     assert first.y0 == pytest.approx(280 * pt, abs=1.0) and first.y1 == pytest.approx(320 * pt, abs=1.0)
     assert (page.width, page.height) == pytest.approx((827 * pt, 1169 * pt), abs=0.1)
+
+
+def test_a_numbered_page_renders_as_the_png_of_that_page(volume):
+    import io
+
+    png = page_image(volume, 2, dpi=50)
+    with Image.open(io.BytesIO(png)) as img:
+        assert img.format == "PNG" and img.size == pytest.approx((827 * 50 / DPI, 1169 * 50 / DPI), abs=1)
+
+
+def test_a_page_number_the_volume_does_not_have_is_refused_naming_the_volume(volume):
+    with pytest.raises(VolumeError, match="no page numbered 9"):
+        page_image(volume, 9)

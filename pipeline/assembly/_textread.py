@@ -79,3 +79,17 @@ def numbered_pages(path: Path) -> Iterator[LayerPage]:
             label = doc[index].get_label()
             if label.isdigit():
                 yield read_layer_page(doc, index)
+
+
+def page_image(path: Path, number: int, dpi: float = 110.0) -> bytes:
+    """A numbered page of a volume rendered as PNG (the page as printed: the scan and its stamped number; the text
+    layer is invisible). VolumeError when the volume has no page of that number."""
+    try:
+        doc = pymupdf.open(path)
+    except (RuntimeError, ValueError) as exc:
+        raise VolumeError(f"{path}: cannot open the volume to render page {number}: {exc}") from exc
+    with doc:
+        found = doc.get_page_numbers(str(number))
+        if not found:
+            raise VolumeError(f"{path}: the volume has no page numbered {number}")
+        return doc[found[0]].get_pixmap(dpi=int(dpi)).tobytes("png")
