@@ -101,3 +101,12 @@ def make_case(folder: Path, case_no: str, agency: str, seed: int = 1, pages: int
                                created=datetime.now(UTC), batches=["b1"], volumes=entries, documents=[], pages=[])
     (folder / "catalogue.json").write_text(catalogue.model_dump_json(), encoding="utf-8")
     return SearchableCase(manifest, catalogue, folder, volumes, lines, facts)
+
+
+def renumbered(case: SearchableCase, case_no: str, agency: str | None = None) -> SearchableCase:
+    """The same built case file under another case number (and owner): for tests that each publish their own."""
+    canonical = normalise_case_no(case_no)
+    manifest = case.manifest.model_copy(update={"case_no": canonical, "case_key": case_key(canonical),
+                                                "agency": agency or case.manifest.agency})
+    catalogue = case.catalogue.model_copy(update={"case_no": canonical})
+    return SearchableCase(manifest, catalogue, case.folder, case.volumes, case.lines, case.facts)
