@@ -1,5 +1,5 @@
 """Keeping the search index in step with the store: after a publication (from the run's local dossier folder), after
-a dossier is voided, and rebuilt from every published dossier (``dossier search reindex``).
+a dossier is withdrawn (voided), and rebuilt from every published dossier (``dossier search reindex``).
 
 The index is derived data: when it cannot be updated (its writer lock held too long, PostgreSQL down) the error says
 the dossier itself is published and how to catch the index up — a rerun of the batch (its publication is then
@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from pipeline.errors import StoreError
+from pipeline.errors import DossierError, StoreError
 from pipeline.models import Catalogue, DossierManifest
 from pipeline.search import SearchIndex, open_index
 from pipeline.settings import Settings, StateLayout
@@ -56,7 +56,7 @@ def index_published(settings: Settings, layout: StateLayout, folder: Path, manif
 
 
 def drop_from_index(settings: Settings, layout: StateLayout, case_key: str) -> None:
-    """Forget a voided dossier's entries."""
+    """Forget a withdrawn dossier's entries."""
     index = open_search(settings, layout)
     try:
         index.drop_case(case_key)
@@ -84,11 +84,13 @@ def _index_from_store(index: SearchIndex, store: ObjectStore, case_no: str, work
 
 
 def reindex(settings: Settings, layout: StateLayout, store: ObjectStore, case_no: str | None = None,
-            progress: Callable[[str, int], None] | None = None) -> tuple[int, int, int]:
+            progress: Callable[[str, int], None] | None = None) -> tuple[int, int, int, list[str]]:
     """Rebuild the index from the store: every published dossier (or one case) read again, one at a time, and
-    cases the index holds that are no longer published dropped. Returns (cases, entries, dropped)."""
+    cases the index holds that are no longer published dropped. A dossier that cannot be read is left as the index
+    had it and named in the failures (the others go on). Returns (cases, entries, dropped, failures)."""
     index = open_search(settings, layout)
     cases = entries = dropped = 0
+    failures: list[str] = []
     try:
         wanted = [case_no] if case_no else list(published_cases(store))
         seen = set()
@@ -97,6 +99,12 @@ def reindex(settings: Settings, layout: StateLayout, store: ObjectStore, case_no
                 try:
                     key, n = _index_from_store(index, store, number, Path(tmp))
                 except DossierNotFound:
+                    continue
+                except StoreError:
+                    raise  # the store or the index did not answer: a fault of the machine, not of the dossier
+                except (DossierError, ValueError) as exc:
+                    failures.append(f"{number}: {exc}")
+                    seen.add(case_key(number))
                     continue
                 seen.add(key)
                 cases, entries = cases + 1, entries + n
@@ -111,4 +119,4 @@ def reindex(settings: Settings, layout: StateLayout, store: ObjectStore, case_no
             dropped = 1
     finally:
         index.close()
-    return cases, entries, dropped
+    return cases, entries, dropped, failures

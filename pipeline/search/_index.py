@@ -128,7 +128,7 @@ class SearchIndex:
         return self.backend.replace_case(manifest.case_key, entries)
 
     def drop_case(self, case_key: str) -> None:
-        """Forget a case (its dossier was voided)."""
+        """Forget a case (its dossier was withdrawn)."""
         self.backend.drop_case(case_key)
 
     def search(self, query: str, scope: Scope, filters: Filters | None = None, limit: int = 20) -> Results:

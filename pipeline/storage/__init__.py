@@ -11,7 +11,7 @@ from pipeline.storage._fetch import (
     manifest_versions,
     published_cases,
     read_manifest,
-    void_dossier,
+    withdraw_dossier,
 )
 from pipeline.storage._layout import CATALOGUE_NAME, REPORT_NAME, DossierNotFound, IntegrityError, dossier_prefix
 from pipeline.storage._publish import publish_dossier
@@ -40,5 +40,5 @@ __all__ = [
     "published_cases",
     "publish_dossier",
     "read_manifest",
-    "void_dossier",
+    "withdraw_dossier",
 ]

@@ -210,7 +210,7 @@ def published_cases(store: ObjectStore) -> Iterator[str]:
             yield case_no_from_key(info.key[len(CASES_PREFIX):-len(suffix)])
 
 
-def void_dossier(store: ObjectStore, case_no: str) -> ManifestRef:
+def withdraw_dossier(store: ObjectStore, case_no: str) -> ManifestRef:
     """Withdraw a published dossier: a delete marker hides its ``dossier.json`` from every reader, so the dossier no
     longer exists for them; every stored version (volumes, originals, earlier manifests) stays as it was. Returns the
     manifest that was withdrawn (DossierNotFound when there is none)."""

@@ -1,7 +1,7 @@
 """Pages: full-text search (the box on every page), a hit shown on its page image with the characters' boxes drawn
 over it, and the page image itself.
 
-A hit the agency may not open (another agency's, a volume not released, a dossier voided since) gets the same page
+A hit the agency may not open (another agency's, a volume not released, a dossier withdrawn since) gets the same page
 as a hit that does not exist. The boxes are an SVG over the image (no script, no inline style: the pages' CSP).
 """
 
