@@ -105,3 +105,16 @@ def test_a_full_reindex_drops_what_is_no_longer_published(run, published, built,
 def test_a_date_that_is_not_a_date_is_a_clear_usage_error(run):
     bad = run("search", "张三", "--from", "2024年1月1日")
     assert bad.exit_code == ExitCode.BAD_INPUT and "YYYY-MM-DD" in bad.output
+
+
+def test_a_publication_whose_index_cannot_be_updated_says_the_dossier_is_published_and_how_to_catch_up(built,
+                                                                                                     tmp_path):
+    from flows.search import index_published
+    from pipeline.errors import StoreError
+    from pipeline.settings import Settings, StateLayout
+
+    settings = Settings.load({"DOSSIER_SEARCH_BACKEND": "postgresql",
+                              "DOSSIER_DB_URL": "postgresql://dossier@127.0.0.1:9/nowhere"})
+    with pytest.raises(StoreError, match=r"is published, but the search index could not be updated.*"
+                                         r"dossier search reindex --case"):
+        index_published(settings, StateLayout.at(tmp_path / "state"), built.folder, built.manifest, "v1")

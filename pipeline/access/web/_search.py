@@ -7,8 +7,10 @@ as a hit that does not exist. The boxes are an SVG over the image (no script, no
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 import threading
+import time
 from collections import OrderedDict
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from pipeline.access._search import search_filters, search_scope
+from pipeline.access._search import held_for, search_filters, search_scope
 from pipeline.access._views import ApiError, _note
 from pipeline.access.web._common import Web
 from pipeline.assembly import page_image
@@ -66,6 +68,7 @@ def search_routes(web: Web) -> APIRouter:
         if not q or web.search is None:
             return web.page(request, "search.html", who, q=q, form=form, results=None,
                             error=None if web.search else "本系统未启用全文检索。")
+        started = time.perf_counter()
         _note(request, action="search", search=q, **({"search_case": case} if case else {}))
         try:
             filters = search_filters(case or None, title or None, date_from or None, date_to or None)
@@ -75,6 +78,7 @@ def search_routes(web: Web) -> APIRouter:
         scope = await run_in_threadpool(search_scope, who.agency, web.grants, web.service.clock())
         found = await run_in_threadpool(web.search.search, q, scope, filters, RESULTS_PER_PAGE)
         _note(request, hits=found.total)
+        await asyncio.sleep(held_for(time.perf_counter() - started))
         return web.page(request, "search.html", who, q=q, form=form, results=found, error=None)
 
     def missing(request: Request, who) -> Response:
