@@ -75,7 +75,11 @@ def _index_from_store(index: SearchIndex, store: ObjectStore, case_no: str, work
     catalogue = None
     if m.catalogue_sha256:
         raw = store.get_bytes(prefix + CATALOGUE_NAME, m.object_versions.get(CATALOGUE_NAME))
-        catalogue = Catalogue.model_validate_json(raw)
+        try:
+            catalogue = Catalogue.model_validate_json(raw)
+        except ValueError as exc:  # the pages are still worth finding; the rows are left out, and said so
+            log.warning("case %s: its catalogue.json is not a 卷内目录 this version reads (%s): indexed without "
+                        "its rows", m.case_no, " ".join(str(exc).split())[:300])
     try:
         return m.case_key, index.index_dossier(m, catalogue, volumes, ref.version_id or "")
     finally:

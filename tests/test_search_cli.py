@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 import pytest
 from search_fixtures import make_case, renumbered
 from typer.testing import CliRunner
@@ -89,17 +91,28 @@ def test_a_withdrawn_dossier_is_neither_found_nor_fetched_and_the_withdrawal_is_
     assert again.exit_code == ExitCode.NOT_FOUND
 
 
-def test_a_full_reindex_drops_what_is_no_longer_published(run, published, built, tmp_path):
+def test_a_full_reindex_reads_every_published_dossier_and_drops_what_is_no_longer_published(
+        run, built, embedded_store, monkeypatch, tmp_path):
+    bucket = f"reindex-{secrets.token_hex(4)}"  # a bucket of its own: the whole store is read
+    store = embedded_store.store(bucket=bucket)
+    store.ensure_bucket()
+    cfg = embedded_store.config
+    for name, value in (("ENDPOINT", cfg.endpoint), ("ACCESS_KEY", cfg.access_key), ("SECRET_KEY", cfg.secret_key),
+                        ("BUCKET", bucket)):
+        monkeypatch.setenv(f"DOSSIER_S3_{name}", value)
+    kept = [renumbered(built, unique_case_no()) for _ in range(2)]
+    for case in kept:
+        case.publish(store)
     never = renumbered(built, unique_case_no())  # in the index, never published (as after a withdrawal elsewhere)
     index = open_index("tantivy", tmp_path / "index")
     index.index_dossier(never.manifest, never.catalogue, never.volumes)
     index.close()
     done = run("search", "reindex")
-    assert done.exit_code == 0, done.output
+    assert done.exit_code == 0 and "reindexed 2 dossier(s)" in done.output and "dropped 1" in done.output, done.output
     index = open_index("tantivy", tmp_path / "index")
     keys = index.backend.case_keys()
     index.close()
-    assert never.manifest.case_key not in keys and published.manifest.case_key in keys
+    assert keys == {case.manifest.case_key for case in kept}
 
 
 def test_a_date_that_is_not_a_date_is_a_clear_usage_error(run):

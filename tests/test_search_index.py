@@ -178,6 +178,8 @@ def test_filters_narrow_by_case_document_title_and_date(index, case_file, other_
     assert {k for k, _, _ in pages_found(index, "被告人", case_key=key)} == {key}
     titled = index.search("问", EVERYTHING, Filters(title="询问笔录"), limit=100).hits
     assert titled and {h.entry.title for h in titled} == {"询问笔录"}
+    assert index.search("问", EVERYTHING, Filters(title="询问"), limit=100).total == len(titled)
+    assert index.search("问", EVERYTHING, Filters(title="笔录"), limit=100).total == 0
     assert index.search("被告人", EVERYTHING, Filters(date_from=20240301, date_to=20240331)).total > 0
     assert index.search("被告人", EVERYTHING, Filters(date_from=20250101)).total == 0
 

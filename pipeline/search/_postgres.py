@@ -36,6 +36,10 @@ _DDL = [
 MAX_POSITION = 16383  # tsvector positions stop here
 
 
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
 def _lexeme(term: str) -> str:
     return "'" + term.replace("\\", "\\\\").replace("'", "''") + "'"
 
@@ -73,7 +77,7 @@ class PostgresBackend:
                 conn = psycopg.connect(self.url, autocommit=True, connect_timeout=int(self.timeout),
                                        options=f"-c statement_timeout={int(self.timeout * 1000)}")
             except psycopg.Error as exc:
-                raise StoreError(f"search index (PostgreSQL): cannot connect: {exc}") from exc
+                raise StoreError(f"search index (PostgreSQL): cannot connect: {_one_line(exc)}") from exc
             self._local.conn = conn
         return _Borrowed(conn)
 
@@ -100,7 +104,7 @@ class PostgresBackend:
                 conn.execute(f"DELETE FROM {TABLE} WHERE case_key = %s", (case_key,))
                 return self._copy_in(conn, entries)
         except psycopg.Error as exc:
-            raise StoreError(f"search index (PostgreSQL): case {case_key}: {exc}") from exc
+            raise StoreError(f"search index (PostgreSQL): case {case_key}: {_one_line(exc)}") from exc
 
     def add_many(self, entries: Iterable[Entry]) -> int:
         """Add entries of cases not in the index yet (a rebuild, the benchmark)."""
@@ -138,8 +142,8 @@ class PostgresBackend:
         if filters.case_key:
             clauses.append("case_key = %s")
             args.append(filters.case_key)
-        if filters.title:
-            clauses.append("title = %s")
+        if filters.title:  # the title, or the title with more after it
+            clauses.append("starts_with(title, %s)")
             args.append(filters.title)
         if filters.date_from or filters.date_to:
             clauses.append("date BETWEEN %s AND %s")
@@ -160,7 +164,7 @@ class PostgresBackend:
             with self._connection() as conn:
                 rows = conn.execute(sql, [*rank_args, *args, limit]).fetchall()
         except psycopg.Error as exc:
-            raise StoreError(f"search index (PostgreSQL): search failed: {exc}") from exc
+            raise StoreError(f"search index (PostgreSQL): search failed: {_one_line(exc)}") from exc
         total = rows[0][-1] if rows else 0
         return total, [(float(r[-2]), self._entry(r)) for r in rows]
 

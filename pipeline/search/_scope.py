@@ -41,7 +41,8 @@ class Scope:
 
 @dataclass(frozen=True)
 class Filters:
-    """The caller's narrowing: one case, one document title (the kind: 询问笔录, 起诉书 …), a date range."""
+    """The caller's narrowing: one case, a kind of document (a title, matching titles that start with it: 询问笔录
+    finds 询问笔录（张某某）), a date range."""
 
     case_key: str | None = None
     title: str | None = None

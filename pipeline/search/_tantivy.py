@@ -8,6 +8,7 @@ One writer at a time across processes (Tantivy's lock file): a publishing run wa
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -156,8 +157,8 @@ class TantivyBackend:
         out = []
         if filters.case_key:
             out.append(self._term("case_key", filters.case_key))
-        if filters.title:
-            out.append(self._term("title", filters.title))
+        if filters.title:  # a kind of document: its title, or the title with more after it (询问笔录（张某某）)
+            out.append(Query.regex_query(self.schema, "title", re.escape(filters.title) + ".*"))
         if filters.date_from or filters.date_to:
             out.append(Query.range_query(self.schema, "date", FieldType.Integer, filters.date_from or 1,
                                          filters.date_to or 99991231))
