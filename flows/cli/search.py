@@ -18,6 +18,7 @@ from rich.markup import escape
 
 from flows.cli._common import StateOption, app, console, layout, object_store, reported, settings
 from pipeline.errors import BadInputError, DossierError
+from pipeline.storage import printed_case_no
 
 
 def _day(value: str | None, option: str) -> int:
@@ -54,7 +55,8 @@ def _print(results) -> None:
         e = hit.entry
         where = "案件信息" if e.source == "case" else f"第{e.volume}卷 第{e.page}页"
         extra = "".join(f" · {x}" for x in (e.title, e.date, "卷内目录" if e.source == "catalogue" else "") if x)
-        console.print(f"{k:>3}. [bold]{escape(e.case_no)}[/bold] {where}{escape(extra)}", highlight=False)
+        console.print(f"{k:>3}. [bold]{escape(printed_case_no(e.case_no))}[/bold] {where}{escape(extra)}",
+                      highlight=False)
         snippet = "".join(f"[reverse]{escape(t)}[/reverse]" if marked else escape(t) for t, marked in hit.snippet)
         console.print(f"     {snippet}", highlight=False)
 
@@ -63,7 +65,7 @@ def _reindex(case: str | None, state: Path | None) -> None:
     from flows.search import reindex
 
     def progress(case_no: str, entries: int) -> None:
-        console.print(f"  {escape(case_no)}: {entries} entries", highlight=False)
+        console.print(f"  {escape(printed_case_no(case_no))}: {entries} entries", highlight=False)
 
     cases, entries, dropped, failures = reindex(settings(), layout(state), object_store(state), case, progress)
     console.print(f"reindexed {cases} dossier(s), {entries} entries; dropped {dropped} no longer published",
@@ -133,5 +135,5 @@ def withdraw(case_no: Annotated[str, typer.Argument(help="案号 of the publishe
                   manifest_version=current.version_id or "-", detail=reason.strip()[:500])
             withdraw_dossier(store, canonical)
         drop_from_index(settings(), layout(state), case_key(canonical))
-        console.print(f"withdrew {escape(canonical)} (manifest version {current.version_id}); it is no longer "
-                      f"found or fetched", highlight=False)
+        console.print(f"withdrew {escape(printed_case_no(canonical))} (manifest version {current.version_id}); it "
+                      f"is no longer found or fetched", highlight=False)
