@@ -37,8 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pipeline.assembly import LayerChar, LayerPage
-from pipeline.search import CaseGrant, Entry, Filters, Scope, index_terms, parse_query
-from pipeline.search._entries import pack_boxes
+from pipeline.search import CaseGrant, Entry, Filters, Scope, backend, index_terms, pack_boxes, parse_query
 from samples.synthetic import CaseFacts, document_blocks
 
 PIPELINE_CPU_PER_PAGE = 140.5 / 200  # README: bench/throughput.py b with PP-OCR
@@ -185,16 +184,9 @@ class Fts5Backend:
 
 def open_backend(engine: str, folder: Path, pg_url: str | None):
     """A fresh, empty index of one engine."""
-    if engine == "tantivy":
-        from pipeline.search._tantivy import TantivyBackend
-
-        return TantivyBackend(folder / "tantivy")
-    if engine == "postgresql":
-        from pipeline.search._postgres import PostgresBackend
-
-        backend = PostgresBackend(pg_url)
-        return backend
-    return Fts5Backend(folder / "fts5.db")
+    if engine == "fts5":
+        return Fts5Backend(folder / "fts5.db")
+    return backend(engine, folder / "tantivy", pg_url or "")
 
 
 def reopen(engine: str, folder: Path, pg_url: str | None):

@@ -36,8 +36,7 @@ def _scope(agency: str | None, state: Path | None):
     if not agency:
         return Scope(everything=True)
     from flows.cli.access import open_database
-    from pipeline.access import GrantStore, normalise_agency
-    from pipeline.access._search import search_scope
+    from pipeline.access import GrantStore, normalise_agency, search_scope
     from pipeline.common import utcnow
 
     db = open_database(state)

@@ -11,19 +11,24 @@ from pipeline.search._index import SearchIndex
 BACKENDS = ("auto", "tantivy", "postgresql")
 
 
-def open_index(backend: str, folder: Path, db_url: str = "") -> SearchIndex:
-    """The index: ``tantivy`` in ``folder``, ``postgresql`` in the database at ``db_url``; ``auto`` picks
+def backend(name: str, folder: Path, db_url: str = ""):
+    """The backend itself: ``tantivy`` in ``folder``, ``postgresql`` in the database at ``db_url``; ``auto`` picks
     PostgreSQL when ``db_url`` is a PostgreSQL URL, else Tantivy."""
-    if backend not in BACKENDS:
-        raise SettingsError(f"DOSSIER_SEARCH_BACKEND={backend!r}: use one of {', '.join(BACKENDS)}")
+    if name not in BACKENDS:
+        raise SettingsError(f"DOSSIER_SEARCH_BACKEND={name!r}: use one of {', '.join(BACKENDS)}")
     postgres = db_url.startswith(("postgresql", "postgres:"))
-    if backend == "postgresql" or (backend == "auto" and postgres):
+    if name == "postgresql" or (name == "auto" and postgres):
         if not postgres:
             raise SettingsError("DOSSIER_SEARCH_BACKEND=postgresql needs DOSSIER_DB_URL to name a PostgreSQL "
                                 "database")
         from pipeline.search._postgres import PostgresBackend
 
-        return SearchIndex(PostgresBackend(db_url))
+        return PostgresBackend(db_url)
     from pipeline.search._tantivy import TantivyBackend
 
-    return SearchIndex(TantivyBackend(folder))
+    return TantivyBackend(folder)
+
+
+def open_index(name: str, folder: Path, db_url: str = "") -> SearchIndex:
+    """The index over :func:`backend`."""
+    return SearchIndex(backend(name, folder, db_url))
