@@ -164,6 +164,21 @@ def test_a_disclosure_only_release_never_finds_the_original_text(index, case_fil
     assert index.open_hit(hit.entry.uid, case_file.facts.defendant, scope) is None
 
 
+def test_a_disclosure_only_release_finds_the_disclosure_copy_and_the_owner_its_original(index, case_file, other_case):
+    add(index, case_file)
+    # a stand-in for a disclosure copy: other pages indexed as the case's copy of a disclosure profile
+    index.index_dossier(case_file.manifest, other_case.catalogue, other_case.volumes, "d1", copy="disclosure/lawyer")
+    key, name = case_file.manifest.case_key, other_case.facts.victim
+    lawyer = Scope(owner="某律师事务所", grants=(CaseGrant(key, copy="disclosure"),))
+    disclosed = {(v, p) for (_, v, p) in pages_found(index, name, lawyer)}
+    assert disclosed == {(v, p) for (_, v, p) in shown_on(other_case, name)} != set()
+    assert pages_found(index, case_file.facts.defendant, lawyer) == set()  # only in the original
+    assert {(v, p) for (_, v, p) in pages_found(index, name, Scope(owner=COURT))} == \
+        {(v, p) for (_, v, p) in shown_on(case_file, name)}  # the owner searches its original
+    add(index, case_file)  # a republished original replaces every copy made from the one before
+    assert pages_found(index, name, lawyer) == set()
+
+
 def test_a_hit_outside_the_scope_cannot_be_opened_and_looks_like_no_hit(index, case_file):
     add(index, case_file)
     hit = index.search(case_file.facts.defendant, EVERYTHING).hits[0]

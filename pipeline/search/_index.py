@@ -25,7 +25,7 @@ class Backend(Protocol):
 
     name: str
 
-    def replace_case(self, case_key: str, entries: Iterable[Entry]) -> int: ...
+    def replace_case(self, case_key: str, entries: Iterable[Entry], copy: str | None = None) -> int: ...
     def add_many(self, entries: Iterable[Entry]) -> int: ...
     def drop_case(self, case_key: str) -> None: ...
     def clear(self) -> None: ...
@@ -122,10 +122,12 @@ class SearchIndex:
         self.backend = backend
 
     def index_dossier(self, manifest: DossierManifest, catalogue: Catalogue | None,
-                      volumes: Iterable[tuple[int, Path]], manifest_version: str = "") -> int:
-        """Replace everything the index holds of the case by this dossier's entries (published or superseding)."""
-        entries = dossier_entries(manifest, catalogue, volumes, manifest_version)
-        return self.backend.replace_case(manifest.case_key, entries)
+                      volumes: Iterable[tuple[int, Path]], manifest_version: str = "", copy: str = ORIGINAL) -> int:
+        """Replace what the index holds of the case by this dossier's entries: a published (or superseding)
+        original replaces every copy of the case (copies made from the original it replaces are stale); a
+        disclosure copy (``copy="disclosure/<profile>"``) replaces only itself."""
+        entries = dossier_entries(manifest, catalogue, volumes, manifest_version, copy)
+        return self.backend.replace_case(manifest.case_key, entries, None if copy == ORIGINAL else copy)
 
     def drop_case(self, case_key: str) -> None:
         """Forget a case (its dossier was withdrawn)."""

@@ -97,11 +97,15 @@ class PostgresBackend:
                 n += 1
         return n
 
-    def replace_case(self, case_key: str, entries: Iterable[Entry]) -> int:
-        """Drop every entry of a case and add ``entries`` in one transaction; the number added."""
+    def replace_case(self, case_key: str, entries: Iterable[Entry], copy: str | None = None) -> int:
+        """Drop every entry of a case (only those of one copy, when given) and add ``entries`` in one transaction;
+        the number added."""
         try:
             with self._connection() as conn, conn.transaction():
-                conn.execute(f"DELETE FROM {TABLE} WHERE case_key = %s", (case_key,))
+                if copy is None:
+                    conn.execute(f"DELETE FROM {TABLE} WHERE case_key = %s", (case_key,))
+                else:
+                    conn.execute(f"DELETE FROM {TABLE} WHERE case_key = %s AND copy = %s", (case_key, copy))
                 return self._copy_in(conn, entries)
         except psycopg.Error as exc:
             raise StoreError(f"search index (PostgreSQL): case {case_key}: {_one_line(exc)}") from exc

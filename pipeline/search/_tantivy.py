@@ -79,11 +79,16 @@ class TantivyBackend:
             volume=e.volume, page=e.page, date=e.date_number, text=e.text.encode("utf-8"), boxes=e.boxes,
             bigram=bigram, unigram=unigram)
 
-    def replace_case(self, case_key: str, entries: Iterable[Entry]) -> int:
-        """Drop every entry of a case and add ``entries`` in one commit; the number added."""
+    def replace_case(self, case_key: str, entries: Iterable[Entry], copy: str | None = None) -> int:
+        """Drop every entry of a case (only those of one copy, when given) and add ``entries`` in one commit; the
+        number added."""
         writer = self._writer(f"case {case_key}")
         try:
-            writer.delete_documents_by_term("case_key", case_key)
+            if copy is None:
+                writer.delete_documents_by_term("case_key", case_key)
+            else:
+                writer.delete_documents_by_query(Query.boolean_query([
+                    (Occur.Must, self._term("case_key", case_key)), (Occur.Must, self._term("copy", copy))]))
             n = 0
             for e in entries:
                 writer.add_document(self._document(e))
