@@ -30,9 +30,11 @@ from pipeline.storage import (
 log = logging.getLogger(__name__)
 
 
-def open_search(settings: Settings, layout: StateLayout) -> SearchIndex:
-    """The index the settings name (Tantivy in the state folder unless told otherwise)."""
-    return open_index(settings.search.backend, settings.search.folder(layout), settings.access.database_url(layout))
+def open_search(settings: Settings, layout: StateLayout, rebuild: bool = False) -> SearchIndex:
+    """The index the settings name (Tantivy in the state folder unless told otherwise); ``rebuild``: one of an
+    earlier schema version is emptied rather than refused."""
+    return open_index(settings.search.backend, settings.search.folder(layout), settings.access.database_url(layout),
+                      rebuild)
 
 
 def _catalogue(path: Path) -> Catalogue | None:
@@ -91,8 +93,9 @@ def reindex(settings: Settings, layout: StateLayout, store: ObjectStore, case_no
             progress: Callable[[str, int], None] | None = None) -> tuple[int, int, int, list[str]]:
     """Rebuild the index from the store: every published dossier (or one case) read again, one at a time, and
     cases the index holds that are no longer published dropped. A dossier that cannot be read is left as the index
-    had it and named in the failures (the others go on). Returns (cases, entries, dropped, failures)."""
-    index = open_search(settings, layout)
+    had it and named in the failures (the others go on). An index of an earlier schema version is emptied first.
+    Returns (cases, entries, dropped, failures)."""
+    index = open_search(settings, layout, rebuild=True)
     cases = entries = dropped = 0
     failures: list[str] = []
     try:

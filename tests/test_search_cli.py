@@ -131,3 +131,16 @@ def test_a_publication_whose_index_cannot_be_updated_says_the_dossier_is_publish
     with pytest.raises(StoreError, match=r"is published, but the search index could not be updated.*"
                                          r"dossier search reindex --case"):
         index_published(settings, StateLayout.at(tmp_path / "state"), built.folder, built.manifest, "v1")
+
+
+def test_an_index_of_another_version_is_refused_by_search_and_rebuilt_by_reindex(run, published, tmp_path):
+    import json
+
+    marker = tmp_path / "index" / "dossier-search.json"
+    run("search", "reindex", "--case", published.manifest.case_no)
+    marker.write_text(json.dumps({"schema": "0"}))
+    refused = run("search", "被告人")
+    assert refused.exit_code == ExitCode.UNAVAILABLE and "dossier search reindex" in refused.output
+    rebuilt = run("search", "reindex", "--case", published.manifest.case_no)
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert "共找到 0 处" not in run("search", "被告人", "--case", published.manifest.case_no).output

@@ -11,9 +11,10 @@ from pipeline.search._index import SearchIndex
 BACKENDS = ("auto", "tantivy", "postgresql")
 
 
-def backend(name: str, folder: Path, db_url: str = ""):
+def backend(name: str, folder: Path, db_url: str = "", rebuild: bool = False):
     """The backend itself: ``tantivy`` in ``folder``, ``postgresql`` in the database at ``db_url``; ``auto`` picks
-    PostgreSQL when ``db_url`` is a PostgreSQL URL, else Tantivy."""
+    PostgreSQL when ``db_url`` is a PostgreSQL URL, else Tantivy. ``rebuild``: an index of another schema version
+    is emptied rather than refused (``dossier search reindex``)."""
     if name not in BACKENDS:
         raise SettingsError(f"DOSSIER_SEARCH_BACKEND={name!r}: use one of {', '.join(BACKENDS)}")
     postgres = db_url.startswith(("postgresql", "postgres:"))
@@ -26,9 +27,9 @@ def backend(name: str, folder: Path, db_url: str = ""):
         return PostgresBackend(db_url)
     from pipeline.search._tantivy import TantivyBackend
 
-    return TantivyBackend(folder)
+    return TantivyBackend(folder, rebuild=rebuild)
 
 
-def open_index(name: str, folder: Path, db_url: str = "") -> SearchIndex:
+def open_index(name: str, folder: Path, db_url: str = "", rebuild: bool = False) -> SearchIndex:
     """The index over :func:`backend`."""
-    return SearchIndex(backend(name, folder, db_url))
+    return SearchIndex(backend(name, folder, db_url, rebuild))

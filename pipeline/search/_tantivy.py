@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 import tantivy
 from tantivy import FieldType, Occur, Query
 
+from pipeline.common import write_atomic
 from pipeline.errors import StoreError
 from pipeline.search._entries import Entry
 from pipeline.search._scope import Filters, Scope, copy_kind
@@ -47,15 +49,22 @@ class TantivyBackend:
 
     name = "tantivy"
 
-    def __init__(self, folder: Path, heap_bytes: int = 128_000_000, lock_timeout: float = 120.0):
+    def __init__(self, folder: Path, heap_bytes: int = 128_000_000, lock_timeout: float = 120.0,
+                 rebuild: bool = False):
+        """Open (or create) the index; one of another schema version is refused, or with ``rebuild`` emptied."""
         self.folder, self.heap_bytes, self.lock_timeout = Path(folder), heap_bytes, lock_timeout
         self.folder.mkdir(parents=True, exist_ok=True)
         marker = self.folder / "dossier-search.json"
         if marker.exists() and json.loads(marker.read_text()).get("schema") != SCHEMA_VERSION:
-            raise StoreError(f"search index {self.folder} is of another version: run `dossier search reindex`")
+            if not rebuild:
+                raise StoreError(f"search index {self.folder} is of another version: run `dossier search reindex`")
+            shutil.rmtree(self.folder)
+            self.folder.mkdir(parents=True)
         self.schema = _schema()
         self.index = tantivy.Index(self.schema, path=str(self.folder))
-        marker.write_text(json.dumps({"schema": SCHEMA_VERSION, "engine": f"tantivy {tantivy.__version__}"}))
+        if not marker.exists():
+            write_atomic(marker, json.dumps({"schema": SCHEMA_VERSION,
+                                             "engine": f"tantivy {tantivy.__version__}"}).encode())
 
     # ------------------------------------------------------------------------------------------------------------
     # writing
