@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from pipeline.access._auth import Principal
 from pipeline.access._grants import GrantStore, granted
 from pipeline.access._routes import REFUSALS
-from pipeline.access._views import ApiError, _note
+from pipeline.access._views import ApiError, note_audit
 from pipeline.errors import CaseNumberError
 from pipeline.search import CaseGrant, Filters, Hit, Results, Scope, SearchIndex, unpack_boxes
 from pipeline.search import occurrences as found_in
@@ -133,12 +133,12 @@ def search_routes(index: SearchIndex | None, grants: GrantStore, service) -> API
                      limit: int = Query(20, ge=1, le=100),
                      who: Principal = Depends(service.principal)) -> SearchAnswer:
         started = time.perf_counter()
-        _note(request, action="search", search=q, **({"search_case": case} if case else {}))
+        note_audit(request, action="search", search=q, **({"search_case": case} if case else {}))
         filters = search_filters(case, title, date_from, date_to)
         if index is None:
             raise ApiError(503, "search-unavailable", "full-text search is not configured on this service")
         results = await run_in_threadpool(run_search, index, grants, who, service.clock(), q, filters, limit)
-        _note(request, hits=results.total, result="ok")
+        note_audit(request, hits=results.total, result="ok")
         answer = SearchAnswer(query=q, total=results.total, hits=[hit_view(h, q) for h in results.hits])
         await asyncio.sleep(held_for(time.perf_counter() - started))
         return answer

@@ -10,7 +10,7 @@ from pipeline.storage._fetch import (
     load_manifest,
     manifest_versions,
     published_cases,
-    read_manifest,
+    read_dossier_manifest,
     withdraw_dossier,
 )
 from pipeline.storage._layout import CATALOGUE_NAME, REPORT_NAME, DossierNotFound, IntegrityError, dossier_prefix
@@ -40,6 +40,6 @@ __all__ = [
     "printed_case_no",
     "published_cases",
     "publish_dossier",
-    "read_manifest",
+    "read_dossier_manifest",
     "withdraw_dossier",
 ]

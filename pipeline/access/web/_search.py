@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from pipeline.access._search import held_for, search_filters, search_scope
-from pipeline.access._views import ApiError, _note
+from pipeline.access._views import ApiError, note_audit
 from pipeline.access.web._common import Web
 from pipeline.assembly import page_image
 from pipeline.storage import dossier_prefix
@@ -69,7 +69,7 @@ def search_routes(web: Web) -> APIRouter:
             return web.page(request, "search.html", who, q=q, form=form, results=None,
                             error=None if web.search else "本系统未启用全文检索。")
         started = time.perf_counter()
-        _note(request, action="search", search=q, **({"search_case": case} if case else {}))
+        note_audit(request, action="search", search=q, **({"search_case": case} if case else {}))
         try:
             filters = search_filters(case or None, title or None, date_from or None, date_to or None)
         except ApiError as exc:
@@ -77,7 +77,7 @@ def search_routes(web: Web) -> APIRouter:
                             error=f"检索条件有误：{exc.detail}")
         scope = await run_in_threadpool(search_scope, who.agency, web.grants, web.service.clock())
         found = await run_in_threadpool(web.search.search, q, scope, filters, RESULTS_PER_PAGE)
-        _note(request, hits=found.total)
+        note_audit(request, hits=found.total)
         await asyncio.sleep(held_for(time.perf_counter() - started))
         return web.page(request, "search.html", who, q=q, form=form, results=found, error=None)
 
@@ -90,7 +90,7 @@ def search_routes(web: Web) -> APIRouter:
         who = await web.signed_in(request, "search-hit")
         if isinstance(who, Response):
             return who
-        _note(request, action="search-hit", hit=id[:300], search=q[:100])
+        note_audit(request, action="search-hit", hit=id[:300], search=q[:100])
         if web.search is None or not id:
             return missing(request, who)
         scope = await run_in_threadpool(search_scope, who.agency, web.grants, web.service.clock())
@@ -104,7 +104,7 @@ def search_routes(web: Web) -> APIRouter:
         who = await web.signed_in(request, "page-image")
         if isinstance(who, Response):
             return who
-        _note(request, action="page-image", volume=n, page=page)
+        note_audit(request, action="page-image", volume=n, page=page)
         try:
             ref, decision = await web.service.authorise(request, case_no, None, who)
         except ApiError as exc:
