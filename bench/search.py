@@ -237,9 +237,9 @@ def _client(engine: str, folder: str, pg_url: str | None, qs: list[str], cases: 
         q = order[k % len(order)]
         k += 1
         scope = scope_for(rng, cases)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         total, _ = backend.search(parse_query(q), scope, Filters(), 20)
-        results.append((len(q) if len(q) <= 4 else 5, time.perf_counter() - t0, total))
+        results.append((len(q) if len(q) <= 4 else 5, time.perf_counter() - t0, total, time.process_time() - c0))
     backend.close()
     out.put(results)
 
@@ -259,12 +259,13 @@ def query_load(engine: str, folder: Path, pg_url: str | None, qs: list[str], pag
         p.join(timeout=60)
     by_length: dict[str, dict] = {}
     for length in (1, 2, 3, 4, 5):
-        lat = sorted(t for n, t, _ in results if n == length)
+        lat = sorted(t for n, t, _, _ in results if n == length)
         if lat:
             by_length["numbers" if length == 5 else f"{length} char"] = _percentiles(lat)
-    lat = sorted(t for n, t, _ in results if n <= 4)
+    lat = sorted(t for n, t, _, _ in results if n <= 4)
+    cpu = sorted(c for n, _, _, c in results if n <= 4)
     return {"queries": len(results), "qps": len(results) / seconds, "all 1-4": _percentiles(lat), **by_length,
-            "mean hits": statistics.mean(h for _, _, h in results)}
+            "mean hits": statistics.mean(h for _, _, h, _ in results), "cpu": _percentiles(cpu)}
 
 
 def _percentiles(lat: list[float]) -> dict:
@@ -324,8 +325,10 @@ def main() -> int:
                   f"(target <= 5 %); {built['bytes_page']:.0f} bytes a page", flush=True)
         print(f"{engine}: load average before queries {os.getloadavg()}", flush=True)
         load = query_load(engine, folder, args.pg_url, qs, args.pages, args.clients, args.seconds)
+        cpu = load.pop("cpu")
         print(f"{engine}: {load['queries']} queries, {load['qps']:.0f}/s, mean hits {load['mean hits']:.0f}; "
-              f"load average after {os.getloadavg()}")
+              f"client CPU a query p50 {cpu['p50_ms']:.1f} ms, p95 {cpu['p95_ms']:.1f} ms (the engine's cost, "
+              f"whatever the load; server CPU not included); load average after {os.getloadavg()}")
         for name, p in load.items():
             if isinstance(p, dict):
                 verdict = "" if name != "all 1-4" else ("  (target p95 <= 100 ms: " +
