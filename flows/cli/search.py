@@ -18,7 +18,7 @@ from rich.markup import escape
 
 from flows.cli._common import StateOption, app, console, layout, object_store, reported, settings
 from pipeline.errors import BadInputError, DossierError
-from pipeline.storage import printed_case_no
+from pipeline.storage import case_key, load_manifest, normalise_case_no, printed_case_no, withdraw_dossier
 
 
 def _day(value: str | None, option: str) -> int:
@@ -93,7 +93,6 @@ def search(words: Annotated[list[str], typer.Argument(help="what to find (every 
     from flows.cli.access import AdminAudit
     from flows.search import open_search
     from pipeline.search import Filters
-    from pipeline.storage import case_key, normalise_case_no
 
     with reported():
         if words == ["reindex"]:
@@ -121,7 +120,6 @@ def withdraw(case_no: Annotated[str, typer.Argument(help="案号 of the publishe
     """Withdraw (void) a published dossier: no reader finds or fetches it any more (every stored version is kept)."""
     from flows.cli.access import AdminAudit
     from flows.search import drop_from_index
-    from pipeline.storage import case_key, load_manifest, normalise_case_no, withdraw_dossier
 
     with reported():
         if not reason.strip():
