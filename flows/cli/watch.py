@@ -35,7 +35,12 @@ def watch(
 
     from rich.logging import RichHandler
 
+    from flows.preflight import require_machine, rooms_file_of, watcher_check
+
     home = layout(state)
+    rooms_path = rooms or rooms_file_of(settings(), home)
+    with reported():  # before anything starts: a machine that cannot publish takes no batch (exit 8 or 5)
+        require_machine(settings(), home.root, rooms=rooms_path, hotfolder=hotfolder)
     prefect_environment(home)
     handler = RichHandler(console=err, show_path=False)
     log = logging.getLogger("dossier.watch")
@@ -51,13 +56,14 @@ def watch(
         # would start by itself on the first run, which outlived a watcher stopped by SIGTERM; started before
         # Prefect is imported, which reads PREFECT_API_URL once
         server = stack.enter_context(TemporaryServer()) if local and not configured else None
-        from flows.watch import Watcher, make_submitter, rooms_file
+        from flows.watch import Watcher, make_submitter
 
         with reported(everything=server is not None):
             if server is not None:
                 server.wait()
             watcher = Watcher(hotfolder, home.root, make_submitter(home.root, deployment, local), poll=poll,
-                              poll_interval=poll_interval, rooms=rooms or rooms_file(settings(), home.root))
+                              poll_interval=poll_interval, rooms=rooms_path,
+                              machine=watcher_check(settings(), home.root, rooms_path, hotfolder))
         watcher.run(until_idle=once)
 
 
