@@ -289,7 +289,7 @@ class Runs:
         """Run a batch again whose run died or failed for a reason not about the batch."""
         attempt = entry.attempts + (1 if counted else 0)
         delay = self.retry_delays[min(max(attempt, 1), len(self.retry_delays)) - 1] \
-            if self.retry_delays and counted else 0.0
+            if self.retry_delays and status is not None else 0.0  # a held batch goes on at once
         try:
             config = self.hot.room_config(entry.room)
             sub = self.submitter.retry(entry, Path(entry.claim_path), config, delay)

@@ -120,6 +120,7 @@ def quarantine_refused(hot: HotFolder, ledger: Ledger, room: str, claimed: Path,
         os.rename(claimed, target / name)
     else:
         os.rename(claimed, target)
+    why = Reason(why.kind, why.what, why.advice, f"refused when the batch was claimed: {why.detail}")
     seed = f"dossier-refused/1\0{room}\0{name}\0{time.time_ns()}\0{os.getpid()}"
     fp = hashlib.sha256(seed.encode("utf-8", "surrogateescape")).hexdigest()
     entry = LedgerEntry(fingerprint=fp, room=shown(room), batch=shown(name), hotfolder=str(hot.root),
