@@ -30,6 +30,7 @@ from pathlib import Path
 
 import yaml
 
+from flows.tempserver import LEASE_STORAGE
 from pipeline.settings import OperationsSettings, Settings, StateLayout
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,7 +65,7 @@ def service_env(home: Path, api: str, base: dict[str, str] | None = None) -> dic
                 "PREFECT_WORKER_QUERY_SECONDS": "2", "PYTHONPATH": str(ROOT),
                 "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_SECONDS),
                 # leases in memory die with the server: a case locked when it stopped stayed locked for ever
-                "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": "prefect.server.concurrency.lease_storage.filesystem"})
+                "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": LEASE_STORAGE})
     env.setdefault("PREFECT_HOME", str(home / "prefect-server"))
     return env
 

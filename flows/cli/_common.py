@@ -18,6 +18,7 @@ from typing import Annotated, NoReturn, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from pipeline.errors import DossierError, ExitCode, exit_code_of, explain
 from pipeline.messages import N_, say, use_language
@@ -105,19 +106,25 @@ def object_store(state: Path | None):
     return ObjectStore(StoreConfig.from_settings(settings().store, layout(state).root))
 
 
+def error_line(message: str) -> str:
+    """An error line in the reader's language (markup: its first word in red)."""
+    word, _, rest = say(N_("error: {message}"), message="\0").partition("\0")
+    return f"[red]{escape(word.rstrip())}[/red]{' ' if word.endswith(' ') else ''}{escape(message)}{escape(rest)}"
+
+
 def fail(exc: BaseException) -> NoReturn:
     """Print an error in the one style (the people's words, then the detail; the traceback with -v) and end with its
     exit code."""
     if _verbose:
         err.print("".join(traceback.format_exception(exc)).rstrip(), highlight=False, markup=False)
-    err.print(f"[red]{say(N_('error:'))}[/red] {explain(exc)}", highlight=False, soft_wrap=True)
+    err.print(error_line(explain(exc)), highlight=False, soft_wrap=True)
     raise typer.Exit(exit_code_of(exc))
 
 
 def stop(code: ExitCode, message: str | None = None) -> NoReturn:
     """End with an exit code, printing ``message`` as an error first when given."""
     if message:
-        err.print(f"[red]{say(N_('error:'))}[/red] {message}", highlight=False, soft_wrap=True)
+        err.print(error_line(message), highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -171,9 +178,9 @@ def stopped_by_signals(grace_seconds: float = STOP_GRACE_SECONDS) -> Iterator[No
     try:
         yield
     except Stopped as exc:
-        err.print(f"[red]{say(N_('error:'))}[/red] " + say(N_(
+        err.print(error_line(say(N_(
             "stopped by {signal}; work done so far is kept (finished pages are cached, a claimed batch stays "
-            "claimed): run the command again to go on"), signal=str(exc)), highlight=False, soft_wrap=True)
+            "claimed): run the command again to go on"), signal=str(exc))), highlight=False, soft_wrap=True)
         raise typer.Exit(128 + exc.signum) from None
     finally:
         for sig, old in previous.items():

@@ -51,8 +51,11 @@ def read(path: Path, language: str):
 
 def compiled(catalog) -> bytes:
     """The .mo bytes of a catalogue (deterministic)."""
+    from datetime import UTC, datetime
+
     from babel.messages.mofile import write_mo
 
+    catalog.creation_date = catalog.revision_date = datetime(2026, 1, 1, tzinfo=UTC)  # the same bytes every time
     out = io.BytesIO()
     write_mo(out, catalog, use_fuzzy=False)
     return out.getvalue()
@@ -69,6 +72,7 @@ def update() -> None:
         catalog = read(po_path(language), language)
         catalog.update(template, no_fuzzy_matching=True)
         catalog.obsolete.clear()
+
         po_path(language).parent.mkdir(parents=True, exist_ok=True)
         with po_path(language).open("wb") as fh:
             write_po(fh, catalog, omit_header=True, sort_output=True, width=120, include_previous=False)

@@ -6,6 +6,7 @@ from pipeline.operations._folders import HotFolder, HotFolderError
 from pipeline.operations._intake import Intake, admit
 from pipeline.operations._ledger import Ledger, LedgerEntry, RunFault
 from pipeline.operations._reasons import Reason, ReasonKind, advice_for
+from pipeline.operations._requeue import find_quarantined, requeue
 from pipeline.operations._rooms import (
     RoomBinding,
     RoomConfig,
@@ -24,6 +25,7 @@ from pipeline.operations._runs import (
     unavailable_words,
 )
 from pipeline.operations._settle import settle_after_rerun
+from pipeline.operations._status import RunView, case_history, entry_status, status_report
 from pipeline.operations._watcher_state import WatcherState, read_watcher_state, watcher_state_path
 
 __all__ = [
@@ -43,15 +45,21 @@ __all__ = [
     "RoomsFileError",
     "RunFault",
     "RunStatus",
+    "RunView",
     "Submission",
     "SubmitUnavailable",
     "WatcherState",
     "admit",
+    "find_quarantined",
     "advice_for",
+    "case_history",
+    "entry_status",
     "load_rooms_file",
     "read_watcher_state",
     "record_run_fault",
+    "requeue",
     "settle_after_rerun",
+    "status_report",
     "unavailable_words",
     "watcher_state_path",
 ]
