@@ -218,6 +218,13 @@ def people_words(exc: BaseException) -> tuple[str, str]:
     return say(N_("The step failed")), say(N_("see the detail; run the command again with -v for the traceback"))
 
 
+def in_words(exc: DossierError, what: str, then: str) -> DossierError:
+    """Give an error its own people's words (already in the reader's language), kept by :func:`explain`."""
+    exc.said = say(N_("{what}: {then} ({detail})"), what=what, then=then,  # type: ignore[attr-defined]
+                   detail=f"{type(exc).__name__}: {exc}")
+    return exc
+
+
 def explain(exc: BaseException) -> str:
     """One line for people: what happened and what to do next in their language, then the technical detail (an
     error that carries its own people's line, ``said``, is given as it is)."""
