@@ -38,6 +38,10 @@ def watch(
     from flows.preflight import require_machine, rooms_file_of, watcher_check
 
     home = layout(state)
+    configured = bool(os.environ.get("PREFECT_API_URL"))  # PREFECT_HOME is the state folder's otherwise: no profile
+    local = not configured if in_process is None else in_process
+    if not local and not configured:
+        stop(ExitCode.CONFIGURATION, "--server needs a Prefect server: set PREFECT_API_URL (or drop --server)")
     rooms_path = rooms or rooms_file_of(settings(), home)
     with reported():  # before anything starts: a machine that cannot publish takes no batch (exit 8 or 5)
         require_machine(settings(), home.root, rooms=rooms_path, hotfolder=hotfolder)
@@ -47,10 +51,6 @@ def watch(
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     log.propagate = False
-    configured = bool(os.environ.get("PREFECT_API_URL"))  # PREFECT_HOME is the state folder's otherwise: no profile
-    local = not configured if in_process is None else in_process
-    if not local and not configured:
-        stop(ExitCode.CONFIGURATION, "--server needs a Prefect server: set PREFECT_API_URL (or drop --server)")
     with stopped_by_signals(), ExitStack() as stack:
         # runs made here need an API: our own temporary server (tied to this process) rather than the one Prefect
         # would start by itself on the first run, which outlived a watcher stopped by SIGTERM; started before
