@@ -68,14 +68,14 @@ def settled(state: Path, batch: str, state_name: str | None = None) -> LedgerEnt
     return found[0] if found and found[0].state in wanted else None
 
 
-class Watch:
-    """`dossier watch HOT --in-process` as a subprocess in a session of its own, its output collected."""
+class Command:
+    """A `dossier` subprocess in a session (process group) of its own, its output collected line by line."""
 
-    def __init__(self, hot: Path, state: Path, env: dict[str, str], *extra: str):
+    def __init__(self, args: list[str], env: dict[str, str], columns: int = 300):
         self.lines: list[str] = []
-        self.args = [*DOSSIER, "watch", str(hot), "--state", str(state), "--in-process", *extra]
-        self.proc = subprocess.Popen(self.args, cwd=ROOT, env={**env, "COLUMNS": "400"}, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        self.proc = subprocess.Popen([*DOSSIER, *args], cwd=ROOT, env={**env, "COLUMNS": str(columns)},
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     start_new_session=True)
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
@@ -89,22 +89,36 @@ class Watch:
         return "\n".join(self.lines[-n:])
 
     def group_alive(self) -> bool:
+        """Whether anything the command started in its group (a tool, a watcher's runs) is still running."""
         try:
             os.killpg(self.proc.pid, 0)
         except ProcessLookupError:
             return False
         return True
 
+    def cleanup(self) -> None:
+        if self.group_alive():
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        if self.proc.poll() is None:
+            self.proc.wait(timeout=30)
+
+
+class Watch(Command):
+    """`dossier watch HOT --in-process` (runs in its process, one working at a time)."""
+
+    def __init__(self, hot: Path, state: Path, env: dict[str, str], *extra: str):
+        super().__init__(["watch", str(hot), "--state", str(state), "--in-process", *extra], env, columns=400)
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int | None:
+        """Stop it (SIGTERM to its group; SIGKILL when it does not end in time)."""
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, sig)
             try:
                 return self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 pass
-        if self.group_alive():
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        return self.proc.wait(timeout=30)
+        self.cleanup()
+        return self.proc.returncode
 
 
 def dossier(env: dict[str, str], *args: str, timeout: float = 600) -> subprocess.CompletedProcess:

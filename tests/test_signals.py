@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -14,9 +12,8 @@ import pytest
 
 from pipeline.operations import Ledger
 from samples import hostile
+from tests.operator_fixtures import Command
 from tests.ops_fixtures import (
-    DOSSIER,
-    ROOT,
     make_batch,
     store_environment,
     subprocess_env,
@@ -27,41 +24,6 @@ from tests.ops_fixtures import (
 from tests.store_fixtures import unique_case_no
 
 STOP_SECONDS = 90  # a page chunk in flight is finished, not abandoned half-written
-
-
-class Command:
-    """A `dossier` subprocess in its own process group, its output collected line by line."""
-
-    def __init__(self, args: list[str], env: dict[str, str]):
-        self.lines: list[str] = []
-        self.proc = subprocess.Popen([*DOSSIER, *args], cwd=ROOT, env={**env, "COLUMNS": "300"},
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     start_new_session=True)
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip())
-
-    def saw(self, text: str) -> bool:
-        return any(text in line for line in self.lines)
-
-    def output(self) -> str:
-        return "\n".join(self.lines[-60:])
-
-    def group_alive(self) -> bool:
-        """Whether anything the command started (the temporary Prefect server, a tool) is still running."""
-        try:
-            os.killpg(self.proc.pid, 0)
-        except ProcessLookupError:
-            return False
-        return True
-
-    def cleanup(self) -> None:
-        if self.group_alive():
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        if self.proc.poll() is None:
-            self.proc.wait(timeout=30)
 
 
 @pytest.fixture
@@ -90,6 +52,16 @@ def temporary_servers(prefect_home: Path) -> list:
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
     return found
+
+
+def one_room_with_a_batch(tmp_path: Path) -> tuple[Path, Path]:
+    """A hot folder whose room-1 holds a complete batch b1, and a state folder binding the room; (hot, state)."""
+    hot, state = tmp_path / "hot", tmp_path / "state"
+    (hot / "room-1").mkdir(parents=True)
+    (hot / "room-1" / "room.yaml").write_text("settle_seconds: 0\nreview: never\n", encoding="utf-8")
+    write_rooms(state / "rooms.yaml")
+    make_batch(hot / "room-1" / "b1", unique_case_no(), marker=True)
+    return hot, state
 
 
 def without_server(env: dict[str, str]) -> dict[str, str]:
@@ -127,11 +99,7 @@ def test_dossier_process_refuses_a_named_pipe_page_at_once_instead_of_blocking(p
 
 def test_dossier_watch_stops_cleanly_on_sigterm_mid_run_and_the_batch_is_resumed(embedded_store, prefect_harness,
                                                                                tmp_path, command):
-    hot, state = tmp_path / "hot", tmp_path / "state"
-    (hot / "room-1").mkdir(parents=True)
-    (hot / "room-1" / "room.yaml").write_text("settle_seconds: 0\nreview: never\n", encoding="utf-8")
-    write_rooms(state / "rooms.yaml")
-    make_batch(hot / "room-1" / "b1", unique_case_no(), marker=True)
+    hot, state = one_room_with_a_batch(tmp_path)
     env = subprocess_env(store_environment(embedded_store))
     args = ["watch", str(hot), "--state", str(state), "--in-process"]
     cmd = command(args, env)
@@ -166,11 +134,7 @@ def test_sigterm_to_the_process_group_stops_dossier_process_paused_for_review(em
 
 
 def test_sigterm_to_the_process_group_stops_a_busy_dossier_watch(embedded_store, prefect_harness, tmp_path, command):
-    hot, state = tmp_path / "hot", tmp_path / "state"
-    (hot / "room-1").mkdir(parents=True)
-    (hot / "room-1" / "room.yaml").write_text("settle_seconds: 0\nreview: never\n", encoding="utf-8")
-    write_rooms(state / "rooms.yaml")
-    make_batch(hot / "room-1" / "b1", unique_case_no(), marker=True)
+    hot, state = one_room_with_a_batch(tmp_path)
     env = without_server(subprocess_env(store_environment(embedded_store)))
     cmd = command(["watch", str(hot), "--state", str(state), "--in-process"], env)
     wait_for(lambda: cmd.saw("case lock") or cmd.proc.poll() is not None, 300, "the batch's run to reach its pages")
@@ -185,11 +149,7 @@ def test_sigterm_to_the_process_group_stops_a_busy_dossier_watch(embedded_store,
 
 def test_a_watcher_killed_while_its_run_holds_the_case_lock_frees_the_case_for_the_next_watcher(
         embedded_store, prefect_harness, tmp_path, command):
-    hot, state = tmp_path / "hot", tmp_path / "state"
-    (hot / "room-1").mkdir(parents=True)
-    (hot / "room-1" / "room.yaml").write_text("settle_seconds: 0\nreview: never\n", encoding="utf-8")
-    write_rooms(state / "rooms.yaml")
-    make_batch(hot / "room-1" / "b1", unique_case_no(), marker=True)
+    hot, state = one_room_with_a_batch(tmp_path)
     env = without_server(subprocess_env(store_environment(embedded_store)))
     args = ["watch", str(hot), "--state", str(state), "--in-process"]
     first = command(args, env)

@@ -95,11 +95,9 @@ def runs_of(stack, batch_id: str) -> list:
 
 def drop_at_once(source: Path, room: Path, name: str) -> Path:
     """Drop a finished batch the way copy tools should: into a hidden folder, then one rename into the room."""
-    hidden = room / f".{name}.incoming"
-    shutil.copytree(source, hidden)
-    (hidden / "READY").write_bytes(b"")
-    os.rename(hidden, room / name)
-    return room / name
+    from tests.operator_fixtures import drop
+
+    return drop(source, room, name)
 
 
 @pytest.fixture(scope="module")

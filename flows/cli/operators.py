@@ -45,6 +45,22 @@ def _same_case(case_no: str):
     return same
 
 
+def column_widths(rows: list[list[str]], titles: list[str], width: int) -> list[int]:
+    """Widths (terminal cells) of the status columns that fit ``width``: each column as wide as its widest cell,
+    then the widest shrunk first until the line fits (the state and the 案号 keep the most)."""
+    from rich.cells import cell_len
+
+    widths = [max([cell_len(t)] + [cell_len(r[i]) for r in rows]) for i, t in enumerate(titles)]
+    floor = [6, 10, 14, 10, 5, cell_len(titles[5])]  # room, batch, 案号, state, since, next: what still reads well
+    budget = width - (len(titles) - 1)  # the box's one-cell divider between columns
+    while sum(widths) > budget:
+        candidates = [i for i in range(len(widths)) if widths[i] > floor[i]]
+        if not candidates:
+            break
+        widths[max(candidates, key=lambda i: widths[i] - floor[i])] -= 1
+    return widths
+
+
 def render_status(report, out: Console) -> None:
     """The report as a table that fits the console, and the next steps in full under it."""
     watcher = report.watcher
@@ -55,20 +71,24 @@ def render_status(report, out: Console) -> None:
     else:
         head = say(N_("watcher: not running"))
     out.print(head + say(N_("  (times: {zone})"), zone=report.timezone), highlight=False)
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, expand=False, padding=(0, 1))
-    for title, ratio, least in ((N_("room"), 2, 4), (N_("batch"), 3, 5), (N_("case number"), 5, 8),
-                                (N_("state"), 5, 8), (N_("since"), 3, 11), (N_("next"), 1, 3)):
-        table.add_column(say(title), ratio=ratio, min_width=least, no_wrap=True, overflow="ellipsis")
-    notes = []
+    if not report.batches:
+        out.print(say(N_("no batch in the hot folder or the ledger")), highlight=False)
+        return
+    wide = out.width >= 100
+    notes, rows = [], []
     for row in report.batches:
         pointer = ""
         if row.next_step:
             notes.append((f"{row.room}/{row.batch}", row.next_step, row.reason))
             pointer = f"→{len(notes)}"
-        table.add_row(row.room, row.batch, row.case_no or "—", row.label, row.since_local, pointer)
-    if not report.batches:
-        out.print(say(N_("no batch in the hot folder or the ledger")), highlight=False)
-        return
+        since = row.since_local if wide else _short_time(row.since_local, report.generated_at, report.timezone)
+        rows.append([row.room, row.batch, row.case_no or "—", row.label, since, pointer])
+    titles = [say(t) for t in (N_("room"), N_("batch"), N_("case number"), N_("state"), N_("since"), N_("next"))]
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, expand=False, padding=0)
+    for title, fit in zip(titles, column_widths(rows, titles, out.width)):
+        table.add_column(title, width=fit, no_wrap=True, overflow="ellipsis")
+    for cells in rows:
+        table.add_row(*cells)
     out.print(table)
     if notes:
         out.print(say(N_("next steps:")), highlight=False)
@@ -76,6 +96,15 @@ def render_status(report, out: Console) -> None:
         out.print(f"→{n} {name}: {step}", highlight=False)
         if reason:
             out.print(f"   {reason[:400]}", highlight=False, style="dim")
+
+
+def _short_time(local: str, now, zone: str) -> str:
+    """HH:MM for a moment of today, MM-DD for an older one (a narrow terminal)."""
+    from zoneinfo import ZoneInfo
+
+    today = now.astimezone(ZoneInfo(zone) if zone != "UTC" else None).strftime("%m-%d")
+    day, _, clock = local.partition(" ")
+    return clock if day == today else day
 
 
 def render_history(history, out: Console) -> None:

@@ -149,6 +149,8 @@ def status_report(home: Path, runs: Sequence[RunView] = (), hotfolders: Sequence
     by_id, by_batch = _runs_by(runs)
     rows = []
     for entry in Ledger(home).entries():
+        if entry.state == "requeued" and not Path(entry.claim_path).exists():
+            continue  # claimed again since: its new entry says where it is
         run = by_id.get(entry.run_id or "") or by_batch.get((entry.case_no, entry.batch))
         rows.append(entry_status(entry, run, watcher, now, zone))
         rows += [duplicate_status(entry, dup, zone) for dup in entry.duplicates]
