@@ -339,3 +339,28 @@ def test_a_key_removed_while_the_watcher_runs_holds_the_batch_which_publishes_by
         assert not (hot / "quarantine").exists() or not any((hot / "quarantine").rglob("reason.txt"))
     finally:
         watch.stop()
+
+
+def test_a_review_nobody_gave_in_time_goes_again_by_requeue_and_a_named_reviewer_with_real_dates_publishes_it(rooms):
+    profile = review_profile(rooms.base, "1.0.0-test-review-timeout")
+    rooms.bind({"room-1": binding(rooms.profile), "room-4": binding(profile)})
+    make_room(rooms.hot, "room-4")
+    rooms.start(DOSSIER_REVIEW_TIMEOUT="15")
+    source = rooms.source("late")
+    drop(source, rooms.hot / "room-4", "late")
+    entry = wait_settled(rooms.state, "late", rooms.watch)
+    assert entry.reason_kind == "review-timeout", entry.reason
+    assert "dossier requeue room-4/late" in advice_of(rooms, "room-4", "late")
+    rooms.start(DOSSIER_REVIEW_TIMEOUT="600")
+    assert rooms.requeue("room-4", "late").returncode == 0
+    wait_for(lambda: any(r.status == "review" and r.batch_id == "late" for r in _runs(rooms)), 300,
+             "the requeued run to wait for its review\n" + rooms.watch.output())
+    review = ["catalogue", "review", entry.case_no, "--state", str(rooms.state), "--accept",
+              "--wait", "60"]
+    impossible = dossier(rooms.env, *review, "--set", "1.日期=2024-13-45", "--by", "张三")
+    assert impossible.returncode == 3 and "2024-13-45" in impossible.stderr
+    nobody = dossier({**rooms.env}, *review)  # run as root: no person named
+    assert nobody.returncode == 2 and "--by" in nobody.stderr
+    done = dossier(rooms.env, *review, "--set", "1.日期=2024年3月", "--by", "张三")
+    assert done.returncode == 0, done.stdout + done.stderr
+    wait_for(lambda: (rooms.hot / "done" / "room-4" / "late").is_dir(), 300, "the reviewed batch to publish")

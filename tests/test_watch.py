@@ -311,3 +311,26 @@ def test_dossier_watch_server_without_a_prefect_server_is_refused_instead_of_sta
     done = subprocess.run([*DOSSIER, "watch", str(tmp_path / "hot"), "--server", "--state", str(tmp_path / "state")],
                           cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=120)
     assert done.returncode == 8 and "PREFECT_API_URL" in done.stderr
+
+
+def test_with_make_ups_workers_a_run_paused_for_review_blocks_no_other_batch(stack, tmp_path):
+    from flows.runstate import find_runs
+    from tests.operator_fixtures import binding, review_profile, write_bindings
+
+    hot, state = tmp_path / "hot", tmp_path / "state"
+    for room in ("room-1", "room-2"):
+        (hot / room).mkdir(parents=True)
+        (hot / room / "room.yaml").write_text("settle_seconds: 1\n", encoding="utf-8")
+    write_bindings(state / "rooms.yaml", {"room-1": binding(review_profile(tmp_path)),
+                                          "room-2": binding(write_profile(tmp_path))})
+    watcher = WatcherProcess(hot, state, subprocess_env(store_environment_from(stack)))
+    try:
+        drop_at_once(make_batch(tmp_path / "src" / "doubtful", unique_case_no()), hot / "room-1", "doubtful")
+        wait_for(lambda: any(r.status == "review" for _, r in find_runs(state)), RUN_TIMEOUT,
+                 "the doubtful batch's run to pause for its review")
+        drop_at_once(make_batch(tmp_path / "src" / "next", unique_case_no()), hot / "room-2", "next")
+        entry = wait_for(lambda: settled(state, "next"), RUN_TIMEOUT, "the other room's batch to be settled")
+        assert entry.state == "done", (entry.reason, watcher.lines[-20:])
+        assert not settled(state, "doubtful")
+    finally:
+        watcher.stop()
