@@ -16,7 +16,7 @@ import shutil
 import time
 from pathlib import Path
 
-from pipeline.errors import DossierError, ExitCode, StoreError, explain, machine_fault
+from pipeline.errors import DossierError, ExitCode, StoreError, explain, machine_fault, part_words
 from pipeline.messages import N_, say
 from pipeline.operations import MachineProblem
 from pipeline.settings import Settings, StateLayout
@@ -152,7 +152,7 @@ def require_machine(settings: Settings, home: Path, **what) -> float:
     problems = machine_problems(settings, home, **what)
     if problems:
         first = problems[0]
-        others = "; ".join(unavailable for unavailable in (p.part for p in problems[1:]))
+        others = say(N_("; ")).join(part_words(p.part) for p in problems[1:])
         raise MachineNotReady(MachineProblem(first.part, first.message + (
             say(N_(" (also not ready: {parts})"), parts=others) if others else "")))
     return time.monotonic() - started

@@ -205,6 +205,11 @@ _CLASS_WORDS: list[tuple[type, str, str]] = [
 ]
 
 
+def part_words(part: str) -> str:
+    """What it means that a part of the machine (``store``, ``key``, …) is down, in the reader's language."""
+    return say(_MACHINE_WORDS[part][0]) if part in _MACHINE_WORDS else part
+
+
 def people_words(exc: BaseException) -> tuple[str, str]:
     """(what happened, what to do next) for an error, in the current language: by the part of the machine that
     failed, else by the error's class."""

@@ -289,7 +289,8 @@ def test_dossier_process_without_an_agency_is_refused_before_any_work(rooms, tmp
     assert done.returncode == 3 and "--agency" in done.stderr
     assert not (tmp_path / "state" / "prefect").exists()  # refused before the temporary Prefect server started
     named = subprocess.run([sys.executable, "-m", "flows.cli", "process", str(batch), "--state",
-                            str(tmp_path / "state"), "--agency", OTHER, "--no-publish"], cwd=ROOT,
+                            str(tmp_path / "state"), "--agency", OTHER, "--no-publish", "--no-progress", "--profile",
+                            str(rooms.profile), "--review", "never"], cwd=ROOT,
                            env={**rooms.env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=600)
     assert named.returncode == 0, named.stderr[-2000:]
     from flows.runstate import find_runs
