@@ -245,6 +245,26 @@ class InProcessSubmitter:
         """A new run of the batch, started here after the delay (the watcher goes on meanwhile)."""
         return self.submit(entry, batch_dir, config, delay_seconds)
 
+    def close(self, timeout: float = 15.0) -> None:
+        """The watcher stops: each run of this process is stopped as a signal stops the main thread's — the
+        exception raised in its thread unwinds it, so that it gives its case lock back and reports itself crashed
+        (its batch stays claimed and goes on at the next start). A run paused for a review, waiting on the server,
+        is left to its case lock's lease."""
+        import ctypes
+
+        with self._lock:
+            self._queue.clear()
+        alive = [t for t in self._threads.values() if t.is_alive() and t.ident is not None]
+        for thread in alive:
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(RunStopped))
+        deadline = time.monotonic() + timeout
+        for thread in alive:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+
+class RunStopped(KeyboardInterrupt):
+    """Raised in an in-process run's thread when its watcher stops."""
+
 
 class Watcher:
     """Watches a hot folder and feeds its intake: events mark batches to look at; a look every second re-checks
@@ -340,6 +360,9 @@ class Watcher:
                     break
         finally:
             observer.stop()
+            close = getattr(self.intake.submitter, "close", None)
+            if close is not None:
+                close()
             observer.join(timeout=10)
 
     def _settling(self) -> bool:
