@@ -241,6 +241,14 @@ class InProcessSubmitter:
                 raise SubmitUnavailable(f"{type(exc).__name__}: {exc}") from exc
             raise
 
+    def run_seconds(self, run_id: str) -> float:
+        """How long a run of this process took, from its start to its end (its wait behind others left out)."""
+        from prefect.client.orchestration import get_client
+
+        with get_client(sync_client=True) as client:
+            run = client.read_flow_run(UUID(run_id))
+        return float(run.total_run_time.total_seconds()) if run.total_run_time else 0.0
+
     def retry(self, entry: LedgerEntry, batch_dir: Path, config: RoomConfig, delay_seconds: float) -> Submission:
         """A new run of the batch, started here after the delay (the watcher goes on meanwhile)."""
         return self.submit(entry, batch_dir, config, delay_seconds)

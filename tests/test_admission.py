@@ -16,7 +16,7 @@ from pipeline.operations import HotFolder, Intake, Ledger
 from pipeline.settings import SigningSettings, StoreSettings
 from pipeline.storage import DossierNotFound, ObjectStore, StoreConfig, read_manifest
 from samples import hostile
-from tests.ops_fixtures import DOSSIER, ROOT, make_batch, store_environment, subprocess_env, write_profile
+from tests.ops_fixtures import DOSSIER, ROOT, make_batch, store_environment, subprocess_env, wait_for, write_profile
 from tests.store_fixtures import unique_case_no
 
 
@@ -59,12 +59,11 @@ class Hot:
         folder.mkdir()
         build(folder)
         (folder / "READY").write_bytes(b"")
-        self.intake.tick(full_scan=True)
-        self.intake.tick(full_scan=True)
-        for outcome in ("done", "quarantine"):
-            if (self.root / outcome / room / name).is_dir():
-                return outcome
-        raise AssertionError(f"batch {room}/{name} was not settled")
+        def settled() -> str | None:
+            self.intake.tick(full_scan=True)
+            return next((o for o in ("done", "quarantine") if (self.root / o / room / name).is_dir()), None)
+
+        return wait_for(settled, 300, f"batch {room}/{name} to be settled", interval=0.2)
 
     def reason(self, room: str, name: str) -> str:
         return (self.root / "quarantine" / room / name / "reason.txt").read_text(encoding="utf-8")
@@ -112,6 +111,9 @@ class ChangingSubmitter:
 
     def status(self, run_id):
         return self.inner.status(run_id)
+
+    def retry(self, entry, batch_dir, config, delay_seconds):
+        return self.inner.retry(entry, batch_dir, config, delay_seconds)
 
 
 def test_a_batch_changed_after_its_claim_is_refused_before_any_work(env, tmp_path):
