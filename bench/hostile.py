@@ -36,7 +36,7 @@ class TimedSubmitter:
     """The watcher's in-process submitter, timing each run (a batch's own time, not its wait behind others)."""
 
     def __init__(self, state: Path):
-        from flows.watch import InProcessSubmitter
+        from flows.inprocess import InProcessSubmitter
 
         self.inner = InProcessSubmitter(state)
         self.seconds: dict[str, float] = {}

@@ -38,7 +38,7 @@ class Hot:
     """A hot folder whose rooms are bound by the test's rooms file, fed to an intake that runs flows here."""
 
     def __init__(self, base: Path, profile: Path, bindings: dict[str, tuple[str, ...]], submitter=None):
-        from flows.watch import InProcessSubmitter
+        from flows.inprocess import InProcessSubmitter
 
         self.root, self.state = base / "hot", base / "state"
         for room in bindings:
@@ -100,7 +100,7 @@ class ChangingSubmitter:
     """Runs the flow here, but first changes a page of the claimed batch (as a room still holding it open would)."""
 
     def __init__(self, state: Path):
-        from flows.watch import InProcessSubmitter
+        from flows.inprocess import InProcessSubmitter
 
         self.inner = InProcessSubmitter(state)
 

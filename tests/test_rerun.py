@@ -32,7 +32,7 @@ from tests.store_fixtures import unique_case_no
 @pytest.fixture(scope="module")
 def failed_batch(embedded_store, prefect_harness, tmp_path_factory):
     """A batch taken from a hot folder whose volume 2 failed: (hot, state, case, source digests, profile path)."""
-    from flows.watch import InProcessSubmitter
+    from flows.inprocess import InProcessSubmitter
 
     env = store_environment(embedded_store)
     mp = pytest.MonkeyPatch()
