@@ -216,7 +216,7 @@ def test_with_one_run_paused_for_review_batches_of_another_room_and_of_the_same_
 
 
 def _runs(rooms: Rooms) -> list:
-    from flows.runstate import find_runs
+    from pipeline.dossier import find_runs
 
     return [r for _, r in find_runs(rooms.state)]
 
@@ -293,7 +293,7 @@ def test_dossier_process_without_an_agency_is_refused_before_any_work(rooms, tmp
                             str(rooms.profile), "--review", "never"], cwd=ROOT,
                            env={**rooms.env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=600)
     assert named.returncode == 0, named.stderr[-2000:]
-    from flows.runstate import find_runs
+    from pipeline.dossier import find_runs
 
     assert [r.owner for _, r in find_runs(tmp_path / "state")] == [OTHER]
 

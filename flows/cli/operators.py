@@ -26,7 +26,7 @@ HomeOption = Annotated[Optional[Path], typer.Option(
 
 
 def _runs(home: Path, case_no: str | None = None) -> list:
-    from flows.runstate import find_runs
+    from pipeline.dossier import find_runs
 
     return [record for _, record in find_runs(home, case_no)]
 
@@ -162,7 +162,7 @@ def status(
 def _reviews(home: Path, case_no: str) -> list[tuple[str, object, str]]:
     """Who reviewed the case's 卷内目录, when, and what they did: (by, at, what)."""
     from flows.review import load_corrections
-    from flows.runstate import find_runs
+    from pipeline.dossier import find_runs
 
     found = []
     for folder, _ in find_runs(home, case_no):

@@ -138,11 +138,11 @@ def machine_ready(home: StateLayout, **what) -> None:
 def batch_owner(batch_dir: Path, agency: str | None) -> None:
     """Refuse, before any work, a batch run by hand that no agency would own (no batch.json agency, no --agency),
     or whose --agency contradicts its batch.json (exit 3)."""
-    from pipeline.capture import read_manifest
+    from pipeline.capture import read_batch_manifest
     from pipeline.errors import BadInputError
 
     with reported():
-        manifest = read_manifest(batch_dir)
+        manifest = read_batch_manifest(batch_dir)
         named = manifest.agency.strip() if manifest is not None else ""
         if agency and named and agency.strip() != named:
             raise BadInputError(f"--agency {agency} differs from batch.json's agency {named}", "batch.json")

@@ -17,7 +17,7 @@ from pipeline.archival._signer import (
     signer_from_settings,
 )
 from pipeline.archival._volume_checks import check_volume, qpdf_cli_checks
-from pipeline.archival._xmp import ArchivalMetadata, page_hash_root, read_xmp
+from pipeline.archival._xmp import ArchivalMetadata, declared_pdfa_level, page_hash_root, pdfa_level_of, read_xmp
 
 __all__ = [
     "NO_KEY",
@@ -28,15 +28,17 @@ __all__ = [
     "check_dossier",
     "check_signer",
     "check_volume",
+    "declared_pdfa_level",
     "development_certificate",
     "ensure_development_signer",
     "finish_pdfa",
     "make_report",
     "page_hash_root",
-    "require_signer",
+    "pdfa_level_of",
     "preload",
     "qpdf_cli_checks",
     "read_xmp",
+    "require_signer",
     "sign_pdf",
     "signer_from_settings",
     "validate_signature",

@@ -2,8 +2,9 @@
 batches refused at the door), the ledger, settling into done/ or quarantine/ with a reason that says what to do
 next, runs held while the machine is not ready, requeues, and the operators' view of it all (no Prefect here)."""
 
+from pipeline.operations._fingerprint import fingerprint
 from pipeline.operations._folders import HotFolder, HotFolderError
-from pipeline.operations._intake import Intake, admit
+from pipeline.operations._intake import Intake, check_claim
 from pipeline.operations._ledger import Ledger, LedgerEntry, RunFault
 from pipeline.operations._reasons import Reason, ReasonKind, advice_for
 from pipeline.operations._requeue import find_quarantined, requeue
@@ -49,7 +50,8 @@ __all__ = [
     "Submission",
     "SubmitUnavailable",
     "WatcherState",
-    "admit",
+    "check_claim",
+    "fingerprint",
     "find_quarantined",
     "advice_for",
     "case_history",
