@@ -187,7 +187,7 @@ def test_a_catalogue_holding_an_impossible_date_fails_completeness(dossier, root
     catalogue["volumes"][0]["entries"][0]["date"] = "2024-13-45"
     (dossier / "catalogue.json").write_text(json.dumps(catalogue, ensure_ascii=False), encoding="utf-8")
     report = check_dossier(dossier, roots)
-    assert not report.passed
+    assert not report.summary.passed and not report.summary.completeness.passed
     bad = [c for c in report.checks if c.name == "catalogue" and not c.passed]
     assert bad and "2024-13-45" in bad[0].detail and "calendar" in bad[0].detail
 
