@@ -38,6 +38,7 @@ class RoomsFileError(HotFolderError):
     """The administrator's rooms file is missing or invalid: no room is served until it is fixed."""
 
     exit_code = ExitCode.CONFIGURATION
+    unavailable = "rooms"
 
 
 class RoomFile(BaseModel):
