@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from uuid import UUID
 
-from flows.watch import status_of, unreachable
+from flows.runstatus import status_of, unreachable
 from pipeline.operations import LedgerEntry, RoomConfig, RunStatus, Submission, SubmitUnavailable
 
 logger = logging.getLogger("dossier.watch")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pipeline.errors import DossierError, ExitCode, StoreError, explain, machine_fault, part_words
 from pipeline.messages import N_, say
-from pipeline.operations import MachineProblem
+from pipeline.operations import HotFolder, MachineProblem, load_rooms_file
 from pipeline.settings import Settings, StateLayout
 
 PROBE_SECONDS = 1.0
@@ -99,8 +99,6 @@ def check_disk(layout: StateLayout) -> None:
 
 def check_rooms(rooms: Path, hotfolder: Path | None) -> list[str | None]:
     """The rooms file (outside the hot folder) and the profile of each room bound in it; returns those profiles."""
-    from pipeline.operations import HotFolder, load_rooms_file
-
     if hotfolder is not None:
         HotFolder(hotfolder, rooms)  # refuses a rooms file inside the hot folder
     bound = load_rooms_file(rooms)

@@ -18,7 +18,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from flows.cli._common import app, err, layout, operator, reported, settings
+from flows.cli._common import app, err, layout, object_store, operator, reported, settings
 from pipeline.messages import N_, say
 
 HomeOption = Annotated[Optional[Path], typer.Option(
@@ -186,7 +186,6 @@ def requeue(
     home: HomeOption = None,
 ) -> None:
     """Put a quarantined batch back into its room, to be taken again (audited, with the name of who asked)."""
-    from flows.cli._common import object_store
     from flows.cli.access import AdminAudit
     from pipeline.errors import BadInputError
     from pipeline.operations import Ledger, find_quarantined, read_watcher_state
