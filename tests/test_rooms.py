@@ -117,6 +117,31 @@ def test_a_room_yaml_that_is_not_yaml_is_named_without_its_content(hot):
     assert SECRET not in str(err.value)
 
 
+def test_a_room_yaml_nested_100000_deep_is_named_and_the_other_rooms_are_served(hot):
+    (hot / "room-1" / "room.yaml").write_text("a: " + "[" * 100_000, encoding="utf-8")
+    with pytest.raises(HotFolderError, match="room.yaml: .*nested too deeply"):
+        load_room_file(hot / "room-1")
+    recorder, lines = Recorder(), []
+    drop(hot, "b1")
+    drop(hot, "b2", room="room-2")
+    intake(hot, recorder, lines).tick(full_scan=True)
+    assert recorder.runs == [("room-2", "b2")]
+    assert any("room.yaml" in line and "nested too deeply" in line for line in lines)
+
+
+def test_a_batch_json_nested_100000_deep_is_quarantined_and_the_next_batch_taken(hot):
+    def deep(folder: Path, case_no: str) -> None:
+        hostile.good(folder, case_no)
+        (folder / "batch.json").write_text('{"case_no": ' + "[" * 100_000 + "]" * 100_000 + "}", encoding="utf-8")
+
+    recorder = Recorder()
+    drop(hot, "b1", deep)
+    drop(hot, "b2")
+    intake(hot, recorder).tick(full_scan=True)
+    assert recorder.runs == [("room-1", "b2")]
+    assert "batch.json" in reason(hot, "b1") and "nested deeper than 32 levels" in reason(hot, "b1")
+
+
 def test_a_batch_json_error_names_the_fields_not_their_values(tmp_path):
     (tmp_path / "batch.json").write_text(json.dumps({"case_no": 7201, "access_key": SECRET}), encoding="utf-8")
     with pytest.raises(BadInputError) as err:

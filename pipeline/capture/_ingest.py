@@ -10,7 +10,6 @@ against the standard profile's input limits before it is decoded.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -38,7 +37,7 @@ from pipeline.capture._inspect import (
     shown,
 )
 from pipeline.capture._pdf import pdf_page_count, read_pdf_page
-from pipeline.common import syntax_problem, validation_problems
+from pipeline.common import parse_json, syntax_problem, validation_problems
 from pipeline.errors import BadInputError
 from pipeline.limits import InputPolicy
 from pipeline.models import BatchManifest
@@ -81,8 +80,8 @@ def read_manifest(batch_dir: Path) -> BatchManifest | None:
         return None
     data = read_regular(path, MAX_MANIFEST_BYTES)
     try:
-        raw = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raw = parse_json(data.decode("utf-8"))
+    except ValueError as exc:  # bad UTF-8, bad syntax, nested too deep
         raise BadInputError(f"{MANIFEST_NAME} in batch {shown(batch_dir.name)}: {syntax_problem(exc)}",
                             MANIFEST_NAME) from None
     try:

@@ -12,13 +12,17 @@ from pipeline.common.files import (
 )
 from pipeline.common.fonts import CJK_FONT_FILE, cjk_font_file
 from pipeline.common.heap import return_free_memory
+from pipeline.common.jsontext import MAX_JSON_DEPTH, TooDeepError, parse_json
 from pipeline.common.problems import syntax_problem, validation_problems
 from pipeline.common.tools import ToolResult, run_tool, tied_to_parent
 
 __all__ = [
     "CJK_FONT_FILE",
+    "MAX_JSON_DEPTH",
+    "TooDeepError",
     "cjk_font_file",
     "ToolResult",
+    "parse_json",
     "private_folder",
     "return_free_memory",
     "run_tool",

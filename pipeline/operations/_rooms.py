@@ -154,7 +154,7 @@ def _read_config(path: Path) -> object:
         raw = fh.read(MAX_CONFIG_BYTES)
     try:
         return yaml.safe_load(raw.decode("utf-8")) or {}
-    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+    except (UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:  # YAML nested 100,000 deep: RecursionError
         raise HotFolderError(f"{path}: {syntax_problem(exc)}") from None
 
 
