@@ -14,6 +14,7 @@ from pipeline.common.fonts import CJK_FONT_FILE, cjk_font_file
 from pipeline.common.heap import return_free_memory
 from pipeline.common.jsontext import MAX_JSON_DEPTH, TooDeepError, parse_json
 from pipeline.common.problems import syntax_problem, validation_problems
+from pipeline.common.text import escaped, invisible, invisible_characters
 from pipeline.common.tools import ToolResult, run_tool, tied_to_parent
 
 __all__ = [
@@ -21,6 +22,9 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "TooDeepError",
     "cjk_font_file",
+    "escaped",
+    "invisible",
+    "invisible_characters",
     "ToolResult",
     "parse_json",
     "private_folder",
