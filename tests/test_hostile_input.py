@@ -17,7 +17,7 @@ from pipeline.errors import BadInputError
 from pipeline.limits import InputPolicy
 from pipeline.pages import PageCache, PageEnvironment, process_pages
 from pipeline.standard import load_profile
-from samples import hostile
+from samples import hostile, hostile_pages
 from samples.synthetic import synthetic_page
 
 CASE = "（2024）豫0727刑初7101号"
@@ -164,6 +164,15 @@ def test_a_pdf_page_whose_image_is_devicen_is_decoded_as_the_page_and_kept(tmp_p
     assert np.asarray(raw.image.convert("L")).mean() > 180  # paper, not the dark field of its raw ink values
     [page] = processed(folder, tmp_path)
     assert not page.record.blank and page.image_path is not None
+
+
+@pytest.mark.parametrize("tag", sorted(hostile_pages.RESOLUTION_TAGS))
+def test_a_text_page_whose_resolution_tag_no_scanner_writes_is_kept_at_its_real_size(tmp_path, tag):
+    folder = batch(tmp_path, lambda f, _: (f / "001.tif").write_bytes(hostile_pages.tiff_resolution(tag)))
+    [page] = processed(folder, tmp_path)
+    assert not page.record.blank and page.image_path is not None
+    assert page.record.dpi == 300 and page.record.dpi_inferred
+    assert (page.width, page.height) > (2400, 3400)
 
 
 def test_a_dark_field_page_is_never_called_blank(tmp_path):

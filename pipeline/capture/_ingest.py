@@ -10,6 +10,7 @@ against the standard profile's input limits before it is decoded.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -141,15 +142,16 @@ def _prove(path: Path, kind: str, count: int) -> None:
 
 
 def file_dpi(img: Image.Image) -> float | None:
-    """The resolution the file declares, or None when absent or implausible for a paper page."""
+    """The resolution the file declares, or None when absent, not a number (a TIFF's 0/0 or 1/0 reads as NaN, a
+    float tag can hold NaN or infinity) or implausible for a paper page."""
     dpi = img.info.get("dpi")
     if not dpi:
         return None
     try:
         x = float(dpi[0])
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, ZeroDivisionError):
         return None
-    if x <= 1 or max(img.width, img.height) / x > MAX_PLAUSIBLE_PAPER_INCHES:
+    if not math.isfinite(x) or x <= 1 or max(img.width, img.height) / x > MAX_PLAUSIBLE_PAPER_INCHES:
         return None
     return x
 
