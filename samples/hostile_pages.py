@@ -57,6 +57,39 @@ def pdf_line_bomb(lines: int = 16384) -> bytes:
     return buf.getvalue()
 
 
+def pdf_forms_bomb(levels: int = 9, fanout: int = 10) -> bytes:
+    """A one-page PDF of ~2 kB whose page draws a form that draws the next form ``fanout`` times, ``levels`` deep: a
+    billion lines to interpret (MuPDF: ~0.3 CPU-s at 5 levels, ten times more a level) before a pixel is rendered,
+    so even listing its images never ends."""
+    import pikepdf
+
+    pdf = pikepdf.new()
+    page = pdf.add_blank_page(page_size=(595, 842))
+    child = pdf.make_stream(b"0 0 m 595 842 l S")
+    for depth in range(levels + 1):
+        form = child if depth == 0 else pdf.make_stream(b"/F Do\n" * fanout)
+        form.Type, form.Subtype, form.BBox = pikepdf.Name.XObject, pikepdf.Name.Form, [0, 0, 595, 842]
+        if depth:
+            form.Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(F=child))
+        child = form
+    page.Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(F=child))
+    page.Contents = pdf.make_stream(b"/F Do")
+    buf = io.BytesIO()
+    pdf.save(buf)
+    return buf.getvalue()
+
+
+def jpeg_bad_component() -> bytes:
+    """A baseline JPEG whose headers are sound (size, tables, markers, end of image) but whose scan names a component
+    the frame does not have: libjpeg refuses it only when it decodes the pixels."""
+    buf = io.BytesIO()
+    Image.open(SAMPLE / "009.jpg").save(buf, "JPEG", quality=75)
+    data = bytearray(buf.getvalue())
+    sos = [start for marker, start, _ in _jpeg_segments(bytes(data)) if marker == 0xDA][0]
+    data[sos + 5] = 0x7F  # the first component selector of the scan
+    return bytes(data)
+
+
 def _jpeg_segments(data: bytes) -> list[tuple[int, int, int]]:
     """(marker, start, end) of each segment of a JPEG; a scan's end includes its entropy-coded data."""
     at, found = 2, []
