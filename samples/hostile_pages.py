@@ -121,3 +121,58 @@ def jpeg_scan_bomb(scans: int = 20000, size: tuple[int, int] = (4960, 7016)) -> 
     found = [(start, end) for marker, start, end in _jpeg_segments(data) if marker == 0xDA]
     start, end = min(found[1:], key=lambda se: se[1] - se[0])
     return data[:end] + data[start:end] * scans + data[end:]
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# the batches bench/hostile.py drops (after those of samples.hostile)
+
+DEEP_JSON = '{"case_no": ' + "[" * 100_000 + "]" * 100_000 + "}"
+
+
+def cases() -> list:
+    """The hostile batches of issue 30: names, nesting, resolution tags, decoding bombs, fillers, Extension B and bidi
+    text; each refused by name or published as it must be."""
+    from samples import hostile
+
+    c = hostile.Case
+
+    def case_with(old: str, new: str):
+        return lambda folder, case_no: hostile.good(folder, case_no.replace(old, new))
+
+    def dpi_page(tag: str):
+        def build(folder: Path, case_no: str) -> None:
+            (folder / "001.tif").write_bytes(tiff_resolution(tag))
+            hostile.manifest(folder, case_no)
+        return build
+
+    def documents(**fields):
+        def build(folder: Path, case_no: str) -> None:
+            hostile.good(folder, case_no, documents=[{"title": "询问笔录", "pages": 1, **fields}])
+        return build
+
+    return [
+        c("name-circled-digit", "a page named ①1.jpg ('①'.isdigit(), int('①') fails)", hostile.named("①1.jpg".encode()),
+          expect="published", fast=False),
+        c("name-superscript", "a page named ²1.jpg", hostile.named("²1.jpg".encode()), expect="published", fast=False),
+        c("manifest-deep", "batch.json nested 100,000 deep",
+          hostile.batch_json_replaced(lambda p: p.write_text(DEEP_JSON)), ("batch.json", "nested deeper")),
+        *[c(f"dpi-{tag}", f"a text page whose resolution tag is {tag} dpi", dpi_page(tag), expect="published",
+            fast=False) for tag in RESOLUTION_TAGS],
+        c("pdf-line-bomb", "a 1 kB PDF page of 16,384 page-long lines", hostile.with_file("002.pdf", pdf_line_bomb),
+          ("002.pdf", "CPU"), fast=False),
+        c("pdf-forms-bomb", "a 2 kB PDF whose forms draw a billion lines", hostile.with_file("002.pdf", pdf_forms_bomb),
+          ("002.pdf", "CPU"), fast=False),
+        c("jpeg-scan-bomb", "a 1 MB JPEG repeating one scan 20,000 times", hostile.with_file("002.jpg", jpeg_scan_bomb),
+          ("002.jpg", "100")),
+        c("case-filler-3164", "a case number ending in U+3164 HANGUL FILLER", case_with("号", "号\u3164"),
+          ("U+3164",)),
+        c("case-filler-115f", "a case number holding U+115F", case_with("刑初", "刑初\u115f"), ("U+115F",)),
+        c("case-filler-ffa0", "a case number holding U+FFA0", case_with("号", "\uffa0号"), ("U+FFA0",)),
+        c("case-devanagari", "a case number with Devanagari digits", case_with("2024", "२०२४"), ("0-9",)),
+        c("agency-filler", "batch.json names the room's agency with a Hangul filler",
+          hostile.batch_json(agency=hostile.AGENCY + "\u3164"), ("\\u3164",)),
+        c("title-ext-b", "a 题名 with 𠮷 (CJK Extension B)", documents(title="𠮷田某某询问笔录"), expect="published",
+          fast=False),
+        c("remark-bidi", "a 备注 with bidi marks", documents(remark="见\u200f附件\u202e一"), expect="published",
+          fast=False),
+    ]
