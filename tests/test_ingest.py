@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from pipeline.capture import list_pages, read_manifest, read_page
+from pipeline.capture import list_pages, read_batch_manifest, read_page
 from pipeline.capture._ingest import file_dpi
 from pipeline.errors import BadInputError
 
@@ -103,14 +103,14 @@ def test_an_implausible_72_dpi_default_counts_as_no_resolution():
 def test_an_invalid_batch_manifest_is_refused_by_name(tmp_path):
     (tmp_path / "batch.json").write_text(json.dumps({"case_no": "x", "colour": "red"}), encoding="utf-8")
     with pytest.raises(BadInputError, match="batch.json"):
-        read_manifest(tmp_path)
+        read_batch_manifest(tmp_path)
 
 
 @pytest.mark.parametrize("depth", [40, 100_000])
 def test_a_batch_manifest_nested_too_deep_is_refused_by_name(tmp_path, depth):
     (tmp_path / "batch.json").write_text('{"case_no": ' + "[" * depth + "]" * depth + "}", encoding="utf-8")
     with pytest.raises(BadInputError, match="batch.json.*nested deeper than 32 levels") as err:
-        read_manifest(tmp_path)
+        read_batch_manifest(tmp_path)
     assert err.value.file == "batch.json"
 
 

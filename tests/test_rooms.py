@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.capture import read_manifest
+from pipeline.capture import read_batch_manifest
 from pipeline.errors import BadInputError
 from pipeline.models import BatchManifest
 from pipeline.operations import HotFolder, HotFolderError, Intake, Ledger, RunStatus, Submission
@@ -100,7 +100,7 @@ def test_case_number_patterns_read_backslash_d_as_ascii_digits_only():
     policy = RoomPolicy(room="room-1", agencies=[AGENCY], case_numbers=[r"\(\d{4}\)豫0727刑初\d+号"])
     assert re.fullmatch(policy.case_numbers[0], "(२०२४)豫0727刑初7201号")  # what Python's \d alone would allow
     assert not re.fullmatch(policy.case_numbers[0], "(२०२४)豫0727刑初7201号", CASE_PATTERN_FLAGS)
-    assert policy.admit(BatchManifest(case_no="（2024）豫0727刑初7201号", agency=AGENCY)) == AGENCY
+    assert policy.owner_of(BatchManifest(case_no="（2024）豫0727刑初7201号", agency=AGENCY)) == AGENCY
 
 
 def test_a_rooms_file_binding_an_agency_with_a_filler_is_refused(tmp_path):
@@ -174,7 +174,7 @@ def test_a_batch_json_nested_100000_deep_is_quarantined_and_the_next_batch_taken
 def test_a_batch_json_error_names_the_fields_not_their_values(tmp_path):
     (tmp_path / "batch.json").write_text(json.dumps({"case_no": 7201, "access_key": SECRET}), encoding="utf-8")
     with pytest.raises(BadInputError) as err:
-        read_manifest(tmp_path)
+        read_batch_manifest(tmp_path)
     assert "case_no" in str(err.value) and "access_key" in str(err.value) and SECRET not in str(err.value)
 
 

@@ -26,7 +26,7 @@ from pipeline.capture._images import (
 from pipeline.capture._inspect import open_regular, read_regular
 from pipeline.capture._pdf import pdf_page_count, read_pdf_page
 from pipeline.errors import BadInputError
-from pipeline.limits import InputPolicy
+from pipeline.models import InputPolicy
 
 
 def _head(path: Path) -> bytes:

@@ -30,8 +30,7 @@ from pipeline.capture._inspect import (
 )
 from pipeline.common import parse_json, syntax_problem, validation_problems
 from pipeline.errors import BadInputError, DossierError
-from pipeline.limits import InputPolicy
-from pipeline.models import BatchManifest
+from pipeline.models import BatchManifest, InputPolicy
 
 DEFAULT_LIMITS = InputPolicy()
 __all__ = ["file_dpi"]  # kept importable from here: the resolution a page file declares
@@ -62,7 +61,7 @@ class RawPage:
     sha256: str
 
 
-def read_manifest(batch_dir: Path) -> BatchManifest | None:
+def read_batch_manifest(batch_dir: Path) -> BatchManifest | None:
     """The batch's ``batch.json``, validated; None when the batch has none. Errors name the field and the problem,
     never a value from the file."""
     path = batch_dir / MANIFEST_NAME

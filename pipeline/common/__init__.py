@@ -3,7 +3,6 @@ giving freed memory back."""
 
 from pipeline.common.clock import utcnow, utcnow_seconds
 from pipeline.common.files import (
-    private_folder,
     sha256_and_size,
     sha256_file,
     sha256_stream,
@@ -29,7 +28,6 @@ __all__ = [
     "invisible_characters",
     "ToolResult",
     "parse_json",
-    "private_folder",
     "return_free_memory",
     "run_tool",
     "sha256_and_size",
