@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import stat
 import time
@@ -11,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 from pipeline.capture import MANIFEST_NAME, open_regular, shown
-from pipeline.common import utcnow, write_atomic
+from pipeline.common import parse_json, utcnow, write_atomic
 from pipeline.errors import DossierError
 from pipeline.operations._folders import HotFolder, write_reason
 from pipeline.operations._ledger import SETTLED, EntryState, Ledger, LedgerEntry
@@ -100,7 +99,7 @@ def batch_case_no(batch_dir: Path) -> str:
     """The case number from batch.json, or '' when there is none or it cannot be read (the run will say why)."""
     try:
         with os.fdopen(open_regular(batch_dir / MANIFEST_NAME), "rb") as fh:
-            data = json.loads(fh.read(1 << 22).decode("utf-8"))
+            data = parse_json(fh.read(1 << 22).decode("utf-8"))
         return shown(str(data.get("case_no", ""))) if isinstance(data, dict) else ""
     except (OSError, ValueError, DossierError):
         return ""
