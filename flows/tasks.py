@@ -84,7 +84,8 @@ def structure_task(artifacts: Sequence[PageArtifact], manifest: BatchManifest, p
                    ) -> tuple[list[Document], list[VolumePlan], list[VolumeCatalogue]]:
     """Find the documents, pack them into volumes, and make each volume's 卷内目录 (lines that decide a field are
     read again through the OCR cache in ``ocr_cache``, pages side by side in ``workers`` threads)."""
-    from pipeline.structure import find_documents, line_reader, plan_volumes, volume_catalogue
+    from pipeline.ocr import line_reader
+    from pipeline.structure import find_documents, plan_volumes, volume_catalogue
 
     dz.require_no_review(artifacts)
     dz.require_content(artifacts, manifest.case_no)

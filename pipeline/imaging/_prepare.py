@@ -31,6 +31,7 @@ from pipeline.imaging._raster import (
     to_array,
     work_factor,
 )
+from pipeline.imaging._red import darkest_ink, seal_rings, without_red
 from pipeline.imaging._skew import estimate_skew, rotate_expand
 from pipeline.models import StandardProfile
 
@@ -121,22 +122,34 @@ def _turn_matrix(width: int, height: int, rotation_cw: int) -> tuple[np.ndarray,
     return np.array(m, dtype=np.float64), size[0], size[1]
 
 
-def _ocr_grey(rgb: np.ndarray, seals: tuple[tuple[int, int, int, int], ...], matrix: np.ndarray,
-              scale: float) -> np.ndarray:
-    """Grey copy of a colour page for OCR: luma (red titles stay dark), but in seals the red channel (seal fades).
-
-    `seals` are boxes in the analysis copy's pixels; `matrix` maps source pixels to `rgb`'s, `scale` analysis
-    pixels to source pixels.
-    """
-    grey = luminance(rgb)
-    h, w = grey.shape
-    for x, y, bw, bh in seals:
+def _mapped(boxes, matrix: np.ndarray, scale: float, shape: tuple[int, ...]):
+    """Boxes (x, y, w, h) in the analysis copy's pixels as slices of the output: `matrix` maps source pixels to the
+    output's, `scale` analysis pixels to source pixels."""
+    h, w = shape[:2]
+    for x, y, bw, bh in boxes:
         corners = np.array([[x, y], [x + bw, y], [x, y + bh], [x + bw, y + bh]], dtype=np.float64) * scale
         mapped = corners @ matrix[:, :2].T + matrix[:, 2]
         x0, y0 = np.clip(np.floor(mapped.min(axis=0)).astype(int), 0, [w, h])
         x1, y1 = np.clip(np.ceil(mapped.max(axis=0)).astype(int), 0, [w, h])
         if x1 > x0 and y1 > y0:
-            grey[y0:y1, x0:x1] = rgb[y0:y1, x0:x1, 0]
+            yield slice(y0, y1), slice(x0, x1)
+
+
+def _ocr_grey(pixels: np.ndarray, seals, rings, matrix: np.ndarray, scale: float) -> np.ndarray:
+    """Grey copy of a page for OCR, the seals' ink taken out where the print they cover is read: on a colour page
+    luma (red titles stay dark) but the seal's red removed in its boxes (:func:`without_red`); on a page without
+    colour, only the darkest ink kept inside the seal rings found (:func:`darkest_ink`). A copy: the archived
+    pixels are never changed."""
+    if pixels.ndim == 3:
+        grey = luminance(pixels)
+        for rows, cols in _mapped(seals, matrix, scale, grey.shape):
+            grey[rows, cols] = without_red(pixels[rows, cols])
+        return grey
+    if not rings:
+        return pixels
+    grey = pixels.copy()
+    for rows, cols in _mapped(rings, matrix, scale, grey.shape):
+        grey[rows, cols] = darkest_ink(grey[rows, cols])
     return grey
 
 
@@ -173,6 +186,7 @@ class _Analysis:
     pictures: np.ndarray
     frames: np.ndarray
     blank: bool
+    rings: tuple[tuple[int, int, int, int], ...] = ()  # boxes of round seals found by their ring (no colour to go by)
 
 
 def prepare_page(image: Image.Image, dpi: float | None, profile: StandardProfile, label: str,
@@ -246,7 +260,20 @@ def _analyse(src: np.ndarray, out_dpi: float, profile: StandardProfile) -> _Anal
     pictures, frames = picture_regions(ink_mask(grey, tone, inner, depth=25.0), work_dpi)
     text &= ~pictures & ~hole_mask(text, work_dpi)
     blank = policy.blank_detection and is_blank(marks, work_dpi)
-    return _Analysis(factor, small, work_dpi, grey, paper, bordered, tone, text_grey, text, pictures, frames, blank)
+    rings: tuple[tuple[int, int, int, int], ...] = ()
+    if src.ndim == 2 and not blank:
+        # a seal scanned without colour is ink like print: its disc is left out of the lines that tell the skew
+        # and the way up (on a sparse last page it outweighs the signature block)
+        for cx, cy, r in seal_rings(text, work_dpi):
+            r += 1.5 * work_dpi / 25.4  # the ring's own width
+            box = (max(0, round(cx - r)), max(0, round(cy - r)), round(2 * r) + 1, round(2 * r) + 1)
+            rows, cols = slice(box[1], box[1] + box[3]), slice(box[0], box[0] + box[2])
+            disc = np.zeros(text[rows, cols].shape, np.uint8)
+            cv2.circle(disc, (round(cx) - box[0], round(cy) - box[1]), round(r), 1, -1)
+            text[rows, cols] &= ~disc.astype(bool) | (darkest_ink(text_grey[rows, cols]) < 255)
+            rings += (box,)
+    return _Analysis(factor, small, work_dpi, grey, paper, bordered, tone, text_grey, text, pictures, frames, blank,
+                     rings)
 
 
 def _straightened_text(a: _Analysis, max_skew: float):
@@ -352,11 +379,10 @@ def _archive_and_ocr_images(archive_arr: np.ndarray, a: _Analysis, mode: str, se
                             to_src: float, out_dpi: float) -> tuple[Image.Image, Image.Image | None, np.ndarray | None]:
     """(archive image in its mode, the grey image OCR reads or None when blank, a bitonal page's 0/255 pixels)."""
     bits = None
+    ocr_arr = _ocr_grey(archive_arr, seal_boxes, a.rings, full, to_src)
     if archive_arr.ndim == 3:
-        ocr_arr = _ocr_grey(archive_arr, seal_boxes, full, to_src)
         archive = Image.fromarray(archive_arr, "RGB")
     else:
-        ocr_arr = archive_arr
         if mode == "bitonal":
             # a global cut well below the paper tone: faint strokes stay, bleed-through and paper tint go
             _, bits = cv2.threshold(archive_arr, int(0.72 * a.tone), 255, cv2.THRESH_BINARY)

@@ -43,6 +43,7 @@ from pipeline.models._pages import (
     PageSource,
 )
 from pipeline.models._profile import (
+    EngineModel,
     ImagingPolicy,
     OcrPolicy,
     PdfaPolicy,
@@ -74,6 +75,7 @@ __all__ = [
     "ImagingPolicy",
     "ModelFileEntry",
     "OcrEngineEntry",
+    "EngineModel",
     "OcrPolicy",
     "OriginalEntry",
     "PageRecord",

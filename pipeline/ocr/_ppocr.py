@@ -34,12 +34,10 @@ import cv2
 import numpy as np
 
 from pipeline.ocr._ppocr_models import PpocrModels, session
+from pipeline.ocr._settings import DET_SIDE
 
 REC_HEIGHT = 48
 """The recogniser's input height."""
-
-DET_SIDE = 960
-"""The detector's input: the page scaled so that its long side is at most this many pixels."""
 
 MARGIN = 0.15
 """A line's box is read with this share of its height added above and below."""
@@ -133,7 +131,7 @@ class PpocrReader:
 
     def __init__(self, models: PpocrModels, det_side: int = DET_SIDE, margin: float = MARGIN):
         """Load the detector and recogniser of the installed models (~0.3 s)."""
-        from rapidocr_onnxruntime.ch_ppocr_det.utils import DBPostProcess
+        from rapidocr.ch_ppocr_det.utils import DBPostProcess
 
         self.det_side, self.margin = det_side, margin
         self.det = session(models.path("det"))
