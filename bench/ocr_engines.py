@@ -166,6 +166,7 @@ def prepare(raw: Path, prep: Path, seal_ink: str | None = None) -> None:
     from pipeline.standard import load_profile
 
     red.METHOD = seal_ink or red.METHOD
+    default = prep.parent / "prep"
 
     profile = load_profile()
     # the pages are made upright: the bench measures reading, not the orientation check (bench/imaging.py does)
@@ -174,6 +175,11 @@ def prepare(raw: Path, prep: Path, seal_ink: str | None = None) -> None:
     for meta_path in sorted(raw.glob("*.json")):
         stem = meta_path.stem
         if (prep / f"{stem}.json").exists():
+            continue
+        if seal_ink and not _colour_sealed(json.loads(meta_path.read_text(encoding="utf-8"))) and \
+                (default / f"{stem}.json").exists():  # only sealed colour pages change with the way red is taken out
+            for made in default.glob(f"{stem}.*"):
+                (prep / made.name).symlink_to(made.resolve())
             continue
         scan = next(p for p in raw.glob(f"{stem}.*") if p.suffix != ".json")
         with Image.open(scan) as img:
@@ -184,6 +190,11 @@ def prepare(raw: Path, prep: Path, seal_ink: str | None = None) -> None:
             (prep / f"{stem}.g4.tif").write_bytes(data)
         meta = {**json.loads(meta_path.read_text(encoding="utf-8")), "colour": page.colour}
         (prep / f"{stem}.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+
+
+def _colour_sealed(meta: dict) -> bool:
+    """A page with a seal scanned in colour (the only pages whose OCR copy the way of taking red out changes)."""
+    return bool(meta.get("seal")) and meta.get("variant") == "tint-colour"
 
 
 def _input(prep: Path, stem: str, engine: str):
@@ -219,13 +230,16 @@ def make_engine(engine: str, det_side: int, margin: float | None):
     return engine_for(settings)
 
 
-def read_pass(prep: Path, engine: str, out: Path, det_side: int, chunk: int, margin: float | None = None) -> None:
-    """One engine over every page, in this (child) process; writes one JSON line per page, then the totals."""
+def read_pass(prep: Path, engine: str, out: Path, det_side: int, chunk: int, margin: float | None = None,
+              colour_sealed: bool = False) -> None:
+    """One engine over every page (or only the sealed colour ones), in this (child) process; writes one JSON line
+    per page, then the totals."""
     import cv2
 
     cv2.setNumThreads(1)
     reader = make_engine(engine, det_side, margin)
-    stems = [p.stem for p in sorted(prep.glob("*.json"))]
+    stems = [p.stem for p in sorted(prep.glob("*.json"))
+             if not colour_sealed or _colour_sealed(json.loads(p.read_text(encoding="utf-8")))]
     rss_before = _peak_rss_kb()
     children = ChildPeak().start()
     cpu0, wall0 = _cpu(), time.perf_counter()
@@ -392,6 +406,7 @@ def main() -> None:
     ap.add_argument("--det-side", type=int, default=960)
     ap.add_argument("--margin", type=float, default=None, help="PP-OCRv6's line margin (default: the pipeline's)")
     ap.add_argument("--seal-ink", default=None, help="the way the seal's red leaves the OCR copy (default: the pipeline's)")
+    ap.add_argument("--colour-sealed", action="store_true", help="read only the sealed pages scanned in colour")
     ap.add_argument("--tag", default="", help="suffix of the output files (to keep passes at other settings apart)")
     ap.add_argument("--tesseract-chunk", type=int, default=8, help="pages per tesseract run (the page stage's chunk)")
     ap.add_argument("--reuse", action="store_true", help="score the engines' earlier output in --keep again")
@@ -401,7 +416,7 @@ def main() -> None:
     raw, prep = folder / "raw", folder / (f"prep-{args.seal_ink}" if args.seal_ink else "prep")
     if args.one_pass:
         read_pass(prep, args.one_pass, folder / f"out-{args.one_pass}{args.tag}.jsonl", args.det_side,
-                  args.tesseract_chunk, args.margin)
+                  args.tesseract_chunk, args.margin, args.colour_sealed)
         return
     t = time.perf_counter()
     make_pages(args.pages, args.bad, raw)
@@ -413,8 +428,9 @@ def main() -> None:
         if not (args.reuse and out.exists()):
             extra = [f"--margin={args.margin}"] if args.margin is not None else []
             extra += [f"--seal-ink={args.seal_ink}"] if args.seal_ink else []
+            extra += ["--colour-sealed"] if args.colour_sealed else []
             subprocess.run([sys.executable, __file__, "--keep", str(folder), "--pass", engine, "--det-side",
-                            str(args.det_side), "--tesseract-chunk", str(args.tesseract_chunk), "--tag", args.tag,
+                            str(args.det_side), "--tesseract-chunk", str(args.tesseract_chunk), f"--tag={args.tag}",
                             *extra], check=True)
         outs[engine] = out
     report(prep, outs)

@@ -52,7 +52,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ requirements-ppocr.
 else
   echo "bootstrap: .venv up to date"
 fi
-if ((BENCH)) && ! .venv/bin/pip show -q ocrmypdf >/dev/null 2>&1; then
+if ((BENCH)) && ! { .venv/bin/pip show -q ocrmypdf && .venv/bin/pip show -q py-spy; } >/dev/null 2>&1; then
   echo "bootstrap: installing the benchmarks' extras into .venv"
   .venv/bin/pip install -q -e ".[bench]"
 fi

@@ -71,6 +71,17 @@ def test_the_pp_ocr_v4_package_is_not_what_the_product_reads_with():
     assert "rapidocr-onnxruntime" not in (ROOT / "requirements-ppocr.txt").read_text(encoding="utf-8")
 
 
+def test_cv2_is_the_headless_build_alone():
+    import importlib.metadata
+
+    import cv2
+
+    owners = {d.metadata["Name"].lower() for d in importlib.metadata.distributions()
+              if any(str(f).startswith("cv2/") for f in (d.files or ()))}
+    assert owners == {"opencv-python-headless"}, owners
+    assert cv2.__file__.startswith(str(Path(importlib.metadata.distribution("opencv-python-headless").locate_file(""))))
+
+
 def test_the_cache_key_names_the_version_and_the_models_digests():
     found = models.ppocr_models()
     key = engine_for(PPOCR).key

@@ -193,7 +193,7 @@ def prepare_page(image: Image.Image, dpi: float | None, profile: StandardProfile
                  use_ocr: bool = True, reader: TextReader | None = None) -> PreparedPage:
     """Make a raw scan upright, straight and clean, decide its archive mode; label names it in errors.
 
-    ``reader`` (the OCR engine's, :class:`pipeline.ocr.BlockReader`) settles the orientation of pages the cheap
+    ``reader`` (the OCR engine's ``read_glyphs``) settles the orientation of pages the cheap
     detectors are unsure of; without it, or with ``use_ocr=False``, such pages are flagged.
     """
     policy = profile.imaging
