@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -55,6 +56,8 @@ SAME_LENGTH_FIXES = (
     (re.compile(r"(?<=[\u4e00-\u9fff]),"), "，"),
     (re.compile(r"(?<=[\u4e00-\u9fff]):"), "："),
     (re.compile(r"(?<=[\u4e00-\u9fff]);"), "；"),
+    (re.compile(r"(?<=[\u4e00-\u9fff])\?"), "？"),  # PP-OCRv6 reads the full-width question mark as ASCII
+    (re.compile(r"(?<=[\u4e00-\u9fff])!"), "！"),
     (re.compile(r"(?<=[一二三四五六七八九〇])[O0oО○](?=[一二三四五六七八九〇年])"), "〇"),  # 二〇二四年
 )
 """What the recogniser reads in place of what Chinese case files print, fixed character for character (so positions
@@ -109,15 +112,57 @@ def _ordered(box: np.ndarray) -> np.ndarray:
 
 
 def reading_order(boxes: list[np.ndarray]) -> list[np.ndarray]:
-    """Boxes top to bottom, and left to right within a row (tops within 10 px), as RapidOCR orders them."""
-    out = sorted(boxes, key=lambda b: (b[0][1], b[0][0]))
-    for i in range(len(out) - 1):
-        for j in range(i, -1, -1):
-            if abs(out[j + 1][0][1] - out[j][0][1]) < 10 and out[j + 1][0][0] < out[j][0][0]:
-                out[j], out[j + 1] = out[j + 1], out[j]
-            else:
-                break
-    return out
+    """Boxes top to bottom in rows, left to right within a row. A box is in the row of the box above it when its
+    middle lies within half that box's height of the other's middle: the cells of a table row (a one-digit 编号 is
+    a shorter box than the Han words beside it) stay together, where RapidOCR's tops-within-10-px rule split them
+    (bench/ocr_engines.py, the 扣押物品清单 pages)."""
+    rows: list[list[np.ndarray]] = []
+    for box in sorted(boxes, key=lambda b: (b[0][1] + b[3][1]) / 2):
+        mid, height = (box[0][1] + box[3][1]) / 2, box[3][1] - box[0][1]
+        if rows:
+            last = rows[-1][0]
+            last_mid, last_height = (last[0][1] + last[3][1]) / 2, last[3][1] - last[0][1]
+            if abs(mid - last_mid) < 0.5 * min(height, last_height):
+                rows[-1].append(box)
+                continue
+        rows.append([box])
+    return [box for row in rows for box in sorted(row, key=lambda b: b[0][0])]
+
+
+def _in_gb2312(char: str) -> bool:
+    """Whether GB 2312 (the simplified characters of everyday print) encodes the character."""
+    try:
+        char.encode("gb2312")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+SIMPLIFIED_NAMES = frozenset("昇")
+"""Characters outside GB 2312 that t2s would simplify but that simplified Chinese keeps for names (通用规范汉字表)."""
+
+
+@lru_cache(maxsize=4)
+def _simplified_labels(keys: str) -> np.ndarray:
+    return simplified_labels(np.array(["", *keys.split("\n"), " "], dtype=object))
+
+
+def simplified_labels(charset: np.ndarray) -> np.ndarray:
+    """For each label of the recogniser, the label it is reported as: a traditional form outside GB 2312 (盜 說 蕭
+    黃, which PP-OCRv6's character set holds and simplified-Chinese case files never print) as its simplified form
+    (OpenCC's t2s), when the recogniser has that one; every other label as itself. Characters GB 2312 encodes are
+    never changed (乾 著 於 are simplified characters too), nor are rare characters of names (喆 堃 翀 洺), which t2s
+    leaves as they are."""
+    import opencc
+
+    index = {c: i for i, c in enumerate(charset)}
+    labels = np.arange(len(charset))
+    foreign = [(i, c) for i, c in enumerate(charset) if len(c) == 1 and "\u3400" <= c <= "\u9fff" and not _in_gb2312(c)]
+    converted = opencc.OpenCC("t2s").convert("\n".join(c for _, c in foreign)).split("\n")
+    for (i, c), s in zip(foreign, converted):
+        if s != c and s in index and c not in SIMPLIFIED_NAMES:
+            labels[i] = index[s]
+    return labels
 
 
 def ink_threshold(grey: np.ndarray) -> float | None:
@@ -138,8 +183,9 @@ class PpocrReader:
         self.rec = session(models.path("rec"))
         self._det_input = self.det.get_inputs()[0].name
         self._rec_input = self.rec.get_inputs()[0].name
-        keys = self.rec.get_modelmeta().custom_metadata_map["character"].splitlines()
-        self.charset = np.array(["", *keys, " "], dtype=object)  # CTC blank first, space last (as the library)
+        keys = self.rec.get_modelmeta().custom_metadata_map["character"]
+        self.charset = np.array(["", *keys.splitlines(), " "], dtype=object)  # CTC blank first, space last
+        self.simplified = _simplified_labels("\n".join(keys.splitlines()))  # once per process
         self.post = DBPostProcess(thresh=DB_THRESH, box_thresh=BOX_THRESH, max_candidates=1000,
                                   unclip_ratio=UNCLIP, score_mode="fast", use_dilation=True)
 
@@ -174,7 +220,7 @@ class PpocrReader:
         tensor = np.empty((1, 3, REC_HEIGHT, width), dtype=np.float32)
         tensor[0] = cv2.resize(crop, (width, REC_HEIGHT)).astype(np.float32) * (1 / 127.5) - 1.0
         preds = self.rec.run(None, {self._rec_input: tensor})[0][0]
-        labels = preds.argmax(axis=1)
+        labels = self.simplified[preds.argmax(axis=1)]
         column = width / len(labels) * h / REC_HEIGHT  # crop pixels a CTC column
         first = np.ones(len(labels), dtype=bool)
         first[1:] = labels[1:] != labels[:-1]
