@@ -1,26 +1,30 @@
-"""PP-OCR over onnxruntime: text lines found by the PP-OCRv4 detector, read by its recogniser, and each character
-placed where the recogniser saw it.
+"""PP-OCR over onnxruntime: text lines found by the PP-OCRv6 small detector, read by its recogniser, and each
+character placed where the recogniser saw it.
 
-The pipeline is RapidOCR's (rapidocr-onnxruntime 1.4.4: the models, the DB box post-processing, the character list),
-driven here so that what was measured to matter can be set (``bench/ocr_engines.py``; the lab's numbers are from
-/tmp/ppocr-lab/REPORT.md, on the models before ``_ppocr_graph.py`` made both a third to a half faster):
+The models, the DB box post-processing and the character list are RapidOCR's (rapidocr 3.10.0's wheel), driven here
+so that what was measured to matter can be set. Measured again for PP-OCRv6 on bench/ocr_engines.py's pages (the
+same 84 degraded pages for every setting; the v4 figures were the lab's, /tmp/ppocr-lab/REPORT.md):
 
-- the detector reads the page scaled to at most ``det_side`` pixels (960: 0.2 CPU-s instead of 1.0 at the library's
-  2000, same error rate), and only the part of it that holds ink (the margins are a third of an A4 page), while
-  lines are cut from the full-resolution page (shrinking the whole page, the library's ``max_side_len``, raised the
-  error rate from 2.5 % to 4.0 %);
-- lines go to the recogniser one at a time (batches pad every line to the widest, and cost more), whole: cut into
-  pieces of at most 320 input columns (where the recogniser costs ~54 µs a column instead of ~79) they lost the
-  context that tells 。 from o and ， from , (CER 1.8 % -> 2.9 %);
-- each line's box is given ``margin`` of its height again above and below (its edge rows repeated) before it is
-  scaled to the recogniser's 48 pixels: at 0.15 a line costs a fifth less (fewer input columns) and reads better
-  (CER 1.83 % -> 1.64 % on 24 pages; 0.25 reads worse again, 1.79 %);
+- the detector reads the page scaled to at most ``det_side`` pixels (960) and only the part of it that holds ink
+  (the margins are a third of an A4 page), while lines are cut from the full-resolution page (v4: 0.2 CPU-s instead
+  of 1.0 at the library's 2000, same error rate; not measured again at other sides for v6, whose unsealed pages read
+  with 0.10 % errors at 960);
+- lines go to the recogniser one at a time, whole (v4: cutting them into pieces of 320 columns lost the context that
+  tells 。 from o, CER 1.8 % -> 2.9 %; kept, not measured again);
+- each line's box is given ``margin`` of its height again above and below (edge rows repeated) before it is scaled
+  to the recogniser's 48 pixels: 0.15 (v6: CER 1.35 % at 0.15 against 1.39 % at 0.25, the same 84 pages);
+- the graph rewrite made for v4 (hard-swish chains as HardSigmoid, scalar affines folded) is gone: PP-OCRv6's
+  graphs hold none of those chains (0 found), and onnxruntime fuses what they have;
+- what v6 reads unlike v4 is fixed character for character (on 18 of the 22 pages v6 read worse than v4, these were
+  the errors): traditional forms outside GB 2312 (盜 說 蕭 黃) reported as their simplified forms
+  (:func:`simplified_labels`), ``?`` and ``!`` after Han as full-width; and table cells kept in their row
+  (:func:`reading_order`). With these, v6 reads the unsealed pages with
+  0.10 % errors against v4's 0.36 %;
 - no angle classifier: pages arrive upright from imaging;
 - each character's x-range comes from the recogniser's CTC columns (the step where its label starts), tiled
-  between neighbours so that a text layer shows no gaps (x-IoU 0.88 with the true glyphs, measured, against 0.80 for
-  the library's own word boxes).
+  between neighbours so that a text layer shows no gaps (tests/test_textlayer_positions.py holds it for v6).
 
-One :class:`PpocrReader` holds two sessions (~40 MB, ~100 MB more while it reads); it is used by one thread at a
+One :class:`PpocrReader` holds two sessions (~60 MB, ~100 MB more while it reads); it is used by one thread at a
 time (the pool in ``_ppocr_engine.py``).
 """
 
