@@ -24,10 +24,11 @@ from pipeline.dossier import (
 )
 from pipeline.errors import BadInputError, VolumeError
 from pipeline.models import BatchManifest, StandardProfile, VolumeCatalogue, VolumeEntry
+from pipeline.ocr import line_reader
 from pipeline.pages import PageArtifact, PageEnvironment, process_pages
 from pipeline.settings import ProcessingSettings, Settings
 from pipeline.storage import StoreConfig
-from pipeline.structure import Document, VolumePlan, find_documents, line_reader, plan_volumes, volume_catalogue
+from pipeline.structure import Document, VolumePlan, find_documents, plan_volumes, volume_catalogue
 
 
 def default_task_runner(workers: int | None = None, dask_address: str | None = None):
