@@ -28,6 +28,7 @@ from pipeline.ocr import (
     engine_entry,
     engine_for,
     ocr_image,
+    release_engine,
 )
 from pipeline.ocr import _ppocr_models as models
 from pipeline.ocr._ppocr_engine import ReaderPool
@@ -253,6 +254,12 @@ def test_released_readers_free_their_memory_and_a_later_page_has_one_made_again(
     loaded, released = read_and_release()  # a new reader is made: the released one is gone
     assert released == 1 and pool.made == 0
     assert me.memory_info().rss - before < (loaded - before) / 4
+
+
+def test_a_run_releasing_its_engines_drops_the_pp_ocr_readers_it_loaded():
+    ocr_image(printed_line("审判长陈玉书记员林磊"), 300, PPOCR, "released")
+    assert release_engine() >= 1
+    assert release_engine() == 0
 
 
 def test_the_cells_of_a_table_row_are_read_in_their_row_left_to_right():

@@ -148,18 +148,18 @@ class PpocrEngine:
         """The engine for ``settings`` (detector size, the model files the profile names) over a release of the
         models (the product's is PP-OCRv6; bench/ocr_engines.py also runs the v4 reference through it), reading
         lines with ``margin`` of their height added above and below."""
-        self.settings, self.release, self.margin = settings, release, margin
+        self.settings, self.model_release, self.margin = settings, release, margin
 
     def models(self) -> PpocrModels:
         """The installed models, checked against the ones the profile names."""
-        models = ppocr_models(self.release)
+        models = ppocr_models(self.model_release)
         installed = {f.path.name: f.sha256 for f in models.read_with}
         for name, digest in self.settings.models:
             if installed.get(name) != digest:
                 found = f"SHA-256 {installed[name]}" if name in installed else "no such file"
                 raise EngineMissing(f"the profile reads pages with {name} (SHA-256 {digest}), but the installed "
                                     f"{models.distribution} {models.version} has {found}: install the models the "
-                                    f"profile names with {self.release.install}")
+                                    f"profile names with {self.model_release.install}")
         return models
 
     def _key(self, mode: str) -> str:
@@ -181,7 +181,7 @@ class PpocrEngine:
     @contextmanager
     def _reader(self, label: str) -> Iterator[PpocrReader]:
         try:
-            with POOL.reader(self.settings.det_side, self.release, self.margin) as reader:
+            with POOL.reader(self.settings.det_side, self.model_release, self.margin) as reader:
                 yield reader
         except EngineMissing:
             raise
@@ -214,7 +214,7 @@ class PpocrEngine:
         """Every character of the lines found in ``grey`` with its probability (0-100); None when the reader
         fails (the check is a hint: no answer rather than a failed page)."""
         try:
-            with POOL.reader(self.settings.det_side, self.release, self.margin) as reader:
+            with POOL.reader(self.settings.det_side, self.model_release, self.margin) as reader:
                 lines = reader.read_page(np.ascontiguousarray(grey))
         except Exception:  # noqa: BLE001
             return None
@@ -233,7 +233,7 @@ class PpocrEngine:
 
     def warm(self, workers: int) -> None:
         """Have one reader per page worker loaded (~0.5 s each)."""
-        POOL.warm(workers, self.settings.det_side, self.release, self.margin)
+        POOL.warm(workers, self.settings.det_side, self.model_release, self.margin)
 
     def release(self) -> int:
         """Unload this process's idle readers once a run's reading is over and give their memory back (two hold
