@@ -64,6 +64,11 @@ class Job:
         return StateLayout(self.home)
 
     @property
+    def database_url(self) -> str:
+        """The access database the run records the case's owner in and reads the audit key from."""
+        return self.settings.access.database_url(self.layout)
+
+    @property
     def workers(self) -> int:
         """Pages processed at once."""
         return self.settings.processing.page_workers

@@ -9,11 +9,12 @@ from pipeline.storage._fetch import (
     fetch_via_server,
     load_manifest,
     manifest_versions,
+    published_manifests,
     read_manifest,
 )
 from pipeline.storage._layout import CATALOGUE_NAME, REPORT_NAME, DossierNotFound, IntegrityError, dossier_prefix
 from pipeline.storage._publish import publish_dossier
-from pipeline.storage._s3 import ObjectMissing, ObjectStore, StoreConfig
+from pipeline.storage._s3 import ObjectInfo, ObjectMissing, ObjectStore, StoreConfig
 
 __all__ = [
     "CATALOGUE_NAME",
@@ -21,6 +22,7 @@ __all__ = [
     "EmbeddedStore",
     "IntegrityError",
     "ManifestRef",
+    "ObjectInfo",
     "ObjectMissing",
     "ObjectStore",
     "REPORT_NAME",
@@ -36,5 +38,6 @@ __all__ = [
     "normalise_case_no",
     "port_plan",
     "publish_dossier",
+    "published_manifests",
     "read_manifest",
 ]

@@ -373,6 +373,16 @@ class ObjectStore:
         except self._ERRORS as exc:
             raise self._fail("list", prefix, exc) from exc
 
+    def list_folders(self, prefix: str) -> Iterator[str]:
+        """The names of the "folders" right under a prefix (common prefixes, not recursive), e.g. the case keys
+        under ``cases/``."""
+        try:
+            for o in self.client.list_objects(self.bucket, prefix=prefix, recursive=False):
+                if o.is_dir:
+                    yield o.object_name[len(prefix):].rstrip("/")
+        except self._ERRORS as exc:
+            raise self._fail("list", prefix, exc) from exc
+
     def list_versions(self, prefix: str) -> Iterator[tuple[ObjectInfo, bool, bool]]:
         """Every version under a prefix: (info, is_latest, is_delete_marker)."""
         try:
