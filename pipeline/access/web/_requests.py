@@ -23,6 +23,18 @@ DONE = {"filed": "调卷函已提交，等待部门负责人审核。", "review"
         "refuse": "已拒绝，理由已记录。"}
 
 
+_FULLWIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
+_NUMBER = re.compile(r"[0-9]{1,4}")
+
+
+def whole_number(text: str) -> int | None:
+    """A number typed into a form: ASCII or full-width digits (a Chinese input method types those), at most four;
+    None for anything else — superscripts (²), circled numbers (①) and other scripts' digits are digits to
+    ``str.isdigit`` but not numbers a clerk meant."""
+    text = text.strip().translate(_FULLWIDTH_DIGITS)
+    return int(text) if _NUMBER.fullmatch(text) else None
+
+
 def filing_of(form: dict[str, str], agency: str) -> Filing:
     """A 调卷函 from the web form, or a BadInputError in Chinese naming the field."""
     for name in ("case_no", "holding_agency", "department", "legal_basis", "reason", "contact", "days"):
@@ -30,14 +42,10 @@ def filing_of(form: dict[str, str], agency: str) -> Filing:
             raise BadInputError(f"请填写「{FIELDS[name]}」。")
     volumes = None
     if form.get("scope") == "some":
-        parts = [p for p in re.split(r"[,，、;；\s]+", form.get("volumes", "")) if p]
-        if not parts or not all(p.isdigit() for p in parts):
-            raise BadInputError("请填写要调阅的卷号，例如：1、3。")
-        volumes = [int(p) for p in parts]
-    try:
-        days = int(form["days"].strip())
-    except ValueError:
-        days = 0
+        volumes = [whole_number(p) for p in re.split(r"[,，、;；\s]+", form.get("volumes", "")) if p]
+        if not volumes or None in volumes:
+            raise BadInputError("请填写要调阅的卷号（数字），例如：1、3。")
+    days = whole_number(form["days"]) or 0
     if not 1 <= days <= MAX_DAYS:
         raise BadInputError(f"「查阅期限」应为 1 到 {MAX_DAYS} 之间的天数。")
     try:
