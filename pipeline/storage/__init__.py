@@ -1,6 +1,7 @@
 """The object store: settings and client, the embedded SeaweedFS, publishing (manifest last) and fetching, case keys."""
 
 from pipeline.storage._casekey import case_key, case_no_from_key, normalise_case_no
+from pipeline.storage._config import StoreConfig
 from pipeline.storage._embedded import EmbeddedStore, free_base_port
 from pipeline.storage._embedded_files import port_plan
 from pipeline.storage._fetch import (
@@ -14,7 +15,7 @@ from pipeline.storage._fetch import (
 )
 from pipeline.storage._layout import CATALOGUE_NAME, REPORT_NAME, DossierNotFound, IntegrityError, dossier_prefix
 from pipeline.storage._publish import publish_dossier
-from pipeline.storage._s3 import ObjectInfo, ObjectMissing, ObjectStore, StoreConfig
+from pipeline.storage._s3 import ObjectInfo, ObjectMissing, ObjectStore
 
 __all__ = [
     "CATALOGUE_NAME",
