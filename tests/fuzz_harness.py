@@ -225,7 +225,7 @@ def fuzz(world: World, per_operation: int, seed: int = 0) -> Tally:
                     tally.statuses[response.status_code] += 1
                     try:
                         case.validate_response(response, checks=CHECKS, headers=headers)
-                    except Exception as exc:  # noqa: BLE001 - every failure is reported, the run goes on
+                    except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - every failure is reported
                         tally.fail(f"{case.operation.label} as {caller}: {type(exc).__name__}: {str(exc)[:400]}")
                     _leak_check(world, tally, case, caller, response)
 

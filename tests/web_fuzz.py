@@ -139,7 +139,7 @@ def fuzz_web(world, per_form: int) -> WebTally:
     for n, client in enumerate(clients.values(), 1):  # each its own address (trusted from loopback, as a proxy's)
         client.headers["X-Forwarded-For"] = f"10.0.2.{n}"
     callers = itertools.cycle(list(clients))
-    ids = st.one_of(st.sampled_from(world.requests), st.integers(-5, 10 ** 12))
+    ids = st.one_of(st.sampled_from(world.requests), st.integers(-5, 10 ** 30))
     value = st.one_of(TEXT, RAW)
     cases = st.one_of(st.sampled_from([world.readable, world.hidden, world.missing]), TEXT)
     forms = {

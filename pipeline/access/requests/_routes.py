@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from pipeline.access._auth import Principal
 from pipeline.access._views import TOO_MANY, ApiError, ErrorBody, _note
 from pipeline.access.requests._desk import RequestDesk
-from pipeline.access.requests._model import Event, Filing, RequestView, TransitionRefused
+from pipeline.access.requests._model import MAX_REQUEST_ID, Event, Filing, RequestView, TransitionRefused
 from pipeline.errors import BadInputError, CaseNumberError, NotFoundError, RefusedError
 
 
@@ -122,7 +122,7 @@ async def run_desk(fn, *args):
 def request_routes(desk: RequestDesk, principal) -> APIRouter:
     """The /requests endpoints over one desk; ``principal`` is the bearer-token dependency."""
     router = APIRouter(prefix="/requests", tags=["requests (调卷函)"])
-    RequestId = Path(ge=1, description="request number")
+    RequestId = Path(ge=1, le=MAX_REQUEST_ID, description="request number")
 
     @router.post("", status_code=201, summary="File a request (clerk)", response_model=RequestOut,
                  responses=ANSWERS)

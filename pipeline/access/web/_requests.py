@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import re
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from pipeline.access._auth import normalise_agency
 from pipeline.access._views import _note
-from pipeline.access.requests import MAX_DAYS, Filing, TransitionRefused, filing_from
+from pipeline.access.requests import MAX_DAYS, MAX_REQUEST_ID, Filing, TransitionRefused, filing_from
 from pipeline.access.web._common import Web, see_other
 from pipeline.errors import BadInputError, CaseNumberError, NotFoundError, RefusedError
 
@@ -115,6 +115,7 @@ def filing_routes(web: Web) -> APIRouter:
 def review_routes(web: Web) -> APIRouter:
     """The inbox, one request, acting on it."""
     router = APIRouter(include_in_schema=False)
+    RequestId = Path(ge=1, le=MAX_REQUEST_ID)
 
     async def request_page(request: Request, who, request_id: int, error: str | None = None, status: int = 200,
                            done: str | None = None) -> Response:
@@ -128,7 +129,7 @@ def review_routes(web: Web) -> APIRouter:
                         done=DONE.get(done or ""))
 
     @router.get("/web/requests/{request_id}")
-    async def show(request: Request, request_id: int, done: str = "") -> Response:
+    async def show(request: Request, request_id: int = RequestId, done: str = "") -> Response:
         who = await web.signed_in(request, "request")
         return who if isinstance(who, Response) else await request_page(request, who, request_id, done=done)
 
@@ -142,7 +143,7 @@ def review_routes(web: Web) -> APIRouter:
         return web.page(request, "inbox.html", who, items=items, histories=histories, done=DONE.get(done))
 
     @router.post("/web/requests/{request_id}/act")
-    async def act(request: Request, request_id: int) -> Response:
+    async def act(request: Request, request_id: int = RequestId) -> Response:
         who = await web.signed_in(request, "act")
         if isinstance(who, Response):
             return who
