@@ -1,5 +1,5 @@
-"""The requesters' side: the HTTP API and web pages, the access database (tokens, users and roles, grants,
-requests), the audit log."""
+"""The requesters' side: the HTTP API and web pages, the access database (tokens, users and roles, case owners and
+grants — the only source of access decisions — requests), the audit log and its key, the brakes on guessing."""
 
 from pipeline.access._api import create_app
 from pipeline.access._audit import AuditKey, AuditLog, audit_key
