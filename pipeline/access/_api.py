@@ -45,13 +45,13 @@ from pipeline.access._audit import AUDIT_PREFIX, AuditLog, audit_key
 from pipeline.access._auth import Clock, TokenStore
 from pipeline.access._grants import GrantStore
 from pipeline.access._headers import SecurityHeaders
-from pipeline.access._manifest_cache import _ManifestCache
+from pipeline.access._manifest_cache import ManifestCache
 from pipeline.access._middleware import AuditMiddleware
 from pipeline.access._routes import dossier_routes
 from pipeline.access._service import FetchService
 from pipeline.access._throttle import Brakes, PasswordPool
 from pipeline.access._users import UserStore
-from pipeline.access._views import ApiError, _error_response, _note
+from pipeline.access._views import ApiError, error_response, note_audit
 from pipeline.access.db import Database, DatabaseError
 from pipeline.access.requests import RequestDesk, Sweeper, request_routes
 from pipeline.access.web import Web, WebAuth, service_key, web_routes
@@ -72,7 +72,7 @@ def create_app(store_config: StoreConfig, *, database: Database, store: ObjectSt
     store = store or ObjectStore(store_config)
     tokens = TokenStore(database, cache_ttl=cache_ttl, clock=clock)
     grants = GrantStore(database, cache_ttl=cache_ttl, clock=clock)
-    manifests = _ManifestCache(store, ttl=manifest_ttl, grace=manifest_ttl and 5.0)
+    manifests = ManifestCache(store, ttl=manifest_ttl, grace=manifest_ttl and 5.0)
     audit = AuditLog(store, audit_key(database), stream=audit_stream, kind="api", prefix=audit_prefix,
                      linger=audit_linger)
     brakes = brakes or Brakes()
@@ -120,7 +120,7 @@ def add_error_handlers(app: FastAPI, web: Web) -> None:
     def answer(request: Request, status: int, error: str, detail: str, headers: dict[str, str] | None = None):
         if request.url.path.startswith("/web/"):
             return web.error_page(request, status, headers)
-        return _error_response(status, error, detail, headers)
+        return error_response(status, error, detail, headers)
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError):
@@ -139,15 +139,15 @@ def add_error_handlers(app: FastAPI, web: Web) -> None:
 
     @app.exception_handler(ObjectMissing)
     async def _object_missing(request: Request, exc: ObjectMissing):
-        _note(request, detail=str(exc)[:300])  # a pinned object version is gone: data loss, not a client error
+        note_audit(request, detail=str(exc)[:300])  # a pinned object version is gone: data loss, not a client error
         return answer(request, 500, "object-missing", "a stored object named by the manifest is missing")
 
     @app.exception_handler(StoreError)
     async def _store_error(request: Request, exc: StoreError):
-        _note(request, detail=str(exc)[:300])
+        note_audit(request, detail=str(exc)[:300])
         return answer(request, 503, "store-unavailable", "the object store could not answer; try again later")
 
     @app.exception_handler(DatabaseError)
     async def _database_error(request: Request, exc: DatabaseError):
-        _note(request, detail=str(exc)[:300])
+        note_audit(request, detail=str(exc)[:300])
         return answer(request, 503, "database-unavailable", "the access database could not answer; try again later")

@@ -1,5 +1,7 @@
-"""One dossier from processed pages: structure → assembly → archival → the local dossier folder, and its publication."""
+"""One dossier from processed pages: what a run may do with its batch (admission), structure → assembly → archival →
+the local dossier folder, what a run leaves for a rerun (run record, reusable volumes), and its publication."""
 
+from pipeline.dossier._admission import Admission, admit, require_publishable, require_unchanged, seal
 from pipeline.dossier._dossier import (
     finish_dossier,
     make_volume,
@@ -14,9 +16,34 @@ from pipeline.dossier._dossier import (
     trust_roots_for_run,
     volume_context,
 )
+from pipeline.dossier._runstate import (
+    CONTEXT_NOT_DIGESTED,
+    RUN_FILE,
+    RunPhase,
+    RunRecord,
+    drop_volumes_beyond,
+    find_runs,
+    forget_volume,
+    load_run,
+    reusable_volume,
+    save_run,
+    save_volume,
+    volume_input_digest,
+    work_folder,
+)
 
 __all__ = [
+    "CONTEXT_NOT_DIGESTED",
+    "RUN_FILE",
+    "Admission",
+    "RunPhase",
+    "RunRecord",
+    "admit",
+    "drop_volumes_beyond",
+    "find_runs",
     "finish_dossier",
+    "forget_volume",
+    "load_run",
     "make_volume",
     "place_pages",
     "preload_volume_stage",
@@ -24,8 +51,16 @@ __all__ = [
     "require_content",
     "require_no_review",
     "require_owner",
+    "require_publishable",
     "require_signing_key",
+    "require_unchanged",
+    "reusable_volume",
+    "save_run",
+    "save_volume",
+    "seal",
     "signer_for_run",
     "trust_roots_for_run",
     "volume_context",
+    "volume_input_digest",
+    "work_folder",
 ]

@@ -11,7 +11,7 @@ from pipeline.storage._fetch import (
     load_manifest,
     manifest_versions,
     published_manifests,
-    read_manifest,
+    read_dossier_manifest,
 )
 from pipeline.storage._layout import CATALOGUE_NAME, REPORT_NAME, DossierNotFound, IntegrityError, dossier_prefix
 from pipeline.storage._publish import publish_dossier
@@ -40,5 +40,5 @@ __all__ = [
     "port_plan",
     "publish_dossier",
     "published_manifests",
-    "read_manifest",
+    "read_dossier_manifest",
 ]

@@ -18,11 +18,11 @@ from pipeline.errors import CaseNumberError, DossierError, StoreError
 from pipeline.models import DossierManifest
 from pipeline.storage._casekey import case_key, case_no_from_key, normalise_case_no
 from pipeline.storage._layout import (
-    _VOLUME_KEY,
     CASES_PREFIX,
     CATALOGUE_NAME,
     MANIFEST_NAME,
     REPORT_NAME,
+    VOLUME_KEY_RE,
     DossierNotFound,
     IntegrityError,
     dossier_prefix,
@@ -70,7 +70,7 @@ def published_manifests(store: ObjectStore) -> Iterator[ManifestRef]:
             continue
 
 
-def read_manifest(store: ObjectStore, case_no: str, version_id: str | None = None) -> DossierManifest:
+def read_dossier_manifest(store: ObjectStore, case_no: str, version_id: str | None = None) -> DossierManifest:
     """The latest manifest of a case, or an older one by its version id."""
     return load_manifest(store, case_no, version_id).manifest
 
@@ -91,7 +91,7 @@ def fetch_targets(manifest: DossierManifest) -> list[tuple[str, str | None, str]
     if manifest.report_sha256:
         targets.append((REPORT_NAME, manifest.object_versions.get(REPORT_NAME), manifest.report_sha256))
     for rel, _, _ in targets:
-        if rel not in (CATALOGUE_NAME, REPORT_NAME) and not _VOLUME_KEY.fullmatch(rel):
+        if rel not in (CATALOGUE_NAME, REPORT_NAME) and not VOLUME_KEY_RE.fullmatch(rel):
             raise StoreError(f"manifest of {manifest.case_no} names an unexpected object {rel!r}")
     return targets
 

@@ -16,7 +16,7 @@ from pipeline.access._routes import volume_response
 from pipeline.access._service import source_of
 from pipeline.access._throttle import Busy, retry_after
 from pipeline.access._users import account_key
-from pipeline.access._views import ApiError, _note
+from pipeline.access._views import ApiError, note_audit
 from pipeline.access.web._common import Web, safe_next, see_other
 from pipeline.access.web._session import ANON_COOKIE, SESSION_COOKIE
 from pipeline.errors import CaseNumberError
@@ -41,12 +41,12 @@ def session_routes(web: Web) -> APIRouter:
 
     @router.get("/web/login")
     async def login_form(request: Request, next: str = "/web/") -> Response:
-        _note(request, action="web", page="login")
+        note_audit(request, action="web", page="login")
         return web.page(request, "login.html", None, next=safe_next(next), error=None, username="")
 
     @router.post("/web/login")
     async def login(request: Request) -> Response:
-        _note(request, action="web", page="login")
+        note_audit(request, action="web", page="login")
         form = await web.form(request, None)
         if isinstance(form, Response):
             return form
@@ -61,21 +61,21 @@ def session_routes(web: Web) -> APIRouter:
         account, source = ("account", account_key(username)), ("source", source_of(request))
         wait = max(web.brakes.accounts.wait(account), web.brakes.sign_in_sources.wait(source))
         if wait > 0:  # no password is hashed while a wait is owed
-            _note(request, result="denied", detail=f"sign-in braked for {username[:64]!r}")
+            note_audit(request, result="denied", detail=f"sign-in braked for {username[:64]!r}")
             return again(429, f"登录失败次数过多，请 {retry_after(wait)} 秒后再试。", wait)
         try:
             user = await web.passwords.run(web.users.verify, username, form.get("password", "")[:1024])
         except Busy:
-            _note(request, result="error", detail="sign-in busy: too many password checks waiting")
+            note_audit(request, result="error", detail="sign-in busy: too many password checks waiting")
             return again(503, "登录的人太多，请稍后再试。", 1.0)
         if user is None:
             web.brakes.accounts.failed(account)
             web.brakes.sign_in_sources.failed(source)
-            _note(request, result="denied", detail=f"sign-in failed for {username[:64]!r}")
+            note_audit(request, result="denied", detail=f"sign-in failed for {username[:64]!r}")
             return again(401, "用户名或密码不正确，或该账号已停用。")
         web.brakes.accounts.succeeded(account)
         secret = await run_in_threadpool(web.users.start_session, user, web.auth.session_hours)
-        _note(request, actor=f"user:{user.id}", agency=user.agency, result="signed-in")
+        note_audit(request, actor=f"user:{user.id}", agency=user.agency, result="signed-in")
         response = see_other(target)
         web.auth.set_cookie(response, request, SESSION_COOKIE, secret, max_age=int(web.auth.session_hours * 3600))
         response.delete_cookie(ANON_COOKIE, path="/")
@@ -83,7 +83,7 @@ def session_routes(web: Web) -> APIRouter:
 
     @router.post("/web/logout")
     async def logout(request: Request) -> Response:
-        _note(request, action="web", page="logout")
+        note_audit(request, action="web", page="logout")
         form = await web.form(request, None)
         if isinstance(form, Response):
             return form
@@ -145,7 +145,7 @@ def case_routes(web: Web) -> APIRouter:
         who = await web.signed_in(request, "volume")
         if isinstance(who, Response):
             return who
-        _note(request, action="volume", volume=n)
+        note_audit(request, action="volume", volume=n)
         try:
             ref, decision = await web.service.authorise(request, case_no, None, who)
         except ApiError as exc:
@@ -154,7 +154,7 @@ def case_routes(web: Web) -> APIRouter:
             raise
         vol = next((v for v in ref.manifest.volumes if v.number == n), None)
         if vol is None or not decision.covers(n):
-            _note(request, detail="no such volume, or not granted")
+            note_audit(request, detail="no such volume, or not granted")
             return missing(request, who, ref.manifest.case_no)
         await web.service.fetched(who, decision)
         return await volume_response(web.service, request, ref, vol, inline=not download)
