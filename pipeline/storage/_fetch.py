@@ -8,6 +8,7 @@ import shutil
 import ssl
 import tempfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -60,14 +61,17 @@ def load_manifest(store: ObjectStore, case_no: str, version_id: str | None = Non
     return ManifestRef(manifest, data, info.version_id)
 
 
-def published_manifests(store: ObjectStore) -> Iterator[ManifestRef]:
-    """The latest manifest of every published dossier (a case folder without a readable ``dossier.json`` is
-    skipped: it is not a dossier)."""
-    for key in store.list_folders(CASES_PREFIX):
+def published_manifests(store: ObjectStore, workers: int = 8) -> Iterator[ManifestRef]:
+    """The latest manifest of every published dossier, read ``workers`` at a time (a case folder without a
+    readable ``dossier.json`` is skipped: it is not a dossier)."""
+    def load(key: str) -> ManifestRef | None:
         try:
-            yield load_manifest(store, case_no_from_key(key))
+            return load_manifest(store, case_no_from_key(key))
         except (CaseNumberError, StoreError):
-            continue
+            return None
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        yield from (ref for ref in pool.map(load, store.list_folders(CASES_PREFIX)) if ref is not None)
 
 
 def read_dossier_manifest(store: ObjectStore, case_no: str, version_id: str | None = None) -> DossierManifest:
