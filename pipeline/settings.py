@@ -42,6 +42,14 @@ below takes the area it needs as an argument and never reads the environment its
 ``DOSSIER_COOKIE_SECURE``          ``1``: session cookies always ``Secure``; ``0``: never; default: when the request
                                    came over TLS (directly or through a proxy's ``X-Forwarded-Proto``)
 ``DOSSIER_TOKEN_DAYS``             how long a new bearer token is valid (default 365)
+``DOSSIER_SEARCH_BACKEND``         the full-text index: ``tantivy`` (a folder), ``postgresql`` (the access database's
+                                   server, DOSSIER_DB_URL) or ``auto`` (default: PostgreSQL when DOSSIER_DB_URL is one)
+``DOSSIER_SEARCH_INDEX``           the Tantivy index folder (default ``<state>/search``)
+``DOSSIER_LANG``                   the language of what operators read: ``zh_CN`` (default) or ``en``
+``DOSSIER_TIMEZONE``               the time zone times are shown in (default ``Asia/Shanghai``)
+``DOSSIER_FIRST_HEARTBEAT_SECONDS``, ``DOSSIER_STUCK_RUN_SECONDS``, ``DOSSIER_RUN_RETRY_DELAYS``: the watcher's
+                                   and automations' limits (see :class:`OperationsSettings`)
+``DOSSIER_SIGN_TIMEOUT``           seconds a signature may take
 =================================  ===================================================================================
 """
 
@@ -55,16 +63,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from pipeline.errors import SettingsError
 
 
-class _Area(BaseSettings):
-    """One area's settings; every field's alias is the variable it is read from."""
+class _Area(BaseModel):
+    """One area's settings; every field's alias is the variable it is read from, and no other variable is read.
 
-    model_config = SettingsConfigDict(populate_by_name=True, env_ignore_empty=True, extra="ignore", frozen=True)
+    A plain model, not pydantic-settings' ``BaseSettings``: that one also reads a variable named like each field
+    (``home`` read ``HOME``: every command run without DOSSIER_HOME used the user's home as its state folder)."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Self:
@@ -194,6 +204,41 @@ class AccessSettings(_Area):
         return self.db_url.get_secret_value() or f"sqlite:///{layout.database}"
 
 
+class SearchSettings(_Area):
+    """The full-text index of published pages."""
+
+    backend: str = Field("auto", alias="DOSSIER_SEARCH_BACKEND", pattern="^(auto|tantivy|postgresql)$")
+    index: Path | None = Field(None, alias="DOSSIER_SEARCH_INDEX")
+
+    def folder(self, layout: StateLayout) -> Path:
+        """The Tantivy index folder: DOSSIER_SEARCH_INDEX, else the state folder's."""
+        return self.index or layout.search_index
+class LocaleSettings(_Area):
+    """How people read what the pipeline tells them: the language of its messages and the local time shown."""
+
+    language: str = Field("zh_CN", alias="DOSSIER_LANG", pattern=r"^(zh_CN|zh|en)([._@].*)?$")
+    """zh_CN (default) or en: reason.txt, `dossier status`, review notes and the command line's errors."""
+    timezone: str = Field("Asia/Shanghai", alias="DOSSIER_TIMEZONE")
+    """The time zone times are shown in (an IANA name); stored times stay UTC."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Asia/Shanghai)") from None
+        return value
+
+    def zone(self):
+        """The time zone to show times in."""
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(self.timezone)
+
+
 class Settings(BaseModel):
     """All settings, one model per area."""
 
@@ -206,6 +251,8 @@ class Settings(BaseModel):
     service: ServiceSettings = ServiceSettings.model_construct()
     operations: OperationsSettings = OperationsSettings.model_construct()
     access: AccessSettings = AccessSettings.model_construct()
+    search: SearchSettings = SearchSettings.model_construct()
+    locale: LocaleSettings = LocaleSettings.model_construct()
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -275,6 +322,11 @@ class StateLayout:
         return self.root / "access.db"
 
     @property
+    def search_index(self) -> Path:
+        """The embedded full-text index (Tantivy) of published pages."""
+        return self.root / "search"
+
+    @property
     def prefect(self) -> Path:
         """PREFECT_HOME of the CLI's temporary Prefect server."""
         return self.root / "prefect"
@@ -294,8 +346,10 @@ def child_env(overrides: Mapping[str, str] | None = None, drop_prefixes: Sequenc
 
 
 def private_folder(path: Path, what: str = "folder", follow_links: bool = True, create: bool = True) -> Path:
-    """A folder only this user may change: made 0700 when missing (whatever the umask), refused when it is owned by
-    another user, writable by its group or others, or (``follow_links=False``, e.g. in /tmp) a symbolic link."""
+    """A folder only this user may enter: made 0700 when missing (whatever the umask), made 0700 when it is this
+    user's and its group or others may read or enter it (a folder made by hand with ``mkdir``, 0755: it holds keys
+    and the access database), refused when it is owned by another user, writable by its group or others (someone
+    else may have put things in it), or (``follow_links=False``, e.g. in /tmp) a symbolic link."""
     path = Path(path)
     if create:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -319,6 +373,8 @@ def private_folder(path: Path, what: str = "folder", follow_links: bool = True, 
     if info.st_mode & 0o022:
         raise SettingsError(f"{what} {path} is writable by its group or others (mode "
                             f"{stat.S_IMODE(info.st_mode):04o}): make it private (chmod 700)")
+    if info.st_mode & 0o077:
+        os.chmod(path, stat.S_IMODE(info.st_mode) & 0o700)
     return path
 
 

@@ -31,8 +31,9 @@ def big_case(embedded_store, tmp_path_factory):
 
 
 @pytest.fixture
-def served(embedded_store, tmp_path):
+def served(embedded_store, tmp_path, big_case):
     db = Database.open(f"sqlite:///{tmp_path / 'access.db'}")
+    GrantStore(db).claim(big_case[0], OWNER)  # recorded by the publication
     token, _ = TokenStore(db).create(OWNER)
     prefix = f"system/audit-first-{secrets.token_hex(4)}/"
     app = create_app(embedded_store.config, database=db, cache_ttl=0, manifest_ttl=0, audit_prefix=prefix,
@@ -125,7 +126,7 @@ def _dossier(env, *args, stdin: str | None = None) -> subprocess.CompletedProces
     (("token", "expire", "{token}", "--days", "0"), None),
     (("grant", "（2024）豫0727刑初17号", "--agency", "开封市公安局"), None),
     (("grant", "（2024）豫0727刑初17号", "--agency", "开封市公安局", "--revoke"), None),
-    (("user", "add", "li", "--agency", "新封县人民检察院", "--role", "clerk", "--password-stdin"),
+    (("user", "add", "li", "--agency", "新封县人民检察院", "--role", "clerk", "--password-stdin", "--new-agency"),
      "correct horse battery\n"),
     (("user", "roles", "wang", "--role", "admin"), None),
     (("user", "passwd", "wang", "--password-stdin"), "another long password\n"),

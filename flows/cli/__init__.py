@@ -4,13 +4,15 @@
 =================  ===================================================================================================
 ``process``        one batch folder into a signed, checked, published dossier (process.py: also rerun, reprocess)
 ``catalogue``      the 卷内目录 review of a paused run (catalogue.py)
-``watch``          hot folders (watch.py: also status)
+``watch``          hot folders (watch.py)
+``status``         every batch's state and the next step, a case's history; ``requeue`` (operators.py)
 ``store``          the embedded object store (store.py)
 ``serve``          the fetch service, tokens, grants and the audit log (access.py)
 ``request``        调卷函: file, list, act, report (request.py)
 ``user``, ``db``   people who sign in, with their roles; the access database (users.py)
 ``fetch``          a dossier by case number (fetch.py)
 ``verify``         the four-property check of a volume, a folder or a case (verify.py)
+``search``         full-text search, the index rebuilt (``search reindex``); ``withdraw`` a dossier (search.py)
 ``sheets``         separator sheets to print (sheets.py)
 =================  ===================================================================================================
 """
@@ -19,8 +21,10 @@ from flows.cli import (  # noqa: F401  (each adds its commands)
     access,
     catalogue,
     fetch,
+    operators,
     process,
     request,
+    search,
     sheets,
     store,
     users,

@@ -37,9 +37,9 @@ def case_folder_name(case_no: str) -> str:
     it. Any spelling of a case gives the same name and two cases never share one (normalisation already refuses
     path separators, control characters, '..' and a leading '.'; full-width brackets never occur in a normalised
     number, so putting them back is reversible); a trailing '.' and Windows' reserved device names are escaped."""
-    from pipeline.storage import normalise_case_no
+    from pipeline.storage import normalise_case_no, printed_case_no
 
-    name = normalise_case_no(case_no).replace("(", "（").replace(")", "）")
+    name = printed_case_no(normalise_case_no(case_no))
     if name.endswith("."):
         name = name[:-1] + "．"
     if name.split(".")[0].upper() in _WINDOWS_RESERVED:
@@ -119,7 +119,7 @@ def fetch(case_no: Annotated[str, typer.Argument(help="案号")],
         else:
             store = object_store(state)
             ref = load_manifest(store, case_no, version)
-            with AdminAudit(store) as audit:  # recorded before a volume is read; voided if the fetch fails
+            with AdminAudit(store, state) as audit:  # recorded before a volume is read; voided if the fetch fails
                 audit(action="fetch", case_no=normalise_case_no(case_no), case_key=case_key(case_no),
                       result="allowed", detail=f"direct fetch from the store into {out}",
                       manifest_version=ref.version_id, bytes=sum(v.bytes for v in ref.manifest.volumes))

@@ -43,6 +43,7 @@ from pipeline.models._pages import (
     PageSource,
 )
 from pipeline.models._profile import (
+    EngineModel,
     ImagingPolicy,
     OcrPolicy,
     PdfaPolicy,
@@ -56,8 +57,22 @@ from pipeline.models._report import (
     Check,
     Report,
 )
+from pipeline.models._status import (
+    BatchState,
+    BatchStatus,
+    CaseHistory,
+    HistoryEvent,
+    StatusReport,
+    WatcherSummary,
+)
 
 __all__ = [
+    "BatchState",
+    "BatchStatus",
+    "CaseHistory",
+    "HistoryEvent",
+    "StatusReport",
+    "WatcherSummary",
     "BatchManifest",
     "Catalogue",
     "CatalogueCorrection",
@@ -75,6 +90,7 @@ __all__ = [
     "InputPolicy",
     "ModelFileEntry",
     "OcrEngineEntry",
+    "EngineModel",
     "OcrPolicy",
     "OriginalEntry",
     "PageRecord",
