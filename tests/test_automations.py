@@ -23,6 +23,7 @@ from pipeline.operations import RunStatus
 from tests.ops_fixtures import ROOT, BusyFront, start_server, wait_for
 from tests.store_fixtures import serve_in_thread
 
+pytestmark = pytest.mark.slow  # every test starts a Prefect server of its own
 FIRST_HEARTBEAT_SECONDS = 10  # the least Prefect takes for a proactive trigger
 
 BEATLESS_FLOW = """

@@ -99,6 +99,7 @@ def local_env(tmp_path: Path, development_key: bool = True) -> dict[str, str]:
     return env
 
 
+@pytest.mark.slow  # a temporary Prefect server each
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL], ids=lambda s: s.name)
 def test_dossier_watch_in_process_leaves_no_prefect_server_behind_when_stopped(embedded_store, tmp_path, sig):
     hot = tmp_path / "hot"
@@ -122,6 +123,7 @@ def test_dossier_watch_in_process_leaves_no_prefect_server_behind_when_stopped(e
             proc.kill()
 
 
+@pytest.mark.slow  # a temporary Prefect server and a run reading pages each
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=lambda s: s.name)
 def test_dossier_process_stopped_during_ocr_leaves_no_tesseract_and_no_server_behind(tmp_path, sig):
     profile = tmp_path / "tesseract.yaml"  # PP-OCR reads in-process: Tesseract is the engine with a child to leak
