@@ -146,6 +146,12 @@ def audit_entries(env: dict[str, str], action: str) -> list[dict]:
     return found
 
 
+def settled_as(state: Path, batch: str, watch: Watch | None = None) -> str:
+    """What became of a batch that was to wait (e.g. paused for review), once it is settled instead: "" until then."""
+    entry = settled(state, batch)
+    return f"batch {batch} is {entry.state}: {entry.reason}" + (f"\n{watch.output()}" if watch else "") if entry else ""
+
+
 def wait_settled(state: Path, batch: str, watch: Watch | None = None, state_name: str | None = None,
                  timeout: float = RUN_TIMEOUT) -> LedgerEntry:
     """Wait until a batch is settled (or in ``state_name``)."""

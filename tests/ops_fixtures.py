@@ -99,13 +99,17 @@ def subprocess_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def wait_for(predicate, timeout: float, what: str, interval: float = 0.5):
-    """Poll until ``predicate()`` is truthy; returns its value or fails naming what was awaited."""
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.5, failed=None):
+    """Poll until ``predicate()`` is truthy; returns its value or fails naming what was awaited. ``failed()``, when
+    given, says why the awaited can no longer come (e.g. the batch was quarantined): the wait fails at once with it,
+    rather than after the whole timeout (a long one, made for a loaded machine)."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
+        if failed is not None and (why := failed()):
+            raise AssertionError(f"{what}: {why}")
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(interval)

@@ -233,7 +233,7 @@ def test_unanswering_timestamp_authority_times_out_with_the_volume_named(volumes
         started = time.monotonic()
         with pytest.raises(VolumeError, match="volume 7"):
             sign_pdf(volumes["1b"], work / "tsa.pdf", config, "volume 7")
-        assert time.monotonic() - started < 15
+        assert time.monotonic() - started < 90  # bounded (without the timeout it waits for ever), loaded or not
 
 
 def test_signer_config_comes_from_the_environment(tmp_path):
