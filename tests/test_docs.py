@@ -80,14 +80,6 @@ def test_the_configuration_reference_says_what_the_settings_models_say():
         "docs/reference/configuration.md is stale: run 'make docs'"
 
 
-def test_every_setting_is_documented_by_its_field():
-    from pipeline.settings import Settings
-
-    undocumented = [f"{area}.{name} ({field.alias})" for area, model in Settings.model_fields.items()
-                    for name, field in model.annotation.model_fields.items() if not (field.description or "").strip()]
-    assert undocumented == [], "give each field a docstring in pipeline/settings.py"
-
-
 def test_the_site_builds_with_strict_checks(tmp_path):
     mkdocs = Path(sys.executable).with_name("mkdocs")
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
