@@ -140,7 +140,7 @@ class SigningSettings(_Area):
     location: str = Field("", alias="DOSSIER_SIGN_LOCATION")
     """Overrides the profile's signing location."""
     visible: bool = Field(False, alias="DOSSIER_SIGN_VISIBLE")
-    """``1``: a visible signature stamp, overriding the profile."""
+    """``1``: a visible signature stamp even where the profile asks for none; unset or ``0``: as the profile says."""
     timeout: float = Field(60.0, alias="DOSSIER_SIGN_TIMEOUT", gt=0)
     """Seconds a signature may take."""
     tsa_url: str = Field("", alias="DOSSIER_TSA_URL")
