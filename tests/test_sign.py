@@ -128,6 +128,7 @@ def test_development_signer_is_marked_private_and_reused(state, dev_signer):
     assert again.development
 
 
+@pytest.mark.slow  # PDFBox preflight and validation of four signed volumes: 14-24 s each at load 20
 @pytest.mark.parametrize("visible,timestamped", [(False, False), (True, False), (False, True), (True, True)],
                          ids=["B-B-invisible", "B-B-visible", "B-T-invisible", "B-T-visible"])
 def test_signed_1b_volume_still_passes_preflight_and_validates(volumes, dev_signer, state, tsa, work, visible,
