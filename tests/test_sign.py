@@ -27,7 +27,7 @@ from pipeline.archival import (
 )
 from pipeline.archival._signer import DEV_MARKER, make_self_signed
 from pipeline.archival._validators import pdfa_check, preflight_pdfa1b, qpdf_check
-from pipeline.errors import VolumeError
+from pipeline.errors import SigningKeyError, VolumeError
 from pipeline.settings import SigningSettings
 
 SOFTHSM = Path("/usr/lib/softhsm/libsofthsm2.so")
@@ -219,7 +219,7 @@ def test_unsigned_file_has_no_signature(volumes):
 
 def test_wrong_pkcs12_passphrase_is_a_clear_error(volumes, dev_signer, work):
     bad = SignerConfig(kind="pkcs12", pkcs12_path=dev_signer.pkcs12_path, passphrase="wrong")
-    with pytest.raises(VolumeError, match="PKCS#12"):
+    with pytest.raises(SigningKeyError, match="PKCS#12"):  # the key's fault (the run is held), not the volume's
         sign_pdf(volumes["1b"], work / "x.pdf", bad, "volume 1")
 
 
@@ -320,5 +320,5 @@ def test_pkcs11_wrong_pin_is_a_clear_error(volumes, softhsm_token, work):
     config, _ = softhsm_token
     bad = SignerConfig(kind="pkcs11", pkcs11_module=SOFTHSM, token_label="dossier-test", key_label="signer",
                        pin="0000")
-    with pytest.raises(VolumeError, match="dossier-test"):
+    with pytest.raises(SigningKeyError, match="dossier-test"):
         sign_pdf(volumes["1b"], work / "x.pdf", bad, "volume 1")
