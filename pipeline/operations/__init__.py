@@ -4,6 +4,7 @@ batches refused at the door), the ledger, settling into done/ or quarantine/ (no
 from pipeline.operations._folders import HotFolder, HotFolderError
 from pipeline.operations._intake import Intake, RunStatus, Submission, SubmitUnavailable, admit
 from pipeline.operations._ledger import Ledger, LedgerEntry
+from pipeline.operations._names import room_name
 from pipeline.operations._rooms import RoomBinding, RoomConfig, RoomPolicy, RoomsFile, load_rooms_file
 from pipeline.operations._settle import settle_after_rerun
 
@@ -22,5 +23,6 @@ __all__ = [
     "SubmitUnavailable",
     "admit",
     "load_rooms_file",
+    "room_name",
     "settle_after_rerun",
 ]
