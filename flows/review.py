@@ -25,7 +25,6 @@ from pipeline.models import CatalogueCorrection, VolumeCatalogue
 from pipeline.structure import LABELS, ReviewedRow, apply_review, entry_in_doubt
 
 CORRECTIONS_FILE = "review/corrections.json"
-CASE_TAG = "dossier-case:"
 DATE_PATTERN = r"^(\d{4}(-\d{2}(-\d{2})?)?)?$"
 
 
@@ -81,19 +80,6 @@ def review_form(case_no: str, catalogue: VolumeCatalogue, of: int) -> type[Catal
                           doubt=doubt_text(e)) for e in catalogue.entries]
     return CatalogueReview.with_initial_data(description=description(case_no, catalogue, of), case_no=case_no,
                                              volume=catalogue.volume, entries=rows)
-
-
-def tag_case(case_key: str) -> None:
-    """Tag the running flow run with its case, so that ``dossier catalogue review`` finds it on the server."""
-    from prefect.client.orchestration import get_client
-    from prefect.runtime import flow_run
-
-    if not flow_run.id:
-        return
-    with get_client(sync_client=True) as client:
-        run = client.read_flow_run(flow_run.id)
-        tags = sorted({*run.tags, CASE_TAG + case_key})
-        client.update_flow_run(flow_run.id, tags=tags)
 
 
 def load_corrections(folder: Path) -> list[CatalogueCorrection]:

@@ -13,6 +13,7 @@ below takes the area it needs as an argument and never reads the environment its
 ``DOSSIER_ROOMS_FILE``             the administrator's rooms file: each room's agencies and case numbers (default
                                    ``<state>/rooms.yaml``)
 ``PREFECT_PORT``                   the port of ``make up``'s Prefect server (default 4200)
+``DOSSIER_SERVICE_PORT``           the port of ``make up``'s fetch service and operators' desk (default 8080)
 ``DOSSIER_SLOTS_DIR``              folder of the host's page slots (default ``/tmp/dossier-slots-<uid>``)
 ``DOSSIER_S3_*``                   the object store: see :class:`StoreSettings`
 ``DOSSIER_AUDIT_LOCK_DAYS``        COMPLIANCE retention (days) of audit log segments and checkpoints; default 3650
@@ -30,8 +31,8 @@ below takes the area it needs as an argument and never reads the environment its
 ``DOSSIER_REVIEW_TIMEOUT``         seconds a run waits paused for a 卷内目录 review before it fails (default 30 days)
 ``DOSSIER_API_CACHE_TTL``          seconds the fetch service caches a manifest (default 5)
 ``DOSSIER_API_PRESIGN_SECONDS``    > 0: volumes are served as presigned redirects valid this long
-``DOSSIER_ARTIFACT_BASE_URL``      where the contact sheets (only they, never the state folder) are served for the
-                                   Prefect UI links
+``DOSSIER_ARTIFACT_BASE_URL``      the fetch service's address the Prefect artifacts link to: the contact sheets it
+                                   serves to the desk's people, the desk's page of a failed run's case
 ``DOSSIER_TLS_CERTFILE``           ``dossier serve`` over HTTPS: the certificate chain (PEM) and its key
 ``DOSSIER_TLS_KEYFILE``            (``--certfile``/``--keyfile``); session cookies are then always ``Secure``
 ``DOSSIER_DB_URL``                 the access database (requests, users, tokens, grants): a SQLAlchemy URL, e.g.
@@ -92,6 +93,7 @@ class OperationsSettings(_Area):
     rooms_list: str = Field("", alias="DOSSIER_ROOMS")
     rooms_file: Path | None = Field(None, alias="DOSSIER_ROOMS_FILE")
     prefect_port: int = Field(4200, alias="PREFECT_PORT")
+    service_port: int = Field(8080, alias="DOSSIER_SERVICE_PORT", ge=1, le=65535)
     first_heartbeat_seconds: int = Field(120, alias="DOSSIER_FIRST_HEARTBEAT_SECONDS", ge=10)
     """How long a flow run may be Running without a heartbeat before an automation marks it Crashed."""
     stuck_seconds: float = Field(360.0, alias="DOSSIER_STUCK_RUN_SECONDS", ge=1)

@@ -1,4 +1,5 @@
-"""One dossier from processed pages: structure → assembly → archival → the local dossier folder, and its publication."""
+"""One dossier from processed pages: structure → assembly → archival → the local dossier folder, and its publication;
+what a run shows of itself while it runs (its pages, its progress, a volume waiting for review)."""
 
 from pipeline.dossier._dossier import (
     finish_dossier,
@@ -14,17 +15,47 @@ from pipeline.dossier._dossier import (
     trust_roots_for_run,
     volume_context,
 )
+from pipeline.dossier._run_view import (
+    FieldRegion,
+    PageImage,
+    PageIndex,
+    ProgressFile,
+    ReviewSheet,
+    RunProgress,
+    load_page_index,
+    load_progress,
+    load_review_sheet,
+    page_file,
+    page_image,
+    review_sheet,
+    save_page_index,
+    save_review_sheet,
+)
 
 __all__ = [
+    "FieldRegion",
+    "PageImage",
+    "PageIndex",
+    "ProgressFile",
+    "ReviewSheet",
+    "RunProgress",
     "finish_dossier",
+    "load_page_index",
+    "load_progress",
+    "load_review_sheet",
     "make_volume",
     "place_pages",
+    "page_file",
+    "page_image",
     "preload_volume_stage",
     "publish_folder",
     "require_content",
     "require_no_review",
     "require_owner",
     "require_signing_key",
+    "review_sheet",
+    "save_page_index",
+    "save_review_sheet",
     "signer_for_run",
     "trust_roots_for_run",
     "volume_context",

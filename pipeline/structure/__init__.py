@@ -2,8 +2,10 @@
 
 from pipeline.structure._boundaries import find_documents
 from pipeline.structure._headings import has_title
+from pipeline.structure._layout import PageLayout
 from pipeline.structure._lexicon import levenshtein
 from pipeline.structure._lines import LineReader, line_reader
+from pipeline.structure._regions import Region, field_region
 from pipeline.structure._review import (
     LABELS,
     ReviewedRow,
@@ -22,10 +24,13 @@ __all__ = [
     "FIELDS",
     "LABELS",
     "Document",
+    "PageLayout",
+    "Region",
     "ReviewedRow",
     "apply_review",
     "entry_in_doubt",
     "field_name",
+    "field_region",
     "reapply",
     "reviewed_date",
     "reviewed_documents",

@@ -13,6 +13,7 @@ from pipeline.access._grants import GrantStore
 from pipeline.access._service import FetchService
 from pipeline.access._users import UserStore
 from pipeline.access._views import _note
+from pipeline.access.desk import Desk
 from pipeline.access.requests import RequestDesk
 from pipeline.access.web._render import render
 from pipeline.access.web._session import WebAuth
@@ -29,6 +30,7 @@ class Web:
     auth: WebAuth
     users: UserStore
     grants: GrantStore
+    operations: Desk | None = None  # the operators' desk, where the service knows a state folder
 
     def page(self, request: Request, template: str, who: Principal | None, status: int = 200, **context) -> Response:
         """Render a page for the signed-in principal (or for nobody)."""

@@ -10,6 +10,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from pipeline.access.desk import at_desk, doubt_words
 from pipeline.access.requests import ACTION_LABELS, ROLE_LABELS, STATE_LABELS, STEP_LABELS
 from pipeline.access.web._session import ANON_COOKIE
 
@@ -42,7 +43,8 @@ def _environment() -> Environment:
                        urlpart=lambda v: quote(str(v), safe=""),
                        case=lambda v: str(v).replace("(", "（").replace(")", "）"))  # as courts print case numbers
     env.globals.update(SECURITY_LABELS=SECURITY_LABELS, STATE_LABELS=STATE_LABELS, STEP_LABELS=STEP_LABELS,
-                       ACTION_LABELS=ACTION_LABELS, ROLE_LABELS=ROLE_LABELS)
+                       ACTION_LABELS=ACTION_LABELS, ROLE_LABELS=ROLE_LABELS, at_desk=at_desk,
+                       doubt_words=doubt_words)
     return env
 
 
