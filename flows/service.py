@@ -32,15 +32,13 @@ def open_database(settings: Settings, home: Path, store: ObjectStore) -> Databas
 
 def desk_sources(settings: Settings, home: Path) -> DeskSources:
     """What the operators' desk reads and whom it asks: the state folder, its runs, the hot folder, Prefect."""
-    from flows.runstate import find_runs
-
     orchestrator = None
     if os.environ.get("PREFECT_API_URL"):
         from flows.orchestration import PrefectOrchestrator, ui_url
 
         orchestrator = PrefectOrchestrator(str(home), ui_url())
     ops = settings.operations
-    return DeskSources(home=home, runs=lambda case_no=None: find_runs(home, case_no), orchestrator=orchestrator,
+    return DeskSources(home=home, orchestrator=orchestrator,
                        hotfolders=(ops.hotfolder.resolve(),) if ops.hotfolder else (),
                        rooms_file=ops.rooms_file or settings.layout(home).rooms_file)
 

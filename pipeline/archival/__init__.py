@@ -14,7 +14,7 @@ from pipeline.archival._signer import (
     signer_from_settings,
 )
 from pipeline.archival._volume_checks import check_volume, qpdf_cli_checks
-from pipeline.archival._xmp import ArchivalMetadata, page_hash_root, read_xmp
+from pipeline.archival._xmp import ArchivalMetadata, declared_pdfa_level, page_hash_root, pdfa_level_of, read_xmp
 
 __all__ = [
     "ArchivalMetadata",
@@ -23,11 +23,13 @@ __all__ = [
     "SignerConfig",
     "check_dossier",
     "check_volume",
+    "declared_pdfa_level",
     "development_certificate",
     "ensure_development_signer",
     "finish_pdfa",
     "make_report",
     "page_hash_root",
+    "pdfa_level_of",
     "preload",
     "qpdf_cli_checks",
     "read_xmp",

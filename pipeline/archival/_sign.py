@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from pipeline.archival._signer import DEFAULT_REASON, DEV_MARKER, FIELD_NAME, STAMP_BOX, SignerConfig
+from pipeline.archival._xmp import pdfa_level_of
 from pipeline.common import CJK_FONT_FILE, utcnow
 from pipeline.errors import VolumeError
 from pipeline.models import SignatureInfo
@@ -69,7 +70,7 @@ def _load_signer(config: SignerConfig, stack):
     raise VolumeError(f"unknown signer kind {config.kind!r} (pkcs12 or pkcs11)")
 
 
-def _certificate_facts(cert) -> tuple[str, str, datetime]:
+def certificate_facts(cert) -> tuple[str, str, datetime]:
     """(subject, SHA-256 of the DER certificate, not-after) of an asn1crypto certificate."""
     subject = cert.subject.human_friendly
     digest = hashlib.sha256(cert.dump()).hexdigest()
@@ -83,7 +84,7 @@ def _stamp_pdf(path: Path, lines: list[str], width: float, height: float, level:
     import pymupdf
 
     from pipeline.archival._pdfa import save_kwargs
-    from pipeline.archival._pdfa_clean import _clean_resources
+    from pipeline.archival._pdfa_clean import clean_resources
     from pipeline.archival._xmp import FinishNotes
 
     doc = pymupdf.open()
@@ -100,20 +101,10 @@ def _stamp_pdf(path: Path, lines: list[str], width: float, height: float, level:
     raw = doc.tobytes(garbage=3, deflate=True)
     doc.close()
     with pikepdf.open(io.BytesIO(raw)) as pdf:
-        _clean_resources(pdf, level, FinishNotes())
+        clean_resources(pdf, level, FinishNotes())
         if "/Info" in pdf.Root:
             del pdf.Root["/Info"]
         pdf.save(path, **save_kwargs(level))
-
-
-def _pdfa_level_of(path: Path) -> str:
-    import pikepdf
-
-    from pipeline.archival._xmp import read_xmp
-
-    with pikepdf.open(path) as pdf:
-        xmp = read_xmp(pdf)
-    return "1b" if xmp.get("pdfaid:part", "1") == "1" else "2b"
 
 
 def preload() -> None:
@@ -145,13 +136,13 @@ def _sign(src: Path, dst: Path, config: SignerConfig, label: str,
         cert = signer.signing_cert
         if cert is None:
             raise VolumeError(f"{label}: the signing key has no certificate")
-        subject, cert_sha, not_after = _certificate_facts(cert)
+        subject, cert_sha, not_after = certificate_facts(cert)
         if not_after <= signed_at:
             raise VolumeError(f"{label}: signing certificate {subject} expired on {not_after:%Y-%m-%d}")
         timestamper = config.timestamper
         if timestamper is None and config.tsa_url:
             timestamper = HTTPTimeStamper(config.tsa_url, timeout=max(1, int(config.timeout)))
-        level = _pdfa_level_of(src)
+        level = pdfa_level_of(src)
         writer_cls = _pdfa_writer_class()
         tmpdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="dossier-sign-")))
         stamp_style = None

@@ -1,6 +1,8 @@
-"""One dossier from processed pages: structure → assembly → archival → the local dossier folder, and its publication;
-what a run shows of itself while it runs (its pages, its progress, a volume waiting for review)."""
+"""One dossier from processed pages: what a run may do with its batch (admission), structure → assembly → archival →
+the local dossier folder, what a run leaves for a rerun (run record, reusable volumes), what it shows of itself while
+it runs (its pages, its progress, a volume waiting for review), and its publication."""
 
+from pipeline.dossier._admission import Admission, admit, require_publishable, require_unchanged, seal
 from pipeline.dossier._dossier import (
     finish_dossier,
     make_volume,
@@ -31,32 +33,65 @@ from pipeline.dossier._run_view import (
     save_page_index,
     save_review_sheet,
 )
+from pipeline.dossier._runstate import (
+    CONTEXT_NOT_DIGESTED,
+    RUN_FILE,
+    RunPhase,
+    RunRecord,
+    drop_volumes_beyond,
+    find_runs,
+    forget_volume,
+    load_run,
+    reusable_volume,
+    save_run,
+    save_volume,
+    volume_input_digest,
+    work_folder,
+)
 
 __all__ = [
+    "CONTEXT_NOT_DIGESTED",
+    "RUN_FILE",
+    "Admission",
     "FieldRegion",
     "PageImage",
     "PageIndex",
     "ProgressFile",
     "ReviewSheet",
+    "RunPhase",
     "RunProgress",
+    "RunRecord",
+    "admit",
+    "drop_volumes_beyond",
+    "find_runs",
     "finish_dossier",
+    "forget_volume",
     "load_page_index",
     "load_progress",
     "load_review_sheet",
+    "load_run",
     "make_volume",
-    "place_pages",
     "page_file",
     "page_image",
+    "place_pages",
     "preload_volume_stage",
     "publish_folder",
     "require_content",
     "require_no_review",
     "require_owner",
+    "require_publishable",
     "require_signing_key",
+    "require_unchanged",
+    "reusable_volume",
     "review_sheet",
     "save_page_index",
     "save_review_sheet",
+    "save_run",
+    "save_volume",
+    "seal",
     "signer_for_run",
     "trust_roots_for_run",
     "volume_context",
+    "volume_input_digest",
+    "work_folder",
 ]

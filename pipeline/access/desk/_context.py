@@ -3,11 +3,9 @@ workflow engine), what it may show (:mod:`._scope`), and the audit log it writes
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from pipeline.access._audit import AuditLog
 from pipeline.access._auth import Clock, Principal
@@ -17,15 +15,12 @@ from pipeline.access.desk._images import RenderedImages
 from pipeline.access.desk._orchestrator import Orchestrator
 from pipeline.access.desk._scope import may_see
 from pipeline.common import utcnow
+from pipeline.dossier import RunRecord, find_runs
 from pipeline.errors import CaseNumberError, RefusedError
 from pipeline.settings import StateLayout
 
 HIDDEN = "没有这一项，或您无权查看。"
 """What the desk answers for anything a person may not see, and for what does not exist: the same words."""
-
-RunRecords = Callable[[str | None], Sequence[tuple[Path, Any]]]
-"""The runs' records of the state folder (of one case when given), newest first: (work folder, record)."""
-
 
 class Hidden(RefusedError):
     """Not the person's to see, or not there at all (403 either way, same words)."""
@@ -40,7 +35,6 @@ class DeskSources:
     """Where the desk reads and whom it asks, given by the edge that runs the service."""
 
     home: Path
-    runs: RunRecords
     orchestrator: Orchestrator | None = None
     hotfolders: tuple[Path, ...] = ()
     rooms_file: Path | None = None
@@ -60,10 +54,10 @@ class RunSeen:
     updated: datetime
     review_volumes: tuple[int, ...] = ()
     failed_volumes: tuple[int, ...] = ()
-    record: Any = field(default=None, compare=False, repr=False)
+    record: RunRecord | None = field(default=None, compare=False, repr=False)
 
     @classmethod
-    def of(cls, folder: Path, record) -> RunSeen:
+    def of(cls, folder: Path, record: RunRecord) -> RunSeen:
         """From a run record (``run.json``)."""
         return cls(str(record.flow_run_id or ""), record.case_no, record.batch_id, record.room or "", record.status,
                    record.kind, folder, record.updated, tuple(record.review_volumes),
@@ -92,7 +86,7 @@ class DeskContext:
 
     def runs(self, who: Principal, case_no: str | None = None) -> list[RunSeen]:
         """The runs (of a case) the person may see, newest first."""
-        seen = [RunSeen.of(folder, record) for folder, record in self.sources.runs(case_no)]
+        seen = [RunSeen.of(folder, record) for folder, record in find_runs(self.layout.root, case_no)]
         return [r for r in seen if may_see(who, r.room)]
 
     def run(self, who: Principal, run_id: str) -> RunSeen:

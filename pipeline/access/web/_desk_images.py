@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, Response
 
-from pipeline.access._views import _note
+from pipeline.access._views import note_audit
 from pipeline.access.web._common import Web
 from pipeline.access.web._desk_pages import DESK, desk_user, refusal
 from pipeline.errors import NotFoundError
@@ -24,11 +24,11 @@ def batch_image_routes(web: Web) -> APIRouter:
         if isinstance(found, Response):
             return found
         who, desk = found
-        _note(request, case_no=case_no[:64], batch=batch[:100])
+        note_audit(request, case_no=case_no[:64], batch=batch[:100])
         try:
             path = await run_in_threadpool(getattr(desk.images, find), who, case_no, batch, number)
         except NotFoundError as exc:
-            _note(request, detail=str(exc)[:300])
+            note_audit(request, detail=str(exc)[:300])
             return Response(status_code=404)
         except Exception as exc:  # noqa: BLE001 - each refusal has its page
             return refusal(web, request, who, exc)

@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from pipeline.access._auth import Principal
-from pipeline.access._views import _note
+from pipeline.access._views import note_audit
 from pipeline.access.db import DatabaseError
 from pipeline.access.desk import HIDDEN, Desk, Hidden, NotWaiting, OrchestratorUnavailable, at_desk
 from pipeline.access.web._common import Web
@@ -21,25 +21,25 @@ async def desk_user(web: Web, request: Request, page: str) -> tuple[Principal, D
     who = await web.signed_in(request, page)
     if isinstance(who, Response):
         return who
-    _note(request, action="desk", page=page)
+    note_audit(request, action="desk", page=page)
     if web.operations is None:
         return web.page(request, "error.html", who, 404, title="操作台未启用",
                         message="本服务没有配置状态目录（DOSSIER_HOME），操作台不可用。")
     if not at_desk(who):
-        _note(request, detail="not an operator or desk administrator")
+        note_audit(request, detail="not an operator or desk administrator")
         return hidden(web, request, who)
     return who, web.operations
 
 
 def hidden(web: Web, request: Request, who: Principal) -> Response:
     """403 with the same words for what is not the person's and for what is not there."""
-    _note(request, result="denied")
+    note_audit(request, result="denied")
     return web.page(request, "error.html", who, 403, title="无法查看", message=HIDDEN)
 
 
 def refusal(web: Web, request: Request, who: Principal, exc: Exception, back: str = DESK) -> Response:
     """The page for a desk action that could not be done, by why."""
-    _note(request, detail=str(exc)[:300])
+    note_audit(request, detail=str(exc)[:300])
     if isinstance(exc, Hidden):
         return hidden(web, request, who)
     if isinstance(exc, NotWaiting):

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from pipeline.access._views import _note
+from pipeline.access._views import note_audit
 from pipeline.access.desk import DATE_HELP, ReviewProblems
 from pipeline.access.web._common import Web, see_other
 from pipeline.access.web._desk_pages import DESK, desk_user, refusal
@@ -39,7 +39,7 @@ def station_routes(web: Web) -> APIRouter:
             view = await run_in_threadpool(desk.reviews.page, who, run_id)
         except Exception as exc:  # noqa: BLE001 - each refusal has its page
             return refusal(web, request, who, exc, REVIEWS)
-        _note(request, case_no=view.run.case_no, room=view.run.room or "-", run=run_id, volume=view.sheet.volume)
+        note_audit(request, case_no=view.run.case_no, room=view.run.room or "-", run=run_id, volume=view.sheet.volume)
         return web.page(request, "ops_review.html", who, status, v=view, values=values or {},
                         problems=problems or {}, fields=FIELDS, labels=LABELS, date_help=DATE_HELP,
                         done=DONE.get(done))
@@ -71,11 +71,11 @@ def station_routes(web: Web) -> APIRouter:
         try:
             volume = await run_in_threadpool(desk.reviews.answer, who, run_id, form.get("pause", ""), values)
         except ReviewProblems as exc:
-            _note(request, result="bad-request", detail=str(exc)[:300])
+            note_audit(request, result="bad-request", detail=str(exc)[:300])
             return await station(request, who, desk, run_id, 400, values, exc.problems)
         except Exception as exc:  # noqa: BLE001 - each refusal has its page
             return refusal(web, request, who, exc, f"{REVIEWS}/{run_id}")
-        _note(request, run=run_id, volume=volume)
+        note_audit(request, run=run_id, volume=volume)
         return see_other(f"{REVIEWS}?done=answered")
 
     router.include_router(claim_routes(web))
@@ -125,11 +125,11 @@ def image_routes(web: Web) -> APIRouter:
         try:
             data = await run_in_threadpool(render, who, *args)
         except NotFoundError as exc:
-            _note(request, detail=str(exc)[:300])
+            note_audit(request, detail=str(exc)[:300])
             return Response(status_code=404)
         except Exception as exc:  # noqa: BLE001 - each refusal has its page
             return refusal(web, request, who, exc)
-        _note(request, run=args[0], volume=args[1])
+        note_audit(request, run=args[0], volume=args[1])
         return Response(data, media_type="image/png", headers=PNG_HEADERS)
 
     @router.get(REVIEWS + "/{run_id}/volumes/{volume}/crops/{seq}/{field}.png")
