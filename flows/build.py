@@ -164,12 +164,12 @@ class DossierBuild:
                artifacts: list[PageArtifact]) -> tuple[list, list[VolumeCatalogue]]:
         """The 卷内目录 as a person left it: reviews of an earlier run of this batch applied again, then a pause per
         volume the review mode asks for (``--review``/room.yaml, else the profile's ``review``)."""
-        from flows.review import audit_review, load_corrections, save_corrections, wait_for_review
+        from flows.review import audit_review, wait_for_review
         from pipeline.structure import reapply, reviewed_documents, volumes_to_review
 
         job, case_no = self.job, self.manifest.case_no
         mode = job.review or self.profile.review
-        catalogues, self.corrections = reapply(catalogues, load_corrections(self.folder))
+        catalogues, self.corrections = reapply(catalogues, dz.load_corrections(self.folder))
         pending = volumes_to_review(catalogues, mode)
         self.log.info("卷内目录 review (%s): %s", mode, f"volume(s) {pending}" if pending else "none needed")
         if pending:
@@ -184,7 +184,7 @@ class DossierBuild:
                                                     self.log)
                 by_number[number] = reviewed
                 self.corrections = [c for c in self.corrections if c.volume != number] + records
-                save_corrections(self.folder, self.corrections)
+                dz.save_corrections(self.folder, self.corrections)
                 if job.publish:
                     audit_review(StoreConfig.from_settings(job.settings.store, job.home), case_no, records)
                 self.log.info("volume %d reviewed by %s: %d field(s) corrected", number, records[0].by if records

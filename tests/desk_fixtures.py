@@ -44,15 +44,15 @@ class DeskService:
 
 
 @contextlib.contextmanager
-def desk_service(embedded_store, state: Path, tmp: Path, orchestrator=None, hotfolders: tuple[Path, ...] = ()):
+def desk_service(embedded_store, state: Path, tmp: Path, orchestrator=None, hotfolders: tuple[Path, ...] = (),
+                 rooms_file: Path | None = None):
     """The service with the desk over ``state``; yields a :class:`DeskService`."""
     db = Database.open(f"sqlite:///{tmp / f'desk-{secrets.token_hex(3)}.db'}")
     users = UserStore(db)
     for name, (roles, rooms, display) in DESK_PEOPLE.items():
         users.create(name, PASSWORD, AGENCY, roles, display, rooms=rooms)
     prefix = f"system/audit-desk-{secrets.token_hex(4)}/"
-    sources = DeskSources(home=state, orchestrator=orchestrator,
-                          hotfolders=hotfolders)
+    sources = DeskSources(home=state, orchestrator=orchestrator, hotfolders=hotfolders, rooms_file=rooms_file)
     app = create_app(embedded_store.config, database=db, cache_ttl=0, manifest_ttl=0, audit_prefix=prefix,
                      sweep_seconds=3600, operations=sources)
     try:

@@ -5,6 +5,7 @@
     pages.json                 where each page of the batch is in the page cache, its flags and place in the volumes
     progress.json              pages imaged and OCRed, volumes built, of how many
     review/volume-NNN.json     a volume's 卷内目录 waiting for review, with the region of each field in doubt
+    review/corrections.json    what the reviewers confirmed and corrected (a rerun applies it again, not asking)
 
 The desk serves page images only through these records (a page cache key and a file name it knows), never a path
 taken from a request. A run that cannot write them still runs: they are for looking, not for the dossier.
@@ -25,7 +26,7 @@ from PIL import Image
 from pydantic import BaseModel, Field, ValidationError
 
 from pipeline.common import utcnow, write_atomic
-from pipeline.models import CatalogueEntry, VolumeCatalogue
+from pipeline.models import CatalogueCorrection, CatalogueEntry, VolumeCatalogue
 from pipeline.ocr import read_ocr_result
 from pipeline.pages import PageArtifact, PageCache
 from pipeline.structure import FIELDS, Document, PageLayout, entry_in_doubt, field_region
@@ -33,6 +34,7 @@ from pipeline.structure import FIELDS, Document, PageLayout, entry_in_doubt, fie
 PAGES_FILE = "pages.json"
 PROGRESS_FILE = "progress.json"
 REVIEW_FOLDER = "review"
+CORRECTIONS_FILE = "review/corrections.json"
 IMAGE_NAMES = frozenset({"image.tif", "image.jpg", "grey.jpg", "image.thumb.png"})
 """The files of a page cache folder the desk may show."""
 _KEY = re.compile(r"[0-9a-f]{64}")
@@ -240,3 +242,18 @@ def save_review_sheet(folder: Path, sheet: ReviewSheet) -> None:
 def load_review_sheet(folder: Path, volume: int) -> ReviewSheet | None:
     """A volume's review sheet, or None."""
     return _read(review_sheet_path(folder, volume), ReviewSheet)
+
+
+def load_corrections(folder: Path) -> list[CatalogueCorrection]:
+    """The reviews an earlier run of this batch recorded in its work folder."""
+    try:
+        data = json.loads((folder / CORRECTIONS_FILE).read_text(encoding="utf-8"))
+        return [CatalogueCorrection.model_validate(c) for c in data]
+    except (OSError, ValueError, ValidationError):
+        return []
+
+
+def save_corrections(folder: Path, corrections: Sequence[CatalogueCorrection]) -> None:
+    """Record the reviews in the work folder (a rerun applies them again instead of asking)."""
+    data = [c.model_dump(mode="json") for c in corrections]
+    write_atomic(folder / CORRECTIONS_FILE, json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8"))
