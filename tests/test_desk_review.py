@@ -19,11 +19,13 @@ from PIL import Image
 from pipeline.dossier import load_review_sheet, page_file
 from pipeline.operations import RoomPolicy
 from pipeline.settings import StateLayout
+from tests.a11y import live_problems
+from tests.access_fixtures import PASSWORD
 from tests.desk_fixtures import desk_service
 from tests.ops_fixtures import AGENCY, store_environment, wait_for
 from tests.store_fixtures import unique_case_no
 from tests.test_review import paused_run, profile, review_batch
-from tests.web_helpers import csrf_of, signed_in
+from tests.web_helpers import SHOTS, csrf_of, signed_in
 
 
 @pytest.fixture(scope="module")
@@ -121,6 +123,23 @@ def test_the_crop_beside_the_date_comes_from_the_region_of_its_page(desk, paused
     elsewhere = np.abs(looks((x0, 0, x1, y1 - y0)) - shown).mean()  # as large a box at the top of the page
     assert same < 6 < elsewhere, (same, elsewhere)
     assert (shown < 128).mean() > 0.01  # there is print in it (the 落款 with its date), not blank paper
+
+
+def test_the_station_is_legible_at_1366_by_768_with_labelled_fields_and_readable_contrast(desk, paused, browser):
+    page = browser.new_context(locale="zh-CN", viewport={"width": 1366, "height": 768}).new_page()
+    page.goto(desk.url + "/web/login?next=" + station(paused[2]))
+    page.get_by_label("用户名").fill("op1")
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url(desk.url + station(paused[2]))
+    assert page.locator("#f-2-date").evaluate("el => el === document.activeElement")
+    page.keyboard.press("Tab")  # Tab goes on to the next field in doubt, not through every field
+    focused = page.evaluate("document.activeElement.id || document.activeElement.tagName")
+    assert focused not in ("f-3-doc_no", "f-1-doc_no", "f-2-title") and not focused.startswith("f-1-")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / "desk-review-station.png")
+    page.screenshot(path=SHOTS / "desk-review-station-full.png", full_page=True)
+    assert live_problems(page) == []
 
 
 def test_an_operator_of_another_room_is_refused_as_if_the_run_did_not_exist(desk, paused):
