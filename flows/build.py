@@ -34,7 +34,7 @@ from pipeline.ocr import release_engine
 from pipeline.pages import PageArtifact, PageCache, PageEnvironment, chunked
 from pipeline.settings import Settings, StateLayout
 from pipeline.storage import StoreConfig
-from pipeline.structure import VolumePlan, has_title
+from pipeline.structure import VolumePlan, has_title, reapply, reviewed_documents, volumes_to_review
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,6 @@ class DossierBuild:
         """The 卷内目录 as a person left it: reviews of an earlier run of this batch applied again, then a pause per
         volume the review mode asks for (``--review``/room.yaml, else the profile's ``review``)."""
         from flows.review import audit_review, wait_for_review
-        from pipeline.structure import reapply, reviewed_documents, volumes_to_review
 
         job, case_no = self.job, self.manifest.case_no
         mode = job.review or self.profile.review

@@ -36,7 +36,7 @@ from pipeline.dossier import (
 from pipeline.errors import BadInputError
 from pipeline.models import StandardProfile
 from pipeline.ocr import check_engine, warm_engine
-from pipeline.operations import RoomPolicy
+from pipeline.operations import Ledger, RoomPolicy
 from pipeline.settings import Settings
 from pipeline.standard import load_profile
 from pipeline.storage import case_key
@@ -48,8 +48,6 @@ def locate_batch(home: Path, batch_dir: str | Path) -> Path:
     path = Path(os.path.abspath(batch_dir))  # not resolved: a batch folder that is a link is refused at ingest
     if path.is_dir():
         return path
-    from pipeline.operations import Ledger
-
     moved = Ledger(home).locate(path)
     if moved is not None and moved.is_dir():
         return Path(os.path.abspath(moved))

@@ -16,9 +16,8 @@ import getpass
 import socket
 
 from flows.runtime import current_flow_run_id
-from pipeline.errors import StoreError
 from pipeline.models import DossierManifest
-from pipeline.storage import StoreConfig, case_key, normalise_case_no
+from pipeline.storage import ObjectStore, StoreConfig, case_key, load_manifest, normalise_case_no
 
 
 def run_identity(kind: str, room: str | None = None) -> dict:
@@ -37,63 +36,54 @@ def _user() -> str:
 
 
 class PublicationAudit:
-    """The audit entries of one publication: ``before_manifest`` is the publish step's hook, ``published`` records
-    the version written; leaving the block after a failure that followed the first entry records ``dossier.void``."""
+    """The audit entries of one publication (:class:`pipeline.access.AuditFirst` on a publish stream):
+    ``before_manifest`` is the publish step's hook, ``published`` records the version written; leaving the block
+    after a failure that followed the first entry records ``dossier.void``."""
 
     def __init__(self, config: StoreConfig, case_no: str, who: dict):
-        from pipeline.access import AuditLog
+        from pipeline.access import AuditFirst, AuditLog
 
-        self.log = AuditLog(_audit_store(config), kind="publish")
         canonical = normalise_case_no(case_no)
         self.common = {**who, "case_no": canonical, "case_key": case_key(canonical), "status": 0, "bytes": 0}
-        self.announced: dict | None = None
-        self.done = False
+        self.act = AuditFirst(AuditLog(_audit_store(config), kind="publish"), self._void)
 
     def before_manifest(self, manifest: DossierManifest, sha256: str) -> None:
         """Store ``dossier.publish`` and wait for it (raises when it cannot be stored: nothing is published)."""
-        self.announced = self.log.record_and_wait(
-            **self.common, action="dossier.publish", result="ok", agency=manifest.agency or "-",
-            batches=list(manifest.batches), manifest_sha256=sha256, supersedes=manifest.supersedes or "-",
-            volumes=len(manifest.volumes), standard=manifest.standard)
+        self.act.announce(**self.common, action="dossier.publish", result="ok", agency=manifest.agency or "-",
+                          batches=list(manifest.batches), manifest_sha256=sha256,
+                          supersedes=manifest.supersedes or "-", volumes=len(manifest.volumes),
+                          standard=manifest.standard)
 
     def published(self, version_id: str | None) -> None:
         """``dossier.published``: the version id the manifest got."""
-        if self.announced is not None:
-            self._follow("dossier.published", "ok", manifest_version=version_id or "-")
-        self.done = True
+        if self.act.announced is not None:
+            self.act.log.record(**self._follow(self.act.announced, "dossier.published", "ok",
+                                               manifest_version=version_id or "-"))
+        self.act.took_effect()
 
-    def _follow(self, action: str, result: str, first: dict | None = None, **fields) -> None:
-        first = first or self.announced
-        self.log.record(**self.common, action=action, result=result, agency=first["agency"], confirms=first["hash"],
-                        manifest_sha256=first["manifest_sha256"], **fields)
+    def _follow(self, first: dict, action: str, result: str, **fields) -> dict:
+        return {**self.common, "action": action, "result": result, "agency": first["agency"],
+                "confirms": first["hash"], "manifest_sha256": first["manifest_sha256"], **fields}
+
+    def _void(self, first: dict, failure: str) -> dict:
+        return self._follow(first, "dossier.void", "void", detail=f"not published: {failure}")
 
     def __enter__(self) -> PublicationAudit:
+        self.act.__enter__()
         return self
 
     def __exit__(self, kind, exc, tb) -> None:
-        # the entry stored, or one still queued that could be stored later (AuditUnstored.entry)
-        first = self.announced or getattr(exc, "entry", None)
-        if exc is not None and first is not None and not self.done:
-            self._follow("dossier.void", "void", first,
-                         detail=f"not published: {type(exc).__name__}: {str(exc)[:200]}")
-        try:
-            self.log.close(timeout=30.0 if exc is None else 2.0)
-        except StoreError:
-            if exc is None:
-                raise
+        self.act.__exit__(kind, exc, tb)
 
 
 def _audit_store(config: StoreConfig):
     """The object store the audit log is written to (the dossiers' own)."""
-    from pipeline.storage import ObjectStore
-
     return ObjectStore(config)
 
 
 def audit_reprocess(config: StoreConfig, case_no: str, profile: str | None, who: dict) -> None:
     """Record a reprocessing before it reads the published originals (it fails when the entry cannot be stored)."""
     from pipeline.access import AuditLog
-    from pipeline.storage import ObjectStore, load_manifest
 
     store = ObjectStore(config)
     canonical = normalise_case_no(case_no)

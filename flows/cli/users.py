@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from flows.cli._common import StateOption, app, console, object_store, reported, settings
+from flows.cli._common import StateOption, app, console, layout, object_store, reported, settings
 from flows.cli.access import AdminAudit, open_database
 from pipeline.errors import BadInputError
 
@@ -137,8 +137,6 @@ def db_upgrade(state: StateOption = None) -> None:
     from pipeline.access import Database
 
     with reported():
-        from flows.cli._common import layout
-
         db = Database(settings().access.database_url(layout(state)))
         before, after = db.upgrade(object_store(state))
     console.print(f"{db.display}: {before or 'empty'} → {after}" if before != after
@@ -151,8 +149,6 @@ def db_status(state: StateOption = None) -> None:
     from pipeline.access import Database
 
     with reported():
-        from flows.cli._common import layout
-
         db = Database(settings().access.database_url(layout(state)))
         current, head = db.revision(), db.head()
     console.print(f"{db.display}: revision {current or 'none'} (latest {head})", highlight=False)

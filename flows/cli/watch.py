@@ -12,7 +12,7 @@ import typer
 from flows.cli._common import StateOption, app, console, err, layout, reported, settings, stop, stopped_by_signals
 from flows.cli.process import prefect_environment
 from flows.tempserver import TemporaryServer
-from pipeline.errors import ExitCode
+from pipeline.errors import CaseNumberError, ExitCode
 
 
 @app.command()
@@ -63,7 +63,6 @@ def watch(
 
 def same_case(wanted: str | None, case_no: str) -> bool:
     """Whether a recorded case number is the one asked for (any when none is asked for)."""
-    from pipeline.errors import CaseNumberError
     from pipeline.storage import normalise_case_no
 
     if wanted is None:

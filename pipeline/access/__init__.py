@@ -3,6 +3,7 @@ requests), the audit log."""
 
 from pipeline.access._api import create_app
 from pipeline.access._audit import AuditLog
+from pipeline.access._audit_first import AuditFirst
 from pipeline.access._audit_verify import AuditReport, read_audit, verify_audit
 from pipeline.access._auth import ROLES, AuthError, Principal, TokenRecord, TokenStore, normalise_agency
 from pipeline.access._grants import CaseAccess, GrantStore, decide, may_read
@@ -24,6 +25,7 @@ __all__ = [
     "ACTIONS",
     "ROLES",
     "SYSTEM",
+    "AuditFirst",
     "AuditLog",
     "AuditReport",
     "AuthError",

@@ -84,7 +84,7 @@ def create_app(store_config: StoreConfig, *, database: Database, store: ObjectSt
     service.on_fetch = desk.note_fetched
     sweeper = Sweeper(desk.sweep, sweep_seconds)
     users = UserStore(database)
-    operators = Desk.open(operations, database, audit, clock, audit_wait) if operations is not None else None
+    operators = Desk.open(operations, database, audit, clock) if operations is not None else None
     web = Web(service, desk, WebAuth(users, service_key(database, "web-csrf"), session_hours, cookie_secure), users,
               grants, operators)
 

@@ -7,14 +7,20 @@ import hashlib
 import io
 import tempfile
 import threading
+import warnings
 from datetime import datetime
 from pathlib import Path
 
 from pipeline.archival._signer import DEFAULT_REASON, DEV_MARKER, FIELD_NAME, STAMP_BOX, SignerConfig
-from pipeline.archival._xmp import pdfa_level_of
+from pipeline.archival._xmp import FinishNotes, pdfa_level_of
 from pipeline.common import CJK_FONT_FILE, utcnow
 from pipeline.errors import VolumeError
 from pipeline.models import SignatureInfo
+
+# pyHanko 0.38 imports cryptography's DSA key class to recognise such keys; cryptography 51 deprecates DSA and warns
+# on that import, in every command that signs or validates. The warning is about pyHanko's import, not about a key of
+# ours: it is silenced for that one module, and a DSA key would still sign as before.
+warnings.filterwarnings("ignore", message="DSA is deprecated", module=r"pyhanko\.sign\.signers\.pdf_cms")
 
 
 def _pdfa_writer_class():
@@ -85,7 +91,6 @@ def _stamp_pdf(path: Path, lines: list[str], width: float, height: float, level:
 
     from pipeline.archival._pdfa import save_kwargs
     from pipeline.archival._pdfa_clean import clean_resources
-    from pipeline.archival._xmp import FinishNotes
 
     doc = pymupdf.open()
     page = doc.new_page(width=width, height=height)

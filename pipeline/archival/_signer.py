@@ -164,7 +164,8 @@ def ensure_development_signer(state_dir: Path) -> SignerConfig:
     write_private(p12_path, data)
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     assert isinstance(cert, x509.Certificate)
-    log.warning("made a DEVELOPMENT signing key in %s: not for production", state_dir)
+    # asked for (--development-key, the demo): said, not warned about; the certificate and the manifest are marked
+    log.info("made a DEVELOPMENT signing key in %s: not for production", state_dir)
     return SignerConfig(kind="pkcs12", pkcs12_path=p12_path, passphrase=passphrase, development=True)
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline import __version__
-from pipeline.assembly import VolumeContext
+from pipeline.assembly import VolumeContext, add_text_layer, build_volume, cjk_font, numeral_font
 from pipeline.common import sha256_file, write_atomic
 from pipeline.errors import BadInputError, RefusedError, ReviewNeeded, SettingsError, VolumeError
 from pipeline.models import (
@@ -37,7 +37,7 @@ from pipeline.models import (
 from pipeline.ocr import engine_entry
 from pipeline.pages import PageArtifact
 from pipeline.settings import SigningSettings
-from pipeline.storage import case_key
+from pipeline.storage import DossierNotFound, ObjectStore, case_key, load_manifest, publish_dossier
 from pipeline.structure import Document, VolumePlan
 
 if TYPE_CHECKING:
@@ -157,7 +157,6 @@ def preload_volume_stage() -> None:
     """
     import pipeline.archival  # noqa: F401  (PDF/A finishing, signing, validators, checks)
     from pipeline.archival import preload
-    from pipeline.assembly import cjk_font, numeral_font
 
     cjk_font()
     numeral_font()
@@ -168,7 +167,6 @@ def make_volume(plan: VolumePlan, pages: dict[int, PageArtifact], context: Volum
                 profile: StandardProfile, signer, created: datetime) -> VolumeEntry:
     """Render, finish as PDF/A, and sign one volume into ``folder/volumes/NNN.pdf``; returns its manifest entry."""
     from pipeline.archival import ArchivalMetadata, finish_pdfa, page_hash_root, sign_pdf
-    from pipeline.assembly import add_text_layer, build_volume
 
     work = folder / "work"
     work.mkdir(parents=True, exist_ok=True)
@@ -242,8 +240,6 @@ def trust_roots_for_run(signing: SigningSettings, signing_dir: Path) -> list[Pat
 
 def require_owner(config: StoreConfig, case_no: str, owner: str) -> None:
     """Refuse to publish over a dossier another agency owns: the published manifest's agency must be ``owner``."""
-    from pipeline.storage import DossierNotFound, ObjectStore, load_manifest
-
     try:
         current = load_manifest(ObjectStore(config), case_no).manifest
     except DossierNotFound:
@@ -295,8 +291,6 @@ def publish_folder(config: StoreConfig, folder: Path, manifest: DossierManifest,
                    profile: StandardProfile, before_manifest=None) -> dict:
     """Publish a checked local dossier folder with its batch's originals, dossier.json last (``before_manifest``
     is called right before it is written), unless the case is published by another agency (RefusedError)."""
-    from pipeline.storage import ObjectStore, publish_dossier
-
     require_owner(config, manifest.case_no, manifest.agency)
     store = ObjectStore(config)
     originals = [(o.batch, batch_dir, batch_dir / o.file) for o in manifest.originals]

@@ -19,11 +19,23 @@ import numpy as np
 from PIL import Image
 
 from pipeline import __version__
-from pipeline.capture import PageRef, page_file_digest, read_page
+from pipeline.capture import PageRef, find_separator, page_file_digest, read_page
 from pipeline.common import return_free_memory, write_atomic
-from pipeline.imaging import g4_tiff
+from pipeline.imaging import g4_tiff, has_grey_marks, one_thread_per_page, prepare_page, thumbnail_of, thumbnail_path
 from pipeline.models import PageRecord, PageSource, SeparatorPayload, StandardProfile
-from pipeline.ocr import OcrFile, OcrInput, OcrResult, OcrSettings, confidence_threshold
+from pipeline.ocr import (
+    HeadingReader,
+    OcrCache,
+    OcrFile,
+    OcrInput,
+    OcrResult,
+    OcrSettings,
+    batches,
+    cached_ocr,
+    cached_ocr_images,
+    confidence_threshold,
+    text_reader,
+)
 from pipeline.pages._artifact import PageArtifact
 
 
@@ -147,10 +159,6 @@ class _AwaitingOcr:
 def _image_page(position: int, ref: PageRef, env: PageEnvironment,
                 ocr_key: str) -> tuple[PageArtifact, bool] | _AwaitingOcr:
     """Everything up to OCR: cache lookup, separator check, imaging, archival encoding."""
-    from pipeline.capture import find_separator
-    from pipeline.imaging import has_grey_marks, thumbnail_of, thumbnail_path
-    from pipeline.ocr import batches, text_reader
-
     limits = env.profile.input
     known = page_file_digest(env.batch_dir, ref, limits)  # a rerun finds finished pages without decoding them
     if known is not None:
@@ -223,8 +231,6 @@ def _image_page(position: int, ref: PageRef, env: PageEnvironment,
 
 def _prepare(image: Image.Image, dpi: float | None, profile: StandardProfile, label: str, reader):
     """Imaging of one page, and its flags; a page called blank that is a dark field is imaged again as a page."""
-    from pipeline.imaging import prepare_page
-
     prepared = prepare_page(image, dpi, profile, label, reader=reader)
     if not prepared.blank or (tone := dark_field(image)) is None:
         return prepared, list(prepared.flags)
@@ -237,8 +243,6 @@ def _prepare(image: Image.Image, dpi: float | None, profile: StandardProfile, la
 
 def _finish_page(page: _AwaitingOcr, result, env: PageEnvironment) -> PageArtifact:
     """Record a page's OCR result (its title line re-read when the page OCR dropped it) and cache the finished page."""
-    from pipeline.ocr import HeadingReader
-
     record = page.record
     artifact = PageArtifact(page.position, record, page.image_path, page.width, page.height, page.dpi,
                             grey_path=page.grey_path)
@@ -269,9 +273,6 @@ def process_pages(items: list[tuple[int, PageRef]], env: PageEnvironment) -> lis
     bench/ocr_modes.py); only the chunk's cleaned OCR images are held meanwhile. With PP-OCR, whose model stays
     loaded in the worker, each page is read as soon as it is imaged, and no image is held.
     """
-    from pipeline.imaging import one_thread_per_page
-    from pipeline.ocr import OcrCache, batches, cached_ocr, cached_ocr_images
-
     one_thread_per_page()
     settings = OcrSettings.from_policy(env.profile.ocr)
     ocr_key = ocr_engine_key(env.profile)

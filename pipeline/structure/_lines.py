@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from pipeline.errors import PageError
-from pipeline.ocr import OcrResult
+from pipeline.ocr import OcrCache, OcrResult, OcrSettings, cached_ocr
 from pipeline.structure._headings import line_text
 
 Box = tuple[int, int, int, int]
@@ -156,8 +156,6 @@ def line_reader(policy, cache_root: Path | None) -> LineReader | None:
     """The line reader of a profile's OCR policy, caching in ``cache_root`` (None: no cache); None when OCR is off."""
     if not policy.enabled:
         return None
-    from pipeline.ocr import OcrCache, OcrSettings, cached_ocr
-
     settings = OcrSettings.from_policy(policy, psm=7, timeout=min(30.0, policy.timeout_seconds))
     cache = OcrCache(cache_root) if cache_root is not None else None
     return LineReader(lambda img, dpi, label: cached_ocr(img, dpi, settings, label, cache))

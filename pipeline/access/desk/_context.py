@@ -3,11 +3,14 @@ workflow engine), what it may show (:mod:`._scope`), and the audit log it writes
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 
 from pipeline.access._audit import AuditLog
+from pipeline.access._audit_first import AuditFirst
 from pipeline.access._auth import Clock, Principal
 from pipeline.access.db import Database
 from pipeline.access.desk._claims import ReviewClaims
@@ -38,6 +41,7 @@ class DeskSources:
     orchestrator: Orchestrator | None = None
     hotfolders: tuple[Path, ...] = ()
     rooms_file: Path | None = None
+    zone: tzinfo | None = None
 
 
 @dataclass(frozen=True)
@@ -67,9 +71,8 @@ class RunSeen:
 class DeskContext:
     """The desk's shared parts."""
 
-    def __init__(self, sources: DeskSources, db: Database, audit: AuditLog, clock: Clock = utcnow,
-                 audit_timeout: float = 30.0):
-        self.sources, self.db, self.audit, self.clock, self.audit_timeout = sources, db, audit, clock, audit_timeout
+    def __init__(self, sources: DeskSources, db: Database, audit: AuditLog, clock: Clock = utcnow):
+        self.sources, self.db, self.audit, self.clock = sources, db, audit, clock
         self.claims = ReviewClaims(db, clock)
         self.rendered = RenderedImages()
         self.layout = StateLayout(Path(sources.home))
@@ -107,11 +110,19 @@ class DeskContext:
             raise Hidden(f"case {case_no[:64]!r} batch {batch_id[:64]!r}: none the person may see")
         return found
 
-    def announce(self, who: Principal, action: str, run: RunSeen | None = None, **fields) -> dict:
-        """Store the audit entry of an action and wait for it, before the action is taken (it raises when the
-        entry cannot be stored: then nothing is done)."""
+    @contextmanager
+    def acting(self, who: Principal, action: str, run: RunSeen | None = None, **fields) -> Iterator[AuditFirst]:
+        """An act of the desk, audited first: its entry (who, which run, what) is stored before the block runs (when
+        it cannot be, nothing is done); a failure in the block records that the act did not happen."""
         about = {"case_no": run.case_no, "room": run.room or "-", "batch": run.batch_id, "run": run.run_id} \
             if run is not None else {}
-        return self.audit.record_and_wait(
-            self.audit_timeout, actor=who.id, agency=who.agency, by=who.label, action=f"desk.{action}", status=0,
-            bytes=0, result="ok", **about, **fields)
+        with AuditFirst(self.audit, _void, close=False) as act:
+            act.announce(**{"actor": who.id, "agency": who.agency, "by": who.label, "action": f"desk.{action}",
+                            "status": 0, "bytes": 0, "result": "ok", **about, **fields})
+            yield act
+            act.took_effect()
+
+
+def _void(announced: dict, failure: str) -> dict:
+    return {"actor": announced["actor"], "agency": announced["agency"], "action": "desk.void", "status": 0,
+            "bytes": 0, "result": "void", "voids": announced["hash"], "detail": f"not done: {failure}"}

@@ -22,8 +22,7 @@ class Desk:
     images: BatchImages
 
     @classmethod
-    def open(cls, sources: DeskSources, db: Database, audit: AuditLog, clock: Clock = utcnow,
-             audit_timeout: float = 30.0) -> Desk:
+    def open(cls, sources: DeskSources, db: Database, audit: AuditLog, clock: Clock = utcnow) -> Desk:
         """The desk over a state folder, the access database and the service's audit log."""
-        context = DeskContext(sources, db, audit, clock, audit_timeout)
+        context = DeskContext(sources, db, audit, clock)
         return cls(context, ReviewStation(context), BatchImages(context))

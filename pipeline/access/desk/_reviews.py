@@ -93,14 +93,14 @@ class ReviewStation:
         """Hold a review someone else holds (audited first)."""
         run = self.ctx.run(who, run_id)
         before = self.ctx.claims.holder(run_id)
-        self.ctx.announce(who, "review.take-over", run, detail=f"from {before.name if before else '-'}")
-        return self.ctx.claims.take(run_id, who, over=True)
+        with self.ctx.acting(who, "review.take-over", run, detail=f"from {before.name if before else '-'}"):
+            return self.ctx.claims.take(run_id, who, over=True)
 
     def release(self, who: Principal, run_id: str) -> None:
         """Let go of a review one holds (audited first)."""
         run = self.ctx.run(who, run_id)
-        self.ctx.announce(who, "review.release", run)
-        self.ctx.claims.release(run_id, who)
+        with self.ctx.acting(who, "review.release", run):
+            self.ctx.claims.release(run_id, who)
 
     def answer(self, who: Principal, run_id: str, pause_key: str, values: dict[str, str]) -> int:
         """Check the reviewer's values as the run will and resume the run with them; returns the volume answered.
@@ -127,12 +127,12 @@ class ReviewStation:
         corrected = [f"{r.seq}.{LABELS[r.field]}: {r.before!r} -> {r.after!r}" for r in records
                      if r.action == "corrected"]
         try:
-            self.ctx.announce(who, "review.answer", run, volume=sheet.volume, pause=pause_key,
-                              detail="; ".join(corrected)[:1500] or "all fields confirmed as read")
-            self.ctx.orchestrator.resume(run_id, {
-                "reviewer": who.label, "case_no": sheet.case_no, "volume": sheet.volume,
-                "entries": [{"seq": r.seq, "title": r.title, "doc_no": r.doc_no, "author": r.author, "date": r.date}
-                            for r in rows]})
+            with self.ctx.acting(who, "review.answer", run, volume=sheet.volume, pause=pause_key,
+                                 detail="; ".join(corrected)[:1500] or "all fields confirmed as read"):
+                self.ctx.orchestrator.resume(run_id, {
+                    "reviewer": who.label, "case_no": sheet.case_no, "volume": sheet.volume,
+                    "entries": [{"seq": r.seq, "title": r.title, "doc_no": r.doc_no, "author": r.author,
+                                 "date": r.date} for r in rows]})
         except NotWaiting:
             raise
         except Exception:
