@@ -15,6 +15,7 @@ from prefect.futures import as_completed
 from flows import progress
 from flows.publication import run_identity
 from flows.safety import HostSlots
+from flows.search import index_published
 from flows.tasks import chunk_size, pages_task, publish_task, structure_task, volume_task
 from pipeline import dossier as dz
 from pipeline.capture import PageRef
@@ -269,6 +270,8 @@ class DossierBuild:
                 store = StoreConfig.from_settings(job.settings.store, job.home)
                 who = run_identity(job.kind, job.admission.room)
                 result.update(publish_task(store, self.folder, self.summary, job.batch_dir, self.profile, who))
+                result["search_entries"] = index_published(job.settings, job.layout, self.folder, self.summary,
+                                                           result.get("manifest_version"))
                 status = f"published (manifest version {result.get('manifest_version')})"
                 save_run(self.folder, self.record, status="published", manifest_version=result.get("manifest_version"))
                 announce(result)

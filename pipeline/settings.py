@@ -43,6 +43,9 @@ below takes the area it needs as an argument and never reads the environment its
 ``DOSSIER_COOKIE_SECURE``          ``1``: session cookies always ``Secure``; ``0``: never; default: when the request
                                    came over TLS (directly or through a proxy's ``X-Forwarded-Proto``)
 ``DOSSIER_TOKEN_DAYS``             how long a new bearer token is valid (default 365)
+``DOSSIER_SEARCH_BACKEND``         the full-text index: ``tantivy`` (a folder), ``postgresql`` (the access database's
+                                   server, DOSSIER_DB_URL) or ``auto`` (default: PostgreSQL when DOSSIER_DB_URL is one)
+``DOSSIER_SEARCH_INDEX``           the Tantivy index folder (default ``<state>/search``)
 =================================  ===================================================================================
 """
 
@@ -196,6 +199,17 @@ class AccessSettings(_Area):
         return self.db_url.get_secret_value() or f"sqlite:///{layout.database}"
 
 
+class SearchSettings(_Area):
+    """The full-text index of published pages."""
+
+    backend: str = Field("auto", alias="DOSSIER_SEARCH_BACKEND", pattern="^(auto|tantivy|postgresql)$")
+    index: Path | None = Field(None, alias="DOSSIER_SEARCH_INDEX")
+
+    def folder(self, layout: StateLayout) -> Path:
+        """The Tantivy index folder: DOSSIER_SEARCH_INDEX, else the state folder's."""
+        return self.index or layout.search_index
+
+
 class Settings(BaseModel):
     """All settings, one model per area."""
 
@@ -208,6 +222,7 @@ class Settings(BaseModel):
     service: ServiceSettings = ServiceSettings.model_construct()
     operations: OperationsSettings = OperationsSettings.model_construct()
     access: AccessSettings = AccessSettings.model_construct()
+    search: SearchSettings = SearchSettings.model_construct()
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -275,6 +290,11 @@ class StateLayout:
     def database(self) -> Path:
         """The access database (SQLite) when DOSSIER_DB_URL names none: requests, users, tokens, grants."""
         return self.root / "access.db"
+
+    @property
+    def search_index(self) -> Path:
+        """The embedded full-text index (Tantivy) of published pages."""
+        return self.root / "search"
 
     @property
     def prefect(self) -> Path:

@@ -30,7 +30,8 @@ from schemathesis.checks import (
 )
 
 from pipeline.access import Database, TokenStore, UserStore, create_app
-from pipeline.storage import publish_dossier
+from pipeline.search import open_index
+from pipeline.storage import load_manifest, publish_dossier
 from tests.access_fixtures import HOLDER, OTHER, PASSWORD, PEOPLE, REQUESTER, write_catalogue
 from tests.store_fixtures import make_dossier, serve_in_thread, unique_case_no
 
@@ -114,8 +115,12 @@ def start_world(embedded_store, tmp: Path):
         readable, hidden, missing = unique_case_no(), unique_case_no(), unique_case_no()
         _publish(store, tmp, readable, HOLDER)
         _publish(store, tmp, hidden, OTHER)
+        index = open_index("tantivy", tmp / "search-index")
+        for case_no in (readable, hidden):
+            ref = load_manifest(store, case_no)
+            index.index_dossier(ref.manifest, None, [], ref.version_id or "")
         app = create_app(embedded_store.config, database=db, cache_ttl=0, manifest_ttl=0, sweep_seconds=3600,
-                         audit_prefix=f"system/audit-fuzz-{secrets.token_hex(4)}/")
+                         audit_prefix=f"system/audit-fuzz-{secrets.token_hex(4)}/", search=index)
         try:
             with serve_in_thread(app) as url:
                 released = _file(url, tokens["clerk"], readable, HOLDER)
@@ -133,6 +138,7 @@ def start_world(embedded_store, tmp: Path):
                         unseen[caller] = hidden_ids[0]
                 yield World(url, app, tokens, readable, hidden, missing, filed, unseen)
         finally:
+            index.close()
             db.dispose()
 
     return running()
@@ -151,7 +157,10 @@ def _leak_check(world: World, tally: Tally, case, caller: str, response: httpx.R
     params = dict(case.path_parameters or {})
     token = world.tokens.get(caller)
     swap = ("", "")
-    if "case_no" in params:  # a case the caller's agency neither owns nor was granted, and one never published
+    query = dict(case.query or {})
+    if "case_no" in params or isinstance(query.get("case"), str):
+        # a case the caller's agency neither owns nor was granted, and one never published (in the path, or as the
+        # search's case filter)
         agency = PEOPLE[caller][0] if caller in PEOPLE else None
         unreadable = [world.readable] if agency not in (REQUESTER, HOLDER) else []
         unreadable += [world.hidden] if agency != OTHER else []
@@ -164,7 +173,8 @@ def _leak_check(world: World, tally: Tally, case, caller: str, response: httpx.R
     for existing, absent in pairs:
         answers = []
         for value in (existing, absent):
-            answers.append(_call(world.url, token, case.method, _path_with(case, value), params=case.query or None,
+            asked = {**query, "case": value} if "case" in query and "case_no" not in params else case.query
+            answers.append(_call(world.url, token, case.method, _path_with(case, value), params=asked or None,
                                  json=case.body if isinstance(case.body, (dict, list)) else None))
             tally.requests += 1
         tally.leak_pairs += 1

@@ -11,6 +11,7 @@
 ``user``, ``db``   people who sign in, with their roles; the access database (users.py)
 ``fetch``          a dossier by case number (fetch.py)
 ``verify``         the four-property check of a volume, a folder or a case (verify.py)
+``search``         full-text search, the index rebuilt (``search reindex``); ``withdraw`` a dossier (search.py)
 ``sheets``         separator sheets to print (sheets.py)
 =================  ===================================================================================================
 """
@@ -21,6 +22,7 @@ from flows.cli import (  # noqa: F401  (each adds its commands)
     fetch,
     process,
     request,
+    search,
     sheets,
     store,
     users,

@@ -6,7 +6,8 @@ from pipeline.access._audit import AuditLog
 from pipeline.access._audit_first import AuditFirst
 from pipeline.access._audit_verify import AuditReport, read_audit, verify_audit
 from pipeline.access._auth import ROLES, AuthError, Principal, TokenRecord, TokenStore, normalise_agency
-from pipeline.access._grants import CaseAccess, GrantStore, decide, may_read
+from pipeline.access._grants import CaseAccess, GrantStore, decide, granted, may_read
+from pipeline.access._search import search_scope
 from pipeline.access._users import UserRecord, UserStore
 from pipeline.access.db import Database, DatabaseError
 from pipeline.access.requests import (
@@ -45,10 +46,12 @@ __all__ = [
     "create_app",
     "decide",
     "filing_from",
+    "granted",
     "human",
     "may_read",
     "normalise_agency",
     "read_audit",
+    "search_scope",
     "timing_report",
     "verify_audit",
 ]

@@ -12,6 +12,8 @@ Endpoints (OpenAPI at ``/docs`` and ``/openapi.json``):
   a short-lived presigned URL when the service runs with ``presign_seconds``.
 - ``GET /dossiers/{case_no}/versions`` — every published manifest version; any dossier endpoint takes
   ``?version=<id>`` to read an older one.
+- ``GET /search?q=…`` — full-text search of the dossiers the agency may read now, with the page number as stamped,
+  a marked snippet and the characters' boxes of each hit (:mod:`pipeline.access._search`).
 
 - ``POST /requests``, ``GET /requests``, ``GET /requests/inbox``, ``GET /requests/{id}``,
   ``POST /requests/{id}/actions`` — 调卷函: file, list one's own, the inbox by role, one with its history, take a step
@@ -49,6 +51,7 @@ from pipeline.access._grants import GrantStore
 from pipeline.access._manifest_cache import ManifestCache
 from pipeline.access._middleware import AuditMiddleware
 from pipeline.access._routes import dossier_routes
+from pipeline.access._search import search_routes
 from pipeline.access._service import FetchService
 from pipeline.access._users import UserStore
 from pipeline.access._views import ApiError, error_response, note_audit
@@ -58,6 +61,7 @@ from pipeline.access.requests import RequestDesk, Sweeper, request_routes
 from pipeline.access.web import Web, WebAuth, service_key, web_routes
 from pipeline.common import utcnow
 from pipeline.errors import StoreError
+from pipeline.search import SearchIndex
 from pipeline.storage import ObjectMissing, ObjectStore, StoreConfig
 
 
@@ -66,9 +70,10 @@ def create_app(store_config: StoreConfig, *, database: Database, store: ObjectSt
                presign_seconds: int = 0, audit_wait: float = 10.0, audit_prefix: str = AUDIT_PREFIX,
                audit_linger: float = 0.005, clock: Clock = utcnow, sweep_seconds: float = 30.0,
                session_hours: float = 8.0, cookie_secure: bool | None = None,
-               operations: DeskSources | None = None) -> FastAPI:
+               search: SearchIndex | None = None, operations: DeskSources | None = None) -> FastAPI:
     """The fetch service, the request API and the web pages over one store and one access database; see the
-    module docstring. ``clock`` decides when access and tokens expire (sessions follow the real time)."""
+    module docstring. ``clock`` decides when access and tokens expire (sessions follow the real time); ``search``
+    is the full-text index (None: ``/search`` answers 503)."""
     store = store or ObjectStore(store_config)
     tokens = TokenStore(database, cache_ttl=cache_ttl, clock=clock)
     grants = GrantStore(database, cache_ttl=cache_ttl, clock=clock)
@@ -86,7 +91,7 @@ def create_app(store_config: StoreConfig, *, database: Database, store: ObjectSt
     users = UserStore(database)
     operators = Desk.open(operations, database, audit, clock) if operations is not None else None
     web = Web(service, desk, WebAuth(users, service_key(database, "web-csrf"), session_hours, cookie_secure), users,
-              grants, operators)
+              grants, search, operators)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -104,6 +109,7 @@ def create_app(store_config: StoreConfig, *, database: Database, store: ObjectSt
     app.add_middleware(AuditMiddleware, audit=audit, wait=audit_wait)
     add_error_handlers(app)
     app.include_router(dossier_routes(service))
+    app.include_router(search_routes(search, grants, service))
     app.include_router(request_routes(desk, service.principal))
     app.include_router(web_routes(web))
     return app

@@ -26,7 +26,7 @@ from sqlalchemy import select, update
 
 from pipeline.access._cache import TtlCache
 from pipeline.access.db import Database, tables
-from pipeline.common import utcnow
+from pipeline.common import folded_name, utcnow
 from pipeline.errors import BadInputError, DossierError, NotFoundError
 
 TOKEN_MARK = "dos_"
@@ -47,7 +47,7 @@ def normalise_agency(name: str) -> str:
     """An agency name as compared and stored: NFKC, inner whitespace collapsed, validated."""
     if not isinstance(name, str):
         raise BadInputError("agency name must be text")
-    text = " ".join(unicodedata.normalize("NFKC", name).split())
+    text = folded_name(name)
     if not text:
         raise BadInputError("agency name is empty")
     if len(text) > 100:

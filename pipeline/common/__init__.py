@@ -11,12 +11,14 @@ from pipeline.common.files import (
 )
 from pipeline.common.fonts import CJK_FONT_FILE, cjk_font_file
 from pipeline.common.heap import return_free_memory
+from pipeline.common.names import folded_name
 from pipeline.common.problems import syntax_problem, validation_problems
 from pipeline.common.tools import ToolResult, run_tool, tied_to_parent
 
 __all__ = [
     "CJK_FONT_FILE",
     "cjk_font_file",
+    "folded_name",
     "ToolResult",
     "return_free_memory",
     "run_tool",

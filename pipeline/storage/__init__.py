@@ -1,6 +1,6 @@
 """The object store: settings and client, the embedded SeaweedFS, publishing (manifest last) and fetching, case keys."""
 
-from pipeline.storage._casekey import case_key, case_no_from_key, normalise_case_no
+from pipeline.storage._casekey import case_key, case_no_from_key, normalise_case_no, printed_case_no
 from pipeline.storage._embedded import EmbeddedStore, free_base_port
 from pipeline.storage._embedded_files import port_plan
 from pipeline.storage._fetch import (
@@ -9,7 +9,9 @@ from pipeline.storage._fetch import (
     fetch_via_server,
     load_manifest,
     manifest_versions,
+    published_cases,
     read_dossier_manifest,
+    withdraw_dossier,
 )
 from pipeline.storage._layout import CATALOGUE_NAME, REPORT_NAME, DossierNotFound, IntegrityError, dossier_prefix
 from pipeline.storage._publish import publish_dossier
@@ -35,6 +37,9 @@ __all__ = [
     "manifest_versions",
     "normalise_case_no",
     "port_plan",
+    "printed_case_no",
+    "published_cases",
     "publish_dossier",
     "read_dossier_manifest",
+    "withdraw_dossier",
 ]

@@ -85,6 +85,11 @@ def normalise_case_no(s: str) -> str:
     return text
 
 
+def printed_case_no(canonical: str) -> str:
+    """A canonical case number as courts print it: with full-width brackets, （2019）豫0727刑初172号."""
+    return canonical.replace(OPEN, "（").replace(CLOSE, "）")
+
+
 def case_key(s: str) -> str:
     """The URL-, S3- and file-name-safe key of a case number: lowercase unpadded base32 of its canonical UTF-8."""
     canonical = normalise_case_no(s)

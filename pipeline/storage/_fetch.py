@@ -7,7 +7,7 @@ import os
 import shutil
 import ssl
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,8 +16,9 @@ from urllib.parse import quote
 from pipeline.common import sha256_stream
 from pipeline.errors import DossierError, StoreError
 from pipeline.models import DossierManifest
-from pipeline.storage._casekey import case_key, normalise_case_no
+from pipeline.storage._casekey import case_key, case_no_from_key, normalise_case_no
 from pipeline.storage._layout import (
+    CASES_PREFIX,
     CATALOGUE_NAME,
     MANIFEST_NAME,
     REPORT_NAME,
@@ -199,3 +200,20 @@ def fetch_via_server(url: str, token: str, case_no: str, out_dir: Path,
     except BaseException:
         target.abort()
         raise
+
+
+def published_cases(store: ObjectStore) -> Iterator[str]:
+    """The case numbers whose dossier exists for readers (a ``dossier.json`` that is not deleted), in key order."""
+    suffix = "/" + MANIFEST_NAME
+    for info in store.list_keys(CASES_PREFIX):
+        if info.key.endswith(suffix) and info.key.count("/") == 2:
+            yield case_no_from_key(info.key[len(CASES_PREFIX):-len(suffix)])
+
+
+def withdraw_dossier(store: ObjectStore, case_no: str) -> ManifestRef:
+    """Withdraw a published dossier: a delete marker hides its ``dossier.json`` from every reader, so the dossier no
+    longer exists for them; every stored version (volumes, originals, earlier manifests) stays as it was. Returns the
+    manifest that was withdrawn (DossierNotFound when there is none)."""
+    ref = load_manifest(store, case_no)
+    store.delete(dossier_prefix(ref.manifest.case_no) + MANIFEST_NAME)
+    return ref

@@ -17,6 +17,7 @@ from pipeline.access.desk import Desk
 from pipeline.access.requests import RequestDesk
 from pipeline.access.web._render import render
 from pipeline.access.web._session import WebAuth
+from pipeline.search import SearchIndex
 
 MAX_FORM_FIELD = 4000
 
@@ -30,6 +31,7 @@ class Web:
     auth: WebAuth
     users: UserStore
     grants: GrantStore
+    search: SearchIndex | None = None
     operations: Desk | None = None  # the operators' desk, where the service knows a state folder
 
     def page(self, request: Request, template: str, who: Principal | None, status: int = 200, **context) -> Response:
