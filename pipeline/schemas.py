@@ -17,6 +17,8 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "dossier.schema.json": models.DossierManifest,
     "catalogue.schema.json": models.Catalogue,
     "report.schema.json": models.Report,
+    "status.schema.json": models.StatusReport,
+    "case-history.schema.json": models.CaseHistory,
 }
 
 SCHEMA_BASE_URI = "https://scan-to-dossier.example.org/schemas/"

@@ -46,6 +46,11 @@ below takes the area it needs as an argument and never reads the environment its
 ``DOSSIER_SEARCH_BACKEND``         the full-text index: ``tantivy`` (a folder), ``postgresql`` (the access database's
                                    server, DOSSIER_DB_URL) or ``auto`` (default: PostgreSQL when DOSSIER_DB_URL is one)
 ``DOSSIER_SEARCH_INDEX``           the Tantivy index folder (default ``<state>/search``)
+``DOSSIER_LANG``                   the language of what operators read: ``zh_CN`` (default) or ``en``
+``DOSSIER_TIMEZONE``               the time zone times are shown in (default ``Asia/Shanghai``)
+``DOSSIER_FIRST_HEARTBEAT_SECONDS``, ``DOSSIER_STUCK_RUN_SECONDS``, ``DOSSIER_RUN_RETRY_DELAYS``: the watcher's
+                                   and automations' limits (see :class:`OperationsSettings`)
+``DOSSIER_SIGN_TIMEOUT``           seconds a signature may take
 =================================  ===================================================================================
 """
 
@@ -59,16 +64,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from pipeline.errors import SettingsError
 
 
-class _Area(BaseSettings):
-    """One area's settings; every field's alias is the variable it is read from."""
+class _Area(BaseModel):
+    """One area's settings; every field's alias is the variable it is read from, and no other variable is read.
 
-    model_config = SettingsConfigDict(populate_by_name=True, env_ignore_empty=True, extra="ignore", frozen=True)
+    A plain model, not pydantic-settings' ``BaseSettings``: that one also reads a variable named like each field
+    (``home`` read ``HOME``: every command run without DOSSIER_HOME used the user's home as its state folder)."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Self:
@@ -208,6 +215,30 @@ class SearchSettings(_Area):
     def folder(self, layout: StateLayout) -> Path:
         """The Tantivy index folder: DOSSIER_SEARCH_INDEX, else the state folder's."""
         return self.index or layout.search_index
+class LocaleSettings(_Area):
+    """How people read what the pipeline tells them: the language of its messages and the local time shown."""
+
+    language: str = Field("zh_CN", alias="DOSSIER_LANG", pattern=r"^(zh_CN|zh|en)([._@].*)?$")
+    """zh_CN (default) or en: reason.txt, `dossier status`, review notes and the command line's errors."""
+    timezone: str = Field("Asia/Shanghai", alias="DOSSIER_TIMEZONE")
+    """The time zone times are shown in (an IANA name); stored times stay UTC."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Asia/Shanghai)") from None
+        return value
+
+    def zone(self):
+        """The time zone to show times in."""
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(self.timezone)
 
 
 class Settings(BaseModel):
@@ -223,6 +254,7 @@ class Settings(BaseModel):
     operations: OperationsSettings = OperationsSettings.model_construct()
     access: AccessSettings = AccessSettings.model_construct()
     search: SearchSettings = SearchSettings.model_construct()
+    locale: LocaleSettings = LocaleSettings.model_construct()
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None) -> Settings:

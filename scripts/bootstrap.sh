@@ -11,6 +11,7 @@ DEBIAN_PACKAGES=(
   tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-eng tesseract-ocr-osd   # OCR
   qpdf poppler-utils                                                        # structural check, pdftotext
   fonts-wqy-zenhei                                                          # the CJK TrueType font embedded in volumes
+  fonts-hanazono                                                            # TrueType for CJK it lacks (Ext. B: 𠮷)
   fonts-arphic-ukai fonts-arphic-uming                                      # only for synthetic sample/test pages
   icc-profiles-free                                                         # sRGB ICC v2 for the PDF/A OutputIntent
   default-jre-headless libpdfbox2-java libactivation-java libjaxb-api-java  # PDFBox Preflight (PDF/A-1b validator)

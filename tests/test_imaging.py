@@ -182,6 +182,28 @@ def test_sparse_page_is_not_blank(kind):
     assert not r.blank and r.ocr is not None
 
 
+def test_a_sparse_page_declared_at_a_resolution_that_shrinks_its_marks_away_is_not_blank():
+    p = page("page-number", 14, 300, specks=40)
+    r = prepare_page(p.image, 1200, PROFILE, "p0009.tif[0]", use_ocr=False)  # within the profile's range
+    assert not r.blank and r.ocr is not None
+    assert any(f.startswith("not-blank: marks at the scanned size") for f in r.flags)
+
+
+def test_a_blank_back_scanned_at_600_dpi_is_still_blank():
+    p = page("blank", 13, 600, bleed=0.1, specks=80, border=True)
+    r = prepare_page(p.image, 600, PROFILE, "p0008.tif[0]", use_ocr=False)
+    assert r.blank and r.ocr is None
+
+
+@pytest.mark.parametrize("declared", [1201, 65535, 4294967295, float("nan"), float("inf"), 0, -300])
+def test_a_declared_resolution_outside_the_profiles_range_is_taken_as_absent(declared):
+    p = page("record", 24, 300)
+    r = prepare_page(p.image, declared, PROFILE, "p0030.tif", use_ocr=False)
+    assert r.dpi == 300 and r.dpi_inferred and not r.blank
+    assert r.archive.size[0] > 2000
+    assert any(f.startswith("dpi-declared-ignored") for f in r.flags)
+
+
 def test_isolated_specks_are_not_marks():
     marks = np.zeros((800, 600), dtype=bool)
     marks[100:102, 100:102] = marks[500:503, 300:303] = True

@@ -4,7 +4,8 @@
 =================  ===================================================================================================
 ``process``        one batch folder into a signed, checked, published dossier (process.py: also rerun, reprocess)
 ``catalogue``      the 卷内目录 review of a paused run (catalogue.py)
-``watch``          hot folders (watch.py: also status)
+``watch``          hot folders (watch.py)
+``status``         every batch's state and the next step, a case's history; ``requeue`` (operators.py)
 ``store``          the embedded object store (store.py)
 ``serve``          the fetch service, tokens, grants and the audit log (access.py)
 ``request``        调卷函: file, list, act, report (request.py)
@@ -20,6 +21,7 @@ from flows.cli import (  # noqa: F401  (each adds its commands)
     access,
     catalogue,
     fetch,
+    operators,
     process,
     request,
     search,

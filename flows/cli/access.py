@@ -15,7 +15,18 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Column, Table
 
-from flows.cli._common import StateOption, app, console, err, layout, object_store, operator, reported, settings, stop
+from flows.cli._common import (
+    StateOption,
+    app,
+    command_actor,
+    console,
+    err,
+    layout,
+    object_store,
+    reported,
+    settings,
+    stop,
+)
 from pipeline.errors import BadInputError, ExitCode
 
 token_app = typer.Typer(help="Bearer tokens of requesting agencies.", no_args_is_help=True)
@@ -44,7 +55,8 @@ class AdminAudit:
         self.act = AuditFirst(AuditLog(store, kind="cli"), _admin_void)
 
     def __call__(self, **fields) -> None:
-        self.act.announce(**{"actor": operator(), "agency": "-", "status": 0, "bytes": 0, "result": "ok", **fields})
+        self.act.announce(**{"actor": command_actor(), "agency": "-", "status": 0, "bytes": 0, "result": "ok",
+                             **fields})
 
     def __enter__(self) -> AdminAudit:
         self.act.__enter__()
@@ -195,7 +207,7 @@ def change_grant(case_no: str, agency: str, revoke: bool, state: Path | None) ->
         canonical, agency = normalise_case_no(case_no), normalise_agency(agency)
         with AdminAudit(store) as audit:
             change = grants.revoke if revoke else grants.grant
-            record = change(canonical, agency, operator(), before_commit=lambda _: audit(
+            record = change(canonical, agency, command_actor(), before_commit=lambda _: audit(
                 action="grant.revoke" if revoke else "grant.add", case_no=canonical, case_key=case_key(canonical),
                 detail=f"agency={agency}"))
     console.print(f"case {record.case_no}: granted {', '.join(record.granted(grants.clock())) or '-'}; "

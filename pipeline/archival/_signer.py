@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pipeline.common import utcnow, write_private
-from pipeline.errors import VolumeError
+from pipeline.errors import SigningKeyError, VolumeError
 from pipeline.models import SigningPolicy
 from pipeline.settings import SigningSettings
 
@@ -107,6 +107,43 @@ def signer_from_settings(settings: SigningSettings) -> SignerConfig | None:
     pin = settings.pkcs11_pin.get_secret_value() if settings.pkcs11_pin else None
     return SignerConfig(kind="pkcs11", pkcs11_module=module, token_label=settings.pkcs11_token, key_label=key,
                         cert_label=settings.pkcs11_cert or key, pin=pin, **common)
+
+
+NO_KEY = ("no signing key is configured (DOSSIER_SIGN_PKCS12, or DOSSIER_SIGN_PKCS11_MODULE with its token and "
+          "key); the generated development key is used only when asked for (dossier process --development-key, or "
+          "DOSSIER_DEVELOPMENT_KEY=1: the demo and tests)")
+
+
+def require_signer(settings: SigningSettings, enabled: bool = True) -> None:
+    """Refuse work that must sign (``enabled``) when no key is configured (outside the demo) or the configured one
+    cannot be opened now: SigningKeyError, the machine's fault."""
+    if not enabled:
+        return
+    config = signer_from_settings(settings)
+    if config is None:
+        if not settings.development_key:
+            raise SigningKeyError(NO_KEY)
+        return
+    check_signer(config)
+
+
+def check_signer(config: SignerConfig) -> None:
+    """Whether the key can be used now, in milliseconds and without a token session: the PKCS#12 file opens with
+    its passphrase, or the PKCS#11 module is there. SigningKeyError naming the file otherwise."""
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    if config.kind == "pkcs11":
+        if not config.pkcs11_module or not Path(config.pkcs11_module).is_file():
+            raise SigningKeyError(f"PKCS#11 module {config.pkcs11_module} not found")
+        return
+    path = config.pkcs12_path
+    try:
+        data = Path(path).read_bytes() if path else b""
+        pkcs12.load_key_and_certificates(data, config.passphrase.encode() if config.passphrase else None)
+    except FileNotFoundError:
+        raise SigningKeyError(f"PKCS#12 file {path} not found") from None
+    except (OSError, ValueError) as exc:
+        raise SigningKeyError(f"cannot open PKCS#12 file {path}: {exc}") from None
 
 
 def make_self_signed(common_name: str, organisation: str, days: int = 825, key_size: int = 2048):

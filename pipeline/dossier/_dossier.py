@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from pipeline import __version__
 from pipeline.assembly import VolumeContext, add_text_layer, build_volume, cjk_font, numeral_font
 from pipeline.common import sha256_file, write_atomic
-from pipeline.errors import BadInputError, RefusedError, ReviewNeeded, SettingsError, VolumeError
+from pipeline.errors import BadInputError, RefusedError, ReviewNeeded, SigningKeyError, VolumeError
 from pipeline.models import (
     BatchManifest,
     Catalogue,
@@ -198,28 +198,23 @@ def make_volume(plan: VolumePlan, pages: dict[int, PageArtifact], context: Volum
     )
 
 
-NO_KEY = ("no signing key is configured (DOSSIER_SIGN_PKCS12, or DOSSIER_SIGN_PKCS11_MODULE with its token and "
-          "key); the generated development key is used only when asked for (dossier process --development-key, or "
-          "DOSSIER_DEVELOPMENT_KEY=1: the demo and tests)")
-
-
 def require_signing_key(signing: SigningSettings, profile: StandardProfile) -> None:
-    """Refuse, before any work, a run that would have to sign with a key nobody configured (SettingsError)."""
-    from pipeline.archival import signer_from_settings
+    """Refuse, before any work, a run that would have to sign with a key nobody configured or that cannot be opened
+    now (SigningKeyError: the machine's fault, the run is held until the key is back)."""
+    from pipeline.archival import require_signer
 
-    if profile.signing.enabled and signer_from_settings(signing) is None and not signing.development_key:
-        raise SettingsError(NO_KEY)
+    require_signer(signing, profile.signing.enabled)
 
 
 def signer_for_run(signing: SigningSettings, signing_dir: Path, profile: StandardProfile) -> SignerConfig:
     """The signing key: DOSSIER_SIGN_* when configured, else — only when the development key was asked for — the
     development key in ``signing_dir`` (marked so); SettingsError otherwise."""
-    from pipeline.archival import ensure_development_signer, signer_from_settings
+    from pipeline.archival import NO_KEY, ensure_development_signer, signer_from_settings
 
     config = signer_from_settings(signing)
     if config is None:
         if not signing.development_key:
-            raise SettingsError(NO_KEY)
+            raise SigningKeyError(NO_KEY)
         config = ensure_development_signer(signing_dir)
     return config.with_policy(profile.signing)
 
@@ -244,9 +239,9 @@ def require_owner(config: StoreConfig, case_no: str, owner: str) -> None:
         current = load_manifest(ObjectStore(config), case_no).manifest
     except DossierNotFound:
         return
-    if current.agency != owner:
-        raise RefusedError(f"case {case_no} is published by {current.agency or '(no agency)'}; a dossier of "
-                           f"{owner or '(no agency)'} may not supersede it: refused")
+    if current.agency != owner:  # the other agency is not named: a room learns nothing of other agencies' cases
+        raise RefusedError(f"case {case_no} is published by another agency; a dossier of {owner or '(no agency)'} "
+                           f"may not supersede it: refused")
 
 
 def original_entries(batch_dir: Path, batch_id: str) -> list[OriginalEntry]:

@@ -17,7 +17,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from PIL import Image
 from pydantic import BaseModel, Field, ValidationError
 
 from pipeline.common import utcnow, write_atomic
+from pipeline.messages import N_, say
 from pipeline.models import CatalogueCorrection, CatalogueEntry, VolumeCatalogue
 from pipeline.ocr import read_ocr_result
 from pipeline.pages import PageArtifact, PageCache
@@ -257,3 +258,18 @@ def save_corrections(folder: Path, corrections: Sequence[CatalogueCorrection]) -
     """Record the reviews in the work folder (a rerun applies them again instead of asking)."""
     data = [c.model_dump(mode="json") for c in corrections]
     write_atomic(folder / CORRECTIONS_FILE, json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8"))
+
+
+def case_reviews(folders: Iterable[Path]) -> list[tuple[str, datetime, str]]:
+    """Who reviewed the 卷内目录 of the runs in these work folders, when, and what they did: (by, at, what)."""
+    found = []
+    for folder in folders:
+        grouped: dict[tuple[str, datetime, int], list[CatalogueCorrection]] = {}
+        for c in load_corrections(folder):
+            grouped.setdefault((c.by, c.at, c.volume), []).append(c)
+        for (by, at, volume), items in grouped.items():
+            corrected = [f"{c.seq}.{c.field}" for c in items if c.action == "corrected"]
+            found.append((by, at, say(N_("volume {volume}: {corrected} corrected, {confirmed} confirmed"),
+                                      volume=volume, corrected=", ".join(corrected) or "0",
+                                      confirmed=sum(1 for c in items if c.action == "confirmed"))))
+    return found

@@ -193,6 +193,10 @@ def prepare_page(image: Image.Image, dpi: float | None, profile: StandardProfile
     dpi_value, inferred = _resolution(arr, dpi, profile, label, flags)
     src, out_dpi = _archive_source(arr, dpi_value, policy.archive_max_dpi)
     a = _analyse(src, out_dpi, profile)
+    if a.blank and src is not arr and _inked_as_scanned(arr, profile):
+        a.blank = False  # the marks were lost when the scan was brought down to its declared resolution
+        flags.append(f"not-blank: marks at the scanned size ({arr.shape[1]}x{arr.shape[0]} pixels) vanish at "
+                     f"{dpi_value:g} dpi brought down to {out_dpi:g}")
     skew, rotation = 0.0, 0
     if (policy.deskew or policy.orientation) and not a.blank:
         skew, rotation = _straighten(a, profile, reader if use_ocr else None, label, flags)
@@ -207,8 +211,15 @@ def prepare_page(image: Image.Image, dpi: float | None, profile: StandardProfile
 
 def _resolution(arr: np.ndarray, dpi: float | None, profile: StandardProfile, label: str,
                 flags: list[str]) -> tuple[float, bool]:
-    """The scan's resolution (snapped to a standard one, or inferred from its paper size) and whether inferred."""
-    if dpi is not None and dpi > 0:
+    """The scan's resolution (snapped to a standard one, or inferred from its paper size) and whether inferred.
+
+    A declared resolution above the profile's ``max_dpi`` (a TIFF tag of 65,535 dpi), or one that is not a positive
+    number, is taken as absent: believed, it would shrink a full page to a few pixels."""
+    if dpi is not None and not (math.isfinite(dpi) and 0 < dpi <= profile.resolution.max_dpi):
+        flags.append(f"dpi-declared-ignored: {dpi:,.0f} dpi is not a scan resolution (the profile allows up to "
+                     f"{profile.resolution.max_dpi})")
+        dpi = None
+    if dpi is not None:
         dpi = snap_dpi(float(dpi))
         _check_resolution(dpi, profile, label, flags)
     inferred = not dpi
@@ -227,6 +238,12 @@ def _archive_source(arr: np.ndarray, dpi: float, max_dpi: float) -> tuple[np.nda
     scale = max_dpi / dpi
     src = cv2.resize(arr, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA)
     return src, float(max_dpi)
+
+
+def _inked_as_scanned(arr: np.ndarray, profile: StandardProfile) -> bool:
+    """Whether the scan as it came, before any reduction, holds a real mark, judged at the resolution its pixel size
+    implies for a usual sheet: a page is never called blank that had ink at its scanned size."""
+    return not _analyse(arr, infer_dpi(arr.shape[1], arr.shape[0]).dpi, profile).blank
 
 
 def _analyse(src: np.ndarray, out_dpi: float, profile: StandardProfile) -> _Analysis:

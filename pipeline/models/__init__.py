@@ -56,8 +56,22 @@ from pipeline.models._report import (
     Check,
     Report,
 )
+from pipeline.models._status import (
+    BatchState,
+    BatchStatus,
+    CaseHistory,
+    HistoryEvent,
+    StatusReport,
+    WatcherSummary,
+)
 
 __all__ = [
+    "BatchState",
+    "BatchStatus",
+    "CaseHistory",
+    "HistoryEvent",
+    "StatusReport",
+    "WatcherSummary",
     "BatchManifest",
     "Catalogue",
     "CatalogueCorrection",

@@ -15,7 +15,9 @@ import base64
 import binascii
 import re
 import unicodedata
+from collections.abc import Callable
 
+from pipeline.common import escaped, invisible, invisible_characters
 from pipeline.errors import CaseNumberError
 
 MAX_INPUT_CHARS = 256
@@ -59,6 +61,9 @@ def normalise_case_no(s: str) -> str:
     if len(s) > MAX_INPUT_CHARS:
         raise CaseNumberError(f"case number is too long ({len(s)} characters, at most {MAX_CASE_NO_CHARS} are "
                               "plausible)")
+    hidden = invisible_characters(s)  # said as typed: NFKC turns U+3164 into U+1160
+    if hidden:
+        raise CaseNumberError(f"case number contains a control or invisible character ({hidden[0]}): '{escaped(s)}'")
     text = unicodedata.normalize("NFKC", s).translate(_FOLD)
     text = "".join(ch for ch in text if unicodedata.category(ch) != "Zs")  # spaces go; tabs and newlines are refused
     if not text:
@@ -72,17 +77,33 @@ def normalise_case_no(s: str) -> str:
         if ch in "/\\":
             raise CaseNumberError(f"case number contains a path separator {ch!r}: {s!r}")
         category = unicodedata.category(ch)
-        if category[0] == "C":
-            raise CaseNumberError(f"case number contains a control or invisible character ({_describe(ch)}): {s!r}")
+        if invisible(ch):  # controls, format marks, and letters that draw nothing (Hangul fillers)
+            raise CaseNumberError(f"case number contains a control or invisible character ({_describe(ch)}): "
+                                  f"'{escaped(s)}'")
+        if category == "Nd" and not "0" <= ch <= "9":
+            raise CaseNumberError(f"case number contains a digit other than 0-9 ({_describe(ch)}): '{escaped(s)}'")
         if not (category[0] == "L" or category in ("Nd", "Nl") or ch in _EXTRA_ALLOWED):
             raise CaseNumberError(f"case number contains a character not used in case numbers ({_describe(ch)}): {s!r}")
     if ".." in text or text.startswith("."):
         raise CaseNumberError(f"case number contains '..' or starts with '.': {s!r}")
-    if not any(unicodedata.category(ch) == "Nd" for ch in text):
+    if not any("0" <= ch <= "9" for ch in text):
         raise CaseNumberError(f"case number has no digits (a year or serial number is expected): {s!r}")
     if text.count(OPEN) != text.count(CLOSE):
         raise CaseNumberError(f"case number has unbalanced brackets: {s!r}")
     return text
+
+
+
+def same_case(case_no: str) -> Callable[[str], bool]:
+    """A test of whether another spelling names the same case (one that is no case number never does)."""
+    wanted = normalise_case_no(case_no)
+
+    def same(other: str) -> bool:
+        try:
+            return normalise_case_no(other) == wanted
+        except CaseNumberError:
+            return False
+    return same
 
 
 def printed_case_no(canonical: str) -> str:
