@@ -12,11 +12,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
+from pipeline.access.desk import RUN_KINDS
 from pipeline.storage import case_key
 
 CASE_TAG = "dossier-case:"
 """The tag ``dossier catalogue review`` finds a paused run of a case by (the case key: stable under any spelling)."""
-KIND_WORDS = {"process": "处理", "rerun": "重做", "reprocess": "重新处理"}
 _labelled: dict[str, dict] = {}  # flow run id → what it was labelled with (read by the failure hook)
 logger = logging.getLogger("dossier.runs")
 
@@ -30,7 +30,7 @@ def run_name(case_no: str, kind: str, volumes: Iterable[int] = (), room: str = "
         parts.append("、".join(f"第{n}卷" for n in numbers))
     elif room and batch:
         parts.append(f"{room}/{batch}")
-    word = KIND_WORDS.get(kind, kind)
+    word = RUN_KINDS.get(kind, kind)
     parts.append(f"{word}（{profile}）" if profile and kind == "reprocess" else word)
     return " · ".join(parts)
 

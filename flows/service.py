@@ -40,7 +40,7 @@ def desk_sources(settings: Settings, home: Path) -> DeskSources:
     ops = settings.operations
     return DeskSources(home=home, orchestrator=orchestrator,
                        hotfolders=(ops.hotfolder.resolve(),) if ops.hotfolder else (),
-                       rooms_file=ops.rooms_file or settings.layout(home).rooms_file)
+                       rooms_file=ops.rooms_file or settings.layout(home).rooms_file, zone=settings.locale.zone())
 
 
 def create_service(settings: Settings, home: Path, cache_ttl: float, presign_seconds: int,

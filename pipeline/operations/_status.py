@@ -141,14 +141,15 @@ def room_batches(hotfolder: Path, watcher: WatcherState | None, now: datetime, z
 
 def status_report(home: Path, runs: Sequence[RunView] = (), hotfolders: Sequence[Path] = (), *,
                   zone: tzinfo | None = None, now: datetime | None = None, rooms: Sequence[str] = (),
-                  states: Sequence[str] = (), limit: int | None = None) -> StatusReport:
+                  states: Sequence[str] = (), limit: int | None = None,
+                  entries: Sequence[LedgerEntry] | None = None) -> StatusReport:
     """Every batch of the state folder's hot folder(s), one state each, newest first (``rooms``/``states`` filter:
-    a state's code or its label)."""
+    a state's code or its label); ``entries``: the ledger's, when the caller read them already."""
     now = now or utcnow()
     watcher = read_watcher_state(home)
     by_id, by_batch = _runs_by(runs)
     rows = []
-    for entry in Ledger(home).entries():
+    for entry in Ledger(home).entries() if entries is None else entries:
         if entry.state == "requeued" and not Path(entry.claim_path).exists():
             continue  # claimed again since: its new entry says where it is
         run = by_id.get(entry.run_id or "") or by_batch.get((entry.case_no, entry.batch))

@@ -8,16 +8,20 @@ from pipeline.access._audit import AuditLog
 from pipeline.access._auth import Clock
 from pipeline.access.db import Database
 from pipeline.access.desk._batch_images import BatchImages
+from pipeline.access.desk._cases import CasesDesk
 from pipeline.access.desk._context import DeskContext, DeskSources
 from pipeline.access.desk._reviews import ReviewStation
+from pipeline.access.desk._rooms import RoomsDesk
 from pipeline.common import utcnow
 
 
 @dataclass
 class Desk:
-    """The operators' desk: the review station (and the rooms, their batches and cases)."""
+    """The operators' desk: the rooms and their batches, the cases, the review station, the batches' pictures."""
 
     context: DeskContext
+    rooms: RoomsDesk
+    cases: CasesDesk
     reviews: ReviewStation
     images: BatchImages
 
@@ -25,4 +29,4 @@ class Desk:
     def open(cls, sources: DeskSources, db: Database, audit: AuditLog, clock: Clock = utcnow) -> Desk:
         """The desk over a state folder, the access database and the service's audit log."""
         context = DeskContext(sources, db, audit, clock)
-        return cls(context, ReviewStation(context), BatchImages(context))
+        return cls(context, RoomsDesk(context), CasesDesk(context), ReviewStation(context), BatchImages(context))

@@ -40,6 +40,12 @@ def rooms_seen(who: Principal, rooms: Iterable[str]) -> list[str]:
     return sorted(r for r in known if may_see(who, r))
 
 
+def may_rerun(who: Principal, run_status: str) -> bool:
+    """Whether the person may rebuild a volume of a run in that state: an operator a run that failed, a desk
+    administrator any (a published case is republished)."""
+    return every_room(who) or run_status == "failed"
+
+
 def may_reprocess(who: Principal) -> bool:
     """Whether the person may rebuild a published case under another standard profile (republishing it)."""
     return every_room(who)

@@ -12,3 +12,9 @@ DOUBT_WORDS = {
 def doubt_words(flags: list[str]) -> str:
     """A field's flags as a reviewer reads them: 缺失、识别把握不大."""
     return "、".join(DOUBT_WORDS.get(f, f) for f in flags)
+
+EVENT_KINDS = {"try": "批次", "run": "运行", "review": "审核", "publication": "发布"}
+RUN_KINDS = {"process": "处理", "rerun": "重做", "reprocess": "重新处理"}
+RUN_STATES = {"running": "运行中", "review": "等待审核", "failed": "失败", "built": "已生成，未发布",
+              "published": "已发布"}
+"""The desk's words for a case's events, its runs' kinds and their states."""
