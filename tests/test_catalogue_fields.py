@@ -8,12 +8,11 @@ from PIL import Image
 
 from pipeline.errors import BadInputError
 from pipeline.models import CatalogueEntry, EntryEvidence, FieldEvidence, VolumeCatalogue
-from pipeline.ocr import OcrLine, OcrResult, OcrWord
+from pipeline.ocr import OcrLine, OcrResult, OcrWord, ink_rows, render_line
 from pipeline.structure import ReviewedRow, apply_review, find_documents, reapply, volumes_to_review
 from pipeline.structure._dates import looks_like_date, read_date_line
 from pipeline.structure._divisions import check_authority
 from pipeline.structure._fields import read_fields
-from pipeline.structure._lines import ink_rows, render_line
 from pipeline.structure._numbers import find_doc_no
 from tests.structure_helpers import page_artifact, save_g4
 
@@ -239,8 +238,8 @@ def _sealed_page(tmp_path, date: str = "二〇二二年二月二十八日", read
 
 @pytest.fixture(scope="module")
 def lines():
+    from pipeline.ocr import line_reader
     from pipeline.standard import load_profile
-    from pipeline.structure import line_reader
 
     return line_reader(load_profile(None).ocr, None)
 

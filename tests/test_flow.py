@@ -112,7 +112,7 @@ def test_the_manifest_names_the_ocr_engine_and_the_digests_of_its_models(sample_
 
     ocr = manifest_of(sample_run).ocr
     installed = ppocr_models()
-    assert ocr.engine == "ppocr" and ocr.version == f"rapidocr-onnxruntime {installed.version}"
+    assert ocr.engine == "ppocr" and ocr.version == f"rapidocr {installed.version}" == "rapidocr 3.10.0"
     assert {(m.file, m.sha256) for m in ocr.models} == {
         (installed.path(r).name, sha256_file(installed.path(r))) for r in ("det", "rec")}
 

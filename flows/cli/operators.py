@@ -173,7 +173,7 @@ def requeue(
             raise BadInputError("which hot folder? give --hotfolder (no watcher of this state folder has run)")
         ledger = Ledger(folder)
         entry = find_quarantined(ledger, Path(hot), room, name)
-        with AdminAudit(object_store(home)) as audit:  # stored before the batch moves: no entry, no requeue
+        with AdminAudit(object_store(home), home) as audit:  # stored before the batch moves: no entry, no requeue
             audit(action="batch.requeue", actor=who, case_no=entry.case_no, target=f"{room}/{name}",
                   detail=f"fingerprint {entry.fingerprint[:16]}; was: {entry.reason[:300]}")
             done = put_back(ledger, Path(hot), room, name, who)

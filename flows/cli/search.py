@@ -107,7 +107,7 @@ def search(words: Annotated[list[str], typer.Argument(help="what to find (every 
             results = index.search(query, scope, filters, limit)
         finally:
             index.close()
-        with AdminAudit(object_store(state)) as audit:
+        with AdminAudit(object_store(state), state) as audit:
             audit(action="search", search=query, hits=results.total, agency=agency or "-",
                   **({"search_case": normalise_case_no(case)} if case else {}))
         _print(results)
@@ -127,7 +127,7 @@ def withdraw(case_no: Annotated[str, typer.Argument(help="案号 of the publishe
         store = object_store(state)
         canonical = normalise_case_no(case_no)
         current = load_manifest(store, canonical)
-        with AdminAudit(store) as audit:
+        with AdminAudit(store, state) as audit:
             audit(action="dossier.withdraw", case_no=canonical, case_key=case_key(canonical),
                   manifest_version=current.version_id or "-", detail=reason.strip()[:500])
             withdraw_dossier(store, canonical)

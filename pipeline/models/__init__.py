@@ -43,6 +43,7 @@ from pipeline.models._pages import (
     PageSource,
 )
 from pipeline.models._profile import (
+    EngineModel,
     ImagingPolicy,
     OcrPolicy,
     PdfaPolicy,
@@ -89,6 +90,7 @@ __all__ = [
     "InputPolicy",
     "ModelFileEntry",
     "OcrEngineEntry",
+    "EngineModel",
     "OcrPolicy",
     "OriginalEntry",
     "PageRecord",

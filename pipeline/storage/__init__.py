@@ -1,6 +1,7 @@
 """The object store: settings and client, the embedded SeaweedFS, publishing (manifest last) and fetching, case keys."""
 
 from pipeline.storage._casekey import case_key, case_no_from_key, normalise_case_no, printed_case_no, same_case
+from pipeline.storage._config import StoreConfig
 from pipeline.storage._embedded import EmbeddedStore, free_base_port
 from pipeline.storage._embedded_files import port_plan
 from pipeline.storage._fetch import (
@@ -10,12 +11,13 @@ from pipeline.storage._fetch import (
     load_manifest,
     manifest_versions,
     published_cases,
+    published_manifests,
     read_dossier_manifest,
     withdraw_dossier,
 )
 from pipeline.storage._layout import CATALOGUE_NAME, REPORT_NAME, DossierNotFound, IntegrityError, dossier_prefix
 from pipeline.storage._publish import publish_dossier
-from pipeline.storage._s3 import ObjectMissing, ObjectStore, StoreConfig
+from pipeline.storage._s3 import ObjectInfo, ObjectMissing, ObjectStore
 
 __all__ = [
     "CATALOGUE_NAME",
@@ -23,6 +25,7 @@ __all__ = [
     "EmbeddedStore",
     "IntegrityError",
     "ManifestRef",
+    "ObjectInfo",
     "ObjectMissing",
     "ObjectStore",
     "REPORT_NAME",
@@ -41,6 +44,7 @@ __all__ = [
     "same_case",
     "published_cases",
     "publish_dossier",
+    "published_manifests",
     "read_dossier_manifest",
     "withdraw_dossier",
 ]

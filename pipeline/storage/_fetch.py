@@ -8,13 +8,14 @@ import shutil
 import ssl
 import tempfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
 from pipeline.common import sha256_stream
-from pipeline.errors import DossierError, StoreError
+from pipeline.errors import CaseNumberError, DossierError, StoreError
 from pipeline.models import DossierManifest
 from pipeline.storage._casekey import case_key, case_no_from_key, normalise_case_no
 from pipeline.storage._layout import (
@@ -58,6 +59,19 @@ def load_manifest(store: ObjectStore, case_no: str, version_id: str | None = Non
         raise StoreError(f"{store.bucket}/{key} version {info.version_id} is not a valid dossier manifest: {exc}") \
             from exc
     return ManifestRef(manifest, data, info.version_id)
+
+
+def published_manifests(store: ObjectStore, workers: int = 8) -> Iterator[ManifestRef]:
+    """The latest manifest of every published dossier, read ``workers`` at a time (a case folder without a
+    readable ``dossier.json`` is skipped: it is not a dossier)."""
+    def load(key: str) -> ManifestRef | None:
+        try:
+            return load_manifest(store, case_no_from_key(key))
+        except (CaseNumberError, StoreError):
+            return None
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        yield from (ref for ref in pool.map(load, store.list_folders(CASES_PREFIX)) if ref is not None)
 
 
 def read_dossier_manifest(store: ObjectStore, case_no: str, version_id: str | None = None) -> DossierManifest:

@@ -4,7 +4,6 @@ from pipeline.structure._boundaries import find_documents
 from pipeline.structure._headings import has_title
 from pipeline.structure._layout import PageLayout
 from pipeline.structure._lexicon import levenshtein
-from pipeline.structure._lines import LineReader, line_reader
 from pipeline.structure._regions import Region, field_region
 from pipeline.structure._review import (
     LABELS,
@@ -41,8 +40,6 @@ __all__ = [
     "find_documents",
     "has_title",
     "levenshtein",
-    "LineReader",
-    "line_reader",
     "plan_volumes",
     "volume_catalogue",
 ]
