@@ -20,7 +20,6 @@ import hashlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,7 +32,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.fetch import cpu_seconds, pct  # noqa: E402
+from bench.fetch import cpu_seconds, pct, start_service  # noqa: E402
 from pipeline.access import Database, UserStore  # noqa: E402
 from pipeline.common import utcnow  # noqa: E402
 from pipeline.dossier import ProgressFile, RunRecord, save_run, work_folder  # noqa: E402
@@ -136,25 +135,8 @@ def main() -> int:
         users.create("boss", PASSWORD, "河南省封丘县人民法院", ["ops-admin"], "赵管理")
         users.create("op1", PASSWORD, "河南省封丘县人民法院", ["operator"], "李扫描", rooms=["room-1"])
         db.dispose()
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        env = {**os.environ, "DOSSIER_HOME": str(state), "PYTHONPATH": str(ROOT)}
-        for name in ("DOSSIER_S3_ENDPOINT", "DOSSIER_DB_URL", "PREFECT_API_URL"):
-            env.pop(name, None)
-        api = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve", "--port", str(port)], env=env, cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=open(tmp / "serve.log", "wb"))
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or api.poll() is not None:
-                raise SystemExit(f"service did not start; see {tmp / 'serve.log'}")
-            time.sleep(0.2)
+        api, url = start_service(state, tmp / "serve.log", unset=("DOSSIER_S3_ENDPOINT", "DOSSIER_DB_URL",
+                                                                  "PREFECT_API_URL"))
         print(f"service pid {api.pid} on {url}; cores {os.cpu_count()}; load average {os.getloadavg()[0]:.1f}")
         boss, op1 = signed_in(url, "boss"), signed_in(url, "op1")
         rooms = measure(boss, "/web/operations/", args.requests, api.pid)
