@@ -7,7 +7,7 @@ from pipeline.operations._folders import HotFolder, HotFolderError
 from pipeline.operations._intake import Intake, check_claim
 from pipeline.operations._ledger import Ledger, LedgerEntry, RunFault, entry_files
 from pipeline.operations._names import room_name
-from pipeline.operations._reasons import Reason, ReasonKind, advice_for
+from pipeline.operations._reasons import Reason, ReasonKind, advice_for, reason_parts
 from pipeline.operations._requeue import find_quarantined, requeue
 from pipeline.operations._rooms import (
     RoomBinding,
@@ -55,6 +55,7 @@ __all__ = [
     "fingerprint",
     "find_quarantined",
     "advice_for",
+    "reason_parts",
     "case_history",
     "entry_files",
     "entry_status",

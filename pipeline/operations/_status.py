@@ -105,7 +105,8 @@ def entry_status(entry: LedgerEntry, run: RunView | None, watcher: WatcherState 
         state, label = "running", say(LABELS["running"])
     return BatchStatus(room=entry.room, batch=Path(where or entry.batch).name, case_no=entry.case_no, state=state,
                        label=label, since=since, since_local=local(since, zone), reason=reason, next_step=step,
-                       run_id=entry.run_id, attempts=entry.attempts, where=where or "")
+                       reason_kind=entry.reason_kind if state == "quarantined" else "", run_id=entry.run_id,
+                       attempts=entry.attempts, where=where or "")
 
 
 def room_batches(hotfolder: Path, watcher: WatcherState | None, now: datetime, zone: tzinfo | None,

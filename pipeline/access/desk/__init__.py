@@ -19,7 +19,7 @@ from pipeline.access.desk._scope import (
     may_see,
     rooms_seen,
 )
-from pipeline.access.desk._words import DOUBT_WORDS, EVENT_KINDS, RUN_KINDS, RUN_STATES, doubt_words
+from pipeline.access.desk._words import DOUBT_WORDS, EVENT_KINDS, RUN_KINDS, RUN_STATES, desk_reason, doubt_words
 
 __all__ = [
     "MOVING",
@@ -33,6 +33,7 @@ __all__ = [
     "RoomsView",
     "DATE_HELP",
     "DOUBT_WORDS",
+    "desk_reason",
     "EVENT_KINDS",
     "HIDDEN",
     "OPERATOR",

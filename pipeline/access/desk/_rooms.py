@@ -16,6 +16,7 @@ from pipeline.access._auth import Principal
 from pipeline.access.desk._context import DeskContext, Hidden, RunSeen
 from pipeline.access.desk._orchestrator import OrchestratorUnavailable
 from pipeline.access.desk._scope import every_room, may_reprocess, may_rerun, may_see, rooms_seen
+from pipeline.access.desk._words import desk_reason
 from pipeline.dossier import PageImage, RunProgress, find_runs, load_page_index, load_progress, run_files
 from pipeline.errors import BadInputError, NotFoundError, RefusedError
 from pipeline.models import BatchStatus, StatusReport, WatcherSummary
@@ -97,6 +98,9 @@ class BatchView:
     bad: frozenset[int]
     may_requeue: bool
     may_rerun: bool
+    why: str = ""
+    detail: str = ""
+    step: str = ""
 
 
 def _sectioned(rows: Iterable[BatchRow], published: int) -> dict[str, list[BatchRow]]:
@@ -204,7 +208,7 @@ class RoomsDesk:
         reason = row.status.reason or ""
         bad = frozenset(p.position for p in pages if p.file in reason or (p.flags and not p.blank))
         return BatchView(row, pages, bad, row.status.state == "quarantined",
-                         row.run is not None and may_rerun(who, row.run.status))
+                         row.run is not None and may_rerun(who, row.run.status), *desk_reason(row.status))
 
     def requeue(self, who: Principal, room: str, batch: str) -> str:
         """Put a quarantined batch of the person's room back in its room (audited first); where it went."""
