@@ -12,16 +12,12 @@ import threading
 import uuid
 
 import httpx
-import numpy as np
 import pytest
-from PIL import Image
 
-from pipeline.dossier import load_review_sheet, page_file
 from pipeline.operations import RoomPolicy
-from pipeline.settings import StateLayout
 from tests.a11y import live_problems
 from tests.access_fixtures import PASSWORD
-from tests.desk_fixtures import desk_service
+from tests.desk_fixtures import check_crop, desk_service
 from tests.ops_fixtures import AGENCY, store_environment, wait_for
 from tests.store_fixtures import unique_case_no
 from tests.test_review import paused_run, profile, review_batch
@@ -104,25 +100,11 @@ def test_the_crop_beside_the_date_comes_from_the_region_of_its_page(desk, paused
     assert src, "no crop beside the date"
     crop = client.get(src.group(1))
     assert crop.status_code == 200 and crop.headers["content-type"] == "image/png"
-    shown = np.asarray(Image.open(__import__("io").BytesIO(crop.content)).convert("L"), dtype=float)
-
-    folder = next((state / "work").glob("*/*"))
-    sheet = load_review_sheet(folder, 1)
-    region = sheet.regions[2]["date"]
-    assert [region.position, *region.box] == [int(src.group(2)), *map(int, src.group(3).split(","))]
-    page = sheet.pages[region.position]
-    assert page.file == "009.jpg"  # the judgment's (last) page, where its 落款 is
-    with Image.open(page_file(StateLayout(state).page_cache, page.key, page.grey or page.image)) as img:
-        grey = img.convert("L")
-
-    def looks(box) -> np.ndarray:
-        return np.asarray(grey.crop(box).resize(shown.shape[::-1], Image.Resampling.LANCZOS), dtype=float)
-
-    same = np.abs(looks(region.box) - shown).mean()
-    x0, y0, x1, y1 = region.box
-    elsewhere = np.abs(looks((x0, 0, x1, y1 - y0)) - shown).mean()  # as large a box at the top of the page
-    assert same < 6 < elsewhere, (same, elsewhere)
-    assert (shown < 128).mean() > 0.01  # there is print in it (the 落款 with its date), not blank paper
+    found = check_crop(crop.content, state, next((state / "work").glob("*/*")), 1, 2, "date")
+    assert [found.position, *found.box] == [int(src.group(2)), *map(int, src.group(3).split(","))]
+    assert found.file == "009.jpg"  # the judgment's (last) page, where its 落款 is
+    assert found.same < 6 < found.elsewhere, found
+    assert found.ink > 0.01  # there is print in it (the 落款 with its date), not blank paper
 
 
 def test_the_station_is_legible_at_1366_by_768_with_labelled_fields_and_readable_contrast(desk, paused, browser):
