@@ -181,7 +181,7 @@ def test_a_quarantined_batch_requeued_from_its_page_publishes(desk, browser):
     page.get_by_role("link", name="q1", exact=True).click()
     assert page.get_by_role("heading", name=re.compile("批次 q1")).is_visible()
     shown = page.inner_text("main")  # why and what to do, in Chinese; the technical detail folded away
-    assert "该扫描室无权发布此批次" in shown and "点本页的「重新排队」" in shown and "refused" not in shown
+    assert "该扫描室无权发布此批次" in shown and "点「重新排队」" in shown and "refused" not in shown
     shot(page, "batch-quarantined")
     write_rooms(desk.rooms, desk.base, extra_room1=(r"\(2023\)豫0727刑初\d+号",))  # the administrator allows it
     page.get_by_role("button", name="重新排队").click()
@@ -288,6 +288,19 @@ def test_a_rerun_started_at_the_desk_is_named_with_its_case_number_in_prefect(de
     runs = wait_for(lambda: [r for r in desk.stack.flow_runs("rerun-volume") if r.name == f"{case_no} · 第1卷 · 重做"],
                     60, "the rerun on the server")
     assert f"案号:{case_no}" in runs[0].tags and "room:room-1" in runs[0].tags
+    page.get_by_role("link", name=case_no).first.click()  # the case's history names the rerun, linked to Prefect
+    page.wait_for_url(re.compile(r"/web/operations/cases/"))
+    case_url = page.url
+    rerun_row = page.locator("tr", has=page.get_by_role("link", name=f"查看运行 {str(runs[0].id)[:8]}"))
+
+    def rerun_listed() -> bool:
+        load(page, case_url)
+        return rerun_row.count() == 1 and "重做" in rerun_row.inner_text()
+
+    wait_for(rerun_listed, RUN_TIMEOUT, "the rerun in the case's history", interval=1.0)
+    assert rerun_row.get_by_role("link").get_attribute("href").startswith(desk.stack.url.removesuffix("/api"))
+    shot(page, "case-history")
+    assert live_problems(page) == []
     started = [e for e in desk.svc.entries() if e["action"] == "desk.run.rerun" and e.get("case_no") == case_no]
     assert started and started[0]["actor"] == f"user:{desk.svc.user_id('boss')}"
     entries = [e for e in read_audit(desk.svc.store, desk.svc.audit_prefix) if e.get("path", "").startswith(

@@ -23,7 +23,7 @@ RUN_STATES = {"running": "运行中", "review": "等待审核", "failed": "失�
 """The desk's words for a case's events, its runs' kinds and their states."""
 
 
-DESK_ACTS = {"requeue": "点本页的「重新排队」", "rerun": "点本页的「重做所选的卷」",
+DESK_ACTS = {"requeue": "在批次页点「重新排队」", "rerun": "在批次页点「重做所选的卷」",
              "review": "点「审核卷内目录」，在审核台核对后提交"}
 """How a step the CLI does by a command is done at the desk."""
 KEPT_ADVICE = frozenset({ReasonKind.BAD_INPUT, ReasonKind.DECISION, ReasonKind.DUPLICATE})
