@@ -17,9 +17,10 @@ from pipeline.access.desk._context import DeskContext, Hidden, RunSeen
 from pipeline.access.desk._orchestrator import OrchestratorUnavailable
 from pipeline.access.desk._scope import every_room, may_reprocess, may_rerun, may_see, rooms_seen
 from pipeline.access.desk._words import desk_reason
+from pipeline.capture import inspect_batch
 from pipeline.dossier import PageImage, RunProgress, find_runs, load_page_index, load_progress, run_files
 from pipeline.errors import BadInputError, NotFoundError, RefusedError
-from pipeline.models import BatchStatus, StatusReport, WatcherSummary
+from pipeline.models import BatchStatus, InputPolicy, StatusReport, WatcherSummary
 from pipeline.operations import (
     HotFolder,
     Ledger,
@@ -101,6 +102,17 @@ class BatchView:
     why: str = ""
     detail: str = ""
     step: str = ""
+    unread: bool = False  # the pages are the batch's files by name: it was refused before any page was read
+
+
+def _files_of(folder: Path) -> list[PageImage]:
+    """The page files of a quarantined batch by name, none of them opened (nothing of it is in the page cache when
+    it was refused before its pages were read); none when its folder cannot be listed as a batch."""
+    try:
+        files = [f for f in inspect_batch(folder, InputPolicy()) if f.is_page]
+    except (BadInputError, OSError):
+        return []
+    return [PageImage(position=n, file=f.name) for n, f in enumerate(files)]
 
 
 def _sectioned(rows: Iterable[BatchRow], published: int) -> dict[str, list[BatchRow]]:
@@ -205,10 +217,14 @@ class RoomsDesk:
             raise NotFoundError(f"room {room}: no batch {batch!r}")
         index = load_page_index(row.run.folder) if row.run is not None else None
         pages = index.pages if index else []
+        unread = not pages and row.status.state == "quarantined"
+        if unread:
+            pages = _files_of(Path(row.status.where))
         reason = row.status.reason or ""
         bad = frozenset(p.position for p in pages if p.file in reason or (p.flags and not p.blank))
         return BatchView(row, pages, bad, row.status.state == "quarantined",
-                         row.run is not None and may_rerun(who, row.run.status), *desk_reason(row.status))
+                         row.run is not None and may_rerun(who, row.run.status), *desk_reason(row.status),
+                         unread=unread)
 
     def requeue(self, who: Principal, room: str, batch: str) -> str:
         """Put a quarantined batch of the person's room back in its room (audited first); where it went."""
