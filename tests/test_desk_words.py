@@ -40,3 +40,32 @@ def test_the_next_step_of_failed_volumes_names_the_desks_rerun():
 def test_a_reason_recorded_before_its_kind_was_known_is_shown_as_recorded():
     status = quarantined(ReasonKind.NOT_ALLOWED).model_copy(update={"reason_kind": ""})
     assert desk_reason(status) == (status.reason, "", status.next_step)
+
+
+def sheet_of_one_row():
+    from pipeline.dossier import ReviewSheet
+    from pipeline.models import CatalogueEntry
+
+    row = CatalogueEntry(seq=1, title="刑事判决书", first_page=1, last_page=3, document=0)
+    return ReviewSheet(case_no=CASE_NO, volume=1, of=1, entries=[row])
+
+
+def test_a_date_not_on_the_calendar_is_refused_in_the_reviewers_words_only():
+    from pipeline.access.desk._reviews import answer_rows
+
+    _, problems = answer_rows(sheet_of_one_row(), {"1.date": "2024-13-45"})
+    assert problems["1.date"].startswith("「2024-13-45」不是有效日期") and "calendar" not in problems["1.date"]
+
+
+def test_a_date_after_today_is_refused_as_later_than_today_not_as_no_date():
+    from pipeline.access.desk._reviews import answer_rows
+
+    _, problems = answer_rows(sheet_of_one_row(), {"1.date": "2999-01-02"})
+    assert problems["1.date"] == "「2999-01-02」晚于今天：文件的日期不能晚于审核的这一天。"
+
+
+def test_a_partial_date_is_kept_partial():
+    from pipeline.access.desk._reviews import answer_rows
+
+    rows, problems = answer_rows(sheet_of_one_row(), {"1.date": "2024年5月"})
+    assert problems == {} and rows[0].date == "2024-05"

@@ -9,6 +9,7 @@ it takes effect; an answer the engine could not receive is recorded as withdrawn
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pipeline.access._auth import Principal
@@ -52,10 +53,22 @@ def answer_rows(sheet: ReviewSheet, values: dict[str, str]) -> tuple[list[Review
         typed = {name: " ".join(values.get(f"{e.seq}.{name}", getattr(e, name)).split()) for name in FIELDS}
         try:
             typed["date"] = reviewed_date(typed["date"])
-        except BadInputError as exc:
-            problems[f"{e.seq}.date"] = f"「{typed['date']}」不是有效日期。{DATE_HELP}（{exc}）"
+        except BadInputError:
+            problems[f"{e.seq}.date"] = _date_problem(typed["date"])
         rows.append(ReviewedRow(e.seq, typed["title"], typed["doc_no"], typed["author"], typed["date"]))
     return rows, problems
+
+
+def _date_problem(typed: str) -> str:
+    """Why a typed date was refused, in the reviewer's words: not on the calendar, or later than today."""
+    try:
+        reviewed_date(typed, now=_SOME_FAR_DAY)
+    except BadInputError:
+        return f"「{typed}」不是有效日期。{DATE_HELP}"
+    return f"「{typed}」晚于今天：文件的日期不能晚于审核的这一天。"
+
+
+_SOME_FAR_DAY = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 class ReviewStation:
