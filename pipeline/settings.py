@@ -187,9 +187,8 @@ class ServiceSettings(_Area):
     api_presign_seconds: int = Field(0, alias="DOSSIER_API_PRESIGN_SECONDS", ge=0)
     """> 0: volumes are served as presigned redirects valid this long."""
     artifact_base_url: str = Field("", alias="DOSSIER_ARTIFACT_BASE_URL")
-    """The fetch service's address the Prefect artifacts link to: the contact sheets it serves to the desk's people
-    (after sign-in, audited; never the state folder itself) and the desk's page of a failed run's case; ``make up``
-    sets it to its own service."""
+    """The fetch service's address the Prefect artifacts link to (the contact sheets it serves to the desk's people,
+    audited, and the desk's page of a failed run's case); ``make up`` sets it. Never serve the state folder."""
     tls_certfile: Path | None = Field(None, alias="DOSSIER_TLS_CERTFILE")
     """``dossier serve`` over HTTPS: the certificate chain (PEM), as ``--certfile``."""
     tls_keyfile: Path | None = Field(None, alias="DOSSIER_TLS_KEYFILE")
