@@ -66,6 +66,8 @@ class OperationsSettings(_Area):
     watch --rooms``)."""
     prefect_port: int = Field(4200, alias="PREFECT_PORT")
     """The port of ``make up``'s Prefect server."""
+    service_port: int = Field(8080, alias="DOSSIER_SERVICE_PORT", ge=1, le=65535)
+    """The port of ``make up``'s fetch service and operators' desk."""
     first_heartbeat_seconds: int = Field(120, alias="DOSSIER_FIRST_HEARTBEAT_SECONDS", ge=10)
     """How long a flow run may be Running without a heartbeat before an automation marks it Crashed."""
     stuck_seconds: float = Field(360.0, alias="DOSSIER_STUCK_RUN_SECONDS", ge=1)
@@ -185,8 +187,8 @@ class ServiceSettings(_Area):
     api_presign_seconds: int = Field(0, alias="DOSSIER_API_PRESIGN_SECONDS", ge=0)
     """> 0: volumes are served as presigned redirects valid this long."""
     artifact_base_url: str = Field("", alias="DOSSIER_ARTIFACT_BASE_URL")
-    """Where the contact sheets (``work/*/*/contact/*.png``, never the rest of the state folder) are served, for the
-    Prefect UI's links."""
+    """The fetch service's address the Prefect artifacts link to (the contact sheets it serves to the desk's people,
+    audited, and the desk's page of a failed run's case); ``make up`` sets it. Never serve the state folder."""
     tls_certfile: Path | None = Field(None, alias="DOSSIER_TLS_CERTFILE")
     """``dossier serve`` over HTTPS: the certificate chain (PEM), as ``--certfile``."""
     tls_keyfile: Path | None = Field(None, alias="DOSSIER_TLS_KEYFILE")

@@ -129,6 +129,9 @@ def _dossier(env, *args, stdin: str | None = None) -> subprocess.CompletedProces
     (("user", "add", "li", "--agency", "新封县人民检察院", "--role", "clerk", "--password-stdin", "--new-agency"),
      "correct horse battery\n"),
     (("user", "roles", "wang", "--role", "admin"), None),
+    (("user", "rooms", "wang", "--room", "room-1"), None),
+    (("user", "add", "zhao", "--agency", "新封县人民检察院", "--role", "operator", "--room", "room-2",
+      "--password-stdin"), "correct horse battery\n"),
     (("user", "passwd", "wang", "--password-stdin"), "another long password\n"),
     (("user", "disable", "wang"), None),
 ])
@@ -136,7 +139,8 @@ def test_an_admin_change_whose_audit_entry_cannot_be_stored_does_not_happen(cli_
     db, env, existing = cli_state
     with db.read() as conn:
         before = {t: conn.exec_driver_sql(f"SELECT * FROM {t} ORDER BY 1").all()
-                  for t in ("tokens", "token_roles", "users", "user_roles", "grants", "grant_denials")}
+                  for t in ("tokens", "token_roles", "users", "user_roles", "user_rooms", "grants",
+                          "grant_denials")}
     done = _dossier(env, *(a.format(token=existing.id) for a in args), stdin=stdin)
     assert done.returncode == 5, done.stdout + done.stderr
     assert "Traceback" not in done.stderr

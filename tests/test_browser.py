@@ -7,29 +7,10 @@ import hashlib
 import re
 from pathlib import Path
 
-import pytest
-
 from tests.a11y import live_problems
 from tests.access_fixtures import HOLDER, PASSWORD
 from tests.store_fixtures import unique_case_no
-
-CHROMIUM = Path("/usr/bin/chromium")
-SHOTS = Path(__file__).parent / "artifacts" / "screenshots"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    if not CHROMIUM.exists():
-        raise RuntimeError(f"{CHROMIUM} is missing: scripts/bootstrap.sh installs Debian's chromium")
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(CHROMIUM),
-                                     args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"])
-        try:
-            yield launched
-        finally:
-            launched.close()
+from tests.web_helpers import SHOTS
 
 
 def sign_in(browser, url: str, person: str):

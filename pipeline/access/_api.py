@@ -19,6 +19,8 @@ Endpoints (OpenAPI at ``/docs`` and ``/openapi.json``):
   ``POST /requests/{id}/actions`` — 调卷函: file, list one's own, the inbox by role, one with its history, take a step
   (:mod:`pipeline.access.requests`).
 - ``/web/…`` — the clerks' pages in Chinese (:mod:`pipeline.access.web`); ``/`` redirects there.
+- ``/web/operations/…`` — the operators' desk (:mod:`pipeline.access.desk`), when the service is given a state
+  folder (``operations``): rooms, batches, cases, the review station, page crops and contact sheets.
 
 ``case_no`` arrives percent-encoded UTF-8 in the path and is normalised (（2019）… and (2019)… are one case).
 API requests carry ``Authorization: Bearer <token>`` (``dossier token create``); pages use a session cookie.
@@ -56,6 +58,7 @@ from pipeline.access._throttle import Brakes, PasswordPool
 from pipeline.access._users import UserStore
 from pipeline.access._views import ApiError, error_response, note_audit
 from pipeline.access.db import Database, DatabaseError
+from pipeline.access.desk import Desk, DeskSources
 from pipeline.access.requests import RequestDesk, Sweeper, request_routes
 from pipeline.access.web import Web, WebAuth, service_key, web_routes
 from pipeline.common import utcnow
@@ -69,7 +72,8 @@ def create_app(store_config: StoreConfig, *, database: Database, store: ObjectSt
                presign_seconds: int = 0, audit_wait: float = 10.0, audit_prefix: str = AUDIT_PREFIX,
                audit_linger: float = 0.005, clock: Clock = utcnow, sweep_seconds: float = 30.0,
                session_hours: float = 8.0, cookie_secure: bool | None = None, brakes: Brakes | None = None,
-               password_workers: int = 2, search: SearchIndex | None = None) -> FastAPI:
+               password_workers: int = 2, search: SearchIndex | None = None,
+               operations: DeskSources | None = None) -> FastAPI:
     """The fetch service, the request API and the web pages over one store and one access database; see the
     module docstring. ``clock`` decides when access and tokens expire (sessions follow the real time); ``brakes``
     and ``password_workers``: :mod:`pipeline.access._throttle`; ``search`` is the full-text index (None:
@@ -91,9 +95,10 @@ def create_app(store_config: StoreConfig, *, database: Database, store: ObjectSt
     service.on_fetch = desk.note_fetched
     sweeper = Sweeper(desk.sweep, sweep_seconds)
     users = UserStore(database)
+    operators = Desk.open(operations, database, audit, clock) if operations is not None else None
     passwords = PasswordPool(password_workers)
     web = Web(service, desk, WebAuth(users, service_key(database, "web-csrf"), session_hours, cookie_secure), users,
-              grants, brakes, passwords, search)
+              grants, brakes, passwords, search, operators)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -1,5 +1,6 @@
 """One dossier from processed pages: what a run may do with its batch (admission), structure → assembly → archival →
-the local dossier folder, what a run leaves for a rerun (run record, reusable volumes), and its publication."""
+the local dossier folder, what a run leaves for a rerun (run record, reusable volumes), what it shows of itself while
+it runs (its pages, its progress, a volume waiting for review), and its publication."""
 
 from pipeline.dossier._admission import Admission, admit, require_publishable, require_unchanged, seal
 from pipeline.dossier._dossier import (
@@ -16,6 +17,25 @@ from pipeline.dossier._dossier import (
     trust_roots_for_run,
     volume_context,
 )
+from pipeline.dossier._run_view import (
+    FieldRegion,
+    PageImage,
+    PageIndex,
+    ProgressFile,
+    ReviewSheet,
+    RunProgress,
+    case_reviews,
+    load_corrections,
+    load_page_index,
+    load_progress,
+    load_review_sheet,
+    page_file,
+    page_image,
+    review_sheet,
+    save_corrections,
+    save_page_index,
+    save_review_sheet,
+)
 from pipeline.dossier._runstate import (
     CONTEXT_NOT_DIGESTED,
     RUN_FILE,
@@ -26,6 +46,7 @@ from pipeline.dossier._runstate import (
     forget_volume,
     load_run,
     reusable_volume,
+    run_files,
     save_run,
     save_volume,
     volume_input_digest,
@@ -36,15 +57,28 @@ __all__ = [
     "CONTEXT_NOT_DIGESTED",
     "RUN_FILE",
     "Admission",
+    "FieldRegion",
+    "PageImage",
+    "PageIndex",
+    "ProgressFile",
+    "ReviewSheet",
     "RunPhase",
+    "RunProgress",
     "RunRecord",
     "admit",
+    "case_reviews",
     "drop_volumes_beyond",
     "find_runs",
     "finish_dossier",
     "forget_volume",
+    "load_corrections",
+    "load_page_index",
+    "load_progress",
+    "load_review_sheet",
     "load_run",
     "make_volume",
+    "page_file",
+    "page_image",
     "place_pages",
     "preload_volume_stage",
     "publish_folder",
@@ -55,6 +89,11 @@ __all__ = [
     "require_signing_key",
     "require_unchanged",
     "reusable_volume",
+    "run_files",
+    "review_sheet",
+    "save_corrections",
+    "save_page_index",
+    "save_review_sheet",
     "save_run",
     "save_volume",
     "seal",

@@ -1,6 +1,6 @@
 """The object store: settings and client, the embedded SeaweedFS, publishing (manifest last) and fetching, case keys."""
 
-from pipeline.storage._casekey import case_key, case_no_from_key, normalise_case_no, printed_case_no
+from pipeline.storage._casekey import case_key, case_no_from_key, normalise_case_no, printed_case_no, same_case
 from pipeline.storage._config import StoreConfig
 from pipeline.storage._embedded import EmbeddedStore, free_base_port
 from pipeline.storage._embedded_files import port_plan
@@ -41,6 +41,7 @@ __all__ = [
     "normalise_case_no",
     "port_plan",
     "printed_case_no",
+    "same_case",
     "published_cases",
     "publish_dossier",
     "published_manifests",

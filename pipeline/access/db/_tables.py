@@ -1,6 +1,6 @@
-"""The access database's tables (SQLAlchemy Core): users and their roles, tokens and theirs, web sessions,
-requests (调卷函) with their history, case owners, grants and revocations, the service's keys and the audit
-log's key.
+"""The access database's tables (SQLAlchemy Core): users and their roles (and the scanning rooms of an operator),
+tokens and theirs, web sessions, requests (调卷函) with their history, case owners, grants and revocations, the
+service's keys and the audit log's key, and who holds or answered a 卷内目录 review on the operators' desk.
 
 Times are stored as naive UTC (``DateTime`` without zone, the same on SQLite and PostgreSQL) and read back as aware
 UTC datetimes (:class:`UtcDateTime`). The migrations in ``migrations/versions`` create exactly these tables; a change
@@ -64,6 +64,14 @@ user_roles = Table(
     "user_roles", metadata,
     Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     Column("role", String(16), primary_key=True),
+)
+
+ROOM = 64  # characters of a room name (a hot-folder folder name)
+
+user_rooms = Table(
+    "user_rooms", metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("room", String(ROOM), primary_key=True),
 )
 
 tokens = Table(
@@ -175,6 +183,21 @@ service_keys = Table(
     "service_keys", metadata,
     Column("name", String(40), primary_key=True),
     Column("value", String(200), nullable=False),
+)
+
+review_claims = Table(
+    "review_claims", metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("since", UtcDateTime, nullable=False),
+)
+
+review_answers = Table(
+    "review_answers", metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("pause_key", String(100), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
 )
 
 audit_keys = Table(  # the audit log's HMAC key (made by migration 0005): what the bucket credential cannot forge

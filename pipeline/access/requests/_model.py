@@ -37,7 +37,7 @@ STEP_LABELS = {
 }
 ACTION_LABELS = {"review": "审核通过", "approve": "审批通过", "release": "放行", "refuse": "拒绝"}
 ROLE_LABELS = {"clerk": "内勤", "reviewer": "部门负责人", "approver": "分管领导", "registrar": "案管",
-               "admin": "管理员"}
+               "admin": "调卷管理员", "operator": "扫描员", "ops-admin": "管理员"}
 OPEN_STATES = frozenset({"filed", "reviewed", "approved", "waiting"})
 READABLE_STATES = frozenset({"released", "fetched"})
 
