@@ -75,6 +75,7 @@ class ArchivalMetadata:
     lang: str = "zh-CN"
     keywords: str = ""
     modified: datetime | None = None  # None: the same instant as ``created`` (reproducible output)
+    extra: tuple[tuple[str, str, str, str], ...] = ()  # more dossier properties: (name, XMP type, description, value)
 
 
 @dataclass
@@ -167,7 +168,7 @@ def build_xmp(meta: ArchivalMetadata, level: str, producer: str) -> bytes:
         "         <pdfaProperty:category>external</pdfaProperty:category>\n"
         f"         <pdfaProperty:description>{e(text)}</pdfaProperty:description>\n"
         "        </rdf:li>\n"
-        for name, vtype, text in DOSSIER_PROPERTIES
+        for name, vtype, text in DOSSIER_PROPERTIES + tuple(x[:3] for x in meta.extra)
     )
     extension = (
         f'  <rdf:Description rdf:about="" xmlns:pdfaExtension="{NS["pdfaExtension"]}" '
@@ -189,6 +190,7 @@ def build_xmp(meta: ArchivalMetadata, level: str, producer: str) -> bytes:
         "pipelineVersion": meta.pipeline_version,
         "pageHashRoot": meta.page_hash_root,
         "pageHashMethod": PAGE_HASH_METHOD,
+        **{name: value for name, _, _, value in meta.extra},
     }
     dossier = "".join(f"   <{DOSSIER_PREFIX}:{k}>{e(v)}</{DOSSIER_PREFIX}:{k}>\n" for k, v in values.items())
     body = (

@@ -26,6 +26,17 @@ from pipeline.models._catalogue import (
     FieldEvidence,
     VolumeCatalogue,
 )
+from pipeline.models._disclosure import (
+    CATEGORY_LABELS,
+    Category,
+    Detection,
+    DisclosureManifest,
+    DisclosureProfile,
+    DisclosureVolume,
+    PersonRole,
+    Recipient,
+    ReviewDecision,
+)
 from pipeline.models._dossier import (
     DocumentEntry,
     DossierManifest,
@@ -59,6 +70,15 @@ from pipeline.models._report import (
 
 __all__ = [
     "BatchManifest",
+    "CATEGORY_LABELS",
+    "Category",
+    "Detection",
+    "DisclosureManifest",
+    "DisclosureProfile",
+    "DisclosureVolume",
+    "PersonRole",
+    "Recipient",
+    "ReviewDecision",
     "Catalogue",
     "CatalogueCorrection",
     "CatalogueEntry",
