@@ -259,6 +259,12 @@ class StateLayout:
         return self.root / "work"
 
     @property
+    def disclosure(self) -> Path:
+        """Disclosure copies being made: per case and profile, the fetched original, the copy, its review (private:
+        what each detection read)."""
+        return self.root / "disclosure"
+
+    @property
     def ledger(self) -> Path:
         """The hot-folder ledger: one record per claimed batch fingerprint."""
         return self.root / "hotfolder" / "ledger"

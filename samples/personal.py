@@ -5,7 +5,7 @@ A case file holds a victim's and a witness's 询问笔录 (the name in the heade
 straight after 身份证号码, sometimes ending in X, one written with a wrong check digit; a phone number in groups; a
 detailed address), an 起诉书 (the defendant's ID and address; the victim named again; the victim's phone under the
 court's red seal), a 扣押物品清单 (a bank card, a licence plate, and numbers that are not personal data: item numbers,
-amounts, an invoice number, a waybill number) and a 情况说明 of bank transfers. Some numbers are broken over two
+amounts, an invoice number, a waybill number) a 情况说明 of bank transfers and a 涉案人员信息表 (every person's ID, phone, card, plate). Some numbers are broken over two
 lines, some are printed in full-width digits. The defendant, the officers and the clerk are named too: a lawyer's
 copy keeps their names.
 
@@ -172,6 +172,7 @@ class PageBuilder:
         self.blocks: list[Block] = []
         self.planted: list[Planted] = []
         self.seal_under: Planted | None = None
+        self.glyphs: list[tuple[str, float, float, float, float]] = []  # every character drawn, once rendered
 
     def line(self, *pieces: str | Planted, pt: float = 14, align: str = "left", indent: int = 0,
              style: str = "song", space_after: float = 0.15, split: Planted | None = None) -> None:
@@ -208,7 +209,7 @@ class PageBuilder:
         w, h = mm_to_px(210, DPI), mm_to_px(297, DPI)
         tone = rng.randint(238, 250)
         img = Image.new("RGB", (w, h), (tone, tone, max(0, tone - 4)))
-        glyphs: list[tuple[str, float, float, float, float]] = []
+        glyphs = self.glyphs = []
         _, bottom = layout(img, self.blocks, DPI, top_mm=30.0, glyphs=glyphs)
         drawn = "".join(g[0] for g in glyphs)
         placed, at = [], 0
@@ -365,8 +366,77 @@ def transfer_statement(rng: random.Random, f: CaseFacts, p: People) -> PageBuild
     return b
 
 
-DOCUMENTS = (victim_record, witness_record, indictment, seizure_list, transfer_statement)
+def contact_sheet(rng: random.Random, f: CaseFacts, p: People) -> PageBuilder:
+    """A 涉案人员信息表 as lines: for each person an ID (one in groups, one ending in X), a phone, a bank card and
+    sometimes a plate; the defendant's row keeps his name, his numbers are removed all the same."""
+    b = PageBuilder("contacts")
+    b.line("涉案人员信息表", pt=22, align="centre", style="hei", space_after=0.5)
+    rows = [("被害人", p.victim, True), ("证人", p.witness, True), ("犯罪嫌疑人", p.defendant, False),
+            ("证人", p.minor, True)]
+    for k, (role, name, hide) in enumerate(rows, start=1):
+        born = (2009, 3, 8) if name == p.minor else (rng.randint(1960, 2000), rng.randint(1, 12), rng.randint(1, 28))
+        check = "x" if k == 2 else "valid"
+        number = id_number(rng, born, check)
+        printed = spaced(number, 6) if k == 3 else number
+        phone, card = mobile(rng), card_number(rng, rng.choice((16, 19)))
+        b.line(f"{k}．{role}", _name(name, hide), "　身份证号：",
+               _item("id_number", number, printed, True, *(["x-check"] if check == "x" else []),
+                     *(["spaced"] if k == 3 else [])), pt=13, space_after=0.05)
+        b.line("　　手机：", _item("phone", phone), "　银行卡号：", _item("bank_card", card), pt=13, space_after=0.05)
+        if k % 2:
+            b.line("　　车辆：", _item("plate", plate(rng)), "（小型轿车）", pt=13, space_after=0.3)
+        else:
+            b.line("　　无登记车辆", pt=13, space_after=0.3)
+    b.line("填表人：", _name(p.clerk, False), f"　填表日期：{f.year}年{f.month}月{f.day}日", pt=13)
+    return b
+
+
+DOCUMENTS = (victim_record, witness_record, indictment, seizure_list, transfer_statement, contact_sheet)
 """The pages of one generated case file, in order."""
+
+
+def _pixels(before: Image.Image, after: Image.Image, box: tuple[int, int, int, int]):
+    import numpy as np
+
+    x0, y0, x1, y1 = (max(0, v) for v in box)
+    a = np.asarray(before.convert("L"), dtype=np.int16)[y0:y1, x0:x1]
+    b = np.asarray(after.convert("L"), dtype=np.int16)[y0:y1, x0:x1]
+    ink = a < 128
+    if not ink.any():
+        return a, b, None
+    rows, cols = ink.any(axis=1).nonzero()[0], ink.any(axis=0).nonzero()[0]
+    return a, b, (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+
+
+def painted_share(before: Image.Image, after: Image.Image, box: tuple[int, int, int, int], fill: str = "ink") -> float:
+    """How much of the character in ``box`` a copy painted over: for a black fill (``ink``) the share of the box
+    around its ink now black — its shape gone —, for a ``paper`` fill (a 某 drawn in its place) the share of its ink
+    now paper."""
+    a, b, tight = _pixels(before, after, box)
+    if tight is None:
+        return 1.0 if fill == "ink" else 0.0
+    if fill == "ink":
+        return float((b[tight] < 60).mean())
+    return float((b > 150)[a < 128].mean())
+
+
+def changed_share(before: Image.Image, after: Image.Image, box: tuple[int, int, int, int]) -> float:
+    """Share of the pixels around the ink of the character in ``box`` that a copy changed (0: left as it was)."""
+    a, b, tight = _pixels(before, after, box)
+    return 0.0 if tight is None else float((abs(a[tight] - b[tight]) > 50).mean())
+
+
+NAME_PAINTED = 0.4  # share of a given name character's ink left as paper by the 某 drawn in its cell, at least (a
+# repainted cell measures 0.5-0.8 on bench/disclosure.py's pages, a surname left alone 0.0)
+NUMBER_PAINTED = 0.95  # share of the box around a digit's ink painted black, at least
+
+
+def removed(item: Planted, before: Image.Image, after: Image.Image, boxes: list[tuple[int, int, int, int]]) -> bool:
+    """Whether a copy removed a planted item: every character of a number or an address painted black, every
+    character of a name's given name painted over (the surname kept)."""
+    if item.kind == "name":
+        return all(painted_share(before, after, b, "paper") >= NAME_PAINTED for b in boxes[1:])
+    return all(painted_share(before, after, b) >= NUMBER_PAINTED for b in boxes)
 
 
 ENCODINGS = ("colour-jpeg", "grey-jpeg", "g4")
@@ -417,7 +487,8 @@ def make_case(out: Path, seed: int, number: int = 300) -> GeneratedCase:
         (out / name).write_bytes(data)
         truth.append(TruthPage(name, builder.kind, planted))
     case_no = f"（2024）豫0727刑初{number}号"
-    titles = [f"被害人{people.victim}询问笔录", f"证人{people.minor}询问笔录", "起诉书", "扣押物品清单", "情况说明"]
+    titles = [f"被害人{people.victim}询问笔录", f"证人{people.minor}询问笔录", "起诉书", "扣押物品清单", "情况说明",
+              "涉案人员信息表"]
     batch = {"case_no": case_no, "case_title": f"{people.defendant}盗窃案", "agency": "河南省封丘县人民法院",
              "room": "room-1", "operator": "扫描员01", "dpi": DPI, "security_level": "internal", "retention": "永久",
              "prepared_by": "李书记员", "checked_by": "王档案员",

@@ -11,6 +11,7 @@
 ``user``, ``db``   people who sign in, with their roles; the access database (users.py)
 ``fetch``          a dossier by case number (fetch.py)
 ``verify``         the four-property check of a volume, a folder or a case (verify.py)
+``disclose``       a case's disclosure copy (阅卷版) under a profile, reviewed and published (disclose.py)
 ``sheets``         separator sheets to print (sheets.py)
 =================  ===================================================================================================
 """
@@ -18,6 +19,7 @@
 from flows.cli import (  # noqa: F401  (each adds its commands)
     access,
     catalogue,
+    disclose,
     fetch,
     process,
     request,

@@ -137,15 +137,16 @@ def find_cards(text: str, taken: list[Span]) -> list[Span]:
 
 
 _PLATE = re.compile(
-    rf"[{PLATE_PROVINCES}][A-HJ-NP-Z][·•・.\- ]?(?:[A-HJ-NP-Z0-9]{{5,6}})(?:挂|学|警)?(?![A-Za-z0-9])")
+    rf"[{PLATE_PROVINCES}][A-HJ-NP-Z][·•・.\- ]?(?:[A-Z0-9]{{5,6}})(?:挂|学|警)?(?![A-Za-z0-9])")
+_PLATE_MISREAD = str.maketrans("OI", "01")  # plates use neither letter: a recogniser's O is a 0, its I a 1
 
 
 def find_plates(text: str) -> list[Span]:
     """Licence plates: a province's character, the issuing office's letter, five (six for new-energy vehicles)
-    letters and digits, at least two of them digits."""
+    letters and digits, at least two of them digits (an O or I read in them counts as 0 or 1)."""
     out = []
     for m in _PLATE.finditer(text):
-        tail = re.sub(r"[^A-Z0-9]", "", m.group()[2:])
+        tail = re.sub(r"[^A-Z0-9]", "", m.group()[2:]).translate(_PLATE_MISREAD)
         if sum(c.isdigit() for c in tail) >= 2:
             out.append(Span("plate", m.start(), m.end(), m.group()[:2] + tail, True, "车牌号"))
     return out

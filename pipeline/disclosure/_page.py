@@ -32,6 +32,17 @@ class Numbered:
     area: tuple[int, int, int, int]
     kept: bool = False
 
+    @property
+    def rects(self) -> list[tuple[int, int, int, int]]:
+        """The painted boxes (merged per line), or where the finding stands when it was kept."""
+        if not self.boxes:
+            return [self.area]
+        rows: dict[tuple[int, int], list[int]] = {}
+        for b in self.boxes:
+            edge = rows.setdefault((b.y0, b.y1), [b.x0, b.x1])
+            edge[0], edge[1] = min(edge[0], b.x0), max(edge[1], b.x1)
+        return [(x0, y0, x1, y1) for (y0, y1), (x0, x1) in rows.items()]
+
 
 @dataclass(frozen=True)
 class RedactedPage:

@@ -1,5 +1,16 @@
-"""One dossier from processed pages: structure → assembly → archival → the local dossier folder, and its publication."""
+"""One dossier from processed pages: structure → assembly → archival → the local dossier folder, and its publication;
+its disclosure copies (阅卷版), made from the published volumes and published beside them."""
 
+from pipeline.dossier._disclose import (
+    DISCLOSURE_NAME,
+    REVIEW_NAME,
+    CopyOrder,
+    Source,
+    doubtful,
+    fetch_source,
+    make_copy,
+    publish_copy,
+)
 from pipeline.dossier._dossier import (
     finish_dossier,
     make_volume,
@@ -16,6 +27,14 @@ from pipeline.dossier._dossier import (
 )
 
 __all__ = [
+    "DISCLOSURE_NAME",
+    "REVIEW_NAME",
+    "CopyOrder",
+    "Source",
+    "doubtful",
+    "fetch_source",
+    "make_copy",
+    "publish_copy",
     "finish_dossier",
     "make_volume",
     "place_pages",

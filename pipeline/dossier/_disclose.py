@@ -104,7 +104,7 @@ def _detection(n: Numbered) -> Detection:
     replaced = "".join(c or "" for c in f.cells)
     action = "kept" if n.kept else "pseudonymised" if f.kind == "name" else "removed"
     return Detection(id=n.id, volume=f.volume, page=f.page, kind=f.kind, certain=f.certain, reason=f.reason,
-                     action=action, replacement=replaced if f.kind == "name" else "", box=n.area,
+                     action=action, replacement=replaced if f.kind == "name" else "", boxes=n.rects,
                      found_by=f.found_by)
 
 
@@ -219,7 +219,8 @@ def make_copy(source: Source, order: CopyOrder, work: Path, signer, trust_roots:
             signature=signature))
     review.write(manifest.case_no, profile)
     result = DisclosureManifest(
-        case_no=manifest.case_no, case_key=manifest.case_key, profile=profile.name, profile_id=profile.id,
+        case_no=manifest.case_no, case_key=manifest.case_key, security_level=manifest.security_level,
+        profile=profile.name, profile_id=profile.id,
         profile_version=profile.version, recipient=profile.recipient, source_manifest_version=source.version_id,
         source_manifest_sha256=source.sha256, created=created, made_by=order.made_by,
         approved_by=order.approved_by, review=order.review, volumes=volumes, detections=detections,
@@ -231,3 +232,24 @@ def make_copy(source: Source, order: CopyOrder, work: Path, signer, trust_roots:
 def doubtful(manifest: DisclosureManifest) -> list[Detection]:
     """The detections a person must look at before the copy is released."""
     return [d for d in manifest.detections if not d.certain]
+
+
+def fetch_source(store, case_no: str, into: Path) -> Source:
+    """The latest published dossier of a case downloaded into ``into`` (every SHA-256 checked against its
+    manifest), as a copy's source."""
+    import shutil
+
+    from pipeline.storage import fetch_dossier, load_manifest
+
+    ref = load_manifest(store, case_no)
+    shutil.rmtree(into, ignore_errors=True)
+    folder = fetch_dossier(store, case_no, into, version_id=ref.version_id)
+    return Source.of(folder, ref.version_id)
+
+
+def publish_copy(store, manifest: DisclosureManifest, work: Path, retention=None, before_manifest=None):
+    """Publish a copy made in ``work`` beside its original (``cases/<key>/disclosure/<profile>/``), its manifest
+    last; returns the stored reference."""
+    from pipeline.storage import publish_disclosure
+
+    return publish_disclosure(store, manifest, work, retention, before_manifest)

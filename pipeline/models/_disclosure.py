@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from pipeline.models._base import SCHEMA_VERSION, Contract
+from pipeline.models._base import SCHEMA_VERSION, Contract, SecurityLevel
 from pipeline.models._dossier import SignatureInfo
 
 Category = Literal["id_number", "phone", "bank_card", "plate", "address", "name"]
@@ -58,7 +58,9 @@ class Detection(Contract):
     reason: str = ""
     action: Literal["removed", "pseudonymised", "kept"] = "removed"
     replacement: str = Field(default="", description="the 某 form a name was replaced by")
-    box: tuple[int, int, int, int] = Field(description="x0, y0, x1, y1 burnt on the page image (pixels)")
+    boxes: list[tuple[int, int, int, int]] = Field(
+        description="x0, y0, x1, y1 of every box painted on the page image (pixels); for a detection left visible, "
+                    "where it stands")
     found_by: Literal["text-layer", "ocr"] = "text-layer"
 
 
@@ -91,6 +93,7 @@ class DisclosureManifest(Contract):
     schema_version: str = SCHEMA_VERSION
     case_no: str
     case_key: str
+    security_level: SecurityLevel = "internal"
     profile: str = Field(description="the profile's short name")
     profile_id: str
     profile_version: str

@@ -1,6 +1,14 @@
 """The object store: settings and client, the embedded SeaweedFS, publishing (manifest last) and fetching, case keys."""
 
 from pipeline.storage._casekey import case_key, case_no_from_key, normalise_case_no
+from pipeline.storage._disclosure import (
+    DISCLOSURE_MANIFEST,
+    DisclosureRef,
+    disclosure_prefix,
+    fetch_disclosure,
+    load_disclosure,
+    publish_disclosure,
+)
 from pipeline.storage._embedded import EmbeddedStore, free_base_port
 from pipeline.storage._embedded_files import port_plan
 from pipeline.storage._fetch import (
@@ -17,6 +25,8 @@ from pipeline.storage._s3 import ObjectMissing, ObjectStore, StoreConfig
 
 __all__ = [
     "CATALOGUE_NAME",
+    "DISCLOSURE_MANIFEST",
+    "DisclosureRef",
     "DossierNotFound",
     "EmbeddedStore",
     "IntegrityError",
@@ -27,14 +37,18 @@ __all__ = [
     "StoreConfig",
     "case_key",
     "case_no_from_key",
+    "disclosure_prefix",
     "dossier_prefix",
+    "fetch_disclosure",
     "fetch_dossier",
     "fetch_via_server",
     "free_base_port",
+    "load_disclosure",
     "load_manifest",
     "manifest_versions",
     "normalise_case_no",
     "port_plan",
+    "publish_disclosure",
     "publish_dossier",
     "read_manifest",
 ]

@@ -273,14 +273,15 @@ def _stored_originals(store: ObjectStore, prefix: str, unsupplied: list[Original
     return versions
 
 
-def _write_manifest(store: ObjectStore, prefix: str, data: bytes, retention: RetentionPolicy | None) -> str | None:
-    """Write dossier.json, the dossier's last object, and prove the stored bytes; returns its version id."""
+def _write_manifest(store: ObjectStore, prefix: str, data: bytes, retention: RetentionPolicy | None,
+                    name: str = MANIFEST_NAME) -> str | None:
+    """Write a manifest (dossier.json, or a copy's disclosure.json), the last object, and prove the stored bytes;
+    returns its version id."""
     digest = hashlib.sha256(data).hexdigest()
-    version = store.put_stream(prefix + MANIFEST_NAME, io.BytesIO(data), len(data), digest, "application/json",
-                               retention)
-    stored_digest, _ = store.hash_object(prefix + MANIFEST_NAME, version)
+    version = store.put_stream(prefix + name, io.BytesIO(data), len(data), digest, "application/json", retention)
+    stored_digest, _ = store.hash_object(prefix + name, version)
     if stored_digest != digest:
-        raise IntegrityError(f"{prefix}{MANIFEST_NAME} version {version}: stored bytes differ from what was written")
+        raise IntegrityError(f"{prefix}{name} version {version}: stored bytes differ from what was written")
     return version
 
 
