@@ -178,7 +178,7 @@ def _in_bytes(data: bytes, strings: str, value: str) -> bool:
 def _image_digests(pdf: Path) -> set[str]:
     with pikepdf.open(pdf) as doc:
         return {hashlib.sha256(img.read_raw_bytes()).hexdigest() for page in doc.pages for img in
-                page.images.values()}
+                page.get_images(recursive=False).values()}
 
 
 def _residual(score: CaseScore, case: GeneratedCase, copy_pdf: Path, original_pdf: Path, changed: set[str]) -> None:
@@ -240,4 +240,4 @@ def _changed_images(original_pdf: Path, manifest) -> set[str]:
     pages = {d.page for d in manifest.detections if d.action != "kept"}
     with pikepdf.open(original_pdf) as doc:
         return {hashlib.sha256(img.read_raw_bytes()).hexdigest() for layer in numbered_pages(original_pdf)
-                if layer.number in pages for img in doc.pages[layer.pdf_index].images.values()}
+                if layer.number in pages for img in doc.pages[layer.pdf_index].get_images(recursive=False).values()}

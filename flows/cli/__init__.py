@@ -12,6 +12,7 @@
 ``fetch``          a dossier by case number (fetch.py)
 ``verify``         the four-property check of a volume, a folder or a case (verify.py)
 ``disclose``       a case's disclosure copy (阅卷版) under a profile, reviewed and published (disclose.py)
+``trace``          who fetched a copy, when, under which 调卷函 (trace.py)
 ``sheets``         separator sheets to print (sheets.py)
 =================  ===================================================================================================
 """
@@ -25,6 +26,7 @@ from flows.cli import (  # noqa: F401  (each adds its commands)
     request,
     sheets,
     store,
+    trace,
     users,
     verify,
     watch,

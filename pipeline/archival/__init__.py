@@ -13,6 +13,7 @@ from pipeline.archival._signer import (
     ensure_development_signer,
     signer_from_settings,
 )
+from pipeline.archival._stamp import stamp_page
 from pipeline.archival._volume_checks import check_volume, qpdf_cli_checks
 from pipeline.archival._xmp import ArchivalMetadata, page_hash_root, read_xmp
 
@@ -32,6 +33,7 @@ __all__ = [
     "qpdf_cli_checks",
     "read_xmp",
     "sign_pdf",
+    "stamp_page",
     "signer_from_settings",
     "validate_signature",
 ]

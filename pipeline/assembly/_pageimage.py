@@ -25,7 +25,7 @@ def scanned_image(pdf: pikepdf.Pdf, pdf_index: int, label: str) -> ScannedImage:
     """The page's scanned image; ``label`` names the page in errors. A JPEG comes back as its own bytes (and
     decoded), a G4 stream through pikepdf's CCITT decoder."""
     page = pdf.pages[pdf_index]
-    images = list(page.images.values())
+    images = list(page.get_images(recursive=False).values())
     if len(images) != 1:
         raise VolumeError(f"{label}: expected one scanned image on the page, found {len(images)}")
     stream = images[0]

@@ -25,16 +25,21 @@ from pipeline.dossier._dossier import (
     trust_roots_for_run,
     volume_context,
 )
+from pipeline.dossier._recipient import Recipient, copy_for_recipient, new_copy_id, read_copy
 
 __all__ = [
     "DISCLOSURE_NAME",
     "REVIEW_NAME",
     "CopyOrder",
+    "Recipient",
     "Source",
+    "copy_for_recipient",
     "doubtful",
     "fetch_source",
     "make_copy",
+    "new_copy_id",
     "publish_copy",
+    "read_copy",
     "finish_dossier",
     "make_volume",
     "place_pages",

@@ -31,7 +31,7 @@ class SourcePage:
 
 
 def _image_size(pdf: pikepdf.Pdf, pdf_index: int, label: str) -> tuple[int, int]:
-    images = list(pdf.pages[pdf_index].images.values())
+    images = list(pdf.pages[pdf_index].get_images(recursive=False).values())
     if len(images) != 1:
         raise VolumeError(f"{label}: expected one scanned image on the page, found {len(images)}")
     return int(images[0].Width), int(images[0].Height)

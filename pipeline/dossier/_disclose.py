@@ -1,6 +1,7 @@
 """A case's disclosure copy (阅卷版) under one profile, made from its published volumes into a local folder::
 
     <work>/volumes/001.pdf …   the copy's signed PDF/A volumes
+    <work>/catalogue.json      its 卷内目录 (names in their 某 form)
     <work>/disclosure.json     its manifest: provenance, what was removed where (never what it said)
     <work>/review.json         for the reviewer only (mode 0600, never published): what each detection read
     <work>/review/NNNN.png     the page around each doubtful detection, as the original shows it
@@ -42,12 +43,14 @@ from pipeline.models import (
     DisclosureVolume,
     DossierManifest,
     ReviewDecision,
+    VolumeCatalogue,
     VolumeEntry,
     volume_key,
 )
 from pipeline.ocr import OcrSettings
 
 DISCLOSURE_NAME = "disclosure.json"
+CATALOGUE_NAME = "catalogue.json"
 REVIEW_NAME = "review.json"
 
 
@@ -173,7 +176,7 @@ def make_copy(source: Source, order: CopyOrder, work: Path, signer, trust_roots:
     by_volume = {e.number: list(source_pages(source.folder / e.key, e.number)) for e in manifest.volumes}
     people = read_people([p.text for pages in by_volume.values() for p in pages], _titles(source), profile)
     review = _Review(work)
-    volumes, detections, first = [], [], 1
+    volumes, detections, first, catalogues = [], [], 1, []
     for entry in manifest.volumes:
         pages, found = _pages(source, entry, by_volume[entry.number], order, people, first, work, review)
         first += len(found)
@@ -187,6 +190,7 @@ def make_copy(source: Source, order: CopyOrder, work: Path, signer, trust_roots:
         original = source.folder / entry.key
         context = copy_context(manifest, catalogue, entry, people, profile, copy_note(profile, counts),
                                record_people(original))
+        catalogues.append(VolumeCatalogue(volume=entry.number, entries=list(context.entries)))
         build = work / "build"
         raw, archival, final = build / f"{entry.number:03d}.raw.pdf", build / f"{entry.number:03d}.pdfa.pdf", \
             work / volume_key(entry.number)
@@ -218,12 +222,15 @@ def make_copy(source: Source, order: CopyOrder, work: Path, signer, trust_roots:
             bytes=len(data), source_sha256=entry.sha256, pages=len(pages), pdf_pages=pdf_pages, counts=counts,
             signature=signature))
     review.write(manifest.case_no, profile)
+    catalogue = (Catalogue(case_no=manifest.case_no, volumes=catalogues).model_dump_json(indent=2) + "\n").encode()
+    write_atomic(work / CATALOGUE_NAME, catalogue)
     result = DisclosureManifest(
         case_no=manifest.case_no, case_key=manifest.case_key, security_level=manifest.security_level,
         profile=profile.name, profile_id=profile.id,
         profile_version=profile.version, recipient=profile.recipient, source_manifest_version=source.version_id,
         source_manifest_sha256=source.sha256, created=created, made_by=order.made_by,
-        approved_by=order.approved_by, review=order.review, volumes=volumes, detections=detections,
+        approved_by=order.approved_by, review=order.review, volumes=volumes,
+        catalogue_sha256=hashlib.sha256(catalogue).hexdigest(), detections=detections,
         counts=_counts(detections))
     write_atomic(work / DISCLOSURE_NAME, (result.model_dump_json(indent=2) + "\n").encode())
     return result

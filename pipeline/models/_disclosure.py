@@ -105,6 +105,8 @@ class DisclosureManifest(Contract):
     approved_by: str = Field(default="", description="who released it (the reviewer of its doubtful detections)")
     review: ReviewDecision | None = None
     volumes: list[DisclosureVolume]
+    catalogue_sha256: str | None = Field(default=None, description="SHA-256 of the copy's catalogue.json: the "
+                                                                    "卷内目录 as the copy prints it")
     detections: list[Detection]
     counts: dict[str, int] = Field(description="detections removed or pseudonymised in the whole copy, by kind")
     object_versions: dict[str, str] = Field(default_factory=dict)

@@ -1,6 +1,7 @@
 """A case's disclosure copies in the store, one folder per profile, beside the original::
 
     cases/<case-key>/disclosure/<profile>/volumes/NNN.pdf    the copy's signed PDF/A volumes
+    cases/<case-key>/disclosure/<profile>/catalogue.json     its 卷内目录 (names in their 某 form)
     cases/<case-key>/disclosure/<profile>/disclosure.json    its manifest, written last
 
 Published like a dossier: every volume written and read back first, the manifest last, so a copy is whole or
@@ -21,6 +22,7 @@ from pipeline.storage._casekey import case_key
 from pipeline.storage._fetch import _check_download, _FetchDir, _run_verify
 from pipeline.storage._layout import (
     _VOLUME_KEY,
+    CATALOGUE_NAME,
     DossierNotFound,
     IntegrityError,
     SecurityRefused,
@@ -60,6 +62,13 @@ def _items(manifest: DisclosureManifest, folder: Path) -> list[_Item]:
             raise IntegrityError(f"disclosure copy of {manifest.case_no}: {path} has SHA-256 {digest}, its manifest "
                                  f"says {vol.sha256}")
         items.append(_Item(vol.key, path, digest, size, "application/pdf"))
+    if manifest.catalogue_sha256:
+        path = folder / CATALOGUE_NAME
+        digest, size = sha256_and_size(path) if path.is_file() else ("", 0)
+        if digest != manifest.catalogue_sha256:
+            raise IntegrityError(f"disclosure copy of {manifest.case_no}: {path} does not have the SHA-256 its "
+                                 f"manifest names")
+        items.append(_Item(CATALOGUE_NAME, path, digest, size, "application/json"))
     return items
 
 
@@ -111,6 +120,11 @@ def load_disclosure(store: ObjectStore, case_no: str, profile: str, version_id: 
         raise StoreError(f"{key} version {info.version_id} is not a valid disclosure manifest: {exc}") from exc
 
 
+def _targets(manifest: DisclosureManifest) -> list[tuple[str, str]]:
+    targets = [(v.key, v.sha256) for v in manifest.volumes]
+    return targets + ([(CATALOGUE_NAME, manifest.catalogue_sha256)] if manifest.catalogue_sha256 else [])
+
+
 def fetch_disclosure(store: ObjectStore, case_no: str, profile: str, out_dir: Path,
                      verify_pdf: Callable[[Path], None] | None = None) -> Path:
     """Download a copy into ``out_dir/<case-key>/`` (disclosure.json and volumes/), every SHA-256 checked."""
@@ -119,12 +133,12 @@ def fetch_disclosure(store: ObjectStore, case_no: str, profile: str, out_dir: Pa
     target = _FetchDir(out_dir, case_key(case_no))
     try:
         target.path(DISCLOSURE_MANIFEST).write_bytes(ref.data)
-        for vol in ref.manifest.volumes:
-            dest = target.path(vol.key)
-            got, _ = store.download(prefix + vol.key, dest, ref.manifest.object_versions.get(vol.key))
-            _check_download(vol.key, vol.sha256, got, f"the {profile} copy of case {case_no}")
-            if verify_pdf is not None:
-                _run_verify(verify_pdf, dest, vol.key)
+        for rel, sha in _targets(ref.manifest):
+            dest = target.path(rel)
+            got, _ = store.download(prefix + rel, dest, ref.manifest.object_versions.get(rel))
+            _check_download(rel, sha, got, f"the {profile} copy of case {case_no}")
+            if verify_pdf is not None and rel.endswith(".pdf"):
+                _run_verify(verify_pdf, dest, rel)
         return target.commit()
     except BaseException:
         target.abort()
