@@ -149,9 +149,9 @@ def published_problem(case_no: str, state: Path) -> str:
     """What is wrong with a published dossier of the suite ('' when nothing): every page not blank and in a volume,
     owned by the room's agency, no grants from batch.json."""
     from pipeline.settings import StoreSettings
-    from pipeline.storage import ObjectStore, StoreConfig, read_manifest
+    from pipeline.storage import ObjectStore, StoreConfig, read_dossier_manifest
 
-    manifest = read_manifest(ObjectStore(StoreConfig.from_settings(StoreSettings.from_environ(), state)), case_no)
+    manifest = read_dossier_manifest(ObjectStore(StoreConfig.from_settings(StoreSettings.from_environ(), state)), case_no)
     lost = [p.source.file for p in manifest.pages if p.blank or p.separator or p.volume is None]
     if lost:
         return f"page(s) {', '.join(lost)} left out of the volume"

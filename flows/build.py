@@ -1,4 +1,5 @@
-"""One locked build of a dossier, stage by stage: pages, structure, volumes, checks, publication."""
+"""One dossier build: the job (which batch, settings, profile, what a rerun asks for) and its locked run, stage by
+stage: pages, structure, volumes, checks, publication."""
 
 from __future__ import annotations
 
@@ -7,34 +8,61 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from prefect.futures import as_completed
 
 from flows import progress
-from flows.admission import require_unchanged
 from flows.publication import run_identity
-from flows.runstate import (
-    RunRecord,
-    drop_volumes_beyond,
-    reusable_volume,
-    save_run,
-    volume_input_digest,
-)
 from flows.safety import HostSlots
 from flows.tasks import chunk_size, pages_task, publish_task, structure_task, volume_task
 from pipeline import dossier as dz
 from pipeline.capture import PageRef
 from pipeline.common import utcnow_seconds
+from pipeline.dossier import (
+    Admission,
+    RunRecord,
+    drop_volumes_beyond,
+    require_unchanged,
+    reusable_volume,
+    save_run,
+    volume_input_digest,
+)
 from pipeline.errors import VolumeError
 from pipeline.models import BatchManifest, StandardProfile, VolumeCatalogue, VolumeEntry
 from pipeline.ocr import release_engine
 from pipeline.pages import PageArtifact, PageCache, PageEnvironment, chunked
+from pipeline.settings import Settings, StateLayout
 from pipeline.storage import StoreConfig, case_key
 from pipeline.structure import VolumePlan, has_title
 
-if TYPE_CHECKING:
-    from flows.process import Job
+
+@dataclass(frozen=True)
+class Job:
+    """One dossier build: which batch, under which id, settings and profile, and what a rerun asks for."""
+
+    batch_dir: Path
+    batch_id: str
+    home: Path
+    settings: Settings
+    profile: str | None = None
+    case_no: str | None = None
+    publish: bool = True
+    kind: str = "process"  # process | rerun | reprocess
+    rebuild: frozenset[int] = field(default_factory=frozenset)  # volumes to build even when reusable
+    created: datetime | None = None  # the dossier's creation time; a rerun keeps the failed run's
+    admission: Admission = Admission()  # the room's policy, the claim's fingerprint, the owner to keep
+    review: str | None = None  # flagged | always | never: overrides the profile's review mode
+
+    @property
+    def layout(self) -> StateLayout:
+        """The state folder's layout."""
+        return StateLayout(self.home)
+
+    @property
+    def workers(self) -> int:
+        """Pages processed at once."""
+        return self.settings.processing.page_workers
 
 
 @dataclass

@@ -4,10 +4,10 @@ Thin glue: every step is a library function from ``pipeline``; this module decid
 runs in parallel, what is locked, what is kept for a rerun, and what gets logged. :func:`build_dossier` is the one
 body shared by the three flows (process-batch here, rerun-volume and reprocess-case in :mod:`flows.rerun`).
 
-What a rerun can count on (see :mod:`flows.runstate`): every finished page is in the page cache (keyed by content,
-profile and pipeline version), and every volume that was built is recorded beside its PDF with the digest of its
-inputs. Running the same batch again, by ``dossier rerun``, by ``prefect flow-run retry`` or from the UI, recomputes
-the plan from the cached pages and rebuilds only the volumes that are missing or whose inputs changed.
+What a rerun can count on (see :mod:`pipeline.dossier`'s run record): every finished page is in the page cache
+(keyed by content, profile and pipeline version), and every volume that was built is recorded beside its PDF with the
+digest of its inputs. Running the same batch again, by ``dossier rerun``, by ``prefect flow-run retry`` or from the
+UI, recomputes the plan from the cached pages and rebuilds only the volumes that are missing or whose inputs changed.
 """
 
 from __future__ import annotations
@@ -15,72 +15,29 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
 from prefect import flow, get_run_logger
 
-from flows.admission import Admission
-from flows.build import DossierBuild
-from flows.runstate import (
+from flows.build import DossierBuild, Job
+from flows.runtime import current_api_url, current_flow_run_id
+from flows.safety import case_lock
+from flows.tasks import default_task_runner, ingest
+from pipeline.dossier import (
+    Admission,
     RunRecord,
     load_run,
     save_run,
     work_folder,
 )
-from flows.safety import case_lock
-from flows.tasks import default_task_runner, ingest
 from pipeline.errors import BadInputError
 from pipeline.models import StandardProfile
 from pipeline.ocr import check_engine, warm_engine
 from pipeline.operations import RoomPolicy
-from pipeline.settings import Settings, StateLayout
+from pipeline.settings import Settings
 from pipeline.standard import load_profile
 from pipeline.storage import case_key
-
-
-@dataclass(frozen=True)
-class Job:
-    """One dossier build: which batch, under which id, settings and profile, and what a rerun asks for."""
-
-    batch_dir: Path
-    batch_id: str
-    home: Path
-    settings: Settings
-    profile: str | None = None
-    case_no: str | None = None
-    publish: bool = True
-    kind: str = "process"  # process | rerun | reprocess
-    rebuild: frozenset[int] = field(default_factory=frozenset)  # volumes to build even when reusable
-    created: datetime | None = None  # the dossier's creation time; a rerun keeps the failed run's
-    admission: Admission = Admission()  # the room's policy, the claim's fingerprint, the owner to keep
-    review: str | None = None  # flagged | always | never: overrides the profile's review mode
-
-    @property
-    def layout(self) -> StateLayout:
-        """The state folder's layout."""
-        return StateLayout(self.home)
-
-    @property
-    def workers(self) -> int:
-        """Pages processed at once."""
-        return self.settings.processing.page_workers
-
-
-def current_flow_run_id() -> str | None:
-    """The id of the flow run we are in, if any."""
-    from prefect.runtime import flow_run
-
-    return str(flow_run.id) if flow_run.id else None
-
-
-def current_api_url() -> str | None:
-    """The Prefect API this process reports to (a paused run's review is sent there)."""
-    from prefect.settings import PREFECT_API_URL
-
-    return PREFECT_API_URL.value() or None
 
 
 def locate_batch(home: Path, batch_dir: str | Path) -> Path:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import getpass
 import socket
 
+from flows.runtime import current_flow_run_id
 from pipeline.errors import StoreError
 from pipeline.models import DossierManifest
 from pipeline.storage import StoreConfig, case_key, normalise_case_no
@@ -22,8 +23,6 @@ from pipeline.storage import StoreConfig, case_key, normalise_case_no
 
 def run_identity(kind: str, room: str | None = None) -> dict:
     """Who is acting, for an audit entry: the flow run (when there is one), the room, the user and host."""
-    from flows.process import current_flow_run_id
-
     run = current_flow_run_id()
     user = _user()
     return {"actor": f"run:{run}" if run else f"{kind}:{user}", "run_kind": kind, "flow_run": run or "-",

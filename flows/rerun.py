@@ -16,9 +16,10 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 
-from flows.admission import Admission
-from flows.process import Job, build_dossier, current_flow_run_id, default_task_runner, locate_batch
-from flows.runstate import RunRecord, find_runs
+from flows.build import Job
+from flows.process import build_dossier, default_task_runner, locate_batch
+from flows.runtime import current_flow_run_id
+from pipeline.dossier import Admission, RunRecord, find_runs
 from pipeline.errors import DossierError, StoreError
 from pipeline.settings import Settings
 from pipeline.storage import case_key

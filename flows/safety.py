@@ -19,8 +19,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from pipeline.common import private_folder
-from pipeline.settings import cpu_count
+from pipeline.settings import cpu_count, private_folder
 from pipeline.storage import case_key
 
 CASE_LOCK_PREFIX = "dossier-case-"

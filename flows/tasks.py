@@ -10,15 +10,18 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.admission import Admission, admit, require_publishable, seal
-from flows.runstate import (
-    forget_volume,
-    save_volume,
-)
 from flows.safety import HostSlots
 from pipeline import dossier as dz
 from pipeline.assembly import VolumeContext
-from pipeline.capture import PageRef, inspect_batch, list_pages, read_manifest
+from pipeline.capture import PageRef, inspect_batch, list_pages, read_batch_manifest
+from pipeline.dossier import (
+    Admission,
+    admit,
+    forget_volume,
+    require_publishable,
+    save_volume,
+    seal,
+)
 from pipeline.errors import BadInputError, VolumeError
 from pipeline.models import BatchManifest, StandardProfile, VolumeCatalogue, VolumeEntry
 from pipeline.pages import PageArtifact, PageEnvironment, process_pages
@@ -48,7 +51,7 @@ def ingest(batch_dir: Path, batch_id: str, case_no: str | None, workers: int, pr
     case), fingerprint the batch, and list every page (refusing bad files by name). Returns the manifest as the run
     uses it, the pages and the fingerprint."""
     inspect_batch(batch_dir, profile.input)
-    manifest = read_manifest(batch_dir)
+    manifest = read_batch_manifest(batch_dir)
     if manifest is None:
         if not case_no:
             raise BadInputError(f"batch {batch_dir.name} has no batch.json: give the case number (--case)")

@@ -48,6 +48,8 @@ below takes the area it needs as an argument and never reads the environment its
 from __future__ import annotations
 
 import os
+import pwd
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -227,8 +229,6 @@ class StateLayout:
         """The layout of a state folder (made absolute; created 0700 when missing unless ``create`` is False).
         It holds keys and credentials: one owned by another user or writable by others is refused
         (SettingsError)."""
-        from pipeline.common.files import private_folder  # pipeline.common imports this module
-
         root = Path(home).resolve()
         private_folder(root, "state folder", create=create)
         return cls(root)
@@ -297,3 +297,39 @@ def child_env(overrides: Mapping[str, str] | None = None, drop_prefixes: Sequenc
     env = {k: v for k, v in os.environ.items() if not any(k.startswith(p) for p in drop_prefixes)}
     env.update(overrides or {})
     return env
+
+
+def private_folder(path: Path, what: str = "folder", follow_links: bool = True, create: bool = True) -> Path:
+    """A folder only this user may change: made 0700 when missing (whatever the umask), refused when it is owned by
+    another user, writable by its group or others, or (``follow_links=False``, e.g. in /tmp) a symbolic link."""
+    path = Path(path)
+    if create:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(mode=0o700)
+        except FileExistsError:
+            pass
+    try:
+        info = path.stat() if follow_links else path.lstat()
+    except FileNotFoundError:
+        if create:
+            raise
+        return path
+    if stat.S_ISLNK(info.st_mode):
+        raise SettingsError(f"{what} {path} is a symbolic link (someone else may have planted it): remove it")
+    if not stat.S_ISDIR(info.st_mode):
+        raise SettingsError(f"{what} {path} is not a folder")
+    if info.st_uid != os.getuid():
+        raise SettingsError(f"{what} {path} belongs to user {_user_name(info.st_uid)}, not to this user "
+                            f"({_user_name(os.getuid())}): use a folder of your own")
+    if info.st_mode & 0o022:
+        raise SettingsError(f"{what} {path} is writable by its group or others (mode "
+                            f"{stat.S_IMODE(info.st_mode):04o}): make it private (chmod 700)")
+    return path
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except KeyError:
+        return f"uid {uid}"

@@ -14,7 +14,7 @@ from pipeline.errors import BadInputError, RefusedError
 from pipeline.models import DossierManifest
 from pipeline.operations import HotFolder, Intake, Ledger
 from pipeline.settings import SigningSettings, StoreSettings
-from pipeline.storage import DossierNotFound, ObjectStore, StoreConfig, read_manifest
+from pipeline.storage import DossierNotFound, ObjectStore, StoreConfig, read_dossier_manifest
 from samples import hostile
 from tests.ops_fixtures import DOSSIER, ROOT, make_batch, store_environment, subprocess_env, write_profile
 from tests.store_fixtures import unique_case_no
@@ -81,7 +81,7 @@ def test_the_dossier_belongs_to_the_rooms_agency_and_grants_never_come_from_batc
     hot = Hot(tmp_path, env, {"room-1": (hostile.AGENCY,)})
     case_no = unique_case_no()
     assert hot.run("room-1", "b1", batch(case_no, agency="", grants=[hostile.OTHER_AGENCY])) == "done"
-    manifest = read_manifest(store(), case_no)
+    manifest = read_dossier_manifest(store(), case_no)
     assert manifest.agency == hostile.AGENCY and manifest.grants == []
 
 
@@ -89,11 +89,11 @@ def test_a_batch_that_would_supersede_another_agencys_dossier_is_refused(env, tm
     hot = Hot(tmp_path, env, {"room-1": (hostile.AGENCY,), "room-2": (hostile.OTHER_AGENCY,)})
     case_no = unique_case_no()
     assert hot.run("room-1", "first", batch(case_no)) == "done"
-    version = store().stat(f"cases/{read_manifest(store(), case_no).case_key}/dossier.json").version_id
+    version = store().stat(f"cases/{read_dossier_manifest(store(), case_no).case_key}/dossier.json").version_id
     assert hot.run("room-2", "takeover", batch(case_no, agency=hostile.OTHER_AGENCY)) == "quarantine"
     assert f"published by {hostile.AGENCY}" in hot.reason("room-2", "takeover")
-    latest = store().stat(f"cases/{read_manifest(store(), case_no).case_key}/dossier.json")
-    assert latest.version_id == version and read_manifest(store(), case_no).agency == hostile.AGENCY
+    latest = store().stat(f"cases/{read_dossier_manifest(store(), case_no).case_key}/dossier.json")
+    assert latest.version_id == version and read_dossier_manifest(store(), case_no).agency == hostile.AGENCY
 
 
 class ChangingSubmitter:
@@ -119,7 +119,7 @@ def test_a_batch_changed_after_its_claim_is_refused_before_any_work(env, tmp_pat
     assert hot.run("room-1", "b1", batch(case_no)) == "quarantine"
     assert "no longer what was claimed" in hot.reason("room-1", "b1")
     with pytest.raises(DossierNotFound):
-        read_manifest(store(), case_no)
+        read_dossier_manifest(store(), case_no)
 
 
 def test_a_batch_changed_while_it_is_processed_is_not_published(env, tmp_path, monkeypatch):
@@ -139,7 +139,7 @@ def test_a_batch_changed_while_it_is_processed_is_not_published(env, tmp_path, m
     with pytest.raises(BadInputError, match="changed while it was processed"):
         process_batch(str(folder), profile=str(env), state=str(tmp_path / "state"))
     with pytest.raises(DossierNotFound):
-        read_manifest(store(), case_no)
+        read_dossier_manifest(store(), case_no)
 
 
 def test_a_classified_batch_is_refused_at_ingest_before_any_page_work(env, tmp_path, monkeypatch):

@@ -17,8 +17,10 @@ from pipeline.archival import (
     SignerConfig,
     check_dossier,
     check_volume,
+    declared_pdfa_level,
     development_certificate,
     ensure_development_signer,
+    pdfa_level_of,
     sign_pdf,
 )
 from pipeline.archival._facts import inspect_volume, page_labels
@@ -240,3 +242,21 @@ def test_cli_verify_exits_nonzero_for_a_volume_without_trust_roots(pristine):
     result = CliRunner().invoke(_cli(), ["verify", str(pristine / "volumes" / "001.pdf"), "--level", "1b"])
     assert result.exit_code == ExitCode.VERIFICATION_FAILED
     assert "FAIL" in result.output and "signer-trusted" in result.output
+
+
+@pytest.mark.parametrize(("part", "level"), [(None, "1b"), ("1", "1b"), ("2", "2b"), ("3", "2b")])
+def test_the_pdfa_level_a_file_follows_is_read_from_its_xmp_part(part, level):
+    assert declared_pdfa_level({} if part is None else {"pdfaid:part": part, "pdfaid:conformance": "B"}) == level
+
+
+def test_a_volume_declaring_pdfa_3b_is_verified_by_the_pdfa_2_rules_it_is_signed_by(pristine, tmp_path):
+    path = tmp_path / "declares-3b.pdf"
+    with pikepdf.open(pristine / "volumes" / "001.pdf") as pdf:
+        with pdf.open_metadata(set_pikepdf_as_editor=False) as meta:
+            meta["pdfaid:part"] = "3"
+        pdf.save(path)
+    assert pdfa_level_of(path) == "2b"  # the level the signer stamps a file by
+    out = tmp_path / "report.json"
+    CliRunner().invoke(_cli(), ["verify", str(path), "--no-qpdf", "--json", str(out)])
+    names = {c.name for c in Report.model_validate_json(out.read_bytes()).checks}
+    assert "pdfa-2b" in names and "pdfa-1b" not in names

@@ -25,7 +25,7 @@ def cluster():
 def test_a_two_worker_dask_cluster_processes_a_batch_through_dask_address(cluster, embedded_store, prefect_harness,
                                                                          tmp_path):
     from pipeline.settings import StoreSettings
-    from pipeline.storage import ObjectStore, StoreConfig, read_manifest
+    from pipeline.storage import ObjectStore, StoreConfig, read_dossier_manifest
 
     lc, client = cluster
     case = unique_case_no()
@@ -43,5 +43,5 @@ def test_a_two_worker_dask_cluster_processes_a_batch_through_dask_address(cluste
     assert len(pages) == 2, [r["key"] for r in records]  # 3 pages in chunks of 2 and 1, one per worker
     assert workers == set(client.scheduler_info()["workers"]), workers
     assert "volumes built" in done.stderr and "2/2" in done.stderr  # the progress bars, fed from dask futures
-    manifest = read_manifest(ObjectStore(StoreConfig.from_settings(StoreSettings.from_environ(env), state)), case)
+    manifest = read_dossier_manifest(ObjectStore(StoreConfig.from_settings(StoreSettings.from_environ(env), state)), case)
     assert len(manifest.volumes) == 2 and len(manifest.pages) == 3

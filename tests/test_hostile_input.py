@@ -14,7 +14,7 @@ from PIL import Image
 
 from pipeline.capture import list_pages, read_page
 from pipeline.errors import BadInputError
-from pipeline.limits import InputPolicy
+from pipeline.models import InputPolicy
 from pipeline.pages import PageCache, PageEnvironment, process_pages
 from pipeline.standard import load_profile
 from samples import hostile

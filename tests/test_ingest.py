@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from pipeline.capture import list_pages, read_manifest, read_page
+from pipeline.capture import list_pages, read_batch_manifest, read_page
 from pipeline.capture._ingest import file_dpi
 from pipeline.errors import BadInputError
 
@@ -91,7 +91,7 @@ def test_an_implausible_72_dpi_default_counts_as_no_resolution():
 def test_an_invalid_batch_manifest_is_refused_by_name(tmp_path):
     (tmp_path / "batch.json").write_text(json.dumps({"case_no": "x", "colour": "red"}), encoding="utf-8")
     with pytest.raises(BadInputError, match="batch.json"):
-        read_manifest(tmp_path)
+        read_batch_manifest(tmp_path)
 
 
 def test_an_image_only_pdf_page_yields_its_embedded_image(tmp_path):

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from flows.runstate import find_runs, load_run
+from pipeline.dossier import find_runs, load_run
 from pipeline.operations import HotFolder, Intake, Ledger
 from pipeline.settings import StoreSettings
 from tests.faults import FAULT_ENV, fail_volumes, heal_volumes
@@ -99,11 +99,11 @@ def test_dossier_rerun_rebuilds_only_the_failed_volume_and_its_pages_come_from_c
 
 
 def test_after_the_rerun_the_dossier_is_published_and_the_batch_moves_to_done(failed_batch, rerun_output):
-    from pipeline.storage import ObjectStore, StoreConfig, read_manifest
+    from pipeline.storage import ObjectStore, StoreConfig, read_dossier_manifest
 
     hot, state, case, originals, _ = failed_batch
     _, (vol1_bytes, _), _ = rerun_output
-    manifest = read_manifest(ObjectStore(StoreConfig.from_settings(StoreSettings.from_environ(), state)), case)
+    manifest = read_dossier_manifest(ObjectStore(StoreConfig.from_settings(StoreSettings.from_environ(), state)), case)
     assert [v.number for v in manifest.volumes] == [1, 2] and manifest.batches == ["b1"]
     import hashlib
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.capture import read_manifest
+from pipeline.capture import read_batch_manifest
 from pipeline.errors import BadInputError
 from pipeline.operations import HotFolder, HotFolderError, Intake, Ledger, RunStatus, Submission
 from pipeline.operations._rooms import load_room_file
@@ -120,7 +120,7 @@ def test_a_room_yaml_that_is_not_yaml_is_named_without_its_content(hot):
 def test_a_batch_json_error_names_the_fields_not_their_values(tmp_path):
     (tmp_path / "batch.json").write_text(json.dumps({"case_no": 7201, "access_key": SECRET}), encoding="utf-8")
     with pytest.raises(BadInputError) as err:
-        read_manifest(tmp_path)
+        read_batch_manifest(tmp_path)
     assert "case_no" in str(err.value) and "access_key" in str(err.value) and SECRET not in str(err.value)
 
 

@@ -18,7 +18,7 @@ from pipeline.storage import (
     load_manifest,
     manifest_versions,
     publish_dossier,
-    read_manifest,
+    read_dossier_manifest,
 )
 from tests.store_fixtures import make_dossier, unique_case_no
 
@@ -69,11 +69,11 @@ def test_failure_halfway_leaves_no_manifest_and_a_rerun_completes_without_rewrit
     with pytest.raises(RuntimeError, match="injected"):
         publish_dossier(object_store, manifest, out, originals, on_object_written=fail_after_two)
     with pytest.raises(DossierNotFound):
-        read_manifest(object_store, case_no)
+        read_dossier_manifest(object_store, case_no)
     result = publish_dossier(object_store, manifest, out, originals)
     skipped = [o.key for o in result.objects if o.skipped]
     assert skipped == ["volumes/001.pdf", "volumes/002.pdf"]
-    assert read_manifest(object_store, case_no).volumes == manifest.volumes
+    assert read_dossier_manifest(object_store, case_no).volumes == manifest.volumes
 
 
 def test_fetch_downloads_the_dossier_and_every_hash_matches_the_manifest(object_store, tmp_path):
@@ -127,8 +127,8 @@ def test_republish_writes_new_versions_and_the_older_manifest_still_reads_its_ow
     r2 = publish_dossier(object_store, m2, out2, orig2)
 
     assert r2.manifest.supersedes == r1.manifest_version_id != r2.manifest_version_id
-    assert read_manifest(object_store, case_no).supersedes == r1.manifest_version_id
-    assert read_manifest(object_store, case_no, version_id=r1.manifest_version_id).volumes == m1.volumes
+    assert read_dossier_manifest(object_store, case_no).supersedes == r1.manifest_version_id
+    assert read_dossier_manifest(object_store, case_no, version_id=r1.manifest_version_id).volumes == m1.volumes
     versions = manifest_versions(object_store, case_no)
     assert [v for v, _, _ in versions] == [r2.manifest_version_id, r1.manifest_version_id]
 

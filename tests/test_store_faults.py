@@ -5,7 +5,7 @@ import time
 import pytest
 
 from pipeline.errors import StoreError
-from pipeline.storage import DossierNotFound, fetch_dossier, publish_dossier, read_manifest
+from pipeline.storage import DossierNotFound, fetch_dossier, publish_dossier, read_dossier_manifest
 from tests.store_fixtures import make_dossier, unique_case_no
 
 
@@ -33,7 +33,7 @@ def test_store_stopped_mid_publish_fails_clearly_and_a_rerun_after_restart_publi
     assert failed_after < 30, "retries must be bounded"
 
     with pytest.raises(DossierNotFound):
-        read_manifest(store, case_no)
+        read_dossier_manifest(store, case_no)
     result = publish_dossier(store, manifest, out, originals)
     assert [o.key for o in result.objects if o.skipped] == ["volumes/001.pdf"]
     fetched = fetch_dossier(store, case_no, tmp_path / "fetched")

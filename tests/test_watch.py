@@ -121,7 +121,7 @@ def slow_batch(watched):
 
 def test_a_slowly_copied_batch_is_processed_once_after_its_marker(stack, watched, slow_batch):
     from pipeline.settings import StoreSettings
-    from pipeline.storage import ObjectStore, StoreConfig, read_manifest
+    from pipeline.storage import ObjectStore, StoreConfig, read_dossier_manifest
 
     hot, state, _, _ = watched
     source, entry, before_marker, marker_time = slow_batch
@@ -132,7 +132,7 @@ def test_a_slowly_copied_batch_is_processed_once_after_its_marker(stack, watched
     done = hot / "done" / "room-1" / "slow"
     originals = file_digests(done)
     assert originals.pop("READY") == b"" and originals == file_digests(source)
-    manifest = read_manifest(ObjectStore(StoreConfig.from_settings(StoreSettings.from_environ(), state)), entry.case_no)
+    manifest = read_dossier_manifest(ObjectStore(StoreConfig.from_settings(StoreSettings.from_environ(), state)), entry.case_no)
     assert manifest.batches == ["slow"] and len(manifest.volumes) == 2
 
 

@@ -46,7 +46,7 @@ def connect(home, case_no: str) -> None:
     """Point Prefect at the server of the case's paused run when none is configured (before Prefect loads)."""
     if os.environ.get("PREFECT_API_URL"):
         return
-    from flows.runstate import find_runs
+    from pipeline.dossier import find_runs
 
     for _, record in find_runs(home.root, case_no):
         if record.status == "review" and record.api_url:

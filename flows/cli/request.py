@@ -32,7 +32,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="print JSON")]
 def _desk(state: Path | None):
     """(the request desk of this installation, its database, its CLI audit stream: close it when done)."""
     from pipeline.access import AuditLog, GrantStore, RequestDesk
-    from pipeline.storage import DossierNotFound, read_manifest
+    from pipeline.storage import DossierNotFound, read_dossier_manifest
 
     store = object_store(state)
     db = open_database(state, store)
@@ -40,7 +40,7 @@ def _desk(state: Path | None):
 
     def manifest_of(case_no: str):
         try:
-            return read_manifest(store, case_no)
+            return read_dossier_manifest(store, case_no)
         except DossierNotFound:
             return None
 

@@ -11,7 +11,15 @@ from rich.table import Table
 
 from flows.cli._common import DevelopmentKeyOption, app, layout, stop, use_development_key
 from flows.cli.fetch import trust_roots
-from pipeline.archival import PROPERTIES, check_dossier, check_volume, make_report, qpdf_cli_checks, read_xmp
+from pipeline.archival import (
+    PROPERTIES,
+    check_dossier,
+    check_volume,
+    declared_pdfa_level,
+    make_report,
+    qpdf_cli_checks,
+    read_xmp,
+)
 from pipeline.errors import ExitCode
 from pipeline.models import Report
 
@@ -33,7 +41,7 @@ def verify_volume(path: Path, trust_roots: list[Path], level: str | None = None)
         with pikepdf.open(path) as pdf:
             xmp = read_xmp(pdf)
         case_no = xmp.get("dossier:caseNumber", "")
-        level = level or ("2b" if xmp.get("pdfaid:part") == "2" else "1b")
+        level = level or declared_pdfa_level(xmp)
     except pikepdf.PdfError:
         level = level or "1b"
     return make_report(case_no, check_volume(path, level, trust_roots))

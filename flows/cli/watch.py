@@ -83,7 +83,7 @@ def status(
     """Recent batches and runs: hot-folder outcomes from the ledger, dossier runs from the work folder."""
     from rich.table import Table
 
-    from flows.runstate import find_runs
+    from pipeline.dossier import find_runs
     from pipeline.operations import Ledger
     from pipeline.storage import normalise_case_no
 

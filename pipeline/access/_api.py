@@ -44,12 +44,12 @@ from pipeline import __version__
 from pipeline.access._audit import AUDIT_PREFIX, AuditLog
 from pipeline.access._auth import Clock, TokenStore
 from pipeline.access._grants import GrantStore
-from pipeline.access._manifest_cache import _ManifestCache
+from pipeline.access._manifest_cache import ManifestCache
 from pipeline.access._middleware import AuditMiddleware
 from pipeline.access._routes import dossier_routes
 from pipeline.access._service import FetchService
 from pipeline.access._users import UserStore
-from pipeline.access._views import ApiError, _error_response, _note
+from pipeline.access._views import ApiError, error_response, note_audit
 from pipeline.access.db import Database, DatabaseError
 from pipeline.access.requests import RequestDesk, Sweeper, request_routes
 from pipeline.access.web import Web, WebAuth, service_key, web_routes
@@ -68,7 +68,7 @@ def create_app(store_config: StoreConfig, *, database: Database, store: ObjectSt
     store = store or ObjectStore(store_config)
     tokens = TokenStore(database, cache_ttl=cache_ttl, clock=clock)
     grants = GrantStore(database, cache_ttl=cache_ttl, clock=clock)
-    manifests = _ManifestCache(store, ttl=manifest_ttl, grace=manifest_ttl and 5.0)
+    manifests = ManifestCache(store, ttl=manifest_ttl, grace=manifest_ttl and 5.0)
     audit = AuditLog(store, stream=audit_stream, kind="api", prefix=audit_prefix, linger=audit_linger)
     service = FetchService(store, tokens, grants, manifests, presign_seconds, clock)
 
@@ -110,30 +110,30 @@ def add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError):
-        return _error_response(exc.status, exc.error, exc.detail, exc.headers)
+        return error_response(exc.status, exc.error, exc.detail, exc.headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException):
         error = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
-        return _error_response(exc.status_code, error, str(exc.detail))
+        return error_response(exc.status_code, error, str(exc.detail))
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError):
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()))
-        return _error_response(400, "bad-request", f"{where}: {first.get('msg', 'invalid request')}")
+        return error_response(400, "bad-request", f"{where}: {first.get('msg', 'invalid request')}")
 
     @app.exception_handler(ObjectMissing)
     async def _object_missing(request: Request, exc: ObjectMissing):
-        _note(request, detail=str(exc)[:300])  # a pinned object version is gone: data loss, not a client error
-        return _error_response(500, "object-missing", "a stored object named by the manifest is missing")
+        note_audit(request, detail=str(exc)[:300])  # a pinned object version is gone: data loss, not a client error
+        return error_response(500, "object-missing", "a stored object named by the manifest is missing")
 
     @app.exception_handler(StoreError)
     async def _store_error(request: Request, exc: StoreError):
-        _note(request, detail=str(exc)[:300])
-        return _error_response(503, "store-unavailable", "the object store could not answer; try again later")
+        note_audit(request, detail=str(exc)[:300])
+        return error_response(503, "store-unavailable", "the object store could not answer; try again later")
 
     @app.exception_handler(DatabaseError)
     async def _database_error(request: Request, exc: DatabaseError):
-        _note(request, detail=str(exc)[:300])
-        return _error_response(503, "database-unavailable", "the access database could not answer; try again later")
+        note_audit(request, detail=str(exc)[:300])
+        return error_response(503, "database-unavailable", "the access database could not answer; try again later")

@@ -16,7 +16,7 @@ from pipeline.storage import (
 )
 
 
-class _ManifestCache:
+class ManifestCache:
     """Latest manifest per case, rechecked after ``ttl`` seconds with one HEAD request (single flight per case);
     manifests and rendered views by version id, which are immutable, in an LRU."""
 

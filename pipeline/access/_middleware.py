@@ -12,7 +12,7 @@ import asyncio
 import time
 
 from pipeline.access._audit import AuditLog
-from pipeline.access._views import UNAUDITED, _error_response
+from pipeline.access._views import UNAUDITED, error_response
 from pipeline.errors import StoreError
 
 
@@ -82,8 +82,8 @@ class AuditMiddleware:
                     self._later(actor="-", agency="-", method=scope.get("method", ""), path=scope.get("path", "")[:300],
                                 status=503, result="error", bytes=0,
                                 detail="answer withheld: its audit entry could not be stored")
-                    response = _error_response(503, "audit-unavailable", "the access could not be recorded in the "
-                                                                         "audit log; nothing was served")
+                    response = error_response(503, "audit-unavailable", "the access could not be recorded in the "
+                                                                        "audit log; nothing was served")
                     await response(scope, receive, send)
                     raise _Withheld
             elif message["type"] == "http.response.body":

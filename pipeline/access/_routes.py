@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from pipeline import __version__
 from pipeline.access._auth import Principal
 from pipeline.access._service import FetchService
-from pipeline.access._views import ApiError, DossierView, ErrorBody, ManifestVersion, _note
+from pipeline.access._views import ApiError, DossierView, ErrorBody, ManifestVersion, note_audit
 from pipeline.storage import CATALOGUE_NAME, REPORT_NAME, dossier_prefix, manifest_versions
 
 REFUSALS = {401: {"model": ErrorBody, "description": "no valid bearer token"},
@@ -37,7 +37,7 @@ def dossier_routes(service: FetchService) -> APIRouter:
                 responses={200: {"model": DossierView}, **REFUSALS})
     async def get_dossier(request: Request, case_no: str = CaseNo, version: str | None = Version,
                           who: Principal = Depends(principal)) -> Response:
-        _note(request, action="manifest")
+        note_audit(request, action="manifest")
         ref = await service.authorised(request, case_no, version, who)
         manifests = service.manifests
         body = manifests.peek_view(ref) or await run_in_threadpool(manifests.view, ref, service.build_view)
@@ -47,7 +47,7 @@ def dossier_routes(service: FetchService) -> APIRouter:
                 responses={200: {"model": list[ManifestVersion]}, **REFUSALS})
     async def get_versions(request: Request, case_no: str = CaseNo,
                            who: Principal = Depends(principal)) -> Response:
-        _note(request, action="versions")
+        note_audit(request, action="versions")
         ref = await service.authorised(request, case_no, None, who)
         versions = await run_in_threadpool(manifest_versions, service.store, ref.manifest.case_no)
         found = [{"version_id": v, "published": t.isoformat() if t else None, "latest": latest}
@@ -56,7 +56,7 @@ def dossier_routes(service: FetchService) -> APIRouter:
 
     async def stored_file(request: Request, case_no: str, version: str | None, who: Principal,
                           name: str) -> Response:
-        _note(request, action=name.removesuffix(".json"))
+        note_audit(request, action=name.removesuffix(".json"))
         ref = await service.authorised(request, case_no, version, who)
         m = ref.manifest
         if name == "manifest.json":
@@ -97,14 +97,14 @@ def volume_routes(service: FetchService) -> APIRouter:
                            307: {"description": "redirect to a short-lived presigned URL"}, **REFUSALS})
     async def get_volume(request: Request, case_no: str = CaseNo, n: int = Path(ge=1, le=9999),
                          version: str | None = Version, who: Principal = Depends(service.principal)) -> Response:
-        _note(request, action="volume", volume=n)
+        note_audit(request, action="volume", volume=n)
         ref, decision = await service.authorise(request, case_no, version, who)
         m = ref.manifest
         vol = next((v for v in m.volumes if v.number == n), None)
         if vol is None:
             raise ApiError(404, "not-found", f"dossier {m.case_no} has {len(m.volumes)} volume(s), not {n}")
         if not decision.covers(n):
-            _note(request, detail="volume not granted")
+            note_audit(request, detail="volume not granted")
             raise ApiError(403, "forbidden", f"this agency's access to {m.case_no} does not cover volume {n}")
         await service.fetched(who, decision)
         return await volume_response(service, request, ref, vol, inline=False)
@@ -120,7 +120,7 @@ async def volume_response(service: FetchService, request: Request, ref, vol, inl
     object_version = m.object_versions.get(vol.key)
     store = service.store
     if service.presign_seconds > 0:
-        _note(request, result="redirect")
+        note_audit(request, result="redirect")
         url = await run_in_threadpool(store.presigned_url, key, object_version, service.presign_seconds)
         return RedirectResponse(url, status_code=307)
     body = await run_in_threadpool(store.open, key, object_version)  # a store failure here is a clean 503

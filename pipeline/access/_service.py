@@ -10,8 +10,8 @@ from starlette.concurrency import run_in_threadpool
 
 from pipeline.access._auth import AuthError, Clock, Principal, TokenStore, token_id_of
 from pipeline.access._grants import Decision, GrantStore, decide, explicitly_granted
-from pipeline.access._manifest_cache import _ManifestCache
-from pipeline.access._views import _VERSION_RE, DENIED, ApiError, _note
+from pipeline.access._manifest_cache import ManifestCache
+from pipeline.access._views import DENIED, VERSION_RE, ApiError, note_audit
 from pipeline.common import utcnow
 from pipeline.errors import CaseNumberError
 from pipeline.storage import CATALOGUE_NAME, ManifestRef, ObjectStore, case_key, dossier_prefix, normalise_case_no
@@ -20,7 +20,7 @@ from pipeline.storage import CATALOGUE_NAME, ManifestRef, ObjectStore, case_key,
 class FetchService:
     """Authentication, authorisation and manifest reading for the routes, over one store."""
 
-    def __init__(self, store: ObjectStore, tokens: TokenStore, grants: GrantStore, manifests: _ManifestCache,
+    def __init__(self, store: ObjectStore, tokens: TokenStore, grants: GrantStore, manifests: ManifestCache,
                  presign_seconds: int = 0, clock: Clock = utcnow):
         self.store, self.tokens, self.grants, self.manifests = store, tokens, grants, manifests
         self.presign_seconds, self.clock = presign_seconds, clock
@@ -39,10 +39,10 @@ class FetchService:
         try:
             who = tokens.authenticate(token, cached_only=True) or await run_in_threadpool(tokens.authenticate, token)
         except AuthError as exc:
-            _note(request, actor=token_id_of(token) or "-", detail=str(exc))
+            note_audit(request, actor=token_id_of(token) or "-", detail=str(exc))
             raise ApiError(401, "unauthorized", "the bearer token is not valid",
                            {"WWW-Authenticate": 'Bearer realm="dossiers", error="invalid_token"'}) from None
-        _note(request, actor=who.id, agency=who.agency)
+        note_audit(request, actor=who.id, agency=who.agency)
         return who
 
     async def authorised(self, request: Request, case_no: str, version: str | None, who: Principal) -> ManifestRef:
@@ -57,9 +57,9 @@ class FetchService:
             canonical = normalise_case_no(case_no)
         except CaseNumberError as exc:
             raise ApiError(400, "bad-case-number", str(exc)) from None
-        if version is not None and not _VERSION_RE.fullmatch(version):
+        if version is not None and not VERSION_RE.fullmatch(version):
             raise ApiError(400, "bad-request", "version must be an object version id")
-        _note(request, case_no=canonical, case_key=case_key(canonical), version=version)
+        note_audit(request, case_no=canonical, case_key=case_key(canonical), version=version)
         record = self.grants.peek(canonical) or await run_in_threadpool(self.grants.get, canonical)
         found, ref, stale = self.manifests.peek(canonical, version)
         if not found:
@@ -71,14 +71,14 @@ class FetchService:
             if explicitly_granted(who.agency, record, now):
                 raise ApiError(404, "not-found", f"no published dossier for case {canonical}"
                                + (f" with version {version}" if version else ""))
-            _note(request, detail="no such dossier")  # for the auditor only: the answer is the plain 403
+            note_audit(request, detail="no such dossier")  # for the auditor only: the answer is the plain 403
             raise ApiError(403, "forbidden", DENIED)
         decision = decide(who.agency, ref.manifest, record, now)
         if decision is None:
-            _note(request, detail="not granted")
+            note_audit(request, detail="not granted")
             raise ApiError(403, "forbidden", DENIED)
-        _note(request, result="allowed", manifest_version=ref.version_id, via=decision.via,
-              **({"request_id": list(decision.request_ids)} if decision.request_ids else {}))
+        note_audit(request, result="allowed", manifest_version=ref.version_id, via=decision.via,
+                   **({"request_id": list(decision.request_ids)} if decision.request_ids else {}))
         return ref, decision
 
     async def fetched(self, who: Principal, decision: Decision) -> None:

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from pipeline.models import Catalogue, DossierManifest
 
 UNAUDITED = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/web/static/site.css"})
-_VERSION_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
+VERSION_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
 DENIED = "this agency has no access to the requested case"
 
 
@@ -49,10 +49,11 @@ class ApiError(Exception):
         self.status, self.error, self.detail, self.headers = status, error, detail, headers
 
 
-def _error_response(status: int, error: str, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(status: int, error: str, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    """The JSON error body every API error is sent as: ``{"error": …, "detail": …}``."""
     return JSONResponse({"error": error, "detail": detail}, status_code=status, headers=headers)
 
 
-def _note(request: Request, **fields: Any) -> None:
+def note_audit(request: Request, **fields: Any) -> None:
     """Add fields to this request's audit entry."""
     request.scope.setdefault("state", {}).setdefault("audit", {}).update(fields)

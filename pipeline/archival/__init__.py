@@ -15,7 +15,14 @@ from pipeline.archival._signer import (
 )
 from pipeline.archival._stamp import stamp_page
 from pipeline.archival._volume_checks import check_volume, qpdf_cli_checks
-from pipeline.archival._xmp import ArchivalMetadata, page_hash_root, read_xmp
+from pipeline.archival._xmp import (
+    ArchivalMetadata,
+    declared_pdfa_level,
+    metadata_of,
+    page_hash_root,
+    pdfa_level_of,
+    read_xmp,
+)
 
 __all__ = [
     "ArchivalMetadata",
@@ -24,11 +31,14 @@ __all__ = [
     "SignerConfig",
     "check_dossier",
     "check_volume",
+    "declared_pdfa_level",
     "development_certificate",
     "ensure_development_signer",
     "finish_pdfa",
     "make_report",
+    "metadata_of",
     "page_hash_root",
+    "pdfa_level_of",
     "preload",
     "qpdf_cli_checks",
     "read_xmp",

@@ -10,7 +10,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from pipeline.archival._facts import PROPERTIES, TOOL
-from pipeline.archival._volume_checks import _check, _inspect_while_validating, _label_problems, _volume_checks
+from pipeline.archival._volume_checks import inspect_while_validating, label_problems, make_check, volume_checks
 from pipeline.archival._xmp import page_hash_root
 from pipeline.common import sha256_file, utcnow
 from pipeline.models import (
@@ -49,16 +49,16 @@ def _load_json_model(path: Path, model, label: str, checks: list[Check]):
     try:
         return model.model_validate_json(path.read_bytes())
     except FileNotFoundError:
-        checks.append(_check("completeness", f"{label}-present", label, False, f"{path.name} is missing"))
+        checks.append(make_check("completeness", f"{label}-present", label, False, f"{path.name} is missing"))
     except (OSError, ValidationError, ValueError) as exc:
-        checks.append(_check("usability", f"{label}-valid", label, False,
-                             f"{path.name} is not a valid {model.__name__}: {str(exc)[:300]}"))
+        checks.append(make_check("usability", f"{label}-valid", label, False,
+                                 f"{path.name} is not a valid {model.__name__}: {str(exc)[:300]}"))
     return None
 
 
 def _catalogue_checks(key: str, entry: VolumeEntry, vc: VolumeCatalogue | None, numbered: int) -> list[Check]:
     if vc is None:
-        return [_check("completeness", "catalogue", key, False, f"卷内目录 of volume {entry.number} is missing")]
+        return [make_check("completeness", "catalogue", key, False, f"卷内目录 of volume {entry.number} is missing")]
     problems = []
     entries = vc.entries
     if [e.seq for e in entries] != list(range(1, len(entries) + 1)):
@@ -76,8 +76,8 @@ def _catalogue_checks(key: str, entry: VolumeEntry, vc: VolumeCatalogue | None, 
         for e in entries:
             if e.last_page < e.first_page:
                 problems.append(f"row {e.seq} ends before it starts")
-    return [_check("completeness", "catalogue", key, not problems,
-                   "; ".join(problems[:6]) or f"{len(entries)} documents cover pages 1..{numbered}")]
+    return [make_check("completeness", "catalogue", key, not problems,
+                       "; ".join(problems[:6]) or f"{len(entries)} documents cover pages 1..{numbered}")]
 
 
 def check_dossier(folder: Path, trust_roots: list[Path] | None, *, now: datetime | None = None) -> Report:
@@ -110,12 +110,12 @@ def _catalogue_file_checks(folder: Path, manifest: DossierManifest, catalogue: C
     checks = []
     if manifest.catalogue_sha256 and (folder / "catalogue.json").exists():
         digest = sha256_file(folder / "catalogue.json")
-        checks.append(_check("authenticity", "sha256", "catalogue.json", digest == manifest.catalogue_sha256,
-                             f"SHA-256 {digest[:16]}…" + ("" if digest == manifest.catalogue_sha256 else
-                                                          f" ≠ manifest {manifest.catalogue_sha256[:16]}…")))
+        checks.append(make_check("authenticity", "sha256", "catalogue.json", digest == manifest.catalogue_sha256,
+                                 f"SHA-256 {digest[:16]}…" + ("" if digest == manifest.catalogue_sha256 else
+                                                              f" ≠ manifest {manifest.catalogue_sha256[:16]}…")))
     if catalogue is not None and catalogue.case_no != manifest.case_no:
-        checks.append(_check("completeness", "catalogue-case", "catalogue.json", False,
-                             f"catalogue is for {catalogue.case_no}, manifest for {manifest.case_no}"))
+        checks.append(make_check("completeness", "catalogue-case", "catalogue.json", False,
+                                 f"catalogue is for {catalogue.case_no}, manifest for {manifest.case_no}"))
     return checks
 
 
@@ -133,8 +133,8 @@ def _volume_set_check(manifest: DossierManifest) -> Check:
         problems.append(f"volumes {wrong_of} do not say 'of {m}'")
     if not m:
         problems.append("the dossier has no volume")
-    return _check("completeness", "volume-set", "dossier.json", not problems,
-                  "; ".join(problems) or f"volumes 1..{m} of {m}")
+    return make_check("completeness", "volume-set", "dossier.json", not problems,
+                      "; ".join(problems) or f"volumes 1..{m} of {m}")
 
 
 def _page_checks(manifest: DossierManifest) -> tuple[dict[int, list[tuple[int, str]]], list[Check]]:
@@ -151,14 +151,14 @@ def _page_checks(manifest: DossierManifest) -> tuple[dict[int, list[tuple[int, s
             doubly.append(where)
         if in_volume:
             pages_by_volume[rec.volume].append((rec.page, rec.sha256))
-    checks = [_check("completeness", "pages-accounted", "dossier.json", not unaccounted and not doubly,
-                     (f"not in a volume, blank or separator: {unaccounted[:5]}; " if unaccounted else "")
-                     + (f"in more than one state: {doubly[:5]}" if doubly else "")
-                     or f"all {len(manifest.pages)} input pages accounted for")]
+    checks = [make_check("completeness", "pages-accounted", "dossier.json", not unaccounted and not doubly,
+                         (f"not in a volume, blank or separator: {unaccounted[:5]}; " if unaccounted else "")
+                         + (f"in more than one state: {doubly[:5]}" if doubly else "")
+                         or f"all {len(manifest.pages)} input pages accounted for")]
     stray = sorted(set(pages_by_volume) - {v.number for v in manifest.volumes})
     if stray:
-        checks.append(_check("completeness", "pages-accounted", "dossier.json", False,
-                             f"pages placed in volumes that do not exist: {stray}"))
+        checks.append(make_check("completeness", "pages-accounted", "dossier.json", False,
+                                 f"pages placed in volumes that do not exist: {stray}"))
     return pages_by_volume, checks
 
 
@@ -175,8 +175,8 @@ def _document_check(manifest: DossierManifest, catalogue: Catalogue) -> Check:
     for idx, pages in declared.items():
         if idx in per_doc and per_doc[idx] != pages:
             problems.append(f"document {idx}: {per_doc[idx]} pages in the catalogue, {pages} in the manifest")
-    return _check("completeness", "documents", "catalogue.json", not problems,
-                  "; ".join(problems[:6]) or f"{len(declared)} documents match the 卷内目录")
+    return make_check("completeness", "documents", "catalogue.json", not problems,
+                      "; ".join(problems[:6]) or f"{len(declared)} documents match the 卷内目录")
 
 
 def _dossier_volume_checks(folder: Path, manifest: DossierManifest, entry: VolumeEntry, catalogue: Catalogue | None,
@@ -185,50 +185,50 @@ def _dossier_volume_checks(folder: Path, manifest: DossierManifest, entry: Volum
     key = entry.key
     path = folder / key
     if not path.is_file():
-        return [_check("completeness", "volume-present", key, False, f"volume {entry.number} file is missing")]
-    facts, sig = _inspect_while_validating(path, entry.pdfa, trust_roots)
-    checks = [_check("authenticity", "sha256", key, facts.sha256 == entry.sha256 and facts.size == entry.bytes,
-                     f"SHA-256 {facts.sha256[:16]}…, {facts.size} bytes"
-                     + ("" if facts.sha256 == entry.sha256 else f" ≠ manifest {entry.sha256[:16]}…")
-                     + ("" if facts.size == entry.bytes else f" (manifest says {entry.bytes} bytes)"))]
-    vchecks, sig = _volume_checks(facts, entry.pdfa, trust_roots, key, now, sig)
+        return [make_check("completeness", "volume-present", key, False, f"volume {entry.number} file is missing")]
+    facts, sig = inspect_while_validating(path, entry.pdfa, trust_roots)
+    checks = [make_check("authenticity", "sha256", key, facts.sha256 == entry.sha256 and facts.size == entry.bytes,
+                         f"SHA-256 {facts.sha256[:16]}…, {facts.size} bytes"
+                         + ("" if facts.sha256 == entry.sha256 else f" ≠ manifest {entry.sha256[:16]}…")
+                         + ("" if facts.size == entry.bytes else f" (manifest says {entry.bytes} bytes)"))]
+    vchecks, sig = volume_checks(facts, entry.pdfa, trust_roots, key, now, sig)
     checks += vchecks
     if facts.open_error:
         return checks
 
     # The signature is the one the manifest recorded
     if entry.signature is None:
-        checks.append(_check("authenticity", "signature-recorded", key, False, "the manifest records no signature"))
+        checks.append(make_check("authenticity", "signature-recorded", key, False, "the manifest records no signature"))
     else:
         same = sig.certificate_sha256 == entry.signature.certificate_sha256
-        checks.append(_check("authenticity", "signature-recorded", key, same,
-                             "signed with the certificate the manifest records" if same else
-                             f"signed by {sig.signer or 'nobody'}, manifest records certificate "
-                             f"{entry.signature.certificate_sha256[:16]}…"))
+        checks.append(make_check("authenticity", "signature-recorded", key, same,
+                                 "signed with the certificate the manifest records" if same else
+                                 f"signed by {sig.signer or 'nobody'}, manifest records certificate "
+                                 f"{entry.signature.certificate_sha256[:16]}…"))
 
     # XMP provenance
     xmp = facts.xmp
     expected_root = page_hash_root([h for _, h in sorted(pages)])
     root_ok = xmp.get("dossier:pageHashRoot") == expected_root
-    checks.append(_check("authenticity", "page-hash-root", key, root_ok,
-                         f"XMP page hash root {'matches' if root_ok else 'does not match'} the manifest's "
-                         f"{len(pages)} page digests"))
+    checks.append(make_check("authenticity", "page-hash-root", key, root_ok,
+                             f"XMP page hash root {'matches' if root_ok else 'does not match'} the manifest's "
+                             f"{len(pages)} page digests"))
     xmp_problems = []
     if xmp.get("dossier:caseNumber") != manifest.case_no:
         xmp_problems.append(f"case number {xmp.get('dossier:caseNumber')!r} ≠ {manifest.case_no!r}")
     standard = f"{xmp.get('dossier:standardId', '')}@{xmp.get('dossier:standardVersion', '')}"
     if standard != manifest.standard:
         xmp_problems.append(f"standard {standard!r} ≠ {manifest.standard!r}")
-    checks.append(_check("authenticity", "xmp-provenance", key, not xmp_problems,
-                         "; ".join(xmp_problems) or "XMP case number and standard match the manifest"))
+    checks.append(make_check("authenticity", "xmp-provenance", key, not xmp_problems,
+                             "; ".join(xmp_problems) or "XMP case number and standard match the manifest"))
     vol_ok = (xmp.get("dossier:volumeNumber") == str(entry.number)
               and xmp.get("dossier:volumeCount") == str(len(manifest.volumes)))
-    checks.append(_check("completeness", "volume-identity", key, vol_ok,
-                         f"XMP says volume {xmp.get('dossier:volumeNumber')} of {xmp.get('dossier:volumeCount')}, "
-                         f"manifest {entry.number} of {len(manifest.volumes)}"))
+    checks.append(make_check("completeness", "volume-identity", key, vol_ok,
+                             f"XMP says volume {xmp.get('dossier:volumeNumber')} of {xmp.get('dossier:volumeCount')}, "
+                             f"manifest {entry.number} of {len(manifest.volumes)}"))
 
     # Counts: PDF pages, numbered pages, manifest pages
-    _, numbered = _label_problems(facts.labels)
+    _, numbered = label_problems(facts.labels)
     count_problems = []
     if facts.pdf_pages != entry.pdf_pages:
         count_problems.append(f"{facts.pdf_pages} PDF pages, manifest says {entry.pdf_pages}")
@@ -238,16 +238,16 @@ def _dossier_volume_checks(folder: Path, manifest: DossierManifest, entry: Volum
     if numbers != list(range(1, entry.pages + 1)):
         count_problems.append(f"manifest places pages {numbers[:3]}…{numbers[-3:]} (n={len(numbers)}) "
                               f"in a volume of {entry.pages}")
-    checks.append(_check("completeness", "page-count", key, not count_problems,
-                         "; ".join(count_problems) or f"{numbered} numbered of {facts.pdf_pages} PDF pages"))
+    checks.append(make_check("completeness", "page-count", key, not count_problems,
+                             "; ".join(count_problems) or f"{numbered} numbered of {facts.pdf_pages} PDF pages"))
 
     vc = next((v for v in catalogue.volumes if v.volume == entry.number), None) if catalogue else None
     checks += _catalogue_checks(key, entry, vc, numbered)
     if vc is not None:
         missing = [e.title for e in vc.entries if not any(e.title in t for t in facts.outline)]
-        checks.append(_check("usability", "bookmarks", key, not missing,
-                             f"no bookmark for {missing[:5]}" if missing else
-                             f"{len(vc.entries)} documents have bookmarks"))
+        checks.append(make_check("usability", "bookmarks", key, not missing,
+                                 f"no bookmark for {missing[:5]}" if missing else
+                                 f"{len(vc.entries)} documents have bookmarks"))
 
     # Text layer on every OCRed page
     lacking = []
@@ -255,7 +255,7 @@ def _dossier_volume_checks(folder: Path, manifest: DossierManifest, entry: Volum
         idx = facts.index_of_page(page)
         if idx is None or idx >= len(facts.invisible_chars) or facts.invisible_chars[idx] == 0:
             lacking.append(page)
-    checks.append(_check("usability", "text-layer", key, not lacking,
-                         f"OCRed pages without a text layer: {lacking[:10]}" if lacking else
-                         f"{len(ocr)} OCRed pages carry a text layer"))
+    checks.append(make_check("usability", "text-layer", key, not lacking,
+                             f"OCRed pages without a text layer: {lacking[:10]}" if lacking else
+                             f"{len(ocr)} OCRed pages carry a text layer"))
     return checks

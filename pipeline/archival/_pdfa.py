@@ -7,16 +7,16 @@ from pathlib import Path
 import pikepdf
 from pikepdf import Array, Name
 
-from pipeline.archival._pdfa_clean import _clean_document, _clean_resources, _fix_text_strings, _output_intent
+from pipeline.archival._pdfa_clean import clean_document, clean_resources, fix_text_strings, output_intent
 from pipeline.archival._xmp import (
     LEVELS,
     ActiveContentPolicy,
     ArchivalMetadata,
     FinishNotes,
-    _producer,
-    _set_info,
     build_xmp,
     log,
+    producer_name,
+    set_info,
 )
 from pipeline.errors import VolumeError
 
@@ -48,11 +48,11 @@ def finish_pdfa(src: Path, dst: Path, level: str, meta: ArchivalMetadata,
         if pdf.is_encrypted:
             raise VolumeError(f"{label}: the PDF is encrypted; PDF/A forbids encryption", meta.volume)
         try:
-            _clean_document(pdf, level, on_active_content, label, notes)
-            _clean_resources(pdf, level, notes)
+            clean_document(pdf, level, on_active_content, label, notes)
+            clean_resources(pdf, level, notes)
         except VolumeError as exc:
             raise VolumeError(f"{label}: {exc}", meta.volume) from exc
-        _fix_text_strings(pdf, notes)
+        fix_text_strings(pdf, notes)
         root = pdf.Root
         # /Info in the catalog is a PyMuPDF 2.0 artefact (it belongs in the trailer); /Version and /Extensions would
         # announce a newer PDF than the level allows.
@@ -60,11 +60,11 @@ def finish_pdfa(src: Path, dst: Path, level: str, meta: ArchivalMetadata,
             if key in root:
                 del root[key]
         root.Lang = pikepdf.String(meta.lang)
-        root.OutputIntents = Array([_output_intent(pdf)])
-        producer = _producer()
+        root.OutputIntents = Array([output_intent(pdf)])
+        producer = producer_name()
         xmp = build_xmp(meta, level, producer)
         root.Metadata = pdf.make_stream(xmp, Type=Name.Metadata, Subtype=Name.XML)
-        _set_info(pdf, meta, producer)
+        set_info(pdf, meta, producer)
         if "/PieceInfo" in root:
             del root["/PieceInfo"]
         dst.parent.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pikepdf
 from pikepdf import Array, Dictionary, Name, Pdf, Stream
 
-from pipeline.archival._pdfa_fonts import _fix_font, _page_resources
+from pipeline.archival._pdfa_fonts import fix_font, page_resources
 from pipeline.archival._xmp import SRGB_ICC, ActiveContentPolicy, FinishNotes, log
 from pipeline.errors import VolumeError
 
@@ -45,7 +45,9 @@ def _clean_outline(item: object, policy: ActiveContentPolicy, notes: FinishNotes
         count += 1
 
 
-def _clean_document(pdf: Pdf, level: str, policy: ActiveContentPolicy, label: str, notes: FinishNotes) -> None:
+def clean_document(pdf: Pdf, level: str, policy: ActiveContentPolicy, label: str, notes: FinishNotes) -> None:
+    """Remove (or refuse, by ``policy``) what PDF/A forbids outside the page content: scripts, embedded files,
+    actions, XFA forms, and (for 1b) page transparency groups."""
     root = pdf.Root
     names = root.get("/Names")
     if isinstance(names, Dictionary):
@@ -145,9 +147,10 @@ def _flatten_smask(pdf: Pdf, image: Stream, label: str) -> None:
     image.BitsPerComponent = 8
 
 
-def _clean_resources(pdf: Pdf, level: str, notes: FinishNotes) -> None:
+def clean_resources(pdf: Pdf, level: str, notes: FinishNotes) -> None:
+    """Bring every page's fonts, images and graphics states to what the PDF/A level allows."""
     done: set[tuple[int, int]] = set()
-    for page, res in _page_resources(pdf):
+    for page, res in page_resources(pdf):
         label = f"page {page}"
         fonts = res.get("/Font")
         if isinstance(fonts, Dictionary):
@@ -155,7 +158,7 @@ def _clean_resources(pdf: Pdf, level: str, notes: FinishNotes) -> None:
                 if isinstance(font, Dictionary) and font.objgen not in done:
                     if font.objgen != (0, 0):
                         done.add(font.objgen)
-                    _fix_font(pdf, font, level, label, notes)
+                    fix_font(pdf, font, level, label, notes)
         gstates = res.get("/ExtGState")
         if isinstance(gstates, Dictionary):
             for gname, gs in gstates.items():
@@ -229,7 +232,7 @@ def _fix_image(pdf: Pdf, image: Stream, level: str, where: str, notes: FinishNot
         notes.fixed.append(f"{where}: soft mask flattened onto white")
 
 
-def _fix_text_strings(pdf: Pdf, notes: FinishNotes) -> None:
+def fix_text_strings(pdf: Pdf, notes: FinishNotes) -> None:
     """Re-encode page-label prefixes and outline titles written as raw UTF-8 (PyMuPDF does) as proper text strings."""
 
     def fix(holder: Dictionary, key: str, what: str) -> None:
@@ -264,7 +267,8 @@ def _fix_text_strings(pdf: Pdf, notes: FinishNotes) -> None:
         walk(outline.get("/First"))
 
 
-def _output_intent(pdf: Pdf) -> Dictionary:
+def output_intent(pdf: Pdf) -> Dictionary:
+    """The sRGB (ICC v2) OutputIntent every PDF/A volume carries."""
     try:
         icc = SRGB_ICC.read_bytes()
     except OSError as exc:

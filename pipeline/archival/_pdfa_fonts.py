@@ -31,7 +31,7 @@ def _resources_tree(res: object, seen: set[tuple[int, int]]) -> Iterator[Diction
                 yield from _resources_tree(obj.Resources, seen)
 
 
-def _page_resources(pdf: Pdf) -> Iterator[tuple[int, Dictionary]]:
+def page_resources(pdf: Pdf) -> Iterator[tuple[int, Dictionary]]:
     """Every resource dictionary in use, with the 1-based page it was first met on (annotations included)."""
     seen: set[tuple[int, int]] = set()
     for n, page in enumerate(pdf.pages, start=1):
@@ -105,7 +105,8 @@ def _cidset(tt, cid_to_gid: object) -> bytes:
     return bytes(bits)
 
 
-def _fix_font(pdf: Pdf, font: Dictionary, level: str, label: str, notes: FinishNotes) -> None:
+def fix_font(pdf: Pdf, font: Dictionary, level: str, label: str, notes: FinishNotes) -> None:
+    """Make one font dictionary conform to the PDF/A level (embedded program, widths, CIDSet); Type 3 is left."""
     subtype = font.get("/Subtype")
     if subtype == "/Type3":
         return

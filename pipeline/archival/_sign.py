@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pipeline.archival._signer import DEFAULT_REASON, DEV_MARKER, FIELD_NAME, STAMP_BOX, SignerConfig
 from pipeline.archival._stamp import stamp_page
+from pipeline.archival._xmp import pdfa_level_of
 from pipeline.common import utcnow
 from pipeline.errors import VolumeError
 from pipeline.models import SignatureInfo
@@ -70,7 +71,7 @@ def _load_signer(config: SignerConfig, stack):
     raise VolumeError(f"unknown signer kind {config.kind!r} (pkcs12 or pkcs11)")
 
 
-def _certificate_facts(cert) -> tuple[str, str, datetime]:
+def certificate_facts(cert) -> tuple[str, str, datetime]:
     """(subject, SHA-256 of the DER certificate, not-after) of an asn1crypto certificate."""
     subject = cert.subject.human_friendly
     digest = hashlib.sha256(cert.dump()).hexdigest()
@@ -78,14 +79,6 @@ def _certificate_facts(cert) -> tuple[str, str, datetime]:
     return subject, digest, not_after
 
 
-def _pdfa_level_of(path: Path) -> str:
-    import pikepdf
-
-    from pipeline.archival._xmp import read_xmp
-
-    with pikepdf.open(path) as pdf:
-        xmp = read_xmp(pdf)
-    return "1b" if xmp.get("pdfaid:part", "1") == "1" else "2b"
 
 
 def preload() -> None:
@@ -117,13 +110,13 @@ def _sign(src: Path, dst: Path, config: SignerConfig, label: str,
         cert = signer.signing_cert
         if cert is None:
             raise VolumeError(f"{label}: the signing key has no certificate")
-        subject, cert_sha, not_after = _certificate_facts(cert)
+        subject, cert_sha, not_after = certificate_facts(cert)
         if not_after <= signed_at:
             raise VolumeError(f"{label}: signing certificate {subject} expired on {not_after:%Y-%m-%d}")
         timestamper = config.timestamper
         if timestamper is None and config.tsa_url:
             timestamper = HTTPTimeStamper(config.tsa_url, timeout=max(1, int(config.timeout)))
-        level = _pdfa_level_of(src)
+        level = pdfa_level_of(src)
         writer_cls = _pdfa_writer_class()
         tmpdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="dossier-sign-")))
         stamp_style = None

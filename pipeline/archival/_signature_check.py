@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.archival._sign import _certificate_facts
+from pipeline.archival._sign import certificate_facts
 from pipeline.archival._signer import SignatureCheck
 
 
@@ -54,7 +54,7 @@ def validate_signature(path: Path, trust_roots: list[Path] | None) -> SignatureC
             check.intact, check.valid, check.trusted = bool(status.intact), bool(status.valid), bool(status.trusted)
             check.coverage = status.coverage.name if status.coverage is not None else "UNCLEAR"
             if status.signing_cert is not None:
-                check.signer, check.certificate_sha256, check.not_after = _certificate_facts(status.signing_cert)
+                check.signer, check.certificate_sha256, check.not_after = certificate_facts(status.signing_cert)
             check.signed_at = status.signer_reported_dt
             subfilter = str(sig.sig_object.get("/SubFilter", ""))
             ts = status.timestamp_validity

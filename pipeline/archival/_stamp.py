@@ -20,7 +20,7 @@ def stamp_page(path: Path, lines: list[str], width: float, height: float, level:
     import pymupdf
 
     from pipeline.archival._pdfa import save_kwargs
-    from pipeline.archival._pdfa_clean import _clean_resources
+    from pipeline.archival._pdfa_clean import clean_resources
     from pipeline.archival._xmp import FinishNotes
 
     doc = pymupdf.open()
@@ -39,7 +39,7 @@ def stamp_page(path: Path, lines: list[str], width: float, height: float, level:
     raw = doc.tobytes(garbage=3, deflate=True)
     doc.close()
     with pikepdf.open(io.BytesIO(raw)) as pdf:
-        _clean_resources(pdf, level, FinishNotes())
+        clean_resources(pdf, level, FinishNotes())
         if "/Info" in pdf.Root:
             del pdf.Root["/Info"]
         pdf.save(path, **save_kwargs(level))

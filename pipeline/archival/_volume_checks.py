@@ -26,7 +26,8 @@ from pipeline.models import (
 _pdfa_cache: dict[tuple[str, str], ValidationResult] = {}
 
 
-def _check(prop: Property, name: str, subject: str, passed: bool, detail: str = "") -> Check:
+def make_check(prop: Property, name: str, subject: str, passed: bool, detail: str = "") -> Check:
+    """One check's result."""
     return Check(property=prop, name=name, subject=subject, passed=bool(passed), detail=detail)
 
 
@@ -37,8 +38,8 @@ def _pdfa_verdict(facts: VolumeFacts, level: str) -> ValidationResult:
     return _pdfa_cache[key]
 
 
-def _inspect_while_validating(path: Path, level: str, trust_roots: list[Path] | None
-                              ) -> tuple[VolumeFacts, SignatureCheck | None]:
+def inspect_while_validating(path: Path, level: str, trust_roots: list[Path] | None
+                             ) -> tuple[VolumeFacts, SignatureCheck | None]:
     """Inspect a volume and validate its signature while its PDF/A validator (a separate Java process for 1b) and its
     structure check (a child Python process) run beside them; returns the facts and the signature verdict (None if
     the file is unreadable).
@@ -71,7 +72,7 @@ def _inspect_while_validating(path: Path, level: str, trust_roots: list[Path] | 
     return facts, sig
 
 
-def _label_problems(labels: list[str]) -> tuple[list[str], int]:
+def label_problems(labels: list[str]) -> tuple[list[str], int]:
     """Problems with the page labels of a volume, and its number of numbered pages."""
     numbered = [i for i, label in enumerate(labels) if label.isdigit()]
     if not numbered:
@@ -99,62 +100,63 @@ def _signature_checks(subject: str, sig: SignatureCheck, now: datetime) -> list[
               + (f"; {'; '.join(sig.errors)}" if sig.errors else "")
               + (f"; warning: {'; '.join(sig.warnings)}" if sig.warnings else ""))
     checks = [
-        _check("authenticity", "signature", subject, sig.present and sig.intact and sig.valid and sig.signatures == 1,
-               detail),
-        _check("authenticity", "signature-coverage", subject, sig.coverage == "ENTIRE_FILE",
-               f"coverage {sig.coverage}" + (
-                   "" if sig.coverage == "ENTIRE_FILE" else
-                   f": {'; '.join(sig.errors) or 'not established'}" if sig.coverage == "NONE" else
-                   ": bytes were added after the signed revision")),
-        _check("authenticity", "signer-trusted", subject, sig.trusted,
-               f"{sig.signer or 'no signer'}" + ("" if sig.trusted else ": does not chain to the trust roots")),
+        make_check("authenticity", "signature", subject,
+                   sig.present and sig.intact and sig.valid and sig.signatures == 1, detail),
+        make_check("authenticity", "signature-coverage", subject, sig.coverage == "ENTIRE_FILE",
+                   f"coverage {sig.coverage}" + (
+                       "" if sig.coverage == "ENTIRE_FILE" else
+                       f": {'; '.join(sig.errors) or 'not established'}" if sig.coverage == "NONE" else
+                       ": bytes were added after the signed revision")),
+        make_check("authenticity", "signer-trusted", subject, sig.trusted,
+                   f"{sig.signer or 'no signer'}" + ("" if sig.trusted else ": does not chain to the trust roots")),
     ]
     if sig.not_after is None:
-        checks.append(_check("security", "certificate-expiry", subject, False, "no signer certificate"))
+        checks.append(make_check("security", "certificate-expiry", subject, False, "no signer certificate"))
     else:
         expired = sig.not_after <= now
-        checks.append(_check("security", "certificate-expiry", subject, not expired,
-                             f"signer certificate {'expired' if expired else 'valid until'} "
-                             f"{sig.not_after:%Y-%m-%d}"))
+        checks.append(make_check("security", "certificate-expiry", subject, not expired,
+                                 f"signer certificate {'expired' if expired else 'valid until'} "
+                                 f"{sig.not_after:%Y-%m-%d}"))
     return checks
 
 
-def _volume_checks(facts: VolumeFacts, level: str, trust_roots: list[Path] | None, subject: str,
-                   now: datetime, sig: SignatureCheck | None = None) -> tuple[list[Check], SignatureCheck]:
+def volume_checks(facts: VolumeFacts, level: str, trust_roots: list[Path] | None, subject: str,
+                  now: datetime, sig: SignatureCheck | None = None) -> tuple[list[Check], SignatureCheck]:
     """The checks a volume file supports without its manifest."""
     checks: list[Check] = []
     if facts.open_error:
-        checks.append(_check("usability", "readable", subject, False, facts.open_error))
+        checks.append(make_check("usability", "readable", subject, False, facts.open_error))
         if facts.encrypted:
-            checks.append(_check("security", "encryption", subject, False, "the file is encrypted"))
+            checks.append(make_check("security", "encryption", subject, False, "the file is encrypted"))
         return checks, SignatureCheck(errors=[facts.open_error])
     sig = sig or validate_signature(facts.path, trust_roots)
     checks += _signature_checks(subject, sig, now)
 
-    problems, _ = _label_problems(facts.labels)
-    checks.append(_check("completeness", "page-labels", subject, not problems,
-                         "; ".join(problems) or f"{len(facts.numbered())} pages numbered 1..{len(facts.numbered())}"))
+    problems, _ = label_problems(facts.labels)
+    numbered = len(facts.numbered())
+    checks.append(make_check("completeness", "page-labels", subject, not problems,
+                             "; ".join(problems) or f"{numbered} pages numbered 1..{numbered}"))
     vol, of = facts.xmp.get("dossier:volumeNumber", ""), facts.xmp.get("dossier:volumeCount", "")
     ok = vol.isdigit() and of.isdigit() and 1 <= int(vol) <= int(of)
-    checks.append(_check("completeness", "volume-number", subject, ok,
-                         f"volume {vol or '?'} of {of or '?'} (XMP)" + ("" if ok else ": missing or out of range")))
+    checks.append(make_check("completeness", "volume-number", subject, ok,
+                             f"volume {vol or '?'} of {of or '?'} (XMP)" + ("" if ok else ": missing or out of range")))
 
     pdfa = _pdfa_verdict(facts, level)
-    checks.append(_check("usability", f"pdfa-{level}", subject, pdfa.valid, pdfa.summary(8)))
+    checks.append(make_check("usability", f"pdfa-{level}", subject, pdfa.valid, pdfa.summary(8)))
     part = facts.xmp.get("pdfaid:part", "")
-    checks.append(_check("usability", "pdfa-identification", subject, part == level[0],
-                         f"XMP declares PDF/A-{part or '?'}{facts.xmp.get('pdfaid:conformance', '').lower()}, "
-                         f"expected {level}"))
+    checks.append(make_check("usability", "pdfa-identification", subject, part == level[0],
+                             f"XMP declares PDF/A-{part or '?'}{facts.xmp.get('pdfaid:conformance', '').lower()}, "
+                             f"expected {level}"))
     qpdf = _qpdf_verdict(facts)
-    checks.append(_check("usability", "structure", subject, qpdf.valid, qpdf.summary(5)))
-    checks.append(_check("usability", "pages-render", subject, not facts.render_errors,
-                         "; ".join(facts.render_errors[:5]) or f"all {facts.pdf_pages} pages render"))
+    checks.append(make_check("usability", "structure", subject, qpdf.valid, qpdf.summary(5)))
+    checks.append(make_check("usability", "pages-render", subject, not facts.render_errors,
+                             "; ".join(facts.render_errors[:5]) or f"all {facts.pdf_pages} pages render"))
 
-    checks.append(_check("security", "encryption", subject, not facts.encrypted,
-                         "encrypted" if facts.encrypted else "not encrypted"))
-    checks.append(_check("security", "active-content", subject, not facts.active_content,
-                         "; ".join(facts.active_content[:8]) or
-                         "no JavaScript, launch or URI actions, embedded files or external references"))
+    checks.append(make_check("security", "encryption", subject, not facts.encrypted,
+                             "encrypted" if facts.encrypted else "not encrypted"))
+    checks.append(make_check("security", "active-content", subject, not facts.active_content,
+                             "; ".join(facts.active_content[:8]) or
+                             "no JavaScript, launch or URI actions, embedded files or external references"))
     return checks, sig
 
 
@@ -173,14 +175,15 @@ def qpdf_cli_checks(volumes: list[tuple[str, Path]]) -> list[Check]:
     checks = []
     for subject, path in volumes:
         result = qpdf_check(path)
-        checks.append(_check("usability", "qpdf-check", subject, result.valid, result.summary(5) or "qpdf --check: ok"))
+        checks.append(make_check("usability", "qpdf-check", subject, result.valid,
+                                 result.summary(5) or "qpdf --check: ok"))
     return checks
 
 
 def check_volume(path: Path, level: str, trust_roots: list[Path] | None, *, subject: str | None = None,
                  now: datetime | None = None) -> list[Check]:
     """Check one signed PDF/A volume on its own: signature, page labels, PDF/A, rendering, active content."""
-    facts, sig = _inspect_while_validating(path, level, trust_roots)
-    checks, _ = _volume_checks(facts, level, trust_roots, subject or path.name, now or utcnow(),
-                               sig)
+    facts, sig = inspect_while_validating(path, level, trust_roots)
+    checks, _ = volume_checks(facts, level, trust_roots, subject or path.name, now or utcnow(),
+                              sig)
     return checks

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -125,7 +125,8 @@ def pdf_date(dt: datetime) -> str:
     return dt.strftime("D:%Y%m%d%H%M%S") + tz
 
 
-def _producer() -> str:
+def producer_name() -> str:
+    """The Producer named in XMP and Info: this pipeline's version and the pikepdf that wrote the file."""
     return f"scan-to-dossier {__version__} (pikepdf {pikepdf.__version__})"
 
 
@@ -229,7 +230,22 @@ def read_xmp(pdf: Pdf) -> dict[str, str]:
     return out
 
 
-def _set_info(pdf: Pdf, meta: ArchivalMetadata, producer: str) -> None:
+def declared_pdfa_level(xmp: Mapping[str, str]) -> str:
+    """The PDF/A level whose rules a file follows by what its XMP declares (``pdfaid:part``): 1b for part 1 or when
+    nothing is declared, 2b for part 2 and later: PDF/A-3 keeps PDF/A-2's rules for what a page may hold (PDF 1.7,
+    transparency, JPEG 2000, OpenType) and only allows embedded files of any kind."""
+    part = xmp.get("pdfaid:part", "").strip()
+    return "2b" if part.isdigit() and int(part) >= 2 else "1b"
+
+
+def pdfa_level_of(path: Path) -> str:
+    """The PDF/A level a PDF file declares in its XMP (:func:`declared_pdfa_level`)."""
+    with pikepdf.open(path) as pdf:
+        return declared_pdfa_level(read_xmp(pdf))
+
+
+def set_info(pdf: Pdf, meta: ArchivalMetadata, producer: str) -> None:
+    """Write the document Info dictionary to agree with the XMP (PDF/A requires both to say the same)."""
     info = Dictionary(
         Title=pikepdf.String(meta.title),
         Author=pikepdf.String(meta.author),

@@ -48,7 +48,7 @@ PAGE_NUMBER_SIZE = 12.0
 PAGE_NUMBER_INSET_MM = (10.0, 12.0)  # right edge to the number's end, top edge to its baseline
 
 
-class _Canvas:
+class Canvas:
     """Text and rules on one PyMuPDF page, in millimetres; written out by :meth:`close`."""
 
     def __init__(self, page: pymupdf.Page):
@@ -91,15 +91,15 @@ class _Canvas:
         self.writer.write_text(self.page)
 
 
-def _line_height(size: float) -> float:
+def line_height(size: float) -> float:
     """Baseline-to-baseline distance in mm for a size in points."""
     return size * 1.45 / MM
 
 
-def _cell(canvas: _Canvas, x0: float, y0: float, x1: float, y1: float, lines: Sequence[str], size: float,
-          align: str, pad: float = 1.0) -> None:
+def draw_cell(canvas: Canvas, x0: float, y0: float, x1: float, y1: float, lines: Sequence[str], size: float,
+             align: str, pad: float = 1.0) -> None:
     """Lines of text vertically centred in a cell."""
-    lh = _line_height(size)
+    lh = line_height(size)
     block = lh * len(lines)
     top = y0 + (y1 - y0 - block) / 2
     for i, line in enumerate(lines):
@@ -108,7 +108,8 @@ def _cell(canvas: _Canvas, x0: float, y0: float, x1: float, y1: float, lines: Se
         canvas.text(x, base, line, size, align)
 
 
-def _wrap(text: str, size: float, width_mm: float, pad: float = 1.0) -> list[str]:
+def wrap_cell(text: str, size: float, width_mm: float, pad: float = 1.0) -> list[str]:
+    """A text broken into the lines that fit a cell of ``width_mm`` (padding ``pad`` mm each side); at least one."""
     return wrap_text(text, size, (width_mm - 2 * pad) * MM) or [""]
 
 

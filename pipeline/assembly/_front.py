@@ -19,15 +19,15 @@ from pipeline.assembly._drawing import (
     TOC_LEFT_MM,
     TOC_SIZE,
     TOC_TOP_MM,
-    _Canvas,
-    _cell,
-    _line_height,
-    _wrap,
+    Canvas,
     cn_date,
     display_date,
+    draw_cell,
     flag_text,
+    line_height,
     number_ranges,
     page_range,
+    wrap_cell,
 )
 from pipeline.assembly._fonts import MM, numeral_font, wrap_text
 from pipeline.assembly._types import VolumeContext
@@ -36,7 +36,7 @@ from pipeline.models import CatalogueEntry
 
 def draw_cover(page: pymupdf.Page, context: VolumeContext, pages: int) -> None:
     """The volume cover (卷皮)."""
-    c = _Canvas(page)
+    c = Canvas(page)
     width = page.rect.width / MM
     level = SECURITY_NAMES.get(context.security_level, context.security_level)
     if context.security_level in ("secret", "confidential", "top-secret"):
@@ -46,7 +46,7 @@ def draw_cover(page: pymupdf.Page, context: VolumeContext, pages: int) -> None:
     y = 48.0
     for line in wrap_text(context.agency, 18.0, 160 * MM):
         c.text(width / 2, y, line, 18.0, "centre")
-        y += _line_height(18.0)
+        y += line_height(18.0)
     c.text(width / 2, max(y + 22.0, 80.0), "卷　　宗", 40.0, "centre")
     c.text(width / 2, max(y + 40.0, 98.0), f"第 {context.number} 卷　共 {context.of} 卷", 16.0, "centre")
     start, end = context.date_range
@@ -67,10 +67,10 @@ def draw_cover(page: pymupdf.Page, context: VolumeContext, pages: int) -> None:
     c.line(x0, top, x1, top, thick=True)
     row_top = top
     for label, value in rows:
-        lines = _wrap(value or "—", size, x1 - x_mid, pad=3.0)
-        h = max(12.0, _line_height(size) * len(lines) + 5.0)
-        _cell(c, x0, row_top, x_mid, row_top + h, [label], size, "centre")
-        _cell(c, x_mid, row_top, x1, row_top + h, lines, size, "left", pad=3.0)
+        lines = wrap_cell(value or "—", size, x1 - x_mid, pad=3.0)
+        h = max(12.0, line_height(size) * len(lines) + 5.0)
+        draw_cell(c, x0, row_top, x_mid, row_top + h, [label], size, "centre")
+        draw_cell(c, x_mid, row_top, x1, row_top + h, lines, size, "left", pad=3.0)
         row_top += h
         c.line(x0, row_top, x1, row_top)
     c.line(x0, row_top, x1, row_top, thick=True)
@@ -98,8 +98,8 @@ def toc_rows(entries: Sequence[CatalogueEntry]) -> list[_TocRow]:
     for e in entries:
         values = (str(e.seq), e.doc_no, e.author, e.title or "（无题名）", display_date(e.date), page_range(e),
                   e.remark)
-        cells = tuple(tuple(_wrap(v, TOC_SIZE, w)) for v, (_, w, _) in zip(values, TOC_COLUMNS))
-        height = max(9.0, max(len(c) for c in cells) * _line_height(TOC_SIZE) + 3.0)
+        cells = tuple(tuple(wrap_cell(v, TOC_SIZE, w)) for v, (_, w, _) in zip(values, TOC_COLUMNS))
+        height = max(9.0, max(len(c) for c in cells) * line_height(TOC_SIZE) + 3.0)
         rows.append(_TocRow(e, cells, height))
     return rows
 
@@ -120,7 +120,7 @@ def paginate_toc(rows: Sequence[_TocRow]) -> list[list[_TocRow]]:
 
 def draw_toc_page(page: pymupdf.Page, context: VolumeContext, rows: Sequence[_TocRow], continued: bool) -> None:
     """One page of the 卷内目录."""
-    c = _Canvas(page)
+    c = Canvas(page)
     width = page.rect.width / MM
     c.text(width / 2, 24.0, "卷内目录（续）" if continued else "卷内目录", 20.0, "centre")
     c.text(TOC_LEFT_MM, 34.0, f"案号：{context.case_no}", 10.0)
@@ -131,12 +131,12 @@ def draw_toc_page(page: pymupdf.Page, context: VolumeContext, rows: Sequence[_To
     top = TOC_TOP_MM
     header = 10.0
     for (name, _, _), x0, x1 in zip(TOC_COLUMNS, xs, xs[1:]):
-        _cell(c, x0, top, x1, top + header, [name], 9.5, "centre")
+        draw_cell(c, x0, top, x1, top + header, [name], 9.5, "centre")
     y = top + header
     c.line(xs[0], y, xs[-1], y)
     for row in rows:
         for cell, (_, _, align), x0, x1 in zip(row.cells, TOC_COLUMNS, xs, xs[1:]):
-            _cell(c, x0, y, x1, y + row.height, cell, TOC_SIZE, align)
+            draw_cell(c, x0, y, x1, y + row.height, cell, TOC_SIZE, align)
         y += row.height
         c.line(xs[0], y, xs[-1], y)
     c.box(xs[0], top, xs[-1], y, thick=True)
@@ -180,7 +180,7 @@ def draw_record_pages(doc: pymupdf.Document, context: VolumeContext, pages: int)
     size, text_w, indent = 12.0, 148.0, 8.0
     wrapped = [(ind, ln) for ind, para in record_lines(context, pages)
                for ln in (wrap_text(para, size, (text_w - (indent if ind else 0)) * MM) or [""])]
-    lh = _line_height(size) + 1.5
+    lh = line_height(size) + 1.5
     first_room = int((238.0 - 62.0) / lh)
     other_room = int((238.0 - 52.0) / lh)
     chunks = [wrapped[:first_room]]
@@ -191,7 +191,7 @@ def draw_record_pages(doc: pymupdf.Document, context: VolumeContext, pages: int)
     width = A4[0] / MM
     for k, chunk in enumerate(chunks):
         page = doc.new_page(width=A4[0], height=A4[1])
-        c = _Canvas(page)
+        c = Canvas(page)
         c.text(width / 2, 28.0, "卷内备考表" if k == 0 else "卷内备考表（续）", 20.0, "centre")
         c.text(25.0, 38.0, f"案号：{context.case_no}", 10.0)
         c.text(width - 25.0, 38.0, f"第 {context.number} 卷　共 {context.of} 卷", 10.0, "right")
@@ -215,7 +215,7 @@ def draw_record_pages(doc: pymupdf.Document, context: VolumeContext, pages: int)
 
 def stamp_page_number(page: pymupdf.Page, number: int) -> None:
     """The page number top-right, as a numbering stamp would put it."""
-    c = _Canvas(page)
+    c = Canvas(page)
     x = page.rect.width / MM - PAGE_NUMBER_INSET_MM[0]
     c.text(x, PAGE_NUMBER_INSET_MM[1], str(number), PAGE_NUMBER_SIZE, "right", font=numeral_font())
     c.close()

@@ -8,7 +8,7 @@ from pipeline.capture._ingest import (
     batch_files,
     list_pages,
     page_file_digest,
-    read_manifest,
+    read_batch_manifest,
     read_page,
 )
 from pipeline.capture._inspect import (
@@ -42,7 +42,7 @@ __all__ = [
     "open_regular",
     "page_file_digest",
     "qr_modules",
-    "read_manifest",
+    "read_batch_manifest",
     "read_page",
     "sha256_regular",
     "shown",

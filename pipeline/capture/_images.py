@@ -18,7 +18,7 @@ from PIL import Image
 
 from pipeline.capture._inspect import refuse
 from pipeline.errors import BadInputError
-from pipeline.limits import InputPolicy
+from pipeline.models import InputPolicy
 
 # The formats a batch may hold, by their signatures; Pillow's format names for each.
 _SIGNATURES: tuple[tuple[bytes, str], ...] = (

@@ -40,8 +40,7 @@ from pipeline.capture._inspect import (
 from pipeline.capture._pdf import pdf_page_count, read_pdf_page
 from pipeline.common import syntax_problem, validation_problems
 from pipeline.errors import BadInputError
-from pipeline.limits import InputPolicy
-from pipeline.models import BatchManifest
+from pipeline.models import BatchManifest, InputPolicy
 
 # A resolution that makes the page larger than this (inches) is not a real scan resolution (72 dpi defaults).
 MAX_PLAUSIBLE_PAPER_INCHES = 25.0
@@ -73,7 +72,7 @@ class RawPage:
     sha256: str
 
 
-def read_manifest(batch_dir: Path) -> BatchManifest | None:
+def read_batch_manifest(batch_dir: Path) -> BatchManifest | None:
     """The batch's ``batch.json``, validated; None when the batch has none. Errors name the field and the problem,
     never a value from the file."""
     path = batch_dir / MANIFEST_NAME

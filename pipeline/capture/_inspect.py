@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.errors import BadInputError
-from pipeline.limits import InputPolicy
+from pipeline.models import InputPolicy
 
 MANIFEST_NAME = "batch.json"
 READY_MARKER = "READY"

@@ -24,7 +24,7 @@ from PIL import Image
 from pipeline.capture._images import check_pixels
 from pipeline.capture._inspect import open_regular, refuse
 from pipeline.errors import BadInputError
-from pipeline.limits import InputPolicy
+from pipeline.models import InputPolicy
 
 MM_PER_POINT = 25.4 / 72.0
 TAKEN_OVER = {"DeviceGray", "DeviceRGB", "CalGray", "CalRGB", "ICCBased"}

@@ -3,7 +3,6 @@ giving freed memory back."""
 
 from pipeline.common.clock import utcnow, utcnow_seconds
 from pipeline.common.files import (
-    private_folder,
     sha256_and_size,
     sha256_file,
     sha256_stream,
@@ -19,7 +18,6 @@ __all__ = [
     "CJK_FONT_FILE",
     "cjk_font_file",
     "ToolResult",
-    "private_folder",
     "return_free_memory",
     "run_tool",
     "sha256_and_size",

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pwd
-import stat
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
-
-from pipeline.errors import SettingsError
 
 CHUNK = 1 << 20
 
@@ -64,39 +60,3 @@ def write_atomic(path: Path, data: bytes | str, *, mode: int | None = None, dura
 def write_private(path: Path, data: bytes | str) -> None:
     """Write a file only its owner may read (0600), atomically and flushed to disk: keys, credentials."""
     write_atomic(path, data, mode=0o600, durable=True)
-
-
-def private_folder(path: Path, what: str = "folder", follow_links: bool = True, create: bool = True) -> Path:
-    """A folder only this user may change: made 0700 when missing (whatever the umask), refused when it is owned by
-    another user, writable by its group or others, or (``follow_links=False``, e.g. in /tmp) a symbolic link."""
-    path = Path(path)
-    if create:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            path.mkdir(mode=0o700)
-        except FileExistsError:
-            pass
-    try:
-        info = path.stat() if follow_links else path.lstat()
-    except FileNotFoundError:
-        if create:
-            raise
-        return path
-    if stat.S_ISLNK(info.st_mode):
-        raise SettingsError(f"{what} {path} is a symbolic link (someone else may have planted it): remove it")
-    if not stat.S_ISDIR(info.st_mode):
-        raise SettingsError(f"{what} {path} is not a folder")
-    if info.st_uid != os.getuid():
-        raise SettingsError(f"{what} {path} belongs to user {_user_name(info.st_uid)}, not to this user "
-                            f"({_user_name(os.getuid())}): use a folder of your own")
-    if info.st_mode & 0o022:
-        raise SettingsError(f"{what} {path} is writable by its group or others (mode "
-                            f"{stat.S_IMODE(info.st_mode):04o}): make it private (chmod 700)")
-    return path
-
-
-def _user_name(uid: int) -> str:
-    try:
-        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
-    except KeyError:
-        return f"uid {uid}"

@@ -1,6 +1,9 @@
-"""One dossier from processed pages: structure → assembly → archival → the local dossier folder, and its publication;
-its disclosure copies (阅卷版), made from the published volumes and published beside them."""
+"""One dossier from processed pages: what a run may do with its batch (admission), structure → assembly → archival →
+the local dossier folder, what a run leaves for a rerun (run record, reusable volumes), and its publication; its
+disclosure copies (阅卷版), made from the published volumes and published beside them, and the copies fetched, each
+marked for its recipient."""
 
+from pipeline.dossier._admission import Admission, admit, require_publishable, require_unchanged, seal
 from pipeline.dossier._disclose import (
     DISCLOSURE_NAME,
     REVIEW_NAME,
@@ -26,21 +29,46 @@ from pipeline.dossier._dossier import (
     volume_context,
 )
 from pipeline.dossier._recipient import Recipient, copy_for_recipient, new_copy_id, read_copy
+from pipeline.dossier._runstate import (
+    CONTEXT_NOT_DIGESTED,
+    RUN_FILE,
+    RunPhase,
+    RunRecord,
+    drop_volumes_beyond,
+    find_runs,
+    forget_volume,
+    load_run,
+    reusable_volume,
+    save_run,
+    save_volume,
+    volume_input_digest,
+    work_folder,
+)
 
 __all__ = [
+    "CONTEXT_NOT_DIGESTED",
     "DISCLOSURE_NAME",
     "REVIEW_NAME",
+    "RUN_FILE",
+    "Admission",
     "CopyOrder",
     "Recipient",
+    "RunPhase",
+    "RunRecord",
     "Source",
+    "admit",
     "copy_for_recipient",
     "doubtful",
+    "drop_volumes_beyond",
     "fetch_source",
+    "find_runs",
     "make_copy",
     "new_copy_id",
     "publish_copy",
     "read_copy",
     "finish_dossier",
+    "forget_volume",
+    "load_run",
     "make_volume",
     "place_pages",
     "preload_volume_stage",
@@ -48,8 +76,16 @@ __all__ = [
     "require_content",
     "require_no_review",
     "require_owner",
+    "require_publishable",
     "require_signing_key",
+    "require_unchanged",
+    "reusable_volume",
+    "save_run",
+    "save_volume",
+    "seal",
     "signer_for_run",
     "trust_roots_for_run",
     "volume_context",
+    "volume_input_digest",
+    "work_folder",
 ]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import secrets
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -87,13 +87,9 @@ def _mark_pages(pdf: pikepdf.Pdf, line: str, level: str, scratch: Path) -> None:
 
 def _metadata(pdf: pikepdf.Pdf, recipient: Recipient, source_sha256: str):
     """The volume's archival metadata read back from its XMP, with the copy's own properties added."""
-    from pipeline.archival import ArchivalMetadata, read_xmp
-    from pipeline.archival._xmp import DOSSIER_PROPERTIES
+    from pipeline.archival import metadata_of
 
-    xmp = read_xmp(pdf)
-    known = {name for name, _, _ in DOSSIER_PROPERTIES}
-    kept = tuple((k.split(":", 1)[1], "Text", "As in the volume this copy was made from", v) for k, v in xmp.items()
-                 if k.startswith("dossier:") and k.split(":", 1)[1] not in known | set(COPY_PROPERTIES))
+    meta = metadata_of(pdf, recipient.fetched_at)
     copy = (("copyId", "Text", "Identifier of this copy, as the audit log records its fetch", recipient.copy_id),
             ("copyAgency", "Text", "Agency the copy was made for", recipient.agency),
             ("copyPerson", "Text", "Person who fetched the copy", recipient.person),
@@ -102,18 +98,8 @@ def _metadata(pdf: pikepdf.Pdf, recipient: Recipient, source_sha256: str):
             ("copyFetchedAt", "Text", "When the copy was made (ISO 8601)", recipient.fetched_at.isoformat()),
             ("copyOf", "Text", "What was copied: 原件 or a disclosure profile", recipient.copy_of),
             ("copySourceSha256", "Text", "SHA-256 of the published volume the copy was made from", source_sha256))
-    created = xmp.get("xmp:CreateDate", "").replace("Z", "+00:00")
-    try:
-        when = datetime.fromisoformat(created)
-    except ValueError:
-        when = recipient.fetched_at
-    return ArchivalMetadata(
-        title=xmp.get("dc:title", ""), author=xmp.get("dc:creator", ""), subject=xmp.get("dc:description", ""),
-        case_no=xmp.get("dossier:caseNumber", ""), volume=int(xmp.get("dossier:volumeNumber", "0") or 0),
-        volumes=int(xmp.get("dossier:volumeCount", "0") or 0), standard_id=xmp.get("dossier:standardId", ""),
-        standard_version=xmp.get("dossier:standardVersion", ""),
-        pipeline_version=xmp.get("dossier:pipelineVersion", ""), page_hash_root=xmp.get("dossier:pageHashRoot", ""),
-        created=when, modified=recipient.fetched_at, extra=kept + copy)
+    kept = tuple(e for e in meta.extra if e[0] not in COPY_PROPERTIES)
+    return replace(meta, modified=recipient.fetched_at, extra=kept + copy)
 
 
 def copy_for_recipient(src: Path, dst: Path, recipient: Recipient, signer) -> str:

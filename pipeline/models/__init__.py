@@ -1,5 +1,4 @@
-"""Pydantic models for the contracts other systems depend on, one private module per document (a profile's input
-limits: :mod:`pipeline.limits`).
+"""Pydantic models for the contracts other systems depend on, one private module per document.
 
 The JSON Schemas under ``schemas/`` are generated from these models (``python -m pipeline.schemas``); a test fails
 when they drift. Field names here are part of the public contract: rename nothing without a schema version bump."""
@@ -49,6 +48,7 @@ from pipeline.models._dossier import (
     VolumeEntry,
     volume_key,
 )
+from pipeline.models._limits import InputPolicy
 from pipeline.models._pages import (
     PageRecord,
     PageSource,
@@ -92,6 +92,7 @@ __all__ = [
     "FieldEvidence",
     "FieldSource",
     "ImagingPolicy",
+    "InputPolicy",
     "ModelFileEntry",
     "OcrEngineEntry",
     "OcrPolicy",

@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from pipeline.limits import InputPolicy
 from pipeline.models._base import Contract, PdfaLevel
+from pipeline.models._limits import InputPolicy
 
 # --------------------------------------------------------------------------------------------------------------------
 # Standard profile (the agreed digitization standard, versioned YAML)

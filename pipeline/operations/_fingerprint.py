@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 
 from pipeline.capture import READY_MARKER, sha256_regular
-from pipeline.limits import InputPolicy
+from pipeline.models import InputPolicy
 from pipeline.operations._names import REASON_FILE
 from pipeline.operations._readiness import snapshot
 

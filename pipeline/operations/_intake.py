@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from pipeline.capture import MANIFEST_NAME, inspect_batch, read_manifest, shown
+from pipeline.capture import MANIFEST_NAME, inspect_batch, read_batch_manifest, shown
 from pipeline.common import utcnow
 from pipeline.errors import BadInputError, CaseNumberError, ProfileError, RefusedError
-from pipeline.limits import InputPolicy
+from pipeline.models import InputPolicy
 from pipeline.operations._fingerprint import fingerprint, idempotency_key
 from pipeline.operations._folders import HotFolder
 from pipeline.operations._ledger import Ledger, LedgerEntry
@@ -23,16 +23,16 @@ from pipeline.operations._settle import batch_case_no, quarantine_duplicate, qua
 from pipeline.standard import load_profile
 
 
-def admit(batch_dir: Path, config: RoomConfig, limits: InputPolicy) -> None:
+def check_claim(batch_dir: Path, config: RoomConfig, limits: InputPolicy) -> None:
     """What is checked when a batch is claimed, before a byte of it is hashed: every file (kind, links, name, size,
     count: :func:`pipeline.capture.inspect_batch`), and that its batch.json names a case (and an agency) the room may
     publish. Raises BadInputError, RefusedError or CaseNumberError naming the file or field."""
     inspect_batch(batch_dir, limits)
-    manifest = read_manifest(batch_dir)
+    manifest = read_batch_manifest(batch_dir)
     if manifest is None:
         raise BadInputError(f"no {MANIFEST_NAME}: a hot-folder batch must name its case", MANIFEST_NAME)
     if config.policy is not None:
-        config.policy.admit(manifest)
+        config.policy.owner_of(manifest)
 
 
 @dataclass(frozen=True)
@@ -212,7 +212,7 @@ class Intake:
         except ProfileError as exc:
             raise HotFolderError(f"room {room}: {exc}") from None
         try:
-            admit(claimed, config, limits)
+            check_claim(claimed, config, limits)
             fp = fingerprint(room, batch, claimed, limits.max_file_bytes)
         except (BadInputError, RefusedError, CaseNumberError) as exc:
             self._refuse(room, claimed, str(exc))

@@ -114,7 +114,7 @@ class RoomPolicy(BaseModel):
     agencies: list[str] = Field(min_length=1)
     case_numbers: list[str] = Field(min_length=1)
 
-    def admit(self, manifest: BatchManifest) -> str:
+    def owner_of(self, manifest: BatchManifest) -> str:
         """The agency that owns this batch's dossier (the room's, or the one of its agencies batch.json names);
         RefusedError when batch.json names an agency the room is not bound to or a case number it may not publish."""
         from pipeline.storage import normalise_case_no

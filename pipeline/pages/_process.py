@@ -21,7 +21,7 @@ from PIL import Image
 from pipeline import __version__
 from pipeline.capture import PageRef, page_file_digest, read_page
 from pipeline.common import return_free_memory, write_atomic
-from pipeline.imaging._g4 import g4_tiff
+from pipeline.imaging import g4_tiff
 from pipeline.models import PageRecord, PageSource, SeparatorPayload, StandardProfile
 from pipeline.ocr import OcrFile, OcrInput, OcrResult, OcrSettings, confidence_threshold
 from pipeline.pages._artifact import PageArtifact

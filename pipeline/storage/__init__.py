@@ -17,7 +17,7 @@ from pipeline.storage._fetch import (
     fetch_via_server,
     load_manifest,
     manifest_versions,
-    read_manifest,
+    read_dossier_manifest,
 )
 from pipeline.storage._layout import CATALOGUE_NAME, REPORT_NAME, DossierNotFound, IntegrityError, dossier_prefix
 from pipeline.storage._publish import publish_dossier
@@ -50,5 +50,5 @@ __all__ = [
     "port_plan",
     "publish_disclosure",
     "publish_dossier",
-    "read_manifest",
+    "read_dossier_manifest",
 ]

@@ -18,10 +18,10 @@ from pipeline.errors import DossierError, StoreError
 from pipeline.models import DossierManifest
 from pipeline.storage._casekey import case_key, normalise_case_no
 from pipeline.storage._layout import (
-    _VOLUME_KEY,
     CATALOGUE_NAME,
     MANIFEST_NAME,
     REPORT_NAME,
+    VOLUME_KEY_RE,
     DossierNotFound,
     IntegrityError,
     dossier_prefix,
@@ -59,7 +59,7 @@ def load_manifest(store: ObjectStore, case_no: str, version_id: str | None = Non
     return ManifestRef(manifest, data, info.version_id)
 
 
-def read_manifest(store: ObjectStore, case_no: str, version_id: str | None = None) -> DossierManifest:
+def read_dossier_manifest(store: ObjectStore, case_no: str, version_id: str | None = None) -> DossierManifest:
     """The latest manifest of a case, or an older one by its version id."""
     return load_manifest(store, case_no, version_id).manifest
 
@@ -80,7 +80,7 @@ def fetch_targets(manifest: DossierManifest) -> list[tuple[str, str | None, str]
     if manifest.report_sha256:
         targets.append((REPORT_NAME, manifest.object_versions.get(REPORT_NAME), manifest.report_sha256))
     for rel, _, _ in targets:
-        if rel not in (CATALOGUE_NAME, REPORT_NAME) and not _VOLUME_KEY.fullmatch(rel):
+        if rel not in (CATALOGUE_NAME, REPORT_NAME) and not VOLUME_KEY_RE.fullmatch(rel):
             raise StoreError(f"manifest of {manifest.case_no} names an unexpected object {rel!r}")
     return targets
 

@@ -20,7 +20,7 @@ SYSTEM_PREFIX = "system/"
 MANIFEST_NAME = "dossier.json"
 CATALOGUE_NAME = "catalogue.json"
 REPORT_NAME = "report.json"
-_VOLUME_KEY = re.compile(r"volumes/\d{3,6}\.pdf")
+VOLUME_KEY_RE = re.compile(r"volumes/\d{3,6}\.pdf")
 
 
 class DossierNotFound(StoreError):
@@ -46,7 +46,7 @@ def dossier_prefix(case_no: str) -> str:
     return f"{CASES_PREFIX}{case_key(case_no)}/"
 
 
-def _check_segment(part: str, what: str) -> str:
+def check_segment(part: str, what: str) -> str:
     """A path segment that is safe in an object key and as a local file name."""
     if not part or part in (".", "..") or "/" in part or "\\" in part:
         raise StoreError(f"{what} {part!r} is not a plain name")

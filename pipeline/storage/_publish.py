@@ -15,14 +15,14 @@ from pipeline.errors import StoreError
 from pipeline.models import DossierManifest, OriginalEntry, RetentionPolicy
 from pipeline.storage._casekey import case_key, normalise_case_no
 from pipeline.storage._layout import (
-    _VOLUME_KEY,
     CASES_PREFIX,
     CATALOGUE_NAME,
     MANIFEST_NAME,
     REPORT_NAME,
+    VOLUME_KEY_RE,
     IntegrityError,
     SecurityRefused,
-    _check_segment,
+    check_segment,
 )
 from pipeline.storage._s3 import ObjectStore
 
@@ -63,7 +63,7 @@ def _local_items(manifest: DossierManifest, local_dir: Path) -> tuple[list[_Item
     updates: dict = {}
     listed = set()
     for vol in manifest.volumes:
-        if not _VOLUME_KEY.fullmatch(vol.key):
+        if not VOLUME_KEY_RE.fullmatch(vol.key):
             raise StoreError(f"volume {vol.number} of {manifest.case_no}: key {vol.key!r} is not volumes/NNN.pdf")
         path = local_dir / vol.key
         if not path.is_file():
@@ -105,7 +105,7 @@ def _original_items(manifest: DossierManifest, originals: Iterable[tuple[str, Pa
     entries: list[OriginalEntry] = []
     seen = set()
     for batch_id, batch_dir, file in originals:
-        _check_segment(batch_id, "batch id")
+        check_segment(batch_id, "batch id")
         if manifest.batches and batch_id not in manifest.batches:
             raise StoreError(f"original {file} belongs to batch {batch_id!r}, which the manifest of "
                              f"{manifest.case_no} does not list ({', '.join(manifest.batches)})")
@@ -116,7 +116,7 @@ def _original_items(manifest: DossierManifest, originals: Iterable[tuple[str, Pa
         except ValueError:
             raise StoreError(f"original {path} is not inside its batch folder {batch_dir}") from None
         for part in rel.parts:
-            _check_segment(part, f"file name in batch {batch_id}")
+            check_segment(part, f"file name in batch {batch_id}")
         rel_name = rel.as_posix()
         if (batch_id, rel_name) in seen:
             raise StoreError(f"original {batch_id}/{rel_name} is given twice")

@@ -20,7 +20,7 @@ from pipeline.structure._fields import Fields
 from pipeline.structure._headings import has_title
 from pipeline.structure._lexicon import expects_doc_no, normalise
 from pipeline.structure._lines import LineReader
-from pipeline.structure._reader import OcrLoader, PageReader, _name, load_ocr
+from pipeline.structure._reader import OcrLoader, PageReader, load_ocr, page_label
 from pipeline.structure._types import FIELDS, Document
 
 
@@ -48,12 +48,12 @@ def find_documents(pages: Sequence[PageArtifact], manifest: BatchManifest | None
     unreadable = [p for p in pages if p.record.separator and p.separator is None]
     if unreadable:
         raise ReviewNeeded("separator sheet could not be decoded on page(s) "
-                           + ", ".join(_name(p) for p in unreadable) + ": check the sheet and rescan")
+                           + ", ".join(page_label(p) for p in unreadable) + ": check the sheet and rescan")
     case_no = manifest.case_no if manifest else ""
     for p in pages:
         if p.separator is not None and case_no and p.separator.case_no \
                 and _case_key(p.separator.case_no) != _case_key(case_no):
-            raise ReviewNeeded(f"separator sheet {_name(p)} is for case {p.separator.case_no}, "
+            raise ReviewNeeded(f"separator sheet {page_label(p)} is for case {p.separator.case_no}, "
                                f"but the batch is case {case_no}: a sheet or pages of another case are in the batch")
     known = (manifest.agency, manifest.case_no) if manifest else ()
     reader = PageReader(ocr, headings, known, lines, workers)
@@ -110,7 +110,7 @@ def documents_from_manifest(pages: Sequence[PageArtifact], specs: Sequence[Docum
         positions = [p.position for p in chunk if _numbered(p)]
         if not positions:
             raise ReviewNeeded(f"document {i + 1} of batch.json ({spec.title}) has only blank pages: "
-                               + ", ".join(_name(p) for p in chunk))
+                               + ", ".join(page_label(p) for p in chunk))
         spans.append(positions)
     return reader.map(lambda i: _complete(i, spans[i], Fields(specs[i].title, specs[i].doc_no, specs[i].author,
                                                               _iso_or_as_is(specs[i].date)),
@@ -146,8 +146,8 @@ def documents_from_separators(pages: Sequence[PageArtifact], ocr: PageReader | O
         payload: SeparatorPayload = sheet.separator  # type: ignore[union-attr]
         positions = [p.position for p in members if _numbered(p)]
         if not positions:
-            raise ReviewNeeded(f"separator sheet {_name(sheet)} ({payload.title or 'untitled document'}) is followed "
-                               "by no page with content")
+            raise ReviewNeeded(f"separator sheet {page_label(sheet)} ({payload.title or 'untitled document'}) is "
+                               "followed by no page with content")
         extra = []
         if payload.pages is not None and payload.pages != len(members):
             extra.append(f"pages-mismatch: sheet says {payload.pages}, scanned {len(members)}")

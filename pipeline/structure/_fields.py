@@ -19,7 +19,13 @@ from pipeline.structure._heads import Head, Reread, read_head
 from pipeline.structure._layout import PageLayout
 from pipeline.structure._lexicon import DATE_LABELS, expects_doc_no
 from pipeline.structure._numbers import find_doc_no
-from pipeline.structure._sign import FindLines, labelled_author, labelled_date, signature_authority, signature_date
+from pipeline.structure._signature_block import (
+    FindLines,
+    labelled_author,
+    labelled_date,
+    signature_authority,
+    signature_date,
+)
 from pipeline.structure._types import FIELDS
 
 __all__ = ["Fields", "PageView", "find_doc_no", "read_fields"]

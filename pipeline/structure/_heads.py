@@ -17,7 +17,7 @@ from pipeline.structure._dates import looks_like_date, read_date_line
 from pipeline.structure._divisions import PRESS_SUFFIXES, check_authority
 from pipeline.structure._evidence import MISSING, Found, from_vote, vote
 from pipeline.structure._layout import Line, PageLayout
-from pipeline.structure._lexicon import _PUNCT_EDGES, authority_name, match_title, normalise, title_is_ambiguous
+from pipeline.structure._lexicon import PUNCT_EDGES, authority_name, match_title, normalise, title_is_ambiguous
 from pipeline.structure._numbers import find_doc_no
 
 Reread = Callable[[tuple[int, int, int, int], bool], list[tuple[str, float]]]
@@ -101,7 +101,7 @@ _SIGNATURE = re.compile(r"(审判长|审判员|陪审员|书记员|检察员|检
 
 
 def _not_title(layout: PageLayout, line: Line) -> bool:
-    s = line.norm.strip(_PUNCT_EDGES)
+    s = line.norm.strip(PUNCT_EDGES)
     return (len(s) < 4 or bool(_SIGNATURE.search(s)) or is_red_head(s) or authority_name(s) is not None
             or find_doc_no(s) is not None
             or looks_like_date(s) or any(p in s for p in PRESS_SUFFIXES) or not layout.centred(line))
@@ -155,7 +155,7 @@ def _at_page_edge(layout: PageLayout, line: Line) -> bool:
 
 def is_red_head(text: str) -> bool:
     """Whether a line is a 发文机关标志: an authority's name followed by 文件 (its last character often misread)."""
-    s = normalise(text).strip(_PUNCT_EDGES)
+    s = normalise(text).strip(PUNCT_EDGES)
     for k in range(max(0, len(s) - 4), len(s)):
         if s[k] == "文" and k >= 4 and authority_name(s[:k]) is not None:
             return True
@@ -173,7 +173,7 @@ def _authority_texts(above: list[Line], inline: str) -> list[list[Line]]:
 
 
 def _check_reading(text: str) -> tuple[int, Found] | None:
-    s = normalise(text).strip(_PUNCT_EDGES)
+    s = normalise(text).strip(PUNCT_EDGES)
     if is_red_head(s):
         s = s[: s.rindex("文")] if "文" in s[-4:] else s
     if len(s) < 4:
@@ -203,7 +203,7 @@ def head_authority(layout: PageLayout, above: list[Line], inline: str, reread: R
             options.append((hit[0] > 1, 0, hit[0], hit[1]))
     for group in _authority_texts(above, inline):
         red_head = red_head or any(is_red_head(ln.norm) for ln in group)
-        per_line = [[normalise(t).strip(_PUNCT_EDGES) for t, _ in _readings(ln, reread)] for ln in group]
+        per_line = [[normalise(t).strip(PUNCT_EDGES) for t, _ in _readings(ln, reread)] for ln in group]
         for texts in itertools.product(*per_line):  # a name on two lines: any reading of each line
             hit = _check_reading("".join(texts))
             if hit:
@@ -243,7 +243,7 @@ def masthead(layout: PageLayout) -> tuple[Found, Found]:
         for suffix in PRESS_SUFFIXES:
             at = line.norm.find(suffix)
             if at >= 2:
-                paper = line.norm[: at + len(suffix)].strip(_PUNCT_EDGES + "\"”“")
+                paper = line.norm[: at + len(suffix)].strip(PUNCT_EDGES + "\"”“")
                 when = read_date_line(line.text)
                 conf = min(0.95, line.mean_conf / 100)
                 date = Found(when.iso, conf, ("repaired",) if when.repaired else ()) if when else MISSING

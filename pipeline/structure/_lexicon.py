@@ -57,7 +57,7 @@ AUTHOR_LABELS = ("工作单位", "办案单位", "承办单位", "扣押单位",
 _SPACES = re.compile(r"[\s\u3000_|·•]+")
 
 
-_PUNCT_EDGES = "：:，,。.、；;“”\"'‘’！!？?—-~"
+PUNCT_EDGES = "：:，,。.、；;“”\"'‘’！!？?—-~"
 
 
 def normalise(text: str) -> str:
@@ -104,7 +104,7 @@ def _best_suffix(term: str, text: str, limit: int | None = None) -> tuple[int, i
 
 def authority_name(text: str) -> str | None:
     """The issuing authority a text names (e.g. 河南省封丘县人民检察院), its suffix spelled right; None if none."""
-    s = normalise(text).strip(_PUNCT_EDGES)
+    s = normalise(text).strip(PUNCT_EDGES)
     if not 4 <= len(s) <= 30 or re.search(r"\d", s):
         return None
     for suffix in AUTHORITY_SUFFIXES:
@@ -126,7 +126,7 @@ class TitleMatch:
 
 
 def _title_candidates(text: str) -> list[tuple[float, int, TitleMatch]]:
-    s = normalise(text).strip(_PUNCT_EDGES)
+    s = normalise(text).strip(PUNCT_EDGES)
     if not s or len(s) > 40:
         return []
     found = []

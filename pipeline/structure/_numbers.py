@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from pipeline.structure._lexicon import _PUNCT_EDGES, normalise
+from pipeline.structure._lexicon import PUNCT_EDGES, normalise
 
 _OPENS = "〔[【(（{「『<《〈﹝［"
 _CLOSES = "〕]】)）}」』>》〉﹞］"
@@ -29,7 +29,7 @@ _STRAY_NEXT = (re.compile(r"(?<=\d{4}\))[A-Za-z|]+|(?<=\d{4})[A-Za-z|]+(?=\))"),
 
 def find_doc_no(text: str) -> tuple[str, float] | None:
     """A 文号 in a text, in canonical brackets, and the share of the text it covers; None if there is none."""
-    s = normalise(text).strip(_PUNCT_EDGES).translate(_BRACKETS)
+    s = normalise(text).strip(PUNCT_EDGES).translate(_BRACKETS)
     for rx, repl in (_STRAY_NEXT, _STRAY):
         s = rx.sub(repl, s)
     s = re.sub(r"\({2,}", "(", re.sub(r"\){2,}", ")", s))  # 〔【2022】: one bracket read twice

@@ -25,10 +25,11 @@ R = TypeVar("R")
 
 def load_ocr(page: PageArtifact) -> OcrResult | None:
     """The OCR result of a page from its JSON file, or None when the page was not OCRed."""
-    return read_ocr_result(page.ocr_path, _name(page))
+    return read_ocr_result(page.ocr_path, page_label(page))
 
 
-def _name(page: PageArtifact) -> str:
+def page_label(page: PageArtifact) -> str:
+    """How a page is named in messages: its file and the page's index in it, ``scan.tif[3]``."""
     return f"{page.record.source.file}[{page.record.source.index}]"
 
 
@@ -68,7 +69,7 @@ class PageReader:
                 return self._cache[page.position]
         result = self._load(page)
         if result is not None and self._headings is not None:
-            result = self._headings.complete(page.image_path, page.dpi, _name(page), result)
+            result = self._headings.complete(page.image_path, page.dpi, page_label(page), result)
         view = None
         if result is not None:
             view = PageView(PageLayout(result))
@@ -89,7 +90,7 @@ class PageReader:
                 self._images.move_to_end(page.position)
                 return image
         # a bitonal page's grey where it was kept: a seal over a date is mid-grey there, black in the bits
-        image = PageImage.open(page.grey_path or page.image_path, result, page.dpi, _name(page))
+        image = PageImage.open(page.grey_path or page.image_path, result, page.dpi, page_label(page))
         with self._lock:
             self._images[page.position] = image
             if len(self._images) > self.CACHED_IMAGES + self.workers:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from pipeline.access._auth import Principal
-from pipeline.access._views import ApiError, ErrorBody, _note
+from pipeline.access._views import ApiError, ErrorBody, note_audit
 from pipeline.access.requests._desk import RequestDesk
 from pipeline.access.requests._model import Event, Filing, RequestView, TransitionRefused
 from pipeline.errors import BadInputError, CaseNumberError, NotFoundError, RefusedError
@@ -126,29 +126,29 @@ def request_routes(desk: RequestDesk, principal) -> APIRouter:
     @router.post("", status_code=201, summary="File a request (clerk)", response_model=RequestOut,
                  responses=ANSWERS)
     async def file_request(request: Request, filing: Filing, who: Principal = Depends(principal)) -> RequestOut:
-        _note(request, action="request-api", op="file")
+        note_audit(request, action="request-api", op="file")
         view = await run_desk(desk.file, who, filing)
-        _note(request, request_id=view.id, case_no=view.case_no)
+        note_audit(request, request_id=view.id, case_no=view.case_no)
         return RequestOut.of(view)
 
     @router.get("", summary="Requests the caller filed (admins: all of the agency's)",
                 response_model=list[RequestOut], responses=ANSWERS)
     async def list_requests(request: Request, everyone: bool = Query(False, alias="all"),
                             who: Principal = Depends(principal)) -> list[RequestOut]:
-        _note(request, action="request-api", op="list")
+        note_audit(request, action="request-api", op="list")
         return [RequestOut.of(v) for v in await run_desk(desk.mine, who, everyone)]
 
     @router.get("/inbox", summary="Requests waiting for one of the caller's roles (reviewer, approver, registrar)",
                 response_model=list[InboxItem], responses=ANSWERS)
     async def inbox(request: Request, who: Principal = Depends(principal)) -> list[InboxItem]:
-        _note(request, action="request-api", op="inbox")
+        note_audit(request, action="request-api", op="inbox")
         return [InboxItem.of(v, actions=list(a)) for v, a in await run_desk(desk.inbox, who)]
 
     @router.get("/{request_id}", summary="One request with its history", response_model=RequestDetail,
                 responses=ANSWERS)
     async def show(request: Request, request_id: int = RequestId,
                    who: Principal = Depends(principal)) -> RequestDetail:
-        _note(request, action="request-api", op="show", request_id=request_id)
+        note_audit(request, action="request-api", op="show", request_id=request_id)
         view, events = await run_desk(desk.get, who, request_id)
         return RequestDetail.of(view, history=[EventOut.of(e) for e in events])
 
@@ -156,7 +156,7 @@ def request_routes(desk: RequestDesk, principal) -> APIRouter:
                  response_model=RequestOut, responses=ANSWERS)
     async def act(request: Request, body: ActionIn, request_id: int = RequestId,
                   who: Principal = Depends(principal)) -> RequestOut:
-        _note(request, action="request-api", op=body.action, request_id=request_id)
+        note_audit(request, action="request-api", op=body.action, request_id=request_id)
         return RequestOut.of(await run_desk(desk.act, who, request_id, body.action, body.comment))
 
     return router

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from pipeline.access._routes import volume_response
-from pipeline.access._views import ApiError, _note
+from pipeline.access._views import ApiError, note_audit
 from pipeline.access.web._common import Web, safe_next, see_other
 from pipeline.access.web._session import ANON_COOKIE, SESSION_COOKIE
 from pipeline.errors import CaseNumberError
@@ -39,23 +39,23 @@ def session_routes(web: Web) -> APIRouter:
 
     @router.get("/web/login")
     async def login_form(request: Request, next: str = "/web/") -> Response:
-        _note(request, action="web", page="login")
+        note_audit(request, action="web", page="login")
         return web.page(request, "login.html", None, next=safe_next(next), error=None, username="")
 
     @router.post("/web/login")
     async def login(request: Request) -> Response:
-        _note(request, action="web", page="login")
+        note_audit(request, action="web", page="login")
         form = await web.form(request, None)
         if isinstance(form, Response):
             return form
         username, target = form.get("username", "").strip(), safe_next(form.get("next"))
         user = await run_in_threadpool(web.users.verify, username, form.get("password", ""))
         if user is None:
-            _note(request, result="denied", detail=f"sign-in failed for {username[:64]!r}")
+            note_audit(request, result="denied", detail=f"sign-in failed for {username[:64]!r}")
             return web.page(request, "login.html", None, 401, next=target, username=username,
                             error="用户名或密码不正确，或该账号已停用。")
         secret = await run_in_threadpool(web.users.start_session, user, web.auth.session_hours)
-        _note(request, actor=f"user:{user.id}", agency=user.agency, result="signed-in")
+        note_audit(request, actor=f"user:{user.id}", agency=user.agency, result="signed-in")
         response = see_other(target)
         web.auth.set_cookie(response, request, SESSION_COOKIE, secret, max_age=int(web.auth.session_hours * 3600))
         response.delete_cookie(ANON_COOKIE, path="/")
@@ -63,7 +63,7 @@ def session_routes(web: Web) -> APIRouter:
 
     @router.post("/web/logout")
     async def logout(request: Request) -> Response:
-        _note(request, action="web", page="logout")
+        note_audit(request, action="web", page="logout")
         form = await web.form(request, None)
         if isinstance(form, Response):
             return form
@@ -124,7 +124,7 @@ def case_routes(web: Web) -> APIRouter:
         who = await web.signed_in(request, "volume")
         if isinstance(who, Response):
             return who
-        _note(request, action="volume", volume=n)
+        note_audit(request, action="volume", volume=n)
         try:
             ref, decision = await web.service.authorise(request, case_no, None, who)
         except ApiError as exc:
@@ -133,7 +133,7 @@ def case_routes(web: Web) -> APIRouter:
             raise
         vol = next((v for v in ref.manifest.volumes if v.number == n), None)
         if vol is None or not decision.covers(n):
-            _note(request, detail="no such volume, or not granted")
+            note_audit(request, detail="no such volume, or not granted")
             return missing(request, who, ref.manifest.case_no)
         await web.service.fetched(who, decision)
         return await volume_response(web.service, request, ref, vol, inline=not download)

@@ -12,7 +12,7 @@ from pipeline.access._auth import Principal
 from pipeline.access._grants import GrantStore
 from pipeline.access._service import FetchService
 from pipeline.access._users import UserStore
-from pipeline.access._views import _note
+from pipeline.access._views import note_audit
 from pipeline.access.requests import RequestDesk
 from pipeline.access.web._render import render
 from pipeline.access.web._session import WebAuth
@@ -36,12 +36,12 @@ class Web:
 
     async def signed_in(self, request: Request, page: str) -> Principal | Response:
         """The signed-in principal, or the redirect to the sign-in page that comes back here."""
-        _note(request, action="web", page=page)
+        note_audit(request, action="web", page=page)
         who = await self.auth.who(request)
         if who is None:
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return see_other(f"/web/login?next={quote(target, safe='')}")
-        _note(request, actor=who.id, agency=who.agency)
+        note_audit(request, actor=who.id, agency=who.agency)
         return who
 
     async def form(self, request: Request, who: Principal | None) -> dict[str, str] | Response:
@@ -49,7 +49,7 @@ class Web:
         data = await request.form()
         fields = {k: v[:MAX_FORM_FIELD] for k, v in data.items() if isinstance(v, str)}
         if not self.auth.csrf_ok(request, fields.get("csrf", "")):
-            _note(request, result="denied", detail="CSRF token missing or wrong")
+            note_audit(request, result="denied", detail="CSRF token missing or wrong")
             return self.page(request, "error.html", who, 403, title="表单已失效",
                              message="该表单已失效或不是从本系统提交的。请返回上一页，刷新后重新提交。")
         return fields

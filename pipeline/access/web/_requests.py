@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from pipeline.access._auth import normalise_agency
-from pipeline.access._views import _note
+from pipeline.access._views import note_audit
 from pipeline.access.requests import MAX_DAYS, Filing, TransitionRefused, filing_from
 from pipeline.access.web._common import Web, see_other
 from pipeline.errors import BadInputError, CaseNumberError, NotFoundError, RefusedError
@@ -91,7 +91,7 @@ def filing_routes(web: Web) -> APIRouter:
             return await form_page(request, who, form, str(exc), 400)
         except RefusedError:
             return await form_page(request, who, form, "只有内勤（clerk）角色可以提交调卷函。", 403)
-        _note(request, request_id=view.id, case_no=view.case_no)
+        note_audit(request, request_id=view.id, case_no=view.case_no)
         return see_other(f"/web/requests/{view.id}?done=filed")
 
     @router.get("/web/requests")
@@ -142,7 +142,7 @@ def review_routes(web: Web) -> APIRouter:
         if isinstance(form, Response):
             return form
         action, comment = form.get("action", ""), form.get("comment", "")
-        _note(request, request_id=request_id, op=action[:20])
+        note_audit(request, request_id=request_id, op=action[:20])
         try:
             await run_in_threadpool(web.desk.act, who, request_id, action, comment)
         except TransitionRefused:

@@ -17,7 +17,7 @@ from pipeline.structure._divisions import check_authority
 from pipeline.structure._evidence import MISSING, Found, from_vote, vote
 from pipeline.structure._heads import Reread
 from pipeline.structure._layout import Line, PageLayout
-from pipeline.structure._lexicon import _PUNCT_EDGES, AUTHOR_LABELS, DATE_LABELS, authority_name, normalise
+from pipeline.structure._lexicon import AUTHOR_LABELS, DATE_LABELS, PUNCT_EDGES, authority_name, normalise
 
 Box = tuple[int, int, int, int]
 FindLines = Callable[[Box], list[Box]]
@@ -55,7 +55,7 @@ def _candidates(layout: PageLayout, tail: list[Line]) -> list[Line]:
     """Tail lines that may be the date, lowest first: dates, things shaped like one, short lines on the right."""
     out = []
     for line in reversed(tail):
-        s = line.norm.strip(_PUNCT_EDGES)
+        s = line.norm.strip(PUNCT_EDGES)
         if _SIGNER.search(s) and not looks_like_date(s):
             continue
         if read_date_line(s) or looks_like_date(s) or (len(s) <= 16 and (layout.right_aligned(line)
@@ -117,12 +117,12 @@ def _text_at(layout: PageLayout, box: Box) -> str:
 def signature_authority(layout: PageLayout, reread: Reread | None) -> Found:
     """An issuing unit named in the signature block (a 落款 line that checks as an authority)."""
     for line in reversed(layout.rows(layout.tail() or list(layout.lines[-6:]))):
-        s = line.norm.strip(_PUNCT_EDGES)
+        s = line.norm.strip(PUNCT_EDGES)
         if len(s) < 4 or _SIGNER.search(s) or read_date_line(s):
             continue
         readings = [(line.text, line.conf)] + (reread(line.box, True) if reread else [])
         for text, _ in readings:
-            checked = check_authority(normalise(text).strip(_PUNCT_EDGES))
+            checked = check_authority(normalise(text).strip(PUNCT_EDGES))
             if checked.status == "exact":
                 return Found(checked.name, 0.9)
             if checked.status == "corrected":
@@ -160,7 +160,7 @@ def labelled_author(layout: PageLayout) -> Found:
             m = re.search(re.escape(label) + r"[:：;；,，](?P<n>[^\s,，。;；:：、]{4,30})", line.norm)
             if not m:
                 continue
-            checked = check_authority(m.group(1).strip(_PUNCT_EDGES + "\"”“"))
+            checked = check_authority(m.group(1).strip(PUNCT_EDGES + "\"”“"))
             if checked.status == "exact":
                 return Found(checked.name, 0.9)
             if checked.status == "corrected":

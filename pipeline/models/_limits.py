@@ -1,16 +1,15 @@
 """The input limits of a standard profile (its ``input:`` section): what a batch may hold, checked before any file is
-decoded or hashed. Part of the profile's contract (``schemas/standard.schema.json``); kept beside
-:mod:`pipeline.models`, which is at its size limit."""
+decoded or hashed. Part of the profile's contract (``schemas/standard.schema.json``)."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from pipeline.models._base import Contract
 
 
-class InputPolicy(BaseModel):
+class InputPolicy(Contract):
     """Limits on what a batch may hold, checked before a file is decoded or hashed (hostile or broken input)."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)  # the rule of every contract model
 
     max_files: int = Field(default=5000, ge=1, description="files in one batch at most")
     max_pages: int = Field(default=5000, ge=1, description="pages in one batch at most (every frame of every file)")

@@ -16,7 +16,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from datetime import datetime
+from dataclasses import fields
+from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -32,7 +33,8 @@ from pipeline.structure import VolumePlan
 
 RUN_FILE = "run.json"
 
-RunStatus = Literal["running", "review", "failed", "built", "published"]
+RunPhase = Literal["running", "review", "failed", "built", "published"]
+"""Where the latest run of a batch stands (``run.json``'s ``status``)."""
 
 
 class RunRecord(BaseModel):
@@ -47,7 +49,7 @@ class RunRecord(BaseModel):
     profile: str | None = Field(default=None, description="profile as given (built-in name or YAML path)")
     profile_key: str = ""
     kind: Literal["process", "rerun", "reprocess"] = "process"
-    status: RunStatus = "running"
+    status: RunPhase = "running"
     flow_run_id: str | None = None
     created: datetime | None = Field(default=None, description="the dossier's creation time stamped in its volumes")
     started: datetime = Field(default_factory=utcnow_seconds)
@@ -99,6 +101,26 @@ def find_runs(home: Path, case_no: str | None = None) -> list[tuple[Path, RunRec
     return sorted(found, key=lambda fr: fr[1].updated, reverse=True)
 
 
+CONTEXT_NOT_DIGESTED = frozenset({
+    "prepared_on",  # the date the volume is prepared on: a rerun on another day reuses it
+    "number", "of", "pipeline_version",  # digested as the plan's and as "pipeline"
+})
+"""The fields of :class:`~pipeline.assembly.VolumeContext` a volume's input digest leaves out; every other field,
+including one added later, is part of it."""
+
+
+def _as_json(value):
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, (tuple, list)):
+        return [_as_json(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _as_json(v) for k, v in value.items()}
+    return value
+
+
 def volume_input_digest(plan: VolumePlan, context: VolumeContext, pages: Mapping[int, PageArtifact],
                         profile: StandardProfile) -> str:
     """SHA-256 of everything a volume is built from, except the date it is prepared on."""
@@ -107,13 +129,8 @@ def volume_input_digest(plan: VolumePlan, context: VolumeContext, pages: Mapping
         "profile": profile.model_dump(mode="json"),
         "plan": {"number": plan.number, "of": plan.of,
                  "parts": [[p.document, list(p.positions), p.continued] for p in plan.parts]},
-        "context": {
-            "case_no": context.case_no, "case_title": context.case_title, "agency": context.agency,
-            "retention": context.retention, "security_level": context.security_level, "standard": context.standard,
-            "entries": [e.model_dump(mode="json") for e in context.entries], "date_range": list(context.date_range),
-            "blank_pages": context.blank_pages, "flagged": [list(f) for f in context.flagged],
-            "prepared_by": context.prepared_by, "checked_by": context.checked_by, "extra": dict(context.extra),
-        },
+        "context": {f.name: _as_json(getattr(context, f.name)) for f in fields(context)
+                    if f.name not in CONTEXT_NOT_DIGESTED},
         "pages": [{"record": pages[p].record.model_dump(mode="json"),
                    "image": pages[p].image_path.name if pages[p].image_path else None,
                    "image_folder": pages[p].image_path.parent.name if pages[p].image_path else None,

@@ -15,11 +15,10 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline import dossier as dz
+from pipeline.dossier._dossier import require_owner
 from pipeline.errors import BadInputError, RefusedError
 from pipeline.models import BatchManifest, StandardProfile
-from pipeline.operations import RoomPolicy
-from pipeline.operations._fingerprint import fingerprint
+from pipeline.operations import RoomPolicy, fingerprint
 from pipeline.settings import Settings
 from pipeline.storage import StoreConfig
 
@@ -47,9 +46,9 @@ def admit(manifest: BatchManifest, admission: Admission) -> BatchManifest:
     if admission.owner is not None:
         owner = admission.owner
         if admission.policy is not None:
-            admission.policy.admit(manifest)
+            admission.policy.owner_of(manifest)
     elif admission.policy is not None:
-        owner = admission.policy.admit(manifest)
+        owner = admission.policy.owner_of(manifest)
     else:
         owner = manifest.agency.strip()
     if manifest.grants:
@@ -65,7 +64,7 @@ def require_publishable(manifest: BatchManifest, settings: Settings, home: Path)
     if not store.allows(manifest.security_level):
         raise RefusedError(f"case {manifest.case_no} is {manifest.security_level!r}; bucket {store.bucket} may hold at "
                            f"most {store.max_security_level!r}: refused before any page was processed")
-    dz.require_owner(store, manifest.case_no, manifest.agency)
+    require_owner(store, manifest.case_no, manifest.agency)
 
 
 def seal(batch_dir: Path, batch_id: str, admission: Admission, profile: StandardProfile) -> str:
