@@ -19,17 +19,17 @@ from pipeline.common import sha256_and_size
 from pipeline.errors import StoreError
 from pipeline.models import DisclosureManifest, RetentionPolicy
 from pipeline.storage._casekey import case_key
-from pipeline.storage._fetch import _check_download, _FetchDir, _run_verify
+from pipeline.storage._fetch import FetchDir, check_download, run_verify
 from pipeline.storage._layout import (
-    _VOLUME_KEY,
     CATALOGUE_NAME,
+    VOLUME_KEY_RE,
     DossierNotFound,
     IntegrityError,
     SecurityRefused,
-    _check_segment,
+    check_segment,
     dossier_prefix,
 )
-from pipeline.storage._publish import _Item, _put_verified, _write_manifest
+from pipeline.storage._publish import PublishItem, put_verified, write_manifest
 from pipeline.storage._s3 import ObjectMissing, ObjectStore
 
 DISCLOSURE_MANIFEST = "disclosure.json"
@@ -37,7 +37,7 @@ DISCLOSURE_MANIFEST = "disclosure.json"
 
 def disclosure_prefix(case_no: str, profile: str) -> str:
     """``cases/<case-key>/disclosure/<profile>/``."""
-    return f"{dossier_prefix(case_no)}disclosure/{_check_segment(profile, 'disclosure profile')}/"
+    return f"{dossier_prefix(case_no)}disclosure/{check_segment(profile, 'disclosure profile')}/"
 
 
 @dataclass(frozen=True)
@@ -49,10 +49,10 @@ class DisclosureRef:
     version_id: str | None
 
 
-def _items(manifest: DisclosureManifest, folder: Path) -> list[_Item]:
+def _items(manifest: DisclosureManifest, folder: Path) -> list[PublishItem]:
     items = []
     for vol in manifest.volumes:
-        if not _VOLUME_KEY.fullmatch(vol.key):
+        if not VOLUME_KEY_RE.fullmatch(vol.key):
             raise StoreError(f"disclosure copy of {manifest.case_no}: key {vol.key!r} is not volumes/NNN.pdf")
         path = folder / vol.key
         if not path.is_file():
@@ -61,14 +61,14 @@ def _items(manifest: DisclosureManifest, folder: Path) -> list[_Item]:
         if digest != vol.sha256 or size != vol.bytes:
             raise IntegrityError(f"disclosure copy of {manifest.case_no}: {path} has SHA-256 {digest}, its manifest "
                                  f"says {vol.sha256}")
-        items.append(_Item(vol.key, path, digest, size, "application/pdf"))
+        items.append(PublishItem(vol.key, path, digest, size, "application/pdf"))
     if manifest.catalogue_sha256:
         path = folder / CATALOGUE_NAME
         digest, size = sha256_and_size(path) if path.is_file() else ("", 0)
         if digest != manifest.catalogue_sha256:
             raise IntegrityError(f"disclosure copy of {manifest.case_no}: {path} does not have the SHA-256 its "
                                  f"manifest names")
-        items.append(_Item(CATALOGUE_NAME, path, digest, size, "application/json"))
+        items.append(PublishItem(CATALOGUE_NAME, path, digest, size, "application/json"))
     return items
 
 
@@ -88,7 +88,7 @@ def publish_disclosure(store: ObjectStore, manifest: DisclosureManifest, folder:
     prefix = disclosure_prefix(manifest.case_no, manifest.profile)
     versions = {}
     for item in items:
-        stored = _put_verified(store, prefix + item.rel, item, retention)
+        stored = put_verified(store, prefix + item.rel, item, retention)
         if stored.version_id:
             versions[item.rel] = stored.version_id
     previous = store.stat(prefix + DISCLOSURE_MANIFEST)
@@ -97,7 +97,7 @@ def publish_disclosure(store: ObjectStore, manifest: DisclosureManifest, folder:
     data = final.model_dump_json(indent=2).encode("utf-8") + b"\n"
     if before_manifest is not None:
         before_manifest(final, hashlib.sha256(data).hexdigest())
-    version = _write_manifest(store, prefix, data, retention, DISCLOSURE_MANIFEST)
+    version = write_manifest(store, prefix, data, retention, DISCLOSURE_MANIFEST)
     return DisclosureRef(final, data, version)
 
 
@@ -130,15 +130,15 @@ def fetch_disclosure(store: ObjectStore, case_no: str, profile: str, out_dir: Pa
     """Download a copy into ``out_dir/<case-key>/`` (disclosure.json and volumes/), every SHA-256 checked."""
     ref = load_disclosure(store, case_no, profile)
     prefix = disclosure_prefix(case_no, profile)
-    target = _FetchDir(out_dir, case_key(case_no))
+    target = FetchDir(out_dir, case_key(case_no))
     try:
         target.path(DISCLOSURE_MANIFEST).write_bytes(ref.data)
         for rel, sha in _targets(ref.manifest):
             dest = target.path(rel)
             got, _ = store.download(prefix + rel, dest, ref.manifest.object_versions.get(rel))
-            _check_download(rel, sha, got, f"the {profile} copy of case {case_no}")
+            check_download(rel, sha, got, f"the {profile} copy of case {case_no}")
             if verify_pdf is not None and rel.endswith(".pdf"):
-                _run_verify(verify_pdf, dest, rel)
+                run_verify(verify_pdf, dest, rel)
         return target.commit()
     except BaseException:
         target.abort()

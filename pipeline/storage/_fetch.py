@@ -85,7 +85,7 @@ def fetch_targets(manifest: DossierManifest) -> list[tuple[str, str | None, str]
     return targets
 
 
-class _FetchDir:
+class FetchDir:
     """Builds ``out_dir/<case-key>/`` in a hidden sibling folder and swaps it in only when complete."""
 
     def __init__(self, out_dir: Path, ck: str):
@@ -113,12 +113,12 @@ class _FetchDir:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def _check_download(rel: str, expected: str, got: str, where: str) -> None:
+def check_download(rel: str, expected: str, got: str, where: str) -> None:
     if got != expected.lower():
         raise IntegrityError(f"{rel} of {where}: downloaded bytes have SHA-256 {got}, the manifest says {expected}")
 
 
-def _run_verify(verify_pdf: Callable[[Path], None], path: Path, rel: str) -> None:
+def run_verify(verify_pdf: Callable[[Path], None], path: Path, rel: str) -> None:
     try:
         verify_pdf(path)
     except DossierError:
@@ -134,15 +134,15 @@ def fetch_dossier(store: ObjectStore, case_no: str, out_dir: Path,
     manifest = ref.manifest
     ck = case_key(case_no)
     prefix = dossier_prefix(case_no)
-    target = _FetchDir(out_dir, ck)
+    target = FetchDir(out_dir, ck)
     try:
         target.path(MANIFEST_NAME).write_bytes(ref.data)
         for rel, version, sha in fetch_targets(manifest):
             dest = target.path(rel)
             got, _ = store.download(prefix + rel, dest, version)
-            _check_download(rel, sha, got, f"case {case_no} (fetched to {ck}/{rel})")
+            check_download(rel, sha, got, f"case {case_no} (fetched to {ck}/{rel})")
             if verify_pdf is not None and rel.endswith(".pdf"):
-                _run_verify(verify_pdf, dest, f"{ck}/{rel}")
+                run_verify(verify_pdf, dest, f"{ck}/{rel}")
         return target.commit()
     except BaseException:
         target.abort()
@@ -160,7 +160,7 @@ def fetch_via_server(url: str, token: str, case_no: str, out_dir: Path,
     base = url.rstrip("/") + "/dossiers/" + quote(normalise_case_no(case_no), safe="")
     params = {"version": version_id} if version_id else None
     headers = {"Authorization": f"Bearer {token}"}
-    target = _FetchDir(out_dir, ck)
+    target = FetchDir(out_dir, ck)
     try:
         verify = ssl.create_default_context(cafile=tls_verify) if isinstance(tls_verify, str) else tls_verify
         with httpx.Client(timeout=timeout, headers=headers, verify=verify) as client:
@@ -189,9 +189,9 @@ def fetch_via_server(url: str, token: str, case_no: str, out_dir: Path,
                 dest = target.path(rel)
                 path = f"/volumes/{int(rel[8:-4])}" if rel.startswith("volumes/") else "/" + rel
                 _, got = get(path, dest)
-                _check_download(rel, sha, got, f"case {case_no} via {url} (fetched to {ck}/{rel})")
+                check_download(rel, sha, got, f"case {case_no} via {url} (fetched to {ck}/{rel})")
                 if verify_pdf is not None and rel.endswith(".pdf"):
-                    _run_verify(verify_pdf, dest, f"{ck}/{rel}")
+                    run_verify(verify_pdf, dest, f"{ck}/{rel}")
         return target.commit()
     except httpx.HTTPError as exc:
         target.abort()
