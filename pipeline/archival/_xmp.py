@@ -244,6 +244,31 @@ def pdfa_level_of(path: Path) -> str:
         return declared_pdfa_level(read_xmp(pdf))
 
 
+def metadata_of(pdf: Pdf, fallback: datetime) -> ArchivalMetadata:
+    """A volume's archival metadata read back from its XMP (its other dossier properties — a disclosure copy's
+    provenance — kept as ``extra``); ``fallback`` stands for a creation date the XMP does not give."""
+    xmp = read_xmp(pdf)
+    known = {name for name, _, _ in DOSSIER_PROPERTIES}
+    extra = tuple((key.split(":", 1)[1], "Text", "As declared by the volume this one was made from", value)
+                  for key, value in xmp.items()
+                  if key.startswith(f"{DOSSIER_PREFIX}:") and key.split(":", 1)[1] not in known)
+    try:
+        created = datetime.fromisoformat(xmp.get("xmp:CreateDate", "").replace("Z", "+00:00"))
+    except ValueError:
+        created = fallback
+
+    def number(name: str) -> int:
+        value = xmp.get(f"{DOSSIER_PREFIX}:{name}", "")
+        return int(value) if value.isdigit() else 0
+
+    return ArchivalMetadata(
+        title=xmp.get("dc:title", ""), author=xmp.get("dc:creator", ""), subject=xmp.get("dc:description", ""),
+        case_no=xmp.get("dossier:caseNumber", ""), volume=number("volumeNumber"), volumes=number("volumeCount"),
+        standard_id=xmp.get("dossier:standardId", ""), standard_version=xmp.get("dossier:standardVersion", ""),
+        pipeline_version=xmp.get("dossier:pipelineVersion", ""), page_hash_root=xmp.get("dossier:pageHashRoot", ""),
+        created=created, extra=extra)
+
+
 def set_info(pdf: Pdf, meta: ArchivalMetadata, producer: str) -> None:
     """Write the document Info dictionary to agree with the XMP (PDF/A requires both to say the same)."""
     info = Dictionary(
