@@ -38,8 +38,7 @@ from pathlib import Path
 
 from bench.disclosure_measure import CaseScore, score_case
 
-ROOT = Path(__file__).resolve().parent.parent
-DOSSIER = ROOT / ".venv" / "bin" / "dossier"
+DOSSIER = [sys.executable, "-m", "flows.cli"]  # the code on PYTHONPATH (a snapshot of the tree can be measured)
 KINDS = ("id_number", "phone", "bank_card", "plate", "address", "name")
 TARGETS = {"id_number": 99.5, "phone": 99.5, "bank_card": 99.5, "plate": 99.5, "address": 95.0, "name": 95.0}
 
@@ -50,7 +49,7 @@ def _env(state: Path) -> dict[str, str]:
 
 
 def _run(args: list[str], state: Path, timeout: float = 900) -> None:
-    done = subprocess.run([str(DOSSIER), *args, "--state", str(state)], env=_env(state), capture_output=True,
+    done = subprocess.run([*DOSSIER, *args, "--state", str(state)], env=_env(state), capture_output=True,
                           text=True, timeout=timeout)
     if done.returncode != 0:
         raise SystemExit(f"dossier {' '.join(args)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
@@ -90,7 +89,7 @@ def main() -> None:
             print(f"{case.case_no}: processed and disclosed in {time.time() - started:.0f} s; "
                   f"copy {score.cpu_seconds:.1f} CPU-s for {score.pages} pages", flush=True)
     finally:
-        subprocess.run([str(DOSSIER), "store", "stop", "--state", str(state)], env=_env(state), capture_output=True,
+        subprocess.run([*DOSSIER, "store", "stop", "--state", str(state)], env=_env(state), capture_output=True,
                        timeout=120)
     report(scores, args)
 
