@@ -28,7 +28,7 @@ from pipeline.dossier._dossier import (
     trust_roots_for_run,
     volume_context,
 )
-from pipeline.dossier._recipient import Recipient, copy_for_recipient, new_copy_id, read_copy
+from pipeline.dossier._recipient import Recipient, copy_for_recipient, new_copy_id, read_copy, recipient_copy
 from pipeline.dossier._runstate import (
     CONTEXT_NOT_DIGESTED,
     RUN_FILE,
@@ -66,6 +66,7 @@ __all__ = [
     "new_copy_id",
     "publish_copy",
     "read_copy",
+    "recipient_copy",
     "finish_dossier",
     "forget_volume",
     "load_run",

@@ -132,3 +132,22 @@ def read_copy(path: Path) -> dict[str, str]:
     with pikepdf.open(path) as pdf:
         xmp = read_xmp(pdf)
     return {name: xmp[f"dossier:{name}"] for name in COPY_PROPERTIES if f"dossier:{name}" in xmp}
+
+
+def recipient_copy(store, key: str, version: str | None, sha256: str, recipient: Recipient, signer,
+                   folder: Path) -> tuple[Path, str]:
+    """A published volume (``key``, pinned ``version``) fetched from the store into ``folder``, checked against
+    the SHA-256 its manifest names, and marked for ``recipient``: returns the copy's path and SHA-256."""
+    from pipeline.storage import IntegrityError
+
+    original = folder / f"{recipient.copy_id}.source.pdf"
+    got, _ = store.download(key, original, version)
+    if got != sha256:
+        raise IntegrityError(f"{key} version {version}: the store's bytes have SHA-256 {got}, the manifest says "
+                             f"{sha256}")
+    copy = folder / f"{recipient.copy_id}.pdf"
+    try:
+        digest = copy_for_recipient(original, copy, recipient, signer)
+    finally:
+        original.unlink(missing_ok=True)
+    return copy, digest
