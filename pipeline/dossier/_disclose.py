@@ -166,72 +166,77 @@ def _pages(source: Source, entry: VolumeEntry, pages: Sequence[SourcePage], orde
     return out, detections
 
 
+def _volume_catalogue(source: Source, entry: VolumeEntry) -> VolumeCatalogue:
+    found = next((v for v in source.catalogue.volumes if v.volume == entry.number), None) if source.catalogue \
+        else None
+    if found is None:
+        raise VolumeError(f"volume {entry.number} of {source.manifest.case_no} has no 卷内目录 in catalogue.json",
+                          entry.number)
+    return found
+
+
+def _finish_volume(source: Source, entry: VolumeEntry, order: CopyOrder, pages: Sequence[CopyPage], context,
+                   counts: dict[str, int], work: Path, signer, trust_roots: list[Path],
+                   created: datetime) -> DisclosureVolume:
+    """The copy of one volume rendered, made PDF/A with its provenance, signed and checked like any volume."""
+    from pipeline.archival import ArchivalMetadata, check_volume, finish_pdfa, read_xmp, sign_pdf
+
+    manifest, profile, n = source.manifest, order.profile, entry.number
+    raw, archival, final = work / "build" / f"{n:03d}.raw.pdf", work / "build" / f"{n:03d}.pdfa.pdf", \
+        work / volume_key(n)
+    pdf_pages = build_copy_volume(pages, context, raw)
+    with pikepdf.open(source.folder / entry.key) as pdf:
+        page_root = read_xmp(pdf).get("dossier:pageHashRoot", "")
+    standard_id, _, standard_version = manifest.standard.partition("@")
+    meta = ArchivalMetadata(
+        title=f"{manifest.case_no} 第{n}卷 共{entry.of}卷 {profile.id}", author=manifest.agency,
+        subject=context.case_title, case_no=manifest.case_no, volume=n, volumes=entry.of, standard_id=standard_id,
+        standard_version=standard_version, pipeline_version=__version__, page_hash_root=page_root, created=created,
+        extra=xmp_provenance(profile, entry.sha256, source.version_id, counts, order.made_by, order.approved_by,
+                             created))
+    finish_pdfa(raw, archival, entry.pdfa, meta)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    signature = sign_pdf(archival, final, signer, f"disclosure copy of volume {n}")
+    failed = [c for c in check_volume(final, entry.pdfa, trust_roots) if not c.passed]
+    if failed:
+        raise VerificationError(f"disclosure copy of volume {n} of {manifest.case_no} failed its checks: "
+                                + "; ".join(f"{c.name}: {c.detail}" for c in failed[:5]))
+    raw.unlink(missing_ok=True)
+    archival.unlink(missing_ok=True)
+    data = final.read_bytes()
+    return DisclosureVolume(number=n, key=volume_key(n), sha256=hashlib.sha256(data).hexdigest(), bytes=len(data),
+                            source_sha256=entry.sha256, pages=len(pages), pdf_pages=pdf_pages, counts=counts,
+                            signature=signature)
+
+
 def make_copy(source: Source, order: CopyOrder, work: Path, signer, trust_roots: list[Path]) -> DisclosureManifest:
     """Make the copy of every volume into ``work`` (see the module docstring) and return its manifest, also written
     there as disclosure.json. Each volume is checked like any volume (PDF/A, signature) before it is kept."""
-    from pipeline.archival import ArchivalMetadata, check_volume, finish_pdfa, sign_pdf
-
     manifest, profile = source.manifest, order.profile
     created = order.created or datetime.now().astimezone()
     by_volume = {e.number: list(source_pages(source.folder / e.key, e.number)) for e in manifest.volumes}
     people = read_people([p.text for pages in by_volume.values() for p in pages], _titles(source), profile)
     review = _Review(work)
-    volumes, detections, first, catalogues = [], [], 1, []
+    volumes, detections, catalogues = [], [], []
     for entry in manifest.volumes:
-        pages, found = _pages(source, entry, by_volume[entry.number], order, people, first, work, review)
-        first += len(found)
+        pages, found = _pages(source, entry, by_volume[entry.number], order, people, len(detections) + 1, work,
+                              review)
         detections += found
         counts = _counts(found)
-        catalogue = next((v for v in source.catalogue.volumes if v.volume == entry.number), None) \
-            if source.catalogue else None
-        if catalogue is None:
-            raise VolumeError(f"volume {entry.number} of {manifest.case_no} has no 卷内目录 in catalogue.json",
-                              entry.number)
-        original = source.folder / entry.key
-        context = copy_context(manifest, catalogue, entry, people, profile, copy_note(profile, counts),
-                               record_people(original))
+        context = copy_context(manifest, _volume_catalogue(source, entry), entry, people, profile,
+                               copy_note(profile, counts), record_people(source.folder / entry.key))
         catalogues.append(VolumeCatalogue(volume=entry.number, entries=list(context.entries)))
-        build = work / "build"
-        raw, archival, final = build / f"{entry.number:03d}.raw.pdf", build / f"{entry.number:03d}.pdfa.pdf", \
-            work / volume_key(entry.number)
-        pdf_pages = build_copy_volume(pages, context, raw)
-        standard_id, _, standard_version = manifest.standard.partition("@")
-        from pipeline.archival import read_xmp
-
-        with pikepdf.open(original) as pdf:
-            page_root = read_xmp(pdf).get("dossier:pageHashRoot", "")
-        meta = ArchivalMetadata(
-            title=f"{manifest.case_no} 第{entry.number}卷 共{entry.of}卷 {profile.id}", author=manifest.agency,
-            subject=context.case_title, case_no=manifest.case_no, volume=entry.number, volumes=entry.of,
-            standard_id=standard_id, standard_version=standard_version, pipeline_version=__version__,
-            page_hash_root=page_root, created=created,
-            extra=xmp_provenance(profile, entry.sha256, source.version_id, counts, order.made_by, order.approved_by,
-                                 created))
-        finish_pdfa(raw, archival, entry.pdfa, meta)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        signature = sign_pdf(archival, final, signer, f"disclosure copy of volume {entry.number}")
-        failed = [c for c in check_volume(final, entry.pdfa, trust_roots) if not c.passed]
-        if failed:
-            raise VerificationError(f"disclosure copy of volume {entry.number} of {manifest.case_no} failed its "
-                                    f"checks: " + "; ".join(f"{c.name}: {c.detail}" for c in failed[:5]))
-        raw.unlink(missing_ok=True)
-        archival.unlink(missing_ok=True)
-        data = final.read_bytes()
-        volumes.append(DisclosureVolume(
-            number=entry.number, key=volume_key(entry.number), sha256=hashlib.sha256(data).hexdigest(),
-            bytes=len(data), source_sha256=entry.sha256, pages=len(pages), pdf_pages=pdf_pages, counts=counts,
-            signature=signature))
+        volumes.append(_finish_volume(source, entry, order, pages, context, counts, work, signer, trust_roots,
+                                      created))
     review.write(manifest.case_no, profile)
     catalogue = (Catalogue(case_no=manifest.case_no, volumes=catalogues).model_dump_json(indent=2) + "\n").encode()
     write_atomic(work / CATALOGUE_NAME, catalogue)
     result = DisclosureManifest(
         case_no=manifest.case_no, case_key=manifest.case_key, security_level=manifest.security_level,
-        profile=profile.name, profile_id=profile.id,
-        profile_version=profile.version, recipient=profile.recipient, source_manifest_version=source.version_id,
-        source_manifest_sha256=source.sha256, created=created, made_by=order.made_by,
-        approved_by=order.approved_by, review=order.review, volumes=volumes,
-        catalogue_sha256=hashlib.sha256(catalogue).hexdigest(), detections=detections,
-        counts=_counts(detections))
+        profile=profile.name, profile_id=profile.id, profile_version=profile.version, recipient=profile.recipient,
+        source_manifest_version=source.version_id, source_manifest_sha256=source.sha256, created=created,
+        made_by=order.made_by, approved_by=order.approved_by, review=order.review, volumes=volumes,
+        catalogue_sha256=hashlib.sha256(catalogue).hexdigest(), detections=detections, counts=_counts(detections))
     write_atomic(work / DISCLOSURE_NAME, (result.model_dump_json(indent=2) + "\n").encode())
     return result
 
