@@ -2,7 +2,7 @@
 
 Starts a private embedded SeaweedFS (free ports, temp folder), publishes a fake dossier, makes the access database
 of the state folder (SQLite) with a token and a 调卷函 taken through every step to release (so the requesting agency
-reads by a grant in the database, as in production; ``--manifest-grant``: by the manifest's grant list instead),
+reads by a grant in the database, as in production; ``--admin-grant``: by an administrator's grant instead),
 runs ``dossier serve`` as a separate process, then fires the requests and prints latency percentiles, throughput,
 errors, CPU time per process, and whether the audit log holds one verified entry per request.
 
@@ -41,6 +41,7 @@ from pipeline.access import (  # noqa: E402
     Principal,
     RequestDesk,
     TokenStore,
+    audit_key,
     filing_from,
     read_audit,
     verify_audit,
@@ -159,7 +160,7 @@ REQUESTER, HOLDER = "新封县人民检察院", "豫0727法院"
 
 def release_by_request(db: Database, store: ObjectStore, manifest, case_no: str) -> None:
     """Take a 调卷函 for the case from filing to release, as the requesting and holding agencies' people would."""
-    audit = AuditLog(store, kind="bench")
+    audit = AuditLog(store, audit_key(db), kind="bench")
     desk = RequestDesk(db, GrantStore(db), audit, lambda c: manifest)
     people = [Principal(f"token:bench{n}", agency, frozenset({role})) for n, (agency, role) in enumerate(
         [(REQUESTER, "clerk"), (REQUESTER, "reviewer"), (REQUESTER, "approver"), (HOLDER, "registrar")])]
@@ -179,7 +180,7 @@ def main() -> int:
     parser.add_argument("--mixed", action="store_true", help="also run manifests and volumes interleaved")
     parser.add_argument("--workers", type=int, default=1, help="service worker processes")
     parser.add_argument("--cache-ttl", type=float, default=None, help="the service's token/grant cache time")
-    parser.add_argument("--manifest-grant", action="store_true", help="access by the manifest's grant list")
+    parser.add_argument("--admin-grant", action="store_true", help="access by an administrator's grant")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-fetch-"))
@@ -192,12 +193,14 @@ def main() -> int:
         store = ObjectStore(config)
         case_no = "（2019）豫0727刑初172号"
         manifest, out, originals = make_dossier(tmp / "src", case_no, volumes=2,
-                                                volume_bytes=int(args.volume_mb * 1e6), agency=HOLDER,
-                                                grants=(REQUESTER,) if args.manifest_grant else ())
-        publish_dossier(store, manifest, out, originals)
+                                                volume_bytes=int(args.volume_mb * 1e6), agency=HOLDER)
         db = Database.open(f"sqlite:///{state / 'access.db'}", store=store)  # what `dossier serve` opens
+        GrantStore(db).claim(case_no, HOLDER, by="bench")  # what the publishing run records first
+        publish_dossier(store, manifest, out, originals)
         token, _ = TokenStore(db).create(REQUESTER, label="bench", roles=("clerk",))
-        if not args.manifest_grant:
+        if args.admin_grant:
+            GrantStore(db).grant(case_no, REQUESTER, by="bench")
+        else:
             release_by_request(db, store, manifest, case_no)
         db.dispose()
 
@@ -228,7 +231,7 @@ def main() -> int:
         volume_jobs = [(f"{base}/volumes/{1 + i % 2}", manifest.volumes[i % 2].sha256) for i in range(args.volumes)]
         print(f"service pid {api.pid} on {url}; store pid {server.pid()} on {config.endpoint}; "
               f"{args.clients} clients; volumes of {args.volume_mb} MB; cores: {os.cpu_count()}; access by "
-              f"{'the manifest' if args.manifest_grant else 'a released request'}; cache ttl "
+              f"{'an administrator grant' if args.admin_grant else 'a released request'}; cache ttl "
               f"{'default' if args.cache_ttl is None else args.cache_ttl}")
         run_phase("warm-up", url, token, manifest_jobs[:50], 4)
 
@@ -250,7 +253,9 @@ def main() -> int:
         api.send_signal(signal.SIGTERM)  # the service flushes its audit log on shutdown
         api.wait(timeout=60)
         total = 50 + sum(p["requests"] for p in phases)  # (plus the request's steps, audited in a bench stream)
-        audit = verify_audit(store)
+        db = Database.open(f"sqlite:///{state / 'access.db'}")
+        audit = verify_audit(store, audit_key(db))
+        db.dispose()
         print(f"audit log: {audit.entries} entries for {total} requests, {audit.segments} segments, "
               f"verify {'OK' if audit.ok else 'FAILED: ' + '; '.join(audit.problems[:3])}")
         inside = [e["ms"] / 1000 for e in read_audit(store) if e.get("action") == "manifest" and "ms" in e]

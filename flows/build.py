@@ -60,6 +60,11 @@ class Job:
         return StateLayout(self.home)
 
     @property
+    def database_url(self) -> str:
+        """The access database the run records the case's owner in and reads the audit key from."""
+        return self.settings.access.database_url(self.layout)
+
+    @property
     def workers(self) -> int:
         """Pages processed at once."""
         return self.settings.processing.page_workers
@@ -161,7 +166,8 @@ class DossierBuild:
                 self.corrections = [c for c in self.corrections if c.volume != number] + records
                 save_corrections(self.folder, self.corrections)
                 if job.publish:
-                    audit_review(StoreConfig.from_settings(job.settings.store, job.home), case_no, records)
+                    audit_review(StoreConfig.from_settings(job.settings.store, job.home), job.database_url, case_no,
+                                 records)
                 self.log.info("volume %d reviewed by %s: %d field(s) corrected", number, records[0].by if records
                               else "?", sum(1 for c in records if c.action == "corrected"))
             catalogues = [by_number[c.volume] for c in catalogues]
@@ -244,7 +250,8 @@ class DossierBuild:
                 require_unchanged(job.batch_dir, job.batch_id, job.admission, self.profile, self.record.fingerprint)
                 store = StoreConfig.from_settings(job.settings.store, job.home)
                 who = run_identity(job.kind, job.admission.room)
-                result.update(publish_task(store, self.folder, self.summary, job.batch_dir, self.profile, who))
+                result.update(publish_task(store, self.folder, self.summary, job.batch_dir, self.profile, who,
+                                           job.database_url))
                 status = f"published (manifest version {result.get('manifest_version')})"
                 save_run(self.folder, self.record, status="published", manifest_version=result.get("manifest_version"))
                 announce(result)

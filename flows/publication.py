@@ -1,6 +1,13 @@
-"""Publication, supersession and reprocessing in the audit log: who published which manifest, and what it replaced.
+"""Publication, supersession and reprocessing in the access database and the audit log: who owns the case, who
+published which manifest, and what it replaced.
 
-- ``dossier.publish`` is stored **before** ``dossier.json`` is written (the publish step's last object): the run
+- The **owner** of a case is recorded in the access database by its first publication, right before ``dossier.json``
+  is written, and a later publication by another agency is refused there (``GrantStore.claim``): the database, not
+  the manifest, decides who reads a case. The publishing run therefore needs the access database (DOSSIER_DB_URL,
+  else the state folder's SQLite file) as well as the store; so do audit entries, authenticated with the audit key
+  kept there.
+- ``dossier.publish`` is stored **before** ``dossier.json`` is written (the publish step's last object), inside the
+  owner's database transaction (when it cannot be stored the owner is not recorded either): the run
   (flow run id, kind: process, rerun or reprocess), the room and operating-system user it ran as, the owning agency,
   the batches, the new manifest's SHA-256 and the manifest version it supersedes. When the entry cannot be stored
   nothing is published (the run fails; a rerun publishes it).
@@ -37,24 +44,33 @@ def _user() -> str:
 
 
 class PublicationAudit:
-    """The audit entries of one publication: ``before_manifest`` is the publish step's hook, ``published`` records
-    the version written; leaving the block after a failure that followed the first entry records ``dossier.void``."""
+    """The owner and audit entries of one publication: ``before_manifest`` is the publish step's hook (owner
+    recorded, ``dossier.publish`` stored), ``published`` records the version written; leaving the block after a
+    failure that followed the first entry records ``dossier.void``."""
 
-    def __init__(self, config: StoreConfig, case_no: str, who: dict):
-        from pipeline.access import AuditLog
+    def __init__(self, config: StoreConfig, database_url: str, case_no: str, who: dict):
+        from pipeline.access import AuditLog, GrantStore, audit_key
 
-        self.log = AuditLog(_audit_store(config), kind="publish")
+        self.database = open_access_database(database_url, config)
+        self.owners = GrantStore(self.database, cache_ttl=0)
+        self.log = AuditLog(_audit_store(config), audit_key(self.database), kind="publish")
         canonical = normalise_case_no(case_no)
         self.common = {**who, "case_no": canonical, "case_key": case_key(canonical), "status": 0, "bytes": 0}
         self.announced: dict | None = None
         self.done = False
 
     def before_manifest(self, manifest: DossierManifest, sha256: str) -> None:
-        """Store ``dossier.publish`` and wait for it (raises when it cannot be stored: nothing is published)."""
-        self.announced = self.log.record_and_wait(
-            **self.common, action="dossier.publish", result="ok", agency=manifest.agency or "-",
-            batches=list(manifest.batches), manifest_sha256=sha256, supersedes=manifest.supersedes or "-",
-            volumes=len(manifest.volumes), standard=manifest.standard)
+        """Record the case's owner (its first publication) or check it (a later one: RefusedError for another
+        agency), storing ``dossier.publish`` before that commits; raises when either cannot be done: nothing is
+        published."""
+        def announce(_record) -> None:
+            self.announced = self.log.record_and_wait(
+                **self.common, action="dossier.publish", result="ok", agency=manifest.agency or "-",
+                batches=list(manifest.batches), manifest_sha256=sha256, supersedes=manifest.supersedes or "-",
+                volumes=len(manifest.volumes), standard=manifest.standard)
+
+        self.owners.claim(manifest.case_no, manifest.agency, by=str(self.common.get("actor", "")),
+                          before_commit=announce)
 
     def published(self, version_id: str | None) -> None:
         """``dossier.published``: the version id the manifest got."""
@@ -81,6 +97,30 @@ class PublicationAudit:
         except StoreError:
             if exc is None:
                 raise
+        finally:
+            self.database.dispose()
+
+
+def open_access_database(database_url: str, config: StoreConfig):
+    """The access database a run records owners and reads the audit key in, brought up to date (its first
+    migration takes earlier records over from the store, as ``dossier serve`` does)."""
+    from pipeline.access import Database
+    from pipeline.storage import ObjectStore
+
+    return Database.open(database_url, store=ObjectStore(config))
+
+
+def run_audit_log(config: StoreConfig, database_url: str, kind: str):
+    """A new audit stream for this run, authenticated with the installation's audit key (read from the access
+    database)."""
+    from pipeline.access import AuditLog, audit_key
+
+    database = open_access_database(database_url, config)
+    try:
+        key = audit_key(database)
+    finally:
+        database.dispose()
+    return AuditLog(_audit_store(config), key, kind=kind)
 
 
 def _audit_store(config: StoreConfig):
@@ -90,15 +130,13 @@ def _audit_store(config: StoreConfig):
     return ObjectStore(config)
 
 
-def audit_reprocess(config: StoreConfig, case_no: str, profile: str | None, who: dict) -> None:
+def audit_reprocess(config: StoreConfig, database_url: str, case_no: str, profile: str | None, who: dict) -> None:
     """Record a reprocessing before it reads the published originals (it fails when the entry cannot be stored)."""
-    from pipeline.access import AuditLog
     from pipeline.storage import ObjectStore, load_manifest
 
-    store = ObjectStore(config)
     canonical = normalise_case_no(case_no)
-    current = load_manifest(store, canonical)
-    log = AuditLog(store, kind="reprocess")
+    current = load_manifest(ObjectStore(config), canonical)
+    log = run_audit_log(config, database_url, "reprocess")
     try:
         log.record_and_wait(**who, action="dossier.reprocess", case_no=canonical, case_key=case_key(canonical),
                             agency=current.manifest.agency or "-", status=0, bytes=0, result="ok",

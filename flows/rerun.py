@@ -109,7 +109,8 @@ def reprocess_case(case_no: str, profile: str | None = None, state: str | None =
         from flows.publication import audit_reprocess, run_identity
         from pipeline.storage import StoreConfig
 
-        audit_reprocess(StoreConfig.from_settings(settings.store, home), case_no, profile,
+        audit_reprocess(StoreConfig.from_settings(settings.store, home),
+                        settings.access.database_url(settings.layout(home)), case_no, profile,
                         run_identity("reprocess"))
     batch, batch_id, old_standard, owner = download_originals(settings, home, case_no)
     log.info("reprocessing case %s from its originals (batch %s, %d files), built before to %s", case_no, batch_id,

@@ -136,14 +136,14 @@ def wait_for_review(case_no: str, catalogue: VolumeCatalogue, of: int, timeout: 
             log.warning("review of volume %d not applied: %s", catalogue.volume, problem)
 
 
-def audit_review(store_config, case_no: str, corrections: Sequence[CatalogueCorrection]) -> None:
+def audit_review(store_config, database_url: str, case_no: str, corrections: Sequence[CatalogueCorrection]) -> None:
     """Record a volume's review in the audit log (one entry per field corrected, one for the rows confirmed)."""
-    from pipeline.access import AuditLog
-    from pipeline.storage import ObjectStore, normalise_case_no
+    from flows.publication import run_audit_log
+    from pipeline.storage import normalise_case_no
 
     if not corrections:
         return
-    log = AuditLog(ObjectStore(store_config), kind="review")
+    log = run_audit_log(store_config, database_url, "review")
     case = normalise_case_no(case_no)
     try:
         for c in corrections:

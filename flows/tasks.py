@@ -115,12 +115,13 @@ def volume_task(plan: VolumePlan, pages: dict[int, PageArtifact], context: Volum
 
 @task(name="publish", cache_policy=NO_CACHE, retries=0)
 def publish_task(store: StoreConfig, folder: Path, manifest, batch: Path, profile: StandardProfile,
-                 who: dict) -> dict:
-    """Publish the dossier: volumes, originals, catalogue, report, then — once the publication is in the audit log
-    (``who`` published which manifest, superseding which) — dossier.json."""
+                 who: dict, database_url: str) -> dict:
+    """Publish the dossier: volumes, originals, catalogue, report, then — once the access database records the
+    case's owner and the publication is in the audit log (``who`` published which manifest, superseding which) —
+    dossier.json."""
     from flows.publication import PublicationAudit
 
-    with PublicationAudit(store, manifest.case_no, who) as audit:
+    with PublicationAudit(store, database_url, manifest.case_no, who) as audit:
         result = dz.publish_folder(store, folder, manifest, batch, profile, before_manifest=audit.before_manifest)
         audit.published(result.get("manifest_version"))
     return result

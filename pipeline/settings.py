@@ -300,8 +300,10 @@ def child_env(overrides: Mapping[str, str] | None = None, drop_prefixes: Sequenc
 
 
 def private_folder(path: Path, what: str = "folder", follow_links: bool = True, create: bool = True) -> Path:
-    """A folder only this user may change: made 0700 when missing (whatever the umask), refused when it is owned by
-    another user, writable by its group or others, or (``follow_links=False``, e.g. in /tmp) a symbolic link."""
+    """A folder only this user may enter: made 0700 when missing (whatever the umask), made 0700 when it is this
+    user's and its group or others may read or enter it (a folder made by hand with ``mkdir``, 0755: it holds keys
+    and the access database), refused when it is owned by another user, writable by its group or others (someone
+    else may have put things in it), or (``follow_links=False``, e.g. in /tmp) a symbolic link."""
     path = Path(path)
     if create:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -325,6 +327,8 @@ def private_folder(path: Path, what: str = "folder", follow_links: bool = True, 
     if info.st_mode & 0o022:
         raise SettingsError(f"{what} {path} is writable by its group or others (mode "
                             f"{stat.S_IMODE(info.st_mode):04o}): make it private (chmod 700)")
+    if info.st_mode & 0o077:
+        os.chmod(path, stat.S_IMODE(info.st_mode) & 0o700)
     return path
 
 

@@ -19,7 +19,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from pipeline.access import Database, TokenStore, UserStore, create_app, read_audit
+from pipeline.access import Database, GrantStore, TokenStore, UserStore, create_app, read_audit
 from pipeline.common import utcnow
 from pipeline.storage import ObjectStore, publish_dossier
 from tests.store_fixtures import make_dossier, serve_in_thread
@@ -102,13 +102,23 @@ class RequestService:
         return [e for e in self.entries() if e.get("action", "").startswith("request.")
                 and e.get("action") != "request.void" and (request_id is None or e.get("request_id") == request_id)]
 
-    def publish(self, case_no: str, agency: str = HOLDER, volumes: int = 2, catalogue: bool = True):
+    def publish(self, case_no: str, agency: str = HOLDER, volumes: int = 2, catalogue: bool = True,
+                grants: tuple[str, ...] = ()):
+        """Publish a fake dossier as the publishing run does: its owner recorded first (none for ``agency=""``)."""
         folder = self.tmp / secrets.token_hex(4)
-        manifest, out, originals = make_dossier(folder, case_no, volumes=volumes, agency=agency)
+        manifest, out, originals = make_dossier(folder, case_no, volumes=volumes, agency=agency, grants=grants)
         if catalogue:
             write_catalogue(out, case_no, volumes)
-        publish_dossier(self.store, manifest, out, originals)
+        publish_as_pipeline(self.db, self.store, manifest, out, originals)
         return manifest
+
+
+def publish_as_pipeline(db: Database, store: ObjectStore, manifest, out: Path, originals) -> None:
+    """What the publishing run does (flows.publication): record the case's owner in the access database — unless
+    the manifest names none — then publish, dossier.json last."""
+    if manifest.agency:
+        GrantStore(db, cache_ttl=0).claim(manifest.case_no, manifest.agency, by="test publication")
+    publish_dossier(store, manifest, out, originals)
 
 
 def write_catalogue(out: Path, case_no: str, volumes: int) -> None:

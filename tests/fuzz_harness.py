@@ -30,14 +30,21 @@ from schemathesis.checks import (
 )
 
 from pipeline.access import Database, TokenStore, UserStore, create_app
-from pipeline.storage import publish_dossier
-from tests.access_fixtures import HOLDER, OTHER, PASSWORD, PEOPLE, REQUESTER, write_catalogue
+from tests.access_fixtures import HOLDER, OTHER, PASSWORD, PEOPLE, REQUESTER, publish_as_pipeline, write_catalogue
 from tests.store_fixtures import make_dossier, serve_in_thread, unique_case_no
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
           response_schema_conformance]
 CALLERS = ("clerk", "head", "deputy", "registrar", "admin", "reader", "stranger", "-invalid-", "-none-")
 """Who calls: people of :data:`tests.access_fixtures.PEOPLE` with their tokens, a malformed token, no token."""
+SOURCES = {caller: f"10.0.0.{n}" for n, caller in enumerate(CALLERS, 1)}
+"""Each caller's address (``X-Forwarded-For``, trusted from loopback as behind a proxy): the one sending random
+tokens is braked (429), the others are not."""
+
+
+def _headers(caller: str, token: str | None) -> dict[str, str]:
+    return {"X-Forwarded-For": SOURCES.get(caller, "10.0.1.1"),
+            **({"Authorization": f"Bearer {token}"} if token else {})}
 
 
 @dataclass
@@ -83,15 +90,14 @@ def _people(db: Database) -> dict[str, str]:
     return found | {"-other-clerk-": other_clerk}
 
 
-def _publish(store, tmp: Path, case_no: str, agency: str) -> None:
+def _publish(db: Database, store, tmp: Path, case_no: str, agency: str) -> None:
     manifest, out, originals = make_dossier(tmp / secrets.token_hex(4), case_no, volumes=2, agency=agency)
     write_catalogue(out, case_no, 2)
-    publish_dossier(store, manifest, out, originals)
+    publish_as_pipeline(db, store, manifest, out, originals)
 
 
-def _call(url: str, token: str | None, method: str, path: str, **kw) -> httpx.Response:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return httpx.request(method, url + path, headers=headers, timeout=60, **kw)
+def _call(url: str, token: str | None, method: str, path: str, caller: str = "", **kw) -> httpx.Response:
+    return httpx.request(method, url + path, headers=_headers(caller, token), timeout=60, **kw)
 
 
 def _file(url: str, token: str, case_no: str, holding: str) -> int:
@@ -112,8 +118,8 @@ def start_world(embedded_store, tmp: Path):
         db = Database.open(f"sqlite:///{tmp / 'access.db'}")
         tokens = _people(db)
         readable, hidden, missing = unique_case_no(), unique_case_no(), unique_case_no()
-        _publish(store, tmp, readable, HOLDER)
-        _publish(store, tmp, hidden, OTHER)
+        _publish(db, store, tmp, readable, HOLDER)
+        _publish(db, store, tmp, hidden, OTHER)
         app = create_app(embedded_store.config, database=db, cache_ttl=0, manifest_ttl=0, sweep_seconds=3600,
                          audit_prefix=f"system/audit-fuzz-{secrets.token_hex(4)}/")
         try:
@@ -151,8 +157,10 @@ def _leak_check(world: World, tally: Tally, case, caller: str, response: httpx.R
     params = dict(case.path_parameters or {})
     token = world.tokens.get(caller)
     swap = ("", "")
+    if caller not in PEOPLE:  # no valid token: answered 401 (or 429, braked) before any case is looked at
+        return
     if "case_no" in params:  # a case the caller's agency neither owns nor was granted, and one never published
-        agency = PEOPLE[caller][0] if caller in PEOPLE else None
+        agency = PEOPLE[caller][0]
         unreadable = [world.readable] if agency not in (REQUESTER, HOLDER) else []
         unreadable += [world.hidden] if agency != OTHER else []
         pairs = [(case_no, world.missing) for case_no in unreadable]
@@ -164,7 +172,8 @@ def _leak_check(world: World, tally: Tally, case, caller: str, response: httpx.R
     for existing, absent in pairs:
         answers = []
         for value in (existing, absent):
-            answers.append(_call(world.url, token, case.method, _path_with(case, value), params=case.query or None,
+            answers.append(_call(world.url, token, case.method, _path_with(case, value), caller,
+                                 params=case.query or None,
                                  json=case.body if isinstance(case.body, (dict, list)) else None))
             tally.requests += 1
         tally.leak_pairs += 1
@@ -208,7 +217,7 @@ def fuzz(world: World, per_operation: int, seed: int = 0) -> Tally:
                 def one(case):
                     caller = next(callers)
                     token = world.tokens.get(caller)
-                    headers = {"Authorization": f"Bearer {token}"} if token else {}
+                    headers = _headers(caller, token)
                     response = case.call(base_url=world.url, headers=headers, timeout=60)
                     tally.requests += 1
                     tally.cases += 1
@@ -216,7 +225,7 @@ def fuzz(world: World, per_operation: int, seed: int = 0) -> Tally:
                     tally.statuses[response.status_code] += 1
                     try:
                         case.validate_response(response, checks=CHECKS, headers=headers)
-                    except Exception as exc:  # noqa: BLE001 - every failure is reported, the run goes on
+                    except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - every failure is reported
                         tally.fail(f"{case.operation.label} as {caller}: {type(exc).__name__}: {str(exc)[:400]}")
                     _leak_check(world, tally, case, caller, response)
 

@@ -9,9 +9,10 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from pipeline.access import Database, GrantStore, TokenStore, create_app, read_audit, verify_audit
+from pipeline.access import Database, GrantStore, TokenStore, audit_key, create_app, read_audit, verify_audit
 from pipeline.errors import StoreError
 from pipeline.storage import ObjectStore, StoreConfig, case_key, fetch_via_server, normalise_case_no, publish_dossier
+from tests.access_fixtures import publish_as_pipeline
 from tests.store_fixtures import make_dossier, serve_in_thread, unique_case_no
 
 OWNER, PARTNER, LATER, STRANGER = "豫0727法院", "新封县人民检察院", "开封市公安局", "郑州市中级人民法院"
@@ -59,8 +60,9 @@ def service(embedded_store, tmp_path_factory, api_database):
     store = embedded_store.store()
     case_no = unique_case_no()
     manifest, out, originals = make_dossier(tmp_path_factory.mktemp("api"), case_no, volumes=2,
-                                            volume_bytes=700_000, agency=OWNER, grants=(PARTNER,))
-    publish_dossier(store, manifest, out, originals)
+                                            volume_bytes=700_000, agency=OWNER)
+    publish_as_pipeline(api_database, store, manifest, out, originals)
+    GrantStore(api_database).grant(case_no, PARTNER)
     token_store = TokenStore(api_database)
     tokens = {agency: token_store.create(agency, label="test")[0] for agency in (OWNER, PARTNER, LATER, STRANGER)}
     prefix = f"system/audit-test-{secrets.token_hex(4)}/"
@@ -108,7 +110,7 @@ def test_owner_agency_gets_the_manifest_with_its_catalogue(service):
     assert body["catalogue"]["case_no"] == service.case_no
 
 
-def test_agency_granted_in_the_manifest_downloads_a_volume_whose_sha256_matches(service):
+def test_a_granted_agency_downloads_a_volume_whose_sha256_matches(service):
     r = service.get(f"/dossiers/{enc(service.case_no)}/volumes/2", PARTNER)
     assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
     assert hashlib.sha256(r.content).hexdigest() == service.manifest.volumes[1].sha256
@@ -131,11 +133,11 @@ def test_grant_gives_an_agency_access_and_revoking_takes_it_away(service):
     assert service.get(path, LATER).status_code == 403
 
 
-def test_revoking_a_manifest_grant_overrides_it_but_never_locks_out_the_owner(service, tmp_path):
-    store = service.store
+def test_revoking_never_locks_out_the_owner(service, tmp_path):
     case_no = unique_case_no()
-    manifest, out, originals = make_dossier(tmp_path, case_no, agency=OWNER, grants=(PARTNER, OWNER))
-    publish_dossier(store, manifest, out, originals)
+    manifest, out, originals = make_dossier(tmp_path, case_no, agency=OWNER)
+    publish_as_pipeline(service.grants.db, service.store, manifest, out, originals)
+    service.grants.grant(case_no, PARTNER)
     service.grants.revoke(case_no, PARTNER)
     service.grants.revoke(case_no, OWNER)
     assert service.get(f"/dossiers/{enc(case_no)}", PARTNER).status_code == 403
@@ -169,14 +171,14 @@ def test_every_request_allowed_or_denied_is_in_the_audit_log(service):
     assert all(e["case_no"] == normalise_case_no(service.case_no) for e in mine[1:])
     assert mine[3]["action"] == "volume" and mine[3]["bytes"] == service.manifest.volumes[0].bytes
     assert mine[2]["bytes"] == len(responses[2].content)
-    assert verify_audit(service.store, service.audit_prefix).ok
+    assert verify_audit(service.store, audit_key(service.grants.db), service.audit_prefix).ok
 
 
 def test_a_response_is_withheld_when_its_audit_entry_cannot_be_stored(embedded_store, tmp_path, api_database):
     store = embedded_store.store()
     case_no = unique_case_no()
     manifest, out, originals = make_dossier(tmp_path, case_no, agency=OWNER)
-    publish_dossier(store, manifest, out, originals)
+    publish_as_pipeline(api_database, store, manifest, out, originals)
     token, _ = TokenStore(api_database).create(OWNER)
     app = create_app(embedded_store.config, database=api_database, cache_ttl=0, audit_wait=5,
                      audit_prefix="system/audit-withheld/")
@@ -209,6 +211,7 @@ def test_fetch_via_server_as_a_stranger_fails_with_the_reason(service, tmp_path)
 def test_older_manifest_versions_are_listed_and_readable(service, tmp_path):
     case_no = unique_case_no()
     m1, out1, o1 = make_dossier(tmp_path / "a", case_no, agency=OWNER, label="first")
+    service.grants.claim(case_no, OWNER)
     first = publish_dossier(service.store, m1, out1, o1)
     m2, out2, o2 = make_dossier(tmp_path / "b", case_no, agency=OWNER, label="second")
     publish_dossier(service.store, m2, out2, o2)

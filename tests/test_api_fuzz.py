@@ -13,7 +13,7 @@ def test_a_few_hundred_generated_requests_find_no_server_error_no_schema_violati
     with start_world(embedded_store, tmp_path) as world:
         tally = fuzz(world, per_operation=6)
     assert tally.failures == []
-    assert tally.requests >= 250 and tally.leak_pairs >= 50
+    assert tally.requests >= 200 and tally.leak_pairs >= 50
     assert len(tally.by_operation) == 12  # every operation in the schema: /health, 6 dossier, 5 request endpoints
     assert {200, 400, 401, 403, 404} <= set(tally.statuses)
 
@@ -26,3 +26,12 @@ def test_acting_on_another_agencys_request_answers_exactly_as_acting_on_none(req
     absent = request_service.act("stranger", 10 ** 9, "review")
     assert seen.status_code == absent.status_code == 404
     assert seen.json()["detail"].replace(str(existing), "#") == absent.json()["detail"].replace(str(10 ** 9), "#")
+
+
+def test_a_request_number_larger_than_any_id_is_a_clear_error_not_a_server_error(request_service):
+    # found by bench/fuzz_api.py: the id went to the database, which cannot hold it (500)
+    huge = 3551249975134490984448
+    api = request_service.call("clerk", "GET", f"/requests/{huge}")
+    assert api.status_code == 400 and api.json()["error"] == "bad-request"
+    assert request_service.call("clerk", "POST", f"/requests/{2**31}/actions",
+                                json={"action": "review"}).status_code == 400

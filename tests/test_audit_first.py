@@ -31,8 +31,9 @@ def big_case(embedded_store, tmp_path_factory):
 
 
 @pytest.fixture
-def served(embedded_store, tmp_path):
+def served(embedded_store, tmp_path, big_case):
     db = Database.open(f"sqlite:///{tmp_path / 'access.db'}")
+    GrantStore(db).claim(big_case[0], OWNER)  # recorded by the publication
     token, _ = TokenStore(db).create(OWNER)
     prefix = f"system/audit-first-{secrets.token_hex(4)}/"
     app = create_app(embedded_store.config, database=db, cache_ttl=0, manifest_ttl=0, audit_prefix=prefix,

@@ -43,6 +43,36 @@ def test_a_state_folder_others_may_write_into_is_refused(tmp_path):
         StateLayout.at(home)
 
 
+def test_an_existing_state_folder_others_may_read_is_made_owner_only(tmp_path):
+    home = tmp_path / "state"
+    home.mkdir(mode=0o755)  # as `mkdir /srv/dossier/state` makes it
+    home.chmod(0o755)
+    StateLayout.at(home)
+    assert _mode(home) == 0o700
+
+
+def test_the_access_database_and_its_journal_are_owner_only_whatever_the_umask(tmp_path, open_umask):
+    from pipeline.access import Database, TokenStore
+
+    db = Database.open(f"sqlite:///{tmp_path / 'state' / 'access.db'}")
+    try:
+        TokenStore(db).create("新封县人民检察院")  # a write: the WAL and its index exist now
+        files = {p.name: _mode(p) for p in (tmp_path / "state").iterdir()}
+    finally:
+        db.dispose()
+    assert files == {"access.db": 0o600, "access.db-wal": 0o600, "access.db-shm": 0o600}
+
+
+def test_an_access_database_made_readable_by_others_is_made_owner_only(tmp_path):
+    from pipeline.access import Database
+
+    path = tmp_path / "access.db"
+    Database.open(f"sqlite:///{path}").dispose()
+    path.chmod(0o644)
+    Database.open(f"sqlite:///{path}").dispose()
+    assert _mode(path) == 0o600
+
+
 @needs_root
 def test_a_state_folder_owned_by_another_user_is_refused(tmp_path):
     home = tmp_path / "state"

@@ -18,6 +18,7 @@ from pipeline.access import (
     Principal,
     RequestDesk,
     UserStore,
+    audit_key,
     filing_from,
     timing_report,
 )
@@ -92,7 +93,7 @@ def test_request_commands_work_through_a_running_service(cli, request_service):
 def test_the_report_gives_median_90th_percentile_and_longest_from_filing_to_release_and_per_step(
         object_store, tmp_path):
     db, clock = Database.open(f"sqlite:///{tmp_path / 'report.db'}"), MovableClock()
-    audit = AuditLog(object_store, kind="test", prefix=f"system/audit-report-{secrets.token_hex(4)}/")
+    audit = AuditLog(object_store, audit_key(db), kind="test", prefix=f"system/audit-report-{secrets.token_hex(4)}/")
     held, _, _ = make_dossier(tmp_path / "d", unique_case_no(), agency=HOLDER)  # every case is published by HOLDER
     desk = RequestDesk(db, GrantStore(db, clock=clock), audit, lambda case_no: held, clock)
     clerk, head, deputy, registrar = (Principal(f"token:{n}", agency, frozenset({role}))
@@ -101,7 +102,9 @@ def test_the_report_gives_median_90th_percentile_and_longest_from_filing_to_rele
                                                                           (HOLDER, "registrar")]))
     started = clock()
     for review_hours in (1, 2, 3, 4, 10):  # review takes 1-10 h, approval 1 day, release after 2 h
-        filed = desk.file(clerk, filing_from(case_no=unique_case_no(), holding_agency=HOLDER, legal_basis="法",
+        case_no = unique_case_no()
+        GrantStore(db).claim(case_no, HOLDER)  # published by HOLDER: its owner recorded
+        filed = desk.file(clerk, filing_from(case_no=case_no, holding_agency=HOLDER, legal_basis="法",
                                              reason="由", department=DEPARTMENT, contact="李", days=5))
         for who, action, hours in ((head, "review", review_hours), (deputy, "approve", 24), (registrar, "release", 2)):
             clock.advance(hours=hours)

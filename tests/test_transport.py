@@ -3,6 +3,7 @@ given as host:port spoken to over HTTPS unless told otherwise."""
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import signal
@@ -66,7 +67,9 @@ def _dossier(*args: str, env: dict[str, str], **kw) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True, **kw)
 
 
-def test_serve_with_a_certificate_speaks_only_https_and_its_cookies_are_secure(embedded_store, tmp_path):
+@contextlib.contextmanager
+def _serving_tls(embedded_store, tmp_path: Path):
+    """``dossier serve`` with a certificate (one user, li); yields its https URL and an SSL context trusting it."""
     certfile, keyfile = _certificate(tmp_path)
     env = _serve_env(tmp_path)
     db = Database.open(env["DOSSIER_DB_URL"])
@@ -87,8 +90,16 @@ def test_serve_with_a_certificate_speaks_only_https_and_its_cookies_are_secure(e
                 assert server.poll() is None, server.communicate()[1][-2000:]
                 assert time.monotonic() < deadline, "dossier serve did not answer over HTTPS"
                 time.sleep(0.3)
+        yield url, trusted
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=60)
+
+
+def test_serve_with_a_certificate_speaks_only_https_and_its_cookies_are_secure(embedded_store, tmp_path):
+    with _serving_tls(embedded_store, tmp_path) as (url, trusted):
         with pytest.raises(httpx.TransportError):  # the same port over plain HTTP: no answer
-            httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
+            httpx.get(url.replace("https:", "http:") + "/health", timeout=5)
         with httpx.Client(base_url=url, verify=trusted, timeout=30) as browser:
             login = browser.get("/web/login")
             assert "secure" in login.headers["set-cookie"].lower()
@@ -97,9 +108,14 @@ def test_serve_with_a_certificate_speaks_only_https_and_its_cookies_are_secure(e
             assert signed.status_code == 303
             session = [c for c in signed.headers.get_list("set-cookie") if c.startswith("dossier_session=")]
             assert session and "; secure" in session[0].lower() and "httponly" in session[0].lower()
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.communicate(timeout=60)
+
+
+def test_over_https_every_answer_tells_browsers_to_keep_to_https(embedded_store, tmp_path):
+    with _serving_tls(embedded_store, tmp_path) as (url, trusted):
+        with httpx.Client(base_url=url, verify=trusted, timeout=30) as browser:
+            answers = [browser.get(path) for path in ("/web/login", "/", "/dossiers/x", "/docs", "/health")]
+    assert [a.status_code for a in answers] == [200, 303, 401, 200, 200]
+    assert all(a.headers.get("strict-transport-security") == "max-age=31536000" for a in answers)
 
 
 def test_serve_refuses_a_key_that_is_not_the_certificates_with_one_error_line(embedded_store, tmp_path):

@@ -37,10 +37,10 @@ class AdminAudit:
     the entry and waits; when it cannot, the change's transaction rolls back); leaving the block after a failure
     that followed a stored entry records an ``admin.void`` entry naming it."""
 
-    def __init__(self, store):
-        from pipeline.access import AuditLog
+    def __init__(self, store, state: Path | None):
+        from pipeline.access import AuditLog, audit_key
 
-        self.log = AuditLog(store, kind="cli")
+        self.log = AuditLog(store, audit_key(open_database(state, store)), kind="cli")
         self.entries: list[dict] = []
 
     def __call__(self, **fields) -> None:
@@ -119,7 +119,7 @@ def token_create(agency: Annotated[str, typer.Option(help="requesting agency, e.
     with reported():
         store = object_store(state)
         valid = settings().access.token_days if days is None else days
-        with AdminAudit(store) as audit:
+        with AdminAudit(store, state) as audit:
             token, record = TokenStore(open_database(state, store)).create(
                 agency, label, role or (), valid, username=user,
                 before_commit=lambda r: audit(action="token.create", target=r.id, detail=(
@@ -153,7 +153,7 @@ def token_revoke(token_id: Annotated[str, typer.Argument(help="token id (or the 
 
     with reported():
         store = object_store(state)
-        with AdminAudit(store) as audit:
+        with AdminAudit(store, state) as audit:
             record = TokenStore(open_database(state, store)).revoke(token_id, before_commit=lambda r: audit(
                 action="token.revoke", target=r.id, detail=f"agency={r.agency}"))
     console.print(f"token {record.id} of {record.agency} revoked at {record.revoked:%Y-%m-%d %H:%M:%S}",
@@ -181,7 +181,7 @@ def token_expire(token_id: Annotated[str, typer.Argument(help="token id (or the 
         except ValueError:
             raise BadInputError(f"--until {until!r} is not a date (YYYY-MM-DD)") from None
         store = object_store(state)
-        with AdminAudit(store) as audit:
+        with AdminAudit(store, state) as audit:
             tokens = TokenStore(open_database(state, store))
             record = tokens.set_expiry(token_id, expires, before_commit=lambda r: audit(
                 action="token.expire", target=r.id, detail=f"agency={r.agency} expires={r.expires.isoformat()}"))
@@ -198,7 +198,7 @@ def change_grant(case_no: str, agency: str, revoke: bool, state: Path | None) ->
         store = object_store(state)
         grants = GrantStore(open_database(state, store))
         canonical, agency = normalise_case_no(case_no), normalise_agency(agency)
-        with AdminAudit(store) as audit:
+        with AdminAudit(store, state) as audit:
             change = grants.revoke if revoke else grants.grant
             record = change(canonical, agency, operator(), before_commit=lambda _: audit(
                 action="grant.revoke" if revoke else "grant.add", case_no=canonical, case_key=case_key(canonical),
@@ -226,15 +226,18 @@ def revoke_grant(case_no: Annotated[str, typer.Argument(help="案号")],
 
 @audit_app.command("verify")
 def audit_verify(state: StateOption = None) -> None:
-    """Check the audit log's hash chains, object history and checkpoints (a stream shortened from its end, or
-    deleted whole, is found); exit 6 on any problem."""
-    from pipeline.access import verify_audit
+    """Check the audit log's hash chains, object history, checkpoints (a stream shortened from its end, or deleted
+    whole, is found) and the audit key's MACs (a stream written with the bucket credential alone is found); exit 6
+    on any problem."""
+    from pipeline.access import audit_key, verify_audit
 
     with reported():
-        report = verify_audit(object_store(state))
+        store = object_store(state)
+        report = verify_audit(store, audit_key(open_database(state, store)))
     for problem in report.problems:
         err.print(f"[red]problem:[/red] {problem}", highlight=False, soft_wrap=True)
-    legacy = f" ({report.legacy} written before checkpoints: their end cannot be proven)" if report.legacy else ""
+    legacy = (f" ({report.legacy} written before checkpoints or the audit key: their end or author cannot be proven)"
+              if report.legacy else "")
     console.print(f"{'OK' if report.ok else 'FAILED'}: {report.streams} streams{legacy}, {report.segments} segments, "
                   f"{report.entries} entries, {report.checkpoints} checkpoints, {len(report.problems)} problems",
                   highlight=False)

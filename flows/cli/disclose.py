@@ -126,10 +126,10 @@ def _disclose(case_no: str, profile_name: str, by: str, accept: bool, reviewer: 
                             f"(run without --accept to see it again)")
     if unknown := sorted(set(keep) - {d["id"] for d in current}):
         raise BadInputError(f"--keep {', '.join(map(str, unknown))}: no such doubtful detection")
-    _publish(store, manifest, work, case_no, profile)
+    _publish(store, manifest, work, case_no, profile, standard.retention)
 
 
-def _publish(store, manifest, work: Path, case_no: str, profile) -> None:
+def _publish(store, manifest, work: Path, case_no: str, profile, retention) -> None:
     from flows.cli.access import AdminAudit
     from pipeline.dossier import publish_copy
     from pipeline.storage import disclosure_prefix
@@ -141,7 +141,7 @@ def _publish(store, manifest, work: Path, case_no: str, profile) -> None:
                   detail=f"{profile.key}: {json.dumps(final.counts, ensure_ascii=False)}; approved by "
                          f"{final.approved_by}")
 
-        ref = publish_copy(store, manifest, work, before_manifest=before)
+        ref = publish_copy(store, manifest, work, retention, before_manifest=before)
     counts = "、".join(f"{KINDS[k]} {v}" for k, v in ref.manifest.counts.items())
     console.print(f"published the {profile.name} copy of {case_no} ({len(ref.manifest.volumes)} volume(s), "
                   f"removed {sum(ref.manifest.counts.values())}: {counts or 'nothing'}) to "

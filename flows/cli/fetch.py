@@ -119,7 +119,7 @@ def fetch(case_no: Annotated[str, typer.Argument(help="案号")],
         else:
             store = object_store(state)
             ref = load_manifest(store, case_no, version)
-            with AdminAudit(store) as audit:  # recorded before a volume is read; voided if the fetch fails
+            with AdminAudit(store, state) as audit:  # recorded before a volume is read; voided if the fetch fails
                 audit(action="fetch", case_no=normalise_case_no(case_no), case_key=case_key(case_no),
                       result="allowed", detail=f"direct fetch from the store into {out}",
                       manifest_version=ref.version_id, bytes=sum(v.bytes for v in ref.manifest.volumes))

@@ -31,12 +31,12 @@ JsonOption = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 def _desk(state: Path | None):
     """(the request desk of this installation, its database, its CLI audit stream: close it when done)."""
-    from pipeline.access import AuditLog, GrantStore, RequestDesk
+    from pipeline.access import AuditLog, GrantStore, RequestDesk, audit_key
     from pipeline.storage import DossierNotFound, read_dossier_manifest
 
     store = object_store(state)
     db = open_database(state, store)
-    audit = AuditLog(store, kind="cli")
+    audit = AuditLog(store, audit_key(db), kind="cli")
 
     def manifest_of(case_no: str):
         try:

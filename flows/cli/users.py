@@ -49,7 +49,7 @@ def user_add(username: Annotated[str, typer.Argument(help="sign-in name")],
     with reported():
         password = _password(password_stdin)
         store = object_store(state)
-        with AdminAudit(store) as audit:
+        with AdminAudit(store, state) as audit:
             record = UserStore(open_database(state, store)).create(
                 username, password, agency, role or (), name, department, before_commit=lambda r: audit(
                     action="user.add", target=r.username, detail=f"agency={r.agency} roles={','.join(r.roles) or '-'}"))
@@ -78,7 +78,7 @@ def user_roles(username: str, role: RoleOption = None, state: StateOption = None
 
     with reported():
         store = object_store(state)
-        with AdminAudit(store) as audit:
+        with AdminAudit(store, state) as audit:
             users = UserStore(open_database(state, store))
             record = users.set_roles(username, role or (), before_commit=lambda r: audit(
                 action="user.roles", target=r.username, detail=f"roles={','.join(r.roles) or '-'}"))
@@ -93,7 +93,7 @@ def user_passwd(username: str, password_stdin: PasswordStdin = False, state: Sta
     with reported():
         password = _password(password_stdin)
         store = object_store(state)
-        with AdminAudit(store) as audit:
+        with AdminAudit(store, state) as audit:
             UserStore(open_database(state, store)).set_password(username, password, before_commit=lambda r: audit(
                 action="user.passwd", target=r.username))
     console.print(f"password of {username} changed; their sessions ended", highlight=False)
@@ -106,7 +106,7 @@ def user_disable(username: str, state: StateOption = None) -> None:
 
     with reported():
         store = object_store(state)
-        with AdminAudit(store) as audit:
+        with AdminAudit(store, state) as audit:
             UserStore(open_database(state, store)).disable(username, before_commit=lambda r: audit(
                 action="user.disable", target=r.username))
     console.print(f"user {username} disabled", highlight=False)

@@ -1,11 +1,12 @@
-"""The requesters' side: the HTTP API and web pages, the access database (tokens, users and roles, grants,
-requests), the audit log."""
+"""The requesters' side: the HTTP API and web pages, the access database (tokens, users and roles, case owners and
+grants — the only source of access decisions — requests), the audit log and its key, the brakes on guessing."""
 
 from pipeline.access._api import create_app
-from pipeline.access._audit import AuditLog
+from pipeline.access._audit import AuditKey, AuditLog, audit_key
 from pipeline.access._audit_verify import AuditReport, read_audit, verify_audit
 from pipeline.access._auth import ROLES, AuthError, Principal, TokenRecord, TokenStore, normalise_agency
 from pipeline.access._grants import CaseAccess, GrantStore, decide, may_read
+from pipeline.access._throttle import Brake, BrakePolicy, Brakes, PasswordPool
 from pipeline.access._users import UserRecord, UserStore
 from pipeline.access.db import Database, DatabaseError
 from pipeline.access.requests import (
@@ -24,14 +25,19 @@ __all__ = [
     "ACTIONS",
     "ROLES",
     "SYSTEM",
+    "AuditKey",
     "AuditLog",
     "AuditReport",
     "AuthError",
+    "Brake",
+    "BrakePolicy",
+    "Brakes",
     "CaseAccess",
     "Database",
     "DatabaseError",
     "Filing",
     "GrantStore",
+    "PasswordPool",
     "Principal",
     "RequestDesk",
     "RequestView",
@@ -40,6 +46,7 @@ __all__ = [
     "TransitionRefused",
     "UserRecord",
     "UserStore",
+    "audit_key",
     "create_app",
     "decide",
     "filing_from",

@@ -41,13 +41,15 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipeline import __version__
-from pipeline.access._audit import AUDIT_PREFIX, AuditLog
+from pipeline.access._audit import AUDIT_PREFIX, AuditLog, audit_key
 from pipeline.access._auth import Clock, TokenStore
 from pipeline.access._grants import GrantStore
+from pipeline.access._headers import SecurityHeaders
 from pipeline.access._manifest_cache import ManifestCache
 from pipeline.access._middleware import AuditMiddleware
 from pipeline.access._routes import dossier_routes
 from pipeline.access._service import FetchService
+from pipeline.access._throttle import Brakes, PasswordPool
 from pipeline.access._users import UserStore
 from pipeline.access._views import ApiError, error_response, note_audit
 from pipeline.access.db import Database, DatabaseError
@@ -62,15 +64,19 @@ def create_app(store_config: StoreConfig, *, database: Database, store: ObjectSt
                audit_stream: str | None = None, cache_ttl: float = 5.0, manifest_ttl: float = 1.0,
                presign_seconds: int = 0, audit_wait: float = 10.0, audit_prefix: str = AUDIT_PREFIX,
                audit_linger: float = 0.005, clock: Clock = utcnow, sweep_seconds: float = 30.0,
-               session_hours: float = 8.0, cookie_secure: bool | None = None) -> FastAPI:
+               session_hours: float = 8.0, cookie_secure: bool | None = None, brakes: Brakes | None = None,
+               password_workers: int = 2) -> FastAPI:
     """The fetch service, the request API and the web pages over one store and one access database; see the
-    module docstring. ``clock`` decides when access and tokens expire (sessions follow the real time)."""
+    module docstring. ``clock`` decides when access and tokens expire (sessions follow the real time); ``brakes``
+    and ``password_workers``: :mod:`pipeline.access._throttle`."""
     store = store or ObjectStore(store_config)
     tokens = TokenStore(database, cache_ttl=cache_ttl, clock=clock)
     grants = GrantStore(database, cache_ttl=cache_ttl, clock=clock)
     manifests = ManifestCache(store, ttl=manifest_ttl, grace=manifest_ttl and 5.0)
-    audit = AuditLog(store, stream=audit_stream, kind="api", prefix=audit_prefix, linger=audit_linger)
-    service = FetchService(store, tokens, grants, manifests, presign_seconds, clock)
+    audit = AuditLog(store, audit_key(database), stream=audit_stream, kind="api", prefix=audit_prefix,
+                     linger=audit_linger)
+    brakes = brakes or Brakes()
+    service = FetchService(store, tokens, grants, manifests, presign_seconds, clock, brakes.token_sources)
 
     def manifest_of(case_no: str):
         ref = manifests.get(case_no, None)
@@ -80,14 +86,16 @@ def create_app(store_config: StoreConfig, *, database: Database, store: ObjectSt
     service.on_fetch = desk.note_fetched
     sweeper = Sweeper(desk.sweep, sweep_seconds)
     users = UserStore(database)
+    passwords = PasswordPool(password_workers)
     web = Web(service, desk, WebAuth(users, service_key(database, "web-csrf"), session_hours, cookie_secure), users,
-              grants)
+              grants, brakes, passwords)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         sweeper.start()
         yield
         await asyncio.to_thread(sweeper.stop)
+        await asyncio.to_thread(passwords.close)
         await asyncio.to_thread(audit.close, 30.0)
 
     app = FastAPI(title="scan-to-dossier fetch service", version=__version__, lifespan=lifespan,
@@ -97,43 +105,49 @@ def create_app(store_config: StoreConfig, *, database: Database, store: ObjectSt
     app.state.database, app.state.desk, app.state.users, app.state.sweeper = database, desk, users, sweeper
     app.state.service = service
     app.add_middleware(AuditMiddleware, audit=audit, wait=audit_wait)
-    add_error_handlers(app)
+    app.add_middleware(SecurityHeaders)  # outermost: the audit log's own 503 carries them too
+    add_error_handlers(app, web)
     app.include_router(dossier_routes(service))
     app.include_router(request_routes(desk, service.principal))
     app.include_router(web_routes(web))
     return app
 
 
-def add_error_handlers(app: FastAPI) -> None:
-    """Every error answer is a JSON :class:`ErrorBody`; store or database trouble is a 503 (a missing pinned object
-    a 500)."""
+def add_error_handlers(app: FastAPI, web: Web) -> None:
+    """Every error answer of the API is a JSON :class:`ErrorBody`, of the web pages a page in Chinese; store or
+    database trouble is a 503 (a missing pinned object a 500)."""
+
+    def answer(request: Request, status: int, error: str, detail: str, headers: dict[str, str] | None = None):
+        if request.url.path.startswith("/web/"):
+            return web.error_page(request, status, headers)
+        return error_response(status, error, detail, headers)
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError):
-        return error_response(exc.status, exc.error, exc.detail, exc.headers)
+        return answer(request, exc.status, exc.error, exc.detail, exc.headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException):
         error = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
-        return error_response(exc.status_code, error, str(exc.detail))
+        return answer(request, exc.status_code, error, str(exc.detail))
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError):
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()))
-        return error_response(400, "bad-request", f"{where}: {first.get('msg', 'invalid request')}")
+        return answer(request, 400, "bad-request", f"{where}: {first.get('msg', 'invalid request')}")
 
     @app.exception_handler(ObjectMissing)
     async def _object_missing(request: Request, exc: ObjectMissing):
         note_audit(request, detail=str(exc)[:300])  # a pinned object version is gone: data loss, not a client error
-        return error_response(500, "object-missing", "a stored object named by the manifest is missing")
+        return answer(request, 500, "object-missing", "a stored object named by the manifest is missing")
 
     @app.exception_handler(StoreError)
     async def _store_error(request: Request, exc: StoreError):
         note_audit(request, detail=str(exc)[:300])
-        return error_response(503, "store-unavailable", "the object store could not answer; try again later")
+        return answer(request, 503, "store-unavailable", "the object store could not answer; try again later")
 
     @app.exception_handler(DatabaseError)
     async def _database_error(request: Request, exc: DatabaseError):
         note_audit(request, detail=str(exc)[:300])
-        return error_response(503, "database-unavailable", "the access database could not answer; try again later")
+        return answer(request, 503, "database-unavailable", "the access database could not answer; try again later")

@@ -14,6 +14,14 @@ entries the stream holds and the hash of the last one (the first entry says ``"c
 takes the highest checkpoint of each stream (its name alone: a listing) and refuses a chain that ends before it or
 whose entry there has another hash: the newest segments, or a whole stream, cannot be removed unnoticed.
 
+**Authentication**: the bucket credential — held by every worker, watcher and service — can write any object, so a
+hash chain alone proves nothing about who wrote it: anyone holding it could write a whole stream with correct hashes
+and checkpoints. Every entry therefore carries ``mac``, an HMAC-SHA256 of its hash, and every checkpoint one over its
+body, with the installation's **audit key** (:class:`AuditKey`), kept in the access database (``audit_keys``, made
+by migration 0005), never in the bucket. ``verify`` recomputes them: an entry or a checkpoint stored after the key
+was made (the store's own ``Last-Modified``, which no client sets) without the right MAC is reported. Objects stored
+before the key existed cannot carry one: their streams are counted as ``legacy``.
+
 **Object lock**: segments and checkpoints are written under COMPLIANCE retention, so that no one — not even with the
 bucket's credentials — can purge a version before it expires: ``DOSSIER_AUDIT_LOCK_DAYS`` days, by default
 :data:`DEFAULT_LOCK_DAYS` (ten years) wherever the bucket has object lock (the embedded store's has); 0 turns it off.
@@ -30,6 +38,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import hashlib
+import hmac
 import json
 import os
 import re
@@ -39,9 +48,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 
 from minio.error import S3Error
+from sqlalchemy import select
 
+from pipeline.access.db import Database, DatabaseError, tables
 from pipeline.common import utcnow
 from pipeline.errors import StoreError
 from pipeline.models import RetentionPolicy
@@ -59,8 +72,32 @@ def canonical_json(entry: dict) -> bytes:
 
 
 def entry_hash(entry: dict) -> str:
-    """SHA-256 of an entry without its own ``hash`` field."""
-    return hashlib.sha256(canonical_json({k: v for k, v in entry.items() if k != "hash"})).hexdigest()
+    """SHA-256 of an entry without its own ``hash`` and ``mac`` fields."""
+    return hashlib.sha256(canonical_json({k: v for k, v in entry.items() if k not in ("hash", "mac")})).hexdigest()
+
+
+@dataclass(frozen=True)
+class AuditKey:
+    """The installation's audit key: the HMAC secret, and since when entries are authenticated with it."""
+
+    secret: bytes
+    since: datetime
+
+    def entry_mac(self, entry: dict) -> str:
+        """The MAC an entry carries: over its hash, which covers every other field."""
+        return hmac.new(self.secret, b"dossier-audit-entry\0" + str(entry.get("hash")).encode(),
+                        hashlib.sha256).hexdigest()
+
+    def checkpoint_mac(self, body: dict) -> str:
+        """The MAC a checkpoint carries: over its body without the MAC."""
+        return hmac.new(self.secret, b"dossier-audit-checkpoint\0" + canonical_json(
+            {k: v for k, v in body.items() if k != "mac"}), hashlib.sha256).hexdigest()
+
+    def signed(self, entry: dict, what: str = "entry") -> bool:
+        """True when an entry (or a checkpoint body: ``what="checkpoint"``) carries this key's MAC."""
+        mac = entry.get("mac")
+        expected = self.entry_mac(entry) if what == "entry" else self.checkpoint_mac(entry)
+        return isinstance(mac, str) and hmac.compare_digest(mac, expected)
 
 
 def new_stream_id(kind: str = "api") -> str:
@@ -68,6 +105,16 @@ def new_stream_id(kind: str = "api") -> str:
     host = re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname())[:40] or "host"
     stamp = utcnow().strftime("%Y%m%dT%H%M%S%fZ")
     return f"{stamp}-{kind}-{host}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+def audit_key(db: Database) -> AuditKey:
+    """The installation's audit key, from the access database (made by its migrations)."""
+    k = tables.audit_keys
+    with db.read() as conn:
+        row = conn.execute(select(k.c.secret, k.c.created_at).order_by(k.c.id).limit(1)).first()
+    if row is None:
+        raise DatabaseError(f"access database {db.display} has no audit key: run 'dossier db upgrade'")
+    return AuditKey(bytes.fromhex(row.secret), row.created_at)
 
 
 class AuditUnstored(StoreError):
@@ -82,10 +129,11 @@ class AuditUnstored(StoreError):
 class AuditLog:
     """Appends entries to one stream; a writer thread stores them in batches (group commit)."""
 
-    def __init__(self, store: ObjectStore, stream: str | None = None, kind: str = "api", max_batch: int = 500,
+    def __init__(self, store: ObjectStore, key: AuditKey, stream: str | None = None, kind: str = "api",
+                 max_batch: int = 500,
                  lock_days: int | None = None, prefix: str = AUDIT_PREFIX, linger: float = 0.0,
                  expected: Callable[[], int] | None = None):
-        self.store = store
+        self.store, self.key = store, key
         self.prefix = prefix
         # group commit: before writing, wait up to `linger` seconds while `expected()` says more entries are on
         # their way (requests in progress that will record one), so that they share one segment write
@@ -120,6 +168,7 @@ class AuditLog:
             if self._seq == 0:
                 entry["checkpoints"] = True  # verify then insists on this stream's checkpoints
             entry["hash"] = entry_hash(entry)
+            entry["mac"] = self.key.entry_mac(entry)
             fut.entry = entry  # type: ignore[attr-defined]  (what will be stored, for AuditUnstored)
             self._seq += 1
             self._last = entry["hash"]
@@ -156,6 +205,7 @@ class AuditLog:
     def _checkpoint(self, entries: int, head: str) -> None:
         body = {"stream": self.stream, "entries": entries, "head": head,
                 "ts": utcnow().isoformat(timespec="microseconds")}
+        body["mac"] = self.key.checkpoint_mac(body)
         self.store.put_bytes(f"{self.prefix}{self.stream}/checkpoint-{entries:012d}.json",
                              json.dumps(body, sort_keys=True).encode("utf-8"), "application/json",
                              retention=self.retention)

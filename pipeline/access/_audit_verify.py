@@ -1,11 +1,13 @@
 """Reading and verifying the audit log (:mod:`pipeline.access._audit` writes it).
 
 ``verify_audit`` checks every stream: each entry's hash, the link to the entry before it, gapless sequence numbers,
-segment names that match their first entry, object histories (a segment deleted or rewritten with other bytes), and
-the stream's **checkpoints**: the chain must reach the highest checkpoint and have the hash it records there, so that
-removing the newest segments, truncating the last one or deleting a whole stream is found. A stream written before
-checkpoints existed (its first entry does not say ``"checkpoints": true``) is counted as ``legacy``: its end cannot
-be proven.
+segment names that match their first entry, object histories (a segment deleted or rewritten with other bytes), the
+stream's **checkpoints** — the chain must reach the highest checkpoint and have the hash it records there, so that
+removing the newest segments, truncating the last one or deleting a whole stream is found — and **who wrote it**:
+every entry and checkpoint the store dates after the audit key was made must carry that key's MAC, so that a stream
+(or a tail, or a checkpoint) written with the bucket credential alone is reported. A stream written before checkpoints
+existed (its first entry does not say ``"checkpoints": true``), or wholly before the audit key was made, is counted
+as ``legacy``: its end, or its author, cannot be proven.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 
-from pipeline.access._audit import AUDIT_PREFIX, GENESIS, entry_hash
-from pipeline.storage import ObjectStore
+from pipeline.access._audit import AUDIT_PREFIX, GENESIS, AuditKey, entry_hash
+from pipeline.storage import ObjectInfo, ObjectStore
 
+_STORE_CLOCK_GRAIN = timedelta(seconds=1)  # stores may date objects to the second: a later one is never legacy
 _SEGMENT = re.compile(r"(\d{12})\.jsonl")
 _CHECKPOINT = re.compile(r"checkpoint-(\d{12})\.json")
 
@@ -31,7 +35,7 @@ class AuditReport:
     segments: int = 0
     entries: int = 0
     checkpoints: int = 0
-    legacy: int = 0  # streams from before checkpoints: complete as far as anyone can tell
+    legacy: int = 0  # streams from before checkpoints or before the audit key: their end or author unprovable
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -40,10 +44,27 @@ class AuditReport:
         return not self.problems
 
 
+@dataclass(frozen=True, order=True)
+class _Part:
+    """A segment or checkpoint to read: its number (first seq, or entries), key, the version to read, and whether
+    the store dated it before the audit key existed (then it carries no MAC)."""
+
+    number: int
+    key: str
+    version: str | None
+    legacy: bool = False
+
+
 @dataclass
 class _Stream:
-    segments: list[tuple[int, str, str | None]] = field(default_factory=list)  # first seq, key, version to read
-    checkpoints: list[tuple[int, str, str | None]] = field(default_factory=list)  # entries, key, version
+    segments: list[_Part] = field(default_factory=list)
+    checkpoints: list[_Part] = field(default_factory=list)
+
+    @property
+    def legacy(self) -> bool:
+        """Every object of the stream predates the audit key (it carries no MAC: its author cannot be proven)."""
+        stored = [p for p in self.segments + self.checkpoints if p.version is not None]
+        return bool(stored) and all(p.legacy for p in stored)
 
 
 def _parse_segment(data: bytes, key: str, problems: list[str]) -> list[dict]:
@@ -62,10 +83,10 @@ def _parse_segment(data: bytes, key: str, problems: list[str]) -> list[dict]:
     return entries
 
 
-def _versions(store: ObjectStore, prefix: str) -> dict[str, list[tuple[str | None, bool, bool]]]:
-    by_key: dict[str, list[tuple[str | None, bool, bool]]] = {}
+def _versions(store: ObjectStore, prefix: str) -> dict[str, list[tuple[ObjectInfo, bool, bool]]]:
+    by_key: dict[str, list[tuple[ObjectInfo, bool, bool]]] = {}
     for info, latest, marker in store.list_versions(prefix):
-        by_key.setdefault(info.key, []).append((info.version_id, latest, marker))
+        by_key.setdefault(info.key, []).append((info, latest, marker))
     return by_key
 
 
@@ -73,7 +94,8 @@ def _is_checkpoint(key: str) -> bool:
     return _CHECKPOINT.fullmatch(key.rpartition("/")[2]) is not None
 
 
-def _streams(store: ObjectStore, problems: list[str], check_versions: bool, prefix: str) -> dict[str, _Stream]:
+def _streams(store: ObjectStore, problems: list[str], check_versions: bool, prefix: str,
+             key: AuditKey | None = None) -> dict[str, _Stream]:
     """Per stream, its segments and checkpoints, after checking their version history (deleted, rewritten).
 
     The checkpoints come from a first listing and the segments from a second one made after it: a service may be
@@ -83,48 +105,60 @@ def _streams(store: ObjectStore, problems: list[str], check_versions: bool, pref
     by_key = {k: v for k, v in _versions(store, prefix).items() if _is_checkpoint(k)}
     by_key.update({k: v for k, v in _versions(store, prefix).items() if not _is_checkpoint(k)})
     streams: dict[str, _Stream] = {}
-    for key, versions in sorted(by_key.items()):
-        stream, _, name = key[len(prefix):].partition("/")
+    for name_key, versions in sorted(by_key.items()):
+        stream, _, name = name_key[len(prefix):].partition("/")
         segment, checkpoint = _SEGMENT.fullmatch(name), _CHECKPOINT.fullmatch(name)
         if not stream or not (segment or checkpoint):
-            problems.append(f"{key}: unexpected object in the audit log")
+            problems.append(f"{name_key}: unexpected object in the audit log")
             continue
         what = "segment" if segment else "checkpoint"
-        live = [v for v, _, marker in versions if not marker]
+        number = int((segment or checkpoint).group(1))
+        live = [info for info, _, marker in versions if not marker]
         if any(marker and latest for _, latest, marker in versions) or not live:
-            problems.append(f"{key}: {what} was deleted")
+            problems.append(f"{name_key}: {what} was deleted")
         if not live:
             if checkpoint:  # purged: no content left, but its name still says how far the stream went
-                streams.setdefault(stream, _Stream()).checkpoints.append((int(checkpoint.group(1)), key, None))
+                streams.setdefault(stream, _Stream()).checkpoints.append(_Part(number, name_key, None))
             continue
         if check_versions and len(live) > 1:
-            digests = {hashlib.sha256(store.get_bytes(key, v)).hexdigest() for v in live}
+            digests = {hashlib.sha256(store.get_bytes(name_key, v.version_id)).hexdigest() for v in live}
             if len(digests) > 1:
-                problems.append(f"{key}: {what} was rewritten ({len(live)} versions with different content)")
-        latest_live = next((v for v, latest, marker in versions if latest and not marker), live[0])
+                problems.append(f"{name_key}: {what} was rewritten ({len(live)} versions with different content)")
+        latest_live = next((info for info, latest, marker in versions if latest and not marker), live[0])
+        # the first version the store dated (later ones must hold the same bytes, checked above)
+        first_stored = min((v.last_modified for v in live if v.last_modified is not None), default=None)
+        legacy = key is not None and first_stored is not None and first_stored < key.since - _STORE_CLOCK_GRAIN
         found = streams.setdefault(stream, _Stream())
         (found.segments if segment else found.checkpoints).append(
-            (int((segment or checkpoint).group(1)), key, latest_live))
+            _Part(number, name_key, latest_live.version_id, legacy))
     for found in streams.values():
         found.segments.sort()
         found.checkpoints.sort()
     return streams
 
 
-def _check_chain(store: ObjectStore, stream: str, segs, report: AuditReport) -> tuple[int, dict[int, str], bool]:
+def _check_chain(store: ObjectStore, stream: str, segs: list[_Part], report: AuditReport,
+                 key: AuditKey) -> tuple[int, dict[int, str], bool]:
     """Walk a stream's segments: (entries found, hash by seq, whether its first entry promises checkpoints)."""
     expect_seq, prev, hashes, promised = 0, GENESIS, {}, False
-    for first, key, version in segs:
+    for part in segs:
         report.segments += 1
-        if first != expect_seq:
-            report.problems.append(f"{key}: starts at seq {first}, expected {expect_seq} (entries missing)")
-        entries = _parse_segment(store.get_bytes(key, version), key, report.problems)
-        if entries and entries[0].get("seq") != first:
-            report.problems.append(f"{key}: first entry has seq {entries[0].get('seq')}, the name says {first}")
+        if part.number != expect_seq:
+            report.problems.append(f"{part.key}: starts at seq {part.number}, expected {expect_seq} (entries missing)")
+        entries = _parse_segment(store.get_bytes(part.key, part.version), part.key, report.problems)
+        if entries and entries[0].get("seq") != part.number:
+            report.problems.append(f"{part.key}: first entry has seq {entries[0].get('seq')}, the name says "
+                                   f"{part.number}")
+        forged = [] if part.legacy else [e.get("seq") for e in entries if not key.signed(e)]
+        if forged:
+            report.problems.append(f"{part.key}: {len(forged)} entr{'y' if len(forged) == 1 else 'ies'} (seq "
+                                   f"{forged[0]}{'…' if len(forged) > 1 else ''}) not authenticated with this "
+                                   f"installation's audit key: written by someone else (the bucket credential "
+                                   f"alone cannot make them)")
         for entry in entries:
             report.entries += 1
             seq = entry.get("seq")
-            where = f"{key} seq {seq}"
+            where = f"{part.key} seq {seq}"
             if seq == 0:
                 promised = entry.get("checkpoints") is True
             if entry.get("stream") != stream:
@@ -143,42 +177,50 @@ def _check_chain(store: ObjectStore, stream: str, segs, report: AuditReport) -> 
 
 
 def _check_end(store: ObjectStore, stream: str, found: _Stream, entries: int, hashes: dict[int, str],
-               promised: bool, report: AuditReport) -> None:
+               promised: bool, report: AuditReport, key: AuditKey) -> None:
     """The stream must reach its highest checkpoint, with the hash recorded there."""
     report.checkpoints += len(found.checkpoints)
     if not found.checkpoints:
         if promised:
             report.problems.append(f"stream {stream}: its checkpoints were removed (its first entry says it keeps "
                                    f"them)")
-        elif found.segments:
-            report.legacy += 1
+        elif found.segments and not found.legacy:
+            report.problems.append(f"stream {stream}: no checkpoint, yet written after the audit key was made")
         return
-    count, key, version = found.checkpoints[-1]
+    last = found.checkpoints[-1]
+    count = last.number
     if entries < count:
         gone = "the whole stream was deleted" if not found.segments else "its newest entries were removed"
-        report.problems.append(f"stream {stream}: checkpoint {key} records {count} entries, {entries} found: {gone}")
+        report.problems.append(f"stream {stream}: checkpoint {last.key} records {count} entries, {entries} found: "
+                               f"{gone}")
         return
-    if version is None or count == 0:
+    if last.version is None:
         return
     try:
-        body = json.loads(store.get_bytes(key, version, limit=1 << 16))
+        body = json.loads(store.get_bytes(last.key, last.version, limit=1 << 16))
     except ValueError:
         body = None
     if not isinstance(body, dict) or body.get("stream") != stream or body.get("entries") != count:
-        report.problems.append(f"{key}: not a checkpoint of stream {stream} at {count} entries")
-    elif body.get("head") != hashes.get(count - 1):
-        report.problems.append(f"{key}: entry seq {count - 1} has another hash than the checkpoint recorded "
+        report.problems.append(f"{last.key}: not a checkpoint of stream {stream} at {count} entries")
+    elif not last.legacy and not key.signed(body, "checkpoint"):
+        report.problems.append(f"{last.key}: checkpoint not authenticated with this installation's audit key: "
+                               f"written by someone else")
+    elif count and body.get("head") != hashes.get(count - 1):
+        report.problems.append(f"{last.key}: entry seq {count - 1} has another hash than the checkpoint recorded "
                                f"(entries rewritten or reordered)")
 
 
-def verify_audit(store: ObjectStore, prefix: str = AUDIT_PREFIX) -> AuditReport:
-    """Check every stream: hashes, links, sequence numbers, object histories and checkpoints (see the module)."""
+def verify_audit(store: ObjectStore, key: AuditKey, prefix: str = AUDIT_PREFIX) -> AuditReport:
+    """Check every stream: hashes, links, sequence numbers, object histories, checkpoints and the audit key's MACs
+    (see the module)."""
     report = AuditReport()
-    streams = _streams(store, report.problems, check_versions=True, prefix=prefix)
+    streams = _streams(store, report.problems, check_versions=True, prefix=prefix, key=key)
     report.streams = len(streams)
     for stream, found in streams.items():
-        entries, hashes, promised = _check_chain(store, stream, found.segments, report)
-        _check_end(store, stream, found, entries, hashes, promised, report)
+        entries, hashes, promised = _check_chain(store, stream, found.segments, report, key)
+        _check_end(store, stream, found, entries, hashes, promised, report, key)
+        if found.legacy:
+            report.legacy += 1
     return report
 
 
@@ -187,7 +229,7 @@ def read_audit(store: ObjectStore, prefix: str = AUDIT_PREFIX) -> Iterator[dict]
     problems: list[str] = []
     entries: list[dict] = []
     for found in _streams(store, problems, check_versions=False, prefix=prefix).values():
-        for _, key, version in found.segments:
-            entries.extend(_parse_segment(store.get_bytes(key, version), key, problems))
+        for part in found.segments:
+            entries.extend(_parse_segment(store.get_bytes(part.key, part.version), part.key, problems))
     entries.sort(key=lambda e: (str(e.get("ts", "")), str(e.get("stream", "")), e.get("seq", 0)))
     return iter(entries)

@@ -4,7 +4,8 @@ A token is ``dos_<12 hex id>_<43 url-safe chars>``: 256 random bits, shown once 
 stored as the SHA-256 of its secret part (a slow password hash defends low-entropy secrets only). A token belongs to
 an agency, carries roles (clerk, reviewer, approver, registrar, admin; none: it may only read what its agency may
 read), may stand for a user (then its actor is that user, so nobody approves their own request with a second
-credential), and expires (``expires_at``, always set: tokens taken over from earlier versions were given one by
+credential, and it has only the roles the user still holds: taking a role from the user takes it from their tokens),
+and expires (``expires_at``, always set: tokens taken over from earlier versions were given one by
 migration 0003; ``dossier token expire`` changes it).
 
 Service instances cache token records for ``cache_ttl`` seconds (default 5): a revocation takes effect everywhere
@@ -114,6 +115,24 @@ def token_id_of(token: str) -> str | None:
     return m.group(1) if m else None
 
 
+def _roles_of(conn, owner_column, role_column, owners: list) -> dict[object, list[str]]:
+    """The roles of each owner (token or user), read in chunks."""
+    found: dict[object, list[str]] = {}
+    for chunk in (owners[i:i + 500] for i in range(0, len(owners), 500)):
+        for owner, role in conn.execute(select(owner_column, role_column).where(owner_column.in_(chunk))):
+            found.setdefault(owner, []).append(role)
+    return found
+
+
+def _effective_roles(token_roles: Iterable[str], user_id: int | None, held: dict[object, list[str]]) -> tuple[str, ...]:
+    """A token's roles as they count now: a token acting for a user has only the roles the user still holds (a
+    demoted 部门负责人's token stops approving when the user does, within the cache time)."""
+    roles = set(token_roles)
+    if user_id is not None:
+        roles &= set(held.get(user_id, ()))
+    return tuple(sorted(roles))
+
+
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -132,15 +151,12 @@ class TokenStore:
 
     def _records(self, conn, where=None) -> list[TokenRecord]:
         rows = conn.execute(self._query() if where is None else self._query().where(where)).all()
-        roles: dict[str, list[str]] = {}
-        ids = [r.id for r in rows]
-        for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
-            tr = tables.token_roles
-            for token_id, role in conn.execute(select(tr.c.token_id, tr.c.role).where(tr.c.token_id.in_(chunk))):
-                roles.setdefault(token_id, []).append(role)
+        roles = _roles_of(conn, tables.token_roles.c.token_id, tables.token_roles.c.role, [r.id for r in rows])
+        held = _roles_of(conn, tables.user_roles.c.user_id, tables.user_roles.c.role,
+                         sorted({r.user_id for r in rows if r.user_id is not None}))
         return [TokenRecord(id=r.id, agency=r.agency, created=r.created_at, label=r.label,
-                            roles=tuple(sorted(roles.get(r.id, ()))), expires=r.expires_at, revoked=r.revoked_at,
-                            user_id=r.user_id, source=r.source, secret_sha256=r.secret_sha256,
+                            roles=_effective_roles(roles.get(r.id, ()), r.user_id, held), expires=r.expires_at,
+                            revoked=r.revoked_at, user_id=r.user_id, source=r.source, secret_sha256=r.secret_sha256,
                             user_name=r.display_name or "", user_department=r.department or "",
                             user_disabled=r.disabled_at is not None) for r in rows]
 

@@ -1,10 +1,16 @@
-"""Who may read which case: the owning agency always; agencies the manifest names, unless an administrator took that
-away; and agencies holding a grant in the access database — made by an administrator (``dossier grant``, no end) or
-by a released request (调卷, until its expiry date, for the volumes it asked for).
+"""Who may read which case, decided from the access database alone: the **owner** — the agency recorded in
+``case_owners`` when the case was first published (:meth:`GrantStore.claim`, called by the publishing run before it
+writes ``dossier.json``) — always; and agencies holding a grant — made by an administrator (``dossier grant``, no end)
+or by a released request (调卷, until its expiry date, for the volumes it asked for).
+
+Nothing in the object store decides access: ``dossier.json`` is an unsigned object that every worker, watcher and
+service can write with the bucket credential, so its ``agency`` and ``grants`` are never read here. A manifest
+naming another owner or extra grants changes nothing; a case with no owner recorded has no owner access, and a
+request for it is never released (:mod:`pipeline.access.requests`).
 
 Grants are rows, changed in transactions: nothing is read-modify-written. The fetch service caches one case's grants
-for ``cache_ttl`` seconds (a revocation takes effect everywhere within that time, at once in the process that made
-it); an expiry is compared with the clock on every request, so access ends on time even from the cache.
+and owner for ``cache_ttl`` seconds (a revocation takes effect everywhere within that time, at once in the process
+that made it); an expiry is compared with the clock on every request, so access ends on time even from the cache.
 """
 
 from __future__ import annotations
@@ -15,12 +21,13 @@ from datetime import datetime
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from pipeline.access._auth import BeforeCommit, Clock, normalise_agency
 from pipeline.access._cache import TtlCache
 from pipeline.access.db import Database, tables
 from pipeline.common import utcnow
-from pipeline.models import DossierManifest
+from pipeline.errors import BadInputError, RefusedError
 from pipeline.storage import normalise_case_no
 
 
@@ -51,11 +58,17 @@ class Allowance:
 
 @dataclass(frozen=True)
 class CaseAccess:
-    """A case's grants and revocations as read from the database."""
+    """A case's owner, grants and revocations as read from the database (owner None: not published, or published
+    without one)."""
 
     case_no: str
     allowances: tuple[Allowance, ...] = ()
     denied: frozenset[str] = frozenset()
+    owner: str | None = None
+
+    def owned_by(self, agency: str) -> bool:
+        """True when the database records ``agency`` as the case's owner."""
+        return self.owner is not None and self.owner == normalise_agency(agency)
 
     def live(self, agency: str, now: datetime) -> list[Allowance]:
         """The agency's grants that have not expired."""
@@ -79,34 +92,27 @@ class Decision:
         return self.volumes is None or volume in self.volumes
 
 
-def decide(agency: str, manifest: DossierManifest, access: CaseAccess, now: datetime) -> Decision | None:
-    """The access rule: the owner always; a live grant from the database; a manifest grant not taken away."""
-    agency = normalise_agency(agency)
-    if manifest.agency and normalise_agency(manifest.agency) == agency:
+def decide(agency: str, access: CaseAccess, now: datetime) -> Decision | None:
+    """The access rule, from the database only: the recorded owner always; else a live grant (an administrator's,
+    or a released request's for its volumes)."""
+    if access.owned_by(agency):
         return Decision("owner")
-    live = access.live(agency, now)
-    in_manifest = agency not in access.denied and agency in {normalise_agency(g) for g in manifest.grants
-                                                             if g.strip()}
-    if not live and not in_manifest:
+    live = access.live(normalise_agency(agency), now)
+    if not live:
         return None
-    everything = in_manifest or any(a.volumes is None for a in live)
+    everything = any(a.volumes is None for a in live)
     volumes = None if everything else frozenset().union(*(a.volumes for a in live))
     requests = tuple(sorted({a.request_id for a in live if a.request_id is not None}))
-    return Decision("manifest" if in_manifest else "request" if requests else "grant", volumes, requests)
+    return Decision("request" if requests else "grant", volumes, requests)
 
 
-def may_read(agency: str, manifest: DossierManifest, access: CaseAccess, now: datetime | None = None) -> bool:
+def may_read(agency: str, access: CaseAccess, now: datetime | None = None) -> bool:
     """True when the agency may read the case's dossier."""
-    return decide(agency, manifest, access, now or utcnow()) is not None
-
-
-def explicitly_granted(agency: str, access: CaseAccess, now: datetime | None = None) -> bool:
-    """True when a live grant in the database (not a manifest) gives the agency access."""
-    return bool(access.live(agency, now or utcnow()))
+    return decide(agency, access, now or utcnow()) is not None
 
 
 class GrantStore:
-    """Per-case grants and revocations in the access database."""
+    """Per-case owners, grants and revocations in the access database."""
 
     def __init__(self, db: Database, cache_ttl: float = 5.0, clock: Clock = utcnow):
         self.db, self.clock = db, clock
@@ -118,13 +124,14 @@ class GrantStore:
         return record if hit else None
 
     def read(self, conn: Connection, canonical: str) -> CaseAccess:
-        """A case's grants within a transaction."""
-        g, d = tables.grants, tables.grant_denials
+        """A case's owner and grants within a transaction."""
+        g, d, o = tables.grants, tables.grant_denials, tables.case_owners
         rows = conn.execute(select(g.c.agency, g.c.expires_at, g.c.volumes, g.c.request_id, g.c.source).where(
             g.c.case_no == canonical, g.c.revoked_at.is_(None)).order_by(g.c.id)).all()
         denied = frozenset(a for (a,) in conn.execute(select(d.c.agency).where(d.c.case_no == canonical)))
+        owner = conn.execute(select(o.c.agency).where(o.c.case_no == canonical)).scalar()
         return CaseAccess(canonical, tuple(Allowance(r.agency, r.expires_at, volumes_of(r.volumes), r.request_id,
-                                                     r.source) for r in rows), denied)
+                                                     r.source) for r in rows), denied, owner)
 
     def get(self, case_no: str, cached: bool = True) -> CaseAccess:
         """The case's grants (empty when none was ever made)."""
@@ -165,9 +172,37 @@ class GrantStore:
             case_no=canonical, agency=agency, request_id=request_id, volumes=volumes_text(volumes), source=source,
             granted_by=by[:100], granted_at=self.clock(), expires_at=expires, revoked_at=None))
 
+    def claim(self, case_no: str, agency: str, by: str = "", before_commit: BeforeCommit = None) -> CaseAccess:
+        """Record ``agency`` as the owner of a case about to be published (the first publication records it; later
+        ones must be by the same agency). RefusedError when another agency owns it — worded without naming it —
+        and BadInputError for a publication without an owning agency."""
+        canonical = normalise_case_no(case_no)
+        if not (agency or "").strip():
+            raise BadInputError(f"case {canonical} cannot be published without an owning agency")
+        agency = normalise_agency(agency)
+        o = tables.case_owners
+        for attempt in (1, 2):
+            try:
+                with self.db.write() as conn:
+                    owner = conn.execute(select(o.c.agency).where(o.c.case_no == canonical)).scalar()
+                    if owner is None:
+                        conn.execute(o.insert().values(case_no=canonical, agency=agency, claimed_by=by[:200],
+                                                       claimed_at=self.clock(), source="publication"))
+                    elif owner != agency:
+                        raise RefusedError(f"case {canonical} was first published by another agency: a dossier of "
+                                           f"{agency} may not supersede it (refused)")
+                    record = self.read(conn, canonical)
+                    if before_commit is not None:
+                        before_commit(record)
+                break
+            except IntegrityError:  # another publication recorded an owner meanwhile: decide again against it
+                if attempt == 2:
+                    raise
+        self.forget(canonical)
+        return record
+
     def revoke(self, case_no: str, agency: str, by: str = "", before_commit: BeforeCommit = None) -> CaseAccess:
-        """Take an agency's access to a case away: its grants end now, and a grant in the manifest no longer counts
-        (the owning agency keeps its access)."""
+        """Take an agency's access to a case away: its grants end now (the owning agency keeps its access)."""
         canonical, agency = normalise_case_no(case_no), normalise_agency(agency)
         with self.db.write() as conn:
             g, d = tables.grants, tables.grant_denials

@@ -11,14 +11,14 @@ from starlette.concurrency import run_in_threadpool
 from pipeline import __version__
 from pipeline.access._auth import Principal
 from pipeline.access._service import FetchService
-from pipeline.access._views import ApiError, DossierView, ErrorBody, ManifestVersion, note_audit
+from pipeline.access._views import TOO_MANY, ApiError, DossierView, ErrorBody, ManifestVersion, note_audit
 from pipeline.storage import CATALOGUE_NAME, REPORT_NAME, dossier_prefix, manifest_versions
 
 REFUSALS = {401: {"model": ErrorBody, "description": "no valid bearer token"},
             403: {"model": ErrorBody, "description": "not granted, or no such case (indistinguishable)"},
             404: {"model": ErrorBody, "description": "granted, but no such dossier / volume / version"},
             400: {"model": ErrorBody, "description": "not a case number"},
-            503: {"model": ErrorBody, "description": "store or audit log unavailable"}}
+            429: TOO_MANY, 503: {"model": ErrorBody, "description": "store or audit log unavailable"}}
 CaseNo = Path(description="案号, percent-encoded UTF-8, any spelling, e.g. （2019）豫0727刑初172号")
 Version = Query(None, description="manifest version id (default: latest)")
 

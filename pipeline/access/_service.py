@@ -9,8 +9,9 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from pipeline.access._auth import AuthError, Clock, Principal, TokenStore, token_id_of
-from pipeline.access._grants import Decision, GrantStore, decide, explicitly_granted
+from pipeline.access._grants import Decision, GrantStore, decide
 from pipeline.access._manifest_cache import ManifestCache
+from pipeline.access._throttle import Brake, retry_after
 from pipeline.access._views import DENIED, VERSION_RE, ApiError, note_audit
 from pipeline.common import utcnow
 from pipeline.errors import CaseNumberError
@@ -21,24 +22,35 @@ class FetchService:
     """Authentication, authorisation and manifest reading for the routes, over one store."""
 
     def __init__(self, store: ObjectStore, tokens: TokenStore, grants: GrantStore, manifests: ManifestCache,
-                 presign_seconds: int = 0, clock: Clock = utcnow):
+                 presign_seconds: int = 0, clock: Clock = utcnow, token_brake: Brake | None = None):
         self.store, self.tokens, self.grants, self.manifests = store, tokens, grants, manifests
         self.presign_seconds, self.clock = presign_seconds, clock
+        self.token_brake = token_brake  # failed bearer tokens per source address
         self.on_fetch = None  # the request desk's note_fetched: a released request is done once a volume is read
         self.fetched_noted: set[int] = set()
 
     async def principal(self, request: Request) -> Principal:
-        """The agency behind the request's bearer token; 401 without a valid one."""
+        """The agency behind the request's bearer token; 401 without a valid one, 429 (without looking the token
+        up) while its source address owes a wait for the tokens it got wrong."""
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise ApiError(401, "unauthorized", "a bearer token is required (Authorization: Bearer <token>)",
                            {"WWW-Authenticate": 'Bearer realm="dossiers"'})
         token = token.strip()
-        tokens = self.tokens
+        tokens, source = self.tokens, source_of(request)
         try:
-            who = tokens.authenticate(token, cached_only=True) or await run_in_threadpool(tokens.authenticate, token)
+            who = tokens.authenticate(token, cached_only=True)
+            if who is None:
+                wait = self.token_brake.wait(source) if self.token_brake else 0.0
+                if wait > 0:
+                    note_audit(request, actor=token_id_of(token) or "-", detail="braked: too many wrong tokens")
+                    raise ApiError(429, "too-many-requests", "too many invalid bearer tokens from this address; "
+                                   "try again later", {"Retry-After": retry_after(wait)})
+                who = await run_in_threadpool(tokens.authenticate, token)
         except AuthError as exc:
+            if self.token_brake is not None:
+                self.token_brake.failed(source)
             note_audit(request, actor=token_id_of(token) or "-", detail=str(exc))
             raise ApiError(401, "unauthorized", "the bearer token is not valid",
                            {"WWW-Authenticate": 'Bearer realm="dossiers", error="invalid_token"'}) from None
@@ -61,24 +73,21 @@ class FetchService:
             raise ApiError(400, "bad-request", "version must be an object version id")
         note_audit(request, case_no=canonical, case_key=case_key(canonical), version=version)
         record = self.grants.peek(canonical) or await run_in_threadpool(self.grants.get, canonical)
+        now = self.clock()
+        decision = decide(who.agency, record, now)  # from the database alone: nothing in the bucket decides access
+        if decision is None:
+            note_audit(request, detail="not granted")  # the same answer whether the case exists or not
+            raise ApiError(403, "forbidden", DENIED)
         found, ref, stale = self.manifests.peek(canonical, version)
         if not found:
             ref = await run_in_threadpool(self.manifests.get, canonical, version)
         elif stale:
             self.manifests.refresh_soon(canonical)
-        now = self.clock()
         if ref is None:
-            if explicitly_granted(who.agency, record, now):
-                raise ApiError(404, "not-found", f"no published dossier for case {canonical}"
-                               + (f" with version {version}" if version else ""))
-            note_audit(request, detail="no such dossier")  # for the auditor only: the answer is the plain 403
-            raise ApiError(403, "forbidden", DENIED)
-        decision = decide(who.agency, ref.manifest, record, now)
-        if decision is None:
-            note_audit(request, detail="not granted")
-            raise ApiError(403, "forbidden", DENIED)
+            raise ApiError(404, "not-found", f"no published dossier for case {canonical}"
+                           + (f" with version {version}" if version else ""))
         note_audit(request, result="allowed", manifest_version=ref.version_id, via=decision.via,
-                   **({"request_id": list(decision.request_ids)} if decision.request_ids else {}))
+              **({"request_id": list(decision.request_ids)} if decision.request_ids else {}))
         return ref, decision
 
     async def fetched(self, who: Principal, decision: Decision) -> None:
@@ -100,3 +109,8 @@ class FetchService:
         body = {"case_no": m.case_no, "case_key": m.case_key, "version_id": ref.version_id,
                 "manifest": json.loads(ref.data), "catalogue": catalogue}
         return json.dumps(body, ensure_ascii=False).encode("utf-8")
+
+
+def source_of(request: Request) -> str:
+    """The address a request came from (the client's, or the one a trusted proxy forwarded)."""
+    return request.client.host if request.client else "-"

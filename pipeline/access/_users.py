@@ -67,6 +67,15 @@ def normalise_username(name: str) -> str:
     return text
 
 
+def account_key(username: str) -> str:
+    """The account a sign-in names, as its brake counts it: the normalised name, or (for a name no user can have)
+    the text as typed — either way the same whether the user exists or not."""
+    try:
+        return normalise_username(username)
+    except BadInputError:
+        return username[:64]
+
+
 def _check_password_rules(password: str) -> None:
     if len(password) < MIN_PASSWORD or len(password) > 1024:
         raise BadInputError(f"a password needs {MIN_PASSWORD} to 1024 characters")

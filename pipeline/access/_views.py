@@ -41,6 +41,11 @@ class ManifestVersion(BaseModel):
     latest: bool
 
 
+TOO_MANY = {"model": ErrorBody, "description": "too many invalid bearer tokens from this address: wait (no token "
+                                              "is looked up meanwhile)",
+            "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}}
+
+
 class ApiError(Exception):
     """An error answer with a JSON body."""
 

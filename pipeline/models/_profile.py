@@ -73,10 +73,12 @@ class SigningPolicy(Contract):
 
 
 class RetentionPolicy(Contract):
-    """Object-lock retention of published objects."""
+    """Object-lock retention of published objects: write once, read many, by default. COMPLIANCE for ten years, the
+    shortest 保管期限 of DA/T 22-2015 (定期10年): no version of a published dossier can be deleted or overwritten in
+    that time, not even with the bucket credential, and no lawful disposal is ever blocked by it."""
 
-    mode: Literal["none", "GOVERNANCE", "COMPLIANCE"] = "none"
-    days: int = Field(default=0, ge=0)
+    mode: Literal["none", "GOVERNANCE", "COMPLIANCE"] = "COMPLIANCE"
+    days: int = Field(default=3650, ge=0)
 
 
 class StandardProfile(Contract):

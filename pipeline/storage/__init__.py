@@ -1,6 +1,7 @@
 """The object store: settings and client, the embedded SeaweedFS, publishing (manifest last) and fetching, case keys."""
 
 from pipeline.storage._casekey import case_key, case_no_from_key, normalise_case_no
+from pipeline.storage._config import StoreConfig
 from pipeline.storage._disclosure import (
     DISCLOSURE_MANIFEST,
     DisclosureRef,
@@ -17,11 +18,12 @@ from pipeline.storage._fetch import (
     fetch_via_server,
     load_manifest,
     manifest_versions,
+    published_manifests,
     read_dossier_manifest,
 )
 from pipeline.storage._layout import CATALOGUE_NAME, REPORT_NAME, DossierNotFound, IntegrityError, dossier_prefix
 from pipeline.storage._publish import publish_dossier
-from pipeline.storage._s3 import ObjectMissing, ObjectStore, StoreConfig
+from pipeline.storage._s3 import ObjectInfo, ObjectMissing, ObjectStore
 
 __all__ = [
     "CATALOGUE_NAME",
@@ -31,6 +33,7 @@ __all__ = [
     "EmbeddedStore",
     "IntegrityError",
     "ManifestRef",
+    "ObjectInfo",
     "ObjectMissing",
     "ObjectStore",
     "REPORT_NAME",
@@ -50,5 +53,6 @@ __all__ = [
     "port_plan",
     "publish_disclosure",
     "publish_dossier",
+    "published_manifests",
     "read_dossier_manifest",
 ]

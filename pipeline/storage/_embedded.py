@@ -210,7 +210,8 @@ class EmbeddedStore(EmbeddedFiles):
 
     def _ensure_bucket(self, deadline: float) -> None:
         # imported here so that `store status` and `stop` need no S3 client
-        from pipeline.storage._s3 import ObjectStore, StoreConfig
+        from pipeline.storage._config import StoreConfig
+        from pipeline.storage._s3 import ObjectStore
 
         store = ObjectStore(StoreConfig.embedded(self.state_dir, retries=0, timeout=5.0))
         probe = f"system/health/probe-{os.getpid()}-{secrets.token_hex(4)}".encode()

@@ -7,17 +7,18 @@ import os
 import shutil
 import ssl
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
 from pipeline.common import sha256_stream
-from pipeline.errors import DossierError, StoreError
+from pipeline.errors import CaseNumberError, DossierError, StoreError
 from pipeline.models import DossierManifest
-from pipeline.storage._casekey import case_key, normalise_case_no
+from pipeline.storage._casekey import case_key, case_no_from_key, normalise_case_no
 from pipeline.storage._layout import (
+    CASES_PREFIX,
     CATALOGUE_NAME,
     MANIFEST_NAME,
     REPORT_NAME,
@@ -57,6 +58,16 @@ def load_manifest(store: ObjectStore, case_no: str, version_id: str | None = Non
         raise StoreError(f"{store.bucket}/{key} version {info.version_id} is not a valid dossier manifest: {exc}") \
             from exc
     return ManifestRef(manifest, data, info.version_id)
+
+
+def published_manifests(store: ObjectStore) -> Iterator[ManifestRef]:
+    """The latest manifest of every published dossier (a case folder without a readable ``dossier.json`` is
+    skipped: it is not a dossier)."""
+    for key in store.list_folders(CASES_PREFIX):
+        try:
+            yield load_manifest(store, case_no_from_key(key))
+        except (CaseNumberError, StoreError):
+            continue
 
 
 def read_dossier_manifest(store: ObjectStore, case_no: str, version_id: str | None = None) -> DossierManifest:

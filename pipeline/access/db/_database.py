@@ -1,15 +1,16 @@
 """The access database: one engine per process, short transactions, migrations applied by Alembic.
 
-SQLite (the default, a file in the state folder) runs in WAL mode; a write transaction starts with ``BEGIN
-IMMEDIATE`` so that two writers never both read a row and then fail to upgrade their lock: the second waits (up to
-the busy timeout) and then reads what the first committed. On PostgreSQL a write transaction locks the rows it
-changes (``SELECT … FOR UPDATE``), and every statement has a timeout. Connection failures become
+SQLite (the default, a file in the state folder, mode 0600 with its journal) runs in WAL mode; a write transaction
+starts with ``BEGIN IMMEDIATE`` so that two writers never both read a row and then fail to upgrade their lock: the
+second waits (up to the busy timeout) and then reads what the first committed. On PostgreSQL a write transaction
+locks the rows it changes (``SELECT … FOR UPDATE``), and every statement has a timeout. Connection failures become
 :class:`DatabaseError` (exit code 5, HTTP 503) naming the database without its password.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,10 +40,28 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def private_sqlite_file(path: Path) -> None:
+    """The database file (password and token hashes, the service's keys) and its journal readable by its owner
+    only: made 0600 before SQLite opens it (SQLite gives its -wal and -shm files the database's mode), and an
+    earlier one opened wider made 0600."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            info = file.stat()
+        except FileNotFoundError:
+            continue
+        if info.st_uid == os.getuid() and info.st_mode & 0o077:
+            os.chmod(file, 0o600)
+
+
 def _sqlite_engine(url: str) -> Engine:
     path = make_url(url).database
     if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite_file(Path(path))
     engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False},
                            pool_size=10, max_overflow=20)
 

@@ -1,5 +1,6 @@
 """The access database's tables (SQLAlchemy Core): users and their roles, tokens and theirs, web sessions,
-requests (调卷函) with their history, grants and revocations, and the service's keys.
+requests (调卷函) with their history, case owners, grants and revocations, the service's keys and the audit
+log's key.
 
 Times are stored as naive UTC (``DateTime`` without zone, the same on SQLite and PostgreSQL) and read back as aware
 UTC datetimes (:class:`UtcDateTime`). The migrations in ``migrations/versions`` create exactly these tables; a change
@@ -161,8 +162,24 @@ grant_denials = Table(
     Column("created_at", UtcDateTime, nullable=False),
 )
 
+case_owners = Table(  # who owns a case: recorded at its first publication, never taken from the object store
+    "case_owners", metadata,
+    Column("case_no", String(64), primary_key=True),
+    Column("agency", String(AGENCY), nullable=False),
+    Column("claimed_at", UtcDateTime, nullable=False),
+    Column("claimed_by", String(200), nullable=False, default=""),
+    Column("source", String(16), nullable=False),  # publication | migrated
+)
+
 service_keys = Table(
     "service_keys", metadata,
     Column("name", String(40), primary_key=True),
     Column("value", String(200), nullable=False),
+)
+
+audit_keys = Table(  # the audit log's HMAC key (made by migration 0005): what the bucket credential cannot forge
+    "audit_keys", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("secret", String(64), nullable=False),  # hex
+    Column("created_at", UtcDateTime, nullable=False),
 )

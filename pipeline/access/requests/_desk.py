@@ -13,7 +13,6 @@ the database does not have.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
@@ -23,7 +22,7 @@ from pipeline.access._auth import Clock, Principal, normalise_agency
 from pipeline.access._grants import GrantStore, volumes_of, volumes_text
 from pipeline.access.db import Database, tables
 from pipeline.access.requests._model import Event, Filing, RequestView, TransitionRefused
-from pipeline.access.requests._rules import Change, decide_action, inbox_actions, visible
+from pipeline.access.requests._rules import Change, decide_action, inbox_actions, release_change, visible
 from pipeline.common import utcnow
 from pipeline.errors import BadInputError, NotFoundError, RefusedError
 from pipeline.models import DossierManifest
@@ -132,18 +131,22 @@ class RequestDesk:
         return RequestView.of(row)
 
     def act(self, who: Principal, request_id: int, action: str, comment: str = "") -> RequestView:
-        """Review, approve, release or refuse a request (see :data:`RULES`); 'release' of a case not yet
-        published records the decision and waits for the dossier."""
-        manifest = None
+        """Review, approve, release or refuse a request (see :data:`RULES`); 'release' of a case the holding agency
+        has not published (or does not own) records the decision and waits for the dossier."""
+        held = False
         if action == "release":
             with self.db.read() as conn:
-                row = conn.execute(select(R.c.case_no).where(R.c.id == request_id)).first()
-            manifest = self.manifest_of(row.case_no) if row is not None else None
+                row = conn.execute(select(R.c.case_no, R.c.holding_agency).where(R.c.id == request_id)).first()
+            held = row is not None and self.held(row.case_no, row.holding_agency)
 
         def decide(conn: Connection, row) -> Change:
-            return decide_action(who, row, self._actors(conn, row.id), action, comment, manifest, self.clock())
+            return decide_action(who, row, self._actors(conn, row.id), action, comment, held, self.clock())
 
         return self._change(request_id, who, decide)
+
+    def held(self, case_no: str, agency: str) -> bool:
+        """True when the case is published and the access database records ``agency`` as its owner."""
+        return self.grants.get(case_no, cached=False).owned_by(agency) and self.manifest_of(case_no) is not None
 
     @staticmethod
     def _actors(conn: Connection, request_id: int) -> set[str]:
@@ -185,20 +188,21 @@ class RequestDesk:
         return done
 
     def release_published(self) -> int:
-        """Release every waiting request whose dossier has been published since (by the agency it was sent to;
-        one published by another agency is refused); returns how many changed."""
+        """Release every waiting request whose case the holding agency has published since; returns how many. A
+        request for a case held by another agency (or by none) keeps waiting, as for one not yet published: what
+        the registrar was told at release is never contradicted (its registrar can still refuse it)."""
         with self.db.read() as conn:
-            waiting = conn.execute(select(R.c.id, R.c.case_no).where(R.c.state == "waiting").order_by(R.c.id)).all()
+            waiting = conn.execute(select(R.c.id, R.c.case_no, R.c.holding_agency).where(
+                R.c.state == "waiting").order_by(R.c.id)).all()
         done = 0
-        for request_id, case_no in waiting:
-            manifest = self.manifest_of(case_no)
-            if manifest is None:
+        for request_id, case_no, holding in waiting:
+            if not self.held(case_no, holding):
                 continue
 
-            def decide(conn: Connection, row, manifest=manifest) -> Change | None:
+            def decide(conn: Connection, row) -> Change | None:
                 if row.state != "waiting":
                     return None
-                return _published_change(row, manifest, self.clock())
+                return release_change(row, "", self.clock(), "卷宗已发布，自动放行")
 
             done += self._change(request_id, SYSTEM, decide) is not None
         return done
@@ -271,11 +275,3 @@ def _histories(conn: Connection, request_ids: list[int]) -> dict[int, list[Event
                                                             e.agency, e.role, e.at, e.comment,
                                                             f"{e.audit_stream}#{e.audit_seq}"))
     return found
-
-
-def _published_change(row, manifest: DossierManifest, now: datetime) -> Change:
-    if manifest.agency and normalise_agency(manifest.agency) != row.holding_agency:
-        return Change("refused", row.state, "refused", "", now, "卷宗由其他单位发布，本调卷函所送单位不持有该案卷",
-                      values={"closed_at": now})
-    return Change("released", row.state, "released", "", now, "卷宗已发布，自动放行",
-                  values={"released_at": now, "expires_at": now + timedelta(days=row.days)}, grant=True)

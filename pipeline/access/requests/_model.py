@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field, field_validator
 from pipeline.errors import BadInputError, RefusedError
 
 MAX_DAYS = 365
+MAX_REQUEST_ID = 2**31 - 1  # request ids are INTEGER columns (PostgreSQL's int4): a larger one names no request
 
 STATE_LABELS = {
     "filed": "待部门负责人审核", "reviewed": "待分管领导审批", "approved": "待持有单位案管放行",

@@ -17,9 +17,9 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from pipeline.access._auth import Principal
-from pipeline.access._views import ApiError, ErrorBody, note_audit
+from pipeline.access._views import TOO_MANY, ApiError, ErrorBody, note_audit
 from pipeline.access.requests._desk import RequestDesk
-from pipeline.access.requests._model import Event, Filing, RequestView, TransitionRefused
+from pipeline.access.requests._model import MAX_REQUEST_ID, Event, Filing, RequestView, TransitionRefused
 from pipeline.errors import BadInputError, CaseNumberError, NotFoundError, RefusedError
 
 
@@ -101,6 +101,7 @@ ANSWERS = {400: {"model": ErrorBody, "description": "bad input"},
            403: {"model": ErrorBody, "description": "role, agency or person may not do this"},
            404: {"model": ErrorBody, "description": "no such request visible to the caller"},
            409: {"model": ErrorBody, "description": "the request is not in a state for this step"},
+           429: TOO_MANY,
            503: {"model": ErrorBody, "description": "audit log or database unavailable: nothing changed"}}
 
 
@@ -121,7 +122,7 @@ async def run_desk(fn, *args):
 def request_routes(desk: RequestDesk, principal) -> APIRouter:
     """The /requests endpoints over one desk; ``principal`` is the bearer-token dependency."""
     router = APIRouter(prefix="/requests", tags=["requests (调卷函)"])
-    RequestId = Path(ge=1, description="request number")
+    RequestId = Path(ge=1, le=MAX_REQUEST_ID, description="request number")
 
     @router.post("", status_code=201, summary="File a request (clerk)", response_model=RequestOut,
                  responses=ANSWERS)

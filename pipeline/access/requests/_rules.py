@@ -6,10 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from pipeline.access._auth import Principal, normalise_agency
+from pipeline.access._auth import Principal
 from pipeline.access.requests._model import ACTIONS, ROLE_LABELS, RULES, STATE_LABELS, Rule, TransitionRefused
 from pipeline.errors import BadInputError, NotFoundError, RefusedError
-from pipeline.models import DossierManifest
 
 
 @dataclass(frozen=True)
@@ -59,9 +58,10 @@ def check_rule(who: Principal, row, actors: set[str], action: str) -> Rule:
     return rule
 
 
-def decide_action(who: Principal, row, actors: set[str], action: str, comment: str,
-                  manifest: DossierManifest | None, now: datetime) -> Change:
-    """The change a person's action makes, after checking that they may take it."""
+def decide_action(who: Principal, row, actors: set[str], action: str, comment: str, held: bool,
+                  now: datetime) -> Change:
+    """The change a person's action makes, after checking that they may take it. ``held``: the case is published
+    and the access database records the holding agency as its owner (see :func:`release_change`)."""
     rule = check_rule(who, row, actors, action)
     comment = (comment or "").strip()[:2000]
     if action == "refuse":
@@ -73,13 +73,21 @@ def decide_action(who: Principal, row, actors: set[str], action: str, comment: s
         return Change("reviewed", row.state, "reviewed", rule.role, now, comment, {"reviewed_at": now})
     if action == "approve":
         return Change("approved", row.state, "approved", rule.role, now, comment, {"approved_at": now})
-    if manifest is None:  # release of a case not yet published: decided now, released when the dossier appears
+    if not held:
         return Change("waiting", row.state, "waiting", rule.role, now, comment, {"decided_at": now})
-    if manifest.agency and normalise_agency(manifest.agency) != row.holding_agency:
-        raise RefusedError(f"the dossier of {row.case_no} is published by {manifest.agency}, not by "
-                           f"{row.holding_agency}: refuse request {row.id} instead")
-    return Change("released", row.state, "released", rule.role, now, comment,
-                  {"decided_at": now, "released_at": now, "expires_at": now + timedelta(days=row.days)}, grant=True)
+    return release_change(row, rule.role, now, comment, {"decided_at": now})
+
+
+def release_change(row, role: str, now: datetime, comment: str, values: dict | None = None) -> Change:
+    """The release of a request: access for the requesting agency until the end of its period.
+
+    A release is granted only for a case the holding agency owns — as the access database recorded at its first
+    publication, never as a manifest says — and that is published. Any other case (not yet published, published
+    by another agency, or published with no owner at all) gets the same answer: the decision is recorded and the
+    request waits; it is released if and when the holding agency publishes the case. A registrar therefore learns
+    nothing about another agency's cases, and an owner-less dossier is released to nobody."""
+    return Change("released", row.state, "released", role, now, comment,
+                  {**(values or {}), "released_at": now, "expires_at": now + timedelta(days=row.days)}, grant=True)
 
 
 def inbox_actions(who: Principal, row, actors: set[str]) -> tuple[str, ...]:

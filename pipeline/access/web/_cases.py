@@ -13,6 +13,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from pipeline.access._routes import volume_response
+from pipeline.access._service import source_of
+from pipeline.access._throttle import Busy, retry_after
+from pipeline.access._users import account_key
 from pipeline.access._views import ApiError, note_audit
 from pipeline.access.web._common import Web, safe_next, see_other
 from pipeline.access.web._session import ANON_COOKIE, SESSION_COOKIE
@@ -20,11 +23,10 @@ from pipeline.errors import CaseNumberError
 from pipeline.storage import normalise_case_no
 
 
-def _access_until(web: Web, who, canonical: str, decision):
+def _access_until(web: Web, who, access, decision):
     """When the agency's access ends (None: no end), for the case page."""
-    if decision.via in ("owner", "manifest"):
+    if decision.via == "owner":
         return None
-    access = web.grants.peek(canonical) or web.grants.get(canonical)
     live = access.live(who.agency, web.service.clock())
     return None if any(a.expires is None for a in live) else max(a.expires for a in live)
 
@@ -48,12 +50,30 @@ def session_routes(web: Web) -> APIRouter:
         form = await web.form(request, None)
         if isinstance(form, Response):
             return form
-        username, target = form.get("username", "").strip(), safe_next(form.get("next"))
-        user = await run_in_threadpool(web.users.verify, username, form.get("password", ""))
+        username, target = form.get("username", "").strip()[:200], safe_next(form.get("next"))
+
+        def again(status: int, error: str, wait: float | None = None) -> Response:
+            page = web.page(request, "login.html", None, status, next=target, username=username, error=error)
+            if wait is not None:
+                page.headers["Retry-After"] = retry_after(wait)
+            return page
+
+        account, source = ("account", account_key(username)), ("source", source_of(request))
+        wait = max(web.brakes.accounts.wait(account), web.brakes.sign_in_sources.wait(source))
+        if wait > 0:  # no password is hashed while a wait is owed
+            note_audit(request, result="denied", detail=f"sign-in braked for {username[:64]!r}")
+            return again(429, f"登录失败次数过多，请 {retry_after(wait)} 秒后再试。", wait)
+        try:
+            user = await web.passwords.run(web.users.verify, username, form.get("password", "")[:1024])
+        except Busy:
+            note_audit(request, result="error", detail="sign-in busy: too many password checks waiting")
+            return again(503, "登录的人太多，请稍后再试。", 1.0)
         if user is None:
+            web.brakes.accounts.failed(account)
+            web.brakes.sign_in_sources.failed(source)
             note_audit(request, result="denied", detail=f"sign-in failed for {username[:64]!r}")
-            return web.page(request, "login.html", None, 401, next=target, username=username,
-                            error="用户名或密码不正确，或该账号已停用。")
+            return again(401, "用户名或密码不正确，或该账号已停用。")
+        web.brakes.accounts.succeeded(account)
         secret = await run_in_threadpool(web.users.start_session, user, web.auth.session_hours)
         note_audit(request, actor=f"user:{user.id}", agency=user.agency, result="signed-in")
         response = see_other(target)
@@ -115,9 +135,10 @@ def case_routes(web: Web) -> APIRouter:
         manifests = web.service.manifests
         view = json.loads(manifests.peek_view(ref)
                           or await run_in_threadpool(manifests.view, ref, web.service.build_view))
-        until = await run_in_threadpool(_access_until, web, who, canonical, decision)
+        access = web.grants.peek(canonical) or await run_in_threadpool(web.grants.get, canonical)
         return web.page(request, "case.html", who, case_no=ref.manifest.case_no, manifest=ref.manifest,
-                        catalogue=view.get("catalogue") or {}, decision=decision, until=until)
+                        catalogue=view.get("catalogue") or {}, decision=decision, owner=access.owner,
+                        until=_access_until(web, who, access, decision))
 
     @router.get("/web/cases/{case_no}/volumes/{n}")
     async def volume(request: Request, case_no: str, n: int, download: bool = False) -> Response:

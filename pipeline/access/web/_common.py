@@ -11,6 +11,7 @@ from starlette.responses import RedirectResponse, Response
 from pipeline.access._auth import Principal
 from pipeline.access._grants import GrantStore
 from pipeline.access._service import FetchService
+from pipeline.access._throttle import Brakes, PasswordPool
 from pipeline.access._users import UserStore
 from pipeline.access._views import note_audit
 from pipeline.access.requests import RequestDesk
@@ -18,6 +19,13 @@ from pipeline.access.web._render import render
 from pipeline.access.web._session import WebAuth
 
 MAX_FORM_FIELD = 4000
+ERROR_PAGES = {
+    400: ("链接或表单内容有误", "该链接或表单的内容无法识别。请返回上一页，检查后重新提交。"),
+    404: ("页面不存在", "没有这个页面。请从首页重新进入。"),
+    405: ("页面不存在", "没有这个页面。请从首页重新进入。"),
+    500: ("系统错误", "系统处理时出错，本次操作未完成。请联系管理员。"),
+    503: ("系统暂时无法服务", "对象存储、数据库或审计日志暂时无法访问，本次操作未执行。请稍后再试。"),
+}
 
 
 @dataclass
@@ -29,10 +37,20 @@ class Web:
     auth: WebAuth
     users: UserStore
     grants: GrantStore
+    brakes: Brakes
+    passwords: PasswordPool
 
     def page(self, request: Request, template: str, who: Principal | None, status: int = 200, **context) -> Response:
         """Render a page for the signed-in principal (or for nobody)."""
         return render(request, self.auth, template, status, who=who, **context)
+
+    def error_page(self, request: Request, status: int, headers: dict[str, str] | None = None) -> Response:
+        """The page for an error met before (or instead of) a page's own answer: a link or form that cannot be
+        read, no such page, the store or database down — in Chinese, like every page."""
+        title, message = ERROR_PAGES.get(status, ERROR_PAGES[500 if status >= 500 else 400])
+        page = self.page(request, "error.html", None, status, title=title, message=message)
+        page.headers.update(headers or {})
+        return page
 
     async def signed_in(self, request: Request, page: str) -> Principal | Response:
         """The signed-in principal, or the redirect to the sign-in page that comes back here."""

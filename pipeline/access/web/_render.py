@@ -1,5 +1,10 @@
 """Rendering the web pages: the Jinja2 environment (templates shipped with the package, autoescaped), filters for
-times in Beijing time, sizes and URLs, and the headers every page gets."""
+times in Beijing time, sizes and URLs, and the headers every page gets.
+
+Every value a page shows passes :func:`shown` first: Unicode's bidirectional controls (the right-to-left override
+U+202E and its kin) are printed as a visible ``[U+202E]`` instead of reordering what follows them, so that a
+调卷函's free text cannot make a registrar read ``exe.txt`` where ``txt.exe`` is written, or reverse a name. The
+stored text keeps them (the API returns it as filed)."""
 
 from __future__ import annotations
 
@@ -24,6 +29,15 @@ PAGE_HEADERS = {
 }
 
 
+BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_VISIBLE = {ord(c): f"[U+{ord(c):04X}]" for c in BIDI_CONTROLS}
+
+
+def shown(value: object) -> object:
+    """A value as a page prints it: bidirectional controls made visible (see the module)."""
+    return value.translate(_VISIBLE) if isinstance(value, str) else value
+
+
 def _local(value: datetime | None, with_time: bool = True) -> str:
     if value is None:
         return "—"
@@ -37,7 +51,8 @@ def _size(n: int) -> str:
 
 def _environment() -> Environment:
     env = Environment(loader=PackageLoader("pipeline.access.web", "templates"), undefined=StrictUndefined,
-                      autoescape=select_autoescape(["html"], default=True), trim_blocks=True, lstrip_blocks=True)
+                      autoescape=select_autoescape(["html"], default=True), trim_blocks=True, lstrip_blocks=True,
+                      finalize=shown)
     env.filters.update(local=_local, day=lambda v: _local(v, False), size=_size,
                        urlpart=lambda v: quote(str(v), safe=""),
                        case=lambda v: str(v).replace("(", "（").replace(")", "）"))  # as courts print case numbers

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import re
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from pipeline.access._auth import normalise_agency
 from pipeline.access._views import note_audit
-from pipeline.access.requests import MAX_DAYS, Filing, TransitionRefused, filing_from
+from pipeline.access.requests import MAX_DAYS, MAX_REQUEST_ID, Filing, TransitionRefused, filing_from
 from pipeline.access.web._common import Web, see_other
 from pipeline.errors import BadInputError, CaseNumberError, NotFoundError, RefusedError
 
@@ -23,6 +23,18 @@ DONE = {"filed": "调卷函已提交，等待部门负责人审核。", "review"
         "refuse": "已拒绝，理由已记录。"}
 
 
+_FULLWIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
+_NUMBER = re.compile(r"[0-9]{1,4}")
+
+
+def whole_number(text: str) -> int | None:
+    """A number typed into a form: ASCII or full-width digits (a Chinese input method types those), at most four;
+    None for anything else — superscripts (²), circled numbers (①) and other scripts' digits are digits to
+    ``str.isdigit`` but not numbers a clerk meant."""
+    text = text.strip().translate(_FULLWIDTH_DIGITS)
+    return int(text) if _NUMBER.fullmatch(text) else None
+
+
 def filing_of(form: dict[str, str], agency: str) -> Filing:
     """A 调卷函 from the web form, or a BadInputError in Chinese naming the field."""
     for name in ("case_no", "holding_agency", "department", "legal_basis", "reason", "contact", "days"):
@@ -30,14 +42,10 @@ def filing_of(form: dict[str, str], agency: str) -> Filing:
             raise BadInputError(f"请填写「{FIELDS[name]}」。")
     volumes = None
     if form.get("scope") == "some":
-        parts = [p for p in re.split(r"[,，、;；\s]+", form.get("volumes", "")) if p]
-        if not parts or not all(p.isdigit() for p in parts):
-            raise BadInputError("请填写要调阅的卷号，例如：1、3。")
-        volumes = [int(p) for p in parts]
-    try:
-        days = int(form["days"].strip())
-    except ValueError:
-        days = 0
+        volumes = [whole_number(p) for p in re.split(r"[,，、;；\s]+", form.get("volumes", "")) if p]
+        if not volumes or None in volumes:
+            raise BadInputError("请填写要调阅的卷号（数字），例如：1、3。")
+    days = whole_number(form["days"]) or 0
     if not 1 <= days <= MAX_DAYS:
         raise BadInputError(f"「查阅期限」应为 1 到 {MAX_DAYS} 之间的天数。")
     try:
@@ -107,6 +115,7 @@ def filing_routes(web: Web) -> APIRouter:
 def review_routes(web: Web) -> APIRouter:
     """The inbox, one request, acting on it."""
     router = APIRouter(include_in_schema=False)
+    RequestId = Path(ge=1, le=MAX_REQUEST_ID)
 
     async def request_page(request: Request, who, request_id: int, error: str | None = None, status: int = 200,
                            done: str | None = None) -> Response:
@@ -120,7 +129,7 @@ def review_routes(web: Web) -> APIRouter:
                         done=DONE.get(done or ""))
 
     @router.get("/web/requests/{request_id}")
-    async def show(request: Request, request_id: int, done: str = "") -> Response:
+    async def show(request: Request, request_id: int = RequestId, done: str = "") -> Response:
         who = await web.signed_in(request, "request")
         return who if isinstance(who, Response) else await request_page(request, who, request_id, done=done)
 
@@ -134,7 +143,7 @@ def review_routes(web: Web) -> APIRouter:
         return web.page(request, "inbox.html", who, items=items, histories=histories, done=DONE.get(done))
 
     @router.post("/web/requests/{request_id}/act")
-    async def act(request: Request, request_id: int) -> Response:
+    async def act(request: Request, request_id: int = RequestId) -> Response:
         who = await web.signed_in(request, "act")
         if isinstance(who, Response):
             return who
