@@ -30,7 +30,16 @@ from schemathesis.checks import (
 )
 
 from pipeline.access import Database, TokenStore, UserStore, create_app
-from tests.access_fixtures import HOLDER, OTHER, PASSWORD, PEOPLE, REQUESTER, publish_as_pipeline, write_catalogue
+from tests.access_fixtures import (
+    HOLDER,
+    OTHER,
+    PASSWORD,
+    PEOPLE,
+    REQUESTER,
+    copy_signer,
+    publish_as_pipeline,
+    write_catalogue,
+)
 from tests.store_fixtures import make_dossier, serve_in_thread, unique_case_no
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
@@ -121,7 +130,8 @@ def start_world(embedded_store, tmp: Path):
         _publish(db, store, tmp, readable, HOLDER)
         _publish(db, store, tmp, hidden, OTHER)
         app = create_app(embedded_store.config, database=db, cache_ttl=0, manifest_ttl=0, sweep_seconds=3600,
-                         audit_prefix=f"system/audit-fuzz-{secrets.token_hex(4)}/")
+                         audit_prefix=f"system/audit-fuzz-{secrets.token_hex(4)}/",
+                         copy_signer=copy_signer(embedded_store))
         try:
             with serve_in_thread(app) as url:
                 released = _file(url, tokens["clerk"], readable, HOLDER)

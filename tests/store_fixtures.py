@@ -99,14 +99,13 @@ def unique_case_no() -> str:
 
 
 def _tiny_pdf(label: str) -> bytes:
-    """A minimal valid one-page PDF whose content differs by label."""
-    stream = f"BT /F1 12 Tf 72 720 Td ({label}) Tj ET".encode("latin-1")
+    """A minimal valid one-page PDF whose content differs by label (in a comment: no font, so that the service can
+    make it PDF/A when it copies it for a recipient)."""
+    stream = f"% {label}\n72 720 m 144 720 l S".encode()
     objs = [b"<< /Type /Catalog /Pages 2 0 R >>",
             b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
-            b"/Resources << /Font << /F1 5 0 R >> >> >>",
-            b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << >> >>",
+            b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream"]
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for i, body in enumerate(objs, 1):

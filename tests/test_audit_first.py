@@ -14,7 +14,7 @@ import pytest
 
 from pipeline.access import Database, GrantStore, TokenStore, UserStore, create_app, read_audit
 from pipeline.storage import ObjectStore, StoreConfig, publish_dossier
-from tests.access_fixtures import enc
+from tests.access_fixtures import copy_signer, enc
 from tests.store_fixtures import make_dossier, serve_in_thread, unique_case_no
 
 OWNER = "新封县人民法院"
@@ -37,7 +37,7 @@ def served(embedded_store, tmp_path, big_case):
     token, _ = TokenStore(db).create(OWNER)
     prefix = f"system/audit-first-{secrets.token_hex(4)}/"
     app = create_app(embedded_store.config, database=db, cache_ttl=0, manifest_ttl=0, audit_prefix=prefix,
-                     audit_wait=5)
+                     audit_wait=5, copy_signer=copy_signer(embedded_store))
     with serve_in_thread(app) as url:
         yield url, app, token, prefix
     db.dispose()

@@ -57,7 +57,7 @@ from pipeline.access.requests import RequestDesk, Sweeper, request_routes
 from pipeline.access.web import Web, WebAuth, service_key, web_routes
 from pipeline.common import utcnow
 from pipeline.errors import StoreError
-from pipeline.storage import ObjectMissing, ObjectStore, StoreConfig
+from pipeline.storage import DISCLOSURE_MANIFEST, ObjectMissing, ObjectStore, StoreConfig, disclosure_prefix
 
 
 def create_app(store_config: StoreConfig, *, database: Database, store: ObjectStore | None = None,
@@ -65,10 +65,11 @@ def create_app(store_config: StoreConfig, *, database: Database, store: ObjectSt
                presign_seconds: int = 0, audit_wait: float = 10.0, audit_prefix: str = AUDIT_PREFIX,
                audit_linger: float = 0.005, clock: Clock = utcnow, sweep_seconds: float = 30.0,
                session_hours: float = 8.0, cookie_secure: bool | None = None, brakes: Brakes | None = None,
-               password_workers: int = 2) -> FastAPI:
+               password_workers: int = 2, copy_signer=None) -> FastAPI:
     """The fetch service, the request API and the web pages over one store and one access database; see the
     module docstring. ``clock`` decides when access and tokens expire (sessions follow the real time); ``brakes``
-    and ``password_workers``: :mod:`pipeline.access._throttle`."""
+    and ``password_workers``: :mod:`pipeline.access._throttle`; ``copy_signer`` (a SignerConfig) certifies every
+    volume served, marked for its recipient (without one, volumes are refused: 503)."""
     store = store or ObjectStore(store_config)
     tokens = TokenStore(database, cache_ttl=cache_ttl, clock=clock)
     grants = GrantStore(database, cache_ttl=cache_ttl, clock=clock)
@@ -76,13 +77,18 @@ def create_app(store_config: StoreConfig, *, database: Database, store: ObjectSt
     audit = AuditLog(store, audit_key(database), stream=audit_stream, kind="api", prefix=audit_prefix,
                      linger=audit_linger)
     brakes = brakes or Brakes()
-    service = FetchService(store, tokens, grants, manifests, presign_seconds, clock, brakes.token_sources)
+    service = FetchService(store, tokens, grants, manifests, presign_seconds, clock, brakes.token_sources,
+                           copy_signer)
 
     def manifest_of(case_no: str):
         ref = manifests.get(case_no, None)
         return ref.manifest if ref is not None else None
 
-    desk = RequestDesk(database, grants, audit, manifest_of, clock, audit_timeout=audit_wait)
+    def copy_published(case_no: str, profile: str) -> bool:
+        return store.stat(disclosure_prefix(case_no, profile) + DISCLOSURE_MANIFEST) is not None
+
+    desk = RequestDesk(database, grants, audit, manifest_of, clock, audit_timeout=audit_wait,
+                       copy_published=copy_published)
     service.on_fetch = desk.note_fetched
     sweeper = Sweeper(desk.sweep, sweep_seconds)
     users = UserStore(database)

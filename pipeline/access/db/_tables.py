@@ -1,6 +1,6 @@
 """The access database's tables (SQLAlchemy Core): users and their roles, tokens and theirs, web sessions,
-requests (调卷函) with their history, case owners, grants and revocations, the service's keys and the audit
-log's key.
+requests (调卷函) with their history and the copy they released, case owners, grants (of the original or of a
+disclosure copy) and revocations, the kinds of requesting agencies, the service's keys and the audit log's key.
 
 Times are stored as naive UTC (``DateTime`` without zone, the same on SQLite and PostgreSQL) and read back as aware
 UTC datetimes (:class:`UtcDateTime`). The migrations in ``migrations/versions`` create exactly these tables; a change
@@ -119,6 +119,7 @@ requests = Table(
     Column("expires_at", UtcDateTime, nullable=True),
     Column("closed_at", UtcDateTime, nullable=True),
     Column("updated_at", UtcDateTime, nullable=False),
+    Column("copy", String(40), nullable=False, default=""),  # released: "original" or a disclosure profile (0006)
 )
 
 request_events = Table(
@@ -151,6 +152,7 @@ grants = Table(
     Column("granted_at", UtcDateTime, nullable=False),
     Column("expires_at", UtcDateTime, nullable=True),
     Column("revoked_at", UtcDateTime, nullable=True),
+    Column("copy", String(40), nullable=False, default=""),  # "": the original; else a disclosure profile (0006)
     Index("ix_grants_case_agency", "case_no", "agency"),
 )
 
@@ -169,6 +171,14 @@ case_owners = Table(  # who owns a case: recorded at its first publication, neve
     Column("claimed_at", UtcDateTime, nullable=False),
     Column("claimed_by", String(200), nullable=False, default=""),
     Column("source", String(16), nullable=False),  # publication | migrated
+)
+
+agency_kinds = Table(  # what kind of requester an agency is (0006): agency (not listed), lawyer or public
+    "agency_kinds", metadata,
+    Column("agency", String(AGENCY), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("set_by", String(100), nullable=False, default=""),
+    Column("set_at", UtcDateTime, nullable=False),
 )
 
 service_keys = Table(
