@@ -72,7 +72,7 @@ class RequestService:
 
     def call(self, person: str, method: str, path: str, **kw) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.tokens[person]}"} if person else {}
-        return httpx.request(method, self.url + path, headers=headers, timeout=60, **kw)
+        return httpx.request(method, self.url + path, headers=headers, timeout=180, **kw)
 
     def file(self, person: str = "clerk", case_no: str | None = None, **fields) -> httpx.Response:
         body = {"case_no": case_no or fields.pop("case", None), "holding_agency": HOLDER,

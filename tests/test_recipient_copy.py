@@ -15,7 +15,7 @@ from archival_fixtures import build_dossier
 from typer.testing import CliRunner
 
 from flows.cli import app
-from pipeline.access import AuditLog
+from pipeline.access import AuditLog, audit_key
 from pipeline.archival import check_volume, ensure_development_signer, validate_signature
 from pipeline.dossier import Recipient, copy_for_recipient, new_copy_id, read_copy
 from pipeline.errors import ExitCode
@@ -115,13 +115,13 @@ def trace_cli(embedded_store, monkeypatch):
 
 
 def test_dossier_trace_names_who_fetched_a_copy_when_and_under_which_request(volume, embedded_store, trace_cli,
-                                                                            tmp_path):
+                                                                            tmp_path, database):
     src, _, _ = volume
     signer = ensure_development_signer(embedded_store.state_dir / "signing")
     recipient = Recipient(new_copy_id(), "新封县律师事务所", "张律师", 4711, WHEN, "阅卷版（律师）")
     dst = tmp_path / "fetched.pdf"
     digest = copy_for_recipient(src, dst, recipient, signer)
-    log = AuditLog(embedded_store.store(), kind="test")
+    log = AuditLog(embedded_store.store(), audit_key(database), kind="test")
     log.record_and_wait(10.0, action="volume", actor="user:7", actor_name="张律师", agency="新封县律师事务所",
                         case_no="（2024）豫0727刑初172号", volume=1, request_id=4711, copy_id=recipient.copy_id,
                         copy_sha256=digest, copy_of="阅卷版（律师）", status=200, bytes=0, result="ok")

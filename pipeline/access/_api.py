@@ -8,8 +8,13 @@ Endpoints (OpenAPI at ``/docs`` and ``/openapi.json``):
   卷内目录 (catalogue) embedded.
 - ``GET /dossiers/{case_no}/manifest.json`` / ``catalogue.json`` / ``report.json`` — the stored bytes, verifiable
   against the manifest's SHA-256 (header ``X-Content-SHA256``).
-- ``GET /dossiers/{case_no}/volumes/{n}`` — volume N as a PDF streamed from the store in chunks, or a 307 redirect to
-  a short-lived presigned URL when the service runs with ``presign_seconds``.
+- ``GET /dossiers/{case_no}/volumes/{n}`` — volume N as a copy made for the caller (a line on every page, its copy
+  identifier in the XMP and in the audit entry, certified by the service's key: :mod:`._copies`), streamed; never a
+  redirect to the store (``presign_seconds`` no longer applies to volumes: a presigned URL would hand out the
+  unmarked volume).
+- ``GET /dossiers/{case_no}/disclosure`` and ``…/disclosure/volumes/{n}`` — the disclosure copy (阅卷版) released to
+  the caller: its manifest with its 卷内目录, its volumes marked like any other. A reader released only the copy is
+  refused every route of the original (403).
 - ``GET /dossiers/{case_no}/versions`` — every published manifest version; any dossier endpoint takes
   ``?version=<id>`` to read an older one.
 

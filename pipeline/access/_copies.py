@@ -55,7 +55,7 @@ async def marked_volume(service: FetchService, request: Request, who: Principal,
         _clean(folder)
         raise
     note_audit(request, copy_id=recipient.copy_id, copy_sha256=digest, copy_of=recipient.copy_of, volume=number,
-               actor_name=who.label, **({"request_id": request_id} if request_id is not None else {}))
+               actor_name=who.label)  # the request ids were noted with the decision
     size = path.stat().st_size
 
     def chunks():
