@@ -126,15 +126,15 @@ def _disclose(case_no: str, profile_name: str, by: str, accept: bool, reviewer: 
                             f"(run without --accept to see it again)")
     if unknown := sorted(set(keep) - {d["id"] for d in current}):
         raise BadInputError(f"--keep {', '.join(map(str, unknown))}: no such doubtful detection")
-    _publish(store, manifest, work, case_no, profile, standard.retention)
+    _publish(store, manifest, work, case_no, profile, standard.retention, state)
 
 
-def _publish(store, manifest, work: Path, case_no: str, profile, retention) -> None:
+def _publish(store, manifest, work: Path, case_no: str, profile, retention, state: Path | None) -> None:
     from flows.cli.access import AdminAudit
     from pipeline.dossier import publish_copy
     from pipeline.storage import disclosure_prefix
 
-    with AdminAudit(store) as audit:
+    with AdminAudit(store, state) as audit:
         def before(final, sha256: str) -> None:
             audit(action="disclosure.publish", case_no=final.case_no, case_key=final.case_key,
                   target=disclosure_prefix(final.case_no, final.profile), manifest_sha256=sha256,

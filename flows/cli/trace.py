@@ -69,14 +69,18 @@ def trace(file: Annotated[Path, typer.Argument(help="a volume PDF fetched throug
             raise NotFoundError(f"copy {copy_id} ({where}) is in no fetch of the audit log")
     console.print(f"副本 {copy_id}（读自{'XMP' if where == 'XMP' else '页面印记'}）", highlight=False)
     for e in entries:
-        request = f"第{e['request_id']}号" if e.get("request_id") else "无（本单位或管理员授权调阅）"
+        ids = e.get("request_id")
+        ids = ids if isinstance(ids, list) else [ids] if ids else []
+        request = "、".join(f"第{i}号" for i in ids) or "无（本单位或管理员授权调阅）"
         console.print(f"  调阅人：{e.get('actor_name') or '—'}（{e.get('actor', '')}）\n"
                       f"  单位：{e.get('agency', '')}\n  调卷函：{request}\n  时间：{e.get('ts', '')}\n"
                       f"  案号：{e.get('case_no', '')} 第{e.get('volume', '?')}卷　{e.get('copy_of', '')}",
                       highlight=False, soft_wrap=True)
     same = any(e.get("copy_sha256") == _sha256(file) for e in entries)
-    console.print(("签章完好：" if check.passed else "签章不完好（副本在制作后被改动）：") + (check.signer or "")
-                  + ("；文件与调阅时完全一致" if same else "；文件与调阅时的字节不同"), highlight=False)
+    verdict = "签章完好：" + check.signer if check.passed else \
+        "签章未通过核验（" + "；".join(check.errors or ["原因不明"]) + "）"
+    console.print(verdict + ("；文件与调阅时完全一致" if same else "；文件与调阅时的字节不同"), highlight=False,
+                  soft_wrap=True)
 
 
 def _sha256(path: Path) -> str:
