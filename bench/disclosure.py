@@ -48,11 +48,17 @@ def _env(state: Path) -> dict[str, str]:
             "OMP_THREAD_LIMIT": "1", "DOSSIER_DEVELOPMENT_KEY": "1"}
 
 
-def _run(args: list[str], state: Path, timeout: float = 900) -> None:
-    done = subprocess.run([*DOSSIER, *args, "--state", str(state)], env=_env(state), capture_output=True,
-                          text=True, timeout=timeout)
-    if done.returncode != 0:
-        raise SystemExit(f"dossier {' '.join(args)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+def _run(args: list[str], state: Path, timeout: float = 1800, attempts: int = 3) -> None:
+    """Run a dossier command; a machine fault (exit 1 or 5: a temporary server that did not come up on a loaded
+    machine) is tried again, anything else ends the bench."""
+    for attempt in range(1, attempts + 1):
+        done = subprocess.run([*DOSSIER, *args, "--state", str(state)], env=_env(state), capture_output=True,
+                              text=True, timeout=timeout)
+        if done.returncode == 0:
+            return
+        if done.returncode not in (1, 5) or attempt == attempts:
+            raise SystemExit(f"dossier {' '.join(args)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+        print(f"dossier {args[0]} failed ({done.returncode}), trying again: {done.stderr.strip()[-200:]}", flush=True)
 
 
 def normalised(text: str) -> str:
