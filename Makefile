@@ -11,7 +11,7 @@ export OMP_THREAD_LIMIT := 1
 # Tests run against their own store and state, apart from the demo's.
 TEST_HOME := $(CURDIR)/.state-test
 
-.PHONY: setup demo test store-start store-stop samples schemas clean up down
+.PHONY: setup demo test store-start store-stop samples schemas messages clean up down
 
 setup:
 	@scripts/bootstrap.sh
@@ -33,6 +33,11 @@ samples: setup
 
 schemas: setup
 	$(VENV)/bin/python -m pipeline.schemas
+
+# The message catalogue: extract what the code says, merge it into each language's .po, compile the .mo files
+# (checked in: a fresh clone speaks Chinese without a build step; tests/test_messages.py fails when they drift).
+messages: setup
+	$(VENV)/bin/python -m pipeline.messages update
 
 clean:
 	rm -rf out .state-test

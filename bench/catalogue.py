@@ -56,11 +56,10 @@ def run_one(batch: Path, state: Path, ocr_cache: Path, workers: int) -> list[dic
 def _structure(artifacts, manifest, profile, state: Path):
     """The structure stage as the flow calls it: with the signature-line reader where the code has one."""
     import pipeline.structure as structure
+    from pipeline.ocr import line_reader
 
-    if hasattr(structure, "line_reader"):  # this tree: line re-reads through the OCR seam, cached
-        lines = structure.line_reader(profile.ocr, state / "ocr-lines")
-        return structure.find_documents(artifacts, manifest, headings=None, lines=lines)
-    return structure.find_documents(artifacts, manifest, headings=None)
+    lines = line_reader(profile.ocr, state / "ocr-lines")  # line re-reads through the OCR seam, cached
+    return structure.find_documents(artifacts, manifest, headings=None, lines=lines)
 
 
 def _describe(doc) -> dict:

@@ -36,20 +36,29 @@ class TimedSubmitter:
     """The watcher's in-process submitter, timing each run (a batch's own time, not its wait behind others)."""
 
     def __init__(self, state: Path):
-        from flows.watch import InProcessSubmitter
+        from flows.inprocess import InProcessSubmitter
 
         self.inner = InProcessSubmitter(state)
         self.seconds: dict[str, float] = {}
+        self._batches: dict[str, str] = {}
 
     def submit(self, entry, batch_dir, config):
-        started = time.monotonic()
-        try:
-            return self.inner.submit(entry, batch_dir, config)
-        finally:
-            self.seconds[entry.batch] = time.monotonic() - started
+        submission = self.inner.submit(entry, batch_dir, config)
+        self._batches[submission.run_id] = entry.batch
+        return submission
 
     def status(self, run_id):
-        return self.inner.status(run_id)
+        """The run's state; a run's seconds are from its start to its end (not its wait behind other runs)."""
+        status = self.inner.status(run_id)
+        if status.final and run_id in self._batches and self._batches[run_id] not in self.seconds:
+            self.seconds[self._batches[run_id]] = self.inner.run_seconds(run_id)
+        return status
+
+    def retry(self, entry, batch_dir, config, delay_seconds):
+        return self.inner.retry(entry, batch_dir, config, delay_seconds)
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 @dataclass

@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from pipeline.imaging import prepare_page
-from pipeline.ocr import BlockReader, osd_rotation
+from pipeline.ocr import OcrSettings, engine_for, osd_rotation
 from pipeline.standard import load_profile
 from samples.synthetic import roundtrip, synthetic_page
 
@@ -136,7 +136,7 @@ def run(cases: list[Case], tess: int, verbose: bool = False) -> None:
         cpu0, ch0 = time.process_time(), children_cpu()
         try:
             r = prepare_page(image, c.dpi if c.give_dpi else None, profile, f"bench{c.index}",
-                             reader=BlockReader(profile.ocr.languages, min(30.0, profile.ocr.timeout_seconds)))
+                             reader=engine_for(OcrSettings.from_policy(profile.ocr, engine="tesseract")).read_glyphs)
         except Exception as exc:  # noqa: BLE001 - a benchmark reports every failure and goes on
             t.failures.append(f"{c}: {exc!r}")
             continue

@@ -1,7 +1,9 @@
-"""Tesseract against PP-OCR on the same realistic degraded pages, as the page stage hands them over.
+"""Tesseract against PP-OCR on the same realistic degraded pages, as the page stage hands them over, with the
+PP-OCRv4 reference the product read with before PP-OCRv6.
 
-    PYTHONPATH=. python bench/ocr_engines.py [--pages 120] [--bad 24] [--keep DIR] [--engines tesseract,ppocr]
-                                             [--det-side 960] [--tesseract-chunk 8]
+    PYTHONPATH=. python bench/ocr_engines.py [--pages 120] [--bad 24] [--keep DIR]
+                                             [--engines tesseract,ppocr,ppocr-v4] [--det-side 960] [--margin M]
+                                             [--seal-ink distance] [--tesseract-chunk 8]
 
 Makes ``--pages`` A4 300-dpi case-file pages with the synthetic generator (indictments, judgments, interview records,
 tables, photo captions; red heads and seals; body text in three CJK faces — Song, Kai, Hei), skews them (±2.5°) and
@@ -13,13 +15,18 @@ low-confidence flag. Every page goes through the pipeline's imaging (``prepare_p
 decision) and each engine reads what the page stage gives it: PP-OCR the cleaned grey (for a bitonal page the grey
 its bits were cut from), Tesseract the same grey, or the G4 archive file for a bitonal page, in list mode by chunks.
 ``ppocr-bits`` (an engine name for ``--engines``) is PP-OCR handed the G4 file of a bitonal page instead of the grey,
-to compare the two inputs.
+to compare the two inputs. ``ppocr-v4`` is the reference only, never the product: the same reader over PP-OCRv4's
+models from rapidocr-onnxruntime 1.4.4 (installed by ``scripts/bootstrap.sh --bench`` alone) at the settings the
+product used for them (detector 960 px, margin 0.15). ``--margin`` reads PP-OCRv6's lines with another margin;
+``--seal-ink`` makes the OCR copy of sealed colour pages with another way of taking the seal's red out
+(``pipeline.imaging.RED_METHODS``; its pages are imaged into a folder of their own).
 
 Each engine runs in a child process of its own, one page at a time on one thread (OMP_THREAD_LIMIT=1; onnxruntime
 one thread). Prints, per engine: CER overall (Levenshtein over the page text without whitespace, summed over pages;
 also after NFKC, which folds full- and half-width punctuation) and by colour mode, variant and face; OCR CPU seconds a
 page; peak RSS of a worker (PP-OCR: the reading process; Tesseract: its largest child); and for the flag, the mean
-confidence of good and bad pages with the threshold that separates them.
+confidence of good and bad pages with the threshold that separates them; sealed and unsealed pages apart; and PP-OCRv6
+against the v4 reference (targets: degraded-set CER ≤ 45 % of v4's, sealed pages ≤ 1.5 % and ≤ 1.5× the unsealed).
 """
 
 from __future__ import annotations
@@ -145,16 +152,21 @@ def make_pages(n: int, bad: int, folder: Path) -> None:
         else:
             data, suffix = degrade(page.image, variant, i)
         (folder / f"{i:03d}{suffix}").write_bytes(data)
-        meta = {"kind": kind, "page_in_doc": pid, "variant": variant, "face": face,
+        meta = {"kind": kind, "page_in_doc": pid, "variant": variant, "face": face, "seal": page.truth.seal,
                 "lines": page.truth.lines + handwriting(kind, pid, 5100 + i)}
         (folder / f"{i:03d}.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
 
 
-def prepare(raw: Path, prep: Path) -> None:
-    """Each raw scan through the pipeline's imaging: the grey OCR copy, and a bitonal page's G4 archive file."""
+def prepare(raw: Path, prep: Path, seal_ink: str | None = None) -> None:
+    """Each raw scan through the pipeline's imaging: the grey OCR copy, and a bitonal page's G4 archive file
+    (``seal_ink``: the way the seal's red is taken out of the OCR copy, None: the pipeline's)."""
+    import pipeline.imaging._red as red
     from pipeline.imaging import prepare_page
     from pipeline.pages import encode_archive
     from pipeline.standard import load_profile
+
+    red.METHOD = seal_ink or red.METHOD
+    default = prep.parent / "prep"
 
     profile = load_profile()
     # the pages are made upright: the bench measures reading, not the orientation check (bench/imaging.py does)
@@ -163,6 +175,11 @@ def prepare(raw: Path, prep: Path) -> None:
     for meta_path in sorted(raw.glob("*.json")):
         stem = meta_path.stem
         if (prep / f"{stem}.json").exists():
+            continue
+        if seal_ink and not _colour_sealed(json.loads(meta_path.read_text(encoding="utf-8"))) and \
+                (default / f"{stem}.json").exists():  # only sealed colour pages change with the way red is taken out
+            for made in default.glob(f"{stem}.*"):
+                (prep / made.name).symlink_to(made.resolve())
             continue
         scan = next(p for p in raw.glob(f"{stem}.*") if p.suffix != ".json")
         with Image.open(scan) as img:
@@ -173,6 +190,11 @@ def prepare(raw: Path, prep: Path) -> None:
             (prep / f"{stem}.g4.tif").write_bytes(data)
         meta = {**json.loads(meta_path.read_text(encoding="utf-8")), "colour": page.colour}
         (prep / f"{stem}.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+
+
+def _colour_sealed(meta: dict) -> bool:
+    """A page with a seal scanned in colour (the only pages whose OCR copy the way of taking red out changes)."""
+    return bool(meta.get("seal")) and meta.get("variant") == "tint-colour"
 
 
 def _input(prep: Path, stem: str, engine: str):
@@ -189,15 +211,35 @@ def _input(prep: Path, stem: str, engine: str):
         return img
 
 
-def read_pass(prep: Path, engine: str, out: Path, det_side: int, chunk: int) -> None:
-    """One engine over every page, in this (child) process; writes one JSON line per page, then the totals."""
+V4_REFERENCE = ("rapidocr_onnxruntime", "rapidocr-onnxruntime", "1.4.4", (
+    ("det", "ch_PP-OCRv4_det_infer.onnx"), ("rec", "ch_PP-OCRv4_rec_infer.onnx"),
+    ("cls", "ch_ppocr_mobile_v2.0_cls_infer.onnx")))
+"""PP-OCRv4 as rapidocr-onnxruntime 1.4.4 ships it: the reference (requirements-bench.txt)."""
+
+
+def make_engine(engine: str, det_side: int, margin: float | None):
+    """The engine a pass reads with: Tesseract, PP-OCRv6 (the product's), or the PP-OCRv4 reference."""
+    from pipeline.ocr import ModelRelease, OcrSettings, PpocrEngine, engine_for
+
+    if engine == "ppocr-v4":
+        release = ModelRelease(*V4_REFERENCE, install="scripts/bootstrap.sh --bench")
+        return PpocrEngine(OcrSettings(engine="ppocr", det_side=960), release, 0.15)
+    settings = OcrSettings(engine=engine.removesuffix("-bits"), det_side=det_side)
+    if margin is not None and settings.engine == "ppocr":
+        return PpocrEngine(settings, margin=margin)
+    return engine_for(settings)
+
+
+def read_pass(prep: Path, engine: str, out: Path, det_side: int, chunk: int, margin: float | None = None,
+              colour_sealed: bool = False) -> None:
+    """One engine over every page (or only the sealed colour ones), in this (child) process; writes one JSON line
+    per page, then the totals."""
     import cv2
 
-    from pipeline.ocr import OcrSettings, ocr_image, ocr_images
-
     cv2.setNumThreads(1)
-    settings = OcrSettings(engine=engine.removesuffix("-bits"), det_side=det_side)
-    stems = [p.stem for p in sorted(prep.glob("*.json"))]
+    reader = make_engine(engine, det_side, margin)
+    stems = [p.stem for p in sorted(prep.glob("*.json"))
+             if not colour_sealed or _colour_sealed(json.loads(p.read_text(encoding="utf-8")))]
     rss_before = _peak_rss_kb()
     children = ChildPeak().start()
     cpu0, wall0 = _cpu(), time.perf_counter()
@@ -207,10 +249,7 @@ def read_pass(prep: Path, engine: str, out: Path, det_side: int, chunk: int) -> 
             part = stems[start : start + step]
             images = [_input(prep, stem, engine) for stem in part]
             before = _cpu()
-            if engine == "tesseract":
-                results = ocr_images([(img, 300.0, stem) for stem, img in zip(part, images)], settings)
-            else:
-                results = [ocr_image(img, 300.0, settings, stem) for stem, img in zip(part, images)]
+            results = reader.read_pages([(img, 300.0, stem) for stem, img in zip(part, images)])
             spent = (_cpu() - before) / len(part)
             for img in images:
                 if isinstance(img, Image.Image):
@@ -316,7 +355,7 @@ def threshold(rows: list[dict], engine: str) -> str:
         return f"good pages {len(good)}, bad pages {len(bad)}: not enough to calibrate"
     cuts = sorted({round(c, 1) for c, _ in confs})
     best = max(cuts, key=lambda t: sum(c >= t for c in good) + sum(c < t for c in bad))
-    cut = DEFAULT_MIN_CONFIDENCE[engine.removesuffix("-bits")]
+    cut = DEFAULT_MIN_CONFIDENCE["tesseract" if engine == "tesseract" else "ppocr"]
     return (f"good (CER ≤ 3 %, {len(good)}): conf min {good[0]:.1f} p5 {np.percentile(good, 5):.1f} "
             f"median {statistics.median(good):.1f}; bad (CER ≥ 10 %, {len(bad)}): median "
             f"{statistics.median(bad):.1f} max {bad[-1]:.1f}; best cut {best:.1f}\n  the engine's threshold {cut:g} "
@@ -338,6 +377,10 @@ def report(prep: Path, outs: dict[str, Path]) -> None:
         print(f"  by variant:     {by(degraded, 'variant')}")
         print(f"  by face:        {by(degraded, 'face')}")
         print(f"  by kind:        {by(degraded, 'kind')}")
+        sealed, unsealed = [r for r in degraded if r.get("seal")], [r for r in degraded if not r.get("seal")]
+        print(f"  sealed pages {cer(sealed):.2f} % ({len(sealed)}; by variant: {by(sealed, 'variant')}), "
+              f"unsealed {cer(unsealed):.2f} % ({len(unsealed)})")
+        results[f"{engine}:sealed"], results[f"{engine}:unsealed"] = cer(sealed), cer(unsealed)
         print(f"CPU {totals['cpu'] / totals['pages']:.3f} s/page (wall {totals['wall'] / totals['pages']:.3f} s/page, "
               f"one thread); peak RSS of a worker {totals['rss_worker_kb'] / 1024:.0f} MB "
               f"(process before reading {totals['rss_before_kb'] / 1024:.0f} MB)")
@@ -345,6 +388,12 @@ def report(prep: Path, outs: dict[str, Path]) -> None:
     if {"tesseract", "ppocr"} <= results.keys():
         t, p = results["tesseract"], results["ppocr"]
         print(f"\nPP-OCR CER {p:.2f} % (target ≤ 2.5 %), {100 * p / t:.0f} % of Tesseract's {t:.2f} % (target ≤ 40 %)")
+    if {"ppocr-v4", "ppocr"} <= results.keys():
+        v4, v6 = results["ppocr-v4"], results["ppocr"]
+        sealed, unsealed = results["ppocr:sealed"], results["ppocr:unsealed"]
+        print(f"PP-OCRv6 CER {v6:.2f} % = {100 * v6 / v4:.0f} % of the v4 reference's {v4:.2f} % (target ≤ 45 %); "
+              f"sealed pages {sealed:.2f} % (target ≤ 1.5 %) = {sealed / max(unsealed, 1e-9):.2f}× the unsealed "
+              f"{unsealed:.2f} % (target ≤ 1.5×)")
 
 
 def main() -> None:
@@ -355,27 +404,35 @@ def main() -> None:
     ap.add_argument("--keep", type=Path)
     ap.add_argument("--engines", default="tesseract,ppocr")
     ap.add_argument("--det-side", type=int, default=960)
+    ap.add_argument("--margin", type=float, default=None, help="PP-OCRv6's line margin (default: the pipeline's)")
+    ap.add_argument("--seal-ink", default=None, help="the way the seal's red leaves the OCR copy (default: the pipeline's)")
+    ap.add_argument("--colour-sealed", action="store_true", help="read only the sealed pages scanned in colour")
+    ap.add_argument("--tag", default="", help="suffix of the output files (to keep passes at other settings apart)")
     ap.add_argument("--tesseract-chunk", type=int, default=8, help="pages per tesseract run (the page stage's chunk)")
     ap.add_argument("--reuse", action="store_true", help="score the engines' earlier output in --keep again")
     ap.add_argument("--pass", dest="one_pass", help=argparse.SUPPRESS)
     args = ap.parse_args()
     folder = args.keep or Path(tempfile.mkdtemp(prefix="bench-ocr-engines-"))
-    raw, prep = folder / "raw", folder / "prep"
+    raw, prep = folder / "raw", folder / (f"prep-{args.seal_ink}" if args.seal_ink else "prep")
     if args.one_pass:
-        read_pass(prep, args.one_pass, folder / f"out-{args.one_pass}.jsonl", args.det_side, args.tesseract_chunk)
+        read_pass(prep, args.one_pass, folder / f"out-{args.one_pass}{args.tag}.jsonl", args.det_side,
+                  args.tesseract_chunk, args.margin, args.colour_sealed)
         return
     t = time.perf_counter()
     make_pages(args.pages, args.bad, raw)
-    prepare(raw, prep)
+    prepare(raw, prep, args.seal_ink)
     print(f"{args.pages} + {args.bad} pages generated and imaged in {time.perf_counter() - t:.0f} s: {folder}")
     outs = {}
     for engine in args.engines.split(","):
-        if args.reuse and (folder / f"out-{engine}.jsonl").exists():
-            outs[engine] = folder / f"out-{engine}.jsonl"
-            continue
-        subprocess.run([sys.executable, __file__, "--keep", str(folder), "--pass", engine, "--det-side",
-                        str(args.det_side), "--tesseract-chunk", str(args.tesseract_chunk)], check=True)
-        outs[engine] = folder / f"out-{engine}.jsonl"
+        out = folder / f"out-{engine}{args.tag}.jsonl"
+        if not (args.reuse and out.exists()):
+            extra = [f"--margin={args.margin}"] if args.margin is not None else []
+            extra += [f"--seal-ink={args.seal_ink}"] if args.seal_ink else []
+            extra += ["--colour-sealed"] if args.colour_sealed else []
+            subprocess.run([sys.executable, __file__, "--keep", str(folder), "--pass", engine, "--det-side",
+                            str(args.det_side), "--tesseract-chunk", str(args.tesseract_chunk), f"--tag={args.tag}",
+                            *extra], check=True)
+        outs[engine] = out
     report(prep, outs)
 
 

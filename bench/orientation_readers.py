@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from imaging import SPARSE_KINDS, TEXT_KINDS, make_cases  # noqa: E402
 
 from pipeline.imaging import prepare_page  # noqa: E402
-from pipeline.ocr import text_reader  # noqa: E402
+from pipeline.ocr import profile_engine  # noqa: E402
 from pipeline.standard import load_profile  # noqa: E402
 from samples.synthetic import roundtrip, synthetic_page  # noqa: E402
 
@@ -75,7 +75,7 @@ def main() -> None:
     print(f"{len(pages)} pages ({sum(c.kind in TEXT_KINDS for c, _, _ in pages)} text, the rest sparse)")
     for name in args.readers.split(","):
         policy = profile.ocr.model_copy(update={"engine": name}) if name != "none" else profile.ocr
-        reader = Counted(text_reader(policy)) if name != "none" else None
+        reader = Counted(profile_engine(policy).read_glyphs) if name != "none" else None
         right = asked_right = asked = unsure = 0
         text = 0
         started = time.perf_counter()

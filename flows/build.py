@@ -15,6 +15,7 @@ from prefect.futures import as_completed
 from flows import progress
 from flows.publication import run_identity
 from flows.safety import HostSlots
+from flows.search import index_published
 from flows.tasks import chunk_size, pages_task, publish_task, structure_task, volume_task
 from pipeline import dossier as dz
 from pipeline.capture import PageRef
@@ -34,7 +35,7 @@ from pipeline.ocr import release_engine
 from pipeline.pages import PageArtifact, PageCache, PageEnvironment, chunked
 from pipeline.settings import Settings, StateLayout
 from pipeline.storage import StoreConfig, case_key
-from pipeline.structure import VolumePlan, has_title
+from pipeline.structure import VolumePlan, has_title, reapply, reviewed_documents, volumes_to_review
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,8 @@ class DossierBuild:
                                pages=sum(p.page_count for p in plans))
         preloading.join()
         entries, built, reused, failed = self.volumes(plans, catalogues, artifacts, by_pos, created)
-        self.summary_args = dict(artifacts=artifacts, plans=plans, volumes=entries, failed=failed, reused=reused,
+        self.summary_args = dict(artifacts=artifacts, plans=plans, volumes=entries, reused=reused,
+                                 failed={n: f"{type(e).__name__}: {e}" for n, e in failed.items()},
                                  pages_processed=processed, pages_cached=cached, folder=self.folder)
         if failed:
             self.fail_volumes(failed, len(plans))
@@ -147,7 +149,6 @@ class DossierBuild:
         """The 卷内目录 as a person left it: reviews of an earlier run of this batch applied again, then a pause per
         volume the review mode asks for (``--review``/room.yaml, else the profile's ``review``)."""
         from flows.review import audit_review, load_corrections, save_corrections, tag_case, wait_for_review
-        from pipeline.structure import reapply, reviewed_documents, volumes_to_review
 
         job, case_no = self.job, self.manifest.case_no
         mode = job.review or self.profile.review
@@ -199,12 +200,12 @@ class DossierBuild:
                 continue
             future = volume_task.submit(plan, pages, context, self.profile, folder, signer, created, digest)
             pending[future] = plan.number
-        failed: dict[int, str] = {}
+        failed: dict[int, BaseException] = {}
         for fut in as_completed(list(pending)):
             number = pending[fut]
             outcome = fut.result(raise_on_failure=False)
             if isinstance(outcome, BaseException):
-                failed[number] = f"{type(outcome).__name__}: {outcome}"
+                failed[number] = outcome
             else:
                 entries[number] = outcome
             progress.report("volumes", "advance")
@@ -213,15 +214,18 @@ class DossierBuild:
                       sorted(failed) or "none")
         return entries, built, reused, failed
 
-    def fail_volumes(self, failed: dict[int, str], of: int) -> None:
-        """Record the failed volumes and stop: the built ones are kept for a rerun."""
+    def fail_volumes(self, failed: dict[int, BaseException], of: int) -> None:
+        """Record the failed volumes and stop: the built ones are kept for a rerun; the error carries each volume's
+        own (whose classes tell the machine's faults from the batch's)."""
         case_no = self.manifest.case_no
+        said = {n: f"{type(e).__name__}: {e}" for n, e in sorted(failed.items())}
         save_run(self.folder, self.record, status="failed", failed_volumes=sorted(failed),
-                 error="; ".join(f"volume {n}: {m}" for n, m in sorted(failed.items()))[:2000])
+                 error="; ".join(f"volume {n}: {m}" for n, m in said.items())[:2000])
         self.artifacts("volume(s) failed")
         raise VolumeError(f"case {case_no}: volume(s) {', '.join(map(str, sorted(failed)))} of {of} failed "
-                          f"({'; '.join(failed[n] for n in sorted(failed))}); the others are kept: "
-                          f"'dossier rerun {case_no}' builds only what failed", min(failed))
+                          f"({'; '.join(said.values())}); the others are kept: "
+                          f"'dossier rerun {case_no}' builds only what failed", min(failed),
+                          causes=tuple(failed[n] for n in sorted(failed)))
 
     def check(self, artifacts, documents, catalogues, volumes: list[VolumeEntry], created: datetime) -> dict:
         """Write catalogue, manifest and report, and run the four-property checks; stop when they fail."""
@@ -252,6 +256,8 @@ class DossierBuild:
                 who = run_identity(job.kind, job.admission.room)
                 result.update(publish_task(store, self.folder, self.summary, job.batch_dir, self.profile, who,
                                            job.database_url))
+                result["search_entries"] = index_published(job.settings, job.layout, self.folder, self.summary,
+                                                           result.get("manifest_version"))
                 status = f"published (manifest version {result.get('manifest_version')})"
                 save_run(self.folder, self.record, status="published", manifest_version=result.get("manifest_version"))
                 announce(result)

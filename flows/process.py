@@ -32,9 +32,10 @@ from pipeline.dossier import (
     work_folder,
 )
 from pipeline.errors import BadInputError
+from pipeline.messages import use_language
 from pipeline.models import StandardProfile
 from pipeline.ocr import check_engine, warm_engine
-from pipeline.operations import RoomPolicy
+from pipeline.operations import Ledger, RoomPolicy, record_run_fault
 from pipeline.settings import Settings
 from pipeline.standard import load_profile
 from pipeline.storage import case_key
@@ -46,8 +47,6 @@ def locate_batch(home: Path, batch_dir: str | Path) -> Path:
     path = Path(os.path.abspath(batch_dir))  # not resolved: a batch folder that is a link is refused at ingest
     if path.is_dir():
         return path
-    from pipeline.operations import Ledger
-
     moved = Ledger(home).locate(path)
     if moved is not None and moved.is_dir():
         return Path(os.path.abspath(moved))
@@ -99,18 +98,26 @@ def build_dossier(job: Job) -> dict:
 def process_batch(batch_dir: str, case_no: str | None = None, profile: str | None = None,
                   state: str | None = None, publish: bool = True, batch_id: str | None = None,
                   review: Literal["flagged", "always", "never"] | None = None,
-                  room: RoomPolicy | None = None, fingerprint: str | None = None) -> dict:
+                  room: RoomPolicy | None = None, fingerprint: str | None = None, agency: str | None = None) -> dict:
     """Process one batch folder into a signed PDF/A dossier and publish it (dossier.json last).
 
     ``batch_id`` defaults to the folder's name; the hot-folder watcher passes the name the batch was dropped with,
     its room's policy (the agencies and case numbers the administrator allows it) and the claim's fingerprint.
     A retried run whose batch has since moved to quarantine finds it through the hot-folder ledger. ``review``
     overrides the profile's: the run pauses for a person to check the 卷内目录 when a field is in doubt (flagged),
-    always, or never (the flags are published in the catalogue).
+    always, or never (the flags are published in the catalogue). ``agency`` owns the dossier of a batch run by hand
+    whose batch.json names none; a dossier nobody owns is refused before any page work.
     """
-    settings = Settings.load()
-    home = settings.layout(state).root
-    batch_id = batch_id or Path(batch_dir).name
-    batch = locate_batch(home, batch_dir)
-    return build_dossier(Job(batch, batch_id, home, settings, profile, case_no, publish, review=review,
-                             admission=Admission.of_room(room, fingerprint)))
+    try:
+        settings = Settings.load()
+        use_language(settings.locale.language)
+        home = settings.layout(state).root
+        batch_id = batch_id or Path(batch_dir).name
+        batch = locate_batch(home, batch_dir)
+        return build_dossier(Job(batch, batch_id, home, settings, profile, case_no, publish, review=review,
+                                 admission=Admission.of_room(room, fingerprint) if room or not agency
+                                 else Admission(owner=agency.strip())))
+    except Exception as exc:
+        if fingerprint and state:  # a hot-folder batch: the watcher acts on the error's class, recorded here
+            record_run_fault(Path(state), fingerprint, current_flow_run_id(), exc)
+        raise

@@ -23,9 +23,8 @@ import getpass
 import socket
 
 from flows.runtime import current_flow_run_id
-from pipeline.errors import StoreError
 from pipeline.models import DossierManifest
-from pipeline.storage import StoreConfig, case_key, normalise_case_no
+from pipeline.storage import ObjectStore, StoreConfig, case_key, load_manifest, normalise_case_no
 
 
 def run_identity(kind: str, room: str | None = None) -> dict:
@@ -44,59 +43,55 @@ def _user() -> str:
 
 
 class PublicationAudit:
-    """The owner and audit entries of one publication: ``before_manifest`` is the publish step's hook (owner
-    recorded, ``dossier.publish`` stored), ``published`` records the version written; leaving the block after a
-    failure that followed the first entry records ``dossier.void``."""
+    """The owner and audit entries of one publication (:class:`pipeline.access.AuditFirst` on a publish stream):
+    ``before_manifest`` is the publish step's hook (owner recorded, ``dossier.publish`` stored), ``published``
+    records the version written; leaving the block after a failure that followed the first entry records
+    ``dossier.void``."""
 
     def __init__(self, config: StoreConfig, database_url: str, case_no: str, who: dict):
-        from pipeline.access import AuditLog, GrantStore, audit_key
+        from pipeline.access import AuditFirst, AuditLog, GrantStore, audit_key
 
         self.database = open_access_database(database_url, config)
         self.owners = GrantStore(self.database, cache_ttl=0)
-        self.log = AuditLog(_audit_store(config), audit_key(self.database), kind="publish")
+        log = AuditLog(_audit_store(config), audit_key(self.database), kind="publish")
         canonical = normalise_case_no(case_no)
         self.common = {**who, "case_no": canonical, "case_key": case_key(canonical), "status": 0, "bytes": 0}
-        self.announced: dict | None = None
-        self.done = False
+        self.act = AuditFirst(log, self._void)
 
     def before_manifest(self, manifest: DossierManifest, sha256: str) -> None:
         """Record the case's owner (its first publication) or check it (a later one: RefusedError for another
         agency), storing ``dossier.publish`` before that commits; raises when either cannot be done: nothing is
         published."""
         def announce(_record) -> None:
-            self.announced = self.log.record_and_wait(
-                **self.common, action="dossier.publish", result="ok", agency=manifest.agency or "-",
-                batches=list(manifest.batches), manifest_sha256=sha256, supersedes=manifest.supersedes or "-",
-                volumes=len(manifest.volumes), standard=manifest.standard)
+            self.act.announce(**self.common, action="dossier.publish", result="ok", agency=manifest.agency or "-",
+                              batches=list(manifest.batches), manifest_sha256=sha256,
+                              supersedes=manifest.supersedes or "-", volumes=len(manifest.volumes),
+                              standard=manifest.standard)
 
         self.owners.claim(manifest.case_no, manifest.agency, by=str(self.common.get("actor", "")),
                           before_commit=announce)
 
     def published(self, version_id: str | None) -> None:
         """``dossier.published``: the version id the manifest got."""
-        if self.announced is not None:
-            self._follow("dossier.published", "ok", manifest_version=version_id or "-")
-        self.done = True
+        if self.act.announced is not None:
+            self.act.log.record(**self._follow(self.act.announced, "dossier.published", "ok",
+                                               manifest_version=version_id or "-"))
+        self.act.took_effect()
 
-    def _follow(self, action: str, result: str, first: dict | None = None, **fields) -> None:
-        first = first or self.announced
-        self.log.record(**self.common, action=action, result=result, agency=first["agency"], confirms=first["hash"],
-                        manifest_sha256=first["manifest_sha256"], **fields)
+    def _follow(self, first: dict, action: str, result: str, **fields) -> dict:
+        return {**self.common, "action": action, "result": result, "agency": first["agency"],
+                "confirms": first["hash"], "manifest_sha256": first["manifest_sha256"], **fields}
+
+    def _void(self, first: dict, failure: str) -> dict:
+        return self._follow(first, "dossier.void", "void", detail=f"not published: {failure}")
 
     def __enter__(self) -> PublicationAudit:
+        self.act.__enter__()
         return self
 
     def __exit__(self, kind, exc, tb) -> None:
-        # the entry stored, or one still queued that could be stored later (AuditUnstored.entry)
-        first = self.announced or getattr(exc, "entry", None)
-        if exc is not None and first is not None and not self.done:
-            self._follow("dossier.void", "void", first,
-                         detail=f"not published: {type(exc).__name__}: {str(exc)[:200]}")
         try:
-            self.log.close(timeout=30.0 if exc is None else 2.0)
-        except StoreError:
-            if exc is None:
-                raise
+            self.act.__exit__(kind, exc, tb)
         finally:
             self.database.dispose()
 
@@ -105,7 +100,6 @@ def open_access_database(database_url: str, config: StoreConfig):
     """The access database a run records owners and reads the audit key in, brought up to date (its first
     migration takes earlier records over from the store, as ``dossier serve`` does)."""
     from pipeline.access import Database
-    from pipeline.storage import ObjectStore
 
     return Database.open(database_url, store=ObjectStore(config))
 
@@ -125,15 +119,11 @@ def run_audit_log(config: StoreConfig, database_url: str, kind: str):
 
 def _audit_store(config: StoreConfig):
     """The object store the audit log is written to (the dossiers' own)."""
-    from pipeline.storage import ObjectStore
-
     return ObjectStore(config)
 
 
 def audit_reprocess(config: StoreConfig, database_url: str, case_no: str, profile: str | None, who: dict) -> None:
     """Record a reprocessing before it reads the published originals (it fails when the entry cannot be stored)."""
-    from pipeline.storage import ObjectStore, load_manifest
-
     canonical = normalise_case_no(case_no)
     current = load_manifest(ObjectStore(config), canonical)
     log = run_audit_log(config, database_url, "reprocess")

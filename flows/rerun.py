@@ -22,7 +22,7 @@ from flows.runtime import current_flow_run_id
 from pipeline.dossier import Admission, RunRecord, find_runs
 from pipeline.errors import DossierError, StoreError
 from pipeline.settings import Settings
-from pipeline.storage import case_key
+from pipeline.storage import ObjectStore, StoreConfig, case_key, dossier_prefix, load_manifest
 
 
 class NothingToRerun(DossierError):
@@ -74,8 +74,6 @@ def download_originals(settings: Settings, home: Path, case_no: str) -> tuple[Pa
     """The originals of a published dossier, downloaded and checked against its manifest into
     ``<state>/reprocess/<case-key>/<batch-id>/``; returns (folder, batch id, standard the dossier was built to,
     owning agency)."""
-    from pipeline.storage import ObjectStore, StoreConfig, dossier_prefix, load_manifest
-
     store = ObjectStore(StoreConfig.from_settings(settings.store, home))
     manifest = load_manifest(store, case_no).manifest
     batches = sorted({o.batch for o in manifest.originals})
@@ -107,7 +105,6 @@ def reprocess_case(case_no: str, profile: str | None = None, state: str | None =
     home = settings.layout(state).root
     if publish:  # who asked to reprocess what, stored before the originals are read
         from flows.publication import audit_reprocess, run_identity
-        from pipeline.storage import StoreConfig
 
         audit_reprocess(StoreConfig.from_settings(settings.store, home),
                         settings.access.database_url(settings.layout(home)), case_no, profile,

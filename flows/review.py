@@ -21,6 +21,7 @@ from prefect.input import RunInput
 from pydantic import BaseModel, Field, ValidationError
 
 from pipeline.common import utcnow_seconds, write_atomic
+from pipeline.messages import N_, say
 from pipeline.models import CatalogueCorrection, VolumeCatalogue
 from pipeline.structure import LABELS, ReviewedRow, apply_review, entry_in_doubt
 
@@ -49,16 +50,25 @@ class CatalogueReview(RunInput):
     entries: list[ReviewedEntry] = Field(default_factory=list, description="the rows of the 卷内目录")
 
 
+FLAG_WORDS = {
+    "missing": N_("missing"), "corrected": N_("corrected"), "ambiguous": N_("ambiguous"),
+    "unverified": N_("not verified"), "low-confidence": N_("read with low confidence"), "conflict": N_("conflicting"),
+    "repaired": N_("repaired from a damaged reading"), "partial": N_("partial"), "truncated": N_("cut off"),
+}
+"""The doubt flags of the 卷内目录 (catalogue.json keeps the English codes) in the reviewer's words."""
+
+
 def doubt_text(entry) -> str:
-    """What is in doubt in a row, in the 卷内目录's words: 日期 missing; 责任者 corrected (read 新兴广…)."""
+    """What is in doubt in a row, in the reviewer's language: 日期 缺失；责任者 已更正（识别为 新兴广…）."""
     parts = []
     for name, label in LABELS.items():
         ev = getattr(entry.evidence, name)
         if ev.flags:
-            read = f" (read {ev.read})" if ev.read else ""
-            parts.append(f"{label} {', '.join(ev.flags)}{read}")
+            flags = say(N_(", ")).join(say(FLAG_WORDS[f]) if f in FLAG_WORDS else f for f in ev.flags)
+            read = say(N_(" (read {read})"), read=ev.read) if ev.read else ""
+            parts.append(f"{label} {flags}{read}")
     parts += [f for f in entry.flags if not f.startswith(tuple(LABELS))]
-    return "; ".join(parts)
+    return say(N_("; ")).join(parts)
 
 
 def description(case_no: str, catalogue: VolumeCatalogue, of: int) -> str:
@@ -115,7 +125,10 @@ def wait_for_review(case_no: str, catalogue: VolumeCatalogue, of: int, timeout: 
                     log) -> tuple[VolumeCatalogue, list[CatalogueCorrection]]:
     """Pause the run until a person reviews one volume's 卷内目录; returns it reviewed and the record of the review.
     An answer that cannot be applied (a row that does not exist, a date that is no date) pauses again, saying why."""
+    from prefect.exceptions import FlowPauseTimeout
     from prefect.flow_runs import pause_flow_run
+
+    from pipeline.errors import ReviewTimedOut
 
     problem = ""
     attempt = 0
@@ -127,7 +140,12 @@ def wait_for_review(case_no: str, catalogue: VolumeCatalogue, of: int, timeout: 
         doubtful = sum(1 for e in catalogue.entries if entry_in_doubt(e))
         log.warning("case %s volume %d of %d: %d row(s) of the 卷内目录 in doubt; waiting for a review (Prefect UI: "
                     "Resume, or: dossier catalogue review '%s')", case_no, catalogue.volume, of, doubtful, case_no)
-        answer = pause_flow_run(wait_for_input=form, timeout=timeout, key=f"review-volume-{catalogue.volume}-{attempt}")
+        try:
+            answer = pause_flow_run(wait_for_input=form, timeout=timeout,
+                                    key=f"review-volume-{catalogue.volume}-{attempt}")
+        except FlowPauseTimeout:
+            raise ReviewTimedOut(f"case {case_no} volume {catalogue.volume}: nobody reviewed its 卷内目录 within "
+                                 f"{timeout} s (DOSSIER_REVIEW_TIMEOUT); not published") from None
         rows = [ReviewedRow(e.seq, e.title, e.doc_no, e.author, e.date) for e in answer.entries]
         try:
             return apply_review(catalogue, rows, answer.reviewer, utcnow_seconds(), run_id)

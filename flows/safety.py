@@ -24,6 +24,7 @@ from pipeline.storage import case_key
 
 CASE_LOCK_PREFIX = "dossier-case-"
 CASE_LOCK_LEASE_SECONDS = 60.0  # the shortest Prefect allows: a run that died frees its case soonest
+# every Prefect server of ours keeps these leases on disk: flows.tempserver.LEASE_STORAGE
 
 
 def case_lock_name(case_no: str) -> str:

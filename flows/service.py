@@ -33,9 +33,12 @@ def create_service(settings: Settings, home: Path, cache_ttl: float, presign_sec
     store = ObjectStore(config)
     access = settings.access
     secure = access.cookie_secure if access.cookie_secure is not None else (True if tls else None)
+    from flows.search import open_search
+
     return create_app(config, database=open_database(settings, home, store), store=store, cache_ttl=cache_ttl,
                       presign_seconds=presign_seconds, sweep_seconds=access.sweep_seconds,
                       session_hours=access.session_hours, cookie_secure=secure,
+                      search=open_search(settings, settings.layout(home)),
                       copy_signer=copy_signer(settings, home))
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import yaml
 
+from flows.tempserver import LEASE_STORAGE
 from pipeline.settings import OperationsSettings, Settings, StateLayout
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,7 +65,7 @@ def service_env(home: Path, api: str, base: dict[str, str] | None = None) -> dic
                 "PREFECT_WORKER_QUERY_SECONDS": "2", "PYTHONPATH": str(ROOT),
                 "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_SECONDS),
                 # leases in memory die with the server: a case locked when it stopped stayed locked for ever
-                "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": "prefect.server.concurrency.lease_storage.filesystem"})
+                "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": LEASE_STORAGE})
     env.setdefault("PREFECT_HOME", str(home / "prefect-server"))
     return env
 
@@ -177,9 +178,26 @@ def _prefect(args: list[str], env: dict[str, str], check: bool = True) -> subpro
     return done
 
 
+def machine_ready(s: dict, store: bool) -> None:
+    """Refuse to start the set (exit 8 or 5, one line) when a part of the machine it needs is not ready: the key,
+    the rooms file, the profiles, the database, the state disk — and, once it runs, the store."""
+    from flows.preflight import require_machine, rooms_file_of
+    from pipeline.errors import DossierError, exit_code_of, explain
+    from pipeline.messages import use_language
+
+    use_language(s["settings"].locale.language)
+    try:
+        require_machine(s["settings"], s["home"], rooms=rooms_file_of(s["settings"], StateLayout(s["home"])),
+                        hotfolder=s["hot"] if s["hot"].is_dir() else None, store=store)
+    except DossierError as exc:
+        print(explain(exc), file=sys.stderr)
+        raise SystemExit(int(exit_code_of(exc))) from None
+
+
 def up() -> None:
-    """Start the local set."""
+    """Start the local set, once the machine is ready for it."""
     s = _settings()
+    machine_ready(s, store=False)
     s["ops"].mkdir(parents=True, exist_ok=True)
     for room in s["rooms"]:
         (s["hot"] / room).mkdir(parents=True, exist_ok=True)
@@ -196,6 +214,7 @@ def up() -> None:
                 raise SystemExit("the embedded store did not start (set DOSSIER_STORE_PORT to use other ports, or "
                                  "DOSSIER_S3_* for an external store)")
             (s["ops"] / "store.started").write_text("1")
+    machine_ready(s, store=True)
     if not _healthy(s["api"]):
         _start("server", server_command(s["port"]), s)
         deadline = time.monotonic() + 180

@@ -24,10 +24,11 @@ from pipeline.dossier import (
 )
 from pipeline.errors import BadInputError, VolumeError
 from pipeline.models import BatchManifest, StandardProfile, VolumeCatalogue, VolumeEntry
+from pipeline.ocr import line_reader
 from pipeline.pages import PageArtifact, PageEnvironment, process_pages
 from pipeline.settings import ProcessingSettings, Settings
 from pipeline.storage import StoreConfig
-from pipeline.structure import Document, VolumePlan
+from pipeline.structure import Document, VolumePlan, find_documents, plan_volumes, volume_catalogue
 
 
 def default_task_runner(workers: int | None = None, dask_address: str | None = None):
@@ -87,8 +88,6 @@ def structure_task(artifacts: Sequence[PageArtifact], manifest: BatchManifest, p
                    ) -> tuple[list[Document], list[VolumePlan], list[VolumeCatalogue]]:
     """Find the documents, pack them into volumes, and make each volume's 卷内目录 (lines that decide a field are
     read again through the OCR cache in ``ocr_cache``, pages side by side in ``workers`` threads)."""
-    from pipeline.structure import find_documents, line_reader, plan_volumes, volume_catalogue
-
     dz.require_no_review(artifacts)
     dz.require_content(artifacts, manifest.case_no)
     lines = line_reader(profile.ocr, ocr_cache)

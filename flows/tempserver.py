@@ -8,7 +8,14 @@ while the CLI imports the pipeline, and the CLI never imports the server at all.
 The server never outlives the CLI: it is stopped when the CLI ends (SIGINT and normal exits run :meth:`stop`), and it
 is started under ``setpriv --pdeathsig KILL`` (:func:`pipeline.common.tied_to_parent`) so that the kernel kills it
 when the CLI dies without cleaning up (SIGTERM's default action, SIGKILL, a crash). Start it from the main thread:
-the signal is sent when the thread that started it ends.
+the signal is sent when the thread that started it ends. It runs in a session of its own: a SIGTERM to the CLI's
+process group (``timeout``, systemd) reaches the CLI, which reports to the server before it stops it, instead of
+killing the server first and leaving the CLI's last reports hanging.
+
+It keeps the per-case locks' leases on disk, in its PREFECT_HOME (the state folder's), and runs the service that
+frees expired leases (it is not started as Prefect's "ephemeral" server, which runs none): a run killed while it
+held its case's lock frees the case within a lease's time, when the next server of the same state folder runs,
+instead of locking it for ever.
 """
 
 from __future__ import annotations
@@ -23,6 +30,14 @@ import urllib.request
 from pathlib import Path
 
 from pipeline.common import tied_to_parent
+
+LEASE_STORAGE = "prefect.server.concurrency.lease_storage.filesystem"
+"""Where every Prefect server of ours (make up's, the CLI's temporary one) keeps the per-case locks' leases: on disk.
+In memory (Prefect's default) a restarted server forgot them while the slots stayed taken: the case stayed locked."""
+
+UNUSED_SERVICES = ("SCHEDULER", "LATE_RUNS", "FOREMAN", "DB_VACUUM", "CANCELLATION_CLEANUP")
+"""Server services a CLI's runs never need (no deployments, schedules or workers here); the repossessor, which frees
+expired case-lock leases, stays on."""
 
 
 def free_port() -> int:
@@ -48,12 +63,14 @@ class TemporaryServer:
         import importlib.util
 
         prefect_dir = Path(importlib.util.find_spec("prefect").origin).parent
-        env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1",
-               "PREFECT__SERVER_FINAL": "1"}
+        env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_FINAL": "1",
+               "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": LEASE_STORAGE,
+               **{f"PREFECT_SERVER_SERVICES_{name}_ENABLED": "false" for name in UNUSED_SERVICES}}
         command = [sys.executable, "-m", "uvicorn", "--app-dir", str(prefect_dir.parent), "--factory",
                    "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(self.port),
                    "--log-level", "error", "--lifespan", "on"]
-        self.process = subprocess.Popen(tied_to_parent(command), env=env, stdin=subprocess.DEVNULL)
+        self.process = subprocess.Popen(tied_to_parent(command), env=env, stdin=subprocess.DEVNULL,
+                                        start_new_session=True)
         os.environ["PREFECT_API_URL"] = self.url
         threading.Thread(target=self._wait_healthy, name="prefect-server-health", daemon=True).start()
         return self

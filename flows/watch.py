@@ -10,7 +10,6 @@ that a worker can keep running.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -19,17 +18,20 @@ from uuid import UUID
 
 from prefect import flow, get_run_logger
 
+from flows.runstatus import status_of, unreachable
 from flows.stuck import StuckRuns
 from pipeline.operations import (
     HotFolder,
     Intake,
     Ledger,
     LedgerEntry,
+    MachineCheck,
     RoomConfig,
     RoomsFile,
     RunStatus,
     Submission,
     SubmitUnavailable,
+    watcher_state_path,
 )
 from pipeline.settings import Settings
 
@@ -42,52 +44,6 @@ def server_configured() -> bool:
     from prefect.settings import PREFECT_API_URL
 
     return bool(PREFECT_API_URL.value())
-
-
-def _unreachable(exc: BaseException) -> bool:
-    """Errors that mean "ask again later": connection failures, timeouts, 5xx answers."""
-    import httpx
-    from prefect.exceptions import PrefectHTTPStatusError
-
-    if isinstance(exc, (httpx.TransportError, ConnectionError, TimeoutError, OSError)):
-        return True
-    if isinstance(exc, PrefectHTTPStatusError):
-        return exc.response.status_code >= 500 or exc.response.status_code in (408, 429)
-    return False
-
-
-INFRASTRUCTURE_ERRORS = frozenset({"OSError", "TimeoutError", "ConnectionError", "BrokenPipeError",
-                                   "ConnectionResetError", "MemoryError"})
-"""Exception classes a failed volume may name that say the machine, not the batch, failed it."""
-
-
-def about_the_batch(message: str) -> bool:
-    """Whether a failed run's state message names an error about the batch itself (bad input, a decision needed, a
-    refusal, failed checks): running it again would fail the same way. Any other failure (the store did not answer,
-    the disk was full, the Prefect API was gone) may pass on a retry."""
-    import pipeline.storage  # noqa: F401  (defines error classes of its own)
-    from pipeline.errors import DossierError, ExitCode, VolumeError
-
-    found = re.search(r"exception: ([A-Za-z_]\w*): ", message)
-    if found is None:
-        return False
-    batch_codes = {ExitCode.BAD_INPUT, ExitCode.REFUSED, ExitCode.CONFIGURATION, ExitCode.REVIEW_NEEDED,
-                   ExitCode.VERIFICATION_FAILED, ExitCode.NOT_FOUND}
-    classes, pending = {}, [DossierError]
-    while pending:
-        cls = pending.pop()
-        classes[cls.__name__] = cls
-        pending.extend(cls.__subclasses__())
-    cls = classes.get(found.group(1))
-    if cls is not None and issubclass(cls, VolumeError):
-        # volumes failed: about the batch (a rerun by an operator builds only those) unless the first cause named is
-        # the machinery's: the store did not answer, the disk or a timeout failed a write
-        cause = re.search(r"failed \(([A-Za-z_]\w*): ", message)
-        name = cause.group(1) if cause else ""
-        inner = classes.get(name)
-        machine = name in INFRASTRUCTURE_ERRORS or (inner is not None and inner.exit_code == ExitCode.UNAVAILABLE)
-        return not (machine or " timed out after " in message or "[Errno " in message)
-    return cls is not None and cls.exit_code in batch_codes
 
 
 class DeploymentSubmitter:
@@ -131,7 +87,7 @@ class DeploymentSubmitter:
             raise SubmitUnavailable(f"deployment {name} not found on the server (deploy it: prefect deploy --all)") \
                 from exc
         except Exception as exc:
-            if _unreachable(exc):
+            if unreachable(exc):
                 raise SubmitUnavailable(f"{type(exc).__name__}: {exc}") from exc
             raise
         return Submission(str(run.id), (run.parameters or {}).get("batch_dir"))
@@ -145,14 +101,10 @@ class DeploymentSubmitter:
                 run = client.read_flow_run(UUID(run_id))
                 state = self.stuck.check(client, run)  # a run the server's automations missed
         except Exception as exc:
-            if _unreachable(exc):
+            if unreachable(exc):
                 raise SubmitUnavailable(f"{type(exc).__name__}: {exc}") from exc
             raise
-        if state is None or not state.is_final():
-            return RunStatus(final=False)
-        message = f"{state.name}: {state.message or ''}".strip()
-        return RunStatus(final=True, ok=state.is_completed(), message=message, starts=run.run_count,
-                         retryable=state.is_crashed() or (state.is_failed() and not about_the_batch(message)))
+        return status_of(run.model_copy(update={"state": state}) if state is not None else run)
 
     def retry(self, entry: LedgerEntry, batch_dir: Path, config: RoomConfig, delay_seconds: float) -> Submission:
         """Reschedule the same run (as `prefect flow-run retry` does) to start after the delay."""
@@ -167,42 +119,10 @@ class DeploymentSubmitter:
                 client.set_flow_run_state(UUID(entry.run_id), Scheduled(scheduled_time=when, message=(
                     f"retried by the hot-folder watcher (attempt {entry.attempts + 1})")), force=True)
         except Exception as exc:
-            if _unreachable(exc):
+            if unreachable(exc):
                 raise SubmitUnavailable(f"{type(exc).__name__}: {exc}") from exc
             raise
         return Submission(str(entry.run_id), str(batch_dir))
-
-
-class InProcessSubmitter:
-    """Runs the process-batch flow here, one batch at a time (no server: nothing to deduplicate runs but the
-    ledger, which is enough on one machine)."""
-
-    def __init__(self, home: Path, flow_options: dict | None = None):
-        self.home = home
-        self.flow_options = flow_options or {}
-        self._done: dict[str, RunStatus] = {}
-
-    def submit(self, entry: LedgerEntry, batch_dir: Path, config: RoomConfig) -> Submission:
-        """Run the flow now and remember how it ended."""
-        from flows.process import process_batch
-
-        fl = process_batch.with_options(**self.flow_options) if self.flow_options else process_batch
-        state = fl(batch_dir=str(batch_dir), batch_id=entry.batch, profile=config.profile, state=str(self.home),
-                   room=config.policy, fingerprint=entry.fingerprint, review=config.review, return_state=True)
-        run_id = str(state.state_details.flow_run_id)
-        message = f"{state.name}: {state.message or ''}".strip()
-        self._done[run_id] = RunStatus(final=True, ok=state.is_completed(), message=message, run_id=run_id,
-                                       retryable=not state.is_completed() and not about_the_batch(message))
-        return Submission(run_id, None)
-
-    def status(self, run_id: str) -> RunStatus:
-        """How a run of this process ended (a run of an earlier process is asked for again by resubmitting)."""
-        return self._done.get(run_id, RunStatus(final=False))
-
-    def retry(self, entry: LedgerEntry, batch_dir: Path, config: RoomConfig, delay_seconds: float) -> Submission:
-        """Run the flow again, after the delay (this process has nothing else to do meanwhile: runs are serial)."""
-        time.sleep(delay_seconds)
-        return self.submit(entry, batch_dir, config)
 
 
 class Watcher:
@@ -211,13 +131,16 @@ class Watcher:
 
     def __init__(self, hotfolder: Path, home: Path, submitter, poll: bool = False, poll_interval: float = 2.0,
                  tick_seconds: float = 1.0, rescan_seconds: float = 30.0, log: Callable[[str], None] | None = None,
-                 rooms: Path | RoomsFile | None = None, retry_delays: tuple[float, ...] | None = None):
+                 rooms: Path | RoomsFile | None = None, retry_delays: tuple[float, ...] | None = None,
+                 machine: MachineCheck | None = None, machine_seconds: float = 10.0):
         settings = Settings.load()
-        self.hot = HotFolder(hotfolder, rooms if rooms is not None else rooms_file(settings, home))
+        self.hot = HotFolder(hotfolder, rooms if rooms is not None else rooms_file(settings, home),
+                             zone=settings.locale.zone())
         self.home = home
         self.log = log or logger.info
         delays = retry_delays or settings.operations.retry_delays  # DOSSIER_RUN_RETRY_DELAYS, else the intake's
-        self.intake = Intake(self.hot, Ledger(home), submitter, log=self.log,
+        self.intake = Intake(self.hot, Ledger(home), submitter, log=self.log, check_machine=machine,
+                             machine_seconds=machine_seconds, state_file=watcher_state_path(home),
                              **({"retry_delays": delays} if delays else {}))
         self.poll = poll
         self.poll_interval = poll_interval
@@ -244,8 +167,6 @@ class Watcher:
             self._wake.set()
 
     def _observer(self):
-        import warnings
-
         from watchdog.events import FileSystemEventHandler
         from watchdog.observers import Observer
         from watchdog.observers.polling import PollingObserver
@@ -256,9 +177,6 @@ class Watcher:
             def on_any_event(self, event) -> None:
                 watcher._event(event)
 
-        # inotify keeps watching a claimed folder under its new name and warns when it is re-added; harmless
-        warnings.filterwarnings("ignore", message="Callback with id", category=RuntimeWarning,
-                                module="watchdog.observers.inotify")
         observer = PollingObserver(timeout=self.poll_interval) if self.poll else Observer()
         self._handler = Handler()
         # the root only for new rooms; each room recursively: done/ and quarantine/ are never watched
@@ -301,6 +219,9 @@ class Watcher:
                     break
         finally:
             observer.stop()
+            close = getattr(self.intake.submitter, "close", None)
+            if close is not None:
+                close()
             observer.join(timeout=10)
 
     def _settling(self) -> bool:
@@ -310,7 +231,9 @@ class Watcher:
 
 def rooms_file(settings: Settings, home: Path) -> Path:
     """The administrator's rooms file: DOSSIER_ROOMS_FILE, else ``rooms.yaml`` in the state folder."""
-    return settings.operations.rooms_file or settings.layout(home).rooms_file
+    from flows.preflight import rooms_file_of
+
+    return rooms_file_of(settings, settings.layout(home))
 
 
 def make_submitter(home: Path, deployment: str = DEFAULT_DEPLOYMENT, in_process: bool | None = None,
@@ -318,15 +241,22 @@ def make_submitter(home: Path, deployment: str = DEFAULT_DEPLOYMENT, in_process:
     """The submitter for this environment: the server's deployment when one is configured, else in-process."""
     if in_process is None:
         in_process = not server_configured()
-    return InProcessSubmitter(home, flow_options) if in_process else DeploymentSubmitter(deployment, home)
+    if in_process:
+        from flows.inprocess import InProcessSubmitter
+
+        return InProcessSubmitter(home, flow_options)
+    return DeploymentSubmitter(deployment, home)
 
 
 @flow(name="watch-hotfolder")
 def watch_hotfolder(hotfolder: str, state: str | None = None, poll: bool = False,
                     deployment: str = DEFAULT_DEPLOYMENT) -> None:
     """Watch a hot folder for as long as this run lives, starting one process-batch run per complete batch."""
+    from flows.preflight import watcher_check
+
     log = get_run_logger()
     settings = Settings.load()
     home = settings.layout(state).root
-    Watcher(Path(hotfolder), home, DeploymentSubmitter(deployment, home), poll=poll, log=log.info,
-            rooms=rooms_file(settings, home)).run()
+    rooms = rooms_file(settings, home)
+    Watcher(Path(hotfolder), home, DeploymentSubmitter(deployment, home), poll=poll, log=log.info, rooms=rooms,
+            machine=watcher_check(settings, home, rooms, Path(hotfolder))).run()

@@ -19,6 +19,8 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "report.schema.json": models.Report,
     "disclosure-profile.schema.json": models.DisclosureProfile,
     "disclosure.schema.json": models.DisclosureManifest,
+    "status.schema.json": models.StatusReport,
+    "case-history.schema.json": models.CaseHistory,
 }
 
 SCHEMA_BASE_URI = "https://scan-to-dossier.example.org/schemas/"

@@ -42,6 +42,14 @@ below takes the area it needs as an argument and never reads the environment its
 ``DOSSIER_COOKIE_SECURE``          ``1``: session cookies always ``Secure``; ``0``: never; default: when the request
                                    came over TLS (directly or through a proxy's ``X-Forwarded-Proto``)
 ``DOSSIER_TOKEN_DAYS``             how long a new bearer token is valid (default 365)
+``DOSSIER_SEARCH_BACKEND``         the full-text index: ``tantivy`` (a folder), ``postgresql`` (the access database's
+                                   server, DOSSIER_DB_URL) or ``auto`` (default: PostgreSQL when DOSSIER_DB_URL is one)
+``DOSSIER_SEARCH_INDEX``           the Tantivy index folder (default ``<state>/search``)
+``DOSSIER_LANG``                   the language of what operators read: ``zh_CN`` (default) or ``en``
+``DOSSIER_TIMEZONE``               the time zone times are shown in (default ``Asia/Shanghai``)
+``DOSSIER_FIRST_HEARTBEAT_SECONDS``, ``DOSSIER_STUCK_RUN_SECONDS``, ``DOSSIER_RUN_RETRY_DELAYS``: the watcher's
+                                   and automations' limits (see :class:`OperationsSettings`)
+``DOSSIER_SIGN_TIMEOUT``           seconds a signature may take
 =================================  ===================================================================================
 """
 
@@ -55,16 +63,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from pipeline.errors import SettingsError
 
 
-class _Area(BaseSettings):
-    """One area's settings; every field's alias is the variable it is read from."""
+class _Area(BaseModel):
+    """One area's settings; every field's alias is the variable it is read from, and no other variable is read.
 
-    model_config = SettingsConfigDict(populate_by_name=True, env_ignore_empty=True, extra="ignore", frozen=True)
+    A plain model, not pydantic-settings' ``BaseSettings``: that one also reads a variable named like each field
+    (``home`` read ``HOME``: every command run without DOSSIER_HOME used the user's home as its state folder)."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Self:
@@ -194,6 +204,41 @@ class AccessSettings(_Area):
         return self.db_url.get_secret_value() or f"sqlite:///{layout.database}"
 
 
+class SearchSettings(_Area):
+    """The full-text index of published pages."""
+
+    backend: str = Field("auto", alias="DOSSIER_SEARCH_BACKEND", pattern="^(auto|tantivy|postgresql)$")
+    index: Path | None = Field(None, alias="DOSSIER_SEARCH_INDEX")
+
+    def folder(self, layout: StateLayout) -> Path:
+        """The Tantivy index folder: DOSSIER_SEARCH_INDEX, else the state folder's."""
+        return self.index or layout.search_index
+class LocaleSettings(_Area):
+    """How people read what the pipeline tells them: the language of its messages and the local time shown."""
+
+    language: str = Field("zh_CN", alias="DOSSIER_LANG", pattern=r"^(zh_CN|zh|en)([._@].*)?$")
+    """zh_CN (default) or en: reason.txt, `dossier status`, review notes and the command line's errors."""
+    timezone: str = Field("Asia/Shanghai", alias="DOSSIER_TIMEZONE")
+    """The time zone times are shown in (an IANA name); stored times stay UTC."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Asia/Shanghai)") from None
+        return value
+
+    def zone(self):
+        """The time zone to show times in."""
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(self.timezone)
+
+
 class Settings(BaseModel):
     """All settings, one model per area."""
 
@@ -206,6 +251,8 @@ class Settings(BaseModel):
     service: ServiceSettings = ServiceSettings.model_construct()
     operations: OperationsSettings = OperationsSettings.model_construct()
     access: AccessSettings = AccessSettings.model_construct()
+    search: SearchSettings = SearchSettings.model_construct()
+    locale: LocaleSettings = LocaleSettings.model_construct()
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -279,6 +326,11 @@ class StateLayout:
     def database(self) -> Path:
         """The access database (SQLite) when DOSSIER_DB_URL names none: requests, users, tokens, grants."""
         return self.root / "access.db"
+
+    @property
+    def search_index(self) -> Path:
+        """The embedded full-text index (Tantivy) of published pages."""
+        return self.root / "search"
 
     @property
     def prefect(self) -> Path:

@@ -371,6 +371,8 @@ def apng() -> bytes:
 
 def cases() -> list[Case]:
     """Every hostile case, in the order bench/hostile.py drops them."""
+    from samples import hostile_pages
+
     rgb = Image.new("RGB", (64, 64), (255, 255, 255))
     page = (SAMPLE / "009.jpg").read_bytes()
     tiff = tiff_frames([(2480, 3508)] * 2)
@@ -463,4 +465,5 @@ def cases() -> list[Case]:
           fast=False),
         c("grants-in-manifest", "batch.json grants access to another agency", batch_json(grants=[OTHER_AGENCY]),
           expect="published", fast=False),
+        *hostile_pages.cases(),
     ]

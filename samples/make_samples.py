@@ -70,7 +70,6 @@ BATCH = {
     "retention": "永久",
     "prepared_by": "李书记员",
     "checked_by": "王档案员",
-    "grants": ["河南省封丘县人民检察院"],
 }
 
 

@@ -378,7 +378,8 @@ def clean_page(kind: str, facts: CaseFacts, rng: random.Random, dpi: int = 300, 
     """Render an upright, straight page of a kind.
 
     Kinds: indictment, judgment, record (documents, page_in_doc selects first or later page), table, photo,
-    grey-photo, signature (only a signature), stamp (only a seal), page-number (only a number), blank.
+    grey-photo, signature (only a signature), sign-off (only a signature block, a date and the seal), stamp (only a
+    seal), page-number (only a number), blank.
     """
     w, h = mm_to_px(paper[0], dpi), mm_to_px(paper[1], dpi)
     tone = rng.randint(238, 250)
@@ -419,6 +420,13 @@ def clean_page(kind: str, facts: CaseFacts, rng: random.Random, dpi: int = 300, 
         truth.colour = "colour" if kind == "photo" else "grey"
     elif kind == "signature":
         draw_handwriting(img, (mm_to_px(120, dpi), mm_to_px(220, dpi)), facts.defendant, dpi, rng, INK, 26)
+    elif kind == "sign-off":  # a judgment's last page holding only its signature block, its date and the seal
+        blocks = [Block("审判长　" + facts.officer, 16, align="right", indent=0),
+                  Block(cn_date(facts.year, facts.month, facts.day), 16, align="right", indent=0),
+                  Block("书记员　" + facts.clerk, 16, align="right", indent=0)]
+        truth.lines, y = layout(img, blocks, dpi, top_mm=40.0, glyphs=truth.glyphs)
+        draw_seal(img, (w - mm_to_px(60, dpi), y - mm_to_px(20, dpi)), dpi, "河南省封丘县人民法院", rng)
+        truth.seal, truth.colour = True, "colour"
     elif kind == "stamp":
         draw_seal(img, (mm_to_px(140, dpi), mm_to_px(210, dpi)), dpi, "河南省封丘县人民法院", rng)
         truth.seal, truth.colour = True, "colour"

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# make test: check the code's shape (ruff, import-linter's layer contracts, module and function sizes), then start a
+# make test: check the code's shape (ruff; import-linter's contracts: layers, no cycles, private modules; the import
+# rules it cannot see: private names, redundant function-level imports; module and function sizes), then start a
 # test object store in its own state folder, run the whole suite against it, stop it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 .venv/bin/ruff check pipeline flows tests bench scripts samples
 .venv/bin/lint-imports --no-cache
+.venv/bin/python scripts/import_rules.py
 .venv/bin/python scripts/code_shape.py --check --top 5
 export DOSSIER_HOME=${DOSSIER_TEST_HOME:-$PWD/.state-test}
 export DOSSIER_TEST_STORE_STATE=$DOSSIER_HOME

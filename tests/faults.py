@@ -51,8 +51,31 @@ def site_environment(numbers: set[int], while_file: Path | None = None) -> dict[
     return env
 
 
+CRASH_ENV = "DOSSIER_TEST_CRASH_CASE"
+"""A case number whose run raises an error nobody foresaw (RecursionError) after its pages, while ``CRASH_WHILE_ENV``
+names a file that exists."""
+CRASH_WHILE_ENV = "DOSSIER_TEST_CRASH_WHILE"
+
+
+def crash_case(case_no: str, while_file: Path) -> None:
+    """Make the runs of one case crash, in this process, with an error no check foresaw, while the file exists."""
+    import pipeline.dossier as dossier
+
+    real = getattr(dossier.require_content, "real", dossier.require_content)
+
+    def require_content(artifacts, case, *args, **kwargs):
+        if case == case_no and while_file.exists():
+            raise RecursionError(f"maximum recursion depth exceeded (injected by {CRASH_ENV}, tests only)")
+        return real(artifacts, case, *args, **kwargs)
+
+    require_content.real = real  # type: ignore[attr-defined]
+    dossier.require_content = require_content
+
+
 def install_from_environment() -> None:
     """The site hook's body: apply the faults the environment names."""
+    if os.environ.get(CRASH_ENV):
+        crash_case(os.environ[CRASH_ENV], Path(os.environ[CRASH_WHILE_ENV]))
     wanted = {int(v) for v in os.environ.get(FAULT_ENV, "").split(",") if v.strip()}
     if wanted:
         flag = os.environ.get(FAULT_WHILE_ENV)

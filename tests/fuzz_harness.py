@@ -30,6 +30,8 @@ from schemathesis.checks import (
 )
 
 from pipeline.access import Database, TokenStore, UserStore, create_app
+from pipeline.search import open_index
+from pipeline.storage import load_manifest
 from tests.access_fixtures import (
     HOLDER,
     OTHER,
@@ -129,8 +131,12 @@ def start_world(embedded_store, tmp: Path):
         readable, hidden, missing = unique_case_no(), unique_case_no(), unique_case_no()
         _publish(db, store, tmp, readable, HOLDER)
         _publish(db, store, tmp, hidden, OTHER)
+        index = open_index("tantivy", tmp / "search-index")
+        for case_no in (readable, hidden):
+            ref = load_manifest(store, case_no)
+            index.index_dossier(ref.manifest, None, [], ref.version_id or "")
         app = create_app(embedded_store.config, database=db, cache_ttl=0, manifest_ttl=0, sweep_seconds=3600,
-                         audit_prefix=f"system/audit-fuzz-{secrets.token_hex(4)}/",
+                         audit_prefix=f"system/audit-fuzz-{secrets.token_hex(4)}/", search=index,
                          copy_signer=copy_signer(embedded_store))
         try:
             with serve_in_thread(app) as url:
@@ -149,6 +155,7 @@ def start_world(embedded_store, tmp: Path):
                         unseen[caller] = hidden_ids[0]
                 yield World(url, app, tokens, readable, hidden, missing, filed, unseen)
         finally:
+            index.close()
             db.dispose()
 
     return running()
@@ -169,7 +176,10 @@ def _leak_check(world: World, tally: Tally, case, caller: str, response: httpx.R
     swap = ("", "")
     if caller not in PEOPLE:  # no valid token: answered 401 (or 429, braked) before any case is looked at
         return
-    if "case_no" in params:  # a case the caller's agency neither owns nor was granted, and one never published
+    query = dict(case.query or {})
+    if "case_no" in params or isinstance(query.get("case"), str):
+        # a case the caller's agency neither owns nor was granted, and one never published (in the path, or as the
+        # search's case filter)
         agency = PEOPLE[caller][0]
         unreadable = [world.readable] if agency not in (REQUESTER, HOLDER) else []
         unreadable += [world.hidden] if agency != OTHER else []
@@ -182,8 +192,9 @@ def _leak_check(world: World, tally: Tally, case, caller: str, response: httpx.R
     for existing, absent in pairs:
         answers = []
         for value in (existing, absent):
+            asked = {**query, "case": value} if "case" in query and "case_no" not in params else case.query
             answers.append(_call(world.url, token, case.method, _path_with(case, value), caller,
-                                 params=case.query or None,
+                                 params=asked or None,
                                  json=case.body if isinstance(case.body, (dict, list)) else None))
             tally.requests += 1
         tally.leak_pairs += 1

@@ -106,6 +106,15 @@ def test_a_disabled_user_cannot_sign_in_and_their_tokens_stop_working(database):
         TokenStore(database, cache_ttl=0).authenticate(token)
 
 
+@pytest.mark.parametrize("filler", ["\u3164", "\u115f", "\uffa0"])
+def test_an_agency_name_ending_in_a_hangul_filler_gets_neither_a_user_nor_a_token(database, filler):
+    look_alike = "新封县人民检察院" + filler  # renders exactly like the real agency
+    with pytest.raises(BadInputError, match=f"invisible character U\\+{ord(filler):04X}"):
+        UserStore(database).create("qian", "a long password", look_alike, ("clerk",))
+    with pytest.raises(BadInputError, match="invisible character"):
+        TokenStore(database).create(look_alike, roles=("clerk",))
+
+
 def test_passwords_are_hashed_with_scrypt_and_only_the_right_one_signs_in(database):
     users = UserStore(database)
     users.create("li", "correct horse battery", "新封县人民检察院", ("clerk",))

@@ -126,7 +126,7 @@ def _dossier(env, *args, stdin: str | None = None) -> subprocess.CompletedProces
     (("token", "expire", "{token}", "--days", "0"), None),
     (("grant", "（2024）豫0727刑初17号", "--agency", "开封市公安局"), None),
     (("grant", "（2024）豫0727刑初17号", "--agency", "开封市公安局", "--revoke"), None),
-    (("user", "add", "li", "--agency", "新封县人民检察院", "--role", "clerk", "--password-stdin"),
+    (("user", "add", "li", "--agency", "新封县人民检察院", "--role", "clerk", "--password-stdin", "--new-agency"),
      "correct horse battery\n"),
     (("user", "roles", "wang", "--role", "admin"), None),
     (("user", "passwd", "wang", "--password-stdin"), "another long password\n"),

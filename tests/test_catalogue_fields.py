@@ -8,12 +8,11 @@ from PIL import Image
 
 from pipeline.errors import BadInputError
 from pipeline.models import CatalogueEntry, EntryEvidence, FieldEvidence, VolumeCatalogue
-from pipeline.ocr import OcrLine, OcrResult, OcrWord
+from pipeline.ocr import OcrLine, OcrResult, OcrWord, ink_rows, render_line
 from pipeline.structure import ReviewedRow, apply_review, find_documents, reapply, volumes_to_review
 from pipeline.structure._dates import looks_like_date, read_date_line
 from pipeline.structure._divisions import check_authority
 from pipeline.structure._fields import read_fields
-from pipeline.structure._lines import ink_rows, render_line
 from pipeline.structure._numbers import find_doc_no
 from tests.structure_helpers import page_artifact, save_g4
 
@@ -239,8 +238,8 @@ def _sealed_page(tmp_path, date: str = "二〇二二年二月二十八日", read
 
 @pytest.fixture(scope="module")
 def lines():
+    from pipeline.ocr import line_reader
     from pipeline.standard import load_profile
-    from pipeline.structure import line_reader
 
     return line_reader(load_profile(None).ocr, None)
 
@@ -341,8 +340,44 @@ def test_a_review_records_corrections_and_confirmations_with_who_and_when():
 
 
 def test_a_review_with_a_date_that_is_no_date_is_refused():
-    with pytest.raises(BadInputError, match="no date"):
+    with pytest.raises(BadInputError, match="not a date"):
         apply_review(_volume(), [ReviewedRow(2, "刑事判决书", "", "", "next monday")], "张三", datetime.now())
+
+
+@pytest.mark.parametrize("typed", ["2024-13-45", "2023-02-29", "2024-00", "二〇二三年二月三十日"])
+def test_a_reviewed_date_that_is_not_on_the_calendar_is_refused(typed):
+    with pytest.raises(BadInputError, match="not a date on the calendar"):
+        apply_review(_volume(), [ReviewedRow(2, "刑事判决书", "", "", typed)], "张三", datetime.now(UTC))
+
+
+def test_a_reviewed_date_after_today_is_refused():
+    at = datetime(2024, 6, 1, 12, tzinfo=UTC)
+    with pytest.raises(BadInputError, match="after today"):
+        apply_review(_volume(), [ReviewedRow(2, "刑事判决书", "", "", "2024-06-03")], "张三", at)
+    with pytest.raises(BadInputError, match="after today"):
+        apply_review(_volume(), [ReviewedRow(2, "刑事判决书", "", "", "2024年7月")], "张三", at)
+
+
+@pytest.mark.parametrize("typed, kept", [("2024年3月", "2024-03"), ("2024-03", "2024-03"), ("2024年6月", "2024-06")])
+def test_a_partial_reviewed_date_stays_partial(typed, kept):
+    at = datetime(2024, 6, 1, 12, tzinfo=UTC)
+    reviewed, _ = apply_review(_volume(), [ReviewedRow(2, "刑事判决书", "", "", typed)], "张三", at)
+    assert reviewed.entries[1].date == kept
+
+
+def test_a_reviewed_author_and_number_that_read_oddly_are_kept_as_typed_and_flagged():
+    rows = [ReviewedRow(2, "刑事判决书", "随便写的号", "火星人民法院", "")]
+    reviewed, _ = apply_review(_volume(), rows, "张三", datetime.now(UTC))
+    row = reviewed.entries[1]
+    assert (row.author, row.doc_no) == ("火星人民法院", "随便写的号")
+    assert row.evidence.author.flags and row.evidence.doc_no.flags == ["unverified"]
+    assert volumes_to_review([reviewed], "flagged") == []  # typed by a person: decided, not asked again
+
+
+def test_a_reviewed_author_and_number_that_read_well_are_not_flagged():
+    rows = [ReviewedRow(2, "刑事判决书", "（2021）辽0103刑初821号", "沈阳市沈河区人民法院", "")]
+    reviewed, _ = apply_review(_volume(), rows, "张三", datetime.now(UTC))
+    assert reviewed.entries[1].evidence.author.flags == [] and reviewed.entries[1].evidence.doc_no.flags == []
 
 
 def test_a_rerun_applies_an_earlier_review_instead_of_asking_again():

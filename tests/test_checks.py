@@ -182,6 +182,23 @@ def test_catalogue_disagreeing_with_the_volume_fails_completeness(dossier, roots
     assert "sha256" in failed_names(report, "authenticity", "catalogue.json")
 
 
+def test_a_catalogue_holding_an_impossible_date_fails_completeness(dossier, roots):
+    catalogue = json.loads((dossier / "catalogue.json").read_text(encoding="utf-8"))
+    catalogue["volumes"][0]["entries"][0]["date"] = "2024-13-45"
+    (dossier / "catalogue.json").write_text(json.dumps(catalogue, ensure_ascii=False), encoding="utf-8")
+    report = check_dossier(dossier, roots)
+    assert not report.summary.passed and not report.summary.completeness.passed
+    bad = [c for c in report.checks if c.name == "catalogue" and not c.passed]
+    assert bad and "2024-13-45" in bad[0].detail and "calendar" in bad[0].detail
+
+
+def test_a_catalogue_with_a_partial_date_passes_its_catalogue_check(pristine_report):
+    from pipeline.archival._checks import calendar_date
+
+    assert calendar_date("2024-03") and calendar_date("2024-02-29") and not calendar_date("2023-02-29")
+    assert all(c.passed for c in pristine_report.checks if c.name == "catalogue")
+
+
 def test_ocred_page_without_text_layer_fails_usability(dossier, roots):
     manifest = manifest_of(dossier)
     photo = next(p for p in manifest.pages if p.volume == 2 and p.ocr_chars == 0)

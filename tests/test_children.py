@@ -19,7 +19,16 @@ import psutil
 import pytest
 
 from pipeline.operations import Ledger
-from tests.ops_fixtures import DOSSIER, ROOT, SAMPLE, make_batch, wait_for, write_profile, write_rooms
+from tests.ops_fixtures import (
+    DOSSIER,
+    ROOT,
+    SAMPLE,
+    make_batch,
+    store_environment,
+    wait_for,
+    write_profile,
+    write_rooms,
+)
 from tests.store_fixtures import unique_case_no
 
 
@@ -91,7 +100,7 @@ def local_env(tmp_path: Path, development_key: bool = True) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL], ids=lambda s: s.name)
-def test_dossier_watch_in_process_leaves_no_prefect_server_behind_when_stopped(tmp_path, sig):
+def test_dossier_watch_in_process_leaves_no_prefect_server_behind_when_stopped(embedded_store, tmp_path, sig):
     hot = tmp_path / "hot"
     room = hot / "room-1"
     room.mkdir(parents=True)
@@ -99,10 +108,10 @@ def test_dossier_watch_in_process_leaves_no_prefect_server_behind_when_stopped(t
     (room / "room.yaml").write_text("settle_seconds: 1\n", encoding="utf-8")
     make_batch(room / ".a.incoming", unique_case_no(), marker=True).rename(room / "a")
     proc = subprocess.Popen([*DOSSIER, "watch", str(hot), "--in-process"], cwd=ROOT,
-                            env=local_env(tmp_path, development_key=False),
+                            env={**local_env(tmp_path), **store_environment(embedded_store)},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        # once a batch has run here (it fails: no store is configured), as in the reported case
+        # once a batch has run here (a watcher takes work only from a ready machine: the store, the key)
         wait_for(lambda: any(Ledger(tmp_path / "state").entries()) and Ledger(tmp_path / "state").entries()[0].state
                  in ("done", "quarantined"), 240, "the batch to be settled")
         children = child_named(proc.pid, "uvicorn", "prefect.server")

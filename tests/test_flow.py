@@ -112,7 +112,7 @@ def test_the_manifest_names_the_ocr_engine_and_the_digests_of_its_models(sample_
 
     ocr = manifest_of(sample_run).ocr
     installed = ppocr_models()
-    assert ocr.engine == "ppocr" and ocr.version == f"rapidocr-onnxruntime {installed.version}"
+    assert ocr.engine == "ppocr" and ocr.version == f"rapidocr {installed.version}" == "rapidocr 3.10.0"
     assert {(m.file, m.sha256) for m in ocr.models} == {
         (installed.path(r).name, sha256_file(installed.path(r))) for r in ("det", "rec")}
 
@@ -135,6 +135,25 @@ def test_search_finds_every_printed_occurrence_of_a_court_name_on_its_page(sampl
             assert len(hits) == printed, (record.source, len(hits), printed)
         found += len(hits)
     assert found >= 2
+
+
+def test_the_publication_puts_every_page_of_the_dossier_in_the_search_index(sample_run):
+    from pipeline.assembly import numbered_pages
+    from pipeline.search import Filters, Scope, open_index
+
+    state, _, result = sample_run
+    manifest = manifest_of(sample_run)
+    assert result["search_entries"] > sum(v.pages for v in manifest.volumes)
+    index = open_index("tantivy", Path(state) / "search")
+    try:
+        for volume in manifest.volumes:
+            for page in numbered_pages(Path(result["folder"]) / volume.key):
+                for word in ("人民法院", "被告人"):
+                    found = index.search(word, Scope(everything=True), Filters(case_key=manifest.case_key), 100)
+                    pages = {(h.entry.volume, h.entry.page) for h in found.hits if h.entry.source == "page"}
+                    assert ((volume.number, page.number) in pages) == (word in page.text), (word, page.number)
+    finally:
+        index.close()
 
 
 def test_the_published_dossier_fetches_back_verified(sample_run, tmp_path):

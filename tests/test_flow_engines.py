@@ -52,11 +52,12 @@ def test_a_tesseract_dossier_passes_preflight_signing_and_the_four_property_chec
 
 def test_a_tesseract_dossier_names_its_engine_and_model_in_the_manifest(tesseract_run):
     from pipeline.ocr import OcrSettings
+    from pipeline.ocr._tesseract import model_files
 
     _, manifest, _, state = tesseract_run
     settings = OcrSettings(engine="tesseract")
     assert manifest.ocr.engine == "tesseract" and manifest.ocr.version.startswith("tesseract ")
-    assert [m.file for m in manifest.ocr.models] == [p.name for p in settings.model_files()]
+    assert [m.file for m in manifest.ocr.models] == [p.name for p in model_files(settings)]
     pages = [json.loads(p.read_text(encoding="utf-8")) for p in (state / "cache" / "pages").rglob("ocr.json")]
     assert pages and all(p["settings"].startswith("ocr1;tesseract") for p in pages)
 

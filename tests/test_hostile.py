@@ -13,7 +13,10 @@ from tests.ops_fixtures import store_environment
 
 SUBSET = ("fifo", "fifo-link", "link-passwd", "hard-link", "sparse-1tb", "png-bomb", "tiff-bomb-frame-2",
           "eps-as-png", "pdf-javascript", "pdf-encrypted", "name-bidi", "other-agency", "classified", "claim-link",
-          "room-yaml-passwd", "qr-content-page")
+          "room-yaml-passwd", "qr-content-page",
+          # issue 30: names, nesting, resolution tags, decoding bombs, fillers, Extension B text
+          "name-circled-digit", "manifest-deep", "dpi-65535", "dpi-nan", "jpeg-scan-bomb", "pdf-line-bomb",
+          "case-filler-3164", "agency-filler", "title-ext-b", "remark-bidi")
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,9 @@ tricky pages a real scanner makes decoded right (the real capture code and page 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+import signal
 import threading
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from pipeline.errors import BadInputError
 from pipeline.models import InputPolicy
 from pipeline.pages import PageCache, PageEnvironment, process_pages
 from pipeline.standard import load_profile
-from samples import hostile
+from samples import hostile, hostile_pages
 from samples.synthetic import synthetic_page
 
 CASE = "（2024）豫0727刑初7101号"
@@ -139,23 +141,90 @@ def test_a_pdf_carrying_active_content_is_refused(tmp_path, make):
 
 
 # --------------------------------------------------------------------------------------------------------------------
+# decoding bombs inside the limits: every decoder runs in a child with a CPU budget
+
+TIGHT = InputPolicy(max_decode_cpu_seconds=2)
+
+
+def with_page(name: str, data: bytes):
+    def build(folder: Path, case_no: str) -> None:
+        hostile.good(folder, case_no)
+        (folder / name).write_bytes(data)
+    return build
+
+
+def test_a_pdf_page_of_16384_page_long_lines_is_refused_by_name_when_its_cpu_budget_is_spent(tmp_path):
+    folder = batch(tmp_path, with_page("002.pdf", hostile_pages.pdf_line_bomb()))
+    refs = list_pages(folder, limits=TIGHT)  # its structure is sound: only rendering it costs minutes
+    with pytest.raises(BadInputError, match=r"002\.pdf：解码超过 2 CPU 秒.*decoding took more than 2 CPU-seconds"):
+        read_page(folder, refs[1], TIGHT)
+    assert read_page(folder, refs[0], TIGHT).image.size == (2480, 3508)  # the next page is read by a fresh child
+
+
+def test_a_pdf_whose_forms_draw_a_billion_lines_is_refused_while_the_batch_is_listed(tmp_path):
+    folder = batch(tmp_path, with_page("002.pdf", hostile_pages.pdf_forms_bomb()))
+    with pytest.raises(BadInputError, match=r"002\.pdf：解码超过 2 CPU 秒"):
+        list_pages(folder, limits=TIGHT)
+
+
+def test_a_progressive_jpeg_repeating_one_scan_20000_times_is_refused_before_it_is_decoded(tmp_path):
+    folder = batch(tmp_path, with_page("002.jpg", hostile_pages.jpeg_scan_bomb()))
+    with pytest.raises(BadInputError, match=r"002\.jpg: JPEG 含超过 100 个扫描段.*more than 100 scans"):
+        list_pages(folder, limits=TIGHT)
+
+
+def test_a_progressive_jpeg_of_ordinary_scans_is_read(tmp_path):
+    page = Image.open(hostile.SAMPLE / "009.jpg")
+    folder = batch(tmp_path, with_page("002.jpg", hostile.image_bytes(page, "JPEG", progressive=True)))
+    raw = read_page(folder, list_pages(folder, limits=TIGHT)[1], TIGHT)
+    assert raw.image.size == page.size and raw.dpi is None
+
+
+def test_a_jpeg_is_decoded_once_when_its_page_is_read_not_while_the_batch_is_listed(tmp_path):
+    folder = batch(tmp_path, with_page("002.jpg", hostile_pages.jpeg_bad_component()))
+    refs = list_pages(folder)  # markers walked, pixels not decoded
+    with pytest.raises(BadInputError, match=r"002\.jpg: cannot be decoded"):
+        read_page(folder, refs[1])
+
+
+def test_a_decoding_child_killed_from_outside_is_replaced_and_the_page_read(tmp_path):
+    from pipeline.capture._child import _POOL
+
+    folder = batch(tmp_path)
+    ref = list_pages(folder)[0]
+    for child in list(_POOL.idle):
+        os.kill(child.proc.pid, signal.SIGKILL)
+    assert read_page(folder, ref).image.size == (2480, 3508)
+
+
+# --------------------------------------------------------------------------------------------------------------------
 # pages decoded right
 
 
-def test_a_page_is_hashed_from_the_very_bytes_that_were_decoded(tmp_path, monkeypatch):
+def test_a_page_is_hashed_from_the_very_bytes_that_were_decoded(tmp_path):
     folder = batch(tmp_path)
-    original = (folder / hostile.GOOD_PAGE).read_bytes()
     ref = list_pages(folder)[0]
-    real_load = Image.Image.load
+    versions = {hashlib.sha256(data).hexdigest(): data for data in (
+        (hostile.SAMPLE / hostile.GOOD_PAGE).read_bytes(), hostile.image_bytes(
+            Image.open(hostile.SAMPLE / hostile.GOOD_PAGE).transpose(Image.Transpose.ROTATE_180), "JPEG"))}
+    stop = threading.Event()
 
-    def load_then_swap(self):  # the file is rewritten the moment its pixels are decoded
-        result = real_load(self)
-        (folder / hostile.GOOD_PAGE).write_bytes((hostile.SAMPLE / "009.jpg").read_bytes())
-        return result
+    def swap() -> None:  # the file is replaced again and again while its page is read
+        while not stop.is_set():
+            for data in versions.values():
+                (tmp_path / "next.jpg").write_bytes(data)
+                os.replace(tmp_path / "next.jpg", folder / hostile.GOOD_PAGE)
 
-    monkeypatch.setattr(Image.Image, "load", load_then_swap)
-    page = read_page(folder, ref)
-    assert page.sha256 == hashlib.sha256(original).hexdigest()
+    swapper = threading.Thread(target=swap, daemon=True)
+    swapper.start()
+    try:
+        pages = [read_page(folder, ref) for _ in range(6)]
+    finally:
+        stop.set()
+        swapper.join()
+    for page in pages:
+        decoded = Image.open(io.BytesIO(versions[page.sha256]))
+        assert np.array_equal(np.asarray(page.image), np.asarray(decoded))
 
 
 def test_a_pdf_page_whose_image_is_devicen_is_decoded_as_the_page_and_kept(tmp_path):
@@ -164,6 +233,15 @@ def test_a_pdf_page_whose_image_is_devicen_is_decoded_as_the_page_and_kept(tmp_p
     assert np.asarray(raw.image.convert("L")).mean() > 180  # paper, not the dark field of its raw ink values
     [page] = processed(folder, tmp_path)
     assert not page.record.blank and page.image_path is not None
+
+
+@pytest.mark.parametrize("tag", sorted(hostile_pages.RESOLUTION_TAGS))
+def test_a_text_page_whose_resolution_tag_no_scanner_writes_is_kept_at_its_real_size(tmp_path, tag):
+    folder = batch(tmp_path, lambda f, _: (f / "001.tif").write_bytes(hostile_pages.tiff_resolution(tag)))
+    [page] = processed(folder, tmp_path)
+    assert not page.record.blank and page.image_path is not None
+    assert page.record.dpi == 300 and page.record.dpi_inferred
+    assert (page.width, page.height) > (2400, 3400)
 
 
 def test_a_dark_field_page_is_never_called_blank(tmp_path):

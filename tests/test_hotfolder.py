@@ -448,7 +448,7 @@ def test_a_refused_submission_keeps_the_claim_and_does_not_stop_the_watcher(hot,
 
     server.submit = flaky
     intake = new_intake(tmp_path, server)
-    intake.error_retry_seconds = 0.0
+    intake.runs.error_retry_seconds = 0.0
     make_batch(hot / "room-1" / "b1", CASE, marker=True)
     intake.tick(full_scan=True)
     assert (hot / ".processing" / "room-1" / "b1").is_dir() and not server.runs
@@ -550,12 +550,68 @@ def test_a_death_reported_twice_counts_as_one_retry(hot, tmp_path):
     assert [delay for _, delay in server.retries] == [30.0, 30.0]  # rescheduled with the same delay, not counted
 
 
+class FaultRecordingServer(ServerLike):
+    """Runs that fail as a flow run does: recording their error's class in the ledger before they end."""
+
+    def __init__(self, state: Path, error: BaseException):
+        super().__init__(ok=False, message=f"Failed: {type(error).__name__}: {error}", retryable=True)
+        self.state, self.error = state, error
+
+    def finish_all(self) -> None:
+        from pipeline.operations import record_run_fault
+
+        for entry in Ledger(self.state).entries():
+            if entry.run_id and entry.run_id not in self.finished:
+                record_run_fault(self.state, entry.fingerprint, entry.run_id, self.error)
+        super().finish_all()
+
+
 def test_a_run_failed_by_its_batch_is_quarantined_without_a_retry(hot, tmp_path):
-    server = ServerLike(ok=False, message="Failed: BadInputError: 009.jpg: page 1 cannot be decoded")
+    server = FaultRecordingServer(tmp_path / "state", BadInputError("009.jpg: page 1 cannot be decoded", "009.jpg"))
     intake = new_intake(tmp_path, server)
     make_batch(hot / "room-1" / "b1", CASE, marker=True)
     drive(intake, server)
     assert not server.retries and (hot / "quarantine" / "room-1" / "b1").is_dir()
+    [entry] = Ledger(tmp_path / "state").entries()
+    assert entry.reason_kind == "bad-input" and "009.jpg" in entry.advice
+
+
+@pytest.mark.parametrize("error", [RecursionError("maximum recursion depth exceeded"),
+                                   ValueError("invalid literal for int() with base 10: '①'")])
+def test_a_run_that_crashed_on_an_unexpected_error_of_its_batch_is_quarantined_at_once(hot, tmp_path, error):
+    server = FaultRecordingServer(tmp_path / "state", error)
+    intake = new_intake(tmp_path, server)
+    make_batch(hot / "room-1" / "b1", CASE, marker=True)
+    drive(intake, server)
+    assert not server.retries
+    [entry] = Ledger(tmp_path / "state").entries()
+    assert entry.state == "quarantined" and entry.reason_kind == "unexpected" and "dossier requeue" in entry.advice
+
+
+def test_a_run_the_machine_failed_is_held_while_the_machine_is_down_and_goes_on_when_it_is_back(hot, tmp_path):
+    from pipeline.errors import StoreError
+    from pipeline.operations import MachineProblem
+
+    server = FaultRecordingServer(tmp_path / "state", StoreError("the object store at 127.0.0.1:1 did not answer"))
+    intake = new_intake(tmp_path, server)
+    down = [False]
+    intake.check_machine = lambda: MachineProblem("store", "the store is down") if down[0] else None
+    intake.machine_seconds = 0.0
+    make_batch(hot / "room-1" / "b1", CASE, marker=True)
+    intake.tick(full_scan=True)
+    down[0] = True
+    server.finish_all()
+    intake.tick(full_scan=True)
+    [entry] = Ledger(tmp_path / "state").entries()
+    assert entry.state == "held" and entry.held == "store" and not server.retries
+    make_batch(hot / "room-1" / "b2", "（2024）豫0727刑初7002号", marker=True)
+    intake.tick(full_scan=True)
+    assert (hot / "room-1" / "b2").is_dir()  # not claimed while the machine is down: it waits in its room
+    down[0] = False
+    server.ok = True
+    drive(intake, server)
+    assert (hot / "done" / "room-1" / "b1").is_dir() and (hot / "done" / "room-1" / "b2").is_dir()
+    assert all(e.attempts == 0 for e in Ledger(tmp_path / "state").entries())  # a hold is not a try
 
 
 def test_a_full_state_disk_while_runs_end_stops_nothing_and_loses_no_batch(hot, tmp_path, state_disk):
@@ -573,3 +629,26 @@ def test_a_full_state_disk_while_runs_end_stops_nothing_and_loses_no_batch(hot, 
     server.ok = True
     drive(intake, server)
     assert sorted(p.name for p in (hot / "done" / "room-1").iterdir()) == ["b1", "b2"]
+
+
+def test_an_unexpected_error_about_one_claimed_batch_quarantines_it_and_the_others_go_on(hot, tmp_path, monkeypatch):
+    import pipeline.operations._intake as intake_module
+
+    real = intake_module.fingerprint
+
+    def crashing(room, batch, folder, *args, **kwargs):  # a crash no check foresaw, as ①1.jpg once made in sorting
+        if batch == "b1":
+            raise RecursionError("maximum recursion depth exceeded while decoding a JSON object")
+        return real(room, batch, folder, *args, **kwargs)
+
+    monkeypatch.setattr(intake_module, "fingerprint", crashing)
+    server = ServerLike()
+    intake = new_intake(tmp_path, server)
+    make_batch(hot / "room-1" / "b1", CASE, marker=True)
+    make_batch(hot / "room-1" / "b2", "（2024）豫0727刑初7002号", marker=True)
+    drive(intake, server)
+    reason = (hot / "quarantine" / "room-1" / "b1" / "reason.txt").read_text(encoding="utf-8")
+    assert "RecursionError" in reason and "dossier requeue room-1/b1" in reason
+    assert (hot / "done" / "room-1" / "b2").is_dir() and not (hot / ".processing" / "room-1" / "b1").exists()
+    intake.recover()  # a restart does not meet it again
+    intake.tick(full_scan=True)

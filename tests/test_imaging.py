@@ -26,17 +26,17 @@ from pipeline.imaging import (
     to_array,
 )
 from pipeline.imaging import prepare_page as prepare_page_with
-from pipeline.ocr import BlockReader
+from pipeline.ocr import OcrSettings, engine_for, ocr_image, profile_engine
 from pipeline.standard import load_profile
+from pipeline.structure import levenshtein
 from samples.synthetic import mm_to_px, roundtrip, synthetic_page
 
 PROFILE = load_profile()
 
 
 def prepare_page(image, dpi, profile, label, use_ocr=True):
-    """prepare_page with the OCR engine's block reader, as the page stage calls it."""
-    reader = BlockReader(profile.ocr.languages, min(30.0, profile.ocr.timeout_seconds))
-    return prepare_page_with(image, dpi, profile, label, use_ocr=use_ocr, reader=reader)
+    """prepare_page with the profile's OCR engine reading for the orientation check, as the page stage calls it."""
+    return prepare_page_with(image, dpi, profile, label, use_ocr=use_ocr, reader=profile_engine(profile.ocr).read_glyphs)
 
 
 @lru_cache(maxsize=32)
@@ -122,10 +122,11 @@ def test_ocr_check_tells_upright_lines_from_lines_turned_over():
     p = page("judgment", 10, 200)
     grey = grey_of(p.image)
     ink = ink_mask(grey, paper_tone(grey))
-    side, up, down = ocr_up_or_down(grey, ink, 200, BlockReader("chi_sim"), "p0005.tif[0]")
-    assert side == 0 and up > down + 20
-    side, up, down = ocr_up_or_down(grey[::-1, ::-1], ink[::-1, ::-1], 200, BlockReader("chi_sim"), "p0005.tif[0]")
-    assert side == 180 and down > up + 20
+    reader = engine_for(OcrSettings(engine="tesseract")).read_glyphs
+    side, up, down = ocr_up_or_down(grey, ink, 200, reader, "p0005.tif[0]")
+    assert side == 0 and up > 2 * down
+    side, up, down = ocr_up_or_down(grey[::-1, ::-1], ink[::-1, ::-1], 200, reader, "p0005.tif[0]")
+    assert side == 180 and down > 2 * up
 
 
 # --- borders --------------------------------------------------------------------------------------------------------
@@ -180,6 +181,28 @@ def test_sparse_page_is_not_blank(kind):
     p = page(kind, 14, 200, bleed=0.08, specks=40)
     r = prepare_page(p.image, 200, PROFILE, "p0009.tif[0]")
     assert not r.blank and r.ocr is not None
+
+
+def test_a_sparse_page_declared_at_a_resolution_that_shrinks_its_marks_away_is_not_blank():
+    p = page("page-number", 14, 300, specks=40)
+    r = prepare_page(p.image, 1200, PROFILE, "p0009.tif[0]", use_ocr=False)  # within the profile's range
+    assert not r.blank and r.ocr is not None
+    assert any(f.startswith("not-blank: marks at the scanned size") for f in r.flags)
+
+
+def test_a_blank_back_scanned_at_600_dpi_is_still_blank():
+    p = page("blank", 13, 600, bleed=0.1, specks=80, border=True)
+    r = prepare_page(p.image, 600, PROFILE, "p0008.tif[0]", use_ocr=False)
+    assert r.blank and r.ocr is None
+
+
+@pytest.mark.parametrize("declared", [1201, 65535, 4294967295, float("nan"), float("inf"), 0, -300])
+def test_a_declared_resolution_outside_the_profiles_range_is_taken_as_absent(declared):
+    p = page("record", 24, 300)
+    r = prepare_page(p.image, declared, PROFILE, "p0030.tif", use_ocr=False)
+    assert r.dpi == 300 and r.dpi_inferred and not r.blank
+    assert r.archive.size[0] > 2000
+    assert any(f.startswith("dpi-declared-ignored") for f in r.flags)
 
 
 def test_isolated_specks_are_not_marks():
@@ -368,3 +391,49 @@ def test_stroke_evidence_holds_for_a_face_it_was_not_tuned_on():
     up, lines = stroke_score(ink, 150)
     down, _ = stroke_score(ink[::-1, ::-1], 150)
     assert lines >= 8 and up >= 0.06 and down <= -0.06
+
+
+# --- sparse last pages: a signature block, a date and a seal ----------------------------------------------------
+
+
+@pytest.mark.parametrize("seed, skew, rotation_cw", [(1, -1.83, 0), (5, 0.61, 180), (7, -0.88, 270), (0, 1.72, 90)])
+def test_a_sign_off_page_scanned_in_grey_is_turned_upright_and_straight_within_three_tenths(seed, skew, rotation_cw):
+    p = synthetic_page("sign-off", seed, dpi=300, skew=skew, rotation_cw=rotation_cw)
+    r = prepare_page(p.image.convert("L"), 300, PROFILE, f"sign-off-{seed}.tif[0]")
+    assert "skew-unknown" not in r.flags and "orientation-unsure" not in r.flags
+    assert r.rotation == p.truth.rotation and abs(r.skew - p.truth.skew) <= 0.3
+
+
+@pytest.mark.parametrize("seed, skew, rotation_cw", [(9, -0.18, 180), (13, -1.2, 90)])
+def test_a_sign_off_page_in_colour_is_turned_upright_by_the_side_with_more_characters_read_confidently(
+        seed, skew, rotation_cw):
+    p = synthetic_page("sign-off", seed, dpi=300, skew=skew, rotation_cw=rotation_cw)
+    r = prepare_page(p.image, 300, PROFILE, f"sign-off-{seed}.jpg")
+    assert "orientation-unsure" not in r.flags
+    assert r.rotation == p.truth.rotation and abs(r.skew - p.truth.skew) <= 0.3
+
+
+@pytest.mark.parametrize("seed", [4, 6])
+def test_the_print_under_a_seal_scanned_in_grey_is_read_from_the_ocr_copy(seed):
+    p = synthetic_page("sign-off", seed, dpi=300)
+    r = prepare_page(p.image.convert("L"), 300, PROFILE, f"sign-off-{seed}.tif[0]", use_ocr=False)
+    lines = ocr_image(r.ocr, 300, OcrSettings(engine="ppocr"), "sign-off").text.split("\n")
+    truth = [ln.replace("　", "") for ln in p.truth.lines]
+    assert len(lines) == 3 and lines[1] == truth[1]  # the date, under the seal
+    assert levenshtein("".join(lines), "".join(truth)) <= 2  # where the ring crosses a stroke, a character may go
+
+
+def test_the_side_with_more_characters_read_confidently_wins_over_a_few_read_with_a_higher_mean():
+    p = page("judgment", 10, 200)
+    grey = grey_of(p.image)
+    ink = ink_mask(grey, paper_tone(grey))
+    calls = []
+
+    def reading(sample, dpi, label):
+        """What an engine gave for a sign-off page: twelve characters upright at 88, two turned over at 97."""
+        calls.append(sample.shape)
+        turned_over = sample.shape[0] * 5 // 6  # the sample is the lines, a gap as tall, the lines turned over
+        return [("审", 88.0, 10, 20)] * 12 + [("口", 97.0, turned_over, 20)] * 2
+
+    side, up, down = ocr_up_or_down(grey, ink, 200, reading, "p0005.tif[0]")
+    assert calls and side == 0 and (up, down) == (12, 2)

@@ -27,6 +27,18 @@ def test_pages_are_listed_in_natural_scan_order(tmp_path):
     assert [r.file for r in list_pages(tmp_path)] == ["p1.jpg", "p2.jpg", "p10.jpg"]
 
 
+def test_page_names_with_circled_or_superscript_numbers_are_listed_in_number_order(tmp_path):
+    for name in ["⑩.jpg", "②.jpg", "①1.jpg", "²1.jpg", "p¹⁰.jpg", "p².jpg"]:
+        jpeg(tmp_path / name)
+    assert [r.file for r in list_pages(tmp_path)] == ["②.jpg", "⑩.jpg", "①1.jpg", "²1.jpg", "p².jpg", "p¹⁰.jpg"]
+
+
+def test_names_that_differ_only_in_leading_zeros_or_case_keep_one_order(tmp_path):
+    for name in ["1.jpg", "01.jpg", "B.jpg", "b.jpg"]:
+        jpeg(tmp_path / name)
+    assert [r.file for r in list_pages(tmp_path)] == ["01.jpg", "1.jpg", "B.jpg", "b.jpg"]
+
+
 def test_a_multi_page_tiff_yields_one_ref_per_page(tmp_path):
     frames = [Image.new("1", (200, 280), 1) for _ in range(3)]
     frames[0].save(tmp_path / "s.tif", compression="group4", save_all=True, append_images=frames[1:])
@@ -92,6 +104,14 @@ def test_an_invalid_batch_manifest_is_refused_by_name(tmp_path):
     (tmp_path / "batch.json").write_text(json.dumps({"case_no": "x", "colour": "red"}), encoding="utf-8")
     with pytest.raises(BadInputError, match="batch.json"):
         read_batch_manifest(tmp_path)
+
+
+@pytest.mark.parametrize("depth", [40, 100_000])
+def test_a_batch_manifest_nested_too_deep_is_refused_by_name(tmp_path, depth):
+    (tmp_path / "batch.json").write_text('{"case_no": ' + "[" * depth + "]" * depth + "}", encoding="utf-8")
+    with pytest.raises(BadInputError, match="batch.json.*nested deeper than 32 levels") as err:
+        read_batch_manifest(tmp_path)
+    assert err.value.file == "batch.json"
 
 
 def test_an_image_only_pdf_page_yields_its_embedded_image(tmp_path):

@@ -11,7 +11,18 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from pipeline.errors import PageError
-from pipeline.ocr import OcrFile, OcrLine, OcrResult, OcrSettings, OcrWord, join_words, ocr_image, ocr_images
+from pipeline.ocr import (
+    ENGINE_CLASSES,
+    OcrFile,
+    OcrLine,
+    OcrResult,
+    OcrSettings,
+    OcrWord,
+    engine_for,
+    join_words,
+    ocr_image,
+    ocr_images,
+)
 from pipeline.standard import load_profile
 from pipeline.structure import levenshtein
 from samples.synthetic import synthetic_page
@@ -119,17 +130,41 @@ def test_result_round_trips_through_its_dict_form(judgment_ocr):
 
 
 def test_result_records_the_settings_key_it_was_made_with(judgment_ocr, engine_settings):
-    assert judgment_ocr.settings == engine_settings.key
+    assert judgment_ocr.settings == engine_for(engine_settings).key
+
+
+def test_each_engine_name_has_one_class_implementing_the_whole_protocol():
+    from pipeline.ocr import OcrEngine
+
+    members = [n for n in dir(OcrEngine) if not n.startswith("_")] + ["name", "batches", "reads_bits"]
+    for name, cls in ENGINE_CLASSES.items():
+        engine = engine_for(OcrSettings(engine=name))
+        assert isinstance(engine, cls) and engine.name == name
+        assert all(hasattr(engine, m) for m in members), name
+    assert engine_for(OcrSettings(engine="ppocr")) is engine_for(OcrSettings(engine="ppocr"))
+
+
+def test_no_code_outside_the_engine_choice_asks_which_engine_it_has():
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parent.parent
+    asking = re.compile(r"""engine\s*[!=]=\s*["'](ppocr|tesseract)["']|["'](ppocr|tesseract)["']\s*[!=]=\s*\S*engine""")
+    found = [f"{p.relative_to(root)}:{n}" for folder in ("pipeline", "flows") for p in (root / folder).rglob("*.py")
+             for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if asking.search(line)]
+    assert found == []
 
 
 def test_tesseract_settings_key_changes_with_languages_and_psm(settings):
-    keys = {settings.key, OcrSettings("chi_sim+eng", settings.psm).key, OcrSettings(settings.languages, 6).key}
+    keys = {engine_for(s).key for s in (settings, OcrSettings("chi_sim+eng", settings.psm),
+                                        OcrSettings(settings.languages, 6))}
     assert len(keys) == 3
 
 
 def test_tesseract_settings_key_changes_when_a_model_file_changes(tmp_path, settings):
-    shutil.copy(settings.model_dir / "chi_sim.traineddata", tmp_path / "chi_sim.traineddata")
-    local = OcrSettings("chi_sim", 3, tessdata=str(tmp_path))
+    from pipeline.ocr._tesseract import model_files
+
+    shutil.copy(model_files(settings)[0], tmp_path / "chi_sim.traineddata")
+    local = engine_for(OcrSettings("chi_sim", 3, tessdata=str(tmp_path)))
     before = local.key
     with open(tmp_path / "chi_sim.traineddata", "ab") as f:
         f.write(b"\0")

@@ -20,6 +20,7 @@ from pipeline.ocr import (
     OcrWord,
     cached_ocr,
     cached_ocr_images,
+    engine_for,
     image_digest,
 )
 from samples.synthetic import synthetic_page
@@ -144,7 +145,7 @@ def test_concurrent_callers_compute_an_entry_once(tmp_path):
 
 def test_rerun_reads_the_cache_and_runs_no_tesseract(tmp_path):
     page = synthetic_page("record", seed=77, paper=(210.0, 100.0))
-    settings, cache = OcrSettings(), OcrCache(tmp_path)
+    settings, cache = engine_for(OcrSettings()), OcrCache(tmp_path)
     first = cached_ocr(page.image, page.dpi, settings, "record-1", cache)
     before = children_cpu()
     again = cached_ocr(page.image, page.dpi, settings, "record-1", OcrCache(tmp_path))
@@ -155,15 +156,15 @@ def test_rerun_reads_the_cache_and_runs_no_tesseract(tmp_path):
 def test_same_pixels_at_another_resolution_are_not_served_from_the_cache(tmp_path):
     img = Image.new("L", (600, 300), 255)
     cache = OcrCache(tmp_path)
-    a = cached_ocr(img, 300, OcrSettings(), "a", cache)
-    b = cached_ocr(img, 200, OcrSettings(), "b", cache)
+    a = cached_ocr(img, 300, engine_for(OcrSettings()), "a", cache)
+    b = cached_ocr(img, 200, engine_for(OcrSettings()), "b", cache)
     assert (a.dpi, b.dpi) == (300.0, 200.0)
 
 
 def test_list_mode_through_the_cache_reuses_hits_and_stores_the_misses(tmp_path):
     pages = [synthetic_page(k, seed=s, paper=(210.0, 100.0)) for k, s in (("indictment", 21), ("record", 22))]
     a, b = ((p.image, p.dpi, f"p{i}") for i, p in enumerate(pages))
-    cache, settings = OcrCache(tmp_path), OcrSettings()
+    cache, settings = OcrCache(tmp_path), engine_for(OcrSettings())
     first = cached_ocr(a[0], a[1], settings, a[2], cache)
     results = cached_ocr_images([a, b, b], settings, cache)
     assert results[0] == first and results[1] == results[2] and results[1].words

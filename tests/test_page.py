@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from pipeline.capture import list_pages
-from pipeline.ocr import OcrCache, OcrFile, OcrSettings, image_digest
+from pipeline.ocr import OcrCache, OcrFile, image_digest, profile_engine
 from pipeline.pages import PageCache, PageEnvironment, chunked, encode_archive, process_pages
 from pipeline.standard import load_profile
 from pipeline.structure import has_title
@@ -108,22 +108,21 @@ def test_with_tesseract_a_bitonal_page_is_ocred_from_its_archive_file(small_batc
     artifact, _ = process_pages([(0, list_pages(small_batch)[0])], env)[0]
     assert artifact.record.colour == "bitonal" and artifact.image_path.suffix == ".tif"
     digest = image_digest(OcrFile(artifact.image_path, artifact.width, artifact.height))
-    key = f"{OcrSettings.from_policy(env.profile.ocr).key};dpi={artifact.dpi:g}"
+    key = f"{profile_engine(env.profile.ocr).key};dpi={artifact.dpi:g}"
     assert OcrCache(tmp_path / "ocr").get(digest, key).words
 
 
 def test_with_ppocr_a_bitonal_page_is_ocred_from_the_grey_its_bits_were_cut_from(small_batch, tmp_path):
     from pipeline.capture import read_page
     from pipeline.imaging import prepare_page
-    from pipeline.ocr import text_reader
 
     env = environment(small_batch, tmp_path)
     ref = list_pages(small_batch)[0]
     artifact, _ = process_pages([(0, ref)], env)[0]
     assert env.profile.ocr.engine == "ppocr" and artifact.record.colour == "bitonal"
     raw = read_page(small_batch, ref)
-    grey = prepare_page(raw.image, raw.dpi or 200, env.profile, ref.label, reader=text_reader(env.profile.ocr)).ocr
-    key = f"{OcrSettings.from_policy(env.profile.ocr).key};dpi={artifact.dpi:g}"
+    grey = prepare_page(raw.image, raw.dpi or 200, env.profile, ref.label, reader=profile_engine(env.profile.ocr).read_glyphs).ocr
+    key = f"{profile_engine(env.profile.ocr).key};dpi={artifact.dpi:g}"
     assert OcrCache(tmp_path / "ocr").get(image_digest(grey), key).words
     file_digest = image_digest(OcrFile(artifact.image_path, artifact.width, artifact.height))
     assert OcrCache(tmp_path / "ocr").get(file_digest, key) is None

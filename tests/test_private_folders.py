@@ -87,10 +87,12 @@ def test_the_command_line_refuses_a_foreign_state_folder_with_one_error_line(tmp
     home = tmp_path / "state"
     home.mkdir(mode=0o755)
     os.chown(home, NOBODY, NOBODY)
-    done = subprocess.run([sys.executable, "-m", "flows.cli", "status", "--state", str(home)], capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "flows.cli", "status", "--home", str(home)], capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 8
-    assert done.stderr.strip().startswith("error: state folder") and "Traceback" not in done.stderr
+    said = done.stderr.strip()
+    assert said.startswith("错误：") and "SettingsError: state folder" in said and "Traceback" not in said
+    assert len(said.splitlines()) == 1
 
 
 def test_the_page_slot_folder_is_made_owner_only_whatever_the_umask(tmp_path, open_umask):

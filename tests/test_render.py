@@ -366,3 +366,28 @@ def test_preloading_the_volume_stage_loads_its_fonts_and_signing_libraries():
             "assert numeral_font.cache_info().currsize == 1 and cjk_font.cache_info().currsize == 1\n"
             "assert {'pyhanko.sign.signers', 'pyhanko.sign.validation', 'pipeline.archival._checks'} <= set(sys.modules)\n")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_a_title_with_a_cjk_extension_b_character_and_a_remark_with_bidi_marks_pass_preflight(tmp_path):
+    from datetime import datetime
+
+    from pipeline.archival import ArchivalMetadata, finish_pdfa
+    from pipeline.archival._validators import preflight_pdfa1b
+
+    image = placeholders(tmp_path)[0]
+    docs = [Document(0, "𠮷田某某询问笔录", (0,), author="封丘县公安局", date="2024-03-02", remark="见\u200f附件\u202e一"),
+            Document(1, "起诉书", (1,), author="封丘县人民检察院", date="2024-03-05")]
+    (plan,) = plan_volumes(docs, 200)
+    (cat,) = build_catalogue(CASE, [plan], docs).volumes
+    pages = {i: page_artifact(i, image, dpi=12) for i in range(2)}
+    built = build_volume(plan, pages, context_for(plan, cat, case_title="𠮷某盗窃案"), tmp_path / "v.pdf")
+    meta = ArchivalMetadata(title=f"{CASE} 第1卷", author="河南省封丘县人民法院", subject="", case_no=CASE, volume=1,
+                            volumes=1, standard_id="DA/T 31-2017", standard_version="1", pipeline_version="test",
+                            page_hash_root="0" * 64, created=datetime(2024, 6, 20, tzinfo=UTC))
+    finish_pdfa(built.path, tmp_path / "v.pdfa.pdf", "1b", meta)
+    result = preflight_pdfa1b(tmp_path / "v.pdfa.pdf")
+    assert result.valid, result.errors[:5]
+    with pymupdf.open(tmp_path / "v.pdfa.pdf") as doc:
+        assert "𠮷某盗窃案" in doc[0].get_text()
+        toc = doc[1].get_text().replace("\n", "")
+        assert "𠮷田某某询问笔录" in toc and "见附件一" in toc and "\u202e" not in toc

@@ -130,9 +130,22 @@ def test_the_report_command_prints_each_stage(cli):
     assert "filing → release" in result.output and "90th percentile" in result.output
 
 
+def test_user_add_refuses_an_agency_known_nowhere_unless_it_is_said_to_be_new(cli, tmp_path):
+    misspelt = cli("user", "add", "zhao", "--agency", "新封县人民捡察院", "--role", "clerk", "--password-stdin",
+                   stdin="a long password\n")
+    assert misspelt.exit_code == 3 and "--new-agency" in misspelt.output
+    assert "zhao" not in cli("user", "list").output
+    new = cli("user", "add", "zhao", "--agency", "新封县人民捡察院", "--role", "clerk", "--password-stdin",
+              "--new-agency", stdin="a long password\n")
+    assert new.exit_code == 0, new.output
+    again = cli("user", "add", "qian", "--agency", "新封县人民捡察院", "--role", "clerk", "--password-stdin",
+                stdin="a long password\n")
+    assert again.exit_code == 0, again.output  # now one of its users makes it known
+
+
 def test_user_add_takes_the_password_from_stdin_and_the_user_signs_in(cli, tmp_path):
     result = cli("user", "add", "wang", "--agency", REQUESTER, "--role", "reviewer", "--name", "王主任",
-                 "--department", DEPARTMENT, "--password-stdin", stdin="a long password\n")
+                 "--department", DEPARTMENT, "--password-stdin", "--new-agency", stdin="a long password\n")
     assert result.exit_code == 0, result.output
     db = Database(f"sqlite:///{tmp_path / 'cli.db'}")
     assert UserStore(db).verify("wang", "a long password").roles == ("reviewer",)

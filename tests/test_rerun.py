@@ -22,6 +22,7 @@ from tests.ops_fixtures import (
     make_batch,
     store_environment,
     subprocess_env,
+    wait_for,
     write_profile,
     write_rooms,
 )
@@ -31,7 +32,7 @@ from tests.store_fixtures import unique_case_no
 @pytest.fixture(scope="module")
 def failed_batch(embedded_store, prefect_harness, tmp_path_factory):
     """A batch taken from a hot folder whose volume 2 failed: (hot, state, case, source digests, profile path)."""
-    from flows.watch import InProcessSubmitter
+    from flows.inprocess import InProcessSubmitter
 
     env = store_environment(embedded_store)
     mp = pytest.MonkeyPatch()
@@ -48,8 +49,12 @@ def failed_batch(embedded_store, prefect_harness, tmp_path_factory):
     originals = file_digests(make_batch(room / "b1", case, marker=True))
     fail_volumes({2})
     intake = Intake(HotFolder(hot, rooms), Ledger(state), InProcessSubmitter(state), log=lambda m: None, status_seconds=0)
-    intake.tick(full_scan=True)  # claims, runs the flow here (it fails), then follows it to quarantine
-    intake.tick(full_scan=True)
+
+    def quarantined() -> bool:  # claims, runs the flow here (it fails), then follows it to quarantine
+        intake.tick(full_scan=True)
+        return (hot / "quarantine" / "room-1" / "b1").is_dir()
+
+    wait_for(quarantined, 300, "the batch whose volume 2 failed to be quarantined", interval=0.2)
     heal_volumes()
     yield hot, state, case, originals, base
     mp.undo()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from pathlib import Path
 
@@ -13,8 +14,9 @@ import pytest
 
 from pipeline.capture import read_batch_manifest
 from pipeline.errors import BadInputError
+from pipeline.models import BatchManifest
 from pipeline.operations import HotFolder, HotFolderError, Intake, Ledger, RunStatus, Submission
-from pipeline.operations._rooms import load_room_file
+from pipeline.operations._rooms import RoomPolicy, load_room_file, load_rooms_file
 from samples import hostile
 from tests.ops_fixtures import AGENCY, make_batch, write_rooms
 
@@ -80,6 +82,33 @@ def test_a_case_number_the_room_may_not_publish_is_refused_at_the_claim(hot):
     assert not recorder.runs and "京0105刑初9号" in reason(hot, "b1")
 
 
+@pytest.mark.parametrize("case_no, said", [
+    ("（2024）豫0727刑初7201号\u3164", "U+3164 HANGUL FILLER"),
+    ("（2024）豫0727刑初\u115f7201号", "U+115F HANGUL CHOSEONG FILLER"),
+    ("（२०२४）豫0727刑初7201号", "digit other than 0-9"),
+])
+def test_a_case_number_that_looks_like_another_is_refused_at_the_claim(hot, case_no, said):
+    recorder = Recorder()
+    drop(hot, "b1", hostile.batch_json_case(case_no))
+    intake(hot, recorder).tick(full_scan=True)
+    assert not recorder.runs and said in reason(hot, "b1")
+
+
+def test_case_number_patterns_read_backslash_d_as_ascii_digits_only():
+    from pipeline.operations._rooms import CASE_PATTERN_FLAGS
+
+    policy = RoomPolicy(room="room-1", agencies=[AGENCY], case_numbers=[r"\(\d{4}\)豫0727刑初\d+号"])
+    assert re.fullmatch(policy.case_numbers[0], "(२०२४)豫0727刑初7201号")  # what Python's \d alone would allow
+    assert not re.fullmatch(policy.case_numbers[0], "(२०२४)豫0727刑初7201号", CASE_PATTERN_FLAGS)
+    assert policy.owner_of(BatchManifest(case_no="（2024）豫0727刑初7201号", agency=AGENCY)) == AGENCY
+
+
+def test_a_rooms_file_binding_an_agency_with_a_filler_is_refused(tmp_path):
+    path = write_rooms(tmp_path / "rooms.yaml", agencies=(AGENCY + "\u3164",))
+    with pytest.raises(HotFolderError, match="draws nothing"):
+        load_rooms_file(path)
+
+
 def test_a_batch_of_the_rooms_own_agency_and_cases_is_taken(hot):
     recorder = Recorder()
     drop(hot, "b1")
@@ -115,6 +144,31 @@ def test_a_room_yaml_that_is_not_yaml_is_named_without_its_content(hot):
     with pytest.raises(HotFolderError, match="room.yaml: not valid YAML at line 2") as err:
         load_room_file(hot / "room-1")
     assert SECRET not in str(err.value)
+
+
+def test_a_room_yaml_nested_100000_deep_is_named_and_the_other_rooms_are_served(hot):
+    (hot / "room-1" / "room.yaml").write_text("a: " + "[" * 100_000, encoding="utf-8")
+    with pytest.raises(HotFolderError, match="room.yaml: .*nested too deeply"):
+        load_room_file(hot / "room-1")
+    recorder, lines = Recorder(), []
+    drop(hot, "b1")
+    drop(hot, "b2", room="room-2")
+    intake(hot, recorder, lines).tick(full_scan=True)
+    assert recorder.runs == [("room-2", "b2")]
+    assert any("room.yaml" in line and "nested too deeply" in line for line in lines)
+
+
+def test_a_batch_json_nested_100000_deep_is_quarantined_and_the_next_batch_taken(hot):
+    def deep(folder: Path, case_no: str) -> None:
+        hostile.good(folder, case_no)
+        (folder / "batch.json").write_text('{"case_no": ' + "[" * 100_000 + "]" * 100_000 + "}", encoding="utf-8")
+
+    recorder = Recorder()
+    drop(hot, "b1", deep)
+    drop(hot, "b2")
+    intake(hot, recorder).tick(full_scan=True)
+    assert recorder.runs == [("room-1", "b2")]
+    assert "batch.json" in reason(hot, "b1") and "nested deeper than 32 levels" in reason(hot, "b1")
 
 
 def test_a_batch_json_error_names_the_fields_not_their_values(tmp_path):

@@ -167,3 +167,8 @@ def test_a_black_band_without_the_sheets_text_does_not_make_a_separator():
         page.paste(0, tuple(round(v / 25.4 * 200) for v in (x0, y0, x1, y1)))
     found = find_separator(bitonal(page), "p6")
     assert found.kind == "none" and "text" in found.reason
+
+
+def test_a_qr_text_nested_deeper_than_any_payload_is_not_a_payload():
+    with pytest.raises(ValueError, match="nested deeper"):
+        decode_payload("[" * 100_000)

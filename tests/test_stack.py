@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import httpx
 
 from flows.stack import service_env
 from flows.tempserver import free_port
-from tests.ops_fixtures import start_server, wait_for
+from tests.ops_fixtures import ROOT, start_server, wait_for
 
 
 def test_a_case_locked_when_the_server_was_killed_is_free_again_after_its_restart(tmp_path):
@@ -43,3 +45,14 @@ def test_a_case_locked_when_the_server_was_killed_is_free_again_after_its_restar
     finally:
         os.killpg(server.pid, signal.SIGKILL)
         server.wait()
+
+
+def test_make_up_refuses_to_start_anything_without_a_rooms_file_or_a_key(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DOSSIER_", "PREFECT_"))}
+    env.update({"DOSSIER_HOME": str(tmp_path / "state"), "DOSSIER_HOTFOLDER": str(tmp_path / "hot"),
+                "PYTHONPATH": str(ROOT)})
+    done = subprocess.run([sys.executable, "-m", "flows.stack", "up"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 8, done.stdout + done.stderr
+    assert "扫描室配置文件缺失或无效" in done.stderr and "签名密钥" in done.stderr
+    assert not (tmp_path / "state" / "ops").exists() and not (tmp_path / "hot").exists()  # nothing started

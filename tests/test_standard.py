@@ -8,14 +8,21 @@ from pipeline.standard import load_profile
 
 def test_a_profile_is_loaded_by_its_builtin_name():
     profile = load_profile("dat31-2017")
-    # 1.1.0 added the 卷内目录 review, 1.2.0 the input limits, 1.3.0 PP-OCR as the engine, 1.4.0 WORM publication
-    assert profile.key == "DA/T 31-2017@1.4.0"
+    # 1.1.0 added the 卷内目录 review, 1.2.0 the input limits, 1.3.0 PP-OCR as the engine, 1.4.0 PP-OCRv6's models,
+    # 1.5.0 WORM publication
+    assert profile.key == "DA/T 31-2017@1.5.0"
     assert profile.review == "flagged"
 
 
 def test_the_default_profile_reads_pages_with_ppocr_and_its_calibrated_threshold():
     ocr = load_profile().ocr
     assert ocr.engine == "ppocr" and ocr.min_confidence is not None
+
+
+def test_the_default_profile_names_the_pp_ocr_v6_model_files_and_their_digests():
+    models = {m.file: m.sha256 for m in load_profile().ocr.models}
+    assert set(models) == {"PP-OCRv6_det_small.onnx", "PP-OCRv6_rec_small.onnx"}
+    assert all(len(digest) == 64 for digest in models.values())
 
 
 def test_a_profile_may_choose_tesseract(tmp_path):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import re
+import shutil
 import subprocess
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,7 @@ import pytest
 from pikepdf import Array, Dictionary, Name
 from PIL import Image, ImageDraw, ImageFont
 
+from pipeline.assembly import _textlayer as textlayer
 from pipeline.assembly import add_text_layer
 from pipeline.assembly._textlayer import (
     FONT_NAME,
@@ -22,6 +25,7 @@ from pipeline.assembly._textlayer import (
     _read_mapping,
     build_glyphless_font,
     glyphless_font_bytes,
+    write_font_asset,
 )
 from pipeline.ocr import OcrLine, OcrResult, OcrSettings, OcrWord, ocr_image
 
@@ -286,6 +290,20 @@ def test_font_widths_agree_with_the_font_program():
 def test_shipped_font_is_the_one_the_generator_builds():
     pytest.importorskip("fontTools")
     assert build_glyphless_font() == glyphless_font_bytes()
+
+
+def test_the_regenerated_font_is_written_to_the_file_the_text_layer_reads():
+    pytest.importorskip("fontTools")
+    shipped = Path(str(resources.files("pipeline") / "fonts" / "glyphless.ttf"))
+    wrong_folder = Path(textlayer.__file__).parent / "fonts"
+    before, wrong_existed = shipped.read_bytes(), wrong_folder.exists()
+    try:
+        written = write_font_asset()
+    finally:  # the shipped file keeps its bytes, and a folder the function should not have made goes again
+        shipped.write_bytes(before)
+        if not wrong_existed:
+            shutil.rmtree(wrong_folder, ignore_errors=True)
+    assert written == shipped
 
 
 def test_pdfa_1b_file_with_the_text_layer_passes_preflight(printed, tmp_path):

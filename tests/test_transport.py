@@ -125,7 +125,8 @@ def test_serve_refuses_a_key_that_is_not_the_certificates_with_one_error_line(em
                     "--certfile", str(certfile), "--keyfile", str(other_key), env=_serve_env(tmp_path))
     _, stderr = done.communicate(timeout=120)
     assert done.returncode == 8
-    assert stderr.strip().startswith("error: cannot serve TLS with certificate") and "Traceback" not in stderr
+    assert stderr.strip().startswith("错误：") and "cannot serve TLS with certificate" in stderr
+    assert "Traceback" not in stderr
 
 
 def test_serve_refuses_a_certificate_without_its_key(embedded_store, tmp_path):

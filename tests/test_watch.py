@@ -95,11 +95,9 @@ def runs_of(stack, batch_id: str) -> list:
 
 def drop_at_once(source: Path, room: Path, name: str) -> Path:
     """Drop a finished batch the way copy tools should: into a hidden folder, then one rename into the room."""
-    hidden = room / f".{name}.incoming"
-    shutil.copytree(source, hidden)
-    (hidden / "READY").write_bytes(b"")
-    os.rename(hidden, room / name)
-    return room / name
+    from tests.operator_fixtures import drop
+
+    return drop(source, room, name)
 
 
 @pytest.fixture(scope="module")
@@ -234,41 +232,49 @@ def test_without_a_deployment_dossier_watch_once_runs_the_batch_in_process_and_s
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert settled(state, "solo").state == "done" and (hot / "done" / "room-1" / "solo").is_dir()
     assert not runs_of(stack, "solo")  # ran here, not as a deployment run
-    status = subprocess.run([*DOSSIER, "status", "--state", str(state)], cwd=ROOT, env=env, capture_output=True,
+    status = subprocess.run([*DOSSIER, "status", "--home", str(state)], cwd=ROOT, env=env, capture_output=True,
                             text=True, timeout=120)
-    assert "room-1/solo" in status.stdout and "published" in status.stdout
+    assert "solo" in status.stdout and "已发布" in status.stdout
 
 
-@pytest.mark.parametrize("message", [
-    "Failed: Flow run encountered an exception: BadInputError: 009.jpg: page 1 cannot be decoded",
-    "Failed: Flow run encountered an exception: CaseNumberError: case number is empty",
-    "Failed: Flow run encountered an exception: ReviewNeeded: page 4 looks like a separator sheet",
-    "Failed: Flow run encountered an exception: VerificationError: volume 1 failed its checks",
-    "Failed: Flow run encountered an exception: VolumeError: case X: volume(s) 2 of 2 failed (VolumeError: volume 2 "
-    "of case X failed: PDF/A conversion refused the page); the others are kept: 'dossier rerun X' builds only what "
-    "failed",
+@pytest.mark.parametrize("error", [
+    "BadInputError('009.jpg: page 1 cannot be decoded', '009.jpg')",
+    "CaseNumberError('case number is empty')",
+    "ReviewNeeded('page 4 looks like a separator sheet')",
+    "VerificationError('volume 1 failed its checks')",
+    "VolumeError('volume 2 of 2 failed', 2, causes=(VolumeError('PDF/A conversion refused the page', 2),))",
+    "RecursionError('maximum recursion depth exceeded')",
+    "ValueError(\"invalid literal for int() with base 10: '①'\")",
+    "RefusedError('case X is published by another agency')",
 ])
-def test_a_run_failed_by_its_batch_is_not_worth_a_retry(message):
-    from flows.watch import about_the_batch
+def test_an_error_about_the_batch_is_the_batchs_fault(error):
+    from pipeline.errors import (  # noqa: F401  (named by the parameters)
+        BadInputError,
+        CaseNumberError,
+        RefusedError,
+        ReviewNeeded,
+        VerificationError,
+        VolumeError,
+        machine_fault,
+    )
 
-    assert about_the_batch(message)
+    assert machine_fault(eval(error)) is None
 
 
-@pytest.mark.parametrize("message", [
-    "Failed: Flow run encountered an exception: StoreError: the object store at 127.0.0.1:8333 did not answer",
-    "Failed: Flow run encountered an exception: OSError: [Errno 28] No space left on device",
-    "Failed: Flow run encountered an exception: ConnectError: [Errno 111] Connection refused",
-    "Failed: Flow run encountered an exception: VolumeError: volume 1 failed: [Errno 28] No space left on device",
-    "Failed: Flow run encountered an exception: VolumeError: case X: volume(s) 1 of 2 failed (StoreError: the object "
-    "store did not answer); the others are kept",
-    "Failed: Flow run encountered an exception: VolumeError: case X: volume(s) 1 of 2 failed (VolumeError: volume 1: "
-    "signing timed out after 120 s); the others are kept",
-    "Crashed: Flow run infrastructure exited with non-zero status code -9.",
+@pytest.mark.parametrize("error, part", [
+    ("StoreError('the object store at 127.0.0.1:8333 did not answer')", "store"),
+    ("OSError(28, 'No space left on device')", "disk"),
+    ("ConnectionRefusedError(111, 'Connection refused')", "network"),
+    ("VolumeError('volume 1 failed', 1, causes=(OSError(28, 'No space left on device'),))", "disk"),
+    ("VolumeError('volumes 1 of 2 failed', 1, causes=(StoreError('the object store did not answer'),))", "store"),
+    ("VolumeError('volume 1 failed', 1, causes=(TimeoutError('signing timed out after 120 s'),))", "timeout"),
+    ("SigningKeyError('PKCS#12 file /k.p12 not found')", "key"),
+    ("SettingsError('DOSSIER_WORKERS: not a number')", "settings"),
 ])
-def test_a_run_failed_by_the_machinery_around_it_is_worth_a_retry(message):
-    from flows.watch import about_the_batch
+def test_an_error_of_the_machine_names_the_part_at_fault(error, part):
+    from pipeline.errors import SettingsError, SigningKeyError, StoreError, VolumeError, machine_fault  # noqa: F401
 
-    assert not about_the_batch(message)
+    assert machine_fault(eval(error)) == part
 
 
 def test_the_automations_file_declares_valid_prefect_automations():
@@ -305,3 +311,26 @@ def test_dossier_watch_server_without_a_prefect_server_is_refused_instead_of_sta
     done = subprocess.run([*DOSSIER, "watch", str(tmp_path / "hot"), "--server", "--state", str(tmp_path / "state")],
                           cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=120)
     assert done.returncode == 8 and "PREFECT_API_URL" in done.stderr
+
+
+def test_with_make_ups_workers_a_run_paused_for_review_blocks_no_other_batch(stack, tmp_path):
+    from pipeline.dossier import find_runs
+    from tests.operator_fixtures import binding, review_profile, write_bindings
+
+    hot, state = tmp_path / "hot", tmp_path / "state"
+    for room in ("room-1", "room-2"):
+        (hot / room).mkdir(parents=True)
+        (hot / room / "room.yaml").write_text("settle_seconds: 1\n", encoding="utf-8")
+    write_bindings(state / "rooms.yaml", {"room-1": binding(review_profile(tmp_path)),
+                                          "room-2": binding(write_profile(tmp_path))})
+    watcher = WatcherProcess(hot, state, subprocess_env(store_environment_from(stack)))
+    try:
+        drop_at_once(make_batch(tmp_path / "src" / "doubtful", unique_case_no()), hot / "room-1", "doubtful")
+        wait_for(lambda: any(r.status == "review" for _, r in find_runs(state)), RUN_TIMEOUT,
+                 "the doubtful batch's run to pause for its review")
+        drop_at_once(make_batch(tmp_path / "src" / "next", unique_case_no()), hot / "room-2", "next")
+        entry = wait_for(lambda: settled(state, "next"), RUN_TIMEOUT, "the other room's batch to be settled")
+        assert entry.state == "done", (entry.reason, watcher.lines[-20:])
+        assert not settled(state, "doubtful")
+    finally:
+        watcher.stop()

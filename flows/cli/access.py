@@ -15,8 +15,19 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Column, Table
 
-from flows.cli._common import StateOption, app, console, err, layout, object_store, operator, reported, settings, stop
-from pipeline.errors import ExitCode, StoreError
+from flows.cli._common import (
+    StateOption,
+    app,
+    command_actor,
+    console,
+    err,
+    layout,
+    object_store,
+    reported,
+    settings,
+    stop,
+)
+from pipeline.errors import BadInputError, ExitCode
 
 token_app = typer.Typer(help="Bearer tokens of requesting agencies.", no_args_is_help=True)
 audit_app = typer.Typer(help="The access audit log.", no_args_is_help=True)
@@ -33,35 +44,32 @@ def open_database(state: Path | None, store=None):
 
 
 class AdminAudit:
-    """The audit of one administrative command: ``audit(action=…)`` is the change's before-commit hook (it stores
-    the entry and waits; when it cannot, the change's transaction rolls back); leaving the block after a failure
-    that followed a stored entry records an ``admin.void`` entry naming it."""
+    """The audit of one administrative command (:class:`pipeline.access.AuditFirst` on a CLI stream):
+    ``audit(action=…)`` is the change's before-commit hook (it stores the entry and waits; when it cannot, the
+    change's transaction rolls back); leaving the block after a failure that followed a stored entry records an
+    ``admin.void`` entry naming it."""
 
     def __init__(self, store, state: Path | None):
-        from pipeline.access import AuditLog, audit_key
+        from pipeline.access import AuditFirst, AuditLog, audit_key
 
-        self.log = AuditLog(store, audit_key(open_database(state, store)), kind="cli")
-        self.entries: list[dict] = []
+        self.act = AuditFirst(AuditLog(store, audit_key(open_database(state, store)), kind="cli"), _admin_void)
 
     def __call__(self, **fields) -> None:
-        self.entries.append(self.log.record_and_wait(
-            **{"actor": operator(), "agency": "-", "status": 0, "bytes": 0, "result": "ok", **fields}))
+        self.act.announce(**{"actor": command_actor(), "agency": "-", "status": 0, "bytes": 0, "result": "ok",
+                             **fields})
 
     def __enter__(self) -> AdminAudit:
+        self.act.__enter__()
         return self
 
     def __exit__(self, kind, exc, tb) -> None:
-        # an entry that was stored, or one still queued that could be stored later (AuditUnstored.entry)
-        announced = self.entries[-1] if self.entries else getattr(exc, "entry", None)
-        if exc is not None and announced is not None:
-            self.log.record(actor=announced["actor"], agency="-", status=0, bytes=0, result="void",
-                            action="admin.void", voids=announced["hash"], target=announced.get("target", ""),
-                            detail=f"not committed: {type(exc).__name__}: {str(exc)[:200]}")
-        try:
-            self.log.close(timeout=30.0 if exc is None else 2.0)
-        except StoreError:
-            if exc is None:
-                raise  # the change was made and audited; only a void could not be stored: printed to stderr
+        self.act.__exit__(kind, exc, tb)
+
+
+def _admin_void(announced: dict, failure: str) -> dict:
+    return {"actor": announced["actor"], "agency": "-", "status": 0, "bytes": 0, "result": "void",
+            "action": "admin.void", "voids": announced["hash"], "target": announced.get("target", ""),
+            "detail": f"not committed: {failure}"}
 
 
 @app.command("serve")
@@ -170,7 +178,6 @@ def token_expire(token_id: Annotated[str, typer.Argument(help="token id (or the 
 
     from pipeline.access import TokenStore
     from pipeline.common import utcnow
-    from pipeline.errors import BadInputError
 
     with reported():
         if (days is None) == (until is None):
@@ -200,7 +207,7 @@ def change_grant(case_no: str, agency: str, revoke: bool, state: Path | None) ->
         canonical, agency = normalise_case_no(case_no), normalise_agency(agency)
         with AdminAudit(store, state) as audit:
             change = grants.revoke if revoke else grants.grant
-            record = change(canonical, agency, operator(), before_commit=lambda _: audit(
+            record = change(canonical, agency, command_actor(), before_commit=lambda _: audit(
                 action="grant.revoke" if revoke else "grant.add", case_no=canonical, case_key=case_key(canonical),
                 detail=f"agency={agency}"))
     console.print(f"case {record.case_no}: granted {', '.join(record.granted(grants.clock())) or '-'}; "
@@ -239,8 +246,9 @@ def agency_kind(agency: Annotated[str, typer.Argument(help="the requesting agenc
     with reported():
         store = object_store(state)
         with AdminAudit(store, state) as audit:
-            name = AgencyKinds(open_database(state, store)).set(agency, kind, operator(), before_commit=lambda _: audit(
-                action="agency.kind", detail=f"agency={agency} kind={kind}"))
+            name = AgencyKinds(open_database(state, store)).set(
+                agency, kind, command_actor(),
+                before_commit=lambda _: audit(action="agency.kind", detail=f"agency={agency} kind={kind}"))
     console.print(f"{name}: {kind}", highlight=False)
 
 

@@ -24,6 +24,7 @@ from rich.table import Table
 
 from flows.cli._common import StateOption, app, console, err, layout, operator, reported, stop
 from pipeline.errors import BadInputError, ExitCode
+from pipeline.messages import N_, say
 
 catalogue_app = typer.Typer(help="The 卷内目录 of a case: review a run paused before its volumes are built.",
                             no_args_is_help=True)
@@ -89,8 +90,9 @@ def find_paused(case_no: str) -> PausedReview | None:
 
 def show(case_no: str, paused: PausedReview) -> None:
     """The volume's 卷内目录 as the run read it, what is in doubt marked."""
-    table = Table(title=f"卷内目录 of {case_no}, volume {paused.volume} (run {str(paused.run_id)[:8]} waits)")
-    for col in ("顺序号", "文号", "责任者", "题名", "日期", "in doubt"):
+    table = Table(title=say(N_("卷内目录 of {case_no}, volume {volume} (run {run} waits)"), case_no=case_no,
+                            volume=paused.volume, run=str(paused.run_id)[:8]))
+    for col in ("顺序号", "文号", "责任者", "题名", "日期", say(N_("in doubt"))):
         table.add_column(col, overflow="fold")
     for e in paused.entries:
         table.add_row(str(e["seq"]), *[e.get(name) or "—" for name in FIELD_ORDER], e.get("doubt", ""))
@@ -168,13 +170,16 @@ def review(
                       "date); repeatable")] = None,
     accept: Annotated[bool, typer.Option("--accept", help="resume without asking: the rows as read, with --set "
                                                           "applied, are confirmed")] = False,
-    reviewer: Annotated[Optional[str], typer.Option("--reviewer", help="who reviews (default: cli:$USER)")] = None,
+    reviewer: Annotated[Optional[str], typer.Option(
+        "--reviewer", "--by", help="the person who reviews, by name (default: the login name of a personal "
+                                   "account; refused without one)")] = None,
     wait: Annotated[float, typer.Option("--wait", min=0, help="seconds to wait for the run to pause")] = 0.0,
     next_wait: Annotated[float, typer.Option("--next-wait", min=0, help="seconds to wait for the run's next volume "
                                                                         "to pause")] = 10.0,
 ) -> None:
     """Confirm or correct the 卷内目录 of the case's run waiting for review, and resume it."""
     home = layout(state)
+    who = operator(reviewer)
     connect(home, case_no)
     interactive = not accept and sys.stdin.isatty()
     with reported(everything=True):
@@ -191,7 +196,7 @@ def review(
             stop(ExitCode.REVIEW_NEEDED, "not resumed: give --accept (with --set for corrections) or run it in a "
                                          "terminal to be asked")
         with reported(everything=True):
-            data = answer(paused, list(set_ or ()), reviewer or operator(), interactive)
+            data = answer(paused, list(set_ or ()), who, interactive)
         if interactive and not typer.confirm(f"resume the run with this 卷内目录 of volume {paused.volume}?"):
             stop(ExitCode.REVIEW_NEEDED, "not resumed: the run keeps waiting")
         with reported(everything=True):

@@ -37,9 +37,9 @@ def case_folder_name(case_no: str) -> str:
     it. Any spelling of a case gives the same name and two cases never share one (normalisation already refuses
     path separators, control characters, '..' and a leading '.'; full-width brackets never occur in a normalised
     number, so putting them back is reversible); a trailing '.' and Windows' reserved device names are escaped."""
-    from pipeline.storage import normalise_case_no
+    from pipeline.storage import normalise_case_no, printed_case_no
 
-    name = normalise_case_no(case_no).replace("(", "（").replace(")", "）")
+    name = printed_case_no(normalise_case_no(case_no))
     if name.endswith("."):
         name = name[:-1] + "．"
     if name.split(".")[0].upper() in _WINDOWS_RESERVED:

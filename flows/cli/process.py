@@ -126,6 +126,31 @@ def task_runner(workers: int | None, dask_address: str | None = None):
     return default_task_runner(workers or processing.page_workers, dask_address or processing.dask_address or None)
 
 
+def machine_ready(home: StateLayout, **what) -> None:
+    """Refuse to start (exit 8 or 5, one line) when a part of the machine the command needs is not ready: checked
+    before the temporary Prefect server starts or a page is read."""
+    from flows.preflight import require_machine
+
+    with reported():
+        require_machine(settings(), home.root, **what)
+
+
+def batch_owner(batch_dir: Path, agency: str | None) -> None:
+    """Refuse, before any work, a batch run by hand that no agency would own (no batch.json agency, no --agency),
+    or whose --agency contradicts its batch.json (exit 3)."""
+    from pipeline.capture import read_batch_manifest
+    from pipeline.errors import BadInputError
+
+    with reported():
+        manifest = read_batch_manifest(batch_dir)
+        named = manifest.agency.strip() if manifest is not None else ""
+        if agency and named and agency.strip() != named:
+            raise BadInputError(f"--agency {agency} differs from batch.json's agency {named}", "batch.json")
+        if not (agency or "").strip() and not named:
+            raise BadInputError(f"batch {batch_dir.name}: no agency would own its dossier: name it in batch.json "
+                                f"(\"agency\") or give --agency", "batch.json")
+
+
 def print_result(result: dict) -> None:
     """The run's result, one field a line."""
     keep = ("case_no", "batch_id", "folder", "volumes", "pages", "pages_processed", "pages_from_cache",
@@ -148,12 +173,16 @@ def process(
     show_progress: ProgressOption = None,
     review: ReviewOption = None,
     development_key: DevelopmentKeyOption = False,
+    agency: Annotated[Optional[str], typer.Option(
+        "--agency", help="the agency that owns the dossier, for a batch whose batch.json names none")] = None,
 ) -> None:
     """Process one batch folder into a signed PDF/A dossier and publish it.
 
     When the run pauses for a 卷内目录 review, review it from another terminal: dossier catalogue review 案号."""
     use_development_key(development_key)
     home = layout(state)
+    batch_owner(batch_dir, agency)
+    machine_ready(home, profile=profile, store=publish)
     prefect_environment(home)
 
     def prepare() -> Callable[[], dict]:
@@ -164,7 +193,7 @@ def process(
             warm_up(load_profile(profile), workers or settings().processing.page_workers)
         flow = process_batch.with_options(task_runner=task_runner(workers, dask_address))
         return lambda: flow(str(batch_dir), case_no=case, profile=profile, state=str(home.root), publish=publish,
-                            review=review.value if review else None)
+                            review=review.value if review else None, agency=agency)
 
     print_result(run_flow(prepare, show_progress))
 
@@ -199,6 +228,8 @@ def rerun(
     """Finish a failed dossier: rebuild the failed volume(s) from cached pages, reuse the rest, publish."""
     use_development_key(development_key)
     home = layout(state)
+    if not on_server:
+        machine_ready(home)
     prefect_environment(home)
     params = {"case_no": case_no, "volumes": volume or None, "batch_id": batch, "state": str(home.root)}
     if on_server:
@@ -229,6 +260,8 @@ def reprocess(
     """Rebuild a published dossier from its archived originals under a standard profile and republish it."""
     use_development_key(development_key)
     home = layout(state)
+    if not on_server:
+        machine_ready(home, profile=profile)
     prefect_environment(home)
     params = {"case_no": case_no, "profile": profile, "state": str(home.root)}
     if on_server:

@@ -9,7 +9,7 @@ with every step audited in a CLI stream before it takes effect. ``report`` and `
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -215,8 +215,6 @@ def request_report(since: Annotated[Optional[datetime], typer.Option(formats=["%
                    agency: Annotated[Optional[str], typer.Option(help="only requests from or to this agency")] = None,
                    as_json: JsonOption = False, state: StateOption = None) -> None:
     """Time from filing to release (median, 90th percentile, longest) and of each step."""
-    from datetime import UTC
-
     from pipeline.access import human, normalise_agency, timing_report
     from pipeline.access.requests import WORKING_DAYS_TARGET
 

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from flows.cli._common import app, err, reported
-from pipeline.assembly import load_sheet_list, sheet_payloads, write_sheets
 from pipeline.errors import BadInputError
 
 
@@ -25,6 +24,8 @@ def sheets(
 ) -> None:
     """Print separator sheets: a batch cover, one sheet per listed document, and --blank generic ones."""
     with reported():
+        from pipeline.assembly import load_sheet_list, sheet_payloads, write_sheets  # loaded when used: ~2 s
+
         documents, case_fields = load_sheet_list(source) if source else ([], {})
         if case_fields.get("case_no") and case_fields["case_no"] != case:
             raise BadInputError(f"--case {case} differs from the case number {case_fields['case_no']} in {source}")

@@ -13,9 +13,10 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from flows.cli._common import StateOption, app, console, object_store, reported, settings
+from flows.cli._common import StateOption, app, console, layout, object_store, reported, settings
 from flows.cli.access import AdminAudit, open_database
-from pipeline.errors import BadInputError
+from pipeline.errors import BadInputError, in_words
+from pipeline.messages import N_, say
 
 user_app = typer.Typer(help="People who sign in to the web pages (per agency, with roles).", no_args_is_help=True)
 db_app = typer.Typer(help="The access database (requests, users, tokens, grants).", no_args_is_help=True)
@@ -36,21 +37,52 @@ def _password(from_stdin: bool) -> str:
     return typer.prompt("password", hide_input=True, confirmation_prompt=True)
 
 
+def known_agencies(state, store, database) -> set[str]:
+    """The agencies somebody knows of: those of the rooms file, the owners of published dossiers, and the agencies
+    of existing users (the first user of a new agency is added with --new-agency)."""
+    import json
+
+    from flows.preflight import rooms_file_of
+    from pipeline.access import UserStore, normalise_agency
+    from pipeline.operations import load_rooms_file
+
+    found: set[str] = set()
+    rooms = rooms_file_of(settings(), layout(state))
+    if rooms.is_file():
+        found.update(a for binding in load_rooms_file(rooms).rooms.values() for a in binding.agencies)
+    for info in store.list_keys("cases/"):
+        if info.key.endswith("/dossier.json"):
+            found.add(str(json.loads(store.get_bytes(info.key, limit=64 << 20)).get("agency", "")))
+    found.update(r.agency for r in UserStore(database).list())
+    return {normalise_agency(a) for a in found if a.strip()}
+
+
 @user_app.command("add")
 def user_add(username: Annotated[str, typer.Argument(help="sign-in name")],
              agency: Annotated[str, typer.Option(help="the user's agency, e.g. 新封县人民检察院")],
              role: RoleOption = None,
              name: Annotated[str, typer.Option(help="name shown in histories, e.g. 王某")] = "",
              department: Annotated[str, typer.Option(help="department; a reviewer reviews its requests only")] = "",
-             password_stdin: PasswordStdin = False, state: StateOption = None) -> None:
+             password_stdin: PasswordStdin = False, state: StateOption = None,
+             new_agency: Annotated[bool, typer.Option(
+                 "--new-agency", help="the agency is new here: in no rooms file, owning no published dossier, "
+                                      "with no user yet (without it such an agency is refused as a likely typo)")]
+             = False) -> None:
     """Add a user of an agency with roles there."""
-    from pipeline.access import UserStore
+    from pipeline.access import UserStore, normalise_agency
 
     with reported():
-        password = _password(password_stdin)
         store = object_store(state)
+        database = open_database(state, store)
+        if not new_agency and normalise_agency(agency) not in known_agencies(state, store, database):
+            raise in_words(BadInputError(
+                f"agency {agency!r} is known nowhere here (not in the rooms file, owning no published dossier, with no "
+                f"user): check its spelling, or add its first user with --new-agency"),
+                say(N_("Agency {agency} is not known here"), agency=agency),
+                say(N_("check its spelling; if it is new, add its first user with --new-agency")))
+        password = _password(password_stdin)
         with AdminAudit(store, state) as audit:
-            record = UserStore(open_database(state, store)).create(
+            record = UserStore(database).create(
                 username, password, agency, role or (), name, department, before_commit=lambda r: audit(
                     action="user.add", target=r.username, detail=f"agency={r.agency} roles={','.join(r.roles) or '-'}"))
     console.print(f"user {record.username} of {record.agency} added with roles {', '.join(record.roles) or '-'}",
@@ -118,8 +150,6 @@ def db_upgrade(state: StateOption = None) -> None:
     from pipeline.access import Database
 
     with reported():
-        from flows.cli._common import layout
-
         db = Database(settings().access.database_url(layout(state)))
         before, after = db.upgrade(object_store(state))
     console.print(f"{db.display}: {before or 'empty'} → {after}" if before != after
@@ -132,8 +162,6 @@ def db_status(state: StateOption = None) -> None:
     from pipeline.access import Database
 
     with reported():
-        from flows.cli._common import layout
-
         db = Database(settings().access.database_url(layout(state)))
         current, head = db.revision(), db.head()
     console.print(f"{db.display}: revision {current or 'none'} (latest {head})", highlight=False)

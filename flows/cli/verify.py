@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from flows.cli._common import DevelopmentKeyOption, app, layout, stop, use_development_key
+from flows.cli._common import DevelopmentKeyOption, app, layout, object_store, stop, use_development_key
 from flows.cli.fetch import trust_roots
 from pipeline.archival import (
     PROPERTIES,
@@ -20,7 +20,7 @@ from pipeline.archival import (
     qpdf_cli_checks,
     read_xmp,
 )
-from pipeline.errors import ExitCode
+from pipeline.errors import DossierError, ExitCode
 from pipeline.models import Report
 
 PROPERTY_NAMES = {"authenticity": "真实性 authenticity", "completeness": "完整性 completeness",
@@ -76,8 +76,6 @@ def render_report(report: Report, console: Console) -> None:
 
 def fetch_for_verify(case_no: str, state: Path | None, into: Path) -> Path:
     """Download a case's dossier from the store (hashes checked on the way) into a folder to verify."""
-    from flows.cli._common import object_store
-    from pipeline.errors import DossierError
     from pipeline.storage import fetch_dossier
 
     try:

@@ -3,9 +3,11 @@ grants — the only source of access decisions — requests), the audit log and 
 
 from pipeline.access._api import create_app
 from pipeline.access._audit import AuditKey, AuditLog, audit_key
+from pipeline.access._audit_first import AuditFirst
 from pipeline.access._audit_verify import AuditReport, read_audit, verify_audit
 from pipeline.access._auth import ROLES, AuthError, Principal, TokenRecord, TokenStore, normalise_agency
-from pipeline.access._grants import CaseAccess, GrantStore, decide, may_read
+from pipeline.access._grants import CaseAccess, GrantStore, decide, granted, may_read
+from pipeline.access._search import search_scope
 from pipeline.access._throttle import Brake, BrakePolicy, Brakes, PasswordPool
 from pipeline.access._users import UserRecord, UserStore
 from pipeline.access.db import Database, DatabaseError
@@ -25,6 +27,7 @@ __all__ = [
     "ACTIONS",
     "ROLES",
     "SYSTEM",
+    "AuditFirst",
     "AuditKey",
     "AuditLog",
     "AuditReport",
@@ -50,10 +53,12 @@ __all__ = [
     "create_app",
     "decide",
     "filing_from",
+    "granted",
     "human",
     "may_read",
     "normalise_agency",
     "read_audit",
+    "search_scope",
     "timing_report",
     "verify_audit",
 ]

@@ -17,6 +17,8 @@ Endpoints (OpenAPI at ``/docs`` and ``/openapi.json``):
   refused every route of the original (403).
 - ``GET /dossiers/{case_no}/versions`` — every published manifest version; any dossier endpoint takes
   ``?version=<id>`` to read an older one.
+- ``GET /search?q=…`` — full-text search of the dossiers the agency may read now, with the page number as stamped,
+  a marked snippet and the characters' boxes of each hit (:mod:`pipeline.access._search`).
 
 - ``POST /requests``, ``GET /requests``, ``GET /requests/inbox``, ``GET /requests/{id}``,
   ``POST /requests/{id}/actions`` — 调卷函: file, list one's own, the inbox by role, one with its history, take a step
@@ -53,6 +55,7 @@ from pipeline.access._headers import SecurityHeaders
 from pipeline.access._manifest_cache import ManifestCache
 from pipeline.access._middleware import AuditMiddleware
 from pipeline.access._routes import dossier_routes
+from pipeline.access._search import search_routes
 from pipeline.access._service import FetchService
 from pipeline.access._throttle import Brakes, PasswordPool
 from pipeline.access._users import UserStore
@@ -62,6 +65,7 @@ from pipeline.access.requests import RequestDesk, Sweeper, request_routes
 from pipeline.access.web import Web, WebAuth, service_key, web_routes
 from pipeline.common import utcnow
 from pipeline.errors import StoreError
+from pipeline.search import SearchIndex
 from pipeline.storage import DISCLOSURE_MANIFEST, ObjectMissing, ObjectStore, StoreConfig, disclosure_prefix
 
 
@@ -70,11 +74,12 @@ def create_app(store_config: StoreConfig, *, database: Database, store: ObjectSt
                presign_seconds: int = 0, audit_wait: float = 10.0, audit_prefix: str = AUDIT_PREFIX,
                audit_linger: float = 0.005, clock: Clock = utcnow, sweep_seconds: float = 30.0,
                session_hours: float = 8.0, cookie_secure: bool | None = None, brakes: Brakes | None = None,
-               password_workers: int = 2, copy_signer=None) -> FastAPI:
+               password_workers: int = 2, search: SearchIndex | None = None, copy_signer=None) -> FastAPI:
     """The fetch service, the request API and the web pages over one store and one access database; see the
     module docstring. ``clock`` decides when access and tokens expire (sessions follow the real time); ``brakes``
-    and ``password_workers``: :mod:`pipeline.access._throttle`; ``copy_signer`` (a SignerConfig) certifies every
-    volume served, marked for its recipient (without one, volumes are refused: 503)."""
+    and ``password_workers``: :mod:`pipeline.access._throttle`; ``search`` is the full-text index (None:
+    ``/search`` answers 503); ``copy_signer`` (a SignerConfig) certifies every volume served, marked for its
+    recipient (without one, volumes are refused: 503)."""
     store = store or ObjectStore(store_config)
     tokens = TokenStore(database, cache_ttl=cache_ttl, clock=clock)
     grants = GrantStore(database, cache_ttl=cache_ttl, clock=clock)
@@ -99,7 +104,7 @@ def create_app(store_config: StoreConfig, *, database: Database, store: ObjectSt
     users = UserStore(database)
     passwords = PasswordPool(password_workers)
     web = Web(service, desk, WebAuth(users, service_key(database, "web-csrf"), session_hours, cookie_secure), users,
-              grants, brakes, passwords)
+              grants, brakes, passwords, search)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -119,6 +124,7 @@ def create_app(store_config: StoreConfig, *, database: Database, store: ObjectSt
     app.add_middleware(SecurityHeaders)  # outermost: the audit log's own 503 carries them too
     add_error_handlers(app, web)
     app.include_router(dossier_routes(service))
+    app.include_router(search_routes(search, grants, service))
     app.include_router(request_routes(desk, service.principal))
     app.include_router(web_routes(web))
     return app

@@ -18,7 +18,6 @@ import hashlib
 import hmac
 import re
 import secrets
-import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -27,7 +26,7 @@ from sqlalchemy import select, update
 
 from pipeline.access._cache import TtlCache
 from pipeline.access.db import Database, tables
-from pipeline.common import utcnow
+from pipeline.common import escaped, folded_name, invisible_characters, utcnow
 from pipeline.errors import BadInputError, DossierError, NotFoundError
 
 TOKEN_MARK = "dos_"
@@ -48,14 +47,15 @@ def normalise_agency(name: str) -> str:
     """An agency name as compared and stored: NFKC, inner whitespace collapsed, validated."""
     if not isinstance(name, str):
         raise BadInputError("agency name must be text")
-    text = " ".join(unicodedata.normalize("NFKC", name).split())
+    hidden = invisible_characters("".join(name.split()))  # a Hangul filler is a letter that draws nothing
+    if hidden:
+        raise BadInputError(f"agency name contains a control or invisible character {hidden[0]}: "
+                            f"'{escaped(name[:100])}'")
+    text = folded_name(name)
     if not text:
         raise BadInputError("agency name is empty")
     if len(text) > 100:
         raise BadInputError(f"agency name is too long ({len(text)} characters, at most 100)")
-    bad = [ch for ch in text if unicodedata.category(ch)[0] == "C"]
-    if bad:
-        raise BadInputError(f"agency name contains a control or invisible character U+{ord(bad[0]):04X}")
     return text
 
 

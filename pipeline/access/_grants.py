@@ -116,11 +116,16 @@ def decide(agency: str, access: CaseAccess, now: datetime) -> Decision | None:
     or a released request's for its volumes)."""
     if access.owned_by(agency):
         return Decision("owner")
+    return granted(agency, access, now)
+
+
+def granted(agency: str, access: CaseAccess, now: datetime) -> Decision | None:
+    """What the live grants in the database give an agency of a case: the volumes (None: all) and the requests that
+    released them; None when there is none."""
     live = access.live(normalise_agency(agency), now)
     if not live:
         return None
-    everything = any(a.volumes is None for a in live)
-    volumes = None if everything else frozenset().union(*(a.volumes for a in live))
+    volumes = None if any(a.volumes is None for a in live) else frozenset().union(*(a.volumes for a in live))
     requests = tuple(sorted({a.request_id for a in live if a.request_id is not None}))
     copies = frozenset(a.copy or ORIGINAL for a in live)
     return Decision("request" if requests else "grant", volumes, requests, copies)
@@ -167,6 +172,20 @@ class GrantStore:
             self._cache.put(canonical, record)
             return record
         return self._cache.load(canonical, load)
+
+    def released_to(self, agency: str) -> list[CaseAccess]:
+        """Every case with a grant to the agency that was not revoked (expired ones included: compare with
+        :func:`granted` at the time of use), each with that agency's grants only."""
+        g = tables.grants
+        with self.db.read() as conn:
+            rows = conn.execute(select(g.c.case_no, g.c.agency, g.c.expires_at, g.c.volumes, g.c.request_id,
+                                       g.c.source).where(g.c.agency == normalise_agency(agency),
+                                                         g.c.revoked_at.is_(None)).order_by(g.c.id)).all()
+        cases: dict[str, list[Allowance]] = {}
+        for r in rows:
+            cases.setdefault(r.case_no, []).append(Allowance(r.agency, r.expires_at, volumes_of(r.volumes),
+                                                             r.request_id, r.source))
+        return [CaseAccess(case_no, tuple(allowances)) for case_no, allowances in cases.items()]
 
     def forget(self, case_no: str) -> None:
         """Drop a case from this process's cache (after a change)."""

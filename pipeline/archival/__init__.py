@@ -7,10 +7,13 @@ from pipeline.archival._pdfa import finish_pdfa
 from pipeline.archival._sign import preload, sign_pdf
 from pipeline.archival._signature_check import validate_signature
 from pipeline.archival._signer import (
+    NO_KEY,
     SignatureCheck,
     SignerConfig,
+    check_signer,
     development_certificate,
     ensure_development_signer,
+    require_signer,
     signer_from_settings,
 )
 from pipeline.archival._stamp import stamp_page
@@ -25,11 +28,13 @@ from pipeline.archival._xmp import (
 )
 
 __all__ = [
+    "NO_KEY",
     "ArchivalMetadata",
     "PROPERTIES",
     "SignatureCheck",
     "SignerConfig",
     "check_dossier",
+    "check_signer",
     "check_volume",
     "declared_pdfa_level",
     "development_certificate",
@@ -42,6 +47,7 @@ __all__ = [
     "preload",
     "qpdf_cli_checks",
     "read_xmp",
+    "require_signer",
     "sign_pdf",
     "stamp_page",
     "signer_from_settings",

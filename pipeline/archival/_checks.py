@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -56,6 +57,18 @@ def _load_json_model(path: Path, model, label: str, checks: list[Check]):
     return None
 
 
+def calendar_date(text: str) -> bool:
+    """Whether a 卷内目录 日期 is a day (YYYY-MM-DD) or a month (YYYY-MM) that exists on the calendar."""
+    if not re.fullmatch(r"\d{4}-\d{2}(-\d{2})?", text):
+        return False
+    year, month, *day = (int(p) for p in text.split("-"))
+    try:
+        date(year, month, day[0] if day else 1)
+    except ValueError:
+        return False
+    return True
+
+
 def _catalogue_checks(key: str, entry: VolumeEntry, vc: VolumeCatalogue | None, numbered: int) -> list[Check]:
     if vc is None:
         return [make_check("completeness", "catalogue", key, False, f"卷内目录 of volume {entry.number} is missing")]
@@ -76,6 +89,8 @@ def _catalogue_checks(key: str, entry: VolumeEntry, vc: VolumeCatalogue | None, 
         for e in entries:
             if e.last_page < e.first_page:
                 problems.append(f"row {e.seq} ends before it starts")
+            if e.date and not calendar_date(e.date):
+                problems.append(f"row {e.seq}: 日期 {e.date!r} is not a date on the calendar")
     return [make_check("completeness", "catalogue", key, not problems,
                        "; ".join(problems[:6]) or f"{len(entries)} documents cover pages 1..{numbered}")]
 

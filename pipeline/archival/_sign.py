@@ -7,6 +7,7 @@ import hashlib
 import io
 import tempfile
 import threading
+import warnings
 from datetime import datetime
 from pathlib import Path
 
@@ -14,8 +15,13 @@ from pipeline.archival._signer import DEFAULT_REASON, DEV_MARKER, FIELD_NAME, ST
 from pipeline.archival._stamp import stamp_page
 from pipeline.archival._xmp import pdfa_level_of
 from pipeline.common import utcnow
-from pipeline.errors import VolumeError
+from pipeline.errors import SigningKeyError, VolumeError
 from pipeline.models import SignatureInfo
+
+# pyHanko 0.38 imports cryptography's DSA key class to recognise such keys; cryptography 51 deprecates DSA and warns
+# on that import, in every command that signs or validates. The warning is about pyHanko's import, not about a key of
+# ours: it is silenced for that one module, and a DSA key would still sign as before.
+warnings.filterwarnings("ignore", message="DSA is deprecated", module=r"pyhanko\.sign\.signers\.pdf_cms")
 
 
 def _pdfa_writer_class():
@@ -45,14 +51,14 @@ def _load_signer(config: SignerConfig, stack):
 
     if config.kind == "pkcs12":
         if not config.pkcs12_path or not config.pkcs12_path.exists():
-            raise VolumeError(f"PKCS#12 file {config.pkcs12_path} not found")
+            raise SigningKeyError(f"PKCS#12 file {config.pkcs12_path} not found")
         try:
             signer = signers.SimpleSigner.load_pkcs12(
                 str(config.pkcs12_path), passphrase=config.passphrase.encode() if config.passphrase else None)
         except (ValueError, OSError) as exc:
-            raise VolumeError(f"cannot open PKCS#12 file {config.pkcs12_path}: {exc}") from exc
+            raise SigningKeyError(f"cannot open PKCS#12 file {config.pkcs12_path}: {exc}") from exc
         if signer is None:
-            raise VolumeError(f"cannot open PKCS#12 file {config.pkcs12_path} (wrong passphrase?)")
+            raise SigningKeyError(f"cannot open PKCS#12 file {config.pkcs12_path} (wrong passphrase?)")
         return signer
     if config.kind == "pkcs11":
         from pyhanko.config.pkcs11 import PKCS11SignatureConfig, TokenCriteria
@@ -67,7 +73,7 @@ def _load_signer(config: SignerConfig, stack):
         try:
             return stack.enter_context(PKCS11SigningContext(p11))
         except Exception as exc:  # pyHanko and python-pkcs11 raise their own hierarchies
-            raise VolumeError(f"PKCS#11 token {config.token_label!r} via {config.pkcs11_module}: {exc}") from exc
+            raise SigningKeyError(f"PKCS#11 token {config.token_label!r} via {config.pkcs11_module}: {exc}") from exc
     raise VolumeError(f"unknown signer kind {config.kind!r} (pkcs12 or pkcs11)")
 
 

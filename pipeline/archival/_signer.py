@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pipeline.common import utcnow, write_private
-from pipeline.errors import VolumeError
+from pipeline.errors import SigningKeyError, VolumeError
 from pipeline.models import SigningPolicy
 from pipeline.settings import SigningSettings
 
@@ -109,6 +109,43 @@ def signer_from_settings(settings: SigningSettings) -> SignerConfig | None:
                         cert_label=settings.pkcs11_cert or key, pin=pin, **common)
 
 
+NO_KEY = ("no signing key is configured (DOSSIER_SIGN_PKCS12, or DOSSIER_SIGN_PKCS11_MODULE with its token and "
+          "key); the generated development key is used only when asked for (dossier process --development-key, or "
+          "DOSSIER_DEVELOPMENT_KEY=1: the demo and tests)")
+
+
+def require_signer(settings: SigningSettings, enabled: bool = True) -> None:
+    """Refuse work that must sign (``enabled``) when no key is configured (outside the demo) or the configured one
+    cannot be opened now: SigningKeyError, the machine's fault."""
+    if not enabled:
+        return
+    config = signer_from_settings(settings)
+    if config is None:
+        if not settings.development_key:
+            raise SigningKeyError(NO_KEY)
+        return
+    check_signer(config)
+
+
+def check_signer(config: SignerConfig) -> None:
+    """Whether the key can be used now, in milliseconds and without a token session: the PKCS#12 file opens with
+    its passphrase, or the PKCS#11 module is there. SigningKeyError naming the file otherwise."""
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    if config.kind == "pkcs11":
+        if not config.pkcs11_module or not Path(config.pkcs11_module).is_file():
+            raise SigningKeyError(f"PKCS#11 module {config.pkcs11_module} not found")
+        return
+    path = config.pkcs12_path
+    try:
+        data = Path(path).read_bytes() if path else b""
+        pkcs12.load_key_and_certificates(data, config.passphrase.encode() if config.passphrase else None)
+    except FileNotFoundError:
+        raise SigningKeyError(f"PKCS#12 file {path} not found") from None
+    except (OSError, ValueError) as exc:
+        raise SigningKeyError(f"cannot open PKCS#12 file {path}: {exc}") from None
+
+
 def make_self_signed(common_name: str, organisation: str, days: int = 825, key_size: int = 2048):
     """A fresh RSA key and a self-signed signing certificate (digitalSignature + nonRepudiation)."""
     from cryptography import x509
@@ -164,7 +201,8 @@ def ensure_development_signer(state_dir: Path) -> SignerConfig:
     write_private(p12_path, data)
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     assert isinstance(cert, x509.Certificate)
-    log.warning("made a DEVELOPMENT signing key in %s: not for production", state_dir)
+    # asked for (--development-key, the demo): said, not warned about; the certificate and the manifest are marked
+    log.info("made a DEVELOPMENT signing key in %s: not for production", state_dir)
     return SignerConfig(kind="pkcs12", pkcs12_path=p12_path, passphrase=passphrase, development=True)
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 import pikepdf
 import pymupdf
 
-from pipeline.assembly._fonts import MM, cjk_font, wrap_text
+from pipeline.assembly._fonts import MM, append_text, text_width, wrap_text
 from pipeline.models import CatalogueEntry
 from pipeline.ocr import OcrResult
 
@@ -63,12 +63,14 @@ class Canvas:
         font unless another is given."""
         if not text:
             return
-        font = font or cjk_font()
-        w = font.text_length(text, fontsize=size) / MM
+        w = (font.text_length(text, fontsize=size) if font else text_width(text, size)) / MM
         x0 = {"left": x, "centre": x - w / 2, "right": x - w}[align]
         if align == "left" and text[0] in HANGING:
             x0 -= size * 0.5 / MM  # a full-width opening bracket's ink sits in the right half of its em
-        self.writer.append((x0 * MM, y * MM), text, font=font, fontsize=size)
+        if font:
+            self.writer.append((x0 * MM, y * MM), text, font=font, fontsize=size)
+        else:
+            append_text(self.writer, x0 * MM, y * MM, text, size)
 
     def line(self, x0: float, y0: float, x1: float, y1: float, thick: bool = False) -> None:
         """A rule between two points."""

@@ -12,6 +12,7 @@ import pikepdf
 import pymupdf
 
 from pipeline.assembly._drawing import A4, TextLayer
+from pipeline.assembly._fonts import fix_astral_unicode
 from pipeline.assembly._front import (
     draw_cover,
     draw_record_pages,
@@ -66,6 +67,7 @@ def _skeleton(plan: VolumePlan, context: VolumeContext, scanned: Sequence[_Scann
         carriers = [doc.new_page(width=s.width_pt, height=s.height_pt).number for s in scanned]
         record_pages = draw_record_pages(doc, context, len(scanned))
         doc.subset_fonts()
+        fix_astral_unicode(doc)
         # stamped after subsetting: the numeral font is a subset already, and MuPDF's subsetter zeroes the advance
         # that fontTools left shared by the digits after an unused one (Preflight 3.1.6 on volumes without a "0")
         for number, s in zip(carriers, scanned):

@@ -19,7 +19,7 @@ import yaml
 from PIL import Image, ImageDraw, ImageFont
 from pydantic import ValidationError
 
-from pipeline.assembly._fonts import FONT_PATH, MM, cjk_font, text_width, wrap_text
+from pipeline.assembly._fonts import FONT_PATH, MM, append_text, fix_astral_unicode, text_width, wrap_text
 from pipeline.capture import encode_payload, qr_modules
 from pipeline.errors import BadInputError
 from pipeline.models import SeparatorPayload
@@ -161,7 +161,7 @@ def _draw_sheet(page: pymupdf.Page, layout: SheetLayout) -> None:
         writer = pymupdf.TextWriter(page.rect, color=(1, 1, 1) if white else (0, 0, 0))
         for run in layout.texts:
             if run.white == white:
-                writer.append((run.x * MM, run.y * MM), run.text, font=cjk_font(), fontsize=run.size)
+                append_text(writer, run.x * MM, run.y * MM, run.text, run.size)
         writer.write_text(page)
 
 
@@ -173,6 +173,7 @@ def write_sheets(payloads: Sequence[SeparatorPayload], out: Path) -> Path:
             page = doc.new_page(width=PAGE_MM[0] * MM, height=PAGE_MM[1] * MM)
             _draw_sheet(page, sheet_layout(payload))
         doc.subset_fonts()
+        fix_astral_unicode(doc)
         doc.set_metadata({"title": "分隔页", "creator": "scan-to-dossier", "producer": "scan-to-dossier"})
         out.parent.mkdir(parents=True, exist_ok=True)
         doc.save(str(out), garbage=3, deflate=True)

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 FONT_NAME = "DossierOCR-Glyphless"
 FONT_FILE = "glyphless.ttf"
+FONT_ASSET = resources.files("pipeline") / "fonts" / FONT_FILE  # shipped as package data
 UNITS_PER_EM = 1000
 ASCENT = 880
 DESCENT = -120  # the em box spans [DESCENT, ASCENT]: sized to a line's height it covers the line's box
@@ -76,7 +77,7 @@ def build_glyphless_font() -> bytes:
 @lru_cache(maxsize=1)
 def glyphless_font_bytes() -> bytes:
     """The shipped glyphless TrueType program."""
-    return (resources.files("pipeline") / "fonts" / FONT_FILE).read_bytes()
+    return FONT_ASSET.read_bytes()
 
 
 @lru_cache(maxsize=1)
@@ -321,8 +322,9 @@ def add_text_layer(pdf: pikepdf.Pdf, page: pikepdf.Page, result: OcrResult, page
 
 
 def write_font_asset(path: Path | None = None) -> Path:
-    """Regenerate pipeline/fonts/glyphless.ttf (run once after changing :func:`build_glyphless_font`)."""
-    target = path or Path(__file__).parent / "fonts" / FONT_FILE
+    """Regenerate pipeline/fonts/glyphless.ttf, the file :func:`glyphless_font_bytes` reads (run once after changing
+    :func:`build_glyphless_font`)."""
+    target = path or Path(str(FONT_ASSET))
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(build_glyphless_font())
     return target

@@ -2,10 +2,11 @@
 
 The reader sees only what ``_textlayer.py`` wrote — spans in its glyphless font — so the stamped page number, the
 cover, the 卷内目录 and the 备考表 (visible text in other fonts) are left out. A page is known by the number stamped
-on it, which is its page label (numbered pages are labelled ``1``, ``2``, … in each volume).
+on it, which is its page label (``_render._labels``: numbered pages are labelled ``1``, ``2``, … in each volume).
 
 Boxes are in PDF points with the origin at the page's top-left corner (PyMuPDF's convention), in the page's
-unrotated frame; ``LayerPage.width``/``height`` give the page's size.
+unrotated frame; ``LayerPage.width``/``height`` give the page's size, so a box divided by them is the share of the
+page image it covers at any resolution.
 """
 
 from __future__ import annotations
@@ -78,3 +79,17 @@ def numbered_pages(path: Path) -> Iterator[LayerPage]:
             label = doc[index].get_label()
             if label.isdigit():
                 yield read_layer_page(doc, index)
+
+
+def page_image(path: Path, number: int, dpi: float = 110.0) -> bytes:
+    """A numbered page of a volume rendered as PNG (the page as printed: the scan and its stamped number; the text
+    layer is invisible). VolumeError when the volume has no page of that number."""
+    try:
+        doc = pymupdf.open(path)
+    except (RuntimeError, ValueError) as exc:
+        raise VolumeError(f"{path}: cannot open the volume to render page {number}: {exc}") from exc
+    with doc:
+        found = doc.get_page_numbers(str(number))
+        if not found:
+            raise VolumeError(f"{path}: the volume has no page numbered {number}")
+        return doc[found[0]].get_pixmap(dpi=int(dpi)).tobytes("png")

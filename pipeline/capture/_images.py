@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
+import mmap
+import re
+import struct
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +32,13 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
 )
 PILLOW_FORMATS = {"TIFF": ("TIFF",), "JPEG": ("JPEG", "MPO"), "PNG": ("PNG",)}
 SNIFF_BYTES = 1024
+# A resolution that makes the page larger than this (inches) is not a real scan resolution (72 dpi defaults).
+MAX_PLAUSIBLE_PAPER_INCHES = 25.0
+MAX_JPEG_SCANS = 100
+"""Scans a JPEG may hold: a baseline JPEG has 1, libjpeg's progressive JPEG 6 (grey) or 10 (colour); libtiff refuses
+more than 100 in a JPEG-compressed TIFF (LIBTIFF_JPEG_MAX_ALLOWED_SCAN_NUMBER). Each scan is a pass over the whole
+image: 20,000 repeated scans cost ~50 CPU-seconds per decode."""
+_JPEG_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")  # what ends a scan's data: not stuffing, a restart, or fill
 
 
 def sniff(head: bytes) -> str | None:
@@ -160,3 +171,84 @@ def pixel_digest(img: Image.Image) -> str:
     h.update(f"{img.mode}:{img.width}x{img.height}:".encode())
     h.update(img.tobytes())
     return h.hexdigest()
+
+
+def file_dpi(img: Image.Image) -> float | None:
+    """The resolution the file declares, or None when absent, not a number (a TIFF's 0/0 or 1/0 reads as NaN, a
+    float tag can hold NaN or infinity) or implausible for a paper page."""
+    dpi = img.info.get("dpi")
+    if not dpi:
+        return None
+    try:
+        x = float(dpi[0])
+    except (TypeError, ValueError, IndexError, ZeroDivisionError):
+        return None
+    if not math.isfinite(x) or x <= 1 or max(img.width, img.height) / x > MAX_PLAUSIBLE_PAPER_INCHES:
+        return None
+    return x
+
+
+def check_jpeg(name: str, fd: int) -> None:
+    """Walk a JPEG file's markers without decoding it (a whole 2 GB file is read through a memory map, each scan's
+    data skipped by one regular-expression search): refuse it when it holds more than :data:`MAX_JPEG_SCANS` scans
+    (a decoding bomb) or ends before its end-of-image marker (truncated)."""
+    with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as data:
+        size, at, scans = len(data), 2, 0
+        while True:
+            while at + 1 < size and data[at] == 0xFF and data[at + 1] == 0xFF:
+                at += 1  # fill bytes before a marker
+            if at + 2 > size or data[at] != 0xFF:
+                break
+            marker = data[at + 1]
+            if marker == 0xD9:
+                return
+            if 0xD0 <= marker <= 0xD7 or marker == 0x01:
+                at += 2
+                continue
+            if at + 4 > size:
+                break
+            end = at + 2 + struct.unpack_from(">H", data, at + 2)[0]
+            if marker == 0xDA:
+                scans += 1
+                if scans > MAX_JPEG_SCANS:
+                    raise refuse(name, f"JPEG 含超过 {MAX_JPEG_SCANS} 个扫描段（疑为恶意构造的解码炸弹），"
+                                       f"已拒收；请重新扫描该页 — a JPEG of more than {MAX_JPEG_SCANS} scans "
+                                       f"(each a pass over the whole image): refused as a decoding bomb")
+                found = _JPEG_MARKER.search(data, end)
+                end = found.start() if found else size
+            at = end
+    raise refuse(name, "a JPEG that ends before its end-of-image marker (truncated): refused")
+
+
+FRAMED_MODES = {"1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr", "LAB", "HSV", "I",
+                "I;16", "I;16L", "I;16B", "I;16N", "F"}
+
+
+def image_header(img: Image.Image) -> dict:
+    """What it takes, besides its pixel bytes (``img.tobytes()``), to make an image again: mode, size, palette and
+    transparency."""
+    header: dict = {"mode": img.mode, "size": list(img.size)}
+    if img.mode in ("P", "PA"):
+        header["palette"] = img.getpalette("RGB")
+    transparency = img.info.get("transparency")
+    if isinstance(transparency, bytes):
+        header["transparency_bytes"] = list(transparency)
+    elif isinstance(transparency, (int, tuple)):
+        header["transparency"] = transparency
+    return header
+
+
+def image_from(header: dict, pixels: bytes | bytearray) -> Image.Image:
+    """The image :func:`image_header` and its pixel bytes describe; ValueError when they do not fit together."""
+    mode, size = header["mode"], tuple(header["size"])
+    if mode not in FRAMED_MODES or len(size) != 2:
+        raise ValueError(f"not an image header: mode {mode!r}, size {size!r}")
+    img = Image.frombytes(mode, size, pixels)
+    if "palette" in header:
+        img.putpalette(header["palette"], "RGB")
+    if "transparency_bytes" in header:
+        img.info["transparency"] = bytes(header["transparency_bytes"])
+    elif "transparency" in header:
+        value = header["transparency"]
+        img.info["transparency"] = tuple(value) if isinstance(value, list) else value
+    return img

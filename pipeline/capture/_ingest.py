@@ -4,13 +4,12 @@ A batch is a folder of page images in scan order (``.tif/.tiff`` incl. multi-pag
 ``.png``, or a scanner's image-only ``.pdf``) with an optional ``batch.json``. Nothing here ever writes to the batch.
 Every file is looked at without being opened first (:mod:`._inspect`); its first bytes, not its name, then decide how
 it is decoded (TIFF, JPEG and PNG by Pillow's plugin for that format only, PDF by MuPDF), and each page is checked
-against the standard profile's input limits before it is decoded.
+against the standard profile's input limits before it is decoded. Every decoder runs in a child process with a CPU
+budget (:mod:`._child`, :mod:`._decoder`): a file that is a decoding bomb is refused by name when its budget is spent.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,32 +18,22 @@ from pathlib import Path
 from PIL import Image
 from pydantic import ValidationError
 
-from pipeline.capture._images import (
-    SNIFF_BYTES,
-    decode_frames,
-    decode_page,
-    format_of,
-    frame_sizes,
-    opened_image,
-    pixel_digest,
-)
+from pipeline.capture._child import decode_in_child
+from pipeline.capture._images import file_dpi, image_from
 from pipeline.capture._inspect import (
     MANIFEST_NAME,
     MAX_MANIFEST_BYTES,
     inspect_batch,
-    open_regular,
     read_regular,
     sha256_regular,
     shown,
 )
-from pipeline.capture._pdf import pdf_page_count, read_pdf_page
-from pipeline.common import syntax_problem, validation_problems
-from pipeline.errors import BadInputError
+from pipeline.common import parse_json, syntax_problem, validation_problems
+from pipeline.errors import BadInputError, DossierError
 from pipeline.models import BatchManifest, InputPolicy
 
-# A resolution that makes the page larger than this (inches) is not a real scan resolution (72 dpi defaults).
-MAX_PLAUSIBLE_PAPER_INCHES = 25.0
 DEFAULT_LIMITS = InputPolicy()
+__all__ = ["file_dpi"]  # kept importable from here: the resolution a page file declares
 
 
 @dataclass(frozen=True)
@@ -80,8 +69,8 @@ def read_batch_manifest(batch_dir: Path) -> BatchManifest | None:
         return None
     data = read_regular(path, MAX_MANIFEST_BYTES)
     try:
-        raw = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raw = parse_json(data.decode("utf-8"))
+    except ValueError as exc:  # bad UTF-8, bad syntax, nested too deep
         raise BadInputError(f"{MANIFEST_NAME} in batch {shown(batch_dir.name)}: {syntax_problem(exc)}",
                             MANIFEST_NAME) from None
     try:
@@ -98,12 +87,13 @@ def batch_files(batch_dir: Path, limits: InputPolicy = DEFAULT_LIMITS) -> list[P
 
 
 def list_pages(batch_dir: Path, workers: int = 2, limits: InputPolicy = DEFAULT_LIMITS) -> list[PageRef]:
-    """Every page of the batch in scan order, each file checked and every page fully decoded once to prove it sound.
+    """Every page of the batch in scan order, each file checked and every TIFF or PNG page decoded once to prove it
+    sound (a JPEG's structure is walked instead: it is decoded once, when its page is read).
 
     First every file is looked at without opening it, then each file's headers are read (frames, sizes: nothing is
-    decoded until the batch is known to be within the profile's limits), then every page of an image file is decoded
-    once, ``workers`` files at a time (the decoders release the GIL): a truncated file stops the batch before any OCR
-    is spent on it. The first bad file in scan order is the one reported.
+    decoded until the batch is known to be within the profile's limits), then every page of a TIFF or PNG is decoded
+    once, ``workers`` files at a time: a truncated file stops the batch before any OCR is spent on it. Every decoder
+    runs in a child under the profile's CPU budget. The first bad file in scan order is the one reported.
     """
     files = batch_files(batch_dir, limits)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
@@ -112,46 +102,23 @@ def list_pages(batch_dir: Path, workers: int = 2, limits: InputPolicy = DEFAULT_
         if total > limits.max_pages:
             raise BadInputError(f"batch {shown(batch_dir.name)} holds {total:,} pages; the standard profile allows at "
                                 f"most {limits.max_pages:,}")
-        list(pool.map(lambda item: _prove(*item), [(p, k, c) for p, (k, c) in zip(files, found) if k != "PDF"]))
+        proved = [(p, k, c) for p, (k, c) in zip(files, found) if k in ("TIFF", "PNG")]
+        list(pool.map(lambda item: _prove(*item, limits), proved))
     return [PageRef(path.name, i, count, kind) for path, (kind, count) in zip(files, found) for i in range(count)]
-
-
-def _head(path: Path) -> bytes:
-    fd = open_regular(path)
-    with os.fdopen(fd, "rb") as fh:
-        return fh.read(SNIFF_BYTES)
 
 
 def _page_count(path: Path, limits: InputPolicy) -> tuple[str, int]:
     """A file's format (from its first bytes) and how many pages it holds (from its headers: nothing is decoded);
     BadInputError naming the file."""
-    kind = format_of(path.name, _head(path))
-    if kind == "PDF":
-        return kind, pdf_page_count(path, path.name, limits)
-    fd = open_regular(path)
-    with os.fdopen(fd, "rb") as fh, opened_image(path.name, fh, kind, limits) as img:
-        return kind, len(frame_sizes(path.name, img, limits))
+    reply, _ = decode_in_child("count", {"path": str(path), "limits": limits.model_dump()},
+                               cpu_seconds=limits.max_decode_cpu_seconds, label=path.name, file=path.name)
+    return reply["kind"], int(reply["count"])
 
 
-def _prove(path: Path, kind: str, count: int) -> None:
-    """Decode every page of an image file once (PDF pages are checked, not rendered, up front)."""
-    fd = open_regular(path)
-    with os.fdopen(fd, "rb") as fh, opened_image(path.name, fh, kind) as img:
-        decode_frames(path.name, img, count)
-
-
-def file_dpi(img: Image.Image) -> float | None:
-    """The resolution the file declares, or None when absent or implausible for a paper page."""
-    dpi = img.info.get("dpi")
-    if not dpi:
-        return None
-    try:
-        x = float(dpi[0])
-    except (TypeError, ValueError, IndexError):
-        return None
-    if x <= 1 or max(img.width, img.height) / x > MAX_PLAUSIBLE_PAPER_INCHES:
-        return None
-    return x
+def _prove(path: Path, kind: str, count: int, limits: InputPolicy) -> None:
+    """Decode every page of a TIFF or PNG once (a PDF's pages are checked, not rendered, up front)."""
+    decode_in_child("prove", {"path": str(path), "kind": kind, "count": count},
+                    cpu_seconds=limits.max_decode_cpu_seconds * count, label=path.name, file=path.name)
 
 
 def page_file_digest(batch_dir: Path, ref: PageRef, limits: InputPolicy = DEFAULT_LIMITS) -> str | None:
@@ -162,18 +129,15 @@ def page_file_digest(batch_dir: Path, ref: PageRef, limits: InputPolicy = DEFAUL
 
 
 def read_page(batch_dir: Path, ref: PageRef, limits: InputPolicy = DEFAULT_LIMITS) -> RawPage:
-    """Decode one page. Its SHA-256 is that of the very bytes decoded for a single-page image file (read once into
-    memory: a file changed meanwhile cannot give one hash and other pixels), of the decoded page otherwise."""
-    path = batch_dir / ref.file
-    if ref.kind == "PDF":
-        image, dpi = read_pdf_page(path, ref.file, ref.label, ref.index, limits)
-        return RawPage(ref, image, dpi, pixel_digest(image))
-    data = read_regular(path, limits.max_file_bytes)
-    kind = format_of(ref.file, data[:SNIFF_BYTES])
-    if ref.kind and kind != ref.kind:
-        raise BadInputError(f"{ref.label}: was {ref.kind} when the batch was listed and is {kind} now: the file "
-                            f"changed", ref.file)
-    image = decode_page(ref.file, ref.label, data, kind, ref.index, ref.frames, limits)
-    digest = hashlib.sha256(data).hexdigest() if ref.frames == 1 else pixel_digest(image)
-    del data
-    return RawPage(ref, image, file_dpi(image), digest)
+    """Decode one page, in a child under the profile's CPU budget. Its SHA-256 is that of the very bytes decoded for
+    a single-page image file, of the decoded page otherwise."""
+    args = {"path": str(batch_dir / ref.file), "index": ref.index, "frames": ref.frames, "kind": ref.kind,
+            "label": ref.label, "limits": limits.model_dump()}
+    reply, pixels = decode_in_child("read", args, cpu_seconds=limits.max_decode_cpu_seconds, label=ref.label,
+                                    file=ref.file)
+    try:
+        image = image_from(reply, pixels)
+    except (KeyError, ValueError) as exc:
+        raise DossierError(f"{ref.label}: the decoding process answered with an unusable image ({exc})") from None
+    del pixels
+    return RawPage(ref, image, reply.get("dpi"), reply["sha256"])

@@ -11,7 +11,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
-import re
 import stat
 import unicodedata
 from dataclasses import dataclass
@@ -30,9 +29,34 @@ IGNORED_NAMES = {MANIFEST_NAME, READY_MARKER, "Thumbs.db", "desktop.ini", "reaso
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # a batch.json listing thousands of documents is well under 1 MB
 
 
-def natural_key(name: str) -> list:
-    """Sort key that orders p2 before p10."""
-    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+def natural_key(name: str) -> tuple[list[str | float], str]:
+    """Sort key that orders p2 before p10: a run of digits (0-9 of any script, superscripts, ① to ⑨: every character
+    with a digit value) compares as one number, and so does each other character that stands for a number (⑩ ㉑ ½);
+    ``int('①')`` fails although ``'①'.isdigit()`` is true, so nothing here relies on either. The rest compares as
+    lower-case text, and the name itself breaks ties (``1.jpg`` and ``01.jpg`` keep one order)."""
+    key: list[str | float] = []  # text and numbers alternate, so that two keys always compare like with like
+    text: list[str] = []
+    number: int | None = None
+    for ch in name:
+        digit = unicodedata.digit(ch, None)
+        if digit is not None:
+            if number is None:
+                key.append("".join(text).lower())
+                text, number = [], 0
+            number = number * 10 + digit
+            continue
+        if number is not None:
+            key.append(number)
+            number = None
+        if unicodedata.category(ch) == "No":
+            key += ["".join(text).lower(), unicodedata.numeric(ch)]
+            text = []
+        else:
+            text.append(ch)
+    if number is not None:
+        key.append(number)
+    key.append("".join(text).lower())
+    return key, name
 
 
 def shown(name: str) -> str:

@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image
 from pydantic import ValidationError
 
+from pipeline.common import parse_json
 from pipeline.models import SeparatorPayload
 
 
@@ -28,8 +29,8 @@ def encode_payload(payload: SeparatorPayload) -> str:
 def decode_payload(text: str) -> SeparatorPayload:
     """Parse a QR text into a payload; raises ValueError when it is not a separator payload."""
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
+        data = parse_json(text)
+    except ValueError as exc:
         raise ValueError(f"not JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise ValueError("not a JSON object")
@@ -305,8 +306,8 @@ def _describe(clues: _Clues) -> str:
 def _claims_to_be_ours(text: str) -> bool:
     """A QR text that is a JSON object with our ``kind`` key: one of our sheets, even if it fails validation."""
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
+        data = parse_json(text)
+    except ValueError:
         return False
     return isinstance(data, dict) and "kind" in data
 

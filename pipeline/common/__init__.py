@@ -9,15 +9,27 @@ from pipeline.common.files import (
     write_atomic,
     write_private,
 )
-from pipeline.common.fonts import CJK_FONT_FILE, cjk_font_file
+from pipeline.common.fonts import CJK_EXTENSION_FONT_FILES, CJK_FONT_FILE, cjk_extension_font_files, cjk_font_file
 from pipeline.common.heap import return_free_memory
+from pipeline.common.jsontext import MAX_JSON_DEPTH, TooDeepError, parse_json
+from pipeline.common.names import folded_name
 from pipeline.common.problems import syntax_problem, validation_problems
+from pipeline.common.text import escaped, invisible, invisible_characters
 from pipeline.common.tools import ToolResult, run_tool, tied_to_parent
 
 __all__ = [
+    "CJK_EXTENSION_FONT_FILES",
     "CJK_FONT_FILE",
+    "MAX_JSON_DEPTH",
+    "TooDeepError",
+    "cjk_extension_font_files",
     "cjk_font_file",
+    "folded_name",
+    "escaped",
+    "invisible",
+    "invisible_characters",
     "ToolResult",
+    "parse_json",
     "return_free_memory",
     "run_tool",
     "sha256_and_size",

@@ -11,6 +11,8 @@ import json
 
 from pydantic import ValidationError
 
+from pipeline.common.jsontext import TooDeepError
+
 
 def validation_problems(exc: ValidationError, limit: int = 5) -> str:
     """The fields a model refused and why (``completion: Input should be 'marker' or 'quiet'``), values left out."""
@@ -30,6 +32,10 @@ def syntax_problem(exc: Exception) -> str:
         return f"not valid JSON at line {exc.lineno} column {exc.colno} ({exc.msg})"
     if isinstance(exc, UnicodeDecodeError):
         return f"not UTF-8 text (byte {exc.start})"
+    if isinstance(exc, TooDeepError):
+        return f"its objects and lists are {exc}: refused"
+    if isinstance(exc, RecursionError):
+        return "its objects and lists are nested too deeply to be read: refused"
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None)
     if mark is not None:

@@ -51,6 +51,9 @@ def admit(manifest: BatchManifest, admission: Admission) -> BatchManifest:
         owner = admission.policy.owner_of(manifest)
     else:
         owner = manifest.agency.strip()
+    if not owner:
+        raise BadInputError(f"batch {manifest.case_no}: no agency owns it (batch.json names none, no --agency was "
+                            f"given and it came from no room): a dossier nobody owns is never published", "batch.json")
     if manifest.grants:
         log.warning("batch.json lists grants (%s): ignored, an administrator grants access with 'dossier grant'",
                     ", ".join(manifest.grants))

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline import __version__
-from pipeline.assembly import VolumeContext
+from pipeline.assembly import VolumeContext, add_text_layer, build_volume, cjk_font, numeral_font
 from pipeline.common import sha256_file, write_atomic
-from pipeline.errors import BadInputError, RefusedError, ReviewNeeded, SettingsError, VolumeError
+from pipeline.errors import BadInputError, RefusedError, ReviewNeeded, SigningKeyError, VolumeError
 from pipeline.models import (
     BatchManifest,
     Catalogue,
@@ -37,7 +37,7 @@ from pipeline.models import (
 from pipeline.ocr import engine_entry
 from pipeline.pages import PageArtifact
 from pipeline.settings import SigningSettings
-from pipeline.storage import case_key
+from pipeline.storage import DossierNotFound, ObjectStore, case_key, load_manifest, publish_dossier
 from pipeline.structure import Document, VolumePlan
 
 if TYPE_CHECKING:
@@ -157,7 +157,6 @@ def preload_volume_stage() -> None:
     """
     import pipeline.archival  # noqa: F401  (PDF/A finishing, signing, validators, checks)
     from pipeline.archival import preload
-    from pipeline.assembly import cjk_font, numeral_font
 
     cjk_font()
     numeral_font()
@@ -168,7 +167,6 @@ def make_volume(plan: VolumePlan, pages: dict[int, PageArtifact], context: Volum
                 profile: StandardProfile, signer, created: datetime) -> VolumeEntry:
     """Render, finish as PDF/A, and sign one volume into ``folder/volumes/NNN.pdf``; returns its manifest entry."""
     from pipeline.archival import ArchivalMetadata, finish_pdfa, page_hash_root, sign_pdf
-    from pipeline.assembly import add_text_layer, build_volume
 
     work = folder / "work"
     work.mkdir(parents=True, exist_ok=True)
@@ -200,28 +198,23 @@ def make_volume(plan: VolumePlan, pages: dict[int, PageArtifact], context: Volum
     )
 
 
-NO_KEY = ("no signing key is configured (DOSSIER_SIGN_PKCS12, or DOSSIER_SIGN_PKCS11_MODULE with its token and "
-          "key); the generated development key is used only when asked for (dossier process --development-key, or "
-          "DOSSIER_DEVELOPMENT_KEY=1: the demo and tests)")
-
-
 def require_signing_key(signing: SigningSettings, profile: StandardProfile) -> None:
-    """Refuse, before any work, a run that would have to sign with a key nobody configured (SettingsError)."""
-    from pipeline.archival import signer_from_settings
+    """Refuse, before any work, a run that would have to sign with a key nobody configured or that cannot be opened
+    now (SigningKeyError: the machine's fault, the run is held until the key is back)."""
+    from pipeline.archival import require_signer
 
-    if profile.signing.enabled and signer_from_settings(signing) is None and not signing.development_key:
-        raise SettingsError(NO_KEY)
+    require_signer(signing, profile.signing.enabled)
 
 
 def signer_for_run(signing: SigningSettings, signing_dir: Path, profile: StandardProfile) -> SignerConfig:
     """The signing key: DOSSIER_SIGN_* when configured, else — only when the development key was asked for — the
     development key in ``signing_dir`` (marked so); SettingsError otherwise."""
-    from pipeline.archival import ensure_development_signer, signer_from_settings
+    from pipeline.archival import NO_KEY, ensure_development_signer, signer_from_settings
 
     config = signer_from_settings(signing)
     if config is None:
         if not signing.development_key:
-            raise SettingsError(NO_KEY)
+            raise SigningKeyError(NO_KEY)
         config = ensure_development_signer(signing_dir)
     return config.with_policy(profile.signing)
 
@@ -242,15 +235,13 @@ def trust_roots_for_run(signing: SigningSettings, signing_dir: Path) -> list[Pat
 
 def require_owner(config: StoreConfig, case_no: str, owner: str) -> None:
     """Refuse to publish over a dossier another agency owns: the published manifest's agency must be ``owner``."""
-    from pipeline.storage import DossierNotFound, ObjectStore, load_manifest
-
     try:
         current = load_manifest(ObjectStore(config), case_no).manifest
     except DossierNotFound:
         return
-    if current.agency != owner:
-        raise RefusedError(f"case {case_no} is published by {current.agency or '(no agency)'}; a dossier of "
-                           f"{owner or '(no agency)'} may not supersede it: refused")
+    if current.agency != owner:  # the other agency is not named: a room learns nothing of other agencies' cases
+        raise RefusedError(f"case {case_no} is published by another agency; a dossier of {owner or '(no agency)'} "
+                           f"may not supersede it: refused")
 
 
 def original_entries(batch_dir: Path, batch_id: str) -> list[OriginalEntry]:
@@ -295,8 +286,6 @@ def publish_folder(config: StoreConfig, folder: Path, manifest: DossierManifest,
                    profile: StandardProfile, before_manifest=None) -> dict:
     """Publish a checked local dossier folder with its batch's originals, dossier.json last (``before_manifest``
     is called right before it is written), unless the case is published by another agency (RefusedError)."""
-    from pipeline.storage import ObjectStore, publish_dossier
-
     require_owner(config, manifest.case_no, manifest.agency)
     store = ObjectStore(config)
     originals = [(o.batch, batch_dir, batch_dir / o.file) for o in manifest.originals]

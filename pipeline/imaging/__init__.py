@@ -31,6 +31,8 @@ from pipeline.imaging._raster import (
     to_array,
     work_factor,
 )
+from pipeline.imaging._red import METHODS as RED_METHODS
+from pipeline.imaging._red import without_red
 from pipeline.imaging._skew import SkewEstimate, deskew_angle, estimate_skew, rotate_expand, turn
 from pipeline.imaging._thumbnails import Thumb, contact_sheet, thumbnail_of, thumbnail_path, write_contact_sheet
 
@@ -48,5 +50,5 @@ __all__ = [
     "ink_mask", "inner_paper", "is_blank", "line_bands", "line_direction", "luminance", "ocr_up_or_down",
     "one_thread_per_page", "page_orientation", "paper_region", "paper_size_px", "paper_tone", "picture_mask",
     "picture_regions", "prepare_page", "reduce", "rotate_expand", "snap_dpi", "stroke_score", "to_array", "turn",
-    "work_factor",
+    "work_factor", "RED_METHODS", "without_red",
 ]

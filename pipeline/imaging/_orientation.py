@@ -3,9 +3,11 @@
 Whether lines run across or down the page comes from the skew search (``imaging/_skew.py``). Up or down is read from
 long horizontal strokes, which sit high in a line of Chinese. When that evidence is thin (few lines, short lines, a
 photo page), the OCR engine reads two lines of the page upright and turned over in one call (a :data:`TextReader`
-passed in), and the side it reads with confidence wins. Tesseract's OSD was measured too (bench/imaging.py): ~1 CPU-s
-a page, no answer on photo pages and some wrong answers, so it is only offered as ``pipeline.ocr.osd_rotation`` for
-comparison. A page still unsure is flagged; the caller decides what to do with the best guess.
+passed in), and the side on which it reads more characters confidently wins: a mean confidence would let two
+characters read well from a turned-over signature block beat twelve read a little less well the right way up.
+Tesseract's OSD was measured too (bench/imaging.py): ~1 CPU-s a page, no answer on photo pages and some wrong
+answers, so it is only offered as ``pipeline.ocr.osd_rotation`` for comparison. A page still unsure is flagged; the
+caller decides what to do with the best guess.
 """
 
 from __future__ import annotations
@@ -22,19 +24,20 @@ MIN_LINES = 3
 MIN_STROKE = 0.06
 """...and the stroke score must be at least this far from zero (text pages measured 0.05-0.19)."""
 
-MIN_OCR_CONFIDENCE = 50.0
-"""The orientation check by OCR needs this mean confidence on the better side..."""
+CONFIDENT = 80.0
+"""A character read with at least this confidence (0-100) counts as read confidently."""
 
-MIN_OCR_MARGIN = 20.0
-"""...and this much more than on the other side."""
+MIN_OCR_CHARS = 4
+"""The orientation check by OCR needs at least this many characters read confidently on the better side..."""
 
-MIN_OCR_CHARS = 6
-"""...and must have read at least this many characters."""
+MIN_OCR_RATIO = 2.0
+"""...and this many times as many as on the other side."""
 
 
 TextReader = Callable[[np.ndarray, float, str], "list[tuple[str, float, int, int]] | None"]
-"""Reads the text of a grey image (2-D uint8) at a resolution, for a page named in errors: (text, confidence 0-100,
-top, height) per word, or None when it has no answer. The OCR engine provides it (``pipeline.ocr.BlockReader``)."""
+"""Reads the text of a grey image (2-D uint8) at a resolution, for a page named in errors: (character, confidence
+0-100, top, height) per character read, or None when it has no answer. The OCR engine provides it
+(``OcrEngine.read_glyphs``)."""
 
 
 @dataclass(frozen=True)
@@ -115,12 +118,13 @@ def line_direction(ink: np.ndarray, row_gaps: float, col_gaps: float) -> tuple[b
 
 def ocr_up_or_down(grey: np.ndarray, ink: np.ndarray, dpi: float, reader: TextReader,
                    label: str) -> tuple[int, float, float] | None:
-    """Read a sample of text lines upright and turned over in one OCR call: (0 or 180, conf up, conf down).
+    """Read a sample of text lines upright and turned over in one OCR call: (0 or 180, characters read confidently
+    upright, turned over).
 
-    None when tesseract reads fewer than MIN_OCR_CHARS characters on both sides (too little to judge).
+    None when the engine reads fewer than MIN_OCR_CHARS characters confidently on both sides (too little to judge).
 
-    `grey` and `ink` are straight and their lines run across. Tesseract's LSTM reads Chinese turned over as
-    near-garbage (mean confidence ~20 against ~85 upright, measured), a far clearer signal than OSD gives.
+    `grey` and `ink` are straight and their lines run across. Engines read Chinese turned over as near-garbage
+    (Tesseract's mean confidence ~20 against ~85 upright, measured), a far clearer signal than OSD gives.
     """
     bands = line_bands(ink, dpi)
     if not bands:
@@ -139,25 +143,20 @@ def ocr_up_or_down(grey: np.ndarray, ink: np.ndarray, dpi: float, reader: TextRe
     sample = np.vstack([np.pad(c, ((0, 0), (0, width - c.shape[1])), constant_values=255) for c in crops])
     gap = np.full((sample.shape[0], width), 255, np.uint8)
     both = np.vstack([sample, gap, sample[::-1, ::-1]])
-    words = reader(both, dpi, label)
-    if words is None:
+    glyphs = reader(both, dpi, label)
+    if glyphs is None:
         return None
     h = sample.shape[0]
-    score = {0: [0.0, 0], 180: [0.0, 0]}
-    for text, conf, top, height in words:
-        n = len(text.strip())
-        if float(conf) < 0 or not n:
-            continue
+    confident = {0: 0, 180: 0}
+    for text, conf, top, height in glyphs:
         centre = top + height / 2
         side = 0 if centre < h else 180 if centre > 2 * h else None
-        if side is not None:
-            score[side][0] += float(conf) * n
-            score[side][1] += n
-    if max(score[0][1], score[180][1]) < MIN_OCR_CHARS:
+        if side is not None and text.strip() and float(conf) >= CONFIDENT:
+            confident[side] += 1
+    up, down = confident[0], confident[180]
+    if max(up, down) < MIN_OCR_CHARS:
         return None
-    up = score[0][0] / score[0][1] if score[0][1] else 0.0
-    down = score[180][0] / score[180][1] if score[180][1] else 0.0
-    return (0 if up >= down else 180), up, down
+    return (0 if up >= down else 180), float(up), float(down)
 
 
 def page_orientation(ink: np.ndarray, row_gaps: float, col_gaps: float,
@@ -175,7 +174,7 @@ def page_orientation(ink: np.ndarray, row_gaps: float, col_gaps: float,
     rotation = ((90 if vertical else 0) + flip) % 360
     if sure and clear:
         return Orientation(rotation, True, "strokes", score, lines)
-    if grey is not None and reader is not None and lines >= MIN_LINES:
+    if grey is not None and reader is not None and lines:
         g = grey() if callable(grey) else grey
         best: tuple[float, int] | None = None
         # lines across or down: if the profiles did not say clearly, let tesseract read both ways
@@ -184,10 +183,10 @@ def page_orientation(ink: np.ndarray, row_gaps: float, col_gaps: float,
             answer = ocr_up_or_down(np.rot90(g, -1) if down else g, turned, dpi, reader, label)
             if answer is None:
                 continue
-            side, up_conf, down_conf = answer
-            if max(up_conf, down_conf) >= MIN_OCR_CONFIDENCE and abs(up_conf - down_conf) >= MIN_OCR_MARGIN:
-                if best is None or max(up_conf, down_conf) > best[0]:
-                    best = (max(up_conf, down_conf), ((90 if down else 0) + side) % 360)
+            side, up_n, down_n = answer
+            if max(up_n, down_n) >= MIN_OCR_RATIO * min(up_n, down_n):
+                if best is None or max(up_n, down_n) > best[0]:
+                    best = (max(up_n, down_n), ((90 if down else 0) + side) % 360)
         if best is not None:
             return Orientation(best[1], True, "ocr", score, lines)
     return Orientation(rotation, False, "strokes" if lines else "none", score, lines)

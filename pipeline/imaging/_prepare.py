@@ -11,6 +11,7 @@ from PIL import Image
 
 from pipeline.errors import PageError
 from pipeline.imaging._content import colour_decision, is_blank
+from pipeline.imaging._geometry import mapped_boxes, output_geometry, turn_matrix, warp_onto_white
 from pipeline.imaging._orientation import (
     MIN_LINES,
     Orientation,
@@ -31,6 +32,7 @@ from pipeline.imaging._raster import (
     to_array,
     work_factor,
 )
+from pipeline.imaging._red import darkest_ink, seal_rings, without_red
 from pipeline.imaging._skew import estimate_skew, rotate_expand
 from pipeline.models import StandardProfile
 
@@ -74,69 +76,21 @@ def _check_resolution(dpi: float, profile: StandardProfile, label: str, flags: l
         flags.append("dpi-above-maximum")
 
 
-def _output_geometry(width: int, height: int, angle: float, paper: np.ndarray | None,
-                     factor: float) -> tuple[np.ndarray, int, int]:
-    """Affine matrix (source → output) turning by `angle` degrees CCW, and the output size.
-
-    The output frames the whole turned image, or, when the bed showed, just the turned paper (nothing on the
-    paper is cut: the frame is the bounding box of the paper mask turned the same way).
-    """
-    m = cv2.getRotationMatrix2D((width / 2.0, height / 2.0), angle, 1.0)
-    if paper is not None:
-        contours, _ = cv2.findContours(paper.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        edge = np.concatenate([c.reshape(-1, 2) for c in contours]).astype(np.float32)
-        # both corners of every boundary pixel, at full resolution
-        hull = np.concatenate([edge, edge + 1]) * factor
-    else:
-        hull = np.array([[0, 0], [width, 0], [0, height], [width, height]], dtype=np.float32)
-    turned = hull @ m[:, :2].T + m[:, 2]
-    x0, y0 = np.floor(turned.min(axis=0))
-    x1, y1 = np.ceil(turned.max(axis=0))
-    m[0, 2] -= x0
-    m[1, 2] -= y0
-    return m, int(x1 - x0), int(y1 - y0)
-
-
-def _warp(arr: np.ndarray, m: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resample an array through an affine matrix onto a white canvas of a size (w, h)."""
-    if (np.allclose(m[:, :2], np.eye(2)) and np.allclose(m[:, 2], np.round(m[:, 2]))
-            and m[0, 2] <= 0 and m[1, 2] <= 0 and -m[0, 2] + size[0] <= arr.shape[1]
-            and -m[1, 2] + size[1] <= arr.shape[0]):
-        x, y = int(-m[0, 2]), int(-m[1, 2])
-        return np.ascontiguousarray(arr[y : y + size[1], x : x + size[0]])
-    fill = (255, 255, 255) if arr.ndim == 3 else 255
-    return cv2.warpAffine(arr, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
-
-
-def _turn_matrix(width: int, height: int, rotation_cw: int) -> tuple[np.ndarray, int, int]:
-    """Affine matrix of a lossless clockwise quarter turn, and the turned size."""
-    k = (rotation_cw // 90) % 4
-    m = {
-        0: [[1, 0, 0], [0, 1, 0]],
-        1: [[0, -1, height], [1, 0, 0]],
-        2: [[-1, 0, width], [0, -1, height]],
-        3: [[0, 1, 0], [-1, 0, width]],
-    }[k]
-    size = (width, height) if k % 2 == 0 else (height, width)
-    return np.array(m, dtype=np.float64), size[0], size[1]
-
-
-def _ocr_grey(rgb: np.ndarray, seals: tuple[tuple[int, int, int, int], ...], matrix: np.ndarray,
-              scale: float) -> np.ndarray:
-    """Grey copy of a colour page for OCR: luma (red titles stay dark), but in seals the red channel (seal fades).
-
-    `seals` are boxes in the analysis copy's pixels; `matrix` maps source pixels to `rgb`'s, `scale` analysis
-    pixels to source pixels.
-    """
-    grey = luminance(rgb)
-    h, w = grey.shape
-    for x, y, bw, bh in seals:
-        corners = np.array([[x, y], [x + bw, y], [x, y + bh], [x + bw, y + bh]], dtype=np.float64) * scale
-        mapped = corners @ matrix[:, :2].T + matrix[:, 2]
-        x0, y0 = np.clip(np.floor(mapped.min(axis=0)).astype(int), 0, [w, h])
-        x1, y1 = np.clip(np.ceil(mapped.max(axis=0)).astype(int), 0, [w, h])
-        if x1 > x0 and y1 > y0:
-            grey[y0:y1, x0:x1] = rgb[y0:y1, x0:x1, 0]
+def _ocr_grey(pixels: np.ndarray, seals, rings, matrix: np.ndarray, scale: float) -> np.ndarray:
+    """Grey copy of a page for OCR, the seals' ink taken out where the print they cover is read: on a colour page
+    luma (red titles stay dark) but the seal's red removed in its boxes (:func:`without_red`); on a page without
+    colour, only the darkest ink kept inside the seal rings found (:func:`darkest_ink`). A copy: the archived
+    pixels are never changed."""
+    if pixels.ndim == 3:
+        grey = luminance(pixels)
+        for rows, cols in mapped_boxes(seals, matrix, scale, grey.shape):
+            grey[rows, cols] = without_red(pixels[rows, cols])
+        return grey
+    if not rings:
+        return pixels
+    grey = pixels.copy()
+    for rows, cols in mapped_boxes(rings, matrix, scale, grey.shape):
+        grey[rows, cols] = darkest_ink(grey[rows, cols])
     return grey
 
 
@@ -173,13 +127,14 @@ class _Analysis:
     pictures: np.ndarray
     frames: np.ndarray
     blank: bool
+    rings: tuple[tuple[int, int, int, int], ...] = ()  # boxes of round seals found by their ring (no colour to go by)
 
 
 def prepare_page(image: Image.Image, dpi: float | None, profile: StandardProfile, label: str,
                  use_ocr: bool = True, reader: TextReader | None = None) -> PreparedPage:
     """Make a raw scan upright, straight and clean, decide its archive mode; label names it in errors.
 
-    ``reader`` (the OCR engine's, :class:`pipeline.ocr.BlockReader`) settles the orientation of pages the cheap
+    ``reader`` (the OCR engine's ``read_glyphs``) settles the orientation of pages the cheap
     detectors are unsure of; without it, or with ``use_ocr=False``, such pages are flagged.
     """
     policy = profile.imaging
@@ -193,6 +148,10 @@ def prepare_page(image: Image.Image, dpi: float | None, profile: StandardProfile
     dpi_value, inferred = _resolution(arr, dpi, profile, label, flags)
     src, out_dpi = _archive_source(arr, dpi_value, policy.archive_max_dpi)
     a = _analyse(src, out_dpi, profile)
+    if a.blank and src is not arr and _inked_as_scanned(arr, profile):
+        a.blank = False  # the marks were lost when the scan was brought down to its declared resolution
+        flags.append(f"not-blank: marks at the scanned size ({arr.shape[1]}x{arr.shape[0]} pixels) vanish at "
+                     f"{dpi_value:g} dpi brought down to {out_dpi:g}")
     skew, rotation = 0.0, 0
     if (policy.deskew or policy.orientation) and not a.blank:
         skew, rotation = _straighten(a, profile, reader if use_ocr else None, label, flags)
@@ -207,8 +166,15 @@ def prepare_page(image: Image.Image, dpi: float | None, profile: StandardProfile
 
 def _resolution(arr: np.ndarray, dpi: float | None, profile: StandardProfile, label: str,
                 flags: list[str]) -> tuple[float, bool]:
-    """The scan's resolution (snapped to a standard one, or inferred from its paper size) and whether inferred."""
-    if dpi is not None and dpi > 0:
+    """The scan's resolution (snapped to a standard one, or inferred from its paper size) and whether inferred.
+
+    A declared resolution above the profile's ``max_dpi`` (a TIFF tag of 65,535 dpi), or one that is not a positive
+    number, is taken as absent: believed, it would shrink a full page to a few pixels."""
+    if dpi is not None and not (math.isfinite(dpi) and 0 < dpi <= profile.resolution.max_dpi):
+        flags.append(f"dpi-declared-ignored: {dpi:,.0f} dpi is not a scan resolution (the profile allows up to "
+                     f"{profile.resolution.max_dpi})")
+        dpi = None
+    if dpi is not None:
         dpi = snap_dpi(float(dpi))
         _check_resolution(dpi, profile, label, flags)
     inferred = not dpi
@@ -229,6 +195,12 @@ def _archive_source(arr: np.ndarray, dpi: float, max_dpi: float) -> tuple[np.nda
     return src, float(max_dpi)
 
 
+def _inked_as_scanned(arr: np.ndarray, profile: StandardProfile) -> bool:
+    """Whether the scan as it came, before any reduction, holds a real mark, judged at the resolution its pixel size
+    implies for a usual sheet: a page is never called blank that had ink at its scanned size."""
+    return not _analyse(arr, infer_dpi(arr.shape[1], arr.shape[0]).dpi, profile).blank
+
+
 def _analyse(src: np.ndarray, out_dpi: float, profile: StandardProfile) -> _Analysis:
     """Paper, ink, pictures and blankness, found on a reduced copy."""
     policy = profile.imaging
@@ -246,7 +218,20 @@ def _analyse(src: np.ndarray, out_dpi: float, profile: StandardProfile) -> _Anal
     pictures, frames = picture_regions(ink_mask(grey, tone, inner, depth=25.0), work_dpi)
     text &= ~pictures & ~hole_mask(text, work_dpi)
     blank = policy.blank_detection and is_blank(marks, work_dpi)
-    return _Analysis(factor, small, work_dpi, grey, paper, bordered, tone, text_grey, text, pictures, frames, blank)
+    rings: tuple[tuple[int, int, int, int], ...] = ()
+    if src.ndim == 2 and not blank:
+        # a seal scanned without colour is ink like print: its disc is left out of the lines that tell the skew
+        # and the way up (on a sparse last page it outweighs the signature block)
+        for cx, cy, r in seal_rings(text, work_dpi):
+            r += 1.5 * work_dpi / 25.4  # the ring's own width
+            box = (max(0, round(cx - r)), max(0, round(cy - r)), round(2 * r) + 1, round(2 * r) + 1)
+            rows, cols = slice(box[1], box[1] + box[3]), slice(box[0], box[0] + box[2])
+            disc = np.zeros(text[rows, cols].shape, np.uint8)
+            cv2.circle(disc, (round(cx) - box[0], round(cy) - box[1]), round(r), 1, -1)
+            text[rows, cols] &= ~disc.astype(bool) | (darkest_ink(text_grey[rows, cols]) < 255)
+            rings += (box,)
+    return _Analysis(factor, small, work_dpi, grey, paper, bordered, tone, text_grey, text, pictures, frames, blank,
+                     rings)
 
 
 def _straightened_text(a: _Analysis, max_skew: float):
@@ -324,17 +309,17 @@ def _archive_pixels(src: np.ndarray, a: _Analysis, rotation: int, skew: float,
     """The page turned, straightened and cropped to its paper: (pixels, the affine map from src, src/working scale)."""
     sh, sw = src.shape[:2]
     to_src = float(a.factor)
-    tm, tw, th = _turn_matrix(sw, sh, rotation)
+    tm, tw, th = turn_matrix(sw, sh, rotation)
     paper_turned = None
     if a.bordered:
         paper_turned = np.rot90(a.paper, -(rotation // 90)) if rotation else a.paper
-    m, ow, oh = _output_geometry(tw, th, skew, paper_turned, to_src)
+    m, ow, oh = output_geometry(tw, th, skew, paper_turned, to_src)
     full = np.vstack([m, [0, 0, 1]]) @ np.vstack([tm, [0, 0, 1]])
     full = full[:2]
     if mode == "colour" and src.ndim == 3:
-        archive_arr = _warp(src, full, (ow, oh))
+        archive_arr = warp_onto_white(src, full, (ow, oh))
     else:
-        archive_arr = _warp(luminance(src), full, (ow, oh))
+        archive_arr = warp_onto_white(luminance(src), full, (ow, oh))
     if a.bordered:
         # whiten what is still bed inside the frame (corners of a sheet that was not quite square, torn edges)
         small_m = np.vstack([np.array([[1 / to_src, 0, 0], [0, 1 / to_src, 0]]), [0, 0, 1]])
@@ -352,11 +337,10 @@ def _archive_and_ocr_images(archive_arr: np.ndarray, a: _Analysis, mode: str, se
                             to_src: float, out_dpi: float) -> tuple[Image.Image, Image.Image | None, np.ndarray | None]:
     """(archive image in its mode, the grey image OCR reads or None when blank, a bitonal page's 0/255 pixels)."""
     bits = None
+    ocr_arr = _ocr_grey(archive_arr, seal_boxes, a.rings, full, to_src)
     if archive_arr.ndim == 3:
-        ocr_arr = _ocr_grey(archive_arr, seal_boxes, full, to_src)
         archive = Image.fromarray(archive_arr, "RGB")
     else:
-        ocr_arr = archive_arr
         if mode == "bitonal":
             # a global cut well below the paper tone: faint strokes stay, bleed-through and paper tint go
             _, bits = cv2.threshold(archive_arr, int(0.72 * a.tone), 255, cv2.THRESH_BINARY)

@@ -54,6 +54,7 @@ from pipeline.models._pages import (
     PageSource,
 )
 from pipeline.models._profile import (
+    EngineModel,
     ImagingPolicy,
     OcrPolicy,
     PdfaPolicy,
@@ -67,8 +68,22 @@ from pipeline.models._report import (
     Check,
     Report,
 )
+from pipeline.models._status import (
+    BatchState,
+    BatchStatus,
+    CaseHistory,
+    HistoryEvent,
+    StatusReport,
+    WatcherSummary,
+)
 
 __all__ = [
+    "BatchState",
+    "BatchStatus",
+    "CaseHistory",
+    "HistoryEvent",
+    "StatusReport",
+    "WatcherSummary",
     "BatchManifest",
     "CATEGORY_LABELS",
     "Category",
@@ -95,6 +110,7 @@ __all__ = [
     "InputPolicy",
     "ModelFileEntry",
     "OcrEngineEntry",
+    "EngineModel",
     "OcrPolicy",
     "OriginalEntry",
     "PageRecord",

@@ -94,7 +94,7 @@ class OcrEngineEntry(Contract):
     """The OCR engine that read a dossier's pages: its name, version, runtime and model files."""
 
     engine: Literal["tesseract", "ppocr"]
-    version: str = Field(description="e.g. rapidocr-onnxruntime 1.4.4, tesseract 5.3.0")
+    version: str = Field(description="e.g. rapidocr 3.10.0, tesseract 5.3.0")
     runtime: str = Field(default="", description="e.g. onnxruntime 1.32.0")
     models: list[ModelFileEntry] = Field(default_factory=list)
 

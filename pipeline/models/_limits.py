@@ -23,3 +23,7 @@ class InputPolicy(Contract):
                                 description="resolution a PDF page is rendered at when its image cannot be taken over")
     max_pdf_page_mm: float = Field(default=1200.0, gt=0,
                                    description="longer side of a PDF page at most (A0 is 1189 mm)")
+    max_decode_cpu_seconds: float = Field(default=10.0, gt=0, le=3600,
+                                          description="CPU-seconds decoding one page (or listing one file's pages) may "
+                                                      "take; more is a decoding bomb, refused. The costliest real "
+                                                      "page measured took 2 (a 150 Mpx progressive JPEG)")

@@ -35,12 +35,23 @@ class ImagingPolicy(Contract):
     archive_max_dpi: int = Field(default=300, description="archived images above this are downsampled to it")
 
 
+class EngineModel(Contract):
+    """A model file the profile's OCR engine must read pages with: its file name and SHA-256."""
+
+    file: str = Field(description="the file name, e.g. PP-OCRv6_rec_small.onnx")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
 class OcrPolicy(Contract):
     """How pages are read: the engine and its settings."""
 
     enabled: bool = True
     engine: Literal["tesseract", "ppocr"] = Field(
-        default="ppocr", description="ppocr: PP-OCRv4 (rapidocr-onnxruntime) in-process; tesseract: tesseract -l")
+        default="ppocr", description="ppocr: PP-OCRv6 small (rapidocr 3.10.0) in-process; tesseract: tesseract -l")
+    models: list[EngineModel] = Field(
+        default_factory=list,
+        description="the model files the engine must read with (PP-OCR's detector and recogniser): a run refuses to "
+                    "start when the installed ones differ; empty: whatever is installed")
     languages: str = Field(default="chi_sim", description="tesseract -l value (PP-OCR reads Chinese and Latin)")
     psm: int = Field(default=3, ge=0, le=13, description="tesseract --psm (PP-OCR finds lines itself)")
     timeout_seconds: float = Field(default=180.0, gt=0)

@@ -1,7 +1,7 @@
 """A folder of OCR results keyed by (image digest, OCR settings key), so a rerun never OCRs the same page twice.
 
-The settings key names the engine, its version, the SHA-256 of its models and its settings (``OcrSettings.key``):
-another engine, or the same engine with other models, never reuses a result.
+The settings key names the engine, its version, the SHA-256 of its models and its settings (``OcrEngine.key``, or
+``line_key`` for single-line reads): another engine, or the same engine with other models, never reuses a result.
 
 Entries are JSON files written atomically (:func:`pipeline.common.write_atomic`), so
 readers never see half an entry and concurrent writers of the same entry simply last-write-win with identical
@@ -17,10 +17,11 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from PIL import Image
+
 from pipeline.common import write_atomic
-from pipeline.ocr._engines import ocr_image, ocr_images
+from pipeline.ocr._protocol import OcrEngine
 from pipeline.ocr._results import OcrFile, OcrInput, OcrResult
-from pipeline.ocr._settings import OcrSettings
 
 ENTRY_VERSION = 1
 
@@ -88,24 +89,32 @@ class OcrCache:
                 fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
 
-def cached_ocr(image: OcrInput, dpi: float, settings: OcrSettings, label: str, cache: OcrCache | None) -> OcrResult:
-    """OCR a page through the cache: the key is the image digest and the settings key plus the resolution."""
+def cached_ocr(image: OcrInput, dpi: float, engine: OcrEngine, label: str, cache: OcrCache | None) -> OcrResult:
+    """OCR a page through the cache: the key is the image digest and the engine's key plus the resolution."""
     if cache is None:
-        return ocr_image(image, dpi, settings, label)
-    key = f"{settings.key};dpi={dpi:g}"
-    return cache.get_or_compute(image_digest(image), key, lambda: ocr_image(image, dpi, settings, label))
+        return engine.read_page(image, dpi, label)
+    key = f"{engine.key};dpi={dpi:g}"
+    return cache.get_or_compute(image_digest(image), key, lambda: engine.read_page(image, dpi, label))
 
 
-def cached_ocr_images(items: list[tuple[OcrInput, float, str]], settings: OcrSettings,
+def cached_line(image: Image.Image, dpi: float, engine: OcrEngine, label: str, cache: OcrCache | None) -> OcrResult:
+    """Read an image of one line through the cache (keyed by the engine's line key)."""
+    if cache is None:
+        return engine.read_line(image, dpi, label)
+    key = f"{engine.line_key};dpi={dpi:g}"
+    return cache.get_or_compute(image_digest(image), key, lambda: engine.read_line(image, dpi, label))
+
+
+def cached_ocr_images(items: list[tuple[OcrInput, float, str]], engine: OcrEngine,
                       cache: OcrCache | None) -> list[OcrResult]:
-    """OCR pages ``(image, dpi, label)`` through the cache, the misses in one engine run (Tesseract's list mode).
+    """OCR pages ``(image, dpi, label)`` through the cache, the misses in one engine call (Tesseract's list mode).
 
     Identical pages in ``items`` are OCRed once. Unlike :func:`cached_ocr`, pages are not locked against another
     process OCRing them at the same moment (both would store the same result).
     """
     if cache is None:
-        return ocr_images(items, settings)
-    base = settings.key
+        return engine.read_pages(items)
+    base = engine.key
     keys = [(image_digest(img), f"{base};dpi={dpi:g}") for img, dpi, _ in items]
     found: dict[tuple[str, str], OcrResult] = {}
     todo: dict[tuple[str, str], int] = {}
@@ -118,7 +127,7 @@ def cached_ocr_images(items: list[tuple[OcrInput, float, str]], settings: OcrSet
         else:
             todo[k] = i
     if todo:
-        fresh = ocr_images([items[i] for i in todo.values()], settings)
+        fresh = engine.read_pages([items[i] for i in todo.values()])
         for k, result in zip(todo, fresh):
             cache.put(*k, result)
             found[k] = result

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +11,8 @@ from PIL import Image
 
 from pipeline.errors import PageError
 from pipeline.models import OcrPolicy
-from pipeline.ocr._engines import read_line
+from pipeline.ocr._lines import LineReader, ink_rows, line_reader
 from pipeline.ocr._results import OcrChar, OcrLine, OcrResult, OcrWord
-from pipeline.ocr._settings import LINE_PSM, OcrSettings
 
 
 @dataclass(frozen=True)
@@ -22,24 +21,22 @@ class HeadingReader:
 
     Tesseract's page layout analysis (psm 3) drops a title standing above a table or a photo (measured on the
     synthetic 扣押物品清单 and 现场勘验照片 pages at 200 and 300 dpi). This finds the text lines of ink above the first
-    line the OCR read (within the top third) and reads each as a single line (psm 7) with the profile's engine
-    (``engine``: Tesseract or PP-OCR, whose line read skips its detector), a few tenths of a second per such page;
-    pages whose text starts at the top margin cost nothing. ``has_title`` says whether a page's OCR already shows a
-    title (the structure stage knows what a title is).
+    line the OCR read (within the top third) and reads each as a single line with the profile's engine (``lines``,
+    the one line re-reader: Tesseract's psm 7, or PP-OCR's recogniser without its detector), a few tenths of a second
+    per such page; pages whose text starts at the top margin cost nothing. ``has_title`` says whether a page's OCR
+    already shows a title (the structure stage knows what a title is).
     """
 
     has_title: Callable[[OcrResult], bool]
-    languages: str = "chi_sim"
-    timeout: float = 30.0
-    tesseract: str = ""  # empty: the configured binary
+    lines: LineReader | None = field(default=None)  # None: the default profile's engine, no cache
     top_margin: float = 0.16  # OCR text starting above this share of the page height leaves no room for a title
     max_lines: int = 3
-    engine: str = "ppocr"  # the default profile's engine (OcrPolicy.engine)
 
     @classmethod
-    def for_policy(cls, has_title: Callable[[OcrResult], bool], policy: OcrPolicy) -> HeadingReader:
-        """The re-reader of a profile's OCR policy: its engine, languages and timeout."""
-        return cls(has_title, languages=policy.languages, timeout=policy.timeout_seconds, engine=policy.engine)
+    def for_policy(cls, has_title: Callable[[OcrResult], bool], policy: OcrPolicy,
+                   cache_root: Path | None = None) -> HeadingReader:
+        """The re-reader of a profile's OCR policy (its engine), caching in ``cache_root``."""
+        return cls(has_title, line_reader(policy, cache_root))
 
     def complete(self, image_path: Path | None, dpi: float, label: str, ocr: OcrResult) -> OcrResult:
         """The page's OCR, with its heading re-read when the OCR found no title on the page."""
@@ -63,12 +60,12 @@ class HeadingReader:
             raise PageError(f"cannot read page image {image_path} of {label}: {exc}", label) from exc
         scale = ocr.width / grey.width
         dpi = dpi or ocr.dpi
-        settings = OcrSettings(languages=self.languages, psm=LINE_PSM, timeout=self.timeout,
-                               tesseract=self.tesseract, engine=self.engine)
+        reader = self.lines or line_reader(OcrPolicy(), None)
+        assert reader is not None
         lines = []
         top = np.asarray(grey.crop((0, 0, grey.width, int(grey.height * band))))
-        for box in ink_lines(top, dpi)[: self.max_lines]:
-            words = read_line(grey.crop(box), dpi, settings, label)
+        for box in title_lines(top, dpi)[: self.max_lines]:
+            words = reader.read(grey.crop(box), dpi, label).words
             if words:
                 ws = tuple(_placed(w, box[0], box[1], scale) for w in words)
                 lines.append(OcrLine(ws, min(w.x0 for w in ws), min(w.y0 for w in ws), max(w.x1 for w in ws),
@@ -86,24 +83,10 @@ def _placed(w: OcrWord, dx: int, dy: int, scale: float) -> OcrWord:
                    round((w.y1 + dy) * scale), w.conf, chars)
 
 
-def ink_lines(band: np.ndarray, dpi: float) -> list[tuple[int, int, int, int]]:
-    """Boxes (x0, y0, x1, y1) of the runs of inked rows in a band that are as tall as a line of title type."""
+def title_lines(band: np.ndarray, dpi: float) -> list[tuple[int, int, int, int]]:
+    """Boxes (x0, y0, x1, y1) of the lines in a band as tall as a line of title type (4-16 mm, strokes apart by up
+    to 1 mm are one line), with 2 mm of paper around them."""
     px_mm = dpi / 25.4
-    ink = band < 128
-    rows = ink.sum(axis=1) > max(3, 0.002 * band.shape[1])
-    boxes, y, gap = [], 0, max(1, round(1.0 * px_mm))
-    while y < len(rows):
-        if not rows[y]:
-            y += 1
-            continue
-        start, last = y, y
-        while y < len(rows) and (rows[y] or y - last <= gap):
-            if rows[y]:
-                last = y
-            y += 1
-        if 4.0 * px_mm <= last + 1 - start <= 16.0 * px_mm:
-            cols = np.flatnonzero(ink[start : last + 1].any(axis=0))
-            pad = round(2.0 * px_mm)
-            boxes.append((max(0, int(cols[0]) - pad), max(0, start - pad),
-                          min(band.shape[1], int(cols[-1]) + pad + 1), min(band.shape[0], last + 1 + pad)))
-    return boxes
+    pad = round(2.0 * px_mm)
+    return [(max(0, x0 - pad), max(0, y0 - pad), min(band.shape[1], x1 + pad), min(band.shape[0], y1 + pad))
+            for x0, y0, x1, y1 in ink_rows(band, round(4.0 * px_mm), round(16.0 * px_mm), max(1, round(px_mm)))]

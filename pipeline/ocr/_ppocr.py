@@ -1,26 +1,30 @@
-"""PP-OCR over onnxruntime: text lines found by the PP-OCRv4 detector, read by its recogniser, and each character
-placed where the recogniser saw it.
+"""PP-OCR over onnxruntime: text lines found by the PP-OCRv6 small detector, read by its recogniser, and each
+character placed where the recogniser saw it.
 
-The pipeline is RapidOCR's (rapidocr-onnxruntime 1.4.4: the models, the DB box post-processing, the character list),
-driven here so that what was measured to matter can be set (``bench/ocr_engines.py``; the lab's numbers are from
-/tmp/ppocr-lab/REPORT.md, on the models before ``_ppocr_graph.py`` made both a third to a half faster):
+The models, the DB box post-processing and the character list are RapidOCR's (rapidocr 3.10.0's wheel), driven here
+so that what was measured to matter can be set. Measured again for PP-OCRv6 on bench/ocr_engines.py's pages (the
+same 84 degraded pages for every setting; the v4 figures were the lab's, /tmp/ppocr-lab/REPORT.md):
 
-- the detector reads the page scaled to at most ``det_side`` pixels (960: 0.2 CPU-s instead of 1.0 at the library's
-  2000, same error rate), and only the part of it that holds ink (the margins are a third of an A4 page), while
-  lines are cut from the full-resolution page (shrinking the whole page, the library's ``max_side_len``, raised the
-  error rate from 2.5 % to 4.0 %);
-- lines go to the recogniser one at a time (batches pad every line to the widest, and cost more), whole: cut into
-  pieces of at most 320 input columns (where the recogniser costs ~54 µs a column instead of ~79) they lost the
-  context that tells 。 from o and ， from , (CER 1.8 % -> 2.9 %);
-- each line's box is given ``margin`` of its height again above and below (its edge rows repeated) before it is
-  scaled to the recogniser's 48 pixels: at 0.15 a line costs a fifth less (fewer input columns) and reads better
-  (CER 1.83 % -> 1.64 % on 24 pages; 0.25 reads worse again, 1.79 %);
+- the detector reads the page scaled to at most ``det_side`` pixels (960) and only the part of it that holds ink
+  (the margins are a third of an A4 page), while lines are cut from the full-resolution page (v4: 0.2 CPU-s instead
+  of 1.0 at the library's 2000, same error rate; not measured again at other sides for v6, whose unsealed pages read
+  with 0.10 % errors at 960);
+- lines go to the recogniser one at a time, whole (v4: cutting them into pieces of 320 columns lost the context that
+  tells 。 from o, CER 1.8 % -> 2.9 %; kept, not measured again);
+- each line's box is given ``margin`` of its height again above and below (edge rows repeated) before it is scaled
+  to the recogniser's 48 pixels: 0.15 (v6: CER 1.35 % at 0.15 against 1.39 % at 0.25, the same 84 pages);
+- the graph rewrite made for v4 (hard-swish chains as HardSigmoid, scalar affines folded) is gone: PP-OCRv6's
+  graphs hold none of those chains (0 found), and onnxruntime fuses what they have;
+- what v6 reads unlike v4 is fixed character for character (on 18 of the 22 pages v6 read worse than v4, these were
+  the errors): traditional forms outside GB 2312 (盜 說 蕭 黃) reported as their simplified forms
+  (:func:`simplified_labels`), ``?`` and ``!`` after Han as full-width; and table cells kept in their row
+  (:func:`reading_order`). With these, v6 reads the unsealed pages with
+  0.10 % errors against v4's 0.36 %;
 - no angle classifier: pages arrive upright from imaging;
 - each character's x-range comes from the recogniser's CTC columns (the step where its label starts), tiled
-  between neighbours so that a text layer shows no gaps (x-IoU 0.88 with the true glyphs, measured, against 0.80 for
-  the library's own word boxes).
+  between neighbours so that a text layer shows no gaps (tests/test_textlayer_positions.py holds it for v6).
 
-One :class:`PpocrReader` holds two sessions (~40 MB, ~100 MB more while it reads); it is used by one thread at a
+One :class:`PpocrReader` holds two sessions (~60 MB, ~100 MB more while it reads); it is used by one thread at a
 time (the pool in ``_ppocr_engine.py``).
 """
 
@@ -29,17 +33,16 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
 
 from pipeline.ocr._ppocr_models import PpocrModels, session
+from pipeline.ocr._settings import DET_SIDE
 
 REC_HEIGHT = 48
 """The recogniser's input height."""
-
-DET_SIDE = 960
-"""The detector's input: the page scaled so that its long side is at most this many pixels."""
 
 MARGIN = 0.15
 """A line's box is read with this share of its height added above and below."""
@@ -57,6 +60,8 @@ SAME_LENGTH_FIXES = (
     (re.compile(r"(?<=[\u4e00-\u9fff]),"), "，"),
     (re.compile(r"(?<=[\u4e00-\u9fff]):"), "："),
     (re.compile(r"(?<=[\u4e00-\u9fff]);"), "；"),
+    (re.compile(r"(?<=[\u4e00-\u9fff])\?"), "？"),  # PP-OCRv6 reads the full-width question mark as ASCII
+    (re.compile(r"(?<=[\u4e00-\u9fff])!"), "！"),
     (re.compile(r"(?<=[一二三四五六七八九〇])[O0oО○](?=[一二三四五六七八九〇年])"), "〇"),  # 二〇二四年
 )
 """What the recogniser reads in place of what Chinese case files print, fixed character for character (so positions
@@ -111,15 +116,57 @@ def _ordered(box: np.ndarray) -> np.ndarray:
 
 
 def reading_order(boxes: list[np.ndarray]) -> list[np.ndarray]:
-    """Boxes top to bottom, and left to right within a row (tops within 10 px), as RapidOCR orders them."""
-    out = sorted(boxes, key=lambda b: (b[0][1], b[0][0]))
-    for i in range(len(out) - 1):
-        for j in range(i, -1, -1):
-            if abs(out[j + 1][0][1] - out[j][0][1]) < 10 and out[j + 1][0][0] < out[j][0][0]:
-                out[j], out[j + 1] = out[j + 1], out[j]
-            else:
-                break
-    return out
+    """Boxes top to bottom in rows, left to right within a row. A box is in the row of the box above it when its
+    middle lies within half that box's height of the other's middle: the cells of a table row (a one-digit 编号 is
+    a shorter box than the Han words beside it) stay together, where RapidOCR's tops-within-10-px rule split them
+    (bench/ocr_engines.py, the 扣押物品清单 pages)."""
+    rows: list[list[np.ndarray]] = []
+    for box in sorted(boxes, key=lambda b: (b[0][1] + b[3][1]) / 2):
+        mid, height = (box[0][1] + box[3][1]) / 2, box[3][1] - box[0][1]
+        if rows:
+            last = rows[-1][0]
+            last_mid, last_height = (last[0][1] + last[3][1]) / 2, last[3][1] - last[0][1]
+            if abs(mid - last_mid) < 0.5 * min(height, last_height):
+                rows[-1].append(box)
+                continue
+        rows.append([box])
+    return [box for row in rows for box in sorted(row, key=lambda b: b[0][0])]
+
+
+def _in_gb2312(char: str) -> bool:
+    """Whether GB 2312 (the simplified characters of everyday print) encodes the character."""
+    try:
+        char.encode("gb2312")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+SIMPLIFIED_NAMES = frozenset("昇")
+"""Characters outside GB 2312 that t2s would simplify but that simplified Chinese keeps for names (通用规范汉字表)."""
+
+
+@lru_cache(maxsize=4)
+def _simplified_labels(keys: str) -> np.ndarray:
+    return simplified_labels(np.array(["", *keys.split("\n"), " "], dtype=object))
+
+
+def simplified_labels(charset: np.ndarray) -> np.ndarray:
+    """For each label of the recogniser, the label it is reported as: a traditional form outside GB 2312 (盜 說 蕭
+    黃, which PP-OCRv6's character set holds and simplified-Chinese case files never print) as its simplified form
+    (OpenCC's t2s), when the recogniser has that one; every other label as itself. Characters GB 2312 encodes are
+    never changed (乾 著 於 are simplified characters too), nor are rare characters of names (喆 堃 翀 洺), which t2s
+    leaves as they are."""
+    import opencc
+
+    index = {c: i for i, c in enumerate(charset)}
+    labels = np.arange(len(charset))
+    foreign = [(i, c) for i, c in enumerate(charset) if len(c) == 1 and "\u3400" <= c <= "\u9fff" and not _in_gb2312(c)]
+    converted = opencc.OpenCC("t2s").convert("\n".join(c for _, c in foreign)).split("\n")
+    for (i, c), s in zip(foreign, converted):
+        if s != c and s in index and c not in SIMPLIFIED_NAMES:
+            labels[i] = index[s]
+    return labels
 
 
 def ink_threshold(grey: np.ndarray) -> float | None:
@@ -133,15 +180,16 @@ class PpocrReader:
 
     def __init__(self, models: PpocrModels, det_side: int = DET_SIDE, margin: float = MARGIN):
         """Load the detector and recogniser of the installed models (~0.3 s)."""
-        from rapidocr_onnxruntime.ch_ppocr_det.utils import DBPostProcess
+        from rapidocr.ch_ppocr_det.utils import DBPostProcess
 
         self.det_side, self.margin = det_side, margin
         self.det = session(models.path("det"))
         self.rec = session(models.path("rec"))
         self._det_input = self.det.get_inputs()[0].name
         self._rec_input = self.rec.get_inputs()[0].name
-        keys = self.rec.get_modelmeta().custom_metadata_map["character"].splitlines()
-        self.charset = np.array(["", *keys, " "], dtype=object)  # CTC blank first, space last (as the library)
+        keys = self.rec.get_modelmeta().custom_metadata_map["character"]
+        self.charset = np.array(["", *keys.splitlines(), " "], dtype=object)  # CTC blank first, space last
+        self.simplified = _simplified_labels("\n".join(keys.splitlines()))  # once per process
         self.post = DBPostProcess(thresh=DB_THRESH, box_thresh=BOX_THRESH, max_candidates=1000,
                                   unclip_ratio=UNCLIP, score_mode="fast", use_dilation=True)
 
@@ -176,7 +224,7 @@ class PpocrReader:
         tensor = np.empty((1, 3, REC_HEIGHT, width), dtype=np.float32)
         tensor[0] = cv2.resize(crop, (width, REC_HEIGHT)).astype(np.float32) * (1 / 127.5) - 1.0
         preds = self.rec.run(None, {self._rec_input: tensor})[0][0]
-        labels = preds.argmax(axis=1)
+        labels = self.simplified[preds.argmax(axis=1)]
         column = width / len(labels) * h / REC_HEIGHT  # crop pixels a CTC column
         first = np.ones(len(labels), dtype=bool)
         first[1:] = labels[1:] != labels[:-1]

@@ -1,5 +1,5 @@
-"""Tesseract: the one home of the tesseract program (page OCR in list mode, line and block reads, OSD), one of the
-two engines behind the OCR seam (``_engines.py``).
+"""Tesseract: the one home of the tesseract program (page OCR in list mode, line and block reads, OSD), and
+:class:`TesseractEngine`, one of the two engines behind the OCR seam (``_protocol.py``).
 
 Tesseract runs as a child process with ``OMP_THREAD_LIMIT=1`` (pages are parallelised, never threads inside one
 page); its TSV output gives word boxes, line grouping and word confidence. Images go in as uncompressed TIFF files
@@ -12,17 +12,22 @@ import io
 import re
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pytesseract
 from PIL import Image
 
 from pipeline.common import run_tool, sha256_file
 from pipeline.errors import PageError
+from pipeline.models import ModelFileEntry, OcrEngineEntry
+from pipeline.ocr._protocol import Glyph
 from pipeline.ocr._results import OcrFile, OcrInput, OcrLine, OcrResult, OcrWord
 from pipeline.ocr._settings import OcrSettings
+
+LINE_PSM = 7
+"""The page segmentation mode that reads an image as one line of text."""
 
 ONE_THREAD = {"OMP_THREAD_LIMIT": "1"}
 """Tesseract runs with one OpenMP thread: pages are parallelised, never threads inside one page."""
@@ -71,19 +76,29 @@ def _model_stat(path: Path) -> tuple[int, str]:
     return st.st_size, file_digest(str(path), st.st_size, st.st_mtime_ns)
 
 
+def command_of(settings: OcrSettings) -> str:
+    """The tesseract binary the settings run."""
+    return settings.tesseract or tesseract_cmd()
+
+
+def model_files(settings: OcrSettings) -> list[Path]:
+    """The traineddata files Tesseract loads with the settings (OSD too when the psm uses it), in the settings'
+    model folder or tesseract's default one (tesseract itself honours TESSDATA_PREFIX)."""
+    folder = Path(settings.tessdata or default_tessdata(command_of(settings)))
+    names = [n for n in settings.languages.split("+") if n]
+    if settings.psm in (0, 1):
+        names.append("osd")
+    return [folder / f"{n}.traineddata" for n in names]
+
+
 def tesseract_key(settings: OcrSettings) -> str:
     """The OCR cache key of Tesseract settings: code version, tesseract version, languages, psm, model digests."""
-    parts = [f"ocr{OCR_CODE_VERSION}", f"tesseract {tesseract_version(settings.cmd)}", f"l={settings.languages}",
-             f"psm={settings.psm}"]
-    for path in settings.model_files():
+    parts = [f"ocr{OCR_CODE_VERSION}", f"tesseract {tesseract_version(command_of(settings))}",
+             f"l={settings.languages}", f"psm={settings.psm}"]
+    for path in model_files(settings):
         size, digest = _model_stat(path)
         parts.append(f"{path.name}={size}:{digest[:16]}")
     return ";".join(parts)
-
-
-def tesseract_models(settings: OcrSettings) -> tuple[str, list[tuple[str, int, str]]]:
-    """Tesseract's version and the (file name, bytes, SHA-256) of every model file the settings load."""
-    return tesseract_version(settings.cmd), [(p.name, *_model_stat(p)) for p in settings.model_files()]
 
 
 def _image_bytes(image: Image.Image, dpi: float) -> bytes:
@@ -104,7 +119,7 @@ def _image_bytes(image: Image.Image, dpi: float) -> bytes:
 
 
 def _command(settings: OcrSettings, source: str, dpi: float) -> list[str]:
-    cmd = [settings.cmd, source, "stdout", "-l", settings.languages, "--psm", str(settings.psm),
+    cmd = [command_of(settings), source, "stdout", "-l", settings.languages, "--psm", str(settings.psm),
            "--dpi", str(max(1, round(dpi)))]
     if settings.tessdata:
         cmd += ["--tessdata-dir", settings.tessdata]
@@ -162,7 +177,7 @@ def tesseract_image(image: OcrInput, dpi: float, settings: OcrSettings, label: s
             f.flush()
             tsv = _run(_command(settings, f.name, dpi), settings.timeout, f"page {label}", label)
     lines = parse_tsv(tsv).get(1, [])
-    return OcrResult(image.width, image.height, float(dpi), tuple(lines), settings.key)
+    return OcrResult(image.width, image.height, float(dpi), tuple(lines), tesseract_key(settings))
 
 
 def tesseract_images(items: Sequence[tuple[OcrInput, float, str]], settings: OcrSettings,
@@ -201,7 +216,7 @@ def tesseract_images(items: Sequence[tuple[OcrInput, float, str]], settings: Ocr
                     results[i] = tesseract_image(image, page_dpi, settings, label)
                 else:
                     results[i] = OcrResult(image.width, image.height, float(page_dpi), tuple(pages.get(n, [])),
-                                           settings.key)
+                                           tesseract_key(settings))
             for path in written:
                 path.unlink()
     return [r for r in results if r is not None]
@@ -231,33 +246,80 @@ def read_words(image: Image.Image, dpi: float, settings: OcrSettings, what: str,
     return words
 
 
-def read_line_words(image: Image.Image, dpi: float, settings: OcrSettings, what: str, label: str) -> list[OcrWord]:
-    """The words of one line of text (``settings.psm`` 7) in a crop of a page."""
-    return read_words(image, dpi, settings, what, label) or []
+class TesseractEngine:
+    """Tesseract behind the OCR seam: pages in list mode (the model loads once a run), lines with psm 7, the
+    orientation check's block with psm 6; nothing stays loaded between runs."""
 
+    name = "tesseract"
+    batches = True
+    reads_bits = True
 
-@dataclass(frozen=True)
-class BlockReader:
-    """Reads a block of text in a grey image for the orientation check (psm 6): per word (text, confidence, top,
-    height); None when Tesseract has no answer."""
+    def __init__(self, settings: OcrSettings):
+        """The engine for ``settings`` (languages, psm, binary, model folder, timeout)."""
+        self.settings = settings
 
-    languages: str = "chi_sim"
-    timeout: float = 20.0
-    tesseract: str = ""
+    def _with(self, **changes: object) -> OcrSettings:
+        return OcrSettings(**{**self.settings.__dict__, **changes})
 
-    def __call__(self, grey, dpi: float, label: str) -> list[tuple[str, float, int, int]] | None:
-        """The words read in ``grey`` (a 2-D uint8 array)."""
-        settings = OcrSettings(languages=self.languages, psm=6, timeout=self.timeout, tesseract=self.tesseract)
-        words = read_words(Image.fromarray(grey), dpi, settings, f"{label}: tesseract orientation check", label,
+    @property
+    def key(self) -> str:
+        """Code and tesseract versions, languages, psm and model digests."""
+        return tesseract_key(self.settings)
+
+    @property
+    def line_key(self) -> str:
+        """The key of single-line reads (psm 7)."""
+        return tesseract_key(self._with(psm=LINE_PSM))
+
+    def read_page(self, image: OcrInput, dpi: float, label: str) -> OcrResult:
+        """One page (a file Tesseract reads itself, or pixels)."""
+        return tesseract_image(image, dpi, self.settings, label)
+
+    def read_pages(self, items: Sequence[tuple[OcrInput, float, str]], scratch: Path | None = None) -> list[OcrResult]:
+        """Pages in one tesseract process per resolution."""
+        return tesseract_images(items, self.settings, scratch)
+
+    def read_line(self, image: Image.Image, dpi: float, label: str) -> OcrResult:
+        """One line (psm 7), words with unrounded confidences."""
+        line = self._with(psm=LINE_PSM, timeout=min(30.0, self.settings.timeout))
+        words = read_words(image, dpi, line, f"re-reading a line of {label}", label) or []
+        lines = (OcrLine(tuple(words), min(w.x0 for w in words), min(w.y0 for w in words),
+                         max(w.x1 for w in words), max(w.y1 for w in words)),) if words else ()
+        return OcrResult(image.width, image.height, float(dpi), lines, self.line_key)
+
+    def read_glyphs(self, grey: np.ndarray, dpi: float, label: str) -> list[Glyph] | None:
+        """A block (psm 6); each character carries its word's confidence and box."""
+        block = self._with(psm=6, timeout=min(30.0, self.settings.timeout))
+        words = read_words(Image.fromarray(grey), dpi, block, f"{label}: tesseract orientation check", label,
                            failure_is_none=True)
-        return None if words is None else [(w.text, w.conf, w.y0, w.y1 - w.y0) for w in words]
+        if words is None:
+            return None
+        return [(ch, w.conf, w.y0, w.y1 - w.y0) for w in words for ch in w.text]
+
+    def entry(self) -> OcrEngineEntry:
+        """Tesseract's version and the traineddata files the settings load."""
+        version = tesseract_version(command_of(self.settings))
+        files = [ModelFileEntry(file=p.name, bytes=b, sha256=d) for p in model_files(self.settings)
+                 for b, d in (_model_stat(p),)]
+        return OcrEngineEntry(engine="tesseract", version=f"tesseract {version}", runtime="", models=files)
+
+    def check(self) -> None:
+        """Computing the key finds (and digests) every model file."""
+        self.key  # noqa: B018
+
+    def warm(self, workers: int) -> None:
+        """Nothing: Tesseract starts per run."""
+
+    def release(self) -> int:
+        """Nothing held: a child process per run."""
+        return 0
 
 
 def osd_rotation(grey: Image.Image, dpi: float, label: str, timeout: float = 10.0,
                  tesseract: str = "") -> tuple[int, float] | None:
     """Tesseract OSD on an image: (degrees clockwise to turn it upright, confidence), None if it has no answer."""
     settings = OcrSettings(languages="osd", psm=0, timeout=timeout, tesseract=tesseract)
-    cmd = [settings.cmd, "stdin", "stdout", "--psm", "0", "--dpi", str(max(1, round(dpi)))]
+    cmd = [command_of(settings), "stdin", "stdout", "--psm", "0", "--dpi", str(max(1, round(dpi)))]
     result = run_tool(cmd, what=f"{label}: tesseract OSD", timeout=timeout, tool="tesseract", env=ONE_THREAD,
                       input=_png(grey), check=False, error=lambda message: PageError(message, page=label))
     out = result.text() + result.stderr.decode("utf-8", "replace")

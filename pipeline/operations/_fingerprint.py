@@ -29,6 +29,7 @@ def fingerprint(room: str, batch: str, batch_dir: Path, max_file_bytes: int = DE
     return h.hexdigest()
 
 
-def idempotency_key(fp: str) -> str:
-    """The flow-run idempotency key of a batch fingerprint (deliberate reprocessing uses a different key)."""
-    return f"dossier-batch-{fp}"
+def idempotency_key(fp: str, requeued: int = 0) -> str:
+    """The flow-run idempotency key of a batch fingerprint (deliberate reprocessing uses a different key); a batch
+    put back in its room by ``dossier requeue`` for the n-th time gets a key of its own, so that its run is new."""
+    return f"dossier-batch-{fp}" + (f"-requeued-{requeued}" if requeued else "")

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import os
 import stat
+from datetime import tzinfo
 from pathlib import Path
 from typing import Literal
 
 from pipeline.common import write_atomic
 from pipeline.operations._names import PROCESSING, QUARANTINE, REASON_FILE, RESERVED, HotFolderError
-from pipeline.operations._rooms import RoomConfig, RoomsFile, load_rooms_file, room_config
+from pipeline.operations._rooms import RoomConfig, RoomsFile, RoomsFileError, load_rooms_file, room_config
 
 
 def _valid_name(name: str) -> bool:
@@ -30,8 +31,9 @@ class HotFolder:
     """A hot folder root: its rooms, incoming batches, the claim area and the outcome folders; ``rooms`` is the
     administrator's rooms file (re-read when it changes) or its content."""
 
-    def __init__(self, root: Path, rooms: Path | RoomsFile):
+    def __init__(self, root: Path, rooms: Path | RoomsFile, zone: tzinfo | None = None):
         self.root = Path(root).resolve()
+        self.zone = zone  # the time zone reason.txt shows times in (None: UTC)
         if not self.root.is_dir():
             raise HotFolderError(f"hot folder {self.root} does not exist or is not a folder")
         self.rooms_path = None if isinstance(rooms, RoomsFile) else Path(rooms)
@@ -39,7 +41,7 @@ class HotFolder:
         self._rooms_seen: tuple[int, int] | None = None
         if self.rooms_path is not None:
             if self.rooms_path.resolve().is_relative_to(self.root):
-                raise HotFolderError(f"the rooms file {self.rooms_path} must not lie inside the hot folder: the rooms "
+                raise RoomsFileError(f"the rooms file {self.rooms_path} must not lie inside the hot folder: the rooms "
                                      f"could write it")
             self.bindings()
 

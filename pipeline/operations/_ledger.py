@@ -17,10 +17,23 @@ from pipeline.common import utcnow, write_atomic
 from pipeline.operations._names import HotFolderError
 from pipeline.settings import StateLayout
 
-EntryState = Literal["claimed", "submitted", "settling", "done", "quarantined"]
+EntryState = Literal["claimed", "submitted", "held", "settling", "done", "quarantined", "requeued"]
 
 
 SETTLED = ("done", "quarantined")
+
+
+class RunFault(BaseModel):
+    """How a batch's run failed, as the run itself judged it from its error's class (recorded before it ends)."""
+
+    run_id: str | None = None
+    machine: str | None = Field(default=None, description="the part of the machine at fault (store, key, disk, …); "
+                                                          "None: the batch's fault")
+    kind: str = Field(default="", description="the quarantine reason kind when it is the batch's fault")
+    error: str = Field(default="", description="the error's class")
+    detail: str = Field(default="", description="the error's message (names the file, page, volume or case)")
+    file: str | None = Field(default=None, description="the file named by the error, when it names one")
+    at: datetime = Field(default_factory=utcnow)
 
 
 class LedgerEntry(BaseModel):
@@ -42,6 +55,12 @@ class LedgerEntry(BaseModel):
     target: Literal["done", "quarantine"] | None = None
     settle_from: str | None = None
     reason: str = ""
+    reason_kind: str = Field(default="", description="what kind of reason quarantined it (pipeline.operations "
+                                                     "ReasonKind): it decides the advice")
+    advice: str = Field(default="", description="what to do next, as reason.txt says it")
+    held: str = Field(default="", description="the part of the machine a held batch waits for (store, key, disk, …)")
+    fault: RunFault | None = Field(default=None, description="how its latest run failed, as the run judged it")
+    requeued: int = Field(default=0, description="times an operator put it back in its room (dossier requeue)")
     attempts: int = Field(default=0, description="times its run was retried after dying or failing for a reason that "
                                                  "was not about the batch")
     retry_starts: int | None = Field(default=None, description="how often the run had started when last retried: "

@@ -25,19 +25,22 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from pipeline.capture import open_regular
-from pipeline.common import syntax_problem, validation_problems
+from pipeline.common import escaped, invisible_characters, syntax_problem, validation_problems
 from pipeline.errors import BadInputError, ExitCode, RefusedError
 from pipeline.models import BatchManifest
 from pipeline.operations._names import ROOM_CONFIG, HotFolderError
 from pipeline.standard import builtin_profiles
 
 MAX_CONFIG_BYTES = 1024 * 1024
+CASE_PATTERN_FLAGS = re.ASCII
+"""Case-number patterns match ASCII classes only: ``\\d`` is 0-9, never another script's digits (२०२४)."""
 
 
 class RoomsFileError(HotFolderError):
     """The administrator's rooms file is missing or invalid: no room is served until it is fixed."""
 
     exit_code = ExitCode.CONFIGURATION
+    unavailable = "rooms"
 
 
 class RoomFile(BaseModel):
@@ -71,7 +74,8 @@ class RoomBinding(BaseModel):
     agencies: list[str] = Field(min_length=1, description="agencies the room scans for; the first owns its dossiers "
                                                           "unless batch.json names another of these")
     case_numbers: list[str] = Field(min_length=1, description="regular expressions, matched in full against the "
-                                                              "normalised case number (brackets folded to ASCII)")
+                                                              "normalised case number (brackets folded to ASCII); "
+                                                              "\\d, \\w and \\s are ASCII only")
     profile: str | None = Field(default=None, description="standard profile: built-in name or YAML path")
     review: Literal["flagged", "always", "never"] | None = Field(
         default=None, description="when runs pause for a 卷内目录 review; overrides the room's and the profile's")
@@ -83,6 +87,9 @@ class RoomBinding(BaseModel):
     def _named(cls, value: list[str]) -> list[str]:
         if any(not a.strip() for a in value):
             raise ValueError("an agency name is blank")
+        if any(invisible_characters(a) for a in value):
+            raise ValueError("an agency name holds a character that draws nothing (a control, format or filler "
+                             "character)")
         return [a.strip() for a in value]
 
     @field_validator("case_numbers")
@@ -90,7 +97,7 @@ class RoomBinding(BaseModel):
     def _patterns(cls, value: list[str]) -> list[str]:
         for i, pattern in enumerate(value):
             try:
-                re.compile(pattern)
+                re.compile(pattern, CASE_PATTERN_FLAGS)
             except re.error as exc:
                 raise ValueError(f"pattern {i + 1} is not a regular expression ({exc.msg})") from None
         return value
@@ -121,10 +128,10 @@ class RoomPolicy(BaseModel):
 
         named = manifest.agency.strip()
         if named and named not in self.agencies:
-            raise RefusedError(f"batch.json names agency {named!r}, but room {self.room} is bound to "
+            raise RefusedError(f"batch.json names agency '{escaped(named)}', but room {self.room} is bound to "
                                f"{', '.join(self.agencies)} by the administrator: refused")
         case = normalise_case_no(manifest.case_no)
-        if not any(re.fullmatch(p, case) for p in self.case_numbers):
+        if not any(re.fullmatch(p, case, CASE_PATTERN_FLAGS) for p in self.case_numbers):
             raise RefusedError(f"case number {manifest.case_no} is not one room {self.room} may publish (the "
                                f"administrator's rooms file allows {len(self.case_numbers)} pattern(s)): refused")
         return named or self.agencies[0]
@@ -154,7 +161,7 @@ def _read_config(path: Path) -> object:
         raw = fh.read(MAX_CONFIG_BYTES)
     try:
         return yaml.safe_load(raw.decode("utf-8")) or {}
-    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+    except (UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:  # YAML nested 100,000 deep: RecursionError
         raise HotFolderError(f"{path}: {syntax_problem(exc)}") from None
 
 

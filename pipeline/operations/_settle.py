@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import stat
 import time
@@ -11,23 +10,26 @@ from pathlib import Path
 from typing import Literal
 
 from pipeline.capture import MANIFEST_NAME, open_regular, shown
-from pipeline.common import utcnow, write_atomic
+from pipeline.common import parse_json, utcnow, write_atomic
 from pipeline.errors import DossierError
 from pipeline.operations._folders import HotFolder, write_reason
 from pipeline.operations._ledger import SETTLED, EntryState, Ledger, LedgerEntry
 from pipeline.operations._names import DONE, QUARANTINE, REASON_FILE, HotFolderError
+from pipeline.operations._reasons import Reason, ReasonKind, advice_for, reason, reason_text
 from pipeline.operations._rooms import RoomsFile
 
 
-def settle(hot: HotFolder, ledger: Ledger, fp: str, outcome: Literal["done", "quarantine"], reason: str = "",
+def settle(hot: HotFolder, ledger: Ledger, fp: str, outcome: Literal["done", "quarantine"], why: Reason | None = None,
            event: str = "") -> LedgerEntry:
     """Move a claimed (or quarantined) batch to an outcome folder and record it; safe to repeat after a crash.
 
     The target path is recorded first (state ``settling``), then the folder is renamed, then ``reason.txt`` is
     written inside a quarantined batch (a batch moving on from quarantine to done keeps it, with a line saying how
-    it was resolved), then the entry is marked settled.
+    it was resolved), then the entry is marked settled. A settle resumed after a crash takes the reason recorded.
     """
     final_state: EntryState = "done" if outcome == DONE else "quarantined"
+    line = why.line if why else ""
+    recorded = {"reason": line, "reason_kind": why.kind.value, "advice": why.advice} if why else {}
     with ledger.locked():
         entry = ledger.get(fp)
         if entry is None:
@@ -43,7 +45,7 @@ def settle(hot: HotFolder, ledger: Ledger, fp: str, outcome: Literal["done", "qu
             target = hot.outcome_path(outcome, entry.room, entry.batch)
             entry = ledger.put(entry.model_copy(update={"state": "settling", "target": outcome,
                                                         "outcome_path": str(target), "settle_from": str(source),
-                                                        "reason": reason or entry.reason}),
+                                                        "held": "", **recorded}),
                                f"settling to {outcome}: {target}")
         if not target.exists():
             if not source.is_dir():
@@ -53,29 +55,24 @@ def settle(hot: HotFolder, ledger: Ledger, fp: str, outcome: Literal["done", "qu
             target.parent.mkdir(parents=True, exist_ok=True)
             os.rename(source, target)
         if outcome == QUARANTINE:
-            write_reason(target, reason_text(entry, reason))
+            write_reason(target, entry_reason_text(hot, entry, why))
         elif (target / REASON_FILE).is_file():
             old = (target / REASON_FILE).read_text(encoding="utf-8", errors="replace").rstrip()
             note = f"resolved:     {utcnow().isoformat(timespec='seconds')} {event or 'done'}; moved to {target}"
             write_atomic(target / REASON_FILE, (old + "\n" + note + "\n").encode("utf-8"))
+        kept = recorded if outcome == QUARANTINE else {}
         return ledger.put(entry.model_copy(update={"state": final_state, "target": None, "settle_from": None,
-                                                   "outcome_path": str(target),
-                                                   "reason": reason if outcome == QUARANTINE else entry.reason}),
-                          event or f"{final_state}: {target}" + (f" ({reason})" if reason else ""))
+                                                   "outcome_path": str(target), "held": "", **kept}),
+                          event or f"{final_state}: {target}" + (f" ({entry.reason})" if entry.reason else ""))
 
 
-def reason_text(entry: LedgerEntry, reason: str) -> str:
-    """The human-readable content of ``reason.txt``."""
-    lines = [
-        f"batch:        {entry.room}/{entry.batch}",
-        f"case:         {entry.case_no or '(unknown)'}",
-        f"fingerprint:  {entry.fingerprint}",
-        f"flow run:     {entry.run_id or '(none)'}",
-        f"quarantined:  {utcnow().isoformat(timespec='seconds')}",
-        "",
-        f"reason: {reason}",
-    ]
-    return "\n".join(lines)
+def entry_reason_text(hot: HotFolder, entry: LedgerEntry, why: Reason | None) -> str:
+    """``reason.txt`` of a ledger entry: the reason given, else the one recorded (a settle resumed after a crash)."""
+    if why is None:
+        kind = ReasonKind(entry.reason_kind) if entry.reason_kind in set(ReasonKind) else ReasonKind.UNEXPECTED
+        why = Reason(kind, entry.reason, entry.advice or advice_for(kind, entry.room, entry.batch, entry.case_no),
+                     entry.reason)
+    return reason_text(entry.room, entry.batch, entry.case_no, why, entry.fingerprint, entry.run_id, hot.zone)
 
 
 def quarantine_duplicate(hot: HotFolder, ledger: Ledger, original: LedgerEntry, claimed: Path,
@@ -83,15 +80,13 @@ def quarantine_duplicate(hot: HotFolder, ledger: Ledger, original: LedgerEntry, 
     """Move a second copy of an already-handled batch to quarantine with a reason naming the first; no new run."""
     target = hot.outcome_path(QUARANTINE, original.room, claimed.name)
     os.rename(claimed, target)
-    write_reason(target, "\n".join([
-        f"batch:        {original.room}/{claimed.name}",
-        f"fingerprint:  {original.fingerprint}",
-        f"quarantined:  {utcnow().isoformat(timespec='seconds')}",
-        "",
-        f"reason: duplicate of batch {original.room}/{original.batch} (fingerprint {original.fingerprint[:16]}, "
-        f"run {original.run_id or '-'}, {original.state}{': ' + original.reason if original.reason else ''}); "
-        f"{why}. Not processed again: to reprocess deliberately use 'dossier rerun' or 'dossier process'.",
-    ]))
+    first = f"{original.room}/{original.batch}"
+    detail = (f"duplicate of batch {first} (fingerprint {original.fingerprint[:16]}, run {original.run_id or '-'}, "
+              f"{original.state}{': ' + original.reason if original.reason else ''}); {why}")
+    write_reason(target, reason_text(original.room, claimed.name, original.case_no,
+                                     reason(ReasonKind.DUPLICATE, detail, original.room, claimed.name,
+                                            original.case_no, first=first),
+                                     original.fingerprint, original.run_id, hot.zone))
     with ledger.locked():
         entry = ledger.get(original.fingerprint) or original
         ledger.put(entry.model_copy(update={"duplicates": entry.duplicates + [
@@ -104,13 +99,13 @@ def batch_case_no(batch_dir: Path) -> str:
     """The case number from batch.json, or '' when there is none or it cannot be read (the run will say why)."""
     try:
         with os.fdopen(open_regular(batch_dir / MANIFEST_NAME), "rb") as fh:
-            data = json.loads(fh.read(1 << 22).decode("utf-8"))
+            data = parse_json(fh.read(1 << 22).decode("utf-8"))
         return shown(str(data.get("case_no", ""))) if isinstance(data, dict) else ""
     except (OSError, ValueError, DossierError):
         return ""
 
 
-def quarantine_refused(hot: HotFolder, ledger: Ledger, room: str, claimed: Path, reason: str) -> LedgerEntry:
+def quarantine_refused(hot: HotFolder, ledger: Ledger, room: str, claimed: Path, why: Reason) -> LedgerEntry:
     """A claimed batch refused at the door, before any byte of it was hashed: moved to quarantine with its reason
     and recorded in the ledger under a fingerprint of its own (no run is started).
 
@@ -124,14 +119,16 @@ def quarantine_refused(hot: HotFolder, ledger: Ledger, room: str, claimed: Path,
         os.rename(claimed, target / name)
     else:
         os.rename(claimed, target)
+    why = Reason(why.kind, why.what, why.advice, f"refused when the batch was claimed: {why.detail}")
     seed = f"dossier-refused/1\0{room}\0{name}\0{time.time_ns()}\0{os.getpid()}"
     fp = hashlib.sha256(seed.encode("utf-8", "surrogateescape")).hexdigest()
     entry = LedgerEntry(fingerprint=fp, room=shown(room), batch=shown(name), hotfolder=str(hot.root),
                         claim_path=shown(str(claimed)), key=f"refused-{fp[:32]}", case_no=batch_case_no(target),
-                        state="quarantined", outcome_path=shown(str(target)), reason=reason)
-    write_reason(target, reason_text(entry, f"refused when the batch was claimed: {reason}"))
+                        state="quarantined", outcome_path=shown(str(target)), reason=why.line,
+                        reason_kind=why.kind.value, advice=why.advice)
+    write_reason(target, reason_text(entry.room, entry.batch, entry.case_no, why, fp, None, hot.zone))
     with ledger.locked():
-        return ledger.put(entry, f"refused at the claim, quarantined at {shown(str(target))}: {reason}")
+        return ledger.put(entry, f"refused at the claim, quarantined at {shown(str(target))}: {why.detail}")
 
 
 def settle_after_rerun(state_dir: Path, case_no: str, batch_id: str, run_id: str) -> list[LedgerEntry]:
@@ -151,6 +148,6 @@ def settle_after_rerun(state_dir: Path, case_no: str, batch_id: str, run_id: str
         if not same or not Path(entry.outcome_path).is_dir():
             continue
         # moving a batch on needs no room's binding: an empty rooms file will do
-        moved.append(settle(HotFolder(Path(entry.hotfolder), RoomsFile()), ledger, entry.fingerprint, DONE, "",
+        moved.append(settle(HotFolder(Path(entry.hotfolder), RoomsFile()), ledger, entry.fingerprint, DONE, None,
                             f"completed by rerun {run_id}"))
     return moved

@@ -19,11 +19,21 @@ import numpy as np
 from PIL import Image
 
 from pipeline import __version__
-from pipeline.capture import PageRef, page_file_digest, read_page
+from pipeline.capture import PageRef, find_separator, page_file_digest, read_page
 from pipeline.common import return_free_memory, write_atomic
-from pipeline.imaging import g4_tiff
+from pipeline.imaging import g4_tiff, has_grey_marks, one_thread_per_page, prepare_page, thumbnail_of, thumbnail_path
 from pipeline.models import PageRecord, PageSource, SeparatorPayload, StandardProfile
-from pipeline.ocr import OcrFile, OcrInput, OcrResult, OcrSettings, confidence_threshold
+from pipeline.ocr import (
+    HeadingReader,
+    OcrCache,
+    OcrFile,
+    OcrInput,
+    OcrResult,
+    cached_ocr,
+    cached_ocr_images,
+    confidence_threshold,
+    profile_engine,
+)
 from pipeline.pages._artifact import PageArtifact
 
 
@@ -35,7 +45,7 @@ def page_cache_key(sha256: str, profile: StandardProfile, ocr_key: str = "") -> 
 
 def ocr_engine_key(profile: StandardProfile) -> str:
     """What of the OCR engine goes into page cache keys: its settings key, empty when the profile does not OCR."""
-    return OcrSettings.from_policy(profile.ocr).key if profile.ocr.enabled else ""
+    return profile_engine(profile.ocr).key if profile.ocr.enabled else ""
 
 
 GREY_QUALITY = 60
@@ -147,10 +157,6 @@ class _AwaitingOcr:
 def _image_page(position: int, ref: PageRef, env: PageEnvironment,
                 ocr_key: str) -> tuple[PageArtifact, bool] | _AwaitingOcr:
     """Everything up to OCR: cache lookup, separator check, imaging, archival encoding."""
-    from pipeline.capture import find_separator
-    from pipeline.imaging import has_grey_marks, thumbnail_of, thumbnail_path
-    from pipeline.ocr import batches, text_reader
-
     limits = env.profile.input
     known = page_file_digest(env.batch_dir, ref, limits)  # a rerun finds finished pages without decoding them
     if known is not None:
@@ -181,7 +187,8 @@ def _image_page(position: int, ref: PageRef, env: PageEnvironment,
                             flags=[f"separator-undecodable: {found.reason}"])
         return PageArtifact(position, record, None), False
 
-    prepared, flags = _prepare(raw.image, dpi, env.profile, ref.label, text_reader(env.profile.ocr))
+    engine = profile_engine(env.profile.ocr)
+    prepared, flags = _prepare(raw.image, dpi, env.profile, ref.label, engine.read_glyphs)
     raw.image.close()
     record = PageRecord(
         source=source, sha256=raw.sha256, dpi=prepared.dpi, dpi_inferred=prepared.dpi_inferred,
@@ -213,7 +220,7 @@ def _image_page(position: int, ref: PageRef, env: PageEnvironment,
     if prepared.colour == "bitonal" and has_grey_marks(np.asarray(prepared.ocr), prepared.dpi):
         grey_path = folder / "grey.jpg"
         write_atomic(grey_path, encode_archive(prepared.ocr, "grey", prepared.dpi, GREY_QUALITY)[0])
-    if prepared.colour == "bitonal" and batches(OcrSettings.from_policy(env.profile.ocr)):
+    if prepared.colour == "bitonal" and engine.reads_bits:
         # Tesseract reads the archive G4 file itself: it reads the bits better than the grey they were cut from (CER
         # 10.7 % vs 12.3 %), and a G4 file at ~65 ms a page less than the same pixels in memory; PP-OCR reads the grey
         prepared.ocr.close()
@@ -223,8 +230,6 @@ def _image_page(position: int, ref: PageRef, env: PageEnvironment,
 
 def _prepare(image: Image.Image, dpi: float | None, profile: StandardProfile, label: str, reader):
     """Imaging of one page, and its flags; a page called blank that is a dark field is imaged again as a page."""
-    from pipeline.imaging import prepare_page
-
     prepared = prepare_page(image, dpi, profile, label, reader=reader)
     if not prepared.blank or (tone := dark_field(image)) is None:
         return prepared, list(prepared.flags)
@@ -237,15 +242,13 @@ def _prepare(image: Image.Image, dpi: float | None, profile: StandardProfile, la
 
 def _finish_page(page: _AwaitingOcr, result, env: PageEnvironment) -> PageArtifact:
     """Record a page's OCR result (its title line re-read when the page OCR dropped it) and cache the finished page."""
-    from pipeline.ocr import HeadingReader
-
     record = page.record
     artifact = PageArtifact(page.position, record, page.image_path, page.width, page.height, page.dpi,
                             grey_path=page.grey_path)
     ocr = env.profile.ocr
     if env.has_title is not None:
-        result = HeadingReader.for_policy(env.has_title, ocr).complete(page.image_path, page.dpi, page.ref.label,
-                                                                       result)
+        headings = HeadingReader.for_policy(env.has_title, ocr, env.ocr_cache_root)
+        result = headings.complete(page.image_path, page.dpi, page.ref.label, result)
     ocr_path = env.cache.folder(page.key) / "ocr.json"
     write_atomic(ocr_path, json.dumps(result.to_dict(), ensure_ascii=False).encode())
     confidence = result.mean_confidence
@@ -269,11 +272,8 @@ def process_pages(items: list[tuple[int, PageRef]], env: PageEnvironment) -> lis
     bench/ocr_modes.py); only the chunk's cleaned OCR images are held meanwhile. With PP-OCR, whose model stays
     loaded in the worker, each page is read as soon as it is imaged, and no image is held.
     """
-    from pipeline.imaging import one_thread_per_page
-    from pipeline.ocr import OcrCache, batches, cached_ocr, cached_ocr_images
-
     one_thread_per_page()
-    settings = OcrSettings.from_policy(env.profile.ocr)
+    engine = profile_engine(env.profile.ocr)
     ocr_key = ocr_engine_key(env.profile)
     cache = OcrCache(env.ocr_cache_root)
     done: dict[int, tuple[PageArtifact, bool]] = {}
@@ -282,13 +282,13 @@ def process_pages(items: list[tuple[int, PageRef]], env: PageEnvironment) -> lis
         outcome = _image_page(position, ref, env, ocr_key)
         if not isinstance(outcome, _AwaitingOcr):
             done[position] = outcome
-        elif batches(settings):
+        elif engine.batches:
             waiting.append(outcome)
         else:
-            result = cached_ocr(outcome.ocr_image, outcome.dpi, settings, ref.label, cache)
+            result = cached_ocr(outcome.ocr_image, outcome.dpi, engine, ref.label, cache)
             done[position] = (_finish_page(_drop_image(outcome), result, env), False)
     if waiting:
-        results = cached_ocr_images([(p.ocr_image, p.dpi, p.ref.label) for p in waiting], settings, cache)
+        results = cached_ocr_images([(p.ocr_image, p.dpi, p.ref.label) for p in waiting], engine, cache)
         for page, result in zip(waiting, results):
             done[page.position] = (_finish_page(_drop_image(page), result, env), False)
     return_free_memory()  # the chunk's page buffers, before their holes add up over a long batch

@@ -1,6 +1,6 @@
 """The object store: settings and client, the embedded SeaweedFS, publishing (manifest last) and fetching, case keys."""
 
-from pipeline.storage._casekey import case_key, case_no_from_key, normalise_case_no
+from pipeline.storage._casekey import case_key, case_no_from_key, normalise_case_no, printed_case_no
 from pipeline.storage._config import StoreConfig
 from pipeline.storage._disclosure import (
     DISCLOSURE_MANIFEST,
@@ -18,8 +18,10 @@ from pipeline.storage._fetch import (
     fetch_via_server,
     load_manifest,
     manifest_versions,
+    published_cases,
     published_manifests,
     read_dossier_manifest,
+    withdraw_dossier,
 )
 from pipeline.storage._layout import CATALOGUE_NAME, REPORT_NAME, DossierNotFound, IntegrityError, dossier_prefix
 from pipeline.storage._publish import publish_dossier
@@ -51,8 +53,11 @@ __all__ = [
     "manifest_versions",
     "normalise_case_no",
     "port_plan",
+    "printed_case_no",
     "publish_disclosure",
+    "published_cases",
     "publish_dossier",
     "published_manifests",
     "read_dossier_manifest",
+    "withdraw_dossier",
 ]

@@ -16,6 +16,7 @@ import binascii
 import re
 import unicodedata
 
+from pipeline.common import escaped, invisible, invisible_characters
 from pipeline.errors import CaseNumberError
 
 MAX_INPUT_CHARS = 256
@@ -59,6 +60,9 @@ def normalise_case_no(s: str) -> str:
     if len(s) > MAX_INPUT_CHARS:
         raise CaseNumberError(f"case number is too long ({len(s)} characters, at most {MAX_CASE_NO_CHARS} are "
                               "plausible)")
+    hidden = invisible_characters(s)  # said as typed: NFKC turns U+3164 into U+1160
+    if hidden:
+        raise CaseNumberError(f"case number contains a control or invisible character ({hidden[0]}): '{escaped(s)}'")
     text = unicodedata.normalize("NFKC", s).translate(_FOLD)
     text = "".join(ch for ch in text if unicodedata.category(ch) != "Zs")  # spaces go; tabs and newlines are refused
     if not text:
@@ -72,17 +76,25 @@ def normalise_case_no(s: str) -> str:
         if ch in "/\\":
             raise CaseNumberError(f"case number contains a path separator {ch!r}: {s!r}")
         category = unicodedata.category(ch)
-        if category[0] == "C":
-            raise CaseNumberError(f"case number contains a control or invisible character ({_describe(ch)}): {s!r}")
+        if invisible(ch):  # controls, format marks, and letters that draw nothing (Hangul fillers)
+            raise CaseNumberError(f"case number contains a control or invisible character ({_describe(ch)}): "
+                                  f"'{escaped(s)}'")
+        if category == "Nd" and not "0" <= ch <= "9":
+            raise CaseNumberError(f"case number contains a digit other than 0-9 ({_describe(ch)}): '{escaped(s)}'")
         if not (category[0] == "L" or category in ("Nd", "Nl") or ch in _EXTRA_ALLOWED):
             raise CaseNumberError(f"case number contains a character not used in case numbers ({_describe(ch)}): {s!r}")
     if ".." in text or text.startswith("."):
         raise CaseNumberError(f"case number contains '..' or starts with '.': {s!r}")
-    if not any(unicodedata.category(ch) == "Nd" for ch in text):
+    if not any("0" <= ch <= "9" for ch in text):
         raise CaseNumberError(f"case number has no digits (a year or serial number is expected): {s!r}")
     if text.count(OPEN) != text.count(CLOSE):
         raise CaseNumberError(f"case number has unbalanced brackets: {s!r}")
     return text
+
+
+def printed_case_no(canonical: str) -> str:
+    """A canonical case number as courts print it: with full-width brackets, （2019）豫0727刑初172号."""
+    return canonical.replace(OPEN, "（").replace(CLOSE, "）")
 
 
 def case_key(s: str) -> str:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import ssl
 import tempfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +17,7 @@ from urllib.parse import quote
 
 from pipeline.common import sha256_stream
 from pipeline.errors import CaseNumberError, DossierError, StoreError
-from pipeline.models import DossierManifest
+from pipeline.models import DisclosureManifest, DossierManifest
 from pipeline.storage._casekey import case_key, case_no_from_key, normalise_case_no
 from pipeline.storage._layout import (
     CASES_PREFIX,
@@ -60,14 +62,17 @@ def load_manifest(store: ObjectStore, case_no: str, version_id: str | None = Non
     return ManifestRef(manifest, data, info.version_id)
 
 
-def published_manifests(store: ObjectStore) -> Iterator[ManifestRef]:
-    """The latest manifest of every published dossier (a case folder without a readable ``dossier.json`` is
-    skipped: it is not a dossier)."""
-    for key in store.list_folders(CASES_PREFIX):
+def published_manifests(store: ObjectStore, workers: int = 8) -> Iterator[ManifestRef]:
+    """The latest manifest of every published dossier, read ``workers`` at a time (a case folder without a
+    readable ``dossier.json`` is skipped: it is not a dossier)."""
+    def load(key: str) -> ManifestRef | None:
         try:
-            yield load_manifest(store, case_no_from_key(key))
+            return load_manifest(store, case_no_from_key(key))
         except (CaseNumberError, StoreError):
-            continue
+            return None
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        yield from (ref for ref in pool.map(load, store.list_folders(CASES_PREFIX)) if ref is not None)
 
 
 def read_dossier_manifest(store: ObjectStore, case_no: str, version_id: str | None = None) -> DossierManifest:
@@ -248,10 +253,6 @@ def _dossier_targets(client: _ServiceClient, target: FetchDir) -> tuple[list[tup
 
 
 def _disclosure_targets(client: _ServiceClient, target: FetchDir) -> tuple[list[tuple[str, str]], str]:
-    import json
-
-    from pipeline.models import DisclosureManifest
-
     raw, _, _ = client.get("/disclosure")
     view = json.loads(raw)
     manifest = DisclosureManifest.model_validate(view["manifest"])
@@ -263,3 +264,20 @@ def _disclosure_targets(client: _ServiceClient, target: FetchDir) -> tuple[list[
         target.path(CATALOGUE_NAME).write_text(json.dumps(view["catalogue"], ensure_ascii=False, indent=2),
                                                encoding="utf-8")
     return [(v.key, v.sha256) for v in manifest.volumes], "/disclosure"
+
+
+def published_cases(store: ObjectStore) -> Iterator[str]:
+    """The case numbers whose dossier exists for readers (a ``dossier.json`` that is not deleted), in key order."""
+    suffix = "/" + MANIFEST_NAME
+    for info in store.list_keys(CASES_PREFIX):
+        if info.key.endswith(suffix) and info.key.count("/") == 2:
+            yield case_no_from_key(info.key[len(CASES_PREFIX):-len(suffix)])
+
+
+def withdraw_dossier(store: ObjectStore, case_no: str) -> ManifestRef:
+    """Withdraw a published dossier: a delete marker hides its ``dossier.json`` from every reader, so the dossier no
+    longer exists for them; every stored version (volumes, originals, earlier manifests) stays as it was. Returns the
+    manifest that was withdrawn (DossierNotFound when there is none)."""
+    ref = load_manifest(store, case_no)
+    store.delete(dossier_prefix(ref.manifest.case_no) + MANIFEST_NAME)
+    return ref

@@ -27,18 +27,21 @@ class DossierNotFound(StoreError):
     """No published dossier (no dossier.json) for this case number."""
 
     exit_code = ExitCode.NOT_FOUND
+    unavailable = None  # the store answered: nothing of the machine is down
 
 
 class SecurityRefused(StoreError):
     """The bucket is not configured for the dossier's security level: nothing was written."""
 
     exit_code = ExitCode.REFUSED
+    unavailable = None  # the store answered: nothing of the machine is down
 
 
 class IntegrityError(StoreError):
     """Bytes do not match the SHA-256 the manifest or the object's metadata names."""
 
     exit_code = ExitCode.VERIFICATION_FAILED
+    unavailable = None  # the store answered: nothing of the machine is down
 
 
 def dossier_prefix(case_no: str) -> str:

@@ -35,6 +35,7 @@ CHUNK = 1 << 20
 
 class ObjectMissing(StoreError):
     """The object (or that version of it) is not in the store, or its latest version is a delete marker."""
+    unavailable = None  # the store answered
 
 
 # --------------------------------------------------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from pipeline.structure._boundaries import find_documents
 from pipeline.structure._headings import has_title
 from pipeline.structure._lexicon import levenshtein
-from pipeline.structure._lines import LineReader, line_reader
 from pipeline.structure._review import (
     LABELS,
     ReviewedRow,
@@ -36,8 +35,6 @@ __all__ = [
     "find_documents",
     "has_title",
     "levenshtein",
-    "LineReader",
-    "line_reader",
     "plan_volumes",
     "volume_catalogue",
 ]

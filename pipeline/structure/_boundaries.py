@@ -12,14 +12,13 @@ from pipeline.models import (
     FieldEvidence,
     SeparatorPayload,
 )
-from pipeline.ocr import HeadingReader
+from pipeline.ocr import HeadingReader, LineReader
 from pipeline.pages import PageArtifact
 from pipeline.structure._dates import parse_date
 from pipeline.structure._evidence import declared
 from pipeline.structure._fields import Fields
 from pipeline.structure._headings import has_title
 from pipeline.structure._lexicon import expects_doc_no, normalise
-from pipeline.structure._lines import LineReader
 from pipeline.structure._reader import OcrLoader, PageReader, load_ocr, page_label
 from pipeline.structure._types import FIELDS, Document
 

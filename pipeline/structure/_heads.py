@@ -2,8 +2,8 @@
 (a known document type, else the largest centred line at the top), the 文号, and a newspaper's masthead.
 
 Each line that decides a field is checked (the lexicon of document types, the divisions and agencies of
-:mod:`._divisions`, the shape of a 文号) and, when the check fails, read again (:mod:`._lines`); readings are combined
-by agreement (:mod:`._evidence`).
+:mod:`._divisions`, the shape of a 文号) and, when the check fails, read again (``pipeline.ocr.LineReader``);
+readings are combined by agreement (:mod:`._evidence`).
 """
 
 from __future__ import annotations

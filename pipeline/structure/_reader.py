@@ -10,13 +10,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from pipeline.models import FieldEvidence
-from pipeline.ocr import HeadingReader, OcrResult, read_ocr_result
+from pipeline.ocr import HeadingReader, LineReader, OcrResult, PageImage, read_ocr_result
 from pipeline.pages import PageArtifact
 from pipeline.structure._fields import Fields, PageView, read_fields
 from pipeline.structure._heads import Head
 from pipeline.structure._layout import PageLayout
 from pipeline.structure._lexicon import levenshtein, normalise
-from pipeline.structure._lines import LineReader, PageImage
 
 OcrLoader = Callable[[PageArtifact], OcrResult | None]
 T = TypeVar("T")

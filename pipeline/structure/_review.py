@@ -11,11 +11,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 
 from pipeline.errors import BadInputError
 from pipeline.models import CatalogueCorrection, CatalogueEntry, FieldEvidence, VolumeCatalogue
-from pipeline.structure._dates import read_date_line
+from pipeline.structure._dates import FIRST_YEAR, read_date_line
 from pipeline.structure._lexicon import normalise
 from pipeline.structure._types import FIELDS, Document
 
@@ -24,8 +24,10 @@ LABELS = {"title": "题名", "doc_no": "文号", "author": "责任者", "date": 
 
 
 def entry_in_doubt(entry: CatalogueEntry) -> bool:
-    """Whether a row holds a field in doubt (or a boundary or page-count note)."""
-    return bool(entry.flags) or any(getattr(entry.evidence, name).flags for name in FIELDS)
+    """Whether a row holds a field in doubt (or a boundary or page-count note); a value a reviewer typed is decided,
+    even when it is flagged as odd."""
+    return bool(entry.flags) or any(getattr(entry.evidence, name).flags and
+                                    getattr(entry.evidence, name).source != "operator" for name in FIELDS)
 
 
 def volumes_to_review(catalogues: Sequence[VolumeCatalogue], mode: str) -> list[int]:
@@ -49,17 +51,54 @@ def field_name(text: str) -> str:
     raise BadInputError(f"no field {text!r} in the 卷内目录 (fields: {names})")
 
 
-def reviewed_date(text: str) -> str:
-    """An operator's date as ISO 8601: 2022-01-04, 2022-01 (year and month), 二〇二二年一月四日, or empty."""
+LATEST_OFFSET = timedelta(hours=14)
+"""The furthest ahead of UTC any place's date is: "not after today" holds for a reviewer anywhere."""
+
+
+def reviewed_date(text: str, now: datetime | None = None) -> str:
+    """An operator's date as ISO 8601: 2022-01-04, 2022-01 (year and month, kept partial), 二〇二二年一月四日,
+    2022年1月, or empty. A date that is not on the calendar (2024-13-45, 2023-02-29) or lies after today is refused
+    (BadInputError)."""
     s = normalise(text)
     if not s:
         return ""
     found = read_date_line(s)
-    if found is None or found.repaired:
-        if re.fullmatch(r"\d{4}-\d{2}(-\d{2})?", s):
-            return s
-        raise BadInputError(f"date {text!r} is no date: write it as 2022-01-04, 2022-01 or 二〇二二年一月四日")
-    return found.iso
+    iso = found.iso if found is not None and not found.repaired else s
+    if not re.fullmatch(r"\d{4}-\d{2}(-\d{2})?", iso) or not _on_calendar(iso):
+        raise BadInputError(f"date {text!r} is not a date on the calendar: write it as 2022-01-04, 2022-01 or "
+                            f"二〇二二年一月四日")
+    today = ((now or datetime.now(UTC)).astimezone(UTC) + LATEST_OFFSET).date()
+    if iso > today.isoformat()[: len(iso)]:
+        raise BadInputError(f"date {text!r} lies after today ({today.isoformat()}): a document cannot be dated "
+                            f"later than it was reviewed")
+    return iso
+
+
+def _on_calendar(iso: str) -> bool:
+    year, month, *day = (int(p) for p in iso.split("-"))
+    try:
+        date(year, month, day[0] if day else 1)
+    except ValueError:
+        return False
+    return FIRST_YEAR <= year
+
+
+def reviewed_flags(name: str, value: str) -> list[str]:
+    """What is odd in a value a reviewer typed, checked like the values read from the pages: a 责任者 the lexicon
+    does not know (``unverified``) or knows by another spelling (``corrected``: the name it knows is suggested), a
+    文号 that does not read as one (``unverified``). An odd value is kept as typed, and flagged."""
+    from pipeline.structure._divisions import check_authority
+    from pipeline.structure._numbers import find_doc_no
+
+    if not value.strip():
+        return []
+    if name == "author":
+        status = check_authority(value).status
+        return [] if status == "exact" else ["unverified" if status != "corrected" else "corrected"]
+    if name == "doc_no":
+        found = find_doc_no(value)
+        return [] if found is not None and found[1] > 0.8 else ["unverified"]
+    return []
 
 
 @dataclass(frozen=True)
@@ -92,12 +131,12 @@ def apply_review(catalogue: VolumeCatalogue, rows: Iterable[ReviewedRow], by: st
         for name in FIELDS:
             before, after = getattr(entry, name), getattr(row, name).strip()
             if name == "date":
-                after = reviewed_date(after)
+                after = reviewed_date(after, at)
             old = getattr(entry.evidence, name)
             changed = normalise(after) != normalise(before)
             values[name] = after if changed else before
-            evidence[name] = FieldEvidence(source="operator", confidence=1.0) if changed else \
-                old.model_copy(update={"flags": [], "confidence": 1.0})
+            evidence[name] = FieldEvidence(source="operator", confidence=1.0, flags=reviewed_flags(name, after)) \
+                if changed else old.model_copy(update={"flags": [], "confidence": 1.0})
             records.append(CatalogueCorrection(
                 volume=catalogue.volume, seq=entry.seq, document=entry.document, field=name,
                 action="corrected" if changed else "confirmed", before=before, after=values[name],

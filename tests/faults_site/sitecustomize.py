@@ -2,7 +2,8 @@
 
 import os
 
-if os.environ.get("DOSSIER_TEST_FAIL_VOLUME") or os.environ.get("DOSSIER_TEST_ENOSPC_WHILE"):
+if os.environ.get("DOSSIER_TEST_FAIL_VOLUME") or os.environ.get("DOSSIER_TEST_ENOSPC_WHILE") or \
+        os.environ.get("DOSSIER_TEST_CRASH_CASE"):
     from tests.faults import install_from_environment
 
     install_from_environment()

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from pipeline.errors import BadInputError, RefusedError
 
@@ -126,8 +126,6 @@ class Filing(BaseModel):
 
 def filing_from(**fields) -> Filing:
     """A Filing from loose values (CLI, web form), with a BadInputError naming the field that is wrong."""
-    from pydantic import ValidationError
-
     try:
         return Filing(**fields)
     except ValidationError as exc:

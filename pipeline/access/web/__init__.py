@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from pipeline.access.web._cases import case_routes, copy_routes, session_routes
 from pipeline.access.web._common import Web
 from pipeline.access.web._requests import filing_routes, review_routes
+from pipeline.access.web._search import search_routes
 from pipeline.access.web._session import ANON_COOKIE, SESSION_COOKIE, WebAuth, service_key
 from pipeline.access.web._static import static_routes
 
@@ -13,7 +14,8 @@ from pipeline.access.web._static import static_routes
 def web_routes(web: Web) -> APIRouter:
     """Every page, under /web (and / redirecting there)."""
     router = APIRouter(include_in_schema=False)
-    for part in (session_routes, case_routes, copy_routes, filing_routes, review_routes, static_routes):
+    for part in (session_routes, case_routes, copy_routes, search_routes, filing_routes, review_routes,
+                 static_routes):
         router.include_router(part(web))
     return router
 

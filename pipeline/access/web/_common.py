@@ -17,6 +17,7 @@ from pipeline.access._views import note_audit
 from pipeline.access.requests import RequestDesk
 from pipeline.access.web._render import render
 from pipeline.access.web._session import WebAuth
+from pipeline.search import SearchIndex
 
 MAX_FORM_FIELD = 4000
 ERROR_PAGES = {
@@ -39,6 +40,7 @@ class Web:
     grants: GrantStore
     brakes: Brakes
     passwords: PasswordPool
+    search: SearchIndex | None = None
 
     def page(self, request: Request, template: str, who: Principal | None, status: int = 200, **context) -> Response:
         """Render a page for the signed-in principal (or for nobody)."""

@@ -17,6 +17,7 @@ from starlette.responses import HTMLResponse
 
 from pipeline.access.requests import ACTION_LABELS, ROLE_LABELS, STATE_LABELS, STEP_LABELS
 from pipeline.access.web._session import ANON_COOKIE
+from pipeline.storage import printed_case_no
 
 SECURITY_LABELS = {"public": "公开", "internal": "内部", "secret": "秘密", "confidential": "机密", "top-secret": "绝密"}
 BEIJING = timezone(timedelta(hours=8), "北京时间")
@@ -55,7 +56,7 @@ def _environment() -> Environment:
                       finalize=shown)
     env.filters.update(local=_local, day=lambda v: _local(v, False), size=_size,
                        urlpart=lambda v: quote(str(v), safe=""),
-                       case=lambda v: str(v).replace("(", "（").replace(")", "）"))  # as courts print case numbers
+                       case=lambda v: printed_case_no(str(v)))
     env.globals.update(SECURITY_LABELS=SECURITY_LABELS, STATE_LABELS=STATE_LABELS, STEP_LABELS=STEP_LABELS,
                        ACTION_LABELS=ACTION_LABELS, ROLE_LABELS=ROLE_LABELS)
     return env

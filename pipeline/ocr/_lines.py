@@ -1,17 +1,16 @@
-"""Second readings of single lines that decide a 卷内目录 field: a title, an authority, a 文号, a date under a seal.
+"""Second readings of single lines: the one home of line re-reads (a page's dropped title, the lines that decide a
+卷内目录 field, a date under a seal).
 
 The page OCR reads a whole page at once; the lines that matter most are often the ones it reads worst: titles in
 large bold type spaced out over the line (民 事 裁 定 书), names two lines tall, dates under a red seal. Each such line
-is cut from the page image, cleaned for the engine — the seal's red taken out (the colour's brightest channel keeps
-black print and drops red ink), the gaps between spaced-out characters closed, the line scaled to an ordinary type
-height — and read again as one line, in two renderings, through the OCR seam (:func:`pipeline.ocr.cached_ocr`, so a
-rerun reads nothing twice). Measured on the catalogue benchmark's pages: titles the page OCR read as 二志和祝下市 or
-下书 came back as 民事裁定书, dates under seals read as 一O本芝年一 came back as 二〇二二年一月四日.
+is found as a run of inked rows, cut from the page image, cleaned for the engine — the seal's red taken out
+(:func:`pipeline.imaging.without_red`; on a grey page only the darkest ink), the gaps between spaced-out characters
+closed, the line scaled to an ordinary type height — and read again as one line through the engine's line read and
+the OCR cache (a rerun reads nothing twice). One ink level (:data:`INK_LEVEL`) finds lines and renders them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,19 +18,26 @@ import numpy as np
 from PIL import Image
 
 from pipeline.errors import PageError
-from pipeline.ocr import OcrResult
-from pipeline.structure._headings import line_text
+from pipeline.imaging import without_red
+from pipeline.models import OcrPolicy
+from pipeline.ocr._cache import OcrCache, cached_line
+from pipeline.ocr._engines import profile_engine
+from pipeline.ocr._protocol import OcrEngine
+from pipeline.ocr._results import OcrResult
 
 Box = tuple[int, int, int, int]
 Reading = tuple[str, float]  # text, lowest word confidence (0-100)
+
+INK_LEVEL = 140
+"""Grey levels below this are ink, for finding lines and rendering them."""
 
 RENDERINGS: tuple[tuple[float, int], ...] = ((0.15, 80), (0.3, 60))
 """(widest gap kept between characters as a share of the line height, target line height in pixels)."""
 
 
-def _ink(crop: Image.Image, drop_red: bool) -> np.ndarray:
-    """Grey pixels of a crop; with ``drop_red`` the brightest channel, in which red ink is nearly white, or on a grey
-    page only the darkest ink (a red seal scanned in grey is mid-grey, print is near black)."""
+def line_ink(crop: Image.Image, drop_red: bool) -> np.ndarray:
+    """Grey pixels of a crop; with ``drop_red`` a seal's red taken out (colour), or on a grey page only the darkest
+    ink (a red seal scanned in grey is mid-grey, print is near black)."""
     if crop.mode == "1":
         return np.asarray(crop.convert("L"), dtype=np.uint8)
     if crop.mode != "RGB":
@@ -40,15 +46,13 @@ def _ink(crop: Image.Image, drop_red: bool) -> np.ndarray:
             return np.where(grey < min(90, int(np.percentile(grey, 2)) + 50), grey, 255).astype(np.uint8)
         return grey
     rgb = np.asarray(crop, dtype=np.uint8)
-    if drop_red:
-        return rgb.max(axis=2)
-    return np.asarray(crop.convert("L"), dtype=np.uint8)
+    return without_red(rgb) if drop_red else np.asarray(crop.convert("L"), dtype=np.uint8)
 
 
 def render_line(grey: np.ndarray, gap_share: float, height: int) -> Image.Image | None:
     """A line image as an engine reads best: black on white, gaps between characters closed to ``gap_share`` of
     the line height, scaled to ``height`` pixels, with a white margin. None when the crop holds no ink."""
-    ink = grey < 140
+    ink = grey < INK_LEVEL
     rows = np.flatnonzero(ink.sum(axis=1) > 0)
     if rows.size == 0:
         return None
@@ -65,12 +69,13 @@ def render_line(grey: np.ndarray, gap_share: float, height: int) -> Image.Image 
     return Image.fromarray(np.pad(np.asarray(img), 24, constant_values=255))
 
 
-def ink_rows(grey: np.ndarray, min_px: int, max_px: int) -> list[tuple[int, int, int, int]]:
-    """Boxes (x0, y0, x1, y1) of runs of inked rows ``min_px``..``max_px`` tall (text lines) in a grey region.
+def ink_rows(grey: np.ndarray, min_px: int, max_px: int, gap_px: int = 0) -> list[Box]:
+    """Boxes (x0, y0, x1, y1) of runs of inked rows ``min_px``..``max_px`` tall (text lines) in a grey region;
+    runs apart by at most ``gap_px`` rows are one line (a title's strokes leave such gaps).
 
     A row counts as inked when it holds a fifth of the ink of the fullest rows: a seal's ring crossing the lines
     (black on a bitonal page) adds a few pixels to every row and must not join the lines into one block."""
-    ink = grey < 140
+    ink = grey < INK_LEVEL
     sums = ink.sum(axis=1)
     if not sums.any():
         return []
@@ -80,12 +85,14 @@ def ink_rows(grey: np.ndarray, min_px: int, max_px: int) -> list[tuple[int, int,
         if not rows[y]:
             y += 1
             continue
-        start = y
-        while y < len(rows) and rows[y]:
+        start, last = y, y
+        while y < len(rows) and (rows[y] or y - last <= gap_px):
+            if rows[y]:
+                last = y
             y += 1
-        if min_px <= y - start <= max_px:
-            cols = np.flatnonzero(ink[start:y].any(axis=0))
-            boxes.append((int(cols[0]), start, int(cols[-1]) + 1, y))
+        if min_px <= last + 1 - start <= max_px:
+            cols = np.flatnonzero(ink[start : last + 1].any(axis=0))
+            boxes.append((int(cols[0]), start, int(cols[-1]) + 1, last + 1))
     return boxes
 
 
@@ -122,21 +129,25 @@ class PageImage:
 
 @dataclass(frozen=True)
 class LineReader:
-    """Reads single lines again through the OCR seam: ``ocr(image, dpi, label)`` runs the engine in single-line mode
-    (built by :func:`line_reader`; tests may hand in any callable)."""
+    """Reads single lines again with an engine's line read, through the OCR cache (None: no cache)."""
 
-    ocr: Callable[[Image.Image, float, str], OcrResult]
+    engine: OcrEngine
+    cache: OcrCache | None = None
+
+    def read(self, image: Image.Image, dpi: float, label: str) -> OcrResult:
+        """An image of one line, read as that line."""
+        return cached_line(image, dpi, self.engine, label, self.cache)
 
     def readings(self, page: PageImage, box: Box, drop_red: bool = False) -> list[Reading]:
         """The line in ``box`` read in each rendering: (text, lowest word confidence)."""
-        grey = _ink(page.crop(box), drop_red)
+        grey = line_ink(page.crop(box), drop_red)
         out = []
         for gap, height in RENDERINGS:
             img = render_line(grey, gap, height)
             if img is None:
                 continue
-            result = self.ocr(img, page.dpi, f"{page.label} line {box[1]}")
-            text = "".join(line_text(ln) for ln in result.lines if ln.words)
+            result = self.read(img, page.dpi, f"{page.label} line {box[1]}")
+            text = "".join(ln.text for ln in result.lines if ln.words)
             confs = [w.conf for ln in result.lines for w in ln.words]
             if text:
                 out.append((text, min(confs) if confs else 0.0))
@@ -146,18 +157,15 @@ class LineReader:
         """Text lines inked in a region (OCR coordinates) that the page OCR may have missed, top to bottom."""
         crop = page.crop(region, pad=0.0, side=0.0)
         px_mm = page.dpi / 25.4 * page.scale
-        found = ink_rows(_ink(crop, drop_red), round(2.5 * px_mm), round(9 * px_mm))
+        found = ink_rows(line_ink(crop, drop_red), round(2.5 * px_mm), round(9 * px_mm))
         s, (rx, ry) = page.scale, region[:2]
         return [(round(rx + x0 / s), round(ry + y0 / s), round(rx + x1 / s), round(ry + y1 / s))
                 for x0, y0, x1, y1 in found]
 
 
-def line_reader(policy, cache_root: Path | None) -> LineReader | None:
-    """The line reader of a profile's OCR policy, caching in ``cache_root`` (None: no cache); None when OCR is off."""
+def line_reader(policy: OcrPolicy, cache_root: Path | None) -> LineReader | None:
+    """The line reader of a profile's OCR policy (its engine), caching in ``cache_root`` (None: no cache); None
+    when OCR is off."""
     if not policy.enabled:
         return None
-    from pipeline.ocr import OcrCache, OcrSettings, cached_ocr
-
-    settings = OcrSettings.from_policy(policy, psm=7, timeout=min(30.0, policy.timeout_seconds))
-    cache = OcrCache(cache_root) if cache_root is not None else None
-    return LineReader(lambda img, dpi, label: cached_ocr(img, dpi, settings, label, cache))
+    return LineReader(profile_engine(policy), OcrCache(cache_root) if cache_root is not None else None)
