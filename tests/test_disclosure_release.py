@@ -134,3 +134,19 @@ def test_a_case_without_a_key_to_certify_copies_serves_no_volume(embedded_store,
         r = httpx.get(f"{url}/dossiers/{enc(case_no)}/volumes/1", headers={"Authorization": f"Bearer {token}"},
                       timeout=60)
     assert r.status_code == 503 and r.json()["error"] == "no-copy-key"
+
+
+def test_a_reader_released_the_disclosure_copy_searches_the_copy_and_never_the_original(database):
+    from datetime import UTC, datetime
+
+    from pipeline.access import GrantStore, search_scope
+    from pipeline.search import DISCLOSURE, ORIGINAL
+    from pipeline.storage import case_key
+
+    grants, copied, whole = GrantStore(database, cache_ttl=0), unique_case_no(), unique_case_no()
+    with database.write() as conn:
+        grants.add(conn, copied, REQUESTER, source="admin", by="test", copy="lawyer")
+        grants.add(conn, whole, REQUESTER, source="admin", by="test")
+    scope = search_scope(REQUESTER, grants, datetime.now(UTC))
+    kinds = {g.case_key: g.copy for g in scope.grants}
+    assert kinds[case_key(copied)] == DISCLOSURE and kinds[case_key(whole)] == ORIGINAL

@@ -179,12 +179,12 @@ class GrantStore:
         g = tables.grants
         with self.db.read() as conn:
             rows = conn.execute(select(g.c.case_no, g.c.agency, g.c.expires_at, g.c.volumes, g.c.request_id,
-                                       g.c.source).where(g.c.agency == normalise_agency(agency),
-                                                         g.c.revoked_at.is_(None)).order_by(g.c.id)).all()
+                                       g.c.source, g.c.copy).where(g.c.agency == normalise_agency(agency),
+                                                                   g.c.revoked_at.is_(None)).order_by(g.c.id)).all()
         cases: dict[str, list[Allowance]] = {}
         for r in rows:
             cases.setdefault(r.case_no, []).append(Allowance(r.agency, r.expires_at, volumes_of(r.volumes),
-                                                             r.request_id, r.source))
+                                                             r.request_id, r.source, r.copy))
         return [CaseAccess(case_no, tuple(allowances)) for case_no, allowances in cases.items()]
 
     def forget(self, case_no: str) -> None:
