@@ -150,3 +150,42 @@ def test_a_reader_released_the_disclosure_copy_searches_the_copy_and_never_the_o
     scope = search_scope(REQUESTER, grants, datetime.now(UTC))
     kinds = {g.case_key: g.copy for g in scope.grants}
     assert kinds[case_key(copied)] == DISCLOSURE and kinds[case_key(whole)] == ORIGINAL
+
+
+def test_dossier_fetch_copy_disclosure_fetches_the_copy_released_to_the_caller_marked_for_him(lawyers, embedded_store,
+                                                                                              monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    svc, case_no = lawyers, unique_case_no()
+    svc.publish(case_no)
+    copy = publish_copy(svc, case_no)
+    svc.released(case_no)
+    monkeypatch.setenv("DOSSIER_HOME", str(embedded_store.state_dir))
+    done = CliRunner().invoke(app, ["fetch", case_no, "--copy", "disclosure", "--server", svc.url, "--token",
+                                    svc.tokens["clerk"], "--out", str(tmp_path / "fetched"), "--development-key"],
+                              catch_exceptions=False)
+    assert done.exit_code == 0, done.output
+    folder = next(p for p in (tmp_path / "fetched").iterdir() if not p.name.startswith("."))
+    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()) == [
+        "catalogue.json", "disclosure.json", "volumes/001.pdf", "volumes/002.pdf"]
+    marked = read_copy(folder / "volumes/002.pdf")
+    assert marked["copySourceSha256"] == copy.volumes[1].sha256 and marked["copyPerson"] == "李内勤"
+
+
+def test_dossier_fetch_of_the_original_is_refused_to_a_reader_of_the_copy(lawyers, embedded_store, monkeypatch,
+                                                                          tmp_path):
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    svc, case_no = lawyers, unique_case_no()
+    svc.publish(case_no)
+    publish_copy(svc, case_no)
+    svc.released(case_no)
+    monkeypatch.setenv("DOSSIER_HOME", str(embedded_store.state_dir))
+    done = CliRunner().invoke(app, ["fetch", case_no, "--server", svc.url, "--token", svc.tokens["clerk"], "--out",
+                                    str(tmp_path / "fetched"), "--development-key"], catch_exceptions=False)
+    assert done.exit_code != 0 and "阅卷版" in done.output
+    assert not [p for p in (tmp_path / "fetched").iterdir() if not p.name.startswith(".")]
