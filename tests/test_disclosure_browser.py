@@ -13,25 +13,32 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.access import Database
+from pipeline.access import Database, TokenStore, UserStore
 from pipeline.access.requests import AgencyKinds
-from tests.access_fixtures import REQUESTER, MovableClock, RequestService, copy_signer, enc, make_people
+from tests.access_fixtures import PASSWORD, MovableClock, RequestService, copy_signer, enc, make_people
 from tests.store_fixtures import serve_in_thread, unique_case_no
 from tests.test_browser import SHOTS, browser, file_request, sign_in, take_step  # noqa: F401  (browser: a fixture)
 from tests.test_disclosure_release import publish_copy
 
+LAW_FIRM = "河南明德律师事务所"
+LAWYERS = {"lawyer": (("clerk",), "刘律师", "刑事业务部"), "partner": (("reviewer",), "孙主任律师", "刑事业务部"),
+           "director": (("approver",), "钱主任", "")}  # the firm's own reviewer and approver sign its 调卷函 off
+
 
 @pytest.fixture(scope="module")
 def lawyer_service(embedded_store, tmp_path_factory):
-    """The service over its own database, the requesting agency a lawyer's firm, its audit entries where `dossier
-    trace` reads them (the default audit prefix)."""
+    """The service over its own database, with a lawyer's firm (recorded as such) and its people beside the usual
+    ones, its audit entries where `dossier trace` reads them (the default audit prefix)."""
     from pipeline.access import create_app
 
     tmp = tmp_path_factory.mktemp("lawyer")
     db = Database.open(f"sqlite:///{tmp / 'access.db'}")
     clock = MovableClock()
     tokens = make_people(db, clock, users=True)
-    AgencyKinds(db).set(REQUESTER, "lawyer", "test")
+    for name, (roles, display, department) in LAWYERS.items():
+        UserStore(db).create(name, PASSWORD, LAW_FIRM, roles, display, department)
+        tokens[name] = TokenStore(db, clock=clock).create(LAW_FIRM, label=display, roles=roles, username=name)[0]
+    AgencyKinds(db).set(LAW_FIRM, "lawyer", "test")
     app = create_app(embedded_store.config, database=db, cache_ttl=0, manifest_ttl=0, clock=clock,
                      sweep_seconds=3600, copy_signer=copy_signer(embedded_store))
     try:
@@ -47,10 +54,10 @@ def test_a_lawyer_gets_the_disclosure_copy_on_the_web_page_never_the_original_an
     svc.publish(case_no)
     publish_copy(svc, case_no)
     SHOTS.mkdir(parents=True, exist_ok=True)
-    lawyer = sign_in(browser, svc.url, "clerk")
+    lawyer = sign_in(browser, svc.url, "lawyer")
     request_id = file_request(lawyer, svc.url, case_no)
-    take_step(sign_in(browser, svc.url, "head"), svc.url, request_id, "审核通过", "同意")
-    take_step(sign_in(browser, svc.url, "deputy"), svc.url, request_id, "审批通过", "同意")
+    take_step(sign_in(browser, svc.url, "partner"), svc.url, request_id, "审核通过", "同意")
+    take_step(sign_in(browser, svc.url, "director"), svc.url, request_id, "审批通过", "同意")
     registrar = sign_in(browser, svc.url, "registrar")
     registrar.goto(svc.url + "/web/inbox")
     card = registrar.locator("article", has=registrar.get_by_role("heading", name=re.compile(f"第 {request_id} 号")))
@@ -69,17 +76,17 @@ def test_a_lawyer_gets_the_disclosure_copy_on_the_web_page_never_the_original_an
     Path(download.value.path()).rename(fetched)
 
     originals = [f"/web/cases/{enc(case_no)}/volumes/1", f"/web/cases/{enc(case_no)}/volumes/1?download=1",
-                 f"/web/cases/{enc(case_no)}/volumes/2"]
+                 f"/web/cases/{enc(case_no)}/volumes/2", f"/web/cases/{enc(case_no)}/volumes/1/pages/1.png"]
     for path in originals:
         page = lawyer.context.request.get(svc.url + path)
         assert page.status == 404 and page.headers["content-type"].startswith("text/html"), path
     for path in ("", "/manifest.json", "/catalogue.json", "/report.json", "/versions", "/volumes/1", "/volumes/2"):
-        assert svc.call("clerk", "GET", f"/dossiers/{enc(case_no)}{path}").status_code == 403, path
+        assert svc.call("lawyer", "GET", f"/dossiers/{enc(case_no)}{path}").status_code == 403, path
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOSSIER_S3_")}
     env.update(DOSSIER_HOME=str(embedded_store.state_dir), COLUMNS="200")
     traced = subprocess.run([sys.executable, "-m", "flows.cli", "trace", str(fetched), "--development-key"],
                             capture_output=True, text=True, env=env, timeout=300)  # as a person runs it
     assert traced.returncode == 0, traced.stderr
-    assert "李内勤" in traced.stdout and f"第{request_id}号" in traced.stdout and REQUESTER in traced.stdout
+    assert "刘律师" in traced.stdout and f"第{request_id}号" in traced.stdout and LAW_FIRM in traced.stdout
     assert "签章完好" in traced.stdout and "文件与调阅时完全一致" in traced.stdout
