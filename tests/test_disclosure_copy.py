@@ -49,7 +49,8 @@ def _digests(store, case_no: str) -> dict[str, str]:
 
 
 def _disclose(*args):
-    return runner.invoke(app, ["disclose", *args, "--profile", "lawyer"], catch_exceptions=False)
+    """`dossier disclose` as the named archivist who makes the copy (an unnamed account is refused on main)."""
+    return runner.invoke(app, ["disclose", *args, "--profile", "lawyer", "--by", "王档案"], catch_exceptions=False)
 
 
 @pytest.fixture(scope="module")
