@@ -318,11 +318,7 @@ class StateLayout:
         """One folder per case and batch: the local dossier and what a rerun needs."""
         return self.root / "work"
 
-    @property
-    def disclosure(self) -> Path:
-        """Disclosure copies being made: per case and profile, the fetched original, the copy, its review (private:
-        what each detection read)."""
-        return self.root / "disclosure"
+    disclosure = property(lambda self: self.root / "disclosure", doc="Disclosure copies in the making, with reviews.")
 
     @property
     def ledger(self) -> Path:
