@@ -46,7 +46,7 @@ def test_every_page_of_a_fetched_copy_carries_its_recipients_line(copy):
     with pymupdf.open(dst) as doc:
         pages = [page.get_text().replace("\n", "") for page in doc]
     assert pages and all(recipient.line in text for text in pages)
-    assert "新封县律师事务所 张律师 · 调卷函第12号 · 2026-12-06 09:30 · 副本编号 C-" in recipient.line
+    assert "新封县律师事务所 张律师 · 调卷函第12号 · 2026-12-06 17:30 · 副本编号 C-" in recipient.line
 
 
 def test_the_copy_identifier_and_recipient_are_in_the_xmp(copy, volume):
@@ -149,3 +149,8 @@ def test_dossier_trace_of_a_file_that_was_not_fetched_through_the_service_is_not
     result = trace_cli(plain)
     assert result.exit_code == ExitCode.NOT_FOUND
     assert "no copy identifier" in result.output
+
+
+def test_the_margin_line_gives_the_time_of_the_fetch_in_beijing_time_as_the_pages_do():
+    late = Recipient("C-000000000001", "河南明德律师事务所", "刘律师", 12, datetime(2026, 12, 6, 16, 30, tzinfo=UTC))
+    assert "2026-12-07 00:30" in late.line

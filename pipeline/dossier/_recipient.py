@@ -16,13 +16,15 @@ from __future__ import annotations
 import secrets
 import tempfile
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pikepdf
 
 from pipeline.common import sha256_file
 from pipeline.errors import VolumeError
+
+BEIJING = timezone(timedelta(hours=8), "北京时间")  # the time the line prints, as the web pages show times
 
 BAND = 13.0  # points: the height of the marked band at the bottom of every page
 COPY_PROPERTIES = ("copyId", "copyAgency", "copyPerson", "copyRequest", "copyFetchedAt", "copyOf", "copySourceSha256")
@@ -44,7 +46,7 @@ class Recipient:
         """The line every page carries."""
         request = f"调卷函第{self.request_id}号" if self.request_id is not None else "本单位调阅"
         return (f"调阅副本·{self.copy_of}：{self.agency} {self.person} · {request} · "
-                f"{self.fetched_at:%Y-%m-%d %H:%M} · 副本编号 {self.copy_id}")
+                f"{self.fetched_at.astimezone(BEIJING):%Y-%m-%d %H:%M} · 副本编号 {self.copy_id}")
 
 
 def new_copy_id() -> str:
