@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from pipeline.access._auth import Principal
 from pipeline.access._grants import ORIGINAL, Decision
 from pipeline.access._service import FetchService
-from pipeline.access._views import ApiError, ErrorBody, note_audit
+from pipeline.access._views import TOO_MANY, ApiError, ErrorBody, note_audit
 from pipeline.access.requests import copy_label
 from pipeline.errors import DossierError
 from pipeline.storage import CATALOGUE_NAME, DisclosureRef, disclosure_prefix, load_disclosure
@@ -31,6 +31,7 @@ CHUNK = 256 * 1024
 ANSWERS = {401: {"model": ErrorBody, "description": "no valid bearer token"},
            403: {"model": ErrorBody, "description": "not granted, or no such case (indistinguishable)"},
            404: {"model": ErrorBody, "description": "granted, but no such copy or volume"},
+           400: {"model": ErrorBody, "description": "not a case number"}, 429: TOO_MANY,
            503: {"model": ErrorBody, "description": "store, audit log or the key certifying copies unavailable"}}
 
 
