@@ -133,6 +133,8 @@ def report(scores: list[CaseScore], args) -> None:
     pages = sum(s.pages for s in scores)
     print(f"making the copies: {sum(s.cpu_seconds for s in scores) / pages:.2f} CPU-s a page "
           f"({sum(s.wall_seconds for s in scores) / pages:.2f} s wall)")
+    for miss in (m for s in scores for m in s.misses):  # what to look at when a figure falls short
+        print("  missed:", miss)
     print("RESULT:", "all targets met" if ok else "TARGETS MISSED")
     sys.exit(0 if ok else 1)
 
