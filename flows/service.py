@@ -58,7 +58,24 @@ def create_service(settings: Settings, home: Path, cache_ttl: float, presign_sec
                       presign_seconds=presign_seconds, sweep_seconds=access.sweep_seconds,
                       session_hours=access.session_hours, cookie_secure=secure,
                       search=open_search(settings, settings.layout(home)),
-                      operations=desk_sources(settings, home))
+                      operations=desk_sources(settings, home), copy_signer=copy_signer(settings, home))
+
+
+def copy_signer(settings: Settings, home: Path):
+    """The key that certifies the copies the service serves, each marked for its recipient: the agency's signing key
+    (DOSSIER_SIGN_*), else — only when the development key was asked for — the development key; None otherwise (the
+    service then refuses to serve volumes: an unmarked copy is never handed out)."""
+    from dataclasses import replace
+
+    from pipeline.dossier import signer_for_run
+    from pipeline.errors import SettingsError
+    from pipeline.standard import load_profile
+
+    try:
+        signer = signer_for_run(settings.signing, settings.layout(home).signing, load_profile())
+    except SettingsError:
+        return None
+    return replace(signer, reason="调阅副本", visible=False)
 
 
 def tls_files(certfile: Path | None, keyfile: Path | None) -> tuple[Path, Path] | None:

@@ -23,7 +23,7 @@ def csrf_of(html: str) -> str:
 
 def signed_in(url: str, person: str) -> httpx.Client:
     """A client with the person's session cookie."""
-    client = httpx.Client(base_url=url, follow_redirects=False, timeout=60)
+    client = httpx.Client(base_url=url, follow_redirects=False, timeout=180)
     token = csrf_of(client.get("/web/login").text)
     r = client.post("/web/login", data={"csrf": token, "username": person, "password": PASSWORD, "next": "/web/"})
     assert r.status_code == 303, r.text

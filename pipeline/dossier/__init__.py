@@ -1,8 +1,19 @@
 """One dossier from processed pages: what a run may do with its batch (admission), structure → assembly → archival →
 the local dossier folder, what a run leaves for a rerun (run record, reusable volumes), what it shows of itself while
-it runs (its pages, its progress, a volume waiting for review), and its publication."""
+it runs (its pages, its progress, a volume waiting for review), and its publication; its disclosure copies (阅卷版),
+made from the published volumes and published beside them, and the copies fetched, each marked for its recipient."""
 
 from pipeline.dossier._admission import Admission, admit, require_publishable, require_unchanged, seal
+from pipeline.dossier._disclose import (
+    DISCLOSURE_NAME,
+    REVIEW_NAME,
+    CopyOrder,
+    Source,
+    doubtful,
+    fetch_source,
+    make_copy,
+    publish_copy,
+)
 from pipeline.dossier._dossier import (
     finish_dossier,
     make_volume,
@@ -17,6 +28,7 @@ from pipeline.dossier._dossier import (
     trust_roots_for_run,
     volume_context,
 )
+from pipeline.dossier._recipient import Recipient, copy_for_recipient, new_copy_id, read_copy, recipient_copy
 from pipeline.dossier._run_view import (
     FieldRegion,
     PageImage,
@@ -55,6 +67,8 @@ from pipeline.dossier._runstate import (
 
 __all__ = [
     "CONTEXT_NOT_DIGESTED",
+    "DISCLOSURE_NAME",
+    "REVIEW_NAME",
     "RUN_FILE",
     "Admission",
     "FieldRegion",
@@ -62,13 +76,24 @@ __all__ = [
     "PageIndex",
     "ProgressFile",
     "ReviewSheet",
+    "CopyOrder",
+    "Recipient",
     "RunPhase",
     "RunProgress",
     "RunRecord",
+    "Source",
     "admit",
     "case_reviews",
+    "copy_for_recipient",
+    "doubtful",
     "drop_volumes_beyond",
+    "fetch_source",
     "find_runs",
+    "make_copy",
+    "new_copy_id",
+    "publish_copy",
+    "read_copy",
+    "recipient_copy",
     "finish_dossier",
     "forget_volume",
     "load_corrections",

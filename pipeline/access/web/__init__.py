@@ -4,7 +4,7 @@ volumes, file a 调卷函, the inbox of reviewers, approvers and registrars, a r
 
 from fastapi import APIRouter
 
-from pipeline.access.web._cases import case_routes, session_routes
+from pipeline.access.web._cases import case_routes, copy_routes, session_routes
 from pipeline.access.web._common import Web
 from pipeline.access.web._desk_images import batch_image_routes
 from pipeline.access.web._desk_rooms import rooms_routes
@@ -18,7 +18,7 @@ from pipeline.access.web._static import static_routes
 def web_routes(web: Web) -> APIRouter:
     """Every page, under /web (and / redirecting there)."""
     router = APIRouter(include_in_schema=False)
-    for part in (session_routes, case_routes, search_routes, filing_routes, review_routes, rooms_routes,
+    for part in (session_routes, case_routes, copy_routes, search_routes, filing_routes, review_routes, rooms_routes,
                  station_routes, batch_image_routes, static_routes):
         router.include_router(part(web))
     return router
