@@ -11,7 +11,7 @@ export OMP_THREAD_LIMIT := 1
 # Tests run against their own store and state, apart from the demo's.
 TEST_HOME := $(CURDIR)/.state-test
 
-.PHONY: setup demo test store-start store-stop samples schemas messages clean up down
+.PHONY: setup demo test store-start store-stop samples schemas messages docs clean up down
 
 setup:
 	@scripts/bootstrap.sh
@@ -39,11 +39,18 @@ schemas: setup
 messages: setup
 	$(VENV)/bin/python -m pipeline.messages update
 
+# The documentation site (docs/, mkdocs.yml): the configuration reference generated from pipeline/settings.py, then
+# the site built into site/ with --strict (tests/test_docs.py does the same and fails when the reference is stale).
+docs: setup
+	$(VENV)/bin/python scripts/settings_reference.py
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+	@echo "docs: open site/index.html"
+
 clean:
-	rm -rf out .state-test
+	rm -rf out .state-test site
 
 # The local operations set: Prefect server, a worker per room, the deployments, the hot-folder watcher
-# (README.md, "Running the services"). Settings: DOSSIER_HOME, DOSSIER_HOTFOLDER, DOSSIER_ROOMS, PREFECT_PORT, DOSSIER_STORE_PORT.
+# (docs/operations/services.md). Settings: DOSSIER_HOME, DOSSIER_HOTFOLDER, DOSSIER_ROOMS, PREFECT_PORT, DOSSIER_STORE_PORT.
 up: setup
 	@$(VENV)/bin/python -m flows.stack up
 

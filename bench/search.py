@@ -14,7 +14,7 @@ then for each engine, at equal settings (the same entries, terms, scope and quer
           agency's own cases and three released to it): p50/p95/p99 latency by query length, queries per second.
 
 ``fts5`` is SQLite FTS5 (unicode61) over the same pre-made terms, bench-only, for the engine comparison. The indexing
-cost is compared with the pipeline's CPU per page (README, ``bench/throughput.py``: b = 140.5 CPU-s for 200 pages
+cost is compared with the pipeline's CPU per page (docs/benchmarks.md, ``bench/throughput.py``: b = 140.5 CPU-s for 200 pages
 with PP-OCR, 0.70 CPU-s a page): the target is ≤ 5 %. Reading a page's text layer back from a volume PDF (which the
 index does on publish, not here) is measured separately on a generated 200-page volume and added.
 """
@@ -40,7 +40,7 @@ from pipeline.assembly import LayerChar, LayerPage
 from pipeline.search import CaseGrant, Entry, Filters, Scope, backend, index_terms, pack_boxes, parse_query
 from samples.synthetic import CaseFacts, document_blocks
 
-PIPELINE_CPU_PER_PAGE = 140.5 / 200  # README: bench/throughput.py b with PP-OCR
+PIPELINE_CPU_PER_PAGE = 140.5 / 200  # docs/benchmarks.md: bench/throughput.py b with PP-OCR
 AGENCIES = [f"河南省第{i}人民法院" for i in range(1, 9)]
 PAGES_PER_CASE = 400
 LINE_CHARS = 28

@@ -3,8 +3,8 @@
 Contact sheets are PNG files in the work folder (``contact/volume-NNN.png``). A Prefect image artifact only holds a
 URL, so it points at ``$DOSSIER_ARTIFACT_BASE_URL/work/<case-key>/<batch>/contact/volume-NNN.png`` when a web
 server serves those files — only those: the state folder also holds the signing key, the store's credentials and the
-access database, so never serve the folder itself (README, "Seeing progress") — else at the file's ``file://`` URL,
-which the UI shows as a link on the same machine.
+access database, so never serve the folder itself (docs/operations/hot-folders.md, "Seeing progress") — else at
+the file's ``file://`` URL, which the UI shows as a link on the same machine.
 """
 
 from __future__ import annotations

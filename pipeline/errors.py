@@ -1,7 +1,8 @@
 """Exceptions the pipeline raises; each message names the file, page or volume it is about.
 
 Every class carries the exit code the ``dossier`` command ends with when it stops on that error (:class:`ExitCode`,
-documented in the README), so a script can tell bad input from a store that is down without reading the message.
+documented in docs/reference/commands.md), so a script can tell bad input from a store that is down without reading
+the message.
 """
 
 import errno

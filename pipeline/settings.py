@@ -2,55 +2,8 @@
 
 The edges (the ``dossier`` command, the Prefect flows, the fetch service) call :meth:`Settings.load`; the library
 below takes the area it needs as an argument and never reads the environment itself. Empty variables count as unset.
-
-=================================  ===================================================================================
-``DOSSIER_HOME``                   the state folder (store data, credentials, caches, work folders, ledger, keys);
-                                   default ``./.state``; made 0700, refused when another user owns it or others may
-                                   write into it
-``DOSSIER_HOTFOLDER``              the hot folder of ``make up`` (default ``./hotfolder``)
-``DOSSIER_ROOMS``                  the rooms ``make up`` starts a worker for (comma-separated; default: the hot
-                                   folder's rooms)
-``DOSSIER_ROOMS_FILE``             the administrator's rooms file: each room's agencies and case numbers (default
-                                   ``<state>/rooms.yaml``)
-``PREFECT_PORT``                   the port of ``make up``'s Prefect server (default 4200)
-``DOSSIER_SLOTS_DIR``              folder of the host's page slots (default ``/tmp/dossier-slots-<uid>``)
-``DOSSIER_S3_*``                   the object store: see :class:`StoreSettings`
-``DOSSIER_AUDIT_LOCK_DAYS``        COMPLIANCE retention (days) of audit log segments and checkpoints; default 3650
-                                   where the bucket has object lock; 0 = none
-``DOSSIER_STORE_PORT``             base port of the embedded store
-``DOSSIER_SIGN_*``                 the signing key: see :class:`SigningSettings`
-``DOSSIER_TSA_URL``                RFC 3161 timestamp authority (PAdES B-T)
-``DOSSIER_TRUST_ROOTS``            PEM files signatures must chain to (``os.pathsep``-separated)
-``DOSSIER_DEVELOPMENT_KEY``        ``1``: sign with (and trust) the generated development key when no key is
-                                   configured — the demo and tests only; otherwise publishing without a key is refused
-``DOSSIER_WORKERS``                pages processed at once (default: one per core)
-``DOSSIER_OCR_CHUNK``              pages per page task (default 8; one OCR engine run each)
-``DOSSIER_PAGE_SLOTS``             pages being processed at once on this host across runs (default: cores)
-``DOSSIER_DASK_ADDRESS``           run page tasks on this dask.distributed scheduler
-``DOSSIER_REVIEW_TIMEOUT``         seconds a run waits paused for a 卷内目录 review before it fails (default 30 days)
-``DOSSIER_API_CACHE_TTL``          seconds the fetch service caches a manifest (default 5)
-``DOSSIER_API_PRESIGN_SECONDS``    > 0: volumes are served as presigned redirects valid this long
-``DOSSIER_ARTIFACT_BASE_URL``      where the contact sheets (only they, never the state folder) are served for the
-                                   Prefect UI links
-``DOSSIER_TLS_CERTFILE``           ``dossier serve`` over HTTPS: the certificate chain (PEM) and its key
-``DOSSIER_TLS_KEYFILE``            (``--certfile``/``--keyfile``); session cookies are then always ``Secure``
-``DOSSIER_DB_URL``                 the access database (requests, users, tokens, grants): a SQLAlchemy URL, e.g.
-                                   ``postgresql://dossier:…@db/dossier``; default an SQLite file in the state folder
-``DOSSIER_SESSION_HOURS``          how long a web sign-in lasts (default 8)
-``DOSSIER_REQUEST_SWEEP_SECONDS``  how often the service ends expired access and releases requests whose dossier
-                                   appeared (default 30)
-``DOSSIER_COOKIE_SECURE``          ``1``: session cookies always ``Secure``; ``0``: never; default: when the request
-                                   came over TLS (directly or through a proxy's ``X-Forwarded-Proto``)
-``DOSSIER_TOKEN_DAYS``             how long a new bearer token is valid (default 365)
-``DOSSIER_SEARCH_BACKEND``         the full-text index: ``tantivy`` (a folder), ``postgresql`` (the access database's
-                                   server, DOSSIER_DB_URL) or ``auto`` (default: PostgreSQL when DOSSIER_DB_URL is one)
-``DOSSIER_SEARCH_INDEX``           the Tantivy index folder (default ``<state>/search``)
-``DOSSIER_LANG``                   the language of what operators read: ``zh_CN`` (default) or ``en``
-``DOSSIER_TIMEZONE``               the time zone times are shown in (default ``Asia/Shanghai``)
-``DOSSIER_FIRST_HEARTBEAT_SECONDS``, ``DOSSIER_STUCK_RUN_SECONDS``, ``DOSSIER_RUN_RETRY_DELAYS``: the watcher's
-                                   and automations' limits (see :class:`OperationsSettings`)
-``DOSSIER_SIGN_TIMEOUT``           seconds a signature may take
-=================================  ===================================================================================
+Each area is one model; each field's alias is the one variable it is read from and its docstring says what it means:
+``docs/reference/configuration.md`` is generated from them (``make docs``; ``tests/test_docs.py`` fails when stale).
 """
 
 from __future__ import annotations
@@ -74,7 +27,7 @@ class _Area(BaseModel):
     A plain model, not pydantic-settings' ``BaseSettings``: that one also reads a variable named like each field
     (``home`` read ``HOME``: every command run without DOSSIER_HOME used the user's home as its state folder)."""
 
-    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True, use_attribute_docstrings=True)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Self:
@@ -94,16 +47,25 @@ class PathSettings(_Area):
     """Where the pipeline keeps its state."""
 
     home: Path = Field(Path(".state"), alias="DOSSIER_HOME")
+    """The state folder: store data and credentials, caches, work folders, ledger, keys, the access database. Made 0700;
+    refused when another user owns it or others may write into it."""
     slots_dir: Path | None = Field(None, alias="DOSSIER_SLOTS_DIR")
+    """Folder of the host's page-slot lock files (default ``/tmp/dossier-slots-<uid>``); refused when another user made
+    it, others may write into it, or it is a symbolic link."""
 
 
 class OperationsSettings(_Area):
     """The local operations set of ``make up``: hot folder, rooms, Prefect server port."""
 
     hotfolder: Path | None = Field(None, alias="DOSSIER_HOTFOLDER")
+    """The hot folder of ``make up`` (default ``./hotfolder``)."""
     rooms_list: str = Field("", alias="DOSSIER_ROOMS")
+    """The rooms ``make up`` starts a worker for, comma-separated (default: the hot folder's rooms)."""
     rooms_file: Path | None = Field(None, alias="DOSSIER_ROOMS_FILE")
+    """The administrator's rooms file: each room's agencies and case numbers (default ``<state>/rooms.yaml``; ``dossier
+    watch --rooms``)."""
     prefect_port: int = Field(4200, alias="PREFECT_PORT")
+    """The port of ``make up``'s Prefect server."""
     first_heartbeat_seconds: int = Field(120, alias="DOSSIER_FIRST_HEARTBEAT_SECONDS", ge=10)
     """How long a flow run may be Running without a heartbeat before an automation marks it Crashed."""
     stuck_seconds: float = Field(360.0, alias="DOSSIER_STUCK_RUN_SECONDS", ge=1)
@@ -128,36 +90,66 @@ class StoreSettings(_Area):
     """The object store; without an endpoint, the embedded store of the state folder."""
 
     endpoint: str = Field("", alias="DOSSIER_S3_ENDPOINT")
+    """``host:port`` or ``http(s)://host:port`` of the S3 API; unset: the embedded store of the state folder."""
     access_key: str = Field("", alias="DOSSIER_S3_ACCESS_KEY")
+    """The S3 access key (anonymous access is never used)."""
     secret_key: SecretStr = Field(SecretStr(""), alias="DOSSIER_S3_SECRET_KEY")
+    """The S3 secret key."""
     bucket: str = Field("", alias="DOSSIER_S3_BUCKET")
+    """The bucket (default ``dossiers``); it needs versioning, and object lock for retention."""
     tls: bool | None = Field(None, alias="DOSSIER_S3_TLS")
+    """``1``/``0``: HTTPS; default from the endpoint's scheme, and for a bare ``host:port`` HTTPS unless the host is
+    loopback."""
     ca_bundle: str = Field("", alias="DOSSIER_S3_CA_BUNDLE")
+    """PEM file of the CAs to trust for the store's TLS."""
     region: str = Field("", alias="DOSSIER_S3_REGION")
+    """The S3 region (default ``us-east-1``)."""
     max_security: str = Field("", alias="DOSSIER_S3_MAX_SECURITY")
+    """The highest security level the bucket may hold: ``public`` … ``top-secret`` (default ``internal``); a batch
+    above it is refused before any page work."""
     timeout: float | None = Field(None, alias="DOSSIER_S3_TIMEOUT", gt=0)
+    """Per-request read timeout in seconds (default 30)."""
     retries: int | None = Field(None, alias="DOSSIER_S3_RETRIES", ge=0)
+    """Retries of a failed store request, with backoff (default 3)."""
     audit_lock_days: int | None = Field(None, alias="DOSSIER_AUDIT_LOCK_DAYS", ge=0)
+    """COMPLIANCE retention (days) of the audit log's segments and checkpoints: default 3650 where the bucket has object
+    lock, ``0`` for none; any other value requires object lock."""
     store_port: int | None = Field(None, alias="DOSSIER_STORE_PORT")
+    """Base port of the embedded store (default 8333)."""
 
 
 class SigningSettings(_Area):
     """The signing key (a PKCS#12 file or a PKCS#11 token), the timestamp authority and the trust roots."""
 
     pkcs12: Path | None = Field(None, alias="DOSSIER_SIGN_PKCS12")
+    """A PKCS#12 file holding the signing key and its certificate."""
     password: SecretStr | None = Field(None, alias="DOSSIER_SIGN_PASSWORD")
+    """The PKCS#12 file's password."""
     pkcs11_module: Path | None = Field(None, alias="DOSSIER_SIGN_PKCS11_MODULE")
+    """A PKCS#11 module (HSM, USB key; tested with SoftHSM2) holding the signing key."""
     pkcs11_token: str = Field("", alias="DOSSIER_SIGN_PKCS11_TOKEN")
+    """The PKCS#11 token's label."""
     pkcs11_key: str = Field("", alias="DOSSIER_SIGN_PKCS11_KEY")
+    """The signing key's label on the token."""
     pkcs11_cert: str = Field("", alias="DOSSIER_SIGN_PKCS11_CERT")
+    """The certificate's label on the token."""
     pkcs11_pin: SecretStr | None = Field(None, alias="DOSSIER_SIGN_PKCS11_PIN")
+    """The token's PIN."""
     reason: str = Field("", alias="DOSSIER_SIGN_REASON")
+    """Overrides the profile's signing reason."""
     location: str = Field("", alias="DOSSIER_SIGN_LOCATION")
+    """Overrides the profile's signing location."""
     visible: bool = Field(False, alias="DOSSIER_SIGN_VISIBLE")
+    """``1``: a visible signature stamp even where the profile asks for none; unset or ``0``: as the profile says."""
     timeout: float = Field(60.0, alias="DOSSIER_SIGN_TIMEOUT", gt=0)
+    """Seconds a signature may take."""
     tsa_url: str = Field("", alias="DOSSIER_TSA_URL")
+    """An RFC 3161 timestamp authority: signatures become PAdES B-T (else B-B)."""
     trust_roots_list: str = Field("", alias="DOSSIER_TRUST_ROOTS")
+    """PEM certificates (``:``-separated) that signatures must chain to when verifying."""
     development_key: bool = Field(False, alias="DOSSIER_DEVELOPMENT_KEY")
+    """``1``: without a configured key, sign with (and trust) the generated development key — the demo and tests only;
+    otherwise publishing without a key is refused (exit 8)."""
 
     @property
     def trust_roots(self) -> list[Path]:
@@ -169,10 +161,15 @@ class ProcessingSettings(_Area):
     """How wide pages (imaging and OCR) run, here or on a dask cluster."""
 
     workers: int | None = Field(None, alias="DOSSIER_WORKERS", ge=1)
+    """Pages processed at once in a run (default: one per core)."""
     ocr_chunk: int = Field(8, alias="DOSSIER_OCR_CHUNK", ge=1)
+    """Pages per page task, one OCR engine run each."""
     page_slots: int | None = Field(None, alias="DOSSIER_PAGE_SLOTS", ge=1)
+    """Pages processed at once on this host across all runs (default: one per core)."""
     dask_address: str = Field("", alias="DOSSIER_DASK_ADDRESS")
+    """Run page tasks on this dask.distributed scheduler (``tcp://host:8786``)."""
     review_timeout: int = Field(30 * 24 * 3600, alias="DOSSIER_REVIEW_TIMEOUT", ge=1)
+    """Seconds a run waits paused for a 卷内目录 review before it fails (default 30 days)."""
 
     @property
     def page_workers(self) -> int:
@@ -184,20 +181,33 @@ class ServiceSettings(_Area):
     """The fetch service and the links shown in the Prefect UI."""
 
     api_cache_ttl: float = Field(5.0, alias="DOSSIER_API_CACHE_TTL", ge=0)
+    """Seconds the fetch service caches a manifest."""
     api_presign_seconds: int = Field(0, alias="DOSSIER_API_PRESIGN_SECONDS", ge=0)
+    """> 0: volumes are served as presigned redirects valid this long."""
     artifact_base_url: str = Field("", alias="DOSSIER_ARTIFACT_BASE_URL")
+    """Where the contact sheets (``work/*/*/contact/*.png``, never the rest of the state folder) are served, for the
+    Prefect UI's links."""
     tls_certfile: Path | None = Field(None, alias="DOSSIER_TLS_CERTFILE")
+    """``dossier serve`` over HTTPS: the certificate chain (PEM), as ``--certfile``."""
     tls_keyfile: Path | None = Field(None, alias="DOSSIER_TLS_KEYFILE")
+    """``dossier serve`` over HTTPS: the certificate's key (PEM), as ``--keyfile``."""
 
 
 class AccessSettings(_Area):
     """The requesters' side: the access database, web sessions, the request sweeper, tokens."""
 
     db_url: SecretStr = Field(SecretStr(""), alias="DOSSIER_DB_URL")
+    """The access database (requests, users, tokens, grants, case owners, the audit key): a SQLAlchemy URL such as
+    ``postgresql://dossier:…@db/dossier``; default the SQLite file ``<state>/access.db``."""
     session_hours: float = Field(8.0, alias="DOSSIER_SESSION_HOURS", gt=0)
+    """How long a web sign-in lasts, in hours."""
     sweep_seconds: float = Field(30.0, alias="DOSSIER_REQUEST_SWEEP_SECONDS", gt=0)
+    """How often the service ends expired access and releases requests whose dossier appeared."""
     cookie_secure: bool | None = Field(None, alias="DOSSIER_COOKIE_SECURE")
+    """``1``: session cookies always ``Secure``; ``0``: never; default: when the request came over TLS (directly or
+    through a proxy's ``X-Forwarded-Proto``)."""
     token_days: int = Field(365, alias="DOSSIER_TOKEN_DAYS", ge=1)
+    """How long a new bearer token is valid, in days."""
 
     def database_url(self, layout: StateLayout) -> str:
         """The configured database URL, else the SQLite file of the state folder."""
@@ -208,7 +218,10 @@ class SearchSettings(_Area):
     """The full-text index of published pages."""
 
     backend: str = Field("auto", alias="DOSSIER_SEARCH_BACKEND", pattern="^(auto|tantivy|postgresql)$")
+    """The full-text index: ``tantivy`` (a folder), ``postgresql`` (the access database's server) or ``auto``
+    (PostgreSQL when DOSSIER_DB_URL is one, else Tantivy)."""
     index: Path | None = Field(None, alias="DOSSIER_SEARCH_INDEX")
+    """The Tantivy index folder (default ``<state>/search``)."""
 
     def folder(self, layout: StateLayout) -> Path:
         """The Tantivy index folder: DOSSIER_SEARCH_INDEX, else the state folder's."""

@@ -56,10 +56,14 @@ class SearchableCase:
     lines: dict[tuple[int, int], list[str]] = field(default_factory=dict)  # (volume, page) → lines drawn
     facts: CaseFacts | None = None
 
-    def publish(self, store) -> str | None:
-        """Publish to the object store (volumes, catalogue, manifest last); the manifest's version id."""
+    def publish(self, store, db=None) -> str | None:
+        """Publish to the object store (volumes, catalogue, manifest last) — with ``db``, the case's owner recorded
+        in that access database first, as a run does; the manifest's version id."""
+        from pipeline.access import GrantStore
         from pipeline.storage import publish_dossier
 
+        if db is not None and self.manifest.agency:
+            GrantStore(db, cache_ttl=0).claim(self.manifest.case_no, self.manifest.agency, by="test publication")
         return publish_dossier(store, self.manifest, self.folder, []).manifest_version_id
 
 

@@ -36,7 +36,7 @@ def service(embedded_store, database, tmp_path):
 
 def publish(service, built, agency: str = HOLDER):
     case = renumbered(built, unique_case_no(), agency)
-    version = case.publish(service.store)
+    version = case.publish(service.store, service.db)
     service.index.index_dossier(case.manifest, case.catalogue, case.volumes, version or "")
     return case
 

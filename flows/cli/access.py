@@ -227,7 +227,7 @@ def grant(case_no: Annotated[str, typer.Argument(help="案号")],
 def revoke_grant(case_no: Annotated[str, typer.Argument(help="案号")],
                  agency: Annotated[str, typer.Option(help="agency to take access from")],
                  state: StateOption = None) -> None:
-    """Take an agency's access to a case away, even one granted by the manifest or a request (never the owner's)."""
+    """Take an agency's access to a case away, from `dossier grant` or a released request (never the owner's)."""
     change_grant(case_no, agency, True, state)
 
 

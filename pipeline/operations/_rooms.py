@@ -186,7 +186,7 @@ def load_rooms_file(path: Path) -> RoomsFile:
     """The administrator's rooms file; HotFolderError naming the file and the fields when it is missing or invalid."""
     if not path.exists():
         raise RoomsFileError(f"no rooms file at {path}: an administrator must bind each room to its agencies and "
-                             f"case numbers (see the README, 'Hot folders')")
+                             f"case numbers (see docs/guide/admins.md)")
     try:
         return RoomsFile.model_validate(_read_config(path))
     except (BadInputError, HotFolderError) as exc:
