@@ -32,8 +32,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.common import private_folder, write_private
+from pipeline.common import write_private
 from pipeline.errors import StoreError
+from pipeline.folders import private_folder
 from pipeline.settings import child_env
 from pipeline.storage._embedded_files import GRPC_OFFSET, EmbeddedFiles, port_plan
 from pipeline.storage._embedded_security import write_security
