@@ -171,6 +171,31 @@ def release_by_request(db: Database, store: ObjectStore, manifest, case_no: str)
     audit.close()
 
 
+def start_service(state: Path, log: Path, extra: tuple[str, ...] | list[str] = (), timeout: float = 60.0,
+                  unset: tuple[str, ...] = ("DOSSIER_S3_ENDPOINT", "DOSSIER_DB_URL")) -> tuple[subprocess.Popen, str]:
+    """``dossier serve`` over ``state`` on a free loopback port, as a separate process, once it answers /health:
+    the process and its URL (``unset``: settings of the calling shell the service must not take)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "DOSSIER_HOME": str(state), "PYTHONPATH": str(ROOT)}
+    for name in unset:
+        env.pop(name, None)
+    api = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve", "--port", str(port), *extra], env=env,
+                           cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(log, "wb"))
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url + "/health", timeout=1).status_code == 200:
+                return api, url
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or api.poll() is not None:
+            raise SystemExit(f"service did not start; see {log}")
+        time.sleep(0.1)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--manifests", type=int, default=2000)
@@ -204,27 +229,8 @@ def main() -> int:
             release_by_request(db, store, manifest, case_no)
         db.dispose()
 
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        env = {**os.environ, "DOSSIER_HOME": str(state), "PYTHONPATH": str(ROOT)}
-        env.pop("DOSSIER_S3_ENDPOINT", None)
-        env.pop("DOSSIER_DB_URL", None)
         ttl = [] if args.cache_ttl is None else ["--cache-ttl", str(args.cache_ttl)]
-        api = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve", "--port", str(port),
-                                "--workers", str(args.workers), *ttl], env=env,
-                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(tmp / "serve.log", "wb"))
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(url + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or api.poll() is not None:
-                raise SystemExit(f"service did not start; see {tmp / 'serve.log'}")
-            time.sleep(0.1)
+        api, url = start_service(state, tmp / "serve.log", ["--workers", str(args.workers), *ttl])
 
         base = "/dossiers/" + quote(case_no, safe="")
         manifest_jobs = [(base, None)] * args.manifests

@@ -4,7 +4,8 @@ batches, and taken by the real watcher (runs in its process, a Prefect server, t
     python bench/hostile.py [--limit SECONDS] [--fast] [--keep DIR]
 
 Each hostile batch must be refused (quarantined, or not taken, with a reason naming the file), or, for the tricky
-pages that must be kept, published; none may hang (settled within ``--limit`` seconds of its claim), none may crash
+pages that must be kept, published; none may hang (settled within ``--limit`` seconds of its claim, times the load per core when
+the machine is busier than its cores), none may crash
 the watcher (or end in an error that is not a refusal), and the good batches of the room must still publish. Prints
 one line per batch and the counts refused / published / hung / crashed / wrong; exits 1 unless all is as expected.
 Uses a no-OCR profile (OCR is not what is tested) and signs with the development key, like the demo.
@@ -150,8 +151,14 @@ def judge(outcome: Outcome, hot: Path, state: Path, lines: list[str], limit: flo
     else:
         outcome.verdict = "wrong"
         outcome.detail = f"reason does not name {case.names}: {outcome.detail}"
-    if outcome.seconds is not None and outcome.seconds > limit:
+    if outcome.seconds is not None and outcome.seconds > limit * machine_busyness():
         outcome.verdict = "hung"
+
+
+def machine_busyness() -> float:
+    """How many times slower than idle a CPU-bound step runs now: the 5-minute load average per core, at least 1. A
+    batch bounded in CPU seconds (a decoding bomb stopped at 10 CPU-s) takes that much longer in wall time."""
+    return max(1.0, os.getloadavg()[1] / (os.cpu_count() or 1))
 
 
 def published_problem(case_no: str, state: Path) -> str:

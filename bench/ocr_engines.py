@@ -2,7 +2,8 @@
 PP-OCRv4 reference the product read with before PP-OCRv6.
 
     PYTHONPATH=. python bench/ocr_engines.py [--pages 120] [--bad 24] [--keep DIR]
-                                             [--engines tesseract,ppocr,ppocr-v4] [--det-side 960] [--margin M]
+                                             [--engines tesseract,ppocr,ppocr-v4,rapid-v4] [--det-side 960]
+                                             [--margin M]
                                              [--seal-ink distance] [--tesseract-chunk 8]
 
 Makes ``--pages`` A4 300-dpi case-file pages with the synthetic generator (indictments, judgments, interview records,
@@ -17,7 +18,10 @@ its bits were cut from), Tesseract the same grey, or the G4 archive file for a b
 ``ppocr-bits`` (an engine name for ``--engines``) is PP-OCR handed the G4 file of a bitonal page instead of the grey,
 to compare the two inputs. ``ppocr-v4`` is the reference only, never the product: the same reader over PP-OCRv4's
 models from rapidocr-onnxruntime 1.4.4 (installed by ``scripts/bootstrap.sh --bench`` alone) at the settings the
-product used for them (detector 960 px, margin 0.15). ``--margin`` reads PP-OCRv6's lines with another margin;
+product used for them (detector 960 px, margin 0.15). ``rapid-v4`` and ``rapid-v6`` read the same grey through RapidOCR's own pipeline (its detector, sorting and defaults,
+one thread, no angle classifier) with either release, as the issue's table measured them: the v4 the 45 % target
+compares with is that one (the issue's 1.93 %); ``ppocr-v4`` through the product's reader is the stricter comparison.
+``--margin`` reads PP-OCRv6's lines with another margin;
 ``--seal-ink`` makes the OCR copy of sealed colour pages with another way of taking the seal's red out
 (``pipeline.imaging.RED_METHODS``; its pages are imaged into a folder of their own).
 
@@ -217,10 +221,51 @@ V4_REFERENCE = ("rapidocr_onnxruntime", "rapidocr-onnxruntime", "1.4.4", (
 """PP-OCRv4 as rapidocr-onnxruntime 1.4.4 ships it: the reference (requirements-bench.txt)."""
 
 
+class RapidPipeline:
+    """A PP-OCR release read through RapidOCR's own pipeline (its detector, box sorting, recogniser and defaults; one
+    thread, no angle classifier), as the issue measured both releases: ``rapid-v4`` (rapidocr-onnxruntime 1.4.4, the
+    reference) or ``rapid-v6`` (rapidocr 3.10.0). Not the product's reader: what the library gives out of the box."""
+
+    def __init__(self, engine: str) -> None:
+        """Load the release's RapidOCR."""
+        if engine == "rapid-v4":
+            from rapidocr_onnxruntime import RapidOCR
+
+            self.ocr, self.v4 = RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1, use_cls=False), True
+        else:
+            from rapidocr import RapidOCR
+
+            self.ocr, self.v4 = RapidOCR(params={"EngineConfig.onnxruntime.intra_op_num_threads": 1,
+                                                 "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+                                                 "Global.use_cls": False}), False
+
+    def read_pages(self, items):
+        """Each page's text (its lines, one a line) and mean line score (0-100)."""
+        from types import SimpleNamespace
+
+        import cv2
+
+        out = []
+        for image, _dpi, _label in items:
+            bgr = cv2.cvtColor(np.asarray(image.convert("L")), cv2.COLOR_GRAY2BGR)
+            if self.v4:
+                found, _ = self.ocr(bgr, use_cls=False)
+                texts, scores = [t for _, t, _ in found or []], [float(s) for _, _, s in found or []]
+            else:
+                found = self.ocr(bgr, use_cls=False)
+                texts, scores = list(found.txts or []), [float(s) for s in found.scores or []]
+            conf = 100 * sum(scores) / len(scores) if scores else None
+            out.append(SimpleNamespace(text="\n".join(texts), mean_confidence=conf))
+        return out
+
+
 def make_engine(engine: str, det_side: int, margin: float | None):
-    """The engine a pass reads with: Tesseract, PP-OCRv6 (the product's), or the PP-OCRv4 reference."""
+    """The engine a pass reads with: Tesseract, PP-OCRv6 (the product's), the PP-OCRv4 reference through the same
+    reader, or either release through RapidOCR's own pipeline."""
     from pipeline.ocr import ModelRelease, OcrSettings, PpocrEngine, engine_for
 
+    if engine.startswith("rapid-"):
+        return RapidPipeline(engine)
     if engine == "ppocr-v4":
         release = ModelRelease(*V4_REFERENCE, install="scripts/bootstrap.sh --bench")
         return PpocrEngine(OcrSettings(engine="ppocr", det_side=960), release, 0.15)
@@ -388,12 +433,16 @@ def report(prep: Path, outs: dict[str, Path]) -> None:
     if {"tesseract", "ppocr"} <= results.keys():
         t, p = results["tesseract"], results["ppocr"]
         print(f"\nPP-OCR CER {p:.2f} % (target ≤ 2.5 %), {100 * p / t:.0f} % of Tesseract's {t:.2f} % (target ≤ 40 %)")
-    if {"ppocr-v4", "ppocr"} <= results.keys():
-        v4, v6 = results["ppocr-v4"], results["ppocr"]
+    v6 = results.get("ppocr")
+    for ref, how in (("rapid-v4", "through RapidOCR's own pipeline, as the issue measured it: the target's v4"),
+                     ("ppocr-v4", "through the product's reader")):
+        if v6 is not None and ref in results:
+            print(f"PP-OCRv6 CER {v6:.2f} % = {100 * v6 / results[ref]:.0f} % of PP-OCRv4's {results[ref]:.2f} % "
+                  f"{how} (target ≤ 45 %)")
+    if v6 is not None:
         sealed, unsealed = results["ppocr:sealed"], results["ppocr:unsealed"]
-        print(f"PP-OCRv6 CER {v6:.2f} % = {100 * v6 / v4:.0f} % of the v4 reference's {v4:.2f} % (target ≤ 45 %); "
-              f"sealed pages {sealed:.2f} % (target ≤ 1.5 %) = {sealed / max(unsealed, 1e-9):.2f}× the unsealed "
-              f"{unsealed:.2f} % (target ≤ 1.5×)")
+        print(f"PP-OCRv6 sealed pages {sealed:.2f} % (target ≤ 1.5 %) = {sealed / max(unsealed, 1e-9):.2f}× the "
+              f"unsealed {unsealed:.2f} % (target ≤ 1.5×)")
 
 
 def main() -> None:

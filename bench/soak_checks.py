@@ -161,8 +161,9 @@ def _dossier(args: list[str], env: dict[str, str], timeout: float = 600) -> subp
 
 def check_dossiers(drops: list[Drop], serve_url: str, token: str, state: Path, out: Path, verdict: Verdict) -> None:
     """Every done batch's dossier fetched through the fetch service (what `dossier fetch --server` does: every
-    SHA-256 and signature checked) and verified (what `dossier verify` does: the four properties and qpdf)."""
-    from flows.cli.fetch import trust_roots, volume_verifier
+    SHA-256 and signature checked, each volume a copy marked for the reader and made from the volume the manifest
+    names) and verified (what `dossier verify` does: the four properties and qpdf)."""
+    from flows.cli.fetch import copy_check, trust_roots, volume_verifier
     from flows.cli.verify import verify_target
     from pipeline.archival import development_certificate
     from pipeline.settings import StateLayout
@@ -176,7 +177,7 @@ def check_dossiers(drops: list[Drop], serve_url: str, token: str, state: Path, o
         if drop.corrupt:
             continue
         try:
-            folder = fetch_via_server(serve_url, token, drop.case_no, out, verify_pdf)
+            folder = fetch_via_server(serve_url, token, drop.case_no, out, verify_pdf, copy_check=copy_check)
             report = verify_target(folder, roots, None, qpdf=True)
         except Exception as exc:  # noqa: BLE001 - a check that fails is a finding, not the end of the checks
             verdict.problems.append(f"{drop.label}: fetch failed: {type(exc).__name__}: {exc}")

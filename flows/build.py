@@ -34,7 +34,7 @@ from pipeline.models import BatchManifest, StandardProfile, VolumeCatalogue, Vol
 from pipeline.ocr import release_engine
 from pipeline.pages import PageArtifact, PageCache, PageEnvironment, chunked
 from pipeline.settings import Settings, StateLayout
-from pipeline.storage import StoreConfig, case_key
+from pipeline.storage import StoreConfig
 from pipeline.structure import VolumePlan, has_title, reapply, reviewed_documents, volumes_to_review
 
 
@@ -85,7 +85,15 @@ class DossierBuild:
     corrections: list = field(default_factory=list)
 
     def build(self, refs: list[PageRef]) -> dict:
-        """Pages, structure, volumes, checks, publication; returns the run's result."""
+        """Pages, structure, volumes, checks, publication; returns the run's result (its progress kept in the work
+        folder for the operators' desk meanwhile)."""
+        stop_showing = progress.listen(dz.ProgressFile(self.folder))
+        try:
+            return self._build(refs)
+        finally:
+            stop_showing()
+
+    def _build(self, refs: list[PageRef]) -> dict:
         artifacts, processed, cached = self.pages(refs)
         # fonts and pyHanko (~100 MB, ~1 s) load beside the structure stage, not during the volume stage; not earlier
         # either: beside the last pages' OCR they raised the peak RSS of a 1,000-page run. The volume stage waits for
@@ -97,8 +105,9 @@ class DossierBuild:
         # the reading is over: the engine's readers (~400 MB with PP-OCR) go before a review's wait, the volumes and
         # their checks
         release_engine()
-        documents, catalogues = self.review(documents, catalogues)
+        documents, catalogues = self.review(documents, catalogues, artifacts)
         artifacts = dz.place_pages(artifacts, documents, plans)
+        self.show_pages(refs, artifacts)  # now with their places in the volumes
         by_pos = {a.position: a for a in artifacts}
         # contact sheets need only the placed pages (and their thumbnails, kept since the page stage): drawn beside
         # the volume stage, which leaves a core idle while it builds one volume, instead of holding up the end
@@ -134,38 +143,54 @@ class DossierBuild:
         chunks = chunked(len(refs), chunk_size(len(refs), job.workers, processing.ocr_chunk), job.workers)
         futures = [pages_task.submit(c[0], [refs[i] for i in c], env, slots) for c in chunks]
         results: dict[int, tuple[PageArtifact, bool]] = {}
-        for fut in as_completed(futures):
-            done = fut.result()
-            for artifact, hit in done:
-                results[artifact.position] = (artifact, hit)
-            progress.report("pages", "advance", len(done))
-            if ocr:  # imaging and OCR are one task per chunk: a page done is a page OCRed (or found blank)
-                progress.report("ocr", "advance", len(done))
+        try:
+            for fut in as_completed(futures):
+                done = fut.result()
+                for artifact, hit in done:
+                    results[artifact.position] = (artifact, hit)
+                progress.report("pages", "advance", len(done))
+                if ocr:  # imaging and OCR are one task per chunk: a page done is a page OCRed (or found blank)
+                    progress.report("ocr", "advance", len(done))
+        finally:  # the desk shows the pages (those done, when a page failed the stage)
+            self.show_pages(refs, [a for a, _ in results.values()])
         cached = sum(1 for _, hit in results.values() if hit)
         self.log.info("pages: %d processed, %d from cache", len(results) - cached, cached)
         return [results[i][0] for i in range(len(refs))], len(results) - cached, cached
 
-    def review(self, documents: list, catalogues: list[VolumeCatalogue]) -> tuple[list, list[VolumeCatalogue]]:
+    def show_pages(self, refs: list[PageRef], artifacts: list[PageArtifact]) -> None:
+        """Record where the batch's pages are for the desk (pages not processed by their file name only)."""
+        shown = {a.position: dz.page_image(a) for a in artifacts}
+        for i, ref in enumerate(refs):
+            shown.setdefault(i, dz.PageImage(position=i, file=ref.file, index=ref.index))
+        try:
+            dz.save_page_index(self.folder, list(shown.values()))
+        except OSError as exc:  # only for looking: the run goes on
+            self.log.warning("could not record the page index for the desk: %s", exc)
+
+    def review(self, documents: list, catalogues: list[VolumeCatalogue],
+               artifacts: list[PageArtifact]) -> tuple[list, list[VolumeCatalogue]]:
         """The 卷内目录 as a person left it: reviews of an earlier run of this batch applied again, then a pause per
         volume the review mode asks for (``--review``/room.yaml, else the profile's ``review``)."""
-        from flows.review import audit_review, load_corrections, save_corrections, tag_case, wait_for_review
+        from flows.review import audit_review, wait_for_review
 
         job, case_no = self.job, self.manifest.case_no
         mode = job.review or self.profile.review
-        catalogues, self.corrections = reapply(catalogues, load_corrections(self.folder))
+        catalogues, self.corrections = reapply(catalogues, dz.load_corrections(self.folder))
         pending = volumes_to_review(catalogues, mode)
         self.log.info("卷内目录 review (%s): %s", mode, f"volume(s) {pending}" if pending else "none needed")
         if pending:
-            tag_case(case_key(case_no))
             by_number = {c.volume: c for c in catalogues}
+            by_pos = {a.position: a for a in artifacts}
             for k, number in enumerate(pending):
+                dz.save_review_sheet(self.folder, dz.review_sheet(case_no, by_number[number], len(catalogues),
+                                                                  self.record.flow_run_id, documents, by_pos))
                 self.record = save_run(self.folder, self.record, status="review", review_volumes=pending[k:])
                 reviewed, records = wait_for_review(case_no, by_number[number], len(catalogues),
                                                     job.settings.processing.review_timeout, self.record.flow_run_id,
                                                     self.log)
                 by_number[number] = reviewed
                 self.corrections = [c for c in self.corrections if c.volume != number] + records
-                save_corrections(self.folder, self.corrections)
+                dz.save_corrections(self.folder, self.corrections)
                 if job.publish:
                     audit_review(StoreConfig.from_settings(job.settings.store, job.home), job.database_url, case_no,
                                  records)
@@ -269,11 +294,11 @@ class DossierBuild:
         """The run's summary and contact sheets in the Prefect UI."""
         from flows.artifacts import publish_artifacts, sheet_url, summary_markdown
 
-        sheets, home = self.sheets.result(), self.job.home
+        sheets, case_no = self.sheets.result(), self.manifest.case_no
         base = self.job.settings.service.artifact_base_url
-        urls = {n: sheet_url(p, home, base) for n, p in sheets.items()}
-        case_no = self.manifest.case_no
-        publish_artifacts(case_no, summary_markdown(case_no, status, sheets=urls, **self.summary_args), urls, self.log)
+        urls = {n: sheet_url(p, base, case_no, self.job.batch_id, n) for n, p in sheets.items()}
+        markdown = summary_markdown(case_no, status, sheets=urls, corrections=self.corrections, **self.summary_args)
+        publish_artifacts(case_no, markdown, urls, self.log)
 
 
 def _preload(log) -> None:

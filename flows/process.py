@@ -20,7 +20,9 @@ from typing import Literal
 
 from prefect import flow, get_run_logger
 
+from flows.artifacts import report_failure
 from flows.build import DossierBuild, Job
+from flows.runlabels import label_run
 from flows.runtime import current_api_url, current_flow_run_id
 from flows.safety import case_lock
 from flows.tasks import default_task_runner, ingest
@@ -61,9 +63,26 @@ def warm_up(profile: StandardProfile, workers: int) -> threading.Thread:
     return thread
 
 
+def label(job: Job) -> None:
+    """Name and tag the run by its case (the one given, else batch.json's) before anything can fail."""
+    from pipeline.capture import read_batch_manifest
+
+    case_no = job.case_no
+    if not case_no:
+        try:
+            manifest = read_batch_manifest(job.batch_dir)
+        except Exception:  # noqa: BLE001 - a bad batch.json is reported by the ingest, with its file named
+            manifest = None
+        case_no = manifest.case_no if manifest is not None else None
+    if case_no:
+        label_run(case_no, job.kind, job.rebuild, job.admission.room or "", job.batch_id,
+                  job.profile if job.kind == "reprocess" else None)
+
+
 def build_dossier(job: Job) -> dict:
     """Ingest, process pages, plan, build (or reuse) volumes, check, publish: under the case's lock."""
     log = get_run_logger()
+    label(job)
     prof = load_profile(job.profile)
     check_engine(prof.ocr)  # the OCR engine and its model files are installed, before anything is read
     warm_up(prof, job.workers)  # beside hashing the batch and taking the case lock
@@ -94,7 +113,7 @@ def build_dossier(job: Job) -> dict:
     return result
 
 
-@flow(name="process-batch", task_runner=default_task_runner())
+@flow(name="process-batch", task_runner=default_task_runner(), on_failure=[report_failure])
 def process_batch(batch_dir: str, case_no: str | None = None, profile: str | None = None,
                   state: str | None = None, publish: bool = True, batch_id: str | None = None,
                   review: Literal["flagged", "always", "never"] | None = None,

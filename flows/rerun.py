@@ -16,6 +16,7 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 
+from flows.artifacts import report_failure
 from flows.build import Job
 from flows.process import build_dossier, default_task_runner, locate_batch
 from flows.runtime import current_flow_run_id
@@ -39,7 +40,7 @@ def latest_run(home: Path, case_no: str, batch_id: str | None = None) -> tuple[P
     return runs[0]
 
 
-@flow(name="rerun-volume", task_runner=default_task_runner())
+@flow(name="rerun-volume", task_runner=default_task_runner(), on_failure=[report_failure])
 def rerun_volume(case_no: str, volumes: list[int] | None = None, batch_id: str | None = None,
                  state: str | None = None, publish: bool | None = None) -> dict:
     """Finish a failed dossier: rebuild the given volumes (default: whichever are missing), reuse the rest and every
@@ -97,7 +98,7 @@ def download_originals(settings: Settings, home: Path, case_no: str) -> tuple[Pa
     return target, batch_id, manifest.standard, manifest.agency
 
 
-@flow(name="reprocess-case", task_runner=default_task_runner())
+@flow(name="reprocess-case", task_runner=default_task_runner(), on_failure=[report_failure])
 def reprocess_case(case_no: str, profile: str | None = None, state: str | None = None, publish: bool = True) -> dict:
     """Rebuild a published dossier from its archived originals under a (new) standard profile and republish it."""
     log = get_run_logger()

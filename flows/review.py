@@ -13,20 +13,16 @@ DOSSIER_REVIEW_TIMEOUT, when it fails: it is never published half-checked.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from pathlib import Path
 
 from prefect.input import RunInput
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
-from pipeline.common import utcnow_seconds, write_atomic
+from pipeline.common import utcnow_seconds
 from pipeline.messages import N_, say
 from pipeline.models import CatalogueCorrection, VolumeCatalogue
 from pipeline.structure import LABELS, ReviewedRow, apply_review, entry_in_doubt
 
-CORRECTIONS_FILE = "review/corrections.json"
-CASE_TAG = "dossier-case:"
 DATE_PATTERN = r"^(\d{4}(-\d{2}(-\d{2})?)?)?$"
 
 
@@ -91,34 +87,6 @@ def review_form(case_no: str, catalogue: VolumeCatalogue, of: int) -> type[Catal
                           doubt=doubt_text(e)) for e in catalogue.entries]
     return CatalogueReview.with_initial_data(description=description(case_no, catalogue, of), case_no=case_no,
                                              volume=catalogue.volume, entries=rows)
-
-
-def tag_case(case_key: str) -> None:
-    """Tag the running flow run with its case, so that ``dossier catalogue review`` finds it on the server."""
-    from prefect.client.orchestration import get_client
-    from prefect.runtime import flow_run
-
-    if not flow_run.id:
-        return
-    with get_client(sync_client=True) as client:
-        run = client.read_flow_run(flow_run.id)
-        tags = sorted({*run.tags, CASE_TAG + case_key})
-        client.update_flow_run(flow_run.id, tags=tags)
-
-
-def load_corrections(folder: Path) -> list[CatalogueCorrection]:
-    """Reviews an earlier run of this batch recorded in its work folder."""
-    try:
-        data = json.loads((folder / CORRECTIONS_FILE).read_text(encoding="utf-8"))
-        return [CatalogueCorrection.model_validate(c) for c in data]
-    except (OSError, ValueError, ValidationError):
-        return []
-
-
-def save_corrections(folder: Path, corrections: Sequence[CatalogueCorrection]) -> None:
-    """Record the reviews in the work folder (a rerun applies them again instead of asking)."""
-    data = [c.model_dump(mode="json") for c in corrections]
-    write_atomic(folder / CORRECTIONS_FILE, json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8"))
 
 
 def wait_for_review(case_no: str, catalogue: VolumeCatalogue, of: int, timeout: int, run_id: str | None,

@@ -19,7 +19,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from pipeline.settings import cpu_count, private_folder
+from pipeline.folders import private_folder
+from pipeline.settings import cpu_count
 from pipeline.storage import case_key
 
 CASE_LOCK_PREFIX = "dossier-case-"

@@ -1,6 +1,10 @@
 """The fetch service at the edge: the FastAPI app of :mod:`pipeline.access` over the configured store and access
 database.
 
+The operators' desk reads the state folder (the ledger, the runs' records, the page cache) and reaches Prefect (the
+server of PREFECT_API_URL) to resume reviewed runs and start reruns; without a Prefect server it shows what the state
+folder holds and says that actions need one.
+
 ``app_from_env`` is the factory uvicorn's workers call (``dossier serve --workers N``): the state folder, the cache
 time and the presign time come from the settings (DOSSIER_HOME, DOSSIER_API_CACHE_TTL, DOSSIER_API_PRESIGN_SECONDS);
 each worker keeps its own audit stream. The database (DOSSIER_DB_URL, else ``<state>/access.db``) is brought up to
@@ -16,6 +20,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from pipeline.access import Database, create_app
+from pipeline.access.desk import DeskSources
 from pipeline.settings import Settings
 from pipeline.storage import ObjectStore, StoreConfig
 
@@ -25,10 +30,24 @@ def open_database(settings: Settings, home: Path, store: ObjectStore) -> Databas
     return Database.open(settings.access.database_url(settings.layout(home)), store=store)
 
 
+def desk_sources(settings: Settings, home: Path) -> DeskSources:
+    """What the operators' desk reads and whom it asks: the state folder, its runs, the hot folder, Prefect."""
+    orchestrator = None
+    if os.environ.get("PREFECT_API_URL"):
+        from flows.orchestration import PrefectOrchestrator, ui_url
+
+        orchestrator = PrefectOrchestrator(str(home), ui_url())
+    ops = settings.operations
+    return DeskSources(home=home, orchestrator=orchestrator,
+                       hotfolders=(ops.hotfolder.resolve(),) if ops.hotfolder else (),
+                       rooms_file=ops.rooms_file or settings.layout(home).rooms_file, zone=settings.locale.zone())
+
+
 def create_service(settings: Settings, home: Path, cache_ttl: float, presign_seconds: int,
                    tls: bool = False) -> FastAPI:
-    """The fetch API, request API and web pages over the store the settings name (else the embedded store of
-    ``home``) and the access database; served over TLS (``tls``), session cookies are always ``Secure``."""
+    """The fetch API, request API and web pages (the operators' desk among them) over the store the settings name
+    (else the embedded store of ``home``) and the access database; served over TLS (``tls``), session cookies are
+    always ``Secure``."""
     config = StoreConfig.from_settings(settings.store, home)
     store = ObjectStore(config)
     access = settings.access
@@ -38,7 +57,25 @@ def create_service(settings: Settings, home: Path, cache_ttl: float, presign_sec
     return create_app(config, database=open_database(settings, home, store), store=store, cache_ttl=cache_ttl,
                       presign_seconds=presign_seconds, sweep_seconds=access.sweep_seconds,
                       session_hours=access.session_hours, cookie_secure=secure,
-                      search=open_search(settings, settings.layout(home)))
+                      search=open_search(settings, settings.layout(home)),
+                      operations=desk_sources(settings, home), copy_signer=copy_signer(settings, home))
+
+
+def copy_signer(settings: Settings, home: Path):
+    """The key that certifies the copies the service serves, each marked for its recipient: the agency's signing key
+    (DOSSIER_SIGN_*), else — only when the development key was asked for — the development key; None otherwise (the
+    service then refuses to serve volumes: an unmarked copy is never handed out)."""
+    from dataclasses import replace
+
+    from pipeline.dossier import signer_for_run
+    from pipeline.errors import SettingsError
+    from pipeline.standard import load_profile
+
+    try:
+        signer = signer_for_run(settings.signing, settings.layout(home).signing, load_profile())
+    except SettingsError:
+        return None
+    return replace(signer, reason="调阅副本", visible=False)
 
 
 def tls_files(certfile: Path | None, keyfile: Path | None) -> tuple[Path, Path] | None:

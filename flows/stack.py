@@ -1,5 +1,7 @@
 """`make up` / `make down`: the local operations set on one machine — Prefect server, the dossier work pool with a
-queue and a worker per scanning room, the deployments of prefect.yaml, and the hot-folder watcher.
+queue and a worker per scanning room, the deployments of prefect.yaml, the hot-folder watcher, and the fetch service
+with the operators' desk (``http://127.0.0.1:$DOSSIER_SERVICE_PORT/web/operations/``), which also serves the contact
+sheets the runs' Prefect artifacts link to (DOSSIER_ARTIFACT_BASE_URL is set to it).
 
     python -m flows.stack up      # idempotent: starts what is not running
     python -m flows.stack down    # stops what `up` started (watcher, workers, server, and the store if it started it)
@@ -7,7 +9,8 @@ queue and a worker per scanning room, the deployments of prefect.yaml, and the h
 
 Settings (environment): DOSSIER_HOME (state folder, default ./.state), DOSSIER_HOTFOLDER (default ./hotfolder),
 DOSSIER_ROOMS (comma-separated; default: the room folders in the hot folder, else room-1), PREFECT_PORT (4200),
-DOSSIER_STORE_PORT (base port of the embedded store when it is started here; default 8333). With DOSSIER_S3_ENDPOINT
+DOSSIER_STORE_PORT (base port of the embedded store when it is started here; default 8333), DOSSIER_SERVICE_PORT
+(the fetch service and desk; default 8080). With DOSSIER_S3_ENDPOINT
 set, the external store is used and none is started.
 Logs and pid files are in ``$DOSSIER_HOME/ops/``.
 
@@ -50,15 +53,19 @@ def _settings() -> dict:
 
         rooms = HotFolder(hot, RoomsFile()).rooms()  # the room folders (the watcher needs the rooms file itself)
     return {"home": home, "hot": hot, "port": port, "rooms": rooms or ["room-1"], "ops": home / "ops",
-            "api": f"http://127.0.0.1:{port}/api", "settings": settings}
+            "api": f"http://127.0.0.1:{port}/api", "settings": settings,
+            "service": f"http://127.0.0.1:{ops.service_port}", "service_port": ops.service_port}
 
 
 HEARTBEAT_SECONDS = 30
 """Flow-run heartbeats of worker runs; automations.yaml marks a run Crashed after 90 s (three) without one."""
 
 
-def service_env(home: Path, api: str, base: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment of every process of the set: state folder, server, quiet Prefect, checkout, heartbeats."""
+def service_env(home: Path, api: str, base: dict[str, str] | None = None, service: str = "",
+                hot: Path | None = None) -> dict[str, str]:
+    """The environment of every process of the set: state folder, server, quiet Prefect, checkout, heartbeats; the
+    fetch service's address for the artifacts' links (unless DOSSIER_ARTIFACT_BASE_URL names another) and the hot
+    folder the desk shows."""
     env = dict(os.environ if base is None else base)
     env.update({"PREFECT_API_URL": api, "DOSSIER_HOME": str(home), "DOSSIER_CODE_DIR": str(ROOT),
                 "DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "OMP_THREAD_LIMIT": "1",
@@ -67,6 +74,10 @@ def service_env(home: Path, api: str, base: dict[str, str] | None = None) -> dic
                 # leases in memory die with the server: a case locked when it stopped stayed locked for ever
                 "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": LEASE_STORAGE})
     env.setdefault("PREFECT_HOME", str(home / "prefect-server"))
+    if service and not env.get("DOSSIER_ARTIFACT_BASE_URL"):
+        env["DOSSIER_ARTIFACT_BASE_URL"] = service
+    if hot is not None:
+        env["DOSSIER_HOTFOLDER"] = str(hot)
     return env
 
 
@@ -148,7 +159,12 @@ def api_client(api: str):
 
 
 def _env(s: dict) -> dict[str, str]:
-    return service_env(s["home"], s["api"])
+    return service_env(s["home"], s["api"], service=s["service"], hot=s["hot"])
+
+
+def desk_command(port: int) -> list[str]:
+    """The fetch service with the operators' desk, on 127.0.0.1."""
+    return [sys.executable, "-m", "flows.cli", "serve", "--port", str(port)]
 
 
 def _alive(pidfile: Path) -> int | None:
@@ -237,7 +253,9 @@ def up() -> None:
     for room in s["rooms"]:
         _start(f"worker-{room}", worker_command(room), s)
     _start("watcher", watcher_command(s["hot"]), s)
-    print(f"\nUI: http://127.0.0.1:{s['port']}   in your shell: export PREFECT_API_URL={s['api']}")
+    _start("service", desk_command(s["service_port"]), s)
+    print(f"\nUI: http://127.0.0.1:{s['port']}   desk: {s['service']}/web/operations/   in your shell: "
+          f"export PREFECT_API_URL={s['api']}")
 
 
 def _stop(name: str, s: dict, grace: float = 15.0) -> None:
@@ -266,6 +284,7 @@ def down() -> None:
     _stop("watcher", s)
     for pidfile in sorted(s["ops"].glob("worker-*.pid")):
         _stop(pidfile.stem, s)
+    _stop("service", s)
     _stop("server", s)
     if (s["ops"] / "store.started").exists():
         subprocess.run([sys.executable, "-m", "flows.cli", "store", "stop", "--state", str(s["home"])], cwd=ROOT,

@@ -17,6 +17,8 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "dossier.schema.json": models.DossierManifest,
     "catalogue.schema.json": models.Catalogue,
     "report.schema.json": models.Report,
+    "disclosure-profile.schema.json": models.DisclosureProfile,
+    "disclosure.schema.json": models.DisclosureManifest,
     "status.schema.json": models.StatusReport,
     "case-history.schema.json": models.CaseHistory,
 }

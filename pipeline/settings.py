@@ -9,8 +9,6 @@ Each area is one model; each field's alias is the one variable it is read from a
 from __future__ import annotations
 
 import os
-import pwd
-import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from pipeline.errors import SettingsError
+from pipeline.folders import private_folder
 
 
 class _Area(BaseModel):
@@ -66,6 +65,8 @@ class OperationsSettings(_Area):
     watch --rooms``)."""
     prefect_port: int = Field(4200, alias="PREFECT_PORT")
     """The port of ``make up``'s Prefect server."""
+    service_port: int = Field(8080, alias="DOSSIER_SERVICE_PORT", ge=1, le=65535)
+    """The port of ``make up``'s fetch service and operators' desk."""
     first_heartbeat_seconds: int = Field(120, alias="DOSSIER_FIRST_HEARTBEAT_SECONDS", ge=10)
     """How long a flow run may be Running without a heartbeat before an automation marks it Crashed."""
     stuck_seconds: float = Field(360.0, alias="DOSSIER_STUCK_RUN_SECONDS", ge=1)
@@ -185,8 +186,8 @@ class ServiceSettings(_Area):
     api_presign_seconds: int = Field(0, alias="DOSSIER_API_PRESIGN_SECONDS", ge=0)
     """> 0: volumes are served as presigned redirects valid this long."""
     artifact_base_url: str = Field("", alias="DOSSIER_ARTIFACT_BASE_URL")
-    """Where the contact sheets (``work/*/*/contact/*.png``, never the rest of the state folder) are served, for the
-    Prefect UI's links."""
+    """The fetch service's address the Prefect artifacts link to (the contact sheets it serves to the desk's people,
+    audited, and the desk's page of a failed run's case); ``make up`` sets it. Never serve the state folder."""
     tls_certfile: Path | None = Field(None, alias="DOSSIER_TLS_CERTFILE")
     """``dossier serve`` over HTTPS: the certificate chain (PEM), as ``--certfile``."""
     tls_keyfile: Path | None = Field(None, alias="DOSSIER_TLS_KEYFILE")
@@ -318,6 +319,8 @@ class StateLayout:
         """One folder per case and batch: the local dossier and what a rerun needs."""
         return self.root / "work"
 
+    disclosure = property(lambda self: self.root / "disclosure", doc="Disclosure copies in the making, with reviews.")
+
     @property
     def ledger(self) -> Path:
         """The hot-folder ledger: one record per claimed batch fingerprint."""
@@ -356,43 +359,3 @@ def child_env(overrides: Mapping[str, str] | None = None, drop_prefixes: Sequenc
     env = {k: v for k, v in os.environ.items() if not any(k.startswith(p) for p in drop_prefixes)}
     env.update(overrides or {})
     return env
-
-
-def private_folder(path: Path, what: str = "folder", follow_links: bool = True, create: bool = True) -> Path:
-    """A folder only this user may enter: made 0700 when missing (whatever the umask), made 0700 when it is this
-    user's and its group or others may read or enter it (a folder made by hand with ``mkdir``, 0755: it holds keys
-    and the access database), refused when it is owned by another user, writable by its group or others (someone
-    else may have put things in it), or (``follow_links=False``, e.g. in /tmp) a symbolic link."""
-    path = Path(path)
-    if create:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            path.mkdir(mode=0o700)
-        except FileExistsError:
-            pass
-    try:
-        info = path.stat() if follow_links else path.lstat()
-    except FileNotFoundError:
-        if create:
-            raise
-        return path
-    if stat.S_ISLNK(info.st_mode):
-        raise SettingsError(f"{what} {path} is a symbolic link (someone else may have planted it): remove it")
-    if not stat.S_ISDIR(info.st_mode):
-        raise SettingsError(f"{what} {path} is not a folder")
-    if info.st_uid != os.getuid():
-        raise SettingsError(f"{what} {path} belongs to user {_user_name(info.st_uid)}, not to this user "
-                            f"({_user_name(os.getuid())}): use a folder of your own")
-    if info.st_mode & 0o022:
-        raise SettingsError(f"{what} {path} is writable by its group or others (mode "
-                            f"{stat.S_IMODE(info.st_mode):04o}): make it private (chmod 700)")
-    if info.st_mode & 0o077:
-        os.chmod(path, stat.S_IMODE(info.st_mode) & 0o700)
-    return path
-
-
-def _user_name(uid: int) -> str:
-    try:
-        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
-    except KeyError:
-        return f"uid {uid}"

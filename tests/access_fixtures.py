@@ -72,7 +72,7 @@ class RequestService:
 
     def call(self, person: str, method: str, path: str, **kw) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.tokens[person]}"} if person else {}
-        return httpx.request(method, self.url + path, headers=headers, timeout=60, **kw)
+        return httpx.request(method, self.url + path, headers=headers, timeout=180, **kw)
 
     def file(self, person: str = "clerk", case_no: str | None = None, **fields) -> httpx.Response:
         body = {"case_no": case_no or fields.pop("case", None), "holding_agency": HOLDER,
@@ -147,12 +147,19 @@ def make_people(db: Database, clock, users: bool = False) -> dict[str, str]:
     return found
 
 
+def copy_signer(embedded_store):
+    """The key a test service certifies the copies it serves with: the session store's development key."""
+    from pipeline.archival import ensure_development_signer
+
+    return ensure_development_signer(embedded_store.state_dir / "signing")
+
+
 def start_service(embedded_store, db: Database, tmp: Path, **options):
     """A context manager: the service over the session store and ``db``, its own audit prefix; yields the base URL
     and the app."""
     prefix = f"system/audit-req-{secrets.token_hex(4)}/"
     app = create_app(embedded_store.config, database=db, cache_ttl=0, manifest_ttl=0, audit_prefix=prefix,
-                     **options)
+                     copy_signer=copy_signer(embedded_store), **options)
     return prefix, app, serve_in_thread(app)
 
 

@@ -9,6 +9,7 @@ import pytest
 from tests.access_fixtures import request_service, web_service  # noqa: F401  (running services with people)
 from tests.db_fixtures import database, db_url, postgres  # noqa: F401  (SQLite and PostgreSQL databases)
 from tests.store_fixtures import embedded_store, object_store  # noqa: F401  (session fixtures for every module)
+from tests.web_helpers import browser  # noqa: F401  (Debian's chromium, for a module)
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")

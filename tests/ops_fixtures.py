@@ -2,7 +2,7 @@
 
 The stack is the session's test server (``prefect_harness`` from conftest) plus what production adds: the
 ``dossier`` process work pool with a queue per test room, the deployments of ``prefect.yaml`` (deployed with the real
-``prefect deploy``), and one ``prefect worker`` subprocess serving those queues. It is started once, on first use, and
+``prefect deploy``), and one ``prefect worker`` subprocess serving those queues and the default one. It is started once, on first use, and
 killed when the test process exits.
 """
 
@@ -165,7 +165,7 @@ def prefect_stack(store_env: dict[str, str], tmp_root: Path) -> PrefectStack:
         _run([str(PREFECT), "--no-prompt", "deploy", "--all"], env, 180)
         log = tmp_root / "worker.log"
         cmd = [str(PREFECT), "worker", "start", "--pool", "dossier", "--name", "test-worker"]
-        for room in ROOMS:
+        for room in (*ROOMS, "default"):  # as make up's workers: the default queue takes reruns started by hand
             cmd += ["--work-queue", room]
         worker = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
                                   start_new_session=True)

@@ -98,15 +98,19 @@ def unique_case_no() -> str:
     return f"（2024）豫0727刑初{_run}{next(_serial):03d}{os.getpid() % 1000:03d}号"
 
 
-def _tiny_pdf(label: str) -> bytes:
-    """A minimal valid one-page PDF whose content differs by label."""
-    stream = f"BT /F1 12 Tf 72 720 Td ({label}) Tj ET".encode("latin-1")
+def _tiny_pdf(label: str, pad: int = 0) -> bytes:
+    """A minimal valid one-page PDF whose content differs by label (in a comment: no font, so that the service can
+    make it PDF/A when it copies it for a recipient), about ``pad`` bytes bigger by a grey image of random pixels on
+    its page (a copy made of it keeps them)."""
+    stream = f"% {label}\n72 720 m 144 720 l S".encode()
+    pixels = secrets.token_bytes(pad)
+    image = (b"<< /Type /XObject /Subtype /Image /Width %d /Height 1 /ColorSpace /DeviceGray /BitsPerComponent 8 "
+             b"/Length %d >>\nstream\n" % (max(pad, 1), max(pad, 1)) + (pixels or b"\x00") + b"\nendstream")
     objs = [b"<< /Type /Catalog /Pages 2 0 R >>",
             b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
             b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
-            b"/Resources << /Font << /F1 5 0 R >> >> >>",
-            b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+            b"/Resources << /XObject << /Pad 5 0 R >> >> >>",
+            b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream", image]
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for i, body in enumerate(objs, 1):
@@ -128,9 +132,7 @@ def make_dossier(folder: Path, case_no: str, volumes: int = 2, volume_bytes: int
     (out / "volumes").mkdir(parents=True, exist_ok=True)
     entries = []
     for n in range(1, volumes + 1):
-        data = _tiny_pdf(f"{case_key(case_no)[:12]} {label} vol {n}")
-        if volume_bytes > len(data):
-            data += b"%" + secrets.token_bytes(volume_bytes - len(data) - 2) + b"\n"
+        data = _tiny_pdf(f"{case_key(case_no)[:12]} {label} vol {n}", max(0, volume_bytes - 800))
         path = out / "volumes" / f"{n:03d}.pdf"
         path.write_bytes(data)
         entries.append(VolumeEntry(number=n, of=volumes, key=f"volumes/{n:03d}.pdf",

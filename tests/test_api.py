@@ -12,7 +12,7 @@ import pytest
 from pipeline.access import Database, GrantStore, TokenStore, audit_key, create_app, read_audit, verify_audit
 from pipeline.errors import StoreError
 from pipeline.storage import ObjectStore, StoreConfig, case_key, fetch_via_server, normalise_case_no, publish_dossier
-from tests.access_fixtures import publish_as_pipeline
+from tests.access_fixtures import copy_signer, publish_as_pipeline
 from tests.store_fixtures import make_dossier, serve_in_thread, unique_case_no
 
 OWNER, PARTNER, LATER, STRANGER = "豫0727法院", "新封县人民检察院", "开封市公安局", "郑州市中级人民法院"
@@ -37,7 +37,7 @@ class Service:
             headers["Authorization"] = f"Bearer {self.tokens[agency]}"
         elif token is not None:
             headers["Authorization"] = f"Bearer {token}"
-        return httpx.get(self.url + path, headers=headers, timeout=30, **kw)
+        return httpx.get(self.url + path, headers=headers, timeout=180, **kw)
 
     def entries(self) -> list[dict]:
         self.app.state.audit.flush()
@@ -66,7 +66,8 @@ def service(embedded_store, tmp_path_factory, api_database):
     token_store = TokenStore(api_database)
     tokens = {agency: token_store.create(agency, label="test")[0] for agency in (OWNER, PARTNER, LATER, STRANGER)}
     prefix = f"system/audit-test-{secrets.token_hex(4)}/"
-    app = create_app(embedded_store.config, database=api_database, cache_ttl=0, manifest_ttl=0, audit_prefix=prefix)
+    app = create_app(embedded_store.config, database=api_database, cache_ttl=0, manifest_ttl=0, audit_prefix=prefix,
+                     copy_signer=copy_signer(embedded_store))
     with serve_in_thread(app) as url:
         yield Service(url, store, app, prefix, case_no, manifest, out, tokens, GrantStore(api_database),
                       token_store)
@@ -110,11 +111,11 @@ def test_owner_agency_gets_the_manifest_with_its_catalogue(service):
     assert body["catalogue"]["case_no"] == service.case_no
 
 
-def test_a_granted_agency_downloads_a_volume_whose_sha256_matches(service):
+def test_a_granted_agency_downloads_a_copy_of_a_volume_made_from_the_one_its_manifest_names(service):
     r = service.get(f"/dossiers/{enc(service.case_no)}/volumes/2", PARTNER)
     assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
-    assert hashlib.sha256(r.content).hexdigest() == service.manifest.volumes[1].sha256
-    assert r.headers["x-content-sha256"] == service.manifest.volumes[1].sha256
+    assert r.headers["x-copy-source-sha256"] == service.manifest.volumes[1].sha256
+    assert hashlib.sha256(r.content).hexdigest() == r.headers["x-content-sha256"]
 
 
 def test_any_spelling_of_the_case_number_in_the_url_reaches_the_dossier(service):
@@ -169,7 +170,8 @@ def test_every_request_allowed_or_denied_is_in_the_audit_log(service):
         ("-", 401, "unauthenticated"), (STRANGER, 403, "denied"), (PARTNER, 200, "allowed"),
         (PARTNER, 200, "allowed")]
     assert all(e["case_no"] == normalise_case_no(service.case_no) for e in mine[1:])
-    assert mine[3]["action"] == "volume" and mine[3]["bytes"] == service.manifest.volumes[0].bytes
+    assert mine[3]["action"] == "volume" and mine[3]["bytes"] == len(responses[3].content)
+    assert mine[3]["copy_id"] == responses[3].headers["x-copy-id"]
     assert mine[2]["bytes"] == len(responses[2].content)
     assert verify_audit(service.store, audit_key(service.grants.db), service.audit_prefix).ok
 
@@ -192,14 +194,26 @@ def test_a_response_is_withheld_when_its_audit_entry_cannot_be_stored(embedded_s
 
 
 def test_fetch_via_server_downloads_and_verifies_every_file(service, tmp_path):
+    from flows.cli.fetch import copy_check
+
     checked = []
     folder = fetch_via_server(service.url, service.tokens[PARTNER], service.case_no, tmp_path,
-                              verify_pdf=lambda p: checked.append(p.name))
+                              verify_pdf=lambda p: checked.append(p.name), copy_check=copy_check)
     assert folder == tmp_path / case_key(service.case_no)
     assert checked == ["001.pdf", "002.pdf"]
     for vol in service.manifest.volumes:
-        assert (folder / vol.key).read_bytes() == (service.out / vol.key).read_bytes()
+        copy_check(folder / vol.key, vol.sha256)
     assert (folder / "catalogue.json").read_bytes() == (service.out / "catalogue.json").read_bytes()
+
+
+def test_fetch_via_server_refuses_a_copy_made_from_another_volume(service, tmp_path):
+    from flows.cli.fetch import copy_check
+
+    with pytest.raises(StoreError, match="nothing checks what it was made from"):
+        fetch_via_server(service.url, service.tokens[PARTNER], service.case_no, tmp_path / "a")
+    with pytest.raises(Exception, match="made from a volume with SHA-256"):
+        fetch_via_server(service.url, service.tokens[PARTNER], service.case_no, tmp_path / "b",
+                         copy_check=lambda path, sha: copy_check(path, "0" * 64))
 
 
 def test_fetch_via_server_as_a_stranger_fails_with_the_reason(service, tmp_path):
@@ -219,19 +233,22 @@ def test_older_manifest_versions_are_listed_and_readable(service, tmp_path):
     assert [v["latest"] for v in versions] == [True, False]
     assert versions[1]["version_id"] == first.manifest_version_id
     old = service.get(f"/dossiers/{enc(case_no)}/volumes/1", OWNER, params={"version": first.manifest_version_id})
-    assert hashlib.sha256(old.content).hexdigest() == m1.volumes[0].sha256
+    assert old.headers["x-copy-source-sha256"] == m1.volumes[0].sha256
 
 
-def test_presigned_mode_redirects_to_a_short_lived_url_of_the_pinned_version(embedded_store, service, api_database):
+def test_a_volume_is_served_marked_for_its_reader_even_where_presigned_redirects_are_configured(
+        embedded_store, service, api_database, tmp_path):
+    from pipeline.dossier import read_copy
+
     app = create_app(embedded_store.config, database=api_database, cache_ttl=0, presign_seconds=60,
-                     audit_prefix=service.audit_prefix)
+                     audit_prefix=service.audit_prefix, copy_signer=copy_signer(embedded_store))
     with serve_in_thread(app) as url:
         r = httpx.get(f"{url}/dossiers/{enc(service.case_no)}/volumes/1",
-                      headers={"Authorization": f"Bearer {service.tokens[OWNER]}"}, timeout=30)
-    assert r.status_code == 307
-    assert "X-Amz-Expires=60" in r.headers["location"] and "versionId=" in r.headers["location"]
-    pdf = httpx.get(r.headers["location"], timeout=30)
-    assert hashlib.sha256(pdf.content).hexdigest() == service.manifest.volumes[0].sha256
+                      headers={"Authorization": f"Bearer {service.tokens[OWNER]}"}, timeout=180)
+    assert r.status_code == 200 and r.headers["x-copy-source-sha256"] == service.manifest.volumes[0].sha256
+    assert hashlib.sha256(r.content).hexdigest() == r.headers["x-content-sha256"]
+    (tmp_path / "copy.pdf").write_bytes(r.content)
+    assert read_copy(tmp_path / "copy.pdf")["copyId"] == r.headers["x-copy-id"]
 
 
 def test_openapi_documents_the_fetch_endpoints(service):

@@ -17,7 +17,7 @@ def test_a_few_hundred_generated_requests_find_no_server_error_no_schema_violati
         tally = fuzz(world, per_operation=6)
     assert tally.failures == []
     assert tally.requests >= 250 and tally.leak_pairs >= 50
-    assert len(tally.by_operation) == 13  # every operation in the schema: /health, 6 dossier, /search, 5 request
+    assert len(tally.by_operation) == 15  # every operation: /health, 6 dossier, 2 disclosure, /search, 5 request
     assert {200, 400, 401, 403, 404} <= set(tally.statuses)
 
 

@@ -29,6 +29,16 @@ def test_prefect_yaml_declares_the_flows_on_the_dossier_process_pool():
                      "watch-hotfolder": ("watch-hotfolder", "dossier")}
 
 
+def test_every_work_queue_prefect_yaml_names_is_served_by_a_worker_of_make_up():
+    from flows.stack import worker_command
+
+    spec = yaml.safe_load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))
+    named = {d["work_pool"].get("work_queue_name", "default") for d in spec["deployments"]}
+    command = worker_command("room-1")
+    served = {command[i + 1] for i, part in enumerate(command) if part == "--work-queue"}
+    assert named <= served, f"queues without a worker: {sorted(named - served)}"
+
+
 @pytest.fixture(scope="module")
 def stack(embedded_store, prefect_harness, tmp_path_factory):
     env = store_environment(embedded_store)

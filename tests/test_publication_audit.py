@@ -77,13 +77,13 @@ def test_the_publication_entry_is_stored_before_the_manifest_is_written(embedded
 
     store, case_no = embedded_store.store(), unique_case_no()
     seen = []
-    real = publishing._write_manifest
+    real = publishing.write_manifest
 
-    def write_manifest(store_, prefix, data, retention):
+    def write_manifest(store_, prefix, data, retention, *name):
         seen.append([e["action"] for e in _entries(store, case_no)])  # what the log holds at that moment
-        return real(store_, prefix, data, retention)
+        return real(store_, prefix, data, retention, *name)
 
-    monkeypatch.setattr(publishing, "_write_manifest", write_manifest)
+    monkeypatch.setattr(publishing, "write_manifest", write_manifest)
     publish_with_task(embedded_store.config, tmp_path, case_no, "v1")
     assert seen == [["dossier.publish"]]
 

@@ -28,7 +28,8 @@ def review_batch(folder: Path, case_no: str) -> Path:
     docs = [{"title": "起诉书", "doc_no": "封检公诉刑诉〔2024〕172号", "author": "河南省封丘县人民检察院",
              "date": "2024-05-27", "pages": 1},
             {"title": "刑事判决书", "doc_no": JUDGMENT_NO, "author": "河南省封丘县人民法院", "pages": 1}]
-    (folder / "batch.json").write_text(json.dumps({"case_no": case_no, "documents": docs}, ensure_ascii=False),
+    (folder / "batch.json").write_text(json.dumps({"case_no": case_no, "agency": "河南省封丘县人民法院", "documents": docs},
+                                                  ensure_ascii=False),
                                        encoding="utf-8")
     return folder
 

@@ -25,7 +25,7 @@ CHANGED = {"case_no": "（2024）豫0727刑初173号", "case_title": "李某某�
            "retention": "长期", "security_level": "secret", "standard": "dat31-2017@1.3.0",
            "entries": (ENTRY.model_copy(update={"title": "判决书"}),), "date_range": ("2024-01-02", "2024-02-03"),
            "blank_pages": 2, "flagged": ((3, "模糊"),), "prepared_by": "另一人", "checked_by": "另一人",
-           "extra": {"binding": "右侧装订"}}
+           "extra": {"binding": "右侧装订"}, "copy_mark": "阅卷版（律师）", "copy_note": "阅卷版：依 阅卷版（律师） 1.0.0 遮蔽 2 处"}
 
 
 def digest(context: VolumeContext) -> str:

@@ -18,13 +18,15 @@ def truth(name: str) -> dict:
     return json.loads((ROOT / "samples" / "truth" / f"{name}.json").read_text(encoding="utf-8"))
 
 
-def run(name: str, tmp_path_factory, case: str | None = None) -> tuple[DossierManifest, Catalogue]:
+def run(name: str, tmp_path_factory, case: str | None = None, agency: str | None = None
+        ) -> tuple[DossierManifest, Catalogue]:
     from flows.process import process_batch
 
     work = tmp_path_factory.mktemp(name)
     batch = work / name
     shutil.copytree(ROOT / "samples" / name, batch)
-    result = process_batch(str(batch), case_no=case, state=str(work / "state"), publish=False, review="never")
+    result = process_batch(str(batch), case_no=case, state=str(work / "state"), publish=False, review="never",
+                           agency=agency)
     folder = Path(result["folder"])
     manifest = DossierManifest.model_validate_json((folder / "dossier.json").read_text(encoding="utf-8"))
     catalogue = Catalogue.model_validate_json((folder / "catalogue.json").read_text(encoding="utf-8"))
@@ -39,7 +41,9 @@ def sheets_run(tmp_path_factory, prefect_harness):
 
 @pytest.fixture(scope="module")
 def unlabelled_run(tmp_path_factory, prefect_harness):
-    return run("case-2023-55-unlabelled", tmp_path_factory, case=truth("case-2023-55-unlabelled")["case_no"])
+    # no batch.json: the case number and the owning agency come from the command, as `dossier process --agency`
+    return run("case-2023-55-unlabelled", tmp_path_factory, case=truth("case-2023-55-unlabelled")["case_no"],
+               agency="河南省封丘县人民法院")
 
 
 def test_the_table_of_contents_equals_the_separator_sheets(sheets_run):

@@ -220,7 +220,7 @@ def test_unsigned_file_has_no_signature(volumes):
 
 def test_wrong_pkcs12_passphrase_is_a_clear_error(volumes, dev_signer, work):
     bad = SignerConfig(kind="pkcs12", pkcs12_path=dev_signer.pkcs12_path, passphrase="wrong")
-    with pytest.raises(SigningKeyError, match="PKCS#12"):  # the key's fault, not the volume's: the batch is held
+    with pytest.raises(SigningKeyError, match="PKCS#12"):  # the key's fault (the run is held), not the volume's
         sign_pdf(volumes["1b"], work / "x.pdf", bad, "volume 1")
 
 
@@ -321,5 +321,5 @@ def test_pkcs11_wrong_pin_is_a_clear_error(volumes, softhsm_token, work):
     config, _ = softhsm_token
     bad = SignerConfig(kind="pkcs11", pkcs11_module=SOFTHSM, token_label="dossier-test", key_label="signer",
                        pin="0000")
-    with pytest.raises(SigningKeyError, match="dossier-test"):  # the key's fault, not the volume's
+    with pytest.raises(SigningKeyError, match="dossier-test"):
         sign_pdf(volumes["1b"], work / "x.pdf", bad, "volume 1")

@@ -1,11 +1,13 @@
 """Driving the web pages with plain HTTP (as a browser without JavaScript would): sign in, read a form's CSRF token,
-post a form."""
+post a form; and with Debian's headless chromium through Playwright (never a downloaded browser)."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.access_fixtures import PASSWORD
 
@@ -21,7 +23,7 @@ def csrf_of(html: str) -> str:
 
 def signed_in(url: str, person: str) -> httpx.Client:
     """A client with the person's session cookie."""
-    client = httpx.Client(base_url=url, follow_redirects=False, timeout=60)
+    client = httpx.Client(base_url=url, follow_redirects=False, timeout=180)
     token = csrf_of(client.get("/web/login").text)
     r = client.post("/web/login", data={"csrf": token, "username": person, "password": PASSWORD, "next": "/web/"})
     assert r.status_code == 303, r.text
@@ -31,3 +33,23 @@ def signed_in(url: str, person: str) -> httpx.Client:
 def post_form(client: httpx.Client, page: str, target: str, **fields) -> httpx.Response:
     """Load a page, take its form's CSRF token, post the fields to ``target``."""
     return client.post(target, data={"csrf": csrf_of(client.get(page).text), **fields})
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = Path(__file__).parent / "artifacts" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium, headless, for a module's tests."""
+    from playwright.sync_api import sync_playwright
+
+    if not CHROMIUM.exists():
+        raise RuntimeError(f"{CHROMIUM} is missing: scripts/bootstrap.sh installs Debian's chromium")
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=str(CHROMIUM),
+                                     args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"])
+        try:
+            yield launched
+        finally:
+            launched.close()

@@ -12,6 +12,8 @@
 ``user``, ``db``   people who sign in, with their roles; the access database (users.py)
 ``fetch``          a dossier by case number (fetch.py)
 ``verify``         the four-property check of a volume, a folder or a case (verify.py)
+``disclose``       a case's disclosure copy (阅卷版) under a profile, reviewed and published (disclose.py)
+``trace``          who fetched a copy, when, under which 调卷函 (trace.py)
 ``search``         full-text search, the index rebuilt (``search reindex``); ``withdraw`` a dossier (search.py)
 ``sheets``         separator sheets to print (sheets.py)
 =================  ===================================================================================================
@@ -20,6 +22,7 @@
 from flows.cli import (  # noqa: F401  (each adds its commands)
     access,
     catalogue,
+    disclose,
     fetch,
     operators,
     process,
@@ -27,6 +30,7 @@ from flows.cli import (  # noqa: F401  (each adds its commands)
     search,
     sheets,
     store,
+    trace,
     users,
     verify,
     watch,

@@ -231,6 +231,27 @@ def revoke_grant(case_no: Annotated[str, typer.Argument(help="案号")],
     change_grant(case_no, agency, True, state)
 
 
+agency_app = typer.Typer(help="Requesting agencies: what kind of requester each is.", no_args_is_help=True)
+app.add_typer(agency_app, name="agency")
+
+
+@agency_app.command("kind")
+def agency_kind(agency: Annotated[str, typer.Argument(help="the requesting agency (a law firm, …)")],
+                kind: Annotated[str, typer.Option("--kind", help="agency, lawyer or public")],
+                state: StateOption = None) -> None:
+    """Say what kind of requester an agency is (administrators): a lawyer's or the public's release gives the
+    disclosure copy (阅卷版) unless the registrar chooses the original."""
+    from pipeline.access.requests import AgencyKinds
+
+    with reported():
+        store = object_store(state)
+        with AdminAudit(store, state) as audit:
+            name = AgencyKinds(open_database(state, store)).set(
+                agency, kind, command_actor(),
+                before_commit=lambda _: audit(action="agency.kind", detail=f"agency={agency} kind={kind}"))
+    console.print(f"{name}: {kind}", highlight=False)
+
+
 @audit_app.command("verify")
 def audit_verify(state: StateOption = None) -> None:
     """Check the audit log's hash chains, object history, checkpoints (a stream shortened from its end, or deleted

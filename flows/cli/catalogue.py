@@ -70,7 +70,7 @@ def find_paused(case_no: str) -> PausedReview | None:
     from prefect.client.schemas.objects import StateType
     from prefect.client.schemas.sorting import FlowRunSort
 
-    from flows.review import CASE_TAG
+    from flows.runlabels import CASE_TAG
     from pipeline.storage import case_key
 
     flt = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED])),

@@ -94,6 +94,16 @@ def volume_verifier(roots: list[Path]) -> Callable[[Path], None]:
     return verify
 
 
+def copy_check(path: Path, expected: str) -> None:
+    """A fetched copy records in its XMP the volume it was made from: it must be the one the manifest names."""
+    from pipeline.dossier import read_copy
+
+    source = read_copy(path).get("copySourceSha256", "")
+    if source != expected.lower():
+        raise VerificationError(f"{path.name}: the copy says it was made from a volume with SHA-256 "
+                                f"{source or '(none)'}, the manifest names {expected}")
+
+
 @app.command("fetch")
 def fetch(case_no: Annotated[str, typer.Argument(help="案号")],
           out: Annotated[Path, typer.Option("--out", help="folder; the dossier lands in OUT/<case number>/")],
@@ -101,30 +111,47 @@ def fetch(case_no: Annotated[str, typer.Argument(help="案号")],
           token: Annotated[Optional[str], typer.Option(envvar="DOSSIER_TOKEN", help="bearer token for --server")]
           = None,
           version: Annotated[Optional[str], typer.Option(help="manifest version id (default latest)")] = None,
+          copy: Annotated[str, typer.Option("--copy", help="original (原件) or disclosure (阅卷版): with --server, the "
+                                            "copy released to you")] = "original",
+          profile: Annotated[str, typer.Option("--profile", help="the disclosure copy to fetch from the store "
+                                               "(lawyer, public, agency)")] = "lawyer",
           verify_signatures: Annotated[bool, typer.Option(help="check each volume's signature")] = True,
           trust_root: Annotated[Optional[list[Path]], typer.Option(
               "--trust-root", help="PEM certificate signatures must chain to (repeatable)")] = None,
           state: StateOption = None, development_key: DevelopmentKeyOption = False) -> None:
-    """Fetch a dossier by case number and verify every file against its manifest."""
+    """Fetch a dossier (or its disclosure copy, --copy disclosure) by case number and verify every file against its
+    manifest; volumes fetched through the service arrive marked for you and certified by it."""
     use_development_key(development_key)
-    from pipeline.storage import case_key, fetch_dossier, fetch_via_server, load_manifest, normalise_case_no
-
+    if copy not in ("original", "disclosure"):
+        raise typer.BadParameter("--copy must be original or disclosure")
     verify = volume_verifier(trust_roots(trust_root or [], state)) if verify_signatures else None
     with reported():
         if server:
             if not token:
                 raise DossierError("--server needs --token (or DOSSIER_TOKEN)")
-            folder = fetch_into(out, case_no, lambda into: fetch_via_server(server, token, case_no, into, verify,
-                                                                            version_id=version))
+            from pipeline.storage import fetch_via_server
+
+            folder = fetch_into(out, case_no, lambda into: fetch_via_server(
+                server, token, case_no, into, verify, version_id=version, copy_check=copy_check,
+                disclosure=copy == "disclosure"))
         else:
-            store = object_store(state)
-            ref = load_manifest(store, case_no, version)
-            with AdminAudit(store, state) as audit:  # recorded before a volume is read; voided if the fetch fails
-                audit(action="fetch", case_no=normalise_case_no(case_no), case_key=case_key(case_no),
-                      result="allowed", detail=f"direct fetch from the store into {out}",
-                      manifest_version=ref.version_id, bytes=sum(v.bytes for v in ref.manifest.volumes))
-                folder = fetch_into(out, case_no, lambda into: fetch_dossier(store, case_no, into, verify,
-                                                                             version_id=ref.version_id))
+            folder = _from_store(case_no, out, version, copy, profile, verify, state)
     files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
     console.print(f"fetched {len(files)} files into {folder}, every SHA-256 matches the manifest"
                   + ("" if verify else " (signatures not checked)"), highlight=False)
+
+
+def _from_store(case_no: str, out: Path, version: str | None, copy: str, profile: str, verify, state) -> Path:
+    """An administrator's fetch straight from the store (audited before a volume is read, voided if it fails)."""
+    from pipeline.storage import case_key, fetch_disclosure, fetch_dossier, load_manifest, normalise_case_no
+
+    store = object_store(state)
+    ref = load_manifest(store, case_no, version)
+    with AdminAudit(store, state) as audit:
+        audit(action="fetch", case_no=normalise_case_no(case_no), case_key=case_key(case_no), result="allowed",
+              detail=f"direct fetch of the {'original' if copy == 'original' else profile + ' copy'} from the store "
+                     f"into {out}", manifest_version=ref.version_id, bytes=sum(v.bytes for v in ref.manifest.volumes))
+        if copy == "disclosure":
+            return fetch_into(out, case_no, lambda into: fetch_disclosure(store, case_no, profile, into, verify))
+        return fetch_into(out, case_no, lambda into: fetch_dossier(store, case_no, into, verify,
+                                                                   version_id=ref.version_id))

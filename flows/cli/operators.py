@@ -31,20 +31,6 @@ def _runs(home: Path, case_no: str | None = None) -> list:
     return [record for _, record in find_runs(home, case_no)]
 
 
-def _same_case(case_no: str):
-    from pipeline.errors import CaseNumberError
-    from pipeline.storage import normalise_case_no
-
-    wanted = normalise_case_no(case_no)
-
-    def same(other: str) -> bool:
-        try:
-            return normalise_case_no(other) == wanted
-        except CaseNumberError:
-            return False
-    return same
-
-
 def column_widths(rows: list[list[str]], titles: list[str], width: int) -> list[int]:
     """Widths (terminal cells) of the status columns that fit ``width``: each column as wide as its widest cell,
     then the widest shrunk first until the line fits (the state and the 案号 keep the most)."""
@@ -134,15 +120,17 @@ def status(
     limit: Annotated[int, typer.Option("--limit", min=1, help="batches to show, newest first")] = 50,
 ) -> None:
     """Every batch, one state each, and what to do next; with a case number, the case's history."""
+    from pipeline.dossier import case_reviews, find_runs
     from pipeline.operations import case_history, status_report
+    from pipeline.storage import same_case
 
     folder = layout(home).root
     zone = settings().locale.zone()
     out = Console(soft_wrap=False, highlight=False)
     with reported():
         if case_no:
-            history = case_history(folder, case_no, _same_case(case_no), _runs(folder, case_no),
-                                   _reviews(folder, case_no), zone=zone)
+            history = case_history(folder, case_no, same_case(case_no), _runs(folder, case_no),
+                                   case_reviews([f for f, _ in find_runs(folder, case_no)]), zone=zone)
             if as_json:
                 print(history.model_dump_json(indent=2))
             else:
@@ -157,24 +145,6 @@ def status(
         print(report.model_dump_json(indent=2))
     else:
         render_status(report, out)
-
-
-def _reviews(home: Path, case_no: str) -> list[tuple[str, object, str]]:
-    """Who reviewed the case's 卷内目录, when, and what they did: (by, at, what)."""
-    from flows.review import load_corrections
-    from pipeline.dossier import find_runs
-
-    found = []
-    for folder, _ in find_runs(home, case_no):
-        grouped: dict[tuple[str, object, int], list] = {}
-        for c in load_corrections(folder):
-            grouped.setdefault((c.by, c.at, c.volume), []).append(c)
-        for (by, at, volume), items in grouped.items():
-            corrected = [f"{c.seq}.{c.field}" for c in items if c.action == "corrected"]
-            found.append((by, at, say(N_("volume {volume}: {corrected} corrected, {confirmed} confirmed"),
-                                      volume=volume, corrected=", ".join(corrected) or "0",
-                                      confirmed=sum(1 for c in items if c.action == "confirmed"))))
-    return found
 
 
 @app.command()

@@ -198,13 +198,13 @@ def process(
     print_result(run_flow(prepare, show_progress))
 
 
-def submit(deployment: str, parameters: dict) -> dict:
-    """Run a deployment on the server and wait for it."""
+def submit(deployment: str, parameters: dict, name: str, tags: list[str]) -> dict:
+    """Run a deployment on the server (named and tagged by what it does, as the desk's runs) and wait for it."""
     from prefect.deployments import run_deployment
 
     from pipeline.errors import DossierError
 
-    run = run_deployment(deployment, parameters=parameters, as_subflow=False)
+    run = run_deployment(deployment, parameters=parameters, as_subflow=False, flow_run_name=name, tags=tags)
     console.print(f"flow run {run.id}: {run.state.name if run.state else '?'}", highlight=False)
     if not run.state or not run.state.is_completed():
         raise DossierError(f"flow run {run.id} ended {run.state.name if run.state else '?'}: "
@@ -231,10 +231,15 @@ def rerun(
     if not on_server:
         machine_ready(home)
     prefect_environment(home)
-    params = {"case_no": case_no, "volumes": volume or None, "batch_id": batch, "state": str(home.root)}
+    from flows.orchestration import rerun_parameters
+
+    params = rerun_parameters(case_no, volume, batch, str(home.root))
     if on_server:
         with reported(everything=True):
-            submit("rerun-volume/rerun-volume", params)
+            from flows.orchestration import RERUN
+            from flows.runlabels import run_name, run_tags
+
+            submit(RERUN, params, run_name(case_no, "rerun", volume or ()), run_tags(case_no))
         return
 
     def prepare() -> Callable[[], dict]:
@@ -266,7 +271,10 @@ def reprocess(
     params = {"case_no": case_no, "profile": profile, "state": str(home.root)}
     if on_server:
         with reported(everything=True):
-            submit("reprocess-case/reprocess-case", params)
+            from flows.orchestration import REPROCESS
+            from flows.runlabels import run_name, run_tags
+
+            submit(REPROCESS, params, run_name(case_no, "reprocess", profile=profile), run_tags(case_no))
         return
 
     def prepare() -> Callable[[], dict]:

@@ -32,7 +32,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="print JSON")]
 def _desk(state: Path | None):
     """(the request desk of this installation, its database, its CLI audit stream: close it when done)."""
     from pipeline.access import AuditLog, GrantStore, RequestDesk, audit_key
-    from pipeline.storage import DossierNotFound, read_dossier_manifest
+    from pipeline.storage import DISCLOSURE_MANIFEST, DossierNotFound, disclosure_prefix, read_dossier_manifest
 
     store = object_store(state)
     db = open_database(state, store)
@@ -44,7 +44,10 @@ def _desk(state: Path | None):
         except DossierNotFound:
             return None
 
-    return RequestDesk(db, GrantStore(db, cache_ttl=0), audit, manifest_of), db, audit
+    def copy_published(case_no: str, profile: str) -> bool:
+        return store.stat(disclosure_prefix(case_no, profile) + DISCLOSURE_MANIFEST) is not None
+
+    return RequestDesk(db, GrantStore(db, cache_ttl=0), audit, manifest_of, copy_published=copy_published), db, audit
 
 
 class _Direct:
@@ -98,7 +101,8 @@ class _Remote:
                               "inbox": ("GET", "/requests/inbox", None),
                               "show": ("GET", f"/requests/{args[0] if args else 0}", None),
                               "act": ("POST", f"/requests/{args[0] if args else 0}/actions",
-                                      {"action": args[1], "comment": args[2]} if len(args) > 2 else None)}[op]
+                                      {"action": args[1], "comment": args[2], "copy": args[3]}
+                                      if len(args) > 3 else None)}[op]
         try:
             r = httpx.request(method, self.base + path, json=body, headers=self.headers, timeout=60)
         except httpx.HTTPError as exc:
@@ -188,16 +192,20 @@ def request_show(request_id: int, token: TokenOption = None, server: ServerOptio
 def request_act(request_id: int,
                 action: Annotated[str, typer.Argument(help="review, approve, release or refuse")],
                 comment: Annotated[str, typer.Option(help="comment; a refusal needs its reason")] = "",
+                copy: Annotated[Optional[str], typer.Option(
+                    "--copy", help="release: original (原件) or disclosure (阅卷版); default by the requesting "
+                                   "agency's kind (a lawyer gets the 阅卷版)")] = None,
                 token: TokenOption = None, server: ServerOption = None, as_json: JsonOption = False,
                 state: StateOption = None) -> None:
     """Take the next step on a request: review (head), approve (deputy), release or refuse (registrar)."""
     with reported():
-        r = _client(server, token, state).call("act", request_id, action, comment)
+        r = _client(server, token, state).call("act", request_id, action, comment, copy)
     if as_json:
         print(json.dumps(r, ensure_ascii=False))
         return
     console.print(f"request {r['id']}: {action} done; now {r['state']} ({r['state_label']})"
-                  + (f", access until {_when(r['expires_at'])}" if r.get("expires_at") else ""), highlight=False)
+                  + (f", access until {_when(r['expires_at'])}" if r.get("expires_at") else "")
+                  + (f", released: {r['released_copy']}" if r.get("released_copy") else ""), highlight=False)
 
 
 @request_app.command("report")

@@ -24,7 +24,10 @@ app.add_typer(user_app, name="user")
 app.add_typer(db_app, name="db")
 
 RoleOption = Annotated[Optional[list[str]], typer.Option(
-    "--role", help="clerk (内勤), reviewer (部门负责人), approver (分管领导), registrar (案管), admin (repeatable)")]
+    "--role", help="clerk (内勤), reviewer (部门负责人), approver (分管领导), registrar (案管), admin (调卷管理员), "
+                   "operator (扫描员: the rooms given by --room), ops-admin (管理员: every room) (repeatable)")]
+RoomOption = Annotated[Optional[list[str]], typer.Option(
+    "--room", help="a scanning room an operator works for on the operators' desk (repeatable)")]
 PasswordStdin = Annotated[bool, typer.Option("--password-stdin", help="read the password from standard input")]
 
 
@@ -63,12 +66,12 @@ def user_add(username: Annotated[str, typer.Argument(help="sign-in name")],
              role: RoleOption = None,
              name: Annotated[str, typer.Option(help="name shown in histories, e.g. 王某")] = "",
              department: Annotated[str, typer.Option(help="department; a reviewer reviews its requests only")] = "",
-             password_stdin: PasswordStdin = False, state: StateOption = None,
+             room: RoomOption = None, password_stdin: PasswordStdin = False, state: StateOption = None,
              new_agency: Annotated[bool, typer.Option(
                  "--new-agency", help="the agency is new here: in no rooms file, owning no published dossier, "
                                       "with no user yet (without it such an agency is refused as a likely typo)")]
              = False) -> None:
-    """Add a user of an agency with roles there."""
+    """Add a user of an agency with roles there (an operator with the rooms they work for)."""
     from pipeline.access import UserStore, normalise_agency
 
     with reported():
@@ -83,10 +86,12 @@ def user_add(username: Annotated[str, typer.Argument(help="sign-in name")],
         password = _password(password_stdin)
         with AdminAudit(store, state) as audit:
             record = UserStore(database).create(
-                username, password, agency, role or (), name, department, before_commit=lambda r: audit(
-                    action="user.add", target=r.username, detail=f"agency={r.agency} roles={','.join(r.roles) or '-'}"))
-    console.print(f"user {record.username} of {record.agency} added with roles {', '.join(record.roles) or '-'}",
-                  highlight=False)
+                username, password, agency, role or (), name, department, rooms=room or (),
+                before_commit=lambda r: audit(action="user.add", target=r.username, detail=(
+                    f"agency={r.agency} roles={','.join(r.roles) or '-'} rooms={','.join(r.rooms) or '-'}")))
+    rooms = f" for rooms {', '.join(record.rooms)}" if record.rooms else ""
+    console.print(f"user {record.username} of {record.agency} added with roles {', '.join(record.roles) or '-'}"
+                  f"{rooms}", highlight=False)
 
 
 @user_app.command("list")
@@ -96,9 +101,9 @@ def user_list(state: StateOption = None) -> None:
 
     with reported():
         records = UserStore(open_database(state)).list()
-    table = Table("user", "name", "agency", "department", "roles", "disabled")
+    table = Table("user", "name", "agency", "department", "roles", "rooms", "disabled")
     for r in records:
-        table.add_row(r.username, r.display_name, r.agency, r.department, ",".join(r.roles),
+        table.add_row(r.username, r.display_name, r.agency, r.department, ",".join(r.roles), ",".join(r.rooms),
                       f"{r.disabled:%Y-%m-%d}" if r.disabled else "")
     console.print(table)
 
@@ -115,6 +120,20 @@ def user_roles(username: str, role: RoleOption = None, state: StateOption = None
             record = users.set_roles(username, role or (), before_commit=lambda r: audit(
                 action="user.roles", target=r.username, detail=f"roles={','.join(r.roles) or '-'}"))
     console.print(f"user {record.username}: roles {', '.join(record.roles) or '-'}", highlight=False)
+
+
+@user_app.command("rooms")
+def user_rooms(username: str, room: RoomOption = None, state: StateOption = None) -> None:
+    """Replace the scanning rooms a user works for on the operators' desk (no --room: none left)."""
+    from pipeline.access import UserStore
+
+    with reported():
+        store = object_store(state)
+        with AdminAudit(store, state) as audit:
+            users = UserStore(open_database(state, store))
+            record = users.set_rooms(username, room or (), before_commit=lambda r: audit(
+                action="user.rooms", target=r.username, detail=f"rooms={','.join(r.rooms) or '-'}"))
+    console.print(f"user {record.username}: rooms {', '.join(record.rooms) or '-'}", highlight=False)
 
 
 @user_app.command("passwd")

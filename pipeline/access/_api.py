@@ -8,8 +8,13 @@ Endpoints (OpenAPI at ``/docs`` and ``/openapi.json``):
   卷内目录 (catalogue) embedded.
 - ``GET /dossiers/{case_no}/manifest.json`` / ``catalogue.json`` / ``report.json`` — the stored bytes, verifiable
   against the manifest's SHA-256 (header ``X-Content-SHA256``).
-- ``GET /dossiers/{case_no}/volumes/{n}`` — volume N as a PDF streamed from the store in chunks, or a 307 redirect to
-  a short-lived presigned URL when the service runs with ``presign_seconds``.
+- ``GET /dossiers/{case_no}/volumes/{n}`` — volume N as a copy made for the caller (a line on every page, its copy
+  identifier in the XMP and in the audit entry, certified by the service's key: :mod:`._copies`), streamed; never a
+  redirect to the store (``presign_seconds`` no longer applies to volumes: a presigned URL would hand out the
+  unmarked volume).
+- ``GET /dossiers/{case_no}/disclosure`` and ``…/disclosure/volumes/{n}`` — the disclosure copy (阅卷版) released to
+  the caller: its manifest with its 卷内目录, its volumes marked like any other. A reader released only the copy is
+  refused every route of the original (403).
 - ``GET /dossiers/{case_no}/versions`` — every published manifest version; any dossier endpoint takes
   ``?version=<id>`` to read an older one.
 - ``GET /search?q=…`` — full-text search of the dossiers the agency may read now, with the page number as stamped,
@@ -19,6 +24,8 @@ Endpoints (OpenAPI at ``/docs`` and ``/openapi.json``):
   ``POST /requests/{id}/actions`` — 调卷函: file, list one's own, the inbox by role, one with its history, take a step
   (:mod:`pipeline.access.requests`).
 - ``/web/…`` — the clerks' pages in Chinese (:mod:`pipeline.access.web`); ``/`` redirects there.
+- ``/web/operations/…`` — the operators' desk (:mod:`pipeline.access.desk`), when the service is given a state
+  folder (``operations``): rooms, batches, cases, the review station, page crops and contact sheets.
 
 ``case_no`` arrives percent-encoded UTF-8 in the path and is normalised (（2019）… and (2019)… are one case).
 API requests carry ``Authorization: Bearer <token>`` (``dossier token create``); pages use a session cookie.
@@ -56,12 +63,13 @@ from pipeline.access._throttle import Brakes, PasswordPool
 from pipeline.access._users import UserStore
 from pipeline.access._views import ApiError, error_response, note_audit
 from pipeline.access.db import Database, DatabaseError
+from pipeline.access.desk import Desk, DeskSources
 from pipeline.access.requests import RequestDesk, Sweeper, request_routes
 from pipeline.access.web import Web, WebAuth, service_key, web_routes
 from pipeline.common import utcnow
 from pipeline.errors import StoreError
 from pipeline.search import SearchIndex
-from pipeline.storage import ObjectMissing, ObjectStore, StoreConfig
+from pipeline.storage import DISCLOSURE_MANIFEST, ObjectMissing, ObjectStore, StoreConfig, disclosure_prefix
 
 
 def create_app(store_config: StoreConfig, *, database: Database, store: ObjectStore | None = None,
@@ -69,11 +77,13 @@ def create_app(store_config: StoreConfig, *, database: Database, store: ObjectSt
                presign_seconds: int = 0, audit_wait: float = 10.0, audit_prefix: str = AUDIT_PREFIX,
                audit_linger: float = 0.005, clock: Clock = utcnow, sweep_seconds: float = 30.0,
                session_hours: float = 8.0, cookie_secure: bool | None = None, brakes: Brakes | None = None,
-               password_workers: int = 2, search: SearchIndex | None = None) -> FastAPI:
+               password_workers: int = 2, search: SearchIndex | None = None,
+               operations: DeskSources | None = None, copy_signer=None) -> FastAPI:
     """The fetch service, the request API and the web pages over one store and one access database; see the
     module docstring. ``clock`` decides when access and tokens expire (sessions follow the real time); ``brakes``
     and ``password_workers``: :mod:`pipeline.access._throttle`; ``search`` is the full-text index (None:
-    ``/search`` answers 503)."""
+    ``/search`` answers 503); ``copy_signer`` (a SignerConfig) certifies every volume served, marked for its
+    recipient (without one, volumes are refused: 503)."""
     store = store or ObjectStore(store_config)
     tokens = TokenStore(database, cache_ttl=cache_ttl, clock=clock)
     grants = GrantStore(database, cache_ttl=cache_ttl, clock=clock)
@@ -81,19 +91,25 @@ def create_app(store_config: StoreConfig, *, database: Database, store: ObjectSt
     audit = AuditLog(store, audit_key(database), stream=audit_stream, kind="api", prefix=audit_prefix,
                      linger=audit_linger)
     brakes = brakes or Brakes()
-    service = FetchService(store, tokens, grants, manifests, presign_seconds, clock, brakes.token_sources)
+    service = FetchService(store, tokens, grants, manifests, presign_seconds, clock, brakes.token_sources,
+                           copy_signer)
 
     def manifest_of(case_no: str):
         ref = manifests.get(case_no, None)
         return ref.manifest if ref is not None else None
 
-    desk = RequestDesk(database, grants, audit, manifest_of, clock, audit_timeout=audit_wait)
+    def copy_published(case_no: str, profile: str) -> bool:
+        return store.stat(disclosure_prefix(case_no, profile) + DISCLOSURE_MANIFEST) is not None
+
+    desk = RequestDesk(database, grants, audit, manifest_of, clock, audit_timeout=audit_wait,
+                       copy_published=copy_published)
     service.on_fetch = desk.note_fetched
     sweeper = Sweeper(desk.sweep, sweep_seconds)
     users = UserStore(database)
+    operators = Desk.open(operations, database, audit, clock) if operations is not None else None
     passwords = PasswordPool(password_workers)
     web = Web(service, desk, WebAuth(users, service_key(database, "web-csrf"), session_hours, cookie_secure), users,
-              grants, brakes, passwords, search)
+              grants, brakes, passwords, search, operators)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

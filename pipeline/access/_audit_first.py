@@ -9,7 +9,8 @@ The administrators' commands (``dossier token``, ``grant``, ``user`` …) and pu
   ``AuditUnstored.entry``) records a void entry naming it, so the log never claims an act that did not happen —
   unless :meth:`AuditFirst.took_effect` said it had;
 - the act's stream is closed on leaving: what is pending is stored within 30 s after success (a failure to store it
-  is the caller's error), 2 s after a failure (whose own error is the one the caller sees).
+  is the caller's error), 2 s after a failure (whose own error is the one the caller sees) — unless the act was
+  written to a stream others share (``close=False``: the service's, for the operators' desk), which stays open.
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ class AuditFirst:
     """One act on its own audit stream, announced before it takes effect and voided (by the entry ``void`` makes)
     when it then fails."""
 
-    def __init__(self, log: AuditLog, void: VoidFields):
+    def __init__(self, log: AuditLog, void: VoidFields, close: bool = True):
         self.log = log
         self.void = void
+        self.close = close
         self.announced: dict | None = None
         self.done = False
 
@@ -50,6 +52,8 @@ class AuditFirst:
         announced = self.announced or getattr(exc, "entry", None)
         if exc is not None and announced is not None and not self.done:
             self.log.record(**self.void(announced, f"{type(exc).__name__}: {str(exc)[:200]}"))
+        if not self.close:
+            return
         try:
             self.log.close(timeout=30.0 if exc is None else 2.0)
         except StoreError:

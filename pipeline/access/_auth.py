@@ -2,11 +2,11 @@
 
 A token is ``dos_<12 hex id>_<43 url-safe chars>``: 256 random bits, shown once by ``dossier token create`` and
 stored as the SHA-256 of its secret part (a slow password hash defends low-entropy secrets only). A token belongs to
-an agency, carries roles (clerk, reviewer, approver, registrar, admin; none: it may only read what its agency may
-read), may stand for a user (then its actor is that user, so nobody approves their own request with a second
-credential, and it has only the roles the user still holds: taking a role from the user takes it from their tokens),
-and expires (``expires_at``, always set: tokens taken over from earlier versions were given one by
-migration 0003; ``dossier token expire`` changes it).
+an agency, carries roles (clerk, reviewer, approver, registrar, admin, and on the operators' desk operator and
+ops-admin; none: it may only read what its agency may read), may stand for a user (then its actor is that user, so
+nobody approves their own request with a second credential, and it has only the roles the user still holds: taking a
+role from the user takes it from their tokens), and expires (``expires_at``, always set: tokens taken over from
+earlier versions were given one by migration 0003; ``dossier token expire`` changes it).
 
 Service instances cache token records for ``cache_ttl`` seconds (default 5): a revocation takes effect everywhere
 within that time; expiry is checked against the clock on every use, cached or not.
@@ -32,7 +32,7 @@ from pipeline.errors import BadInputError, DossierError, NotFoundError
 TOKEN_MARK = "dos_"
 _TOKEN_RE = re.compile(r"dos_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")
 _ID_RE = re.compile(r"[0-9a-f]{12}")
-ROLES = ("clerk", "reviewer", "approver", "registrar", "admin")
+ROLES = ("clerk", "reviewer", "approver", "registrar", "admin", "operator", "ops-admin")
 Clock = Callable[[], datetime]
 BeforeCommit = Callable[[object], None] | None
 """Called with the changed record inside the change's transaction, before it commits (an administrator's change is
@@ -70,11 +70,13 @@ def normalise_roles(roles: Iterable[str]) -> frozenset[str]:
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is asking: an actor id (``user:<n>`` or ``token:<id>``), its agency, its roles there."""
+    """Who is asking: an actor id (``user:<n>`` or ``token:<id>``), its agency, its roles there, and the scanning
+    rooms an operator works for."""
 
     id: str
     agency: str
     roles: frozenset[str] = frozenset()
+    rooms: frozenset[str] = frozenset()
     name: str = ""
     department: str = ""
     token_id: str | None = None

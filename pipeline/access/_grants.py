@@ -41,15 +41,21 @@ def volumes_of(text: str) -> frozenset[int] | None:
     return None if not text else frozenset(int(n) for n in text.split(","))
 
 
+ORIGINAL = "original"
+"""What a grant of the original lets its agency read (a disclosure copy's grant names its profile instead)."""
+
+
 @dataclass(frozen=True)
 class Allowance:
-    """One grant row: an agency may read a case until ``expires`` (None: no end), these volumes (None: all)."""
+    """One grant row: an agency may read a case until ``expires`` (None: no end), these volumes (None: all), the
+    original or a disclosure copy (``copy``: "" for the original, else the copy's profile)."""
 
     agency: str
     expires: datetime | None
     volumes: frozenset[int] | None
     request_id: int | None
     source: str
+    copy: str = ""
 
     def live(self, now: datetime) -> bool:
         """True while it has not expired."""
@@ -81,15 +87,28 @@ class CaseAccess:
 
 @dataclass(frozen=True)
 class Decision:
-    """Why an agency may read a case, and what: the volumes (None: all) and the requests that released it."""
+    """Why an agency may read a case, and what: the volumes (None: all), the requests that released it, and which
+    copies — the original (:data:`ORIGINAL`) and/or disclosure copies by profile (a lawyer released a 阅卷版 reads
+    that copy and never the original)."""
 
     via: str
     volumes: frozenset[int] | None = None
     request_ids: tuple[int, ...] = ()
+    copies: frozenset[str] = frozenset({ORIGINAL})
 
     def covers(self, volume: int) -> bool:
         """True when the volume may be read."""
         return self.volumes is None or volume in self.volumes
+
+    def allows(self, copy: str) -> bool:
+        """True when ``copy`` (the original, or a disclosure profile) may be read: whoever may read the original
+        may read its disclosure copies too."""
+        return ORIGINAL in self.copies or copy in self.copies
+
+    @property
+    def disclosure(self) -> str | None:
+        """The disclosure profile released to a reader of copies only (None: the original may be read)."""
+        return None if ORIGINAL in self.copies else min(self.copies)
 
 
 def decide(agency: str, access: CaseAccess, now: datetime) -> Decision | None:
@@ -108,7 +127,8 @@ def granted(agency: str, access: CaseAccess, now: datetime) -> Decision | None:
         return None
     volumes = None if any(a.volumes is None for a in live) else frozenset().union(*(a.volumes for a in live))
     requests = tuple(sorted({a.request_id for a in live if a.request_id is not None}))
-    return Decision("request" if requests else "grant", volumes, requests)
+    copies = frozenset(a.copy or ORIGINAL for a in live)
+    return Decision("request" if requests else "grant", volumes, requests, copies)
 
 
 def may_read(agency: str, access: CaseAccess, now: datetime | None = None) -> bool:
@@ -131,12 +151,13 @@ class GrantStore:
     def read(self, conn: Connection, canonical: str) -> CaseAccess:
         """A case's owner and grants within a transaction."""
         g, d, o = tables.grants, tables.grant_denials, tables.case_owners
-        rows = conn.execute(select(g.c.agency, g.c.expires_at, g.c.volumes, g.c.request_id, g.c.source).where(
-            g.c.case_no == canonical, g.c.revoked_at.is_(None)).order_by(g.c.id)).all()
+        rows = conn.execute(select(g.c.agency, g.c.expires_at, g.c.volumes, g.c.request_id, g.c.source,
+                                   g.c.copy).where(g.c.case_no == canonical, g.c.revoked_at.is_(None))
+                            .order_by(g.c.id)).all()
         denied = frozenset(a for (a,) in conn.execute(select(d.c.agency).where(d.c.case_no == canonical)))
         owner = conn.execute(select(o.c.agency).where(o.c.case_no == canonical)).scalar()
         return CaseAccess(canonical, tuple(Allowance(r.agency, r.expires_at, volumes_of(r.volumes), r.request_id,
-                                                     r.source) for r in rows), denied, owner)
+                                                     r.source, r.copy) for r in rows), denied, owner)
 
     def get(self, case_no: str, cached: bool = True) -> CaseAccess:
         """The case's grants (empty when none was ever made)."""
@@ -158,12 +179,12 @@ class GrantStore:
         g = tables.grants
         with self.db.read() as conn:
             rows = conn.execute(select(g.c.case_no, g.c.agency, g.c.expires_at, g.c.volumes, g.c.request_id,
-                                       g.c.source).where(g.c.agency == normalise_agency(agency),
-                                                         g.c.revoked_at.is_(None)).order_by(g.c.id)).all()
+                                       g.c.source, g.c.copy).where(g.c.agency == normalise_agency(agency),
+                                                                   g.c.revoked_at.is_(None)).order_by(g.c.id)).all()
         cases: dict[str, list[Allowance]] = {}
         for r in rows:
             cases.setdefault(r.case_no, []).append(Allowance(r.agency, r.expires_at, volumes_of(r.volumes),
-                                                             r.request_id, r.source))
+                                                             r.request_id, r.source, r.copy))
         return [CaseAccess(case_no, tuple(allowances)) for case_no, allowances in cases.items()]
 
     def forget(self, case_no: str) -> None:
@@ -185,11 +206,13 @@ class GrantStore:
 
     def add(self, conn: Connection, canonical: str, agency: str, *, source: str, by: str,
             expires: datetime | None = None, volumes: Iterable[int] | None = None,
-            request_id: int | None = None) -> None:
-        """Insert one grant inside the caller's transaction (a release inserts its grant with its state change)."""
+            request_id: int | None = None, copy: str = "") -> None:
+        """Insert one grant inside the caller's transaction (a release inserts its grant with its state change);
+        ``copy``: "" for the original, else the disclosure profile it lets the agency read."""
         conn.execute(tables.grants.insert().values(
             case_no=canonical, agency=agency, request_id=request_id, volumes=volumes_text(volumes), source=source,
-            granted_by=by[:100], granted_at=self.clock(), expires_at=expires, revoked_at=None))
+            granted_by=by[:100], granted_at=self.clock(), expires_at=expires, revoked_at=None,
+            copy="" if copy == ORIGINAL else copy))
 
     def claim(self, case_no: str, agency: str, by: str = "", before_commit: BeforeCommit = None) -> CaseAccess:
         """Record ``agency`` as the owner of a case about to be published (the first publication records it; later

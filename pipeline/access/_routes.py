@@ -1,15 +1,16 @@
-"""The fetch API's routes: a dossier's manifest and 卷内目录, its stored files, its versions, its volumes."""
+"""The fetch API's routes: a dossier's manifest and 卷内目录, its stored files, its versions, its volumes (each
+served as a copy marked for its recipient), and the disclosure copy released to an agency (:mod:`._copies`)."""
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from pipeline import __version__
 from pipeline.access._auth import Principal
+from pipeline.access._copies import disclosure_routes, marked_volume
+from pipeline.access._grants import ORIGINAL
 from pipeline.access._service import FetchService
 from pipeline.access._views import TOO_MANY, ApiError, DossierView, ErrorBody, ManifestVersion, note_audit
 from pipeline.storage import CATALOGUE_NAME, REPORT_NAME, dossier_prefix, manifest_versions
@@ -84,6 +85,7 @@ def dossier_routes(service: FetchService) -> APIRouter:
         return await stored_file(request, case_no, version, who, REPORT_NAME)
 
     router.include_router(volume_routes(service))
+    router.include_router(disclosure_routes(service))
     return router
 
 
@@ -107,33 +109,15 @@ def volume_routes(service: FetchService) -> APIRouter:
             note_audit(request, detail="volume not granted")
             raise ApiError(403, "forbidden", f"this agency's access to {m.case_no} does not cover volume {n}")
         await service.fetched(who, decision)
-        return await volume_response(service, request, ref, vol, inline=False)
+        return await volume_response(service, request, who, decision, ref, vol, inline=False)
 
     return router
 
 
-async def volume_response(service: FetchService, request: Request, ref, vol, inline: bool) -> Response:
-    """A volume streamed from the store (or a redirect to a presigned URL), as an attachment or for the browser's
-    PDF viewer."""
-    m, n = ref.manifest, vol.number
-    key = dossier_prefix(m.case_no) + vol.key
-    object_version = m.object_versions.get(vol.key)
-    store = service.store
-    if service.presign_seconds > 0:
-        note_audit(request, result="redirect")
-        url = await run_in_threadpool(store.presigned_url, key, object_version, service.presign_seconds)
-        return RedirectResponse(url, status_code=307)
-    body = await run_in_threadpool(store.open, key, object_version)  # a store failure here is a clean 503
-
-    def chunks():
-        try:
-            yield from body.stream(256 * 1024)
-        finally:
-            body.close()
-            body.release_conn()
-
-    filename = f"{m.case_key}-{n:03d}.pdf"
-    return StreamingResponse(chunks(), media_type="application/pdf", headers={
-        "Content-Length": str(vol.bytes), "X-Content-SHA256": vol.sha256, "X-Version-Id": ref.version_id or "",
-        "Content-Disposition": f"{'inline' if inline else 'attachment'}; filename={filename}; "
-                               f"filename*=UTF-8''{quote(m.case_no, safe='')}-{n:03d}.pdf"})
+async def volume_response(service: FetchService, request: Request, who: Principal, decision, ref, vol,
+                          inline: bool) -> Response:
+    """A volume of the original, copied and marked for ``who`` (:func:`marked_volume`), as an attachment or for the
+    browser's PDF viewer. Never a redirect to the store: a presigned URL would hand out the unmarked volume."""
+    m = ref.manifest
+    return await marked_volume(service, request, who, decision, dossier_prefix(m.case_no) + vol.key,
+                               m.object_versions.get(vol.key), vol.sha256, vol.number, m.case_no, ORIGINAL, inline)

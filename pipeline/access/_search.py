@@ -24,7 +24,7 @@ from pipeline.access._grants import GrantStore, granted
 from pipeline.access._routes import REFUSALS
 from pipeline.access._views import ApiError, note_audit
 from pipeline.errors import CaseNumberError
-from pipeline.search import CaseGrant, Filters, Hit, Results, Scope, SearchIndex, unpack_boxes
+from pipeline.search import DISCLOSURE, ORIGINAL, CaseGrant, Filters, Hit, Results, Scope, SearchIndex, unpack_boxes
 from pipeline.search import occurrences as found_in
 from pipeline.search import parse_query as phrases_of
 from pipeline.storage import case_key, normalise_case_no
@@ -35,12 +35,14 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def search_scope(agency: str, grants: GrantStore, now: datetime) -> Scope:
-    """What an agency may search now: its own dossiers and the cases released to it (the volumes released)."""
+    """What an agency may search now: its own dossiers and the cases released to it (the volumes released; only the
+    disclosure copy's text where only the copy was released)."""
     released = []
     for access in grants.released_to(agency):
         decision = granted(agency, access, now)
         if decision is not None:
-            released.append(CaseGrant(case_key(access.case_no), decision.volumes))
+            kind = ORIGINAL if decision.disclosure is None else DISCLOSURE  # a 阅卷版 reader never finds the original
+            released.append(CaseGrant(case_key(access.case_no), decision.volumes, kind))
     return Scope(owner=agency, grants=tuple(released))
 
 

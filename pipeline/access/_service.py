@@ -9,7 +9,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from pipeline.access._auth import AuthError, Clock, Principal, TokenStore, token_id_of
-from pipeline.access._grants import Decision, GrantStore, decide
+from pipeline.access._grants import ORIGINAL, Decision, GrantStore, decide
 from pipeline.access._manifest_cache import ManifestCache
 from pipeline.access._throttle import Brake, retry_after
 from pipeline.access._views import DENIED, VERSION_RE, ApiError, note_audit
@@ -22,9 +22,11 @@ class FetchService:
     """Authentication, authorisation and manifest reading for the routes, over one store."""
 
     def __init__(self, store: ObjectStore, tokens: TokenStore, grants: GrantStore, manifests: ManifestCache,
-                 presign_seconds: int = 0, clock: Clock = utcnow, token_brake: Brake | None = None):
+                 presign_seconds: int = 0, clock: Clock = utcnow, token_brake: Brake | None = None,
+                 copy_signer=None):
         self.store, self.tokens, self.grants, self.manifests = store, tokens, grants, manifests
         self.presign_seconds, self.clock = presign_seconds, clock
+        self.copy_signer = copy_signer  # the key that certifies every volume served, marked for its recipient
         self.token_brake = token_brake  # failed bearer tokens per source address
         self.on_fetch = None  # the request desk's note_fetched: a released request is done once a volume is read
         self.fetched_noted: set[int] = set()
@@ -61,10 +63,10 @@ class FetchService:
         """The manifest the principal may read, or the right refusal (see :meth:`authorise`)."""
         return (await self.authorise(request, case_no, version, who))[0]
 
-    async def authorise(self, request: Request, case_no: str, version: str | None,
-                        who: Principal) -> tuple[ManifestRef, Decision]:
-        """The manifest the principal may read and why, or the right refusal (403 reveals nothing about
-        existence). Cache hits are answered on the event loop; store and database reads go to the thread pool."""
+    async def decision_for(self, request: Request, case_no: str, version: str | None,
+                           who: Principal) -> tuple[str, Decision]:
+        """The case number and why the principal may read it, or the right refusal (403 reveals nothing about
+        existence): the one authorisation decision, from the access database alone."""
         try:
             canonical = normalise_case_no(case_no)
         except CaseNumberError as exc:
@@ -73,11 +75,22 @@ class FetchService:
             raise ApiError(400, "bad-request", "version must be an object version id")
         note_audit(request, case_no=canonical, case_key=case_key(canonical), version=version)
         record = self.grants.peek(canonical) or await run_in_threadpool(self.grants.get, canonical)
-        now = self.clock()
-        decision = decide(who.agency, record, now)  # from the database alone: nothing in the bucket decides access
+        decision = decide(who.agency, record, self.clock())  # nothing in the bucket decides access
         if decision is None:
             note_audit(request, detail="not granted")  # the same answer whether the case exists or not
             raise ApiError(403, "forbidden", DENIED)
+        return canonical, decision
+
+    async def authorise(self, request: Request, case_no: str, version: str | None, who: Principal,
+                        copy: str = ORIGINAL) -> tuple[ManifestRef, Decision]:
+        """The manifest the principal may read and why, or the right refusal (see :meth:`decision_for`; a reader
+        released only a disclosure copy is refused the original, ``copy``, by every route). Cache hits are answered
+        on the event loop; store and database reads go to the thread pool."""
+        canonical, decision = await self.decision_for(request, case_no, version, who)
+        if not decision.allows(copy):
+            note_audit(request, detail=f"released the {decision.disclosure} disclosure copy only")
+            raise ApiError(403, "forbidden", f"case {canonical} was released to this agency as its disclosure copy "
+                           f"(阅卷版) only: GET /dossiers/{{case_no}}/disclosure")
         found, ref, stale = self.manifests.peek(canonical, version)
         if not found:
             ref = await run_in_threadpool(self.manifests.get, canonical, version)
@@ -87,7 +100,7 @@ class FetchService:
             raise ApiError(404, "not-found", f"no published dossier for case {canonical}"
                            + (f" with version {version}" if version else ""))
         note_audit(request, result="allowed", manifest_version=ref.version_id, via=decision.via,
-              **({"request_id": list(decision.request_ids)} if decision.request_ids else {}))
+                   **({"request_id": list(decision.request_ids)} if decision.request_ids else {}))
         return ref, decision
 
     async def fetched(self, who: Principal, decision: Decision) -> None:

@@ -1,4 +1,5 @@
-"""People who sign in to the web pages: users of an agency with roles there, their passwords, their sessions.
+"""People who sign in to the web pages: users of an agency with roles there (an operator also with the scanning rooms
+they work for), their passwords, their sessions.
 
 Passwords are hashed with scrypt (``hashlib.scrypt``: memory-hard, in the standard library, nothing to download),
 N=2^15, r=8, p=1, a 16-byte random salt; the parameters are stored with each hash so they can be raised later.
@@ -24,6 +25,7 @@ from pipeline.access._auth import BeforeCommit, Clock, Principal, normalise_agen
 from pipeline.access.db import Database, tables
 from pipeline.common import utcnow
 from pipeline.errors import BadInputError, NotFoundError
+from pipeline.operations import room_name
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2 ** 15, 8, 1
 MIN_PASSWORD = 10
@@ -93,11 +95,13 @@ class UserRecord:
     department: str = ""
     created: datetime | None = None
     disabled: datetime | None = None
+    rooms: tuple[str, ...] = ()
 
     def principal(self) -> Principal:
         """The principal a signed-in user stands for."""
         return Principal(id=f"user:{self.id}", agency=self.agency, roles=frozenset(self.roles),
-                         name=self.display_name or self.username, department=self.department, user_id=self.id)
+                         rooms=frozenset(self.rooms), name=self.display_name or self.username,
+                         department=self.department, user_id=self.id)
 
 
 class UserStore:
@@ -107,20 +111,20 @@ class UserStore:
         self.db, self.clock = db, clock
 
     def _load(self, conn, where) -> list[UserRecord]:
-        u, ur = tables.users, tables.user_roles
+        u = tables.users
         rows = conn.execute(select(u).where(where).order_by(u.c.id)).all()
-        roles: dict[int, list[str]] = {}
-        if rows:
-            for user_id, role in conn.execute(select(ur.c.user_id, ur.c.role).where(
-                    ur.c.user_id.in_([r.id for r in rows]))):
-                roles.setdefault(user_id, []).append(role)
+        ids = [r.id for r in rows]
+        roles = _per_user(conn, tables.user_roles.c.role, ids)
+        rooms = _per_user(conn, tables.user_rooms.c.room, ids)
         return [UserRecord(r.id, r.username, r.agency, tuple(sorted(roles.get(r.id, ()))), r.display_name,
-                           r.department, r.created_at, r.disabled_at) for r in rows]
+                           r.department, r.created_at, r.disabled_at, tuple(sorted(rooms.get(r.id, ()))))
+                for r in rows]
 
     def create(self, username: str, password: str, agency: str, roles: Iterable[str], display_name: str = "",
-               department: str = "", before_commit: BeforeCommit = None) -> UserRecord:
-        """A new user of an agency with roles there."""
+               department: str = "", before_commit: BeforeCommit = None, rooms: Iterable[str] = ()) -> UserRecord:
+        """A new user of an agency with roles there (and, for an operator, the rooms they work for)."""
         username, agency, wanted = normalise_username(username), normalise_agency(agency), normalise_roles(roles)
+        places = normalise_rooms(rooms)
         _check_password_rules(password)
         hashed = hash_password(password)
         with self.db.write() as conn:
@@ -132,6 +136,8 @@ class UserStore:
                 disabled_at=None)).inserted_primary_key[0]
             for role in sorted(wanted):
                 conn.execute(tables.user_roles.insert().values(user_id=user_id, role=role))
+            for room in sorted(places):
+                conn.execute(tables.user_rooms.insert().values(user_id=user_id, room=room))
             return _committing(self._load(conn, tables.users.c.id == user_id)[0], before_commit)
 
     def get(self, username: str) -> UserRecord:
@@ -154,6 +160,15 @@ class UserStore:
             conn.execute(delete(tables.user_roles).where(tables.user_roles.c.user_id == user.id))
             for role in sorted(wanted):
                 conn.execute(tables.user_roles.insert().values(user_id=user.id, role=role))
+            return _committing(self._load(conn, tables.users.c.id == user.id)[0], before_commit)
+
+    def set_rooms(self, username: str, rooms: Iterable[str], before_commit: BeforeCommit = None) -> UserRecord:
+        """Replace the scanning rooms a user works for (an operator sees those rooms' batches on the desk)."""
+        places, user = normalise_rooms(rooms), self.get(username)
+        with self.db.write() as conn:
+            conn.execute(delete(tables.user_rooms).where(tables.user_rooms.c.user_id == user.id))
+            for room in sorted(places):
+                conn.execute(tables.user_rooms.insert().values(user_id=user.id, room=room))
             return _committing(self._load(conn, tables.users.c.id == user.id)[0], before_commit)
 
     def set_password(self, username: str, password: str, before_commit: BeforeCommit = None) -> UserRecord:
@@ -218,6 +233,21 @@ class UserStore:
         with self.db.write() as conn:
             conn.execute(delete(tables.sessions).where(
                 tables.sessions.c.id_sha256 == hashlib.sha256(secret.encode()).hexdigest()))
+
+
+def normalise_rooms(rooms: Iterable[str]) -> frozenset[str]:
+    """Room names as the hot folder has them (BadInputError naming a bad one)."""
+    return frozenset(room_name(r) for r in rooms if r.strip())
+
+
+def _per_user(conn, column, ids: list[int]) -> dict[int, list[str]]:
+    """One column of a per-user table (roles, rooms) for the given users."""
+    found: dict[int, list[str]] = {}
+    if ids:
+        table = column.table
+        for user_id, value in conn.execute(select(table.c.user_id, column).where(table.c.user_id.in_(ids))):
+            found.setdefault(user_id, []).append(value)
+    return found
 
 
 def _committing(record: UserRecord, before_commit: BeforeCommit) -> UserRecord:

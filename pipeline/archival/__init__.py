@@ -16,8 +16,16 @@ from pipeline.archival._signer import (
     require_signer,
     signer_from_settings,
 )
+from pipeline.archival._stamp import stamp_page
 from pipeline.archival._volume_checks import check_volume, qpdf_cli_checks
-from pipeline.archival._xmp import ArchivalMetadata, declared_pdfa_level, page_hash_root, pdfa_level_of, read_xmp
+from pipeline.archival._xmp import (
+    ArchivalMetadata,
+    declared_pdfa_level,
+    metadata_of,
+    page_hash_root,
+    pdfa_level_of,
+    read_xmp,
+)
 
 __all__ = [
     "NO_KEY",
@@ -33,6 +41,7 @@ __all__ = [
     "ensure_development_signer",
     "finish_pdfa",
     "make_report",
+    "metadata_of",
     "page_hash_root",
     "pdfa_level_of",
     "preload",
@@ -40,6 +49,7 @@ __all__ = [
     "read_xmp",
     "require_signer",
     "sign_pdf",
+    "stamp_page",
     "signer_from_settings",
     "validate_signature",
 ]

@@ -194,6 +194,34 @@ def _document_check(manifest: DossierManifest, catalogue: Catalogue) -> Check:
                       "; ".join(problems[:6]) or f"{len(declared)} documents match the 卷内目录")
 
 
+def _fixity(key: str, entry: VolumeEntry, facts) -> tuple[Check, bool]:
+    """The volume's bytes are the manifest's — or it is a copy the fetch service made for its reader from the volume
+    the manifest names (its XMP says so; its own bytes are certified by the service). Returns (check, a copy)."""
+    copy_id = facts.xmp.get("dossier:copyId", "")
+    if copy_id and facts.xmp.get("dossier:copySourceSha256") == entry.sha256:
+        return make_check("authenticity", "sha256", key, True,
+                          f"copy {copy_id} made for {facts.xmp.get('dossier:copyAgency', '')} from the volume the "
+                          f"manifest names (SHA-256 {entry.sha256[:16]}…)"), True
+    return make_check("authenticity", "sha256", key, facts.sha256 == entry.sha256 and facts.size == entry.bytes,
+                      f"SHA-256 {facts.sha256[:16]}…, {facts.size} bytes"
+                      + ("" if facts.sha256 == entry.sha256 else f" ≠ manifest {entry.sha256[:16]}…")
+                      + ("" if facts.size == entry.bytes else f" (manifest says {entry.bytes} bytes)")), False
+
+
+def _signature_recorded(key: str, entry: VolumeEntry, sig, copy: bool) -> Check:
+    """The signature is the one the manifest recorded (a copy's: the service's certification, valid and trusted)."""
+    if copy:
+        return make_check("authenticity", "signature-recorded", key, sig.passed,
+                          f"copy certified by {sig.signer or 'nobody'} for its reader")
+    if entry.signature is None:
+        return make_check("authenticity", "signature-recorded", key, False, "the manifest records no signature")
+    same = sig.certificate_sha256 == entry.signature.certificate_sha256
+    return make_check("authenticity", "signature-recorded", key, same,
+                      "signed with the certificate the manifest records" if same else
+                      f"signed by {sig.signer or 'nobody'}, manifest records certificate "
+                      f"{entry.signature.certificate_sha256[:16]}…")
+
+
 def _dossier_volume_checks(folder: Path, manifest: DossierManifest, entry: VolumeEntry, catalogue: Catalogue | None,
                            pages: list[tuple[int, str]], ocr: list[tuple[int, int]], trust_roots: list[Path] | None,
                            now: datetime) -> list[Check]:
@@ -202,24 +230,12 @@ def _dossier_volume_checks(folder: Path, manifest: DossierManifest, entry: Volum
     if not path.is_file():
         return [make_check("completeness", "volume-present", key, False, f"volume {entry.number} file is missing")]
     facts, sig = inspect_while_validating(path, entry.pdfa, trust_roots)
-    checks = [make_check("authenticity", "sha256", key, facts.sha256 == entry.sha256 and facts.size == entry.bytes,
-                         f"SHA-256 {facts.sha256[:16]}…, {facts.size} bytes"
-                         + ("" if facts.sha256 == entry.sha256 else f" ≠ manifest {entry.sha256[:16]}…")
-                         + ("" if facts.size == entry.bytes else f" (manifest says {entry.bytes} bytes)"))]
+    fixity, marked = _fixity(key, entry, facts)
     vchecks, sig = volume_checks(facts, entry.pdfa, trust_roots, key, now, sig)
-    checks += vchecks
+    checks = [fixity, *vchecks]
     if facts.open_error:
         return checks
-
-    # The signature is the one the manifest recorded
-    if entry.signature is None:
-        checks.append(make_check("authenticity", "signature-recorded", key, False, "the manifest records no signature"))
-    else:
-        same = sig.certificate_sha256 == entry.signature.certificate_sha256
-        checks.append(make_check("authenticity", "signature-recorded", key, same,
-                                 "signed with the certificate the manifest records" if same else
-                                 f"signed by {sig.signer or 'nobody'}, manifest records certificate "
-                                 f"{entry.signature.certificate_sha256[:16]}…"))
+    checks.append(_signature_recorded(key, entry, sig, marked))
 
     # XMP provenance
     xmp = facts.xmp

@@ -12,8 +12,9 @@ from datetime import datetime
 from pathlib import Path
 
 from pipeline.archival._signer import DEFAULT_REASON, DEV_MARKER, FIELD_NAME, STAMP_BOX, SignerConfig
-from pipeline.archival._xmp import FinishNotes, pdfa_level_of
-from pipeline.common import CJK_FONT_FILE, utcnow
+from pipeline.archival._stamp import stamp_page
+from pipeline.archival._xmp import pdfa_level_of
+from pipeline.common import utcnow
 from pipeline.errors import SigningKeyError, VolumeError
 from pipeline.models import SignatureInfo
 
@@ -84,32 +85,6 @@ def certificate_facts(cert) -> tuple[str, str, datetime]:
     return subject, digest, not_after
 
 
-def _stamp_pdf(path: Path, lines: list[str], width: float, height: float, level: str) -> None:
-    """The visible stamp as a one-page PDF in the embedded CJK font, its fonts fixed for PDF/A."""
-    import pikepdf
-    import pymupdf
-
-    from pipeline.archival._pdfa import save_kwargs
-    from pipeline.archival._pdfa_clean import clean_resources
-
-    doc = pymupdf.open()
-    page = doc.new_page(width=width, height=height)
-    page.insert_font(fontname="wqy", fontfile=str(CJK_FONT_FILE))
-    font = pymupdf.Font(fontfile=str(CJK_FONT_FILE))
-    widest = max(font.text_length(line, fontsize=1.0) for line in lines)
-    size = min(10.0, (height - 8) / max(len(lines), 1) / 1.25, (width - 12) / max(widest, 1e-3))
-    y = 4 + size
-    for line in lines:
-        page.insert_text((6, y), line, fontname="wqy", fontsize=size, color=(0.6, 0, 0))
-        y += size * 1.25
-    doc.subset_fonts()
-    raw = doc.tobytes(garbage=3, deflate=True)
-    doc.close()
-    with pikepdf.open(io.BytesIO(raw)) as pdf:
-        clean_resources(pdf, level, FinishNotes())
-        if "/Info" in pdf.Root:
-            del pdf.Root["/Info"]
-        pdf.save(path, **save_kwargs(level))
 
 
 def preload() -> None:
@@ -126,7 +101,7 @@ def preload() -> None:
 
 
 def _sign(src: Path, dst: Path, config: SignerConfig, label: str,
-          abandoned: threading.Event | None = None) -> SignatureInfo:
+          abandoned: threading.Event | None = None, certify: bool = False) -> SignatureInfo:
     from contextlib import ExitStack
 
     from pyhanko.pdf_utils.layout import AxisAlignment, Margins, SimpleBoxLayoutRule
@@ -160,7 +135,7 @@ def _sign(src: Path, dst: Path, config: SignerConfig, label: str,
                 if config.location:
                     lines.append(f"地点：{config.location}")
                 stamp_file = tmpdir / "stamp.pdf"
-                _stamp_pdf(stamp_file, lines, box[2] - box[0], box[3] - box[1], level)
+                stamp_page(stamp_file, lines, box[2] - box[0], box[3] - box[1], level)
                 stamp_style = StaticStampStyle.from_pdf_file(
                     str(stamp_file), border_width=1,
                     background_layout=SimpleBoxLayoutRule(x_align=AxisAlignment.ALIGN_MIN,
@@ -177,7 +152,8 @@ def _sign(src: Path, dst: Path, config: SignerConfig, label: str,
                 meta = signers.PdfSignatureMetadata(
                     field_name=FIELD_NAME, reason=reason, location=config.location or None,
                     subfilter=fields.SigSeedSubFilter.PADES, md_algorithm="sha256",
-                    embed_validation_info=False, use_pades_lta=False,
+                    embed_validation_info=False, use_pades_lta=False, certify=certify,
+                    docmdp_permissions=fields.MDPPerm.NO_CHANGES,
                 )
                 pdf_signer = signers.PdfSigner(meta, signer=signer, timestamper=timestamper, stamp_style=stamp_style)
                 pdf_signer.sign_pdf(writer, existing_fields_only=True, output=out)
@@ -215,13 +191,15 @@ def _give_empty_appearance(writer, field_name: str) -> None:
     raise VolumeError(f"signature field {field_name} was not created")
 
 
-def sign_pdf(src: Path, dst: Path, config: SignerConfig, label: str) -> SignatureInfo:
-    """Sign a PDF/A volume with one PAdES signature (B-B, or B-T with a TSA) as an incremental update to ``dst``."""
+def sign_pdf(src: Path, dst: Path, config: SignerConfig, label: str, certify: bool = False) -> SignatureInfo:
+    """Sign a PDF/A volume with one PAdES signature (B-B, or B-T with a TSA) as an incremental update to ``dst``;
+    ``certify`` makes it a certification signature that permits no change (DocMDP 1), as a copy certified for its
+    recipient is."""
     if not src.exists():
         raise VolumeError(f"{label}: {src} does not exist")
     abandoned = threading.Event()
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sign")
-    future = pool.submit(_sign, src, dst, config, label, abandoned)
+    future = pool.submit(_sign, src, dst, config, label, abandoned, certify)
     try:
         return future.result(timeout=config.timeout)
     except concurrent.futures.TimeoutError as exc:

@@ -75,6 +75,7 @@ class ArchivalMetadata:
     lang: str = "zh-CN"
     keywords: str = ""
     modified: datetime | None = None  # None: the same instant as ``created`` (reproducible output)
+    extra: tuple[tuple[str, str, str, str], ...] = ()  # more dossier properties: (name, XMP type, description, value)
 
 
 @dataclass
@@ -168,7 +169,7 @@ def build_xmp(meta: ArchivalMetadata, level: str, producer: str) -> bytes:
         "         <pdfaProperty:category>external</pdfaProperty:category>\n"
         f"         <pdfaProperty:description>{e(text)}</pdfaProperty:description>\n"
         "        </rdf:li>\n"
-        for name, vtype, text in DOSSIER_PROPERTIES
+        for name, vtype, text in DOSSIER_PROPERTIES + tuple(x[:3] for x in meta.extra)
     )
     extension = (
         f'  <rdf:Description rdf:about="" xmlns:pdfaExtension="{NS["pdfaExtension"]}" '
@@ -190,6 +191,7 @@ def build_xmp(meta: ArchivalMetadata, level: str, producer: str) -> bytes:
         "pipelineVersion": meta.pipeline_version,
         "pageHashRoot": meta.page_hash_root,
         "pageHashMethod": PAGE_HASH_METHOD,
+        **{name: value for name, _, _, value in meta.extra},
     }
     dossier = "".join(f"   <{DOSSIER_PREFIX}:{k}>{e(v)}</{DOSSIER_PREFIX}:{k}>\n" for k, v in values.items())
     body = (
@@ -240,6 +242,31 @@ def pdfa_level_of(path: Path) -> str:
     """The PDF/A level a PDF file declares in its XMP (:func:`declared_pdfa_level`)."""
     with pikepdf.open(path) as pdf:
         return declared_pdfa_level(read_xmp(pdf))
+
+
+def metadata_of(pdf: Pdf, fallback: datetime) -> ArchivalMetadata:
+    """A volume's archival metadata read back from its XMP (its other dossier properties — a disclosure copy's
+    provenance — kept as ``extra``); ``fallback`` stands for a creation date the XMP does not give."""
+    xmp = read_xmp(pdf)
+    known = {name for name, _, _ in DOSSIER_PROPERTIES}
+    extra = tuple((key.split(":", 1)[1], "Text", "As declared by the volume this one was made from", value)
+                  for key, value in xmp.items()
+                  if key.startswith(f"{DOSSIER_PREFIX}:") and key.split(":", 1)[1] not in known)
+    try:
+        created = datetime.fromisoformat(xmp.get("xmp:CreateDate", "").replace("Z", "+00:00"))
+    except ValueError:
+        created = fallback
+
+    def number(name: str) -> int:
+        value = xmp.get(f"{DOSSIER_PREFIX}:{name}", "")
+        return int(value) if value.isdigit() else 0
+
+    return ArchivalMetadata(
+        title=xmp.get("dc:title", ""), author=xmp.get("dc:creator", ""), subject=xmp.get("dc:description", ""),
+        case_no=xmp.get("dossier:caseNumber", ""), volume=number("volumeNumber"), volumes=number("volumeCount"),
+        standard_id=xmp.get("dossier:standardId", ""), standard_version=xmp.get("dossier:standardVersion", ""),
+        pipeline_version=xmp.get("dossier:pipelineVersion", ""), page_hash_root=xmp.get("dossier:pageHashRoot", ""),
+        created=created, extra=extra)
 
 
 def set_info(pdf: Pdf, meta: ArchivalMetadata, producer: str) -> None:

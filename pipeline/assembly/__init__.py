@@ -1,6 +1,7 @@
 """Volume PDFs: cover, 卷内目录, 备考表, page numbers, the invisible text layer, fonts; printed separator sheets."""
 
 from pipeline.assembly._fonts import cjk_font, numeral_font
+from pipeline.assembly._pageimage import ScannedImage, scanned_image
 from pipeline.assembly._render import build_volume
 from pipeline.assembly._sheets import SheetError, load_sheet_list, separator_page_image, sheet_payloads, write_sheets
 from pipeline.assembly._textlayer import add_text_layer
@@ -11,6 +12,7 @@ __all__ = [
     "BuiltVolume",
     "LayerChar",
     "LayerPage",
+    "ScannedImage",
     "SheetError",
     "VolumeContext",
     "add_text_layer",
@@ -21,6 +23,7 @@ __all__ = [
     "numeral_font",
     "page_image",
     "read_layer_page",
+    "scanned_image",
     "separator_page_image",
     "sheet_payloads",
     "write_sheets",

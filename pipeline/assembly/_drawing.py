@@ -31,6 +31,7 @@ FLAG_NAMES = {
     "below-ocr-dpi": "分辨率低于文字识别要求",
     "skew": "纠偏后仍有倾斜",
     "seal": "含印章",
+    "seal-not-in-colour": "印章未彩色扫描，应彩色重扫",
 }
 
 

@@ -41,6 +41,8 @@ def draw_cover(page: pymupdf.Page, context: VolumeContext, pages: int) -> None:
     level = SECURITY_NAMES.get(context.security_level, context.security_level)
     if context.security_level in ("secret", "confidential", "top-secret"):
         c.text(22.0, 22.0, f"{level}★", 16.0)
+    if context.copy_mark:
+        c.text(width - 22.0, 22.0, context.copy_mark, 16.0, "right")
     y = 48.0
     for line in wrap_text(context.agency, 18.0, 160 * MM):
         c.text(width / 2, y, line, 18.0, "centre")
@@ -147,6 +149,8 @@ def record_lines(context: VolumeContext, pages: int) -> list[tuple[bool, str]]:
     """The 备考表's statement of the volume: (indented, paragraph) items."""
     lines = [(False, f"本卷共有文件 {len(context.entries)} 件，共 {pages} 页"
               + (f"（页号 1—{pages}）。" if pages else "。"))]
+    if context.copy_note:
+        lines.append((False, context.copy_note))
     lines.append((False, f"空白页 {context.blank_pages} 页，未编页号，不计入页数，保留于原始扫描件中。"
                   if context.blank_pages else "本卷无空白页。"))
     for e in context.entries:

@@ -30,6 +30,8 @@ class VolumeContext:
     checked_by: str = ""
     prepared_on: date | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    copy_mark: str = ""  # a disclosure copy's name, printed on its cover (阅卷版（律师）)
+    copy_note: str = ""  # what a disclosure copy removed, stated on its 备考表
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ version) is the same and the PDF still has the SHA-256 recorded for it; anything
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -25,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pipeline import __version__
 from pipeline.assembly import VolumeContext
-from pipeline.common import sha256_file, utcnow_seconds, write_atomic
+from pipeline.common import ParsedFiles, files_below, sha256_file, utcnow_seconds, write_atomic
 from pipeline.models import StandardProfile, VolumeEntry, volume_key
 from pipeline.pages import PageArtifact
 from pipeline.storage import case_key
@@ -89,16 +90,28 @@ def save_run(folder: Path, record: RunRecord, **changes) -> RunRecord:
     return record
 
 
-def find_runs(home: Path, case_no: str | None = None) -> list[tuple[Path, RunRecord]]:
-    """Run records under the state folder (of one case when given), most recently updated first."""
+def find_runs(home: Path, case_no: str | None = None,
+              files: ParsedFiles[RunRecord] | None = None) -> list[tuple[Path, RunRecord]]:
+    """Run records under the state folder (of one case when given), most recently updated first; with ``files``
+    (kept by the caller between calls) only the records that changed are read again."""
     base = home / "work"
-    pattern = f"{case_key(case_no)}/*/{RUN_FILE}" if case_no else f"*/*/{RUN_FILE}"
-    found = []
-    for path in base.glob(pattern):
-        record = load_run(path.parent)
-        if record is not None:
-            found.append((path.parent, record))
+    paths = files_below(base / case_key(case_no), 2, RUN_FILE) if case_no else files_below(base, 3, RUN_FILE)
+    if files is None:
+        found = [(p.parent, r) for p in map(Path, paths) if (r := load_run(p.parent)) is not None]
+    else:
+        found = [(_folder_of(p), r) for p, r in files.read(paths)]
     return sorted(found, key=lambda fr: fr[1].updated, reverse=True)
+
+
+@functools.lru_cache(maxsize=65536)
+def _folder_of(path: Path) -> Path:
+    """A record's work folder (the same Path object each time a cached record's file is seen again)."""
+    return path.parent
+
+
+def run_files() -> ParsedFiles[RunRecord]:
+    """A reader of run records that parses each again only when it changed (for :func:`find_runs`)."""
+    return ParsedFiles(RunRecord.model_validate_json)
 
 
 CONTEXT_NOT_DIGESTED = frozenset({

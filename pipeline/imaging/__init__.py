@@ -18,7 +18,7 @@ from pipeline.imaging._orientation import (
     stroke_score,
 )
 from pipeline.imaging._paper import DpiGuess, infer_dpi, inner_paper, paper_region, paper_size_px, snap_dpi
-from pipeline.imaging._prepare import PreparedPage, prepare_page
+from pipeline.imaging._prepare import SEAL_NOT_IN_COLOUR, PreparedPage, prepare_page
 from pipeline.imaging._raster import (
     hole_mask,
     ink_grey,
@@ -50,5 +50,5 @@ __all__ = [
     "ink_mask", "inner_paper", "is_blank", "line_bands", "line_direction", "luminance", "ocr_up_or_down",
     "one_thread_per_page", "page_orientation", "paper_region", "paper_size_px", "paper_tone", "picture_mask",
     "picture_regions", "prepare_page", "reduce", "rotate_expand", "snap_dpi", "stroke_score", "to_array", "turn",
-    "work_factor", "RED_METHODS", "without_red",
+    "work_factor", "RED_METHODS", "SEAL_NOT_IN_COLOUR", "without_red",
 ]

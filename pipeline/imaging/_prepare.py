@@ -32,7 +32,7 @@ from pipeline.imaging._raster import (
     to_array,
     work_factor,
 )
-from pipeline.imaging._red import darkest_ink, seal_rings, without_red
+from pipeline.imaging._red import darkest_ink, seal_rings, without_red, without_seal_shapes
 from pipeline.imaging._skew import estimate_skew, rotate_expand
 from pipeline.models import StandardProfile
 
@@ -63,6 +63,10 @@ class PreparedPage:
     # (numpy reads a Pillow image only through a copy: ~16 ms for an A4 page)
 
 
+SEAL_NOT_IN_COLOUR = "seal-not-in-colour"
+"""The flag of a page whose round seal was scanned without colour (found by its ring): rescan it in colour."""
+
+
 def _check_resolution(dpi: float, profile: StandardProfile, label: str, flags: list[str]) -> None:
     """Refuse or flag a page by its resolution, as the profile says."""
     res = profile.resolution
@@ -79,8 +83,9 @@ def _check_resolution(dpi: float, profile: StandardProfile, label: str, flags: l
 def _ocr_grey(pixels: np.ndarray, seals, rings, matrix: np.ndarray, scale: float) -> np.ndarray:
     """Grey copy of a page for OCR, the seals' ink taken out where the print they cover is read: on a colour page
     luma (red titles stay dark) but the seal's red removed in its boxes (:func:`without_red`); on a page without
-    colour, only the darkest ink kept inside the seal rings found (:func:`darkest_ink`). A copy: the archived
-    pixels are never changed."""
+    colour, only the darkest ink kept inside the seal rings found (:func:`darkest_ink`), and what is the seal's by
+    its shape, its ring and star, taken out (:func:`without_seal_shapes`: a bitonal scan leaves nothing else to go
+    by). A copy: the archived pixels are never changed."""
     if pixels.ndim == 3:
         grey = luminance(pixels)
         for rows, cols in mapped_boxes(seals, matrix, scale, grey.shape):
@@ -90,7 +95,7 @@ def _ocr_grey(pixels: np.ndarray, seals, rings, matrix: np.ndarray, scale: float
         return pixels
     grey = pixels.copy()
     for rows, cols in mapped_boxes(rings, matrix, scale, grey.shape):
-        grey[rows, cols] = darkest_ink(grey[rows, cols])
+        grey[rows, cols] = without_seal_shapes(darkest_ink(grey[rows, cols]))
     return grey
 
 
@@ -156,6 +161,9 @@ def prepare_page(image: Image.Image, dpi: float | None, profile: StandardProfile
     if (policy.deskew or policy.orientation) and not a.blank:
         skew, rotation = _straighten(a, profile, reader if use_ocr else None, label, flags)
     mode, reason, seal, seal_boxes = _colour(a, src, arr.ndim, image.mode, profile)
+    if a.rings and policy.keep_colour_for_seals:
+        # DA/T 31-2017 keeps seals in colour; without it the seal's ink is the print's and the print under it is lost
+        flags.append(f"{SEAL_NOT_IN_COLOUR}: {'黑白扫描' if image.mode == '1' else '灰度扫描'}")
     archive_arr, full, to_src = _archive_pixels(src, a, rotation, skew, mode)
     archive, ocr, bits = _archive_and_ocr_images(archive_arr, a, mode, seal_boxes, full, to_src, out_dpi)
     return PreparedPage(

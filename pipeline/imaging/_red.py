@@ -90,3 +90,62 @@ def darkest_ink(grey: np.ndarray) -> np.ndarray:
         return grey
     cut = (print_level + seal_level) / 2
     return np.where(grey <= cut, grey, 255).astype(np.uint8)
+
+
+SOLID_SHARE = 0.06
+"""Ink thicker than this share of a seal's radius (its star: print strokes are a tenth of that) is the seal's own."""
+
+SOLID_DENSITY = 0.6
+"""A window :data:`SOLID_SHARE` of the radius wide holding this share of ink is solid ink (a star's body)."""
+
+
+def ring_radii(ink: np.ndarray, cx: float, cy: float, radius: float) -> tuple[float, float, float, float] | None:
+    """The ring of a seal found near (``cx``, ``cy``) with about ``radius`` in an ink mask, measured at the image's
+    own resolution: (centre x, centre y, inner radius, outer radius), or None when no ring lies there (a grey
+    scan's seal already faded). The centre is sought within a twentieth of the radius around the one given: the
+    circle was found on a reduced copy and mapped through the page's turn."""
+    h, w = ink.shape
+    angles = np.linspace(0, 2 * np.pi, 240, endpoint=False)
+    radii = np.arange(int(radius * 0.75), int(radius * 1.08) + 1)
+    cos, sin = np.outer(radii, np.cos(angles)), np.outer(radii, np.sin(angles))
+    reach = max(2, round(radius / 20))
+    best = (0.0, cx, cy, np.zeros(len(radii)))
+    for dy in range(-reach, reach + 1, 2):
+        for dx in range(-reach, reach + 1, 2):
+            xs = np.clip(np.round(cx + dx + cos).astype(int), 0, w - 1)
+            ys = np.clip(np.round(cy + dy + sin).astype(int), 0, h - 1)
+            support = ink[ys, xs].mean(axis=1)
+            if support.max() > best[0]:
+                best = (float(support.max()), cx + dx, cy + dy, support)
+    peak, bx, by, support = best
+    if peak < RING_SUPPORT:
+        return None
+    on = radii[support >= peak / 2]
+    return bx, by, float(on.min()), float(on.max())
+
+
+def without_seal_shapes(grey: np.ndarray) -> np.ndarray:
+    """A region around a round seal on a page scanned without colour (its disc centred in it), with what is the
+    seal's by its shape taken out for reading the print it covers: its ring (painted over from the pixels beside
+    it, so print strokes the ring crosses are carried across it) and the solid ink at its centre (the star:
+    thicker than any print stroke). A bitonal scan leaves no other way to tell the seal from print: its red and
+    the black print are both black. Left as it is when no ring is found there."""
+    ink = grey < 128
+    h, w = grey.shape
+    ring = ring_radii(ink, w / 2, h / 2, 0.92 * min(h, w) / 2)  # the box holds the ring's width too
+    if ring is None:
+        return grey
+    cx, cy, inner, outer = ring
+    pad = 4 + 0.3 * (outer - inner)  # the ring's ragged edge and the ink its pixels bled
+    centre = (round(cx), round(cy))
+    band = np.zeros(grey.shape, np.uint8)
+    cv2.circle(band, centre, round((inner + outer) / 2), 255, thickness=max(1, round(outer - inner + 2 * pad)))
+    out = cv2.inpaint(grey, band, 5, cv2.INPAINT_TELEA)
+    size = max(3, round(SOLID_SHARE * outer)) | 1
+    # solid: most of a window that wide is ink (a bitonal scan speckles a seal's uneven ink, so no plain opening)
+    solid = (cv2.blur(ink.astype(np.float32), (size, size)) >= SOLID_DENSITY).astype(np.uint8)
+    middle = np.zeros(grey.shape, np.uint8)
+    cv2.circle(middle, centre, round(0.5 * inner), 1, -1)
+    solid = cv2.dilate(solid & middle, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
+    out[solid > 0] = 255
+    return out

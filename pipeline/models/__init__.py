@@ -25,6 +25,17 @@ from pipeline.models._catalogue import (
     FieldEvidence,
     VolumeCatalogue,
 )
+from pipeline.models._disclosure import (
+    CATEGORY_LABELS,
+    Category,
+    Detection,
+    DisclosureManifest,
+    DisclosureProfile,
+    DisclosureVolume,
+    PersonRole,
+    Recipient,
+    ReviewDecision,
+)
 from pipeline.models._dossier import (
     DocumentEntry,
     DossierManifest,
@@ -74,6 +85,15 @@ __all__ = [
     "StatusReport",
     "WatcherSummary",
     "BatchManifest",
+    "CATEGORY_LABELS",
+    "Category",
+    "Detection",
+    "DisclosureManifest",
+    "DisclosureProfile",
+    "DisclosureVolume",
+    "PersonRole",
+    "Recipient",
+    "ReviewDecision",
     "Catalogue",
     "CatalogueCorrection",
     "CatalogueEntry",

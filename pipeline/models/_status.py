@@ -29,6 +29,8 @@ class BatchStatus(Contract):
     since: datetime = Field(description="when it entered this state (UTC)")
     since_local: str = Field(description="the same moment in the configured time zone, as people read it")
     reason: str = Field(default="", description="why it waits, is held or was quarantined")
+    reason_kind: str = Field(default="", description="the kind of a quarantine reason (pipeline.operations "
+                                                     "ReasonKind); empty: none or not known")
     next_step: str = Field(default="", description="what to do next (a command that works for it); empty: nothing")
     run_id: str | None = None
     attempts: int = Field(default=0, description="times its run was run again after the machinery failed it")

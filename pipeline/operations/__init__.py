@@ -5,8 +5,9 @@ next, runs held while the machine is not ready, requeues, and the operators' vie
 from pipeline.operations._fingerprint import fingerprint
 from pipeline.operations._folders import HotFolder, HotFolderError
 from pipeline.operations._intake import Intake, check_claim
-from pipeline.operations._ledger import Ledger, LedgerEntry, RunFault
-from pipeline.operations._reasons import Reason, ReasonKind, advice_for
+from pipeline.operations._ledger import Ledger, LedgerEntry, RunFault, entry_files
+from pipeline.operations._names import room_name
+from pipeline.operations._reasons import Reason, ReasonKind, advice_for, reason_parts
 from pipeline.operations._requeue import find_quarantined, requeue
 from pipeline.operations._rooms import (
     RoomBinding,
@@ -54,12 +55,15 @@ __all__ = [
     "fingerprint",
     "find_quarantined",
     "advice_for",
+    "reason_parts",
     "case_history",
+    "entry_files",
     "entry_status",
     "load_rooms_file",
     "read_watcher_state",
     "record_run_fault",
     "requeue",
+    "room_name",
     "settle_after_rerun",
     "status_report",
     "unavailable_words",

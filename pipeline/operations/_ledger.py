@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pipeline.common import utcnow, write_atomic
+from pipeline.common import ParsedFiles, files_below, utcnow, write_atomic
 from pipeline.operations._names import HotFolderError
 from pipeline.settings import StateLayout
 
@@ -131,14 +131,11 @@ class Ledger:
                 raise HotFolderError(f"no ledger entry for batch fingerprint {fp}")
             return self.put(entry.model_copy(update=changes), event)
 
-    def entries(self) -> list[LedgerEntry]:
-        """Every entry, most recently updated first."""
-        found = []
-        for path in self.folder.glob("*.json"):
-            try:
-                found.append(LedgerEntry.model_validate_json(path.read_bytes()))
-            except (OSError, ValidationError):
-                continue
+    def entries(self, files: ParsedFiles[LedgerEntry] | None = None) -> list[LedgerEntry]:
+        """Every entry, most recently updated first; with ``files`` (kept by the caller between calls: see
+        :func:`entry_files`) only the entries that changed are read again."""
+        paths = files_below(self.folder, 1, suffix=".json")
+        found = [e for _, e in (files or entry_files()).read(paths)]
         return sorted(found, key=lambda e: e.updated_at, reverse=True)
 
     def locate(self, path: Path | str) -> Path | None:
@@ -148,3 +145,8 @@ class Ledger:
             if wanted in (entry.claim_path, entry.outcome_path):
                 return entry.location
         return None
+
+
+def entry_files() -> ParsedFiles[LedgerEntry]:
+    """A reader of ledger entries that parses each again only when it changed (for :meth:`Ledger.entries`)."""
+    return ParsedFiles(LedgerEntry.model_validate_json)

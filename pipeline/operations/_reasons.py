@@ -78,9 +78,10 @@ class Reason:
 
 
 def advice_for(kind: ReasonKind, room: str, batch: str, case_no: str = "", file: str | None = None,
-               first: str = "") -> str:
-    """What to do next for a kind of failure, naming the command that works for it."""
-    requeue = f"dossier requeue {room}/{batch} --by <姓名>"
+               first: str = "", requeue: str | None = None, rerun: str | None = None) -> str:
+    """What to do next for a kind of failure, naming the command that works for it (``requeue``, ``rerun``: how
+    the reader does it where they read it, e.g. a button of the operators' desk; default the CLI's commands)."""
+    requeue = requeue or f"dossier requeue {room}/{batch} --by <姓名>"
     if kind is ReasonKind.BAD_INPUT:
         if file:
             return say(N_("correct {file} (rescan it if it is a page), then drop the whole batch into {room}/ again"),
@@ -98,7 +99,7 @@ def advice_for(kind: ReasonKind, room: str, batch: str, case_no: str = "", file:
                       "drop the whole batch into {room}/ again"), room=room)
     if kind is ReasonKind.VOLUMES:
         return say(N_("once the cause in the detail is fixed: {command} (it builds only what failed)"),
-                   command=f"dossier rerun '{case_no}'" if case_no else "dossier rerun <案号>")
+                   command=rerun or (f"dossier rerun '{case_no}'" if case_no else "dossier rerun <案号>"))
     if kind is ReasonKind.DUPLICATE:
         return say(N_("nothing to do: these files were handled as batch {first}; see what it says"), first=first)
     if kind is ReasonKind.UNEXPECTED:
@@ -115,6 +116,17 @@ def reason(kind: ReasonKind, detail: str, room: str, batch: str, case_no: str = 
            first: str = "") -> Reason:
     """A quarantine reason of a kind, with its advice."""
     return Reason(kind, say(_WHAT[kind]), advice_for(kind, room, batch, case_no, file, first), detail)
+
+
+def reason_parts(kind: str, line: str) -> tuple[str, str]:
+    """A stored reason (:attr:`Reason.line`) as the people's words of its kind and the technical detail; ("", line)
+    for a kind not known."""
+    try:
+        what = say(_WHAT[ReasonKind(kind)])
+    except ValueError:
+        return "", line
+    prefix = say(N_("{what}: {detail}"), what=what, detail="")
+    return what, line.removeprefix(prefix) if line != what else ""
 
 
 def kind_of_error(exc: BaseException) -> ReasonKind:

@@ -105,7 +105,8 @@ def entry_status(entry: LedgerEntry, run: RunView | None, watcher: WatcherState 
         state, label = "running", say(LABELS["running"])
     return BatchStatus(room=entry.room, batch=Path(where or entry.batch).name, case_no=entry.case_no, state=state,
                        label=label, since=since, since_local=local(since, zone), reason=reason, next_step=step,
-                       run_id=entry.run_id, attempts=entry.attempts, where=where or "")
+                       reason_kind=entry.reason_kind if state == "quarantined" else "", run_id=entry.run_id,
+                       attempts=entry.attempts, where=where or "")
 
 
 def room_batches(hotfolder: Path, watcher: WatcherState | None, now: datetime, zone: tzinfo | None,
@@ -141,14 +142,15 @@ def room_batches(hotfolder: Path, watcher: WatcherState | None, now: datetime, z
 
 def status_report(home: Path, runs: Sequence[RunView] = (), hotfolders: Sequence[Path] = (), *,
                   zone: tzinfo | None = None, now: datetime | None = None, rooms: Sequence[str] = (),
-                  states: Sequence[str] = (), limit: int | None = None) -> StatusReport:
+                  states: Sequence[str] = (), limit: int | None = None,
+                  entries: Sequence[LedgerEntry] | None = None) -> StatusReport:
     """Every batch of the state folder's hot folder(s), one state each, newest first (``rooms``/``states`` filter:
-    a state's code or its label)."""
+    a state's code or its label); ``entries``: the ledger's, when the caller read them already."""
     now = now or utcnow()
     watcher = read_watcher_state(home)
     by_id, by_batch = _runs_by(runs)
     rows = []
-    for entry in Ledger(home).entries():
+    for entry in Ledger(home).entries() if entries is None else entries:
         if entry.state == "requeued" and not Path(entry.claim_path).exists():
             continue  # claimed again since: its new entry says where it is
         run = by_id.get(entry.run_id or "") or by_batch.get((entry.case_no, entry.batch))

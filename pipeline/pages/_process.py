@@ -21,7 +21,15 @@ from PIL import Image
 from pipeline import __version__
 from pipeline.capture import PageRef, find_separator, page_file_digest, read_page
 from pipeline.common import return_free_memory, write_atomic
-from pipeline.imaging import g4_tiff, has_grey_marks, one_thread_per_page, prepare_page, thumbnail_of, thumbnail_path
+from pipeline.imaging import (
+    SEAL_NOT_IN_COLOUR,
+    g4_tiff,
+    has_grey_marks,
+    one_thread_per_page,
+    prepare_page,
+    thumbnail_of,
+    thumbnail_path,
+)
 from pipeline.models import PageRecord, PageSource, SeparatorPayload, StandardProfile
 from pipeline.ocr import (
     HeadingReader,
@@ -217,7 +225,9 @@ def _image_page(position: int, ref: PageRef, env: PageEnvironment,
         return artifact, False
     ocr_input: OcrInput = prepared.ocr
     grey_path = None
-    if prepared.colour == "bitonal" and has_grey_marks(np.asarray(prepared.ocr), prepared.dpi):
+    # a seal its ring told (scanned without colour: the OCR copy has it taken out) or mid-grey marks left in the copy
+    sealed = any(f.startswith(SEAL_NOT_IN_COLOUR) for f in prepared.flags)
+    if prepared.colour == "bitonal" and (sealed or has_grey_marks(np.asarray(prepared.ocr), prepared.dpi)):
         grey_path = folder / "grey.jpg"
         write_atomic(grey_path, encode_archive(prepared.ocr, "grey", prepared.dpi, GREY_QUALITY)[0])
     if prepared.colour == "bitonal" and engine.reads_bits:

@@ -15,6 +15,7 @@ import base64
 import binascii
 import re
 import unicodedata
+from collections.abc import Callable
 
 from pipeline.common import escaped, invisible, invisible_characters
 from pipeline.errors import CaseNumberError
@@ -90,6 +91,19 @@ def normalise_case_no(s: str) -> str:
     if text.count(OPEN) != text.count(CLOSE):
         raise CaseNumberError(f"case number has unbalanced brackets: {s!r}")
     return text
+
+
+
+def same_case(case_no: str) -> Callable[[str], bool]:
+    """A test of whether another spelling names the same case (one that is no case number never does)."""
+    wanted = normalise_case_no(case_no)
+
+    def same(other: str) -> bool:
+        try:
+            return normalise_case_no(other) == wanted
+        except CaseNumberError:
+            return False
+    return same
 
 
 def printed_case_no(canonical: str) -> str:

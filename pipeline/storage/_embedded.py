@@ -34,7 +34,8 @@ from pathlib import Path
 
 from pipeline.common import write_private
 from pipeline.errors import StoreError
-from pipeline.settings import child_env, private_folder
+from pipeline.folders import private_folder
+from pipeline.settings import child_env
 from pipeline.storage._embedded_files import GRPC_OFFSET, EmbeddedFiles, port_plan
 from pipeline.storage._embedded_security import write_security
 

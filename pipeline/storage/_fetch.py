@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import ssl
@@ -16,7 +17,7 @@ from urllib.parse import quote
 
 from pipeline.common import sha256_stream
 from pipeline.errors import CaseNumberError, DossierError, StoreError
-from pipeline.models import DossierManifest
+from pipeline.models import DisclosureManifest, DossierManifest
 from pipeline.storage._casekey import case_key, case_no_from_key, normalise_case_no
 from pipeline.storage._layout import (
     CASES_PREFIX,
@@ -100,7 +101,7 @@ def fetch_targets(manifest: DossierManifest) -> list[tuple[str, str | None, str]
     return targets
 
 
-class _FetchDir:
+class FetchDir:
     """Builds ``out_dir/<case-key>/`` in a hidden sibling folder and swaps it in only when complete."""
 
     def __init__(self, out_dir: Path, ck: str):
@@ -128,12 +129,12 @@ class _FetchDir:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def _check_download(rel: str, expected: str, got: str, where: str) -> None:
+def check_download(rel: str, expected: str, got: str, where: str) -> None:
     if got != expected.lower():
         raise IntegrityError(f"{rel} of {where}: downloaded bytes have SHA-256 {got}, the manifest says {expected}")
 
 
-def _run_verify(verify_pdf: Callable[[Path], None], path: Path, rel: str) -> None:
+def run_verify(verify_pdf: Callable[[Path], None], path: Path, rel: str) -> None:
     try:
         verify_pdf(path)
     except DossierError:
@@ -149,64 +150,90 @@ def fetch_dossier(store: ObjectStore, case_no: str, out_dir: Path,
     manifest = ref.manifest
     ck = case_key(case_no)
     prefix = dossier_prefix(case_no)
-    target = _FetchDir(out_dir, ck)
+    target = FetchDir(out_dir, ck)
     try:
         target.path(MANIFEST_NAME).write_bytes(ref.data)
         for rel, version, sha in fetch_targets(manifest):
             dest = target.path(rel)
             got, _ = store.download(prefix + rel, dest, version)
-            _check_download(rel, sha, got, f"case {case_no} (fetched to {ck}/{rel})")
+            check_download(rel, sha, got, f"case {case_no} (fetched to {ck}/{rel})")
             if verify_pdf is not None and rel.endswith(".pdf"):
-                _run_verify(verify_pdf, dest, f"{ck}/{rel}")
+                run_verify(verify_pdf, dest, f"{ck}/{rel}")
         return target.commit()
     except BaseException:
         target.abort()
         raise
 
 
+class _ServiceClient:
+    """GETs under one case of the HTTP service, as one bearer token; refusals become StoreErrors."""
+
+    def __init__(self, client, url: str, case_no: str, params: dict | None):
+        self.client, self.url, self.case_no, self.params = client, url, case_no, params
+        self.base = url.rstrip("/") + "/dossiers/" + quote(normalise_case_no(case_no), safe="")
+
+    def get(self, path: str, dest: Path | None = None) -> tuple[bytes, str, dict]:
+        """The body (or, with ``dest``, the file written), its SHA-256 and the answer's headers."""
+        with self.client.stream("GET", self.base + path, params=self.params) as resp:
+            if resp.status_code != 200:
+                resp.read()
+                try:
+                    detail = resp.json().get("detail", resp.text)
+                except ValueError:
+                    detail = resp.text
+                raise StoreError(f"{self.url} refused GET /dossiers/…{path} for case {self.case_no}: "
+                                 f"HTTP {resp.status_code} {detail}")
+            if dest is None:
+                body = resp.read()
+                return body, hashlib.sha256(body).hexdigest(), dict(resp.headers)
+            with open(dest, "wb") as f:
+                return b"", sha256_stream(resp.iter_bytes(CHUNK), sink=f)[0], dict(resp.headers)
+
+
+def check_volume_copy(rel: str, expected: str, got: str, headers: dict, dest: Path,
+                      copy_check: Callable[[Path, str], None] | None, where: str) -> None:
+    """A volume as the service serves it — a copy marked for its reader — checked: its bytes arrived whole (the
+    SHA-256 the service names), it was made from the volume the manifest names, and ``copy_check`` agrees (the
+    copy's own record of its source, read from the file). A volume served as it is stored is checked against the
+    manifest's SHA-256 directly."""
+    if not headers.get("x-copy-id"):
+        check_download(rel, expected, got, where)
+        return
+    if headers.get("x-content-sha256") != got:
+        raise IntegrityError(f"{rel} of {where}: the copy arrived with SHA-256 {got}, the service sent "
+                             f"{headers.get('x-content-sha256')}")
+    if headers.get("x-copy-source-sha256") != expected.lower():
+        raise IntegrityError(f"{rel} of {where}: the copy was made from a volume with SHA-256 "
+                             f"{headers.get('x-copy-source-sha256')}, the manifest names {expected}")
+    if copy_check is None:
+        raise IntegrityError(f"{rel} of {where}: a marked copy arrived and nothing checks what it was made from")
+    copy_check(dest, expected)
+
+
 def fetch_via_server(url: str, token: str, case_no: str, out_dir: Path,
                      verify_pdf: Callable[[Path], None] | None = None, timeout: float = 60.0,
-                     version_id: str | None = None, tls_verify: bool | str = True) -> Path:
-    """Fetch a dossier through the HTTP service (``dossier serve``) with the same checks as :func:`fetch_dossier`;
-    ``tls_verify`` may name a CA bundle file for an https service."""
+                     version_id: str | None = None, tls_verify: bool | str = True,
+                     copy_check: Callable[[Path, str], None] | None = None, disclosure: bool = False) -> Path:
+    """Fetch a dossier — or, with ``disclosure``, the disclosure copy (阅卷版) released to the caller — through the
+    HTTP service (``dossier serve``) with the same checks as :func:`fetch_dossier`; every volume arrives as a copy
+    marked for the caller and is checked by :func:`check_volume_copy`. ``tls_verify`` may name a CA bundle file."""
     import httpx
 
     ck = case_key(case_no)
-    base = url.rstrip("/") + "/dossiers/" + quote(normalise_case_no(case_no), safe="")
-    params = {"version": version_id} if version_id else None
-    headers = {"Authorization": f"Bearer {token}"}
-    target = _FetchDir(out_dir, ck)
+    target = FetchDir(out_dir, ck)
     try:
         verify = ssl.create_default_context(cafile=tls_verify) if isinstance(tls_verify, str) else tls_verify
-        with httpx.Client(timeout=timeout, headers=headers, verify=verify) as client:
-            def get(path: str, dest: Path | None = None) -> tuple[bytes, str]:
-                with client.stream("GET", base + path, params=params) as resp:
-                    if resp.status_code != 200:
-                        resp.read()
-                        try:
-                            detail = resp.json().get("detail", resp.text)
-                        except ValueError:
-                            detail = resp.text
-                        raise StoreError(f"{url} refused GET /dossiers/…{path} for case {case_no}: "
-                                         f"HTTP {resp.status_code} {detail}")
-                    if dest is None:
-                        body = resp.read()
-                        return body, hashlib.sha256(body).hexdigest()
-                    with open(dest, "wb") as f:
-                        return b"", sha256_stream(resp.iter_bytes(CHUNK), sink=f)[0]
-
-            raw, _ = get("/manifest.json")
-            manifest = DossierManifest.model_validate_json(raw)
-            if normalise_case_no(manifest.case_no) != normalise_case_no(case_no):
-                raise StoreError(f"{url} answered case {case_no} with the manifest of {manifest.case_no}")
-            target.path(MANIFEST_NAME).write_bytes(raw)
-            for rel, _, sha in fetch_targets(manifest):
+        with httpx.Client(timeout=timeout, headers={"Authorization": f"Bearer {token}"}, verify=verify) as http:
+            client = _ServiceClient(http, url, case_no, {"version": version_id} if version_id else None)
+            targets, prefix = (_disclosure_targets if disclosure else _dossier_targets)(client, target)
+            where = f"case {case_no} via {url}"
+            for rel, sha in targets:
                 dest = target.path(rel)
-                path = f"/volumes/{int(rel[8:-4])}" if rel.startswith("volumes/") else "/" + rel
-                _, got = get(path, dest)
-                _check_download(rel, sha, got, f"case {case_no} via {url} (fetched to {ck}/{rel})")
+                _, got, headers = client.get(prefix + (f"/volumes/{int(rel[8:-4])}" if rel.startswith("volumes/")
+                                                       else "/" + rel), dest)
+                check_volume_copy(rel, sha, got, headers, dest, copy_check, f"{where} (fetched to {ck}/{rel})")
                 if verify_pdf is not None and rel.endswith(".pdf"):
-                    _run_verify(verify_pdf, dest, f"{ck}/{rel}")
+                    run_verify(verify_pdf, dest, f"{ck}/{rel}")
         return target.commit()
     except httpx.HTTPError as exc:
         target.abort()
@@ -214,6 +241,29 @@ def fetch_via_server(url: str, token: str, case_no: str, out_dir: Path,
     except BaseException:
         target.abort()
         raise
+
+
+def _dossier_targets(client: _ServiceClient, target: FetchDir) -> tuple[list[tuple[str, str]], str]:
+    raw, _, _ = client.get("/manifest.json")
+    manifest = DossierManifest.model_validate_json(raw)
+    if normalise_case_no(manifest.case_no) != normalise_case_no(client.case_no):
+        raise StoreError(f"{client.url} answered case {client.case_no} with the manifest of {manifest.case_no}")
+    target.path(MANIFEST_NAME).write_bytes(raw)
+    return [(rel, sha) for rel, _, sha in fetch_targets(manifest)], ""
+
+
+def _disclosure_targets(client: _ServiceClient, target: FetchDir) -> tuple[list[tuple[str, str]], str]:
+    raw, _, _ = client.get("/disclosure")
+    view = json.loads(raw)
+    manifest = DisclosureManifest.model_validate(view["manifest"])
+    if normalise_case_no(manifest.case_no) != normalise_case_no(client.case_no):
+        raise StoreError(f"{client.url} answered case {client.case_no} with the copy of {manifest.case_no}")
+    target.path("disclosure.json").write_text(json.dumps(view["manifest"], ensure_ascii=False, indent=2),
+                                              encoding="utf-8")
+    if view.get("catalogue") is not None:
+        target.path(CATALOGUE_NAME).write_text(json.dumps(view["catalogue"], ensure_ascii=False, indent=2),
+                                               encoding="utf-8")
+    return [(v.key, v.sha256) for v in manifest.volumes], "/disclosure"
 
 
 def published_cases(store: ObjectStore) -> Iterator[str]:

@@ -49,7 +49,7 @@ class PublishResult:
 
 
 @dataclass
-class _Item:
+class PublishItem:
     rel: str
     path: Path
     sha256: str
@@ -57,9 +57,9 @@ class _Item:
     content_type: str
 
 
-def _local_items(manifest: DossierManifest, local_dir: Path) -> tuple[list[_Item], dict]:
+def _local_items(manifest: DossierManifest, local_dir: Path) -> tuple[list[PublishItem], dict]:
     """Volumes, catalogue and report as found on disk, checked against the manifest; plus manifest updates."""
-    items: list[_Item] = []
+    items: list[PublishItem] = []
     updates: dict = {}
     listed = set()
     for vol in manifest.volumes:
@@ -73,7 +73,7 @@ def _local_items(manifest: DossierManifest, local_dir: Path) -> tuple[list[_Item
             raise IntegrityError(f"volume {vol.number} of {manifest.case_no}: {path} has SHA-256 {digest} and "
                                  f"{size} bytes, the manifest says {vol.sha256} and {vol.bytes} bytes")
         listed.add(vol.key)
-        items.append(_Item(vol.key, path, digest, size, "application/pdf"))
+        items.append(PublishItem(vol.key, path, digest, size, "application/pdf"))
     if len(listed) != len(manifest.volumes):
         raise StoreError(f"manifest of {manifest.case_no} names a volume key twice")
     strays = sorted(p.relative_to(local_dir).as_posix() for p in (local_dir / "volumes").glob("*.pdf")) \
@@ -93,15 +93,15 @@ def _local_items(manifest: DossierManifest, local_dir: Path) -> tuple[list[_Item
         if expected and digest != expected.lower():
             raise IntegrityError(f"{path} has SHA-256 {digest}, the manifest of {manifest.case_no} says {expected}")
         updates[attr] = digest
-        items.append(_Item(name, path, digest, size, "application/json"))
+        items.append(PublishItem(name, path, digest, size, "application/json"))
     return items, updates
 
 
 def _original_items(manifest: DossierManifest, originals: Iterable[tuple[str, Path, Path]]) \
-        -> tuple[list[_Item], list[OriginalEntry], list[OriginalEntry]]:
+        -> tuple[list[PublishItem], list[OriginalEntry], list[OriginalEntry]]:
     """The raw batch files given, fixity-checked against the manifest's entries; plus entries not given this time."""
     declared = {(o.batch, o.file): o for o in manifest.originals}
-    items: list[_Item] = []
+    items: list[PublishItem] = []
     entries: list[OriginalEntry] = []
     seen = set()
     for batch_id, batch_dir, file in originals:
@@ -130,7 +130,7 @@ def _original_items(manifest: DossierManifest, originals: Iterable[tuple[str, Pa
             raise IntegrityError(f"fixity check failed for original {path}: SHA-256 {digest} ({size} bytes) but "
                                  f"{known.sha256} ({known.bytes} bytes) when the batch was received")
         ctype = mimetypes.guess_type(rel_name)[0] or "application/octet-stream"
-        items.append(_Item(key, path, digest, size, ctype))
+        items.append(PublishItem(key, path, digest, size, ctype))
         entries.append(OriginalEntry(batch=batch_id, file=rel_name, key=key, sha256=digest, bytes=size))
     unsupplied = [entry for k, entry in declared.items() if k not in seen]
     return items, entries, unsupplied
@@ -190,7 +190,7 @@ def publish_dossier(store: ObjectStore, manifest: DossierManifest, local_dir: Pa
     data = final.model_dump_json(indent=2).encode("utf-8") + b"\n"
     if before_manifest is not None:
         before_manifest(final, hashlib.sha256(data).hexdigest())
-    version = _write_manifest(store, prefix, data, retention)
+    version = write_manifest(store, prefix, data, retention)
     if on_object_written is not None:
         on_object_written(MANIFEST_NAME)
     return PublishResult(version, final, written)
@@ -224,14 +224,14 @@ def _publishable(store: ObjectStore, manifest: DossierManifest,
     return key, retention
 
 
-def _write_objects(store: ObjectStore, prefix: str, items: list[_Item], original_items: list[_Item],
+def _write_objects(store: ObjectStore, prefix: str, items: list[PublishItem], original_items: list[PublishItem],
                    retention: RetentionPolicy | None, on_object_written: Callable[[str], None] | None
                    ) -> tuple[list[StoredObject], dict[str, str]]:
     """Volumes, catalogue and report one by one, in order, then the originals; each written and read back."""
     written: list[StoredObject] = []
     versions: dict[str, str] = {}
 
-    def record(item: _Item, obj: StoredObject) -> None:
+    def record(item: PublishItem, obj: StoredObject) -> None:
         obj = StoredObject(item.rel, obj.version_id, obj.sha256, obj.bytes, obj.skipped)
         written.append(obj)
         if obj.version_id:
@@ -240,10 +240,10 @@ def _write_objects(store: ObjectStore, prefix: str, items: list[_Item], original
             on_object_written(item.rel)
 
     for item in items:
-        record(item, _put_verified(store, prefix + item.rel, item, retention))
+        record(item, put_verified(store, prefix + item.rel, item, retention))
     # the originals, many small files, go up PUT_WORKERS at a time (each written and read back)
     with ThreadPoolExecutor(max_workers=PUT_WORKERS) as pool:
-        pending = [(item, pool.submit(_put_verified, store, prefix + item.rel, item, retention))
+        pending = [(item, pool.submit(put_verified, store, prefix + item.rel, item, retention))
                    for item in original_items]
         try:
             for item, future in pending:
@@ -273,18 +273,19 @@ def _stored_originals(store: ObjectStore, prefix: str, unsupplied: list[Original
     return versions
 
 
-def _write_manifest(store: ObjectStore, prefix: str, data: bytes, retention: RetentionPolicy | None) -> str | None:
-    """Write dossier.json, the dossier's last object, and prove the stored bytes; returns its version id."""
+def write_manifest(store: ObjectStore, prefix: str, data: bytes, retention: RetentionPolicy | None,
+                    name: str = MANIFEST_NAME) -> str | None:
+    """Write a manifest (dossier.json, or a copy's disclosure.json), the last object, and prove the stored bytes;
+    returns its version id."""
     digest = hashlib.sha256(data).hexdigest()
-    version = store.put_stream(prefix + MANIFEST_NAME, io.BytesIO(data), len(data), digest, "application/json",
-                               retention)
-    stored_digest, _ = store.hash_object(prefix + MANIFEST_NAME, version)
+    version = store.put_stream(prefix + name, io.BytesIO(data), len(data), digest, "application/json", retention)
+    stored_digest, _ = store.hash_object(prefix + name, version)
     if stored_digest != digest:
-        raise IntegrityError(f"{prefix}{MANIFEST_NAME} version {version}: stored bytes differ from what was written")
+        raise IntegrityError(f"{prefix}{name} version {version}: stored bytes differ from what was written")
     return version
 
 
-def _put_verified(store: ObjectStore, key: str, item: _Item, retention: RetentionPolicy | None) -> StoredObject:
+def put_verified(store: ObjectStore, key: str, item: PublishItem, retention: RetentionPolicy | None) -> StoredObject:
     """Write one object unless the latest version already holds these bytes; either way prove the stored bytes."""
     existing = store.stat(key)
     if existing is not None and existing.sha256 == item.sha256 and existing.size == item.size:

@@ -2,7 +2,9 @@
 
 from pipeline.structure._boundaries import find_documents
 from pipeline.structure._headings import has_title
+from pipeline.structure._layout import PageLayout
 from pipeline.structure._lexicon import levenshtein
+from pipeline.structure._regions import Region, field_region
 from pipeline.structure._review import (
     LABELS,
     ReviewedRow,
@@ -21,10 +23,13 @@ __all__ = [
     "FIELDS",
     "LABELS",
     "Document",
+    "PageLayout",
+    "Region",
     "ReviewedRow",
     "apply_review",
     "entry_in_doubt",
     "field_name",
+    "field_region",
     "reapply",
     "reviewed_date",
     "reviewed_documents",

@@ -1,6 +1,7 @@
-"""The access database's tables (SQLAlchemy Core): users and their roles, tokens and theirs, web sessions,
-requests (调卷函) with their history, case owners, grants and revocations, the service's keys and the audit
-log's key.
+"""The access database's tables (SQLAlchemy Core): users and their roles (and the scanning rooms of an operator),
+tokens and theirs, web sessions, requests (调卷函) with their history and the copy they released, case owners, grants
+(of the original or of a disclosure copy) and revocations, the kinds of requesting agencies, the service's keys and
+the audit log's key, and who holds or answered a 卷内目录 review on the operators' desk.
 
 Times are stored as naive UTC (``DateTime`` without zone, the same on SQLite and PostgreSQL) and read back as aware
 UTC datetimes (:class:`UtcDateTime`). The migrations in ``migrations/versions`` create exactly these tables; a change
@@ -66,6 +67,14 @@ user_roles = Table(
     Column("role", String(16), primary_key=True),
 )
 
+ROOM = 64  # characters of a room name (a hot-folder folder name)
+
+user_rooms = Table(
+    "user_rooms", metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("room", String(ROOM), primary_key=True),
+)
+
 tokens = Table(
     "tokens", metadata,
     Column("id", String(12), primary_key=True),
@@ -119,6 +128,7 @@ requests = Table(
     Column("expires_at", UtcDateTime, nullable=True),
     Column("closed_at", UtcDateTime, nullable=True),
     Column("updated_at", UtcDateTime, nullable=False),
+    Column("copy", String(40), nullable=False, default=""),  # released: "original" or a disclosure profile (0007)
 )
 
 request_events = Table(
@@ -151,6 +161,7 @@ grants = Table(
     Column("granted_at", UtcDateTime, nullable=False),
     Column("expires_at", UtcDateTime, nullable=True),
     Column("revoked_at", UtcDateTime, nullable=True),
+    Column("copy", String(40), nullable=False, default=""),  # "": the original; else a disclosure profile (0007)
     Index("ix_grants_case_agency", "case_no", "agency"),
 )
 
@@ -171,10 +182,33 @@ case_owners = Table(  # who owns a case: recorded at its first publication, neve
     Column("source", String(16), nullable=False),  # publication | migrated
 )
 
+agency_kinds = Table(  # what kind of requester an agency is (0007): agency (not listed), lawyer or public
+    "agency_kinds", metadata,
+    Column("agency", String(AGENCY), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("set_by", String(100), nullable=False, default=""),
+    Column("set_at", UtcDateTime, nullable=False),
+)
+
 service_keys = Table(
     "service_keys", metadata,
     Column("name", String(40), primary_key=True),
     Column("value", String(200), nullable=False),
+)
+
+review_claims = Table(
+    "review_claims", metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("since", UtcDateTime, nullable=False),
+)
+
+review_answers = Table(
+    "review_answers", metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("pause_key", String(100), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
 )
 
 audit_keys = Table(  # the audit log's HMAC key (made by migration 0005): what the bucket credential cannot forge

@@ -1,13 +1,17 @@
 """Requests to read another agency's case (调卷函): filing, the steps, the system's own steps, the API, the report."""
 
 from pipeline.access.requests._desk import SYSTEM, RequestDesk
+from pipeline.access.requests._kinds import AgencyKinds
 from pipeline.access.requests._model import (
     ACTION_LABELS,
     ACTIONS,
+    COPY_LABELS,
+    DEFAULT_COPY,
     MAX_DAYS,
     MAX_REQUEST_ID,
     OPEN_STATES,
     READABLE_STATES,
+    REQUESTER_KINDS,
     ROLE_LABELS,
     STATE_LABELS,
     STEP_LABELS,
@@ -15,6 +19,7 @@ from pipeline.access.requests._model import (
     Filing,
     RequestView,
     TransitionRefused,
+    copy_label,
     filing_from,
 )
 from pipeline.access.requests._report import WORKING_DAYS_TARGET, TimingReport, human, timing_report, working_days
@@ -23,6 +28,11 @@ from pipeline.access.requests._sweeper import Sweeper
 
 __all__ = [
     "ACTIONS",
+    "AgencyKinds",
+    "COPY_LABELS",
+    "DEFAULT_COPY",
+    "REQUESTER_KINDS",
+    "copy_label",
     "ACTION_LABELS",
     "MAX_DAYS",
     "MAX_REQUEST_ID",

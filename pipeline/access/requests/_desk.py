@@ -19,9 +19,10 @@ from sqlalchemy.engine import Connection
 
 from pipeline.access._audit import AuditLog
 from pipeline.access._auth import Clock, Principal, normalise_agency
-from pipeline.access._grants import GrantStore, volumes_of, volumes_text
+from pipeline.access._grants import ORIGINAL, GrantStore, volumes_of, volumes_text
 from pipeline.access.db import Database, tables
-from pipeline.access.requests._model import Event, Filing, RequestView, TransitionRefused
+from pipeline.access.requests._kinds import AgencyKinds
+from pipeline.access.requests._model import Event, Filing, RequestView, TransitionRefused, released_copy
 from pipeline.access.requests._rules import Change, decide_action, inbox_actions, release_change, visible
 from pipeline.common import utcnow
 from pipeline.errors import BadInputError, NotFoundError, RefusedError
@@ -30,6 +31,11 @@ from pipeline.storage import case_key, normalise_case_no
 
 R, E = tables.requests, tables.request_events
 ManifestOf = Callable[[str], DossierManifest | None]
+CopyPublished = Callable[[str, str], bool]
+
+
+def _no_copies(case_no: str, profile: str) -> bool:
+    return False
 SYSTEM = Principal(id="system", agency="-", name="系统")
 
 
@@ -37,9 +43,11 @@ class RequestDesk:
     """Requests in the access database, every step audited before it takes effect."""
 
     def __init__(self, db: Database, grants: GrantStore, audit: AuditLog, manifest_of: ManifestOf,
-                 clock: Clock = utcnow, audit_timeout: float = 30.0):
+                 clock: Clock = utcnow, audit_timeout: float = 30.0, copy_published: CopyPublished = _no_copies):
         self.db, self.grants, self.audit, self.manifest_of, self.clock = db, grants, audit, manifest_of, clock
         self.audit_timeout = audit_timeout
+        self.copy_published = copy_published  # (case number, disclosure profile): is that copy published?
+        self.kinds = AgencyKinds(db)
         self._fetched: set[int] = set()
 
     # ---------------------------------------------------------------------------------------------- audit and apply
@@ -79,7 +87,8 @@ class RequestDesk:
         self._event(conn, row.id, actor, change, entry)
         if change.grant:
             self.grants.add(conn, row.case_no, row.requesting_agency, source="request", by=f"request {row.id}",
-                            expires=change.values["expires_at"], volumes=volumes_of(row.volumes), request_id=row.id)
+                            expires=change.values["expires_at"], volumes=volumes_of(row.volumes), request_id=row.id,
+                            copy=change.values.get("copy") or row.copy or ORIGINAL)
 
     def _change(self, request_id: int, actor: Principal,
                 decide: Callable[[Connection, object], Change | None]) -> RequestView | None:
@@ -130,23 +139,32 @@ class RequestDesk:
             raise
         return RequestView.of(row)
 
-    def act(self, who: Principal, request_id: int, action: str, comment: str = "") -> RequestView:
-        """Review, approve, release or refuse a request (see :data:`RULES`); 'release' of a case the holding agency
-        has not published (or does not own) records the decision and waits for the dossier."""
-        held = False
+    def act(self, who: Principal, request_id: int, action: str, comment: str = "",
+            copy: str | None = None) -> RequestView:
+        """Review, approve, release or refuse a request (see :data:`RULES`). A 'release' gives the original or a
+        disclosure copy (``copy``: original | disclosure; by default what the requesting agency's kind gets: a
+        lawyer the 阅卷版); one of a case — or a copy — the holding agency has not published (or a case it does not
+        own) records the decision and waits for it."""
+        held, released = False, ORIGINAL
         if action == "release":
             with self.db.read() as conn:
-                row = conn.execute(select(R.c.case_no, R.c.holding_agency).where(R.c.id == request_id)).first()
-            held = row is not None and self.held(row.case_no, row.holding_agency)
+                row = conn.execute(select(R.c.case_no, R.c.holding_agency, R.c.requesting_agency).where(
+                    R.c.id == request_id)).first()
+            if row is not None:
+                released = released_copy(copy, self.kinds.kind_of(row.requesting_agency))
+                held = self.held(row.case_no, row.holding_agency, released)
 
         def decide(conn: Connection, row) -> Change:
-            return decide_action(who, row, self._actors(conn, row.id), action, comment, held, self.clock())
+            return decide_action(who, row, self._actors(conn, row.id), action, comment, held, self.clock(),
+                                 released)
 
         return self._change(request_id, who, decide)
 
-    def held(self, case_no: str, agency: str) -> bool:
-        """True when the case is published and the access database records ``agency`` as its owner."""
-        return self.grants.get(case_no, cached=False).owned_by(agency) and self.manifest_of(case_no) is not None
+    def held(self, case_no: str, agency: str, copy: str = ORIGINAL) -> bool:
+        """True when the case is published, the access database records ``agency`` as its owner, and — for a
+        disclosure copy — that copy is published too."""
+        return (self.grants.get(case_no, cached=False).owned_by(agency) and self.manifest_of(case_no) is not None
+                and (copy in ("", ORIGINAL) or self.copy_published(case_no, copy)))
 
     @staticmethod
     def _actors(conn: Connection, request_id: int) -> set[str]:
@@ -192,17 +210,18 @@ class RequestDesk:
         request for a case held by another agency (or by none) keeps waiting, as for one not yet published: what
         the registrar was told at release is never contradicted (its registrar can still refuse it)."""
         with self.db.read() as conn:
-            waiting = conn.execute(select(R.c.id, R.c.case_no, R.c.holding_agency).where(
+            waiting = conn.execute(select(R.c.id, R.c.case_no, R.c.holding_agency, R.c.copy).where(
                 R.c.state == "waiting").order_by(R.c.id)).all()
         done = 0
-        for request_id, case_no, holding in waiting:
-            if not self.held(case_no, holding):
+        for request_id, case_no, holding, copy in waiting:
+            if not self.held(case_no, holding, copy):
                 continue
 
             def decide(conn: Connection, row) -> Change | None:
                 if row.state != "waiting":
                     return None
-                return release_change(row, "", self.clock(), "卷宗已发布，自动放行")
+                said = "卷宗已发布，自动放行" if row.copy in ("", ORIGINAL) else "阅卷版已制作，自动放行"
+                return release_change(row, "", self.clock(), said)
 
             done += self._change(request_id, SYSTEM, decide) is not None
         return done

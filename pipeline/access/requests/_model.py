@@ -37,9 +37,33 @@ STEP_LABELS = {
 }
 ACTION_LABELS = {"review": "审核通过", "approve": "审批通过", "release": "放行", "refuse": "拒绝"}
 ROLE_LABELS = {"clerk": "内勤", "reviewer": "部门负责人", "approver": "分管领导", "registrar": "案管",
-               "admin": "管理员"}
+               "admin": "调卷管理员", "operator": "扫描员", "ops-admin": "管理员"}
 OPEN_STATES = frozenset({"filed", "reviewed", "approved", "waiting"})
 READABLE_STATES = frozenset({"released", "fetched"})
+
+
+REQUESTER_KINDS = ("agency", "lawyer", "public")
+"""What kind of requester an agency is: another agency (机关), a defence lawyer's firm, the public."""
+DEFAULT_COPY = {"agency": "original", "lawyer": "disclosure", "public": "disclosure"}
+"""What a release gives a kind of requester unless the registrar chooses otherwise: a lawyer gets the 阅卷版."""
+COPY_LABELS = {"original": "原件", "disclosure": "阅卷版"}
+PROFILE_LABELS = {"lawyer": "阅卷版（律师）", "public": "公开版", "agency": "调阅版（机关）"}
+
+
+def copy_label(copy: str) -> str:
+    """How a released copy reads: 原件, or the disclosure profile's name."""
+    if not copy:
+        return ""
+    return COPY_LABELS.get(copy) or PROFILE_LABELS.get(copy, f"阅卷版（{copy}）")
+
+
+def released_copy(choice: str | None, kind: str) -> str:
+    """What a release gives: "original", or the disclosure profile for the requester's kind (its default when the
+    registrar chose nothing)."""
+    choice = choice or DEFAULT_COPY.get(kind, "original")
+    if choice not in COPY_LABELS:
+        raise BadInputError(f"copy must be original (原件) or disclosure (阅卷版), not {choice!r}")
+    return "original" if choice == "original" else (kind if kind in PROFILE_LABELS else "lawyer")
 
 
 @dataclass(frozen=True)
@@ -156,11 +180,17 @@ class RequestView:
     expires_at: datetime | None
     closed_at: datetime | None
     version: int
+    copy: str = ""  # what the release gives: "original" or a disclosure profile ("" until released)
 
     @property
     def state_label(self) -> str:
         """The state in Chinese."""
         return STATE_LABELS.get(self.state, self.state)
+
+    @property
+    def copy_label(self) -> str:
+        """原件, 阅卷版（lawyer）…, or "" before the release."""
+        return copy_label(self.copy)
 
     @property
     def volumes_label(self) -> str:

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from pipeline.access._auth import Principal
@@ -48,12 +48,15 @@ class RequestOut(BaseModel):
     fetched_at: datetime | None
     expires_at: datetime | None = Field(description="access ends at this time (set on release)")
     closed_at: datetime | None
+    released_copy: str = Field("", description="what the release gives: original, or the disclosure profile "
+                                               "(阅卷版); empty before the release")
 
     @classmethod
     def of(cls, view: RequestView, **extra) -> RequestOut:
         """From the desk's view."""
         fields = {name: getattr(view, name) for name in cls.model_fields if hasattr(view, name)}
-        return cls(**{**fields, "volumes": list(view.volumes) if view.volumes else None, **extra})
+        return cls(**{**fields, "volumes": list(view.volumes) if view.volumes else None,
+                      "released_copy": view.copy, **extra})
 
 
 class EventOut(BaseModel):
@@ -94,6 +97,11 @@ class ActionIn(BaseModel):
 
     action: Literal["review", "approve", "release", "refuse"]
     comment: str = Field("", max_length=2000, description="optional, except that a refusal needs its reason")
+    model_config = ConfigDict(populate_by_name=True)
+
+    copy_choice: Literal["original", "disclosure"] | None = Field(
+        None, alias="copy", description="release only: the original (原件) or the disclosure copy (阅卷版); default "
+                                         "by the requesting agency's kind (a lawyer gets the 阅卷版)")
 
 
 ANSWERS = {400: {"model": ErrorBody, "description": "bad input"},
@@ -158,6 +166,6 @@ def request_routes(desk: RequestDesk, principal) -> APIRouter:
     async def act(request: Request, body: ActionIn, request_id: int = RequestId,
                   who: Principal = Depends(principal)) -> RequestOut:
         note_audit(request, action="request-api", op=body.action, request_id=request_id)
-        return RequestOut.of(await run_desk(desk.act, who, request_id, body.action, body.comment))
+        return RequestOut.of(await run_desk(desk.act, who, request_id, body.action, body.comment, body.copy_choice))
 
     return router

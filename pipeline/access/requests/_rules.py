@@ -59,9 +59,10 @@ def check_rule(who: Principal, row, actors: set[str], action: str) -> Rule:
 
 
 def decide_action(who: Principal, row, actors: set[str], action: str, comment: str, held: bool,
-                  now: datetime) -> Change:
-    """The change a person's action makes, after checking that they may take it. ``held``: the case is published
-    and the access database records the holding agency as its owner (see :func:`release_change`)."""
+                  now: datetime, copy: str = "original") -> Change:
+    """The change a person's action makes, after checking that they may take it. ``held``: the case (and, for a
+    disclosure copy, that copy) is published and the access database records the holding agency as its owner (see
+    :func:`release_change`); ``copy``: what a release gives (the original or a disclosure profile)."""
     rule = check_rule(who, row, actors, action)
     comment = (comment or "").strip()[:2000]
     if action == "refuse":
@@ -74,8 +75,8 @@ def decide_action(who: Principal, row, actors: set[str], action: str, comment: s
     if action == "approve":
         return Change("approved", row.state, "approved", rule.role, now, comment, {"approved_at": now})
     if not held:
-        return Change("waiting", row.state, "waiting", rule.role, now, comment, {"decided_at": now})
-    return release_change(row, rule.role, now, comment, {"decided_at": now})
+        return Change("waiting", row.state, "waiting", rule.role, now, comment, {"decided_at": now, "copy": copy})
+    return release_change(row, rule.role, now, comment, {"decided_at": now, "copy": copy})
 
 
 def release_change(row, role: str, now: datetime, comment: str, values: dict | None = None) -> Change:

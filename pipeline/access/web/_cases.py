@@ -1,4 +1,5 @@
-"""Pages: signing in and out, the home page with the case look-up, a case's 卷内目录 and its volumes.
+"""Pages: signing in and out, the home page with the case look-up, a case's 卷内目录 and its volumes (for a reader
+released only its disclosure copy: the copy, its 卷内目录 with names in their 某 form, its volumes).
 
 A case the signed-in agency may not read gets exactly the page a case that does not exist gets (same status, same
 words): the look-up gives no hint that an ungranted case exists. Both offer to file a 调卷函.
@@ -12,6 +13,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from pipeline.access._copies import copy_view, copy_volume, released_copy
 from pipeline.access._routes import volume_response
 from pipeline.access._service import source_of
 from pipeline.access._throttle import Busy, retry_after
@@ -97,6 +99,37 @@ def session_routes(web: Web) -> APIRouter:
     return router
 
 
+async def copy_page(web: Web, request: Request, who, canonical: str) -> Response:
+    """The case as a reader of its disclosure copy only sees it: the copy, its 卷内目录, its volumes."""
+    ref, decision = await released_copy(web.service, request, canonical, who, None)
+    view = json.loads(await run_in_threadpool(copy_view, web.service, ref))
+    access = web.grants.peek(canonical) or await run_in_threadpool(web.grants.get, canonical)
+    return web.page(request, "case_copy.html", who, case_no=ref.manifest.case_no, copy=ref.manifest,
+                    catalogue=view.get("catalogue") or {}, decision=decision,
+                    until=_access_until(web, who, access, decision))
+
+
+def copy_routes(web: Web) -> APIRouter:
+    """A volume of the disclosure copy released to the signed-in agency, for the PDF viewer or as a download."""
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/web/cases/{case_no}/disclosure/volumes/{n}")
+    async def copy_volume_page(request: Request, case_no: str, n: int, download: bool = False) -> Response:
+        who = await web.signed_in(request, "volume")
+        if isinstance(who, Response):
+            return who
+        note_audit(request, action="volume", volume=n)
+        try:
+            ref, decision = await released_copy(web.service, request, case_no, who, None)
+            return await copy_volume(web.service, request, who, decision, ref, n, inline=not download)
+        except ApiError as exc:
+            if exc.status in (400, 403, 404):
+                return web.page(request, "case_missing.html", who, 404, case_no=case_no)
+            raise
+
+    return router
+
+
 def case_routes(web: Web) -> APIRouter:
     """Home (look-up), a case's page, a volume for the PDF viewer or as a download."""
     router = APIRouter(include_in_schema=False)
@@ -127,6 +160,9 @@ def case_routes(web: Web) -> APIRouter:
         except CaseNumberError as exc:
             return await home(request, who, 400, f"案号格式不正确：{exc}", case_no)
         try:
+            _, decision = await web.service.decision_for(request, canonical, None, who)
+            if decision.disclosure is not None:
+                return await copy_page(web, request, who, canonical)
             ref, decision = await web.service.authorise(request, canonical, None, who)
         except ApiError as exc:
             if exc.status in (403, 404):
@@ -157,6 +193,6 @@ def case_routes(web: Web) -> APIRouter:
             note_audit(request, detail="no such volume, or not granted")
             return missing(request, who, ref.manifest.case_no)
         await web.service.fetched(who, decision)
-        return await volume_response(web.service, request, ref, vol, inline=not download)
+        return await volume_response(web.service, request, who, decision, ref, vol, inline=not download)
 
     return router

@@ -14,6 +14,7 @@ from pipeline.access._service import FetchService
 from pipeline.access._throttle import Brakes, PasswordPool
 from pipeline.access._users import UserStore
 from pipeline.access._views import note_audit
+from pipeline.access.desk import Desk
 from pipeline.access.requests import RequestDesk
 from pipeline.access.web._render import render
 from pipeline.access.web._session import WebAuth
@@ -41,6 +42,7 @@ class Web:
     brakes: Brakes
     passwords: PasswordPool
     search: SearchIndex | None = None
+    operations: Desk | None = None  # the operators' desk, where the service knows a state folder
 
     def page(self, request: Request, template: str, who: Principal | None, status: int = 200, **context) -> Response:
         """Render a page for the signed-in principal (or for nobody)."""

@@ -15,6 +15,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from pipeline.access.desk import at_desk, desk_reason, doubt_words
 from pipeline.access.requests import ACTION_LABELS, ROLE_LABELS, STATE_LABELS, STEP_LABELS
 from pipeline.access.web._session import ANON_COOKIE
 from pipeline.storage import printed_case_no
@@ -58,7 +59,8 @@ def _environment() -> Environment:
                        urlpart=lambda v: quote(str(v), safe=""),
                        case=lambda v: printed_case_no(str(v)))
     env.globals.update(SECURITY_LABELS=SECURITY_LABELS, STATE_LABELS=STATE_LABELS, STEP_LABELS=STEP_LABELS,
-                       ACTION_LABELS=ACTION_LABELS, ROLE_LABELS=ROLE_LABELS)
+                       ACTION_LABELS=ACTION_LABELS, ROLE_LABELS=ROLE_LABELS, at_desk=at_desk,
+                       doubt_words=doubt_words, desk_reason=desk_reason)
     return env
 
 

@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from pipeline.access._auth import normalise_agency
 from pipeline.access._views import note_audit
-from pipeline.access.requests import MAX_DAYS, MAX_REQUEST_ID, Filing, TransitionRefused, filing_from
+from pipeline.access.requests import DEFAULT_COPY, MAX_DAYS, MAX_REQUEST_ID, Filing, TransitionRefused, filing_from
 from pipeline.access.web._common import Web, see_other
 from pipeline.errors import BadInputError, CaseNumberError, NotFoundError, RefusedError
 
@@ -112,6 +112,11 @@ def filing_routes(web: Web) -> APIRouter:
     return router
 
 
+def copy_defaults(web: Web, requests) -> dict[int, str]:
+    """What a release of each request gives unless the registrar chooses otherwise (by the requester's kind)."""
+    return {r.id: DEFAULT_COPY.get(web.desk.kinds.kind_of(r.requesting_agency), "original") for r in requests}
+
+
 def review_routes(web: Web) -> APIRouter:
     """The inbox, one request, acting on it."""
     router = APIRouter(include_in_schema=False)
@@ -125,8 +130,9 @@ def review_routes(web: Web) -> APIRouter:
             return web.page(request, "error.html", who, 404, title="未找到调卷函",
                             message=f"没有您可以查看的第 {request_id} 号调卷函。")
         actions = await run_in_threadpool(web.desk.actions_for, who, request_id)
+        defaults = await run_in_threadpool(copy_defaults, web, [view])
         return web.page(request, "request.html", who, status, r=view, events=events, actions=actions, error=error,
-                        done=DONE.get(done or ""))
+                        done=DONE.get(done or ""), copy_defaults=defaults)
 
     @router.get("/web/requests/{request_id}")
     async def show(request: Request, request_id: int = RequestId, done: str = "") -> Response:
@@ -140,7 +146,9 @@ def review_routes(web: Web) -> APIRouter:
             return who
         items = await run_in_threadpool(web.desk.inbox, who)
         histories = await run_in_threadpool(web.desk.histories, [r.id for r, _ in items])
-        return web.page(request, "inbox.html", who, items=items, histories=histories, done=DONE.get(done))
+        defaults = await run_in_threadpool(copy_defaults, web, [r for r, _ in items])
+        return web.page(request, "inbox.html", who, items=items, histories=histories, done=DONE.get(done),
+                        copy_defaults=defaults)
 
     @router.post("/web/requests/{request_id}/act")
     async def act(request: Request, request_id: int = RequestId) -> Response:
@@ -151,9 +159,10 @@ def review_routes(web: Web) -> APIRouter:
         if isinstance(form, Response):
             return form
         action, comment = form.get("action", ""), form.get("comment", "")
-        note_audit(request, request_id=request_id, op=action[:20])
+        copy = form.get("copy") if action == "release" else None
+        note_audit(request, request_id=request_id, op=action[:20], **({"copy": copy[:20]} if copy else {}))
         try:
-            await run_in_threadpool(web.desk.act, who, request_id, action, comment)
+            await run_in_threadpool(web.desk.act, who, request_id, action, comment, copy or None)
         except TransitionRefused:
             message = "该调卷函已由他人处理或状态已变化，本次操作未执行。"
             return await request_page(request, who, request_id, message, 409)

@@ -1,0 +1,96 @@
+"""Painting findings out of a page image: in the pixels themselves, where the characters really are (snapped to the
+gaps between them), a given name replaced by 某, the page's text without what was painted; and what a second
+reading of the painted page still finds painted too."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+
+from pipeline.disclosure import Glyph, PageText, read_people, redact_page
+from pipeline.ocr import OcrSettings
+from pipeline.standard import load_disclosure_profile
+from samples.personal import PageBuilder, _item, _name, changed_share, checksum, painted_share
+
+LAWYER = load_disclosure_profile("lawyer")
+BODY = "41072719850603123"
+ID = BODY + checksum(BODY)
+
+
+def rendered(*lines, shift: tuple[str, float] = ("", 0.0)):
+    """A clean page with the lines drawn, and its text as a recogniser would give it: the boundary before the first
+    character ``shift[0]`` moved ``shift[1]`` ems to the left (the text layer spreads a run of Han characters and
+    digits evenly: where they meet, the boundary can be half an em off)."""
+    b = PageBuilder("test")
+    for pieces in lines:
+        b.line(*pieces)
+    image, planted = b.render(random.Random(1))
+    rows: dict[float, int] = {}
+    glyphs: list[Glyph] = []
+    moved = False
+    for ch, x0, y0, x1, y1 in b.glyphs:
+        if ch.isspace():
+            continue
+        line = rows.setdefault(y0, len(rows))
+        if ch == shift[0] and not moved and glyphs:
+            moved, edge = True, x0 - shift[1] * (y1 - y0)
+            glyphs[-1] = Glyph(glyphs[-1].text, glyphs[-1].x0, glyphs[-1].y0, edge, glyphs[-1].y1, line)
+            x0 = edge
+        glyphs.append(Glyph(ch, x0, y0, x1, y1, line))
+    return image, PageText(1, 1, tuple(glyphs), image.width, image.height), planted
+
+
+def redacted(image, text, settings=None):
+    people = read_people([text], [], LAWYER)
+    return redact_page(text, image, 300.0, LAWYER, people, 1, set(), settings)
+
+
+def test_a_number_is_painted_out_of_the_pixels_and_the_original_image_is_untouched():
+    item = _item("id_number", ID)
+    image, text, planted = rendered(("身份证号码", item, "，汉族"))
+    before = image.copy()
+    result = redacted(image, text)
+    assert all(painted_share(image, result.image, b) == 1.0 for b in planted[0].boxes)
+    assert np.array_equal(np.asarray(image), np.asarray(before))
+    dark = np.asarray(result.image.convert("L"))[planted[0].boxes[5][1] + 5, planted[0].boxes[5][0] + 5]
+    assert dark < 40
+
+
+def test_an_edge_half_an_em_off_snaps_to_the_gap_between_the_characters():
+    label = _item("decoy", "身份证号码", hide=False)
+    item = _item("id_number", ID)
+    image, text, planted = rendered((label, item, "，汉族"), shift=(ID[0], 0.45))
+    result = redacted(image, text)
+    assert all(painted_share(image, result.image, b) == 1.0 for b in planted[1].boxes)
+    assert changed_share(image, result.image, planted[0].boxes[-1]) == 0.0  # 码 stays whole
+
+
+def test_a_given_name_becomes_mou_in_the_pixels_and_the_surname_stays():
+    name = _name("周雪霞", True)
+    image, text, planted = rendered(("被询问人：", name, "　性别：女"), ("答：我叫", _name("周雪霞", True), "。"))
+    result = redacted(image, text)
+    for item in planted:
+        surname, *given = item.boxes
+        assert changed_share(image, result.image, surname) == 0.0
+        assert all(painted_share(image, result.image, b, "paper") > 0.6 for b in given)
+    assert [n.finding.cells for n in result.findings] == [("某", "某"), ("某", "某")]
+
+
+def test_the_text_of_a_painted_page_leaves_out_what_was_painted():
+    image, text, _ = rendered(("被询问人：", _name("周雪霞", True), "　性别：女"),
+                              ("身份证号码", _item("id_number", ID), "，联系电话：13803731234"))
+    page = redacted(image, text).text.text
+    assert "周某某" in page and "雪霞" not in page
+    assert ID not in page and "13803731234" not in page and "身份证号码" in page
+
+
+def test_what_a_second_reading_of_the_painted_page_still_finds_is_painted_and_doubtful():
+    image, text, planted = rendered(("联系电话：", _item("phone", "13803731234"), "，请核实。"))
+    misread = PageText(1, 1, tuple(Glyph("?" if g.text.isdigit() else g.text, g.x0, g.y0, g.x1, g.y1, g.line)
+                                   for g in text.glyphs), text.width, text.height)
+    assert redacted(image, misread).findings == ()
+    result = redacted(image, misread, OcrSettings(engine="ppocr"))
+    assert [(n.finding.kind, n.finding.certain, n.finding.found_by) for n in result.findings] == \
+        [("phone", False, "ocr")]
+    assert all(painted_share(image, result.image, b) == 1.0 for b in planted[0].boxes)
