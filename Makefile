@@ -11,7 +11,7 @@ export OMP_THREAD_LIMIT := 1
 # Tests run against their own store and state, apart from the demo's.
 TEST_HOME := $(CURDIR)/.state-test
 
-.PHONY: setup demo test store-start store-stop samples schemas messages docs clean up down
+.PHONY: setup demo test test-fast store-start store-stop samples schemas messages docs clean up down
 
 setup:
 	@scripts/bootstrap.sh
@@ -27,6 +27,11 @@ demo: setup
 
 test: setup
 	@scripts/test.sh
+
+# The same checks and the tests that start no Prefect server, browser or PostgreSQL and take seconds, not minutes
+# (markers in pyproject.toml): a few minutes, for a developer between changes. `make test` and CI run everything.
+test-fast: setup
+	@scripts/test.sh -m "not slow and not browser and not postgres and not soak"
 
 samples: setup
 	$(VENV)/bin/python samples/make_samples.py

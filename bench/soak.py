@@ -7,11 +7,13 @@ embedded object store, the Prefect server, the ``dossier`` work pool with a work
 pieces: the deployments of prefect.yaml and the automations of automations.yaml), the hot-folder watcher against
 the server, and the fetch service ``dossier serve``. Three rooms drop realistic batches at random moments in the
 ways rooms do (``bench/soak_drops.py``) while the fault injector (``bench/soak_faults.py``) kills workers mid-page
-and mid-publish, the watcher, the fetch service and the Prefect server, stops and freezes the store, and fills the
+and mid-publish, the watcher, the fetch service and the Prefect server, stops and freezes the store, kills a watcher
+running its batch in-process while the run holds the case lock (``bench/soak_lockholder.py``), and fills the
 state folder's filesystem once (a tmpfs mounted for it when ``mount`` works here, else ENOSPC injected at
 ``pipeline.common.write_atomic`` by the tests' site hook). Then, with no more faults, it waits for the stack to
-drain and checks (``bench/soak_checks.py``): nothing lost, nothing done twice, no double publish, no partial
-dossier, no orphaned claim, every dossier fetched and verified, the audit chain intact, no process left over.
+drain and checks (``bench/soak_checks.py``): nothing lost (the lock holder's batch published by the next watcher),
+nothing done twice, no double publish, no partial dossier, no orphaned claim, every dossier fetched and verified, the
+audit chain intact, no process left over.
 
 It prints batches, pages, faults by kind, lost, duplicated, the time to drain after the last fault, the stack's peak
 memory and the seed; ``--seed`` replays a run's choices (timings still depend on the machine). Exit code 0 when every
@@ -40,9 +42,9 @@ if str(ROOT) not in sys.path:
 from bench.soak_stack import Stack, StackConfig  # noqa: E402
 
 DEFAULT_FAULTS = {"worker-mid-page": 3, "worker-mid-publish": 3, "watcher": 3, "fetch-service": 3,
-                  "prefect-server": 3, "store-stop": 3, "store-freeze": 3, "disk-full": 1}
+                  "prefect-server": 3, "store-stop": 3, "store-freeze": 3, "disk-full": 1, "case-lock-holder": 1}
 SHORT_FAULTS = {"worker-mid-page": 1, "worker-mid-publish": 1, "watcher": 1, "fetch-service": 1,
-                "prefect-server": 1, "store-stop": 1, "store-freeze": 1, "disk-full": 1}
+                "prefect-server": 1, "store-stop": 1, "store-freeze": 1, "disk-full": 1, "case-lock-holder": 1}
 
 
 @dataclass

@@ -13,6 +13,8 @@
 ``store-stop``         SIGTERM the object store (it takes up to ~30 s to go), restarted when it has exited
 ``store-freeze``       SIGSTOP the object store for longer than the clients' timeout, then SIGCONT
 ``disk-full``          fill the state folder's filesystem for a while, then free it
+``case-lock-holder``   SIGKILL a watcher running its batch in-process while the run holds the case lock; the next
+                       watcher must publish the case (``bench/soak_lockholder.py``; beside the timed faults)
 =====================  =============================================================================================
 """
 
@@ -33,9 +35,11 @@ from urllib.parse import quote
 import httpx
 import psutil
 
+from bench.soak_lockholder import LockHolder
 from bench.soak_services import UNIT_ENV, Supervisor, kill_all, unit_processes
 
 PHASE_TASKS = {"worker-mid-page": "pages", "worker-mid-publish": "publish"}  # fault -> phase of the run
+LOCK_HOLDER = "case-lock-holder"  # struck in a thread of its own: its watchers take minutes, not seconds
 
 
 @dataclass
@@ -105,9 +109,10 @@ class Injector:
     moments. Gives up on phase faults once nothing has been in flight for a while (reported as missed)."""
 
     def __init__(self, plan: FaultPlan, rng: random.Random, supervisor: Supervisor, work: Path, unit_prefix: str,
-                 filler: DiskFiller, idle: Callable[[], bool], log: Callable[[str], None] = print):
+                 filler: DiskFiller, idle: Callable[[], bool], log: Callable[[str], None] = print,
+                 lock_holder: LockHolder | None = None):
         self.plan, self.rng, self.sup, self.work, self.unit_prefix = plan, rng, supervisor, work, unit_prefix
-        self.filler, self.idle, self.log = filler, idle, log
+        self.filler, self.idle, self.log, self.lock_holder = filler, idle, log, lock_holder
         self.done: list[Fault] = []
         self.missed: Counter = Counter()
         self.stop = threading.Event()
@@ -126,17 +131,31 @@ class Injector:
 
     def run(self) -> None:
         """Both kinds of faults, until every planned one was injected (or phase faults had no more chance)."""
-        phases = threading.Thread(target=self._phase_faults, name="phase-faults")
-        phases.start()
+        others = [threading.Thread(target=self._phase_faults, name="phase-faults")]
+        if self.plan.counts.get(LOCK_HOLDER) and self.lock_holder is not None:
+            others.append(threading.Thread(target=self._lock_holder_fault, name="lock-holder"))
+        for thread in others:
+            thread.start()
         try:
             self._timed_faults()
             self.log("every timed fault injected")
-            phases.join()
+            for thread in others:
+                thread.join()
         finally:
             self.finished.set()
 
+    def _lock_holder_fault(self) -> None:
+        detail = self.lock_holder.strike(self.stop.is_set)
+        if detail is None:
+            self.missed[LOCK_HOLDER] += 1
+            self.log(f"{LOCK_HOLDER} not injected: {self.lock_holder.problems[-1:]}")
+            return
+        self._record(LOCK_HOLDER, detail)
+        self.lock_holder.recover()
+        self.log(f"{LOCK_HOLDER}: the next watcher is through ({self.lock_holder.problems or 'no problem'})")
+
     def _timed_faults(self) -> None:
-        pending = [k for k, n in self.plan.counts.items() if k not in PHASE_TASKS for _ in range(n)]
+        pending = [k for k, n in self.plan.counts.items() if k not in (*PHASE_TASKS, LOCK_HOLDER) for _ in range(n)]
         self.rng.shuffle(pending)
         while pending and not self.stop.wait(self.rng.uniform(*self.plan.gap)):
             kind = pending.pop(0)

@@ -29,7 +29,8 @@ from bench.soak_checks import (
     check_store,
 )
 from bench.soak_drops import AGENCY, Drop, PagePool, deliver, plan_drops, stage
-from bench.soak_faults import DiskFiller, FaultPlan, Injector, Requester
+from bench.soak_faults import LOCK_HOLDER, DiskFiller, FaultPlan, Injector, Requester
+from bench.soak_lockholder import LockHolder
 from bench.soak_services import Service, Supervisor, kill_all, unit_processes
 from flows import stack as ops
 from flows.tempserver import free_port
@@ -96,6 +97,7 @@ class Stack:
         self.drained_at: float | None = None
         self.injector: Injector | None = None
         self.requester: Requester | None = None
+        self.lock_holder: LockHolder | None = None
 
     # -- start -------------------------------------------------------------------------------------------------------
     def _mount_state(self) -> Path | None:
@@ -154,7 +156,7 @@ class Stack:
         self._service("store", self.store.command(), store_env, restart_delay=3.0, stop_timeout=60.0,
                       on_start=self._store_started)
         _wait(self.store.pid_file.exists, 30, "the store's pid file")
-        self.store.start(timeout=120)  # finds the running instance, waits for S3, makes the bucket
+        self.store.start(timeout=300)  # finds the running instance, waits for S3, makes the bucket
         self._service("server", ops.server_command(self.port), self.env, restart_delay=3.0)
         _wait(lambda: _answers(self.api + "/health"), 240, "the Prefect server")
         self.log(f"store {self.store.endpoint} and Prefect server {self.api} up; deploying")
@@ -166,9 +168,9 @@ class Stack:
         self._service("watcher", ops.watcher_command(self.hot, self.state), self.env)
         self._service("serve", [*DOSSIER, "serve", "--state", str(self.state), "--port", str(self.serve_port)],
                       self.env)
-        _wait(lambda: _answers(self.serve_url + "/health"), 120, "the fetch service")
+        _wait(lambda: _answers(self.serve_url + "/health"), 300, "the fetch service")
         token = subprocess.run([*DOSSIER, "token", "create", "--agency", AGENCY, "--state", str(self.state)],
-                               cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=120, check=True)
+                               cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=600, check=True)
         self.token = token.stdout.strip().splitlines()[-1]
         threading.Thread(target=self._sample_memory, name="memory", daemon=True).start()
         self.log(f"stack up: rooms {', '.join(self.cfg.rooms)}; fetch service {self.serve_url}")
@@ -222,8 +224,14 @@ class Stack:
         plan = FaultPlan(config.faults, gap=config.gap, phase_gap=config.phase_gap, whole_worker=config.whole_worker,
                          freeze_seconds=config.freeze_seconds, disk_full_seconds=config.disk_full_seconds)
         self._dropping = len(self.cfg.rooms)
+        if config.faults.get(LOCK_HOLDER):
+            # the same installation as the stack, as a second watcher machine is: its access database (the audit key
+            # its entries are authenticated with, the owners), its store
+            env = {**self.env, "DOSSIER_DB_URL": f"sqlite:///{self.state / 'access.db'}"}
+            self.lock_holder = LockHolder(self.cfg.workdir / "lock-holder", env, self.unit + "lock-holder",
+                                          f"（2025）豫0727刑初{config.seed % 10**5:05d}900号", self.log)
         self.injector = Injector(plan, random.Random(rng.random()), self.sup, self.state / "work", self.unit,
-                                 self.filler, self._idle, self.log)
+                                 self.filler, self._idle, self.log, self.lock_holder)
         self.requester = Requester(self.serve_url, self.token, self._done_cases, random.Random(rng.random()))
         started = time.monotonic()
         threads = [threading.Thread(target=self._drop_room, args=(room, [d for d in drops if d.room == room],
@@ -316,6 +324,8 @@ class Stack:
         check_store(store, self.hot, drops, verdict)
         check_ledger(self.state, store, drops, verdict)
         check_dossiers(drops, self.serve_url, self.token, self.state, self.out, verdict)
+        if self.lock_holder is not None:
+            self.lock_holder.check(store, verdict)
         result.audit = check_audit(self.state, self.env, verdict)
         result.done, result.quarantined, result.fetched = verdict.done, dict(verdict.quarantined), verdict.fetched
         result.lost, result.duplicated, result.partial = verdict.lost, verdict.duplicated, verdict.partial

@@ -101,14 +101,17 @@ def watcher_command(hot: Path, home: Path | None = None) -> list[str]:
 def prepare_server(rooms: list[str], env: dict[str, str]) -> None:
     """On a running server: the work pool and a queue per room (each only if missing), the deployments of
     prefect.yaml, and the automations of automations.yaml (created, or updated to the file and the settings)."""
-    import httpx
+    from prefect.exceptions import ObjectAlreadyExists, PrefectHTTPStatusError
 
     _prefect(["work-pool", "create", POOL, "--type", "process"], env, check=False)  # fails harmlessly if it exists
-    with httpx.Client(base_url=env["PREFECT_API_URL"].rstrip("/"), timeout=30) as client:
+    with api_client(env["PREFECT_API_URL"]) as client:
         for room in rooms:  # over the API: a `prefect` command costs ~2 s of start-up each
-            made = client.post(f"/work_pools/{POOL}/queues", json={"name": room})
-            if made.is_error and made.status_code != 409:  # 409: it exists
-                raise SystemExit(f"work queue {room} refused: {made.status_code} {made.text}")
+            try:
+                client.create_work_queue(name=room, work_pool_name=POOL)
+            except ObjectAlreadyExists:
+                pass
+            except PrefectHTTPStatusError as exc:
+                raise SystemExit(f"work queue {room} refused: {exc}") from None
     _prefect(["deploy", "--all"], env)
     apply_automations(env["PREFECT_API_URL"], OperationsSettings.from_environ(env).first_heartbeat_seconds)
 
@@ -131,22 +134,28 @@ def automations(first_heartbeat_seconds: int = 120) -> list[dict]:
 def apply_automations(api: str, first_heartbeat_seconds: int = 120) -> None:
     """Create the automations on the server at ``api``, or update those of the same name (the file and the
     settings are the truth: a changed window takes effect at the next `make up`)."""
-    import httpx
     from prefect.events.schemas.automations import AutomationCore
+    from prefect.exceptions import PrefectHTTPStatusError
 
-    with httpx.Client(base_url=api.rstrip("/"), timeout=30) as client:
-        listed = client.post("/automations/filter", json={})
-        listed.raise_for_status()
-        existing = {a["name"]: a["id"] for a in listed.json()}
+    with api_client(api) as client:
+        existing = {a.name: a.id for a in client.read_automations()}
         for automation in automations(first_heartbeat_seconds):
             core = AutomationCore.model_validate(automation)
-            if automation["name"] in existing:  # as the Prefect client updates: only the fields the file sets
-                done = client.put(f"/automations/{existing[automation['name']]}",
-                                  json=core.model_dump(mode="json", exclude_unset=True))
-            else:
-                done = client.post("/automations/", json=core.model_dump(mode="json"))
-            if done.is_error:
-                raise SystemExit(f"automation {automation['name']} refused by {api}: {done.status_code} {done.text}")
+            try:
+                if core.name in existing:  # only the fields the file sets
+                    client.update_automation(existing[core.name], core)
+                else:
+                    client.create_automation(core)
+            except PrefectHTTPStatusError as exc:
+                raise SystemExit(f"automation {core.name} refused by {api}: {exc}") from None
+
+
+def api_client(api: str):
+    """Prefect's client of the server at ``api``: it retries what a busy server refuses or drops (503, 429, a reset
+    connection, a read timeout) with a growing wait, as a raw HTTP client would not."""
+    from prefect.client.orchestration import SyncPrefectClient
+
+    return SyncPrefectClient(api)
 
 
 def _env(s: dict) -> dict[str, str]:

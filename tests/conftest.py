@@ -18,6 +18,23 @@ os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 os.environ.setdefault("DOSSIER_REVIEW_TIMEOUT", "600")
 
 
+MARKER_OF_FIXTURE = {
+    "prefect_harness": "slow",  # a Prefect server for the session, flow runs against it
+    "browser": "browser",  # Debian's chromium through Playwright
+    "postgres": "postgres",  # PostgreSQL 15 for the session (db_url's postgresql case is marked where it is made)
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test by the costly services its fixtures start (directly or through other fixtures), so that a
+    test written tomorrow is marked as well: `make test-fast` leaves out slow, browser, postgres and soak."""
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        for fixture, marker in MARKER_OF_FIXTURE.items():
+            if fixture in used:
+                item.add_marker(marker)
+
+
 @pytest.fixture(scope="session")
 def prefect_harness():
     """A temporary Prefect server (SQLite) for flow tests; started only when a test asks for it."""

@@ -78,7 +78,7 @@ def postgres() -> PostgresServer:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_url(request, tmp_path) -> str:
     """A new empty database on SQLite (a file) or PostgreSQL."""
     if request.param == "sqlite":

@@ -16,7 +16,7 @@ import yaml
 from pipeline.operations import Ledger, LedgerEntry
 from tests.ops_fixtures import AGENCY, DOSSIER, ROOT, wait_for
 
-RUN_TIMEOUT = 300
+RUN_TIMEOUT = 900  # a wait on a condition, long for a loaded machine; the waits fail at once on a quarantine
 
 
 def write_bindings(path: Path, rooms: dict[str, dict]) -> Path:
@@ -144,6 +144,12 @@ def audit_entries(env: dict[str, str], action: str) -> list[dict]:
                 except ValueError:
                     continue
     return found
+
+
+def settled_as(state: Path, batch: str, watch: Watch | None = None) -> str:
+    """What became of a batch that was to wait (e.g. paused for review), once it is settled instead: "" until then."""
+    entry = settled(state, batch)
+    return f"batch {batch} is {entry.state}: {entry.reason}" + (f"\n{watch.output()}" if watch else "") if entry else ""
 
 
 def wait_settled(state: Path, batch: str, watch: Watch | None = None, state_name: str | None = None,

@@ -99,13 +99,17 @@ def subprocess_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def wait_for(predicate, timeout: float, what: str, interval: float = 0.5):
-    """Poll until ``predicate()`` is truthy; returns its value or fails naming what was awaited."""
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.5, failed=None):
+    """Poll until ``predicate()`` is truthy; returns its value or fails naming what was awaited. ``failed()``, when
+    given, says why the awaited can no longer come (e.g. the batch was quarantined): the wait fails at once with it,
+    rather than after the whole timeout (a long one, made for a loaded machine)."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
+        if failed is not None and (why := failed()):
+            raise AssertionError(f"{what}: {why}")
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(interval)
@@ -211,3 +215,49 @@ def _kill_group(proc: subprocess.Popen) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+class BusyFront:
+    """An ASGI app in front of a real Prefect server that answers its first ``refusals`` requests with 503 Service
+    Unavailable, as a server on a loaded machine does when its database is locked, then passes every request on."""
+
+    def __init__(self, api: str, refusals: int):
+        self.target = api.rstrip("/").removesuffix("/api")
+        self.left = refusals
+        self.refused = 0
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "lifespan":
+            while (message := await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        if self.left > 0:
+            self.left, self.refused = self.left - 1, self.refused + 1
+            await self._answer(send, 503, [(b"content-type", b"application/json")],
+                               b'{"exception_message": "Service Unavailable"}')
+            return
+        await self._pass_on(scope, body, send)
+
+    async def _pass_on(self, scope, body: bytes, send) -> None:
+        import httpx
+
+        query = scope["query_string"].decode()
+        headers = [(k.decode(), v.decode()) for k, v in scope["headers"] if k not in (b"host", b"content-length")]
+        async with httpx.AsyncClient(base_url=self.target, timeout=120) as client:
+            got = await client.request(scope["method"], scope["path"] + (f"?{query}" if query else ""),
+                                       content=body, headers=headers)
+        kept = [(k.encode(), v.encode()) for k, v in got.headers.items()
+                if k.lower() not in ("content-length", "content-encoding", "transfer-encoding")]
+        await self._answer(send, got.status_code, kept, got.content)
+
+    @staticmethod
+    async def _answer(send, status: int, headers: list, body: bytes) -> None:
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})

@@ -4,10 +4,13 @@ told to an agency that may not see it. The long run (thousands of requests) is `
 
 from __future__ import annotations
 
+import pytest
+
 from tests.fuzz_harness import fuzz, start_world
 from tests.store_fixtures import unique_case_no
 
 
+@pytest.mark.slow  # hundreds of requests through a running service (77 s at load 30)
 def test_a_few_hundred_generated_requests_find_no_server_error_no_schema_violation_and_no_existence_leak(
         embedded_store, tmp_path):
     with start_world(embedded_store, tmp_path) as world:

@@ -15,14 +15,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import pytest
 
-from flows.stack import apply_automations, service_env
+from flows.stack import api_client, apply_automations, service_env
 from flows.tempserver import free_port
 from pipeline.operations import RunStatus
-from tests.ops_fixtures import ROOT, start_server, wait_for
+from tests.ops_fixtures import ROOT, BusyFront, start_server, wait_for
+from tests.store_fixtures import serve_in_thread
 
+pytestmark = pytest.mark.slow  # every test starts a Prefect server of its own
 FIRST_HEARTBEAT_SECONDS = 10  # the least Prefect takes for a proactive trigger
 
 BEATLESS_FLOW = """
@@ -61,7 +62,8 @@ def server(tmp_path):
 
 
 def state_of(api: str, run_id: str) -> dict:
-    return httpx.get(f"{api}/flow_runs/{run_id}", timeout=30).json()["state"] or {}
+    with api_client(api) as client:  # as the product asks the server: what a busy server refuses is asked again
+        return client.request("GET", "/flow_runs/{id}", path_params={"id": run_id}).json()["state"] or {}
 
 
 def test_a_run_killed_after_running_before_its_first_heartbeat_is_crashed_and_worth_a_retry(server, tmp_path):
@@ -73,7 +75,8 @@ def test_a_run_killed_after_running_before_its_first_heartbeat_is_crashed_and_wo
     api, env = server
     apply_automations(api)  # `make up` with the default window of 120 s, then again with the setting: updated
     apply_automations(api, OperationsSettings.from_environ(env).first_heartbeat_seconds)
-    names = [a["name"] for a in httpx.post(f"{api}/automations/filter", json={}, timeout=30).json()]
+    with api_client(api) as client:
+        names = [a.name for a in client.read_automations()]
     assert sorted(names) == sorted(set(names)) and len(names) == 3
     flow = subprocess.Popen([sys.executable, "-c", BEATLESS_FLOW], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True, start_new_session=True)
@@ -94,13 +97,23 @@ def test_a_run_killed_after_running_before_its_first_heartbeat_is_crashed_and_wo
     assert status.final and not status.ok and status.retryable
 
 
+def test_the_automations_are_applied_through_a_server_too_busy_for_the_first_requests(server):
+    api, _ = server
+    front = BusyFront(api, refusals=2)
+    with serve_in_thread(front) as busy:
+        apply_automations(f"{busy}/api")
+    assert front.refused == 2
+    with api_client(api) as client:
+        assert len(client.read_automations()) == 3
+
+
 def pending_run(api: str) -> str:
     """A flow run a worker took (Pending) and never started: its worker died."""
-    flow_id = httpx.post(f"{api}/flows/", json={"name": "taken-by-a-dead-worker"}, timeout=30).json()["id"]
-    made = httpx.post(f"{api}/flow_runs/", json={"flow_id": flow_id, "state": {"type": "PENDING", "name": "Pending"}},
-                      timeout=30)
-    made.raise_for_status()
-    return made.json()["id"]
+    with api_client(api) as client:
+        flow_id = client.request("POST", "/flows/", json={"name": "taken-by-a-dead-worker"}).json()["id"]
+        made = client.request("POST", "/flow_runs/", json={"flow_id": flow_id,
+                                                           "state": {"type": "PENDING", "name": "Pending"}})
+        return made.json()["id"]
 
 
 def given_up_by_the_watcher(api: str, run_id: str, home: Path) -> RunStatus:
@@ -111,14 +124,12 @@ def given_up_by_the_watcher(api: str, run_id: str, home: Path) -> RunStatus:
 
     with temporary_settings({PREFECT_API_URL: api}):
         assert not DeploymentSubmitter("x/none", home, stuck_seconds=600).status(run_id).final
-        wait_for(lambda: DeploymentSubmitter("x/none", home, stuck_seconds=1).status(run_id).final, 30,
+        wait_for(lambda: DeploymentSubmitter("x/none", home, stuck_seconds=1).status(run_id).final, 120,
                  "the watcher to give the run up")
         return DeploymentSubmitter("x/none", home).status(run_id)
 
 
 def test_a_run_left_pending_past_the_watchers_limit_is_crashed_by_the_watcher_and_worth_a_retry(server, tmp_path):
-
-
     api, _ = server  # no automations applied: as when the server lost the automation's wait with a restart
     run_id = pending_run(api)
     status = given_up_by_the_watcher(api, run_id, tmp_path)

@@ -99,6 +99,7 @@ def local_env(tmp_path: Path, development_key: bool = True) -> dict[str, str]:
     return env
 
 
+@pytest.mark.slow  # a temporary Prefect server each
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL], ids=lambda s: s.name)
 def test_dossier_watch_in_process_leaves_no_prefect_server_behind_when_stopped(embedded_store, tmp_path, sig):
     hot = tmp_path / "hot"
@@ -122,6 +123,7 @@ def test_dossier_watch_in_process_leaves_no_prefect_server_behind_when_stopped(e
             proc.kill()
 
 
+@pytest.mark.slow  # a temporary Prefect server and a run reading pages each
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=lambda s: s.name)
 def test_dossier_process_stopped_during_ocr_leaves_no_tesseract_and_no_server_behind(tmp_path, sig):
     profile = tmp_path / "tesseract.yaml"  # PP-OCR reads in-process: Tesseract is the engine with a child to leak
@@ -162,3 +164,34 @@ def test_a_program_run_through_run_tool_is_killed_when_its_caller_is_sigkilled()
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+ORPHANED_TOOL = textwrap.dedent("""
+    import os, time
+    from pipeline.common import tied_to_parent
+
+    command = tied_to_parent(["sleep", "300"])
+    caller = os.getpid()
+    if os.fork():
+        os._exit(0)  # the caller dies before the child it started has set its death signal
+    while os.getppid() == caller:  # the window a loaded machine opens between fork and setpriv, held open
+        time.sleep(0.01)
+    print(os.getpid(), flush=True)
+    os.execvp(command[0], command)
+""")
+
+
+def test_a_program_whose_caller_died_before_it_was_tied_to_it_does_not_start():
+    done = subprocess.run([sys.executable, "-c", ORPHANED_TOOL], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          stdout=subprocess.PIPE, text=True, timeout=120)
+    child = psutil.Process(int(done.stdout.split()[0])) if done.stdout.strip() else None
+    assert child is not None, "the orphaned child did not report itself"
+    try:
+        child.wait(timeout=30)
+    except psutil.TimeoutExpired:
+        raise AssertionError(f"the program runs without its caller: {' '.join(child.cmdline())}") from None
+    except psutil.NoSuchProcess:
+        pass
+    finally:
+        if child.is_running():
+            child.kill()

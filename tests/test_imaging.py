@@ -190,6 +190,7 @@ def test_a_sparse_page_declared_at_a_resolution_that_shrinks_its_marks_away_is_n
     assert any(f.startswith("not-blank: marks at the scanned size") for f in r.flags)
 
 
+@pytest.mark.slow  # 31 s at load 20
 def test_a_blank_back_scanned_at_600_dpi_is_still_blank():
     p = page("blank", 13, 600, bleed=0.1, specks=80, border=True)
     r = prepare_page(p.image, 600, PROFILE, "p0008.tif[0]", use_ocr=False)

@@ -15,12 +15,15 @@ import pytest
 from pipeline.operations import Ledger
 from tests.faults import CRASH_ENV, CRASH_WHILE_ENV, FAULT_ENV, FAULT_WHILE_ENV, SITE
 from tests.operator_fixtures import (
+    RUN_TIMEOUT,
     Watch,
     binding,
     dossier,
     drop,
+    entries,
     make_room,
     review_profile,
+    settled_as,
     wait_settled,
     write_bindings,
 )
@@ -81,6 +84,18 @@ class Rooms:
     def requeue(self, room: str, batch: str, by: str = "李管理员") -> subprocess.CompletedProcess:
         return dossier(self.env, "requeue", f"{room}/{batch}", "--by", by, "--home", str(self.state))
 
+    def wait_published(self, room: str, batch: str, what: str) -> None:
+        """Wait until a batch dropped again or requeued is in done/; fail at once, with its reason, when it is
+        quarantined again instead (CI waited out 300 s five times for batches an error had quarantined)."""
+        before = {(e.fingerprint, e.state, e.requeued) for e in entries(self.state, batch)}
+
+        def quarantined_again() -> str:
+            again = [e for e in entries(self.state, batch)
+                     if e.state == "quarantined" and (e.fingerprint, e.state, e.requeued) not in before]
+            return f"quarantined again: {again[0].reason}\n{self.watch.output()}" if again else ""
+
+        wait_for(lambda: (self.hot / "done" / room / batch).is_dir(), RUN_TIMEOUT, what, failed=quarantined_again)
+
 
 @pytest.fixture(scope="module")
 def rooms(embedded_store, prefect_harness, tmp_path_factory):
@@ -107,7 +122,7 @@ def test_a_batch_without_batch_json_is_quarantined_saying_to_drop_it_again_with_
         rooms, "room-1", "nojson")
     (source / "batch.json").write_bytes(case_json)  # the advice: correct it, drop the whole batch again
     drop(source, rooms.hot / "room-1", "nojson")
-    wait_for(lambda: (rooms.hot / "done" / "room-1" / "nojson").is_dir(), 300, "the corrected batch to publish")
+    rooms.wait_published("room-1", "nojson", "the corrected batch to publish")
 
 
 def test_a_cut_page_is_quarantined_naming_it_and_the_batch_rescanned_publishes(rooms):
@@ -120,7 +135,7 @@ def test_a_cut_page_is_quarantined_naming_it_and_the_batch_rescanned_publishes(r
     assert "009.jpg" in advice_of(rooms, "room-1", "cut")
     (source / "009.jpg").write_bytes(whole)  # rescanned
     drop(source, rooms.hot / "room-1", "cut")
-    wait_for(lambda: (rooms.hot / "done" / "room-1" / "cut").is_dir(), 300, "the rescanned batch to publish")
+    rooms.wait_published("room-1", "cut", "the rescanned batch to publish")
 
 
 def test_a_case_number_the_room_may_not_publish_goes_again_by_requeue_once_allowed_and_the_audit_names_who(rooms):
@@ -133,7 +148,7 @@ def test_a_case_number_the_room_may_not_publish_goes_again_by_requeue_once_allow
     rooms.bind({"room-1": binding(rooms.profile), "room-2": binding(rooms.profile)})  # the administrator allows it
     done = rooms.requeue("room-2", "elsewhere", by="李管理员")
     assert done.returncode == 0, done.stderr
-    wait_for(lambda: (rooms.hot / "done" / "room-2" / "elsewhere").is_dir(), 300, "the requeued batch to publish")
+    rooms.wait_published("room-2", "elsewhere", "the requeued batch to publish")
     audited = [e for e in audit_entries(rooms.env, "batch.requeue") if e.get("target") == "room-2/elsewhere"]
     assert audited and audited[0]["actor"] == "李管理员"
 
@@ -149,7 +164,7 @@ def test_a_batch_above_the_buckets_security_level_goes_again_by_requeue_once_the
     assert entry.reason_kind == "refused" and "dossier requeue room-1/secret" in advice_of(rooms, "room-1", "secret")
     rooms.start(DOSSIER_S3_MAX_SECURITY="confidential")  # the administrator's change, then the advice
     assert rooms.requeue("room-1", "secret").returncode == 0
-    wait_for(lambda: (rooms.hot / "done" / "room-1" / "secret").is_dir(), 300, "the requeued batch to publish")
+    rooms.wait_published("room-1", "secret", "the requeued batch to publish")
 
 
 def test_a_failed_volume_is_quarantined_saying_rerun_which_builds_it_and_moves_the_batch_to_done(rooms):
@@ -175,7 +190,7 @@ def test_a_run_crashed_by_an_unexpected_error_is_quarantined_at_once_and_goes_ag
     assert "dossier requeue room-1/crash" in advice_of(rooms, "room-1", "crash")
     rooms.crash_flag.unlink()  # fixed
     assert rooms.requeue("room-1", "crash").returncode == 0
-    wait_for(lambda: (rooms.hot / "done" / "room-1" / "crash").is_dir(), 300, "the requeued batch to publish")
+    rooms.wait_published("room-1", "crash", "the requeued batch to publish")
 
 
 def test_a_batch_dropped_twice_says_there_is_nothing_to_do_and_names_the_first(rooms):
@@ -195,8 +210,9 @@ def test_with_one_run_paused_for_review_batches_of_another_room_and_of_the_same_
     make_room(rooms.hot, "room-3")
     waiting = rooms.source("doubtful")
     drop(waiting, rooms.hot / "room-3", "doubtful")
-    wait_for(lambda: any(r.status == "review" for r in _runs(rooms)), 300,
-             "the doubtful batch's run to pause for review\n" + rooms.watch.output())
+    wait_for(lambda: any(r.status == "review" for r in _runs(rooms)), RUN_TIMEOUT,
+             "the doubtful batch's run to pause for review",
+             failed=lambda: settled_as(rooms.state, "doubtful", rooms.watch))
     clear = rooms.source("clear", documents=[
         {"title": "起诉书", "pages": 1, "doc_no": "新封检公诉刑诉〔2024〕172号", "author": "河南省封丘县人民检察院",
          "date": "2024-03-01"},
@@ -354,8 +370,8 @@ def test_a_review_nobody_gave_in_time_goes_again_by_requeue_and_a_named_reviewer
     assert "dossier requeue room-4/late" in advice_of(rooms, "room-4", "late")
     rooms.start(DOSSIER_REVIEW_TIMEOUT="600")
     assert rooms.requeue("room-4", "late").returncode == 0
-    wait_for(lambda: any(r.status == "review" and r.batch_id == "late" for r in _runs(rooms)), 300,
-             "the requeued run to wait for its review\n" + rooms.watch.output())
+    wait_for(lambda: any(r.status == "review" and r.batch_id == "late" for r in _runs(rooms)), RUN_TIMEOUT,
+             "the requeued run to wait for its review", failed=lambda: settled_as(rooms.state, "late", rooms.watch))
     review = ["catalogue", "review", entry.case_no, "--state", str(rooms.state), "--accept",
               "--wait", "60"]
     impossible = dossier(rooms.env, *review, "--set", "1.日期=2024-13-45", "--by", "张三")
@@ -364,4 +380,4 @@ def test_a_review_nobody_gave_in_time_goes_again_by_requeue_and_a_named_reviewer
     assert nobody.returncode == 2 and "--by" in nobody.stderr
     done = dossier(rooms.env, *review, "--set", "1.日期=2024年3月", "--by", "张三")
     assert done.returncode == 0, done.stdout + done.stderr
-    wait_for(lambda: (rooms.hot / "done" / "room-4" / "late").is_dir(), 300, "the reviewed batch to publish")
+    rooms.wait_published("room-4", "late", "the reviewed batch to publish")

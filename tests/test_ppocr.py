@@ -268,3 +268,34 @@ def test_the_cells_of_a_table_row_are_read_in_their_row_left_to_right():
     rows = page.truth.lines[1:]  # 编号名称数量特征, 1手机1部黑色, 2现金3000元百元券, ...
     # the detector finds no box around the lone digit of the first row on this page: the later rows carry theirs
     assert [row for row in rows if row not in text] == [rows[1]] and rows[1][1:] in text
+
+
+ENDING_WHILE_WARMING = """
+import sys, threading
+
+import onnxruntime
+
+from pipeline.models import OcrPolicy
+from pipeline.ocr import warm_engine
+
+loading = threading.Event()
+load = onnxruntime.InferenceSession.__init__
+
+
+def announced(self, *args, **kwargs):
+    loading.set()
+    load(self, *args, **kwargs)
+
+
+onnxruntime.InferenceSession.__init__ = announced
+threading.Thread(target=warm_engine, args=(OcrPolicy(engine="ppocr"), 2), daemon=True).start()  # as `dossier process`
+assert loading.wait(120), "no reader was being loaded"
+sys.exit(3)  # e.g. the batch was refused while the readers load
+"""
+
+
+def test_a_process_ending_while_its_readers_are_warmed_ends_with_its_own_exit_code():
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", ENDING_WHILE_WARMING], cwd=root, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 3, done.stderr[-2000:]

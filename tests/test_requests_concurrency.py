@@ -5,6 +5,8 @@ import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from pipeline.access import TokenStore
 from tests.access_fixtures import REQUESTER
 from tests.store_fixtures import unique_case_no
@@ -34,6 +36,7 @@ def recorded_steps(svc, request_id):
     return [e["step"] for e in svc.call("clerk", "GET", f"/requests/{request_id}").json()["history"]]
 
 
+@pytest.mark.slow  # 50 s at load 20
 def test_fifty_concurrent_steps_on_different_requests_all_happen_each_audited_once(request_service):
     svc = request_service
     filed = at_once([lambda: svc.file(case_no=unique_case_no()) for _ in range(50)])

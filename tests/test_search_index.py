@@ -15,7 +15,7 @@ COURT, PROCURATORATE = "河南省封丘县人民法院", "河南省封丘县人�
 EVERYTHING = Scope(everything=True)
 
 
-@pytest.fixture(params=["tantivy", "postgresql"])
+@pytest.fixture(params=["tantivy", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def index(request, tmp_path):
     url = request.getfixturevalue("postgres").new_database() if request.param == "postgresql" else ""
     idx = open_index(request.param, tmp_path / "index", url)

@@ -20,6 +20,8 @@ from pipeline.access._throttle import ACCOUNT, SIGN_IN_SOURCE, TOKEN_SOURCE
 from tests.access_fixtures import PASSWORD, start_service
 from tests.web_helpers import csrf_of
 
+pytestmark = pytest.mark.slow  # scrypt hashes by the dozen behind a running service: 9-27 s a test at load 20
+
 
 class Ticks:
     """A monotonic clock the test moves."""

@@ -268,6 +268,7 @@ def ocr_batch(tmp_path_factory):
     return facts, artifacts
 
 
+@pytest.mark.slow  # the module's batch read by real OCR: 45 s to set up at load 20
 def test_titles_of_synthetic_documents_are_found_from_real_ocr(ocr_batch):
     facts, artifacts = ocr_batch
     docs = find_documents(artifacts, BatchManifest(case_no=facts.court_no, agency="河南省封丘县人民法院"))
@@ -276,6 +277,7 @@ def test_titles_of_synthetic_documents_are_found_from_real_ocr(ocr_batch):
     assert all(d.boundary == "ocr" and d.evidence["title"].source == "ocr" for d in docs)
 
 
+@pytest.mark.slow  # the module's batch read by real OCR: 45 s to set up at load 20
 def test_fields_read_from_ocr_are_those_printed_on_the_first_page(ocr_batch):
     facts, artifacts = ocr_batch
     docs = find_documents(artifacts, BatchManifest(case_no=facts.court_no, agency="河南省封丘县人民法院"))
@@ -285,6 +287,7 @@ def test_fields_read_from_ocr_are_those_printed_on_the_first_page(ocr_batch):
     assert record.date == f"{facts.year}-{facts.month:02d}-{facts.day:02d}" and record.author == "封丘县公安局"
 
 
+@pytest.mark.slow  # the module's batch read by real OCR: 45 s to set up at load 20
 def test_without_the_heading_reread_titles_above_tables_and_photos_are_lost(ocr_batch):
     facts, artifacts = ocr_batch
     docs = find_documents(artifacts, BatchManifest(case_no=facts.court_no), headings=None)

@@ -96,6 +96,7 @@ def _serving_tls(embedded_store, tmp_path: Path):
         server.communicate(timeout=60)
 
 
+@pytest.mark.slow  # dossier serve over HTTPS: 31 s at load 20
 def test_serve_with_a_certificate_speaks_only_https_and_its_cookies_are_secure(embedded_store, tmp_path):
     with _serving_tls(embedded_store, tmp_path) as (url, trusted):
         with pytest.raises(httpx.TransportError):  # the same port over plain HTTP: no answer
@@ -110,6 +111,7 @@ def test_serve_with_a_certificate_speaks_only_https_and_its_cookies_are_secure(e
             assert session and "; secure" in session[0].lower() and "httponly" in session[0].lower()
 
 
+@pytest.mark.slow  # dossier serve over HTTPS: 19 s at load 20
 def test_over_https_every_answer_tells_browsers_to_keep_to_https(embedded_store, tmp_path):
     with _serving_tls(embedded_store, tmp_path) as (url, trusted):
         with httpx.Client(base_url=url, verify=trusted, timeout=30) as browser:
@@ -129,6 +131,7 @@ def test_serve_refuses_a_key_that_is_not_the_certificates_with_one_error_line(em
     assert "Traceback" not in stderr
 
 
+@pytest.mark.slow  # dossier serve started and refused: 20 s at load 20
 def test_serve_refuses_a_certificate_without_its_key(embedded_store, tmp_path):
     certfile, _ = _certificate(tmp_path)
     done = _dossier("serve", "--state", str(embedded_store.state_dir), "--port", str(_free_port()),

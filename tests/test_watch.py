@@ -32,7 +32,7 @@ from tests.ops_fixtures import (
 )
 from tests.store_fixtures import unique_case_no
 
-RUN_TIMEOUT = 300
+RUN_TIMEOUT = 900  # a wait on a condition, long for a loaded machine; the waits fail at once on a quarantine
 # inotify keeps watching a claimed folder under its new name and warns when it sees it again: harmless
 pytestmark = pytest.mark.filterwarnings("ignore:Callback with id:RuntimeWarning")
 
@@ -315,7 +315,7 @@ def test_dossier_watch_server_without_a_prefect_server_is_refused_instead_of_sta
 
 def test_with_make_ups_workers_a_run_paused_for_review_blocks_no_other_batch(stack, tmp_path):
     from pipeline.dossier import find_runs
-    from tests.operator_fixtures import binding, review_profile, write_bindings
+    from tests.operator_fixtures import binding, review_profile, settled_as, write_bindings
 
     hot, state = tmp_path / "hot", tmp_path / "state"
     for room in ("room-1", "room-2"):
@@ -327,7 +327,7 @@ def test_with_make_ups_workers_a_run_paused_for_review_blocks_no_other_batch(sta
     try:
         drop_at_once(make_batch(tmp_path / "src" / "doubtful", unique_case_no()), hot / "room-1", "doubtful")
         wait_for(lambda: any(r.status == "review" for _, r in find_runs(state)), RUN_TIMEOUT,
-                 "the doubtful batch's run to pause for its review")
+                 "the doubtful batch's run to pause for its review", failed=lambda: settled_as(state, "doubtful"))
         drop_at_once(make_batch(tmp_path / "src" / "next", unique_case_no()), hot / "room-2", "next")
         entry = wait_for(lambda: settled(state, "next"), RUN_TIMEOUT, "the other room's batch to be settled")
         assert entry.state == "done", (entry.reason, watcher.lines[-20:])

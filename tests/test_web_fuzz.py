@@ -5,10 +5,13 @@ pages or volumes, and a case look-up that cannot tell an unreadable case from a 
 
 from __future__ import annotations
 
+import pytest
+
 from tests.fuzz_harness import start_world
 from tests.web_fuzz import fuzz_web
 
 
+@pytest.mark.slow  # hundreds of form posts through a running service
 def test_a_few_hundred_generated_form_posts_and_page_requests_find_no_server_error_and_no_leak(embedded_store,
                                                                                               tmp_path):
     with start_world(embedded_store, tmp_path) as world:

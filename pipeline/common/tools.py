@@ -7,14 +7,17 @@ failed exit into the caller's own exception class, with a message naming the pag
 A program started here never outlives the process that started it: :func:`tied_to_parent` runs it under util-linux
 ``setpriv --pdeathsig KILL``, so the kernel kills it when its parent dies, however it dies (SIGKILL included). The
 signal is sent when the *thread* that started the child ends; :func:`run_tool` waits for the child in that thread, and
-a long-lived child (the CLI's temporary Prefect server) is started from the main thread. ``setpriv`` costs ~0.3 ms
-per start (1.5 ms against 1.3 ms for a bare fork+exec); setting the signal in a ``preexec_fn`` cost more (1.7 ms, it
-disables the posix_spawn path) and is unsafe in a process with threads.
+a long-lived child (the CLI's temporary Prefect server) is started from the main thread. A caller killed between
+starting the child and ``setpriv`` setting the signal (a window of microseconds, seconds on a loaded machine) would
+leave it orphaned: a ``/bin/sh`` step after ``setpriv`` starts the program only while the caller is still its parent.
+Both cost ~1.8 ms of CPU per start (2.6 ms against 0.8 ms for a bare fork+exec, of which the shell ~0.5 ms); setting
+the signal in a ``preexec_fn`` is unsafe in a process with threads and disables the posix_spawn path.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import subprocess
 import sys
@@ -50,11 +53,19 @@ def _setpriv() -> str | None:
     return shutil.which("setpriv") if sys.platform.startswith("linux") else None
 
 
+# Run by the wrapper once the death signal is set: a caller that died before that (its child then belongs to init)
+# would never send it, so the program starts only if the caller is still its parent.
+_IF_PARENT_LIVES = '[ "$PPID" = "$1" ] || exit 137; shift; exec "$@"'
+
+
 def tied_to_parent(args: Sequence[str]) -> list[str]:
-    """``args`` wrapped so that the program is killed when the thread that starts it ends (Linux, util-linux
-    ``setpriv``); unchanged where that is not available."""
+    """``args`` wrapped so that the program is killed when the thread that starts it ends, or does not start if the
+    calling process died first (Linux, util-linux ``setpriv``); unchanged where that is not available. The wrapped
+    command must be started by this process."""
     wrapper = _setpriv()
-    return [wrapper, "--pdeathsig", "KILL", "--", *args] if wrapper else list(args)
+    if not wrapper:
+        return list(args)
+    return [wrapper, "--pdeathsig", "KILL", "--", "/bin/sh", "-c", _IF_PARENT_LIVES, "sh", str(os.getpid()), *args]
 
 
 def run_tool(args: Sequence[str], *, what: str, timeout: float, tool: str | None = None,

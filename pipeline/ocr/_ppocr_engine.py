@@ -9,6 +9,7 @@ two threads at once.
 
 from __future__ import annotations
 
+import atexit
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -42,6 +43,7 @@ class ReaderPool:
         self._idle: dict[tuple, list[PpocrReader]] = {}
         self._coming: dict[tuple, int] = {}
         self._changed = threading.Condition()
+        self._closing = False
         self.made = 0
 
     def _take(self, kind: tuple) -> PpocrReader | None:
@@ -78,7 +80,7 @@ class ReaderPool:
         kind = (release, det_side, margin)
         while True:
             with self._changed:
-                if self.made >= count:
+                if self.made >= count or self._closing:
                     return
                 self.made += 1
                 self._coming[kind] = self._coming.get(kind, 0) + 1
@@ -89,6 +91,14 @@ class ReaderPool:
                     self._coming[kind] -= 1
                     self._changed.notify_all()
             self._give(kind, reader)
+
+    def close(self) -> None:
+        """Make no more readers by :meth:`warm` and wait for those being made: the process is ending. A thread still
+        inside onnxruntime when the interpreter exits aborts the process ("terminate called without an active
+        exception", exit -6) instead of letting it end with its own code."""
+        with self._changed:
+            self._closing = True
+            self._changed.wait_for(lambda: not any(self._coming.values()))
 
     def release(self) -> int:
         """Drop the idle readers (their sessions and the memory their arenas grew to, ~200 MB each after a batch);
@@ -102,6 +112,7 @@ class ReaderPool:
 
 POOL = ReaderPool()
 """The process's readers."""
+atexit.register(POOL.close)  # the warm-up thread is a daemon: the process may end while it loads a reader
 
 
 def _word(chars: list[RawChar], y0: int, y1: int) -> OcrWord:
