@@ -17,8 +17,9 @@ from pipeline.access import Database, TokenStore, UserStore
 from pipeline.access.requests import AgencyKinds
 from tests.access_fixtures import PASSWORD, MovableClock, RequestService, copy_signer, enc, make_people
 from tests.store_fixtures import serve_in_thread, unique_case_no
-from tests.test_browser import SHOTS, browser, file_request, sign_in, take_step  # noqa: F401  (browser: a fixture)
+from tests.test_browser import file_request, sign_in, take_step
 from tests.test_disclosure_release import publish_copy
+from tests.web_helpers import SHOTS
 
 LAW_FIRM = "河南明德律师事务所"
 LAWYERS = {"lawyer": (("clerk",), "刘律师", "刑事业务部"), "partner": (("reviewer",), "孙主任律师", "刑事业务部"),
@@ -49,7 +50,7 @@ def lawyer_service(embedded_store, tmp_path_factory):
 
 
 def test_a_lawyer_gets_the_disclosure_copy_on_the_web_page_never_the_original_and_trace_names_him(
-        browser, lawyer_service, embedded_store, tmp_path):  # noqa: F811
+        browser, lawyer_service, embedded_store, tmp_path):
     svc, case_no = lawyer_service, unique_case_no()
     svc.publish(case_no)
     publish_copy(svc, case_no)

@@ -18,7 +18,8 @@ from pipeline.assembly import numbered_pages
 from pipeline.search import open_index
 from tests.access_fixtures import HOLDER, MovableClock, RequestService, make_people, start_service
 from tests.store_fixtures import unique_case_no
-from tests.test_browser import SHOTS, browser, sign_in  # noqa: F401  (the module's chromium)
+from tests.test_browser import sign_in
+from tests.web_helpers import SHOTS
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +52,7 @@ def layer_boxes(case, volume: int, page: int, name: str) -> list[tuple[float, fl
             for c in chars[start : start + len(name)]]
 
 
-def test_a_clerk_searches_a_name_opens_a_hit_and_the_boxes_cover_its_characters_on_the_page(browser, world):  # noqa: F811
+def test_a_clerk_searches_a_name_opens_a_hit_and_the_boxes_cover_its_characters_on_the_page(browser, world):
     service, case = world
     name = case.facts.victim
     page = sign_in(browser, service.url, "registrar")
@@ -97,7 +98,7 @@ def test_a_clerk_searches_a_name_opens_a_hit_and_the_boxes_cover_its_characters_
         assert (cell < 128).mean() > 0.03, (x0, y0)
 
 
-def test_another_agencys_clerk_finds_nothing_and_cannot_open_the_hit(browser, world):  # noqa: F811
+def test_another_agencys_clerk_finds_nothing_and_cannot_open_the_hit(browser, world):
     service, case = world
     owner = sign_in(browser, service.url, "registrar")
     owner.goto(service.url + f"/web/search?q={case.facts.victim}")
