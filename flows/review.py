@@ -50,6 +50,7 @@ FLAG_WORDS = {
     "missing": N_("missing"), "corrected": N_("corrected"), "ambiguous": N_("ambiguous"),
     "unverified": N_("not verified"), "low-confidence": N_("read with low confidence"), "conflict": N_("conflicting"),
     "repaired": N_("repaired from a damaged reading"), "partial": N_("partial"), "truncated": N_("cut off"),
+    "no-ocr": N_("not read (OCR off)"),
 }
 """The doubt flags of the 卷内目录 (catalogue.json keeps the English codes) in the reviewer's words."""
 

@@ -101,7 +101,7 @@ def test_a_run_with_a_field_in_doubt_pauses_before_building_its_volumes(reviewed
     _, _, _, while_paused, _ = reviewed
     assert while_paused["work"] == []  # no volume was built while the catalogue waited
     judgment = next(e for e in while_paused["entries"] if e["seq"] == 2)
-    assert judgment["date"] == "" and "日期 missing" in judgment["doubt"]
+    assert judgment["date"] == "" and "日期 缺失" in judgment["doubt"]
     assert "review" in while_paused["status"]  # dossier status shows the run waiting
 
 

@@ -34,7 +34,10 @@ def colour_pairs() -> list[tuple[str, str, str]]:
     for selector, decls in rules:
         background = decls.get("background-color") or decls.get("background")
         if "color" in decls or background:
-            pairs.append((selector, decls.get("color", page["color"]), background or page["background"]))
+            fg, bg = decls.get("color", page["color"]), background or page["background"]
+            # 'inherit' takes an ancestor's colour: the page's, statically (no rule between sets one)
+            pairs.append((selector, page["color"] if fg == "inherit" else fg,
+                          page["background"] if bg == "inherit" else bg))
     return pairs
 
 
