@@ -31,6 +31,17 @@ async def desk_user(web: Web, request: Request, page: str) -> tuple[Principal, D
     return who, web.operations
 
 
+async def desk_form(web: Web, request: Request, page: str) -> tuple[Principal, Desk, dict[str, str]] | Response:
+    """For a desk action: the signed-in person, the desk and the form they sent (CSRF checked), or the page that says
+    why not."""
+    found = await desk_user(web, request, page)
+    if isinstance(found, Response):
+        return found
+    who, desk = found
+    form = await web.form(request, who)
+    return form if isinstance(form, Response) else (who, desk, form)
+
+
 def hidden(web: Web, request: Request, who: Principal) -> Response:
     """403 with the same words for what is not the person's and for what is not there."""
     note_audit(request, result="denied")

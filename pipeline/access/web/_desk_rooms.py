@@ -13,7 +13,7 @@ from starlette.responses import Response
 from pipeline.access._views import note_audit
 from pipeline.access.desk import EVENT_KINDS, MOVING, RUN_KINDS, RUN_STATES, SECTIONS, may_reprocess
 from pipeline.access.web._common import Web, see_other
-from pipeline.access.web._desk_pages import DESK, desk_user, refusal
+from pipeline.access.web._desk_pages import DESK, desk_form, desk_user, refusal
 from pipeline.errors import BadInputError
 from pipeline.standard import builtin_profiles
 
@@ -83,13 +83,10 @@ def action_routes(web: Web) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
     async def act(request: Request, room: str, batch: str, what: str) -> Response:
-        found = await desk_user(web, request, f"batch-{what}")
+        found = await desk_form(web, request, f"batch-{what}")
         if isinstance(found, Response):
             return found
-        who, desk = found
-        form = await web.form(request, who)
-        if isinstance(form, Response):
-            return form
+        who, desk, form = found
         page = f"{DESK}rooms/{room}/batches/{batch}"
         note_audit(request, room=room, batch=batch[:100], op=what)
         try:

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from pipeline.access._views import note_audit
 from pipeline.access.desk import DATE_HELP, ReviewProblems
 from pipeline.access.web._common import Web, see_other
-from pipeline.access.web._desk_pages import DESK, desk_user, refusal
+from pipeline.access.web._desk_pages import DESK, desk_form, desk_user, refusal
 from pipeline.errors import NotFoundError
 from pipeline.structure import FIELDS, LABELS
 
@@ -60,13 +60,10 @@ def station_routes(web: Web) -> APIRouter:
 
     @router.post(REVIEWS + "/{run_id}")
     async def answer(request: Request, run_id: str) -> Response:
-        found = await desk_user(web, request, "review-answer")
+        found = await desk_form(web, request, "review-answer")
         if isinstance(found, Response):
             return found
-        who, desk = found
-        form = await web.form(request, who)
-        if isinstance(form, Response):
-            return form
+        who, desk, form = found
         values = _values(form)
         try:
             volume = await run_in_threadpool(desk.reviews.answer, who, run_id, form.get("pause", ""), values)
@@ -88,13 +85,10 @@ def claim_routes(web: Web) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
     async def claim_action(request: Request, run_id: str, what: str) -> Response:
-        found = await desk_user(web, request, f"review-{what}")
+        found = await desk_form(web, request, f"review-{what}")
         if isinstance(found, Response):
             return found
-        who, desk = found
-        form = await web.form(request, who)
-        if isinstance(form, Response):
-            return form
+        who, desk, form = found
         act = desk.reviews.take_over if what == "take-over" else desk.reviews.release
         try:
             await run_in_threadpool(act, who, run_id)
