@@ -113,12 +113,12 @@ class RequestService:
         return manifest
 
 
-def publish_as_pipeline(db: Database, store: ObjectStore, manifest, out: Path, originals) -> None:
+def publish_as_pipeline(db: Database, store: ObjectStore, manifest, out: Path, originals):
     """What the publishing run does (flows.publication): record the case's owner in the access database — unless
-    the manifest names none — then publish, dossier.json last."""
+    the manifest names none — then publish, dossier.json last; what publish_dossier returns."""
     if manifest.agency:
         GrantStore(db, cache_ttl=0).claim(manifest.case_no, manifest.agency, by="test publication")
-    publish_dossier(store, manifest, out, originals)
+    return publish_dossier(store, manifest, out, originals)
 
 
 def write_catalogue(out: Path, case_no: str, volumes: int) -> None:

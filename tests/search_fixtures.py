@@ -59,11 +59,11 @@ class SearchableCase:
     def publish(self, store, db=None) -> str | None:
         """Publish to the object store (volumes, catalogue, manifest last) — with ``db``, the case's owner recorded
         in that access database first, as a run does; the manifest's version id."""
-        from pipeline.access import GrantStore
         from pipeline.storage import publish_dossier
+        from tests.access_fixtures import publish_as_pipeline
 
-        if db is not None and self.manifest.agency:
-            GrantStore(db, cache_ttl=0).claim(self.manifest.case_no, self.manifest.agency, by="test publication")
+        if db is not None:
+            return publish_as_pipeline(db, store, self.manifest, self.folder, []).manifest_version_id
         return publish_dossier(store, self.manifest, self.folder, []).manifest_version_id
 
 
