@@ -184,15 +184,22 @@ def start_service(state: Path, log: Path, extra: tuple[str, ...] | list[str] = (
     api = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve", "--port", str(port), *extra], env=env,
                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(log, "wb"))
     url = f"http://127.0.0.1:{port}"
+    wait_healthy(api, url, timeout, f"service did not start; see {log}")
+    return api, url
+
+
+def wait_healthy(service: subprocess.Popen, url: str, timeout: float, failure: str) -> None:
+    """Wait until the service at ``url`` answers /health (SystemExit with ``failure`` when it dies or ``timeout``
+    passes first)."""
     deadline = time.monotonic() + timeout
     while True:
         try:
             if httpx.get(url + "/health", timeout=1).status_code == 200:
-                return api, url
+                return
         except httpx.HTTPError:
             pass
-        if time.monotonic() > deadline or api.poll() is not None:
-            raise SystemExit(f"service did not start; see {log}")
+        if time.monotonic() > deadline or service.poll() is not None:
+            raise SystemExit(failure)
         time.sleep(0.1)
 
 

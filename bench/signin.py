@@ -37,6 +37,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.fetch import wait_healthy  # noqa: E402
 from pipeline.storage import EmbeddedStore, free_base_port  # noqa: E402
 from tests.web_helpers import csrf_of  # noqa: E402
 
@@ -62,16 +63,8 @@ def _serve(code: Path, state: Path, env: dict) -> tuple[subprocess.Popen, str]:
     api = subprocess.Popen([_python(code), "-m", "flows.cli", "serve", "--port", str(port), "--state", str(state)],
                            cwd=code, env=env, stdout=subprocess.DEVNULL, stderr=open(state.parent / "serve.log", "ab"))
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                return api, url
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline or api.poll() is not None:
-            raise SystemExit(f"the service of {code} did not start; see {state.parent / 'serve.log'}")
-        time.sleep(0.2)
+    wait_healthy(api, url, 60, f"the service of {code} did not start; see {state.parent / 'serve.log'}")
+    return api, url
 
 
 def sign_in(url: str, password: str, source: str) -> int:
