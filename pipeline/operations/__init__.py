@@ -2,6 +2,7 @@
 batches refused at the door), the ledger, settling into done/ or quarantine/ with a reason that says what to do
 next, runs held while the machine is not ready, requeues, and the operators' view of it all (no Prefect here)."""
 
+from pipeline.operations._events import EventCode, LedgerEvent, event_words, legacy_event
 from pipeline.operations._fingerprint import fingerprint
 from pipeline.operations._folders import HotFolder, HotFolderError
 from pipeline.operations._intake import Intake, check_claim
@@ -31,6 +32,10 @@ from pipeline.operations._status import RunView, case_history, entry_status, sta
 from pipeline.operations._watcher_state import WatcherState, read_watcher_state, watcher_state_path
 
 __all__ = [
+    "EventCode",
+    "LedgerEvent",
+    "event_words",
+    "legacy_event",
     "HotFolder",
     "HotFolderError",
     "Intake",

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from pipeline.errors import NotFoundError, RefusedError
+from pipeline.operations._events import EventCode, event
 from pipeline.operations._ledger import Ledger, LedgerEntry
 from pipeline.operations._names import QUARANTINE, REASON_FILE
 
@@ -46,8 +47,8 @@ def requeue(ledger: Ledger, hotfolder: Path, room: str, batch: str, by: str) -> 
         said = (source / REASON_FILE).read_text(encoding="utf-8", errors="replace") \
             if (source / REASON_FILE).is_file() else ""
         entry = ledger.put(entry.model_copy(update={"state": "requeued", "requeued": entry.requeued + 1}),
-                           f"requeued by {by.strip()}: back to {target} (it said: {said.strip()[:1500]!r})")
+                           event(EventCode.REQUEUED, by=by.strip(), path=str(target), said=said.strip()[:1500]))
         (source / REASON_FILE).unlink(missing_ok=True)
         os.rename(source, target)
         return ledger.put(entry.model_copy(update={"outcome_path": None, "claim_path": str(target)}),
-                          f"moved back to {target}")
+                          event(EventCode.MOVED_BACK, path=str(target)))

@@ -14,6 +14,7 @@ from typing import Protocol
 from pipeline.common import utcnow
 from pipeline.messages import N_, language, say
 from pipeline.models import BatchStatus, CaseHistory, HistoryEvent, StatusReport, WatcherSummary
+from pipeline.operations._events import event_words
 from pipeline.operations._folders import HotFolder
 from pipeline.operations._ledger import Ledger, LedgerEntry
 from pipeline.operations._rooms import RoomsFile
@@ -194,14 +195,11 @@ def case_history(home: Path, case_no: str, same_case, runs: Sequence[RunView] = 
     events: list[HistoryEvent] = []
     entries = [e for e in Ledger(home).entries() if same_case(e.case_no)]
     for entry in entries:
-        for line in entry.history:
-            stamp, _, what = line.partition(" ")
-            try:
-                at = datetime.fromisoformat(stamp)
-            except ValueError:
-                continue
-            events.append(HistoryEvent(at=at, at_local=local(at, zone), kind="try", what=what,
-                                       batch=f"{entry.room}/{entry.batch}", run_id=entry.run_id))
+        for happened in entry.events():
+            at = happened.at if happened.at.tzinfo else happened.at.replace(tzinfo=UTC)
+            events.append(HistoryEvent(at=at, at_local=local(at, zone), kind="try", code=happened.code.value,
+                                       what=event_words(happened), batch=f"{entry.room}/{entry.batch}",
+                                       run_id=entry.run_id))
     for run in runs:
         what = say(N_("{kind} run: {status}"), kind=run.kind, status=run.status)
         if run.error:
