@@ -8,7 +8,7 @@ from pipeline.operations._folders import HotFolder, HotFolderError
 from pipeline.operations._intake import Intake, check_claim
 from pipeline.operations._ledger import Ledger, LedgerEntry, RunFault, entry_files
 from pipeline.operations._names import room_name
-from pipeline.operations._reasons import Reason, ReasonKind, advice_for, reason_parts
+from pipeline.operations._reasons import DROP_AGAIN, Reason, ReasonKind, advice_for, reason_parts, requeue_helps
 from pipeline.operations._requeue import find_quarantined, requeue
 from pipeline.operations._rooms import (
     RoomBinding,
@@ -32,6 +32,7 @@ from pipeline.operations._status import RunView, case_history, entry_status, sta
 from pipeline.operations._watcher_state import WatcherState, read_watcher_state, watcher_state_path
 
 __all__ = [
+    "DROP_AGAIN",
     "EventCode",
     "LedgerEvent",
     "event_words",
@@ -68,6 +69,7 @@ __all__ = [
     "read_watcher_state",
     "record_run_fault",
     "requeue",
+    "requeue_helps",
     "room_name",
     "settle_after_rerun",
     "status_report",

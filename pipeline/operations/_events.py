@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.common import utcnow
 from pipeline.messages import N_, say
+from pipeline.operations._reasons import reason_parts
 
 
 class EventCode(StrEnum):
@@ -72,7 +73,7 @@ _WORDS = {
     EventCode.SETTLE_RESUMED: N_("an interrupted move goes on"),
     EventCode.SETTLED: N_("{outcome}: {path}"),
     EventCode.DUPLICATE: N_("the same files were dropped again: the copy is quarantined at {path}"),
-    EventCode.REFUSED: N_("refused when taken from the room, quarantined at {path}: {detail}"),
+    EventCode.REFUSED: N_("refused when taken from the room ({what}), quarantined at {path}: {detail}"),
     EventCode.REQUEUED: N_("put back in the room by {by}: {path}"),
     EventCode.MOVED_BACK: N_("moved back to {path}"),
 }
@@ -102,6 +103,8 @@ def event_words(happened: LedgerEvent) -> str:
     params = {k: "" if v is None else v for k, v in happened.params.items()}
     if happened.code is EventCode.LEGACY:
         return say(N_("(old record) {text}"), text=params.get("text", ""))
+    if happened.code is EventCode.REFUSED:
+        params["what"] = reason_parts(str(params.get("kind", "")), "")[0] or say(N_("see the detail"))
     if "outcome" in params:
         params["outcome"] = say(_OUTCOMES.get(str(params["outcome"]), str(params["outcome"])))
     if "part" in params:

@@ -125,6 +125,7 @@ def quarantine_refused(hot: HotFolder, ledger: Ledger, room: str, claimed: Path,
         os.rename(claimed, target / name)
     else:
         os.rename(claimed, target)
+    refused = event(EventCode.REFUSED, path=shown(str(target)), kind=why.kind.value, detail=why.detail)
     why = Reason(why.kind, why.what, why.advice, f"refused when the batch was claimed: {why.detail}")
     seed = f"dossier-refused/1\0{room}\0{name}\0{time.time_ns()}\0{os.getpid()}"
     fp = hashlib.sha256(seed.encode("utf-8", "surrogateescape")).hexdigest()
@@ -134,7 +135,7 @@ def quarantine_refused(hot: HotFolder, ledger: Ledger, room: str, claimed: Path,
                         reason_kind=why.kind.value, advice=why.advice)
     write_reason(target, reason_text(entry.room, entry.batch, entry.case_no, why, fp, None, hot.zone))
     with ledger.locked():
-        return ledger.put(entry, event(EventCode.REFUSED, path=shown(str(target)), detail=why.detail))
+        return ledger.put(entry, refused)
 
 
 def settle_after_rerun(state_dir: Path, case_no: str, batch_id: str, run_id: str) -> list[LedgerEntry]:

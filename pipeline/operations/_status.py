@@ -181,6 +181,7 @@ def duplicate_status(entry: LedgerEntry, duplicate: dict, zone: tzinfo | None) -
     path = str(duplicate.get("path", ""))
     return BatchStatus(room=entry.room, batch=Path(path).name, case_no=entry.case_no, state="quarantined",
                        label=say(LABELS["quarantined"]), since=since, since_local=local(since, zone),
+                       reason_kind="duplicate",
                        reason=say(N_("the same files as batch {first}"), first=f"{entry.room}/{entry.batch}"),
                        next_step=say(N_("nothing to do: these files were handled as batch {first}; see what it says"),
                                      first=f"{entry.room}/{entry.batch}"), where=path)

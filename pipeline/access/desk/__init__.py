@@ -19,7 +19,7 @@ from pipeline.access.desk._scope import (
     may_see,
     rooms_seen,
 )
-from pipeline.access.desk._words import DOUBT_WORDS, EVENT_KINDS, RUN_KINDS, RUN_STATES, desk_reason, doubt_words
+from pipeline.access.desk._words import EVENT_KINDS, RUN_KINDS, RUN_STATES, desk_reason
 
 __all__ = [
     "MOVING",
@@ -32,7 +32,6 @@ __all__ = [
     "RoomsDesk",
     "RoomsView",
     "DATE_HELP",
-    "DOUBT_WORDS",
     "desk_reason",
     "EVENT_KINDS",
     "HIDDEN",
@@ -55,7 +54,6 @@ __all__ = [
     "ReviewStation",
     "RunSeen",
     "at_desk",
-    "doubt_words",
     "every_room",
     "may_reprocess",
     "may_rerun",

@@ -28,6 +28,7 @@ from pipeline.operations import (
     entry_files,
     load_rooms_file,
     requeue,
+    requeue_helps,
     status_report,
 )
 
@@ -222,7 +223,8 @@ class RoomsDesk:
             pages = _files_of(Path(row.status.where))
         reason = row.status.reason or ""
         bad = frozenset(p.position for p in pages if p.file in reason or (p.flags and not p.blank))
-        return BatchView(row, pages, bad, row.status.state == "quarantined",
+        may_requeue = row.status.state == "quarantined" and requeue_helps(row.status.reason_kind)
+        return BatchView(row, pages, bad, may_requeue,
                          row.run is not None and may_rerun(who, row.run.status), *desk_reason(row.status),
                          unread=unread)
 
@@ -233,6 +235,8 @@ class RoomsDesk:
         where = Path(status.where)
         if status.state != "quarantined" or where.parent.parent.name != "quarantine":
             raise RefusedError(f"批次 {room}/{batch} 不在隔离区，无需重新排队")
+        if not view.may_requeue:
+            raise RefusedError(f"批次 {room}/{batch} 不能重新排队：同样的文件会再次被拒绝。{view.step}")
         with self.ctx.acting(who, "batch.requeue", view.row.run, room=room, batch=batch,
                              case_no=status.case_no or "-", detail=status.reason[:500]):
             entry = requeue(Ledger(self.ctx.layout.root), where.parent.parent.parent, room, batch, who.label)
