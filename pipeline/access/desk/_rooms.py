@@ -83,7 +83,6 @@ class RoomsView:
     rooms: list[RoomView]
     watcher: WatcherSummary
     generated: datetime
-    zone: str
 
     @property
     def moving(self) -> bool:
@@ -207,7 +206,7 @@ class RoomsDesk:
         rows, report = self._rows(who, wanted)
         rooms = sorted(set(names) | {r.status.room for r in rows})
         views = [RoomView(name, _sectioned([r for r in rows if r.status.room == name], published)) for name in rooms]
-        return RoomsView(views, report.watcher, report.generated_at, report.timezone)
+        return RoomsView(views, report.watcher, report.generated_at)
 
     def batch(self, who: Principal, room: str, batch: str) -> BatchView:
         """One batch of a room the person sees (Hidden for another's room; NotFoundError when there is none)."""
