@@ -16,7 +16,7 @@ from pipeline.operations import Ledger
 from pipeline.storage import same_case
 from tests.desk_fixtures import desk_service, rooms_state
 from tests.store_fixtures import unique_case_no
-from tests.web_helpers import post_form, signed_in
+from tests.web_helpers import csrf_of, post_form, signed_in
 
 BEIJING = timezone(timedelta(hours=8))
 OLD_ENGLISH = ("claimed at", "submitted:", "completed", "settling to", "requeued by", "moved back", "run id is",
@@ -84,3 +84,20 @@ def test_a_batch_quarantined_for_a_reason_a_requeue_resolves_is_offered_the_requ
     html = main_of(signed_in(svc.url, "op1").get(
         f"/web/operations/rooms/room-1/batches/{rooms.batches['not-allowed']}").text)
     assert ">重新排队<" in html and "不能「重新排队」" not in html
+
+
+def test_a_requeue_onto_a_batch_of_the_same_name_in_the_room_is_refused_in_chinese_and_moves_nothing(desk):
+    svc, rooms = desk
+    name = rooms.batches["not-allowed"]
+    page = f"/web/operations/rooms/room-1/batches/{name}"
+    client = signed_in(svc.url, "op1")
+    form = client.get(page).text
+    in_the_way = rooms.hot / "room-1" / name
+    in_the_way.mkdir()
+    try:
+        refused = client.post(f"{page}/requeue", data={"csrf": csrf_of(form)})
+    finally:
+        in_the_way.rmdir()
+    assert refused.status_code == 409
+    assert f"扫描室里已经有一个名为 room-1/{name} 的批次" in refused.text and "already in the room" not in refused.text
+    assert (rooms.hot / "quarantine" / "room-1" / name).is_dir()
