@@ -87,3 +87,13 @@ def test_a_ledger_written_before_the_event_codes_still_reads_in_chinese_and_an_u
         ("legacy", "（旧记录，原文）a sentence nobody wrote"),
     ]
 
+
+
+def test_a_run_in_a_cases_history_says_what_it_does_and_where_it_is_in_chinese(tmp_path):
+    from pipeline.dossier import RunRecord
+    from pipeline.storage import case_key
+
+    record = RunRecord(case_no=CASE, case_key=case_key(CASE), batch_id="b1", batch_dir="/srv/hot/room-1/b1",
+                       kind="rerun", status="running", flow_run_id="640e590c")
+    history = case_history(tmp_path / "state", CASE, same_case(CASE), [record], zone=SHANGHAI)
+    assert [e.what for e in history.events if e.kind == "run"] == ["重做运行：运行中"]

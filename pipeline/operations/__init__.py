@@ -28,7 +28,14 @@ from pipeline.operations._runs import (
     unavailable_words,
 )
 from pipeline.operations._settle import settle_after_rerun
-from pipeline.operations._status import RunView, case_history, entry_status, status_report
+from pipeline.operations._status import (
+    RunView,
+    case_history,
+    entry_status,
+    run_kind_words,
+    run_state_words,
+    status_report,
+)
 from pipeline.operations._watcher_state import WatcherState, read_watcher_state, watcher_state_path
 
 __all__ = [
@@ -70,6 +77,8 @@ __all__ = [
     "record_run_fault",
     "requeue",
     "requeue_helps",
+    "run_kind_words",
+    "run_state_words",
     "room_name",
     "settle_after_rerun",
     "status_report",

@@ -43,6 +43,22 @@ LABELS = {
     "published": N_("published"), "quarantined": N_("quarantined"), "requeued": N_("put back, to be taken again"),
 }
 
+RUN_KINDS = {"process": N_("process"), "rerun": N_("rerun"), "reprocess": N_("reprocess")}
+RUN_STATES = {"running": N_("running"), "review": N_("waiting for review"), "failed": N_("failed"),
+              "built": N_("built, not published"), "published": N_("published")}
+"""What a run does and where it is (a run record's ``kind`` and ``status``), in the reader's words."""
+
+
+def run_kind_words(kind: str) -> str:
+    """A run's kind as people say it: 处理, 重做, 重新处理 (an unknown kind as is)."""
+    return say(RUN_KINDS[kind]) if kind in RUN_KINDS else kind
+
+
+def run_state_words(status: str) -> str:
+    """A run's status as people say it: 运行中, 等待审核, 失败… (an unknown status as is)."""
+    return say(RUN_STATES[status]) if status in RUN_STATES else status
+
+
 MACHINE_STEPS = {
     "store": N_("check the object store: dossier store status (dossier store start)"),
     "key": N_("configure the signing key or put its file back (DOSSIER_SIGN_PKCS12)"),
@@ -202,7 +218,7 @@ def case_history(home: Path, case_no: str, same_case, runs: Sequence[RunView] = 
                                        what=event_words(happened), batch=f"{entry.room}/{entry.batch}",
                                        run_id=entry.run_id))
     for run in runs:
-        what = say(N_("{kind} run: {status}"), kind=run.kind, status=run.status)
+        what = say(N_("{kind} run: {status}"), kind=run_kind_words(run.kind), status=run_state_words(run.status))
         if run.error:
             what += f" — {run.error[:300]}"
         events.append(HistoryEvent(at=run.updated, at_local=local(run.updated, zone), kind="run", what=what,

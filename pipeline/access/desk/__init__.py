@@ -19,7 +19,7 @@ from pipeline.access.desk._scope import (
     may_see,
     rooms_seen,
 )
-from pipeline.access.desk._words import EVENT_KINDS, RUN_KINDS, RUN_STATES, desk_reason
+from pipeline.access.desk._words import EVENT_KINDS, desk_reason
 
 __all__ = [
     "MOVING",
@@ -46,8 +46,6 @@ __all__ = [
     "Orchestrator",
     "OrchestratorUnavailable",
     "Pause",
-    "RUN_KINDS",
-    "RUN_STATES",
     "ReviewClaims",
     "ReviewPage",
     "ReviewProblems",

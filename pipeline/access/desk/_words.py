@@ -7,10 +7,8 @@ from pipeline.models import BatchStatus
 from pipeline.operations import DROP_AGAIN, ReasonKind, advice_for, reason_parts
 
 EVENT_KINDS = {"try": "批次", "run": "运行", "review": "审核", "publication": "发布"}
-RUN_KINDS = {"process": "处理", "rerun": "重做", "reprocess": "重新处理"}
-RUN_STATES = {"running": "运行中", "review": "等待审核", "failed": "失败", "built": "已生成，未发布",
-              "published": "已发布"}
-"""The desk's words for a case's events, its runs' kinds and their states."""
+"""The desk's words for a case's events (its runs' kinds and states: pipeline.operations.run_kind_words and
+run_state_words, as ``dossier status`` says them)."""
 
 
 DESK_ACTS = {"requeue": "在批次页点「重新排队」", "rerun": "在批次页点「重做所选的卷」",
