@@ -8,6 +8,7 @@ test_hotfolder.py, which behaves like the Prefect server where the ledger is con
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -97,3 +98,18 @@ def test_a_run_in_a_cases_history_says_what_it_does_and_where_it_is_in_chinese(t
                        kind="rerun", status="running", flow_run_id="640e590c")
     history = case_history(tmp_path / "state", CASE, same_case(CASE), [record], zone=SHANGHAI)
     assert [e.what for e in history.events if e.kind == "run"] == ["重做运行：运行中"]
+
+
+def test_a_review_in_a_cases_history_names_the_fields_it_corrected_by_their_column_names(tmp_path):
+    from pipeline.dossier import case_reviews
+    from pipeline.dossier._run_view import save_corrections
+    from pipeline.models import CatalogueCorrection
+
+    at = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+    save_corrections(tmp_path, [
+        CatalogueCorrection(volume=1, seq=2, document=1, field="date", action="corrected", before="",
+                            after="2024-05-28", by="张三", at=at),
+        CatalogueCorrection(volume=1, seq=1, document=0, field="title", action="confirmed", before="起诉书",
+                            after="起诉书", by="张三", at=at)])
+    history = case_history(tmp_path / "state", CASE, same_case(CASE), [], case_reviews([tmp_path]), zone=SHANGHAI)
+    assert [e.what for e in history.events if e.kind == "review"] == ["张三 审核：第 1 卷：更正 2.日期，确认 1 项"]
