@@ -49,6 +49,15 @@ RUN_STATES = {"running": N_("running"), "review": N_("waiting for review"), "fai
 """What a run does and where it is (a run record's ``kind`` and ``status``), in the reader's words."""
 
 
+EVENT_KINDS = {"try": N_("batch"), "run": N_("run"), "review": N_("review"), "publication": N_("publication")}
+"""What kind of thing happened to a case (a history event's ``kind``), in the reader's words."""
+
+
+def event_kind_words(kind: str) -> str:
+    """A history event's kind as people say it: 批次, 运行, 审核, 发布 (an unknown kind as is)."""
+    return say(EVENT_KINDS[kind]) if kind in EVENT_KINDS else kind
+
+
 def run_kind_words(kind: str) -> str:
     """A run's kind as people say it: 处理, 重做, 重新处理 (an unknown kind as is)."""
     return say(RUN_KINDS[kind]) if kind in RUN_KINDS else kind

@@ -19,7 +19,7 @@ from pipeline.access.desk._scope import (
     may_see,
     rooms_seen,
 )
-from pipeline.access.desk._words import EVENT_KINDS, desk_reason
+from pipeline.access.desk._words import desk_reason
 
 __all__ = [
     "MOVING",
@@ -33,7 +33,6 @@ __all__ = [
     "RoomsView",
     "DATE_HELP",
     "desk_reason",
-    "EVENT_KINDS",
     "HIDDEN",
     "OPERATOR",
     "OPS_ADMIN",

@@ -1,15 +1,11 @@
-"""The desk's words for what the pipeline records in codes: a case's events, its runs, a batch's reason and next step
-(why a 卷内目录 field is in doubt: :func:`pipeline.structure.doubt_words`, the one vocabulary of every review)."""
+"""The desk's words for a batch's reason and next step: the desk's buttons where the CLI names its commands. (A case's
+events, its runs' kinds and states are said by pipeline.operations as ``dossier status`` says them; why a 卷内目录 field
+is in doubt by :func:`pipeline.structure.doubt_words`, the one vocabulary of every review.)"""
 
 from __future__ import annotations
 
 from pipeline.models import BatchStatus
 from pipeline.operations import DROP_AGAIN, ReasonKind, advice_for, reason_parts
-
-EVENT_KINDS = {"try": "批次", "run": "运行", "review": "审核", "publication": "发布"}
-"""The desk's words for a case's events (its runs' kinds and states: pipeline.operations.run_kind_words and
-run_state_words, as ``dossier status`` says them)."""
-
 
 DESK_ACTS = {"requeue": "在批次页点「重新排队」", "rerun": "在批次页点「重做所选的卷」",
              "review": "点「审核卷内目录」，在审核台核对后提交"}

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from pipeline.access._views import note_audit
-from pipeline.access.desk import EVENT_KINDS, MOVING, SECTIONS, may_reprocess
+from pipeline.access.desk import MOVING, SECTIONS, may_reprocess
 from pipeline.access.web._common import Web, see_other
 from pipeline.access.web._desk_pages import DESK, desk_form, desk_user, refusal
 from pipeline.errors import BadInputError
@@ -71,7 +71,7 @@ def rooms_routes(web: Web) -> APIRouter:
         except Exception as exc:  # noqa: BLE001 - each refusal has its page
             return refusal(web, request, who, exc)
         note_audit(request, case_no=view.case_no)
-        return web.page(request, "ops_case.html", who, v=view, event_kinds=EVENT_KINDS, zone=desk.zone)
+        return web.page(request, "ops_case.html", who, v=view, zone=desk.zone)
 
     router.include_router(action_routes(web))
     return router

@@ -18,7 +18,7 @@ from starlette.responses import HTMLResponse
 from pipeline.access.desk import at_desk, desk_reason
 from pipeline.access.requests import ACTION_LABELS, ROLE_LABELS, STATE_LABELS, STEP_LABELS
 from pipeline.access.web._session import ANON_COOKIE
-from pipeline.operations import run_kind_words, run_state_words
+from pipeline.operations import event_kind_words, run_kind_words, run_state_words
 from pipeline.storage import printed_case_no
 from pipeline.structure import doubt_words
 
@@ -70,8 +70,8 @@ def _environment() -> Environment:
                        case=lambda v: printed_case_no(str(v)))
     env.globals.update(SECURITY_LABELS=SECURITY_LABELS, STATE_LABELS=STATE_LABELS, STEP_LABELS=STEP_LABELS,
                        ACTION_LABELS=ACTION_LABELS, ROLE_LABELS=ROLE_LABELS, at_desk=at_desk,
-                       doubt_words=doubt_words, desk_reason=desk_reason, run_kind_words=run_kind_words,
-                       run_state_words=run_state_words)
+                       doubt_words=doubt_words, desk_reason=desk_reason, event_kind_words=event_kind_words,
+                       run_kind_words=run_kind_words, run_state_words=run_state_words)
     return env
 
 
