@@ -105,7 +105,7 @@ def test_a_run_with_a_field_in_doubt_pauses_before_building_its_volumes(reviewed
     assert while_paused["work"] == []  # no volume was built while the catalogue waited
     judgment = next(e for e in while_paused["entries"] if e["seq"] == 2)
     assert judgment["date"] == "" and "日期 缺失" in judgment["doubt"]
-    assert "review" in while_paused["status"]  # dossier status shows the run waiting
+    assert "处理运行：等待审核" in while_paused["status"]  # dossier status shows the run waiting, in Chinese
 
 
 def test_the_operators_input_resumes_the_run_and_it_is_published(reviewed):
