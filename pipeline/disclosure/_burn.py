@@ -19,12 +19,14 @@ from PIL import Image, ImageDraw, ImageFont
 from pipeline.common import cjk_font_file
 from pipeline.disclosure._detect import Finding
 from pipeline.disclosure._text import PageText
+from pipeline.imaging import without_red
 
 REACH = 0.33  # ems an edge may move out over ink
 WINDOW = 0.5  # ems an edge may move to reach the gap between two characters
 GAP = 0.06  # ems of blank columns that make a gap between two characters
 PAD = 0.06  # ems left blank between a box and the ink beside it
 MARGIN = 0.12  # ems added above and below a run
+INK_BELOW = 140  # grey darker than this is ink
 
 
 @dataclass(frozen=True)
@@ -52,15 +54,14 @@ def _runs(page: PageText, finding: Finding) -> list[list[tuple[int, str]]]:
 
 
 def ink_mask(image: Image.Image) -> np.ndarray:
-    """Text ink of a page image: dark pixels that are not a red seal's."""
+    """Text ink of a page image: dark pixels once a red seal's are faded out as for reading (imaging's
+    ``without_red``: in proportion to how red they are, so a ring's pixels that JPEG's colour subsampling greyed
+    where it meets print do not join two characters, and print under the seal stays ink)."""
     if image.mode == "1":
         return ~np.asarray(image, dtype=bool)
     if image.mode != "RGB":
-        return np.asarray(image.convert("L")) < 140
-    rgb = np.asarray(image, dtype=np.int32)
-    grey = (rgb[..., 0] * 299 + rgb[..., 1] * 587 + rgb[..., 2] * 114) // 1000
-    red = (rgb[..., 0] - np.maximum(rgb[..., 1], rgb[..., 2])) > 60
-    return (grey < 140) & ~red
+        return np.asarray(image.convert("L")) < INK_BELOW
+    return without_red(np.asarray(image, dtype=np.uint8)) < INK_BELOW
 
 
 def _gaps(band: np.ndarray, lo: int, hi: int, least: int) -> list[tuple[int, int]]:
