@@ -72,6 +72,10 @@ def test_a_phone_in_a_tables_column_is_found_though_a_number_stands_in_the_next_
     assert found(page(f"01　21:14:07　主叫　{number}　　135"))[0][:2] == ("phone", number)
 
 
+def test_a_fixed_phone_read_with_a_space_after_its_bracketed_area_code_is_found():
+    assert found(page("被叫(024) 6984542"))[0][:2] == ("phone", "(024) 6984542")
+
+
 def test_an_invoice_number_is_not_a_phone_number():
     assert found(page("增值税普通发票1张，发票号码45339341。")) == []
 
