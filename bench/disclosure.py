@@ -2,6 +2,7 @@
 whether anything survives in the released copy.
 
     PYTHONPATH=. python bench/disclosure.py [--cases 12] [--seed 27] [--no-registers] [--port P] [--out DIR]
+    PYTHONPATH=. python bench/disclosure.py --out DIR --again [same --cases, --seed]   # copies made and measured again
 
 Generates case files with samples/personal.py (IDs with valid and wrong check digits and ending in X, phones in
 groups and in full-width digits, bank cards, plates, addresses, numbers broken over two lines, a phone under a red
@@ -75,9 +76,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=27)
     parser.add_argument("--port", type=int, default=0, help="the embedded store's base port (default: a free one)")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--again", action="store_true",
+                        help="the case files are already processed in --out's store (an earlier run with the same "
+                             "--cases and --seed): only make and measure their copies again (a change to the copy)")
     parser.add_argument("--registers", action=argparse.BooleanOptionalAction, default=True,
                         help="add the register pages (通话记录, 卡口过车记录, 协助查询财产回执) to every case file")
     args = parser.parse_args()
+    if args.again and args.out is None:
+        parser.error("--again needs the --out of the run that processed the case files")
     out = args.out or Path(tempfile.mkdtemp(prefix="bench-disclosure-"))
     state = out / "state"
     state.mkdir(parents=True, exist_ok=True)
@@ -92,11 +98,13 @@ def main() -> None:
 
     _run(["store", "start", "--port", str(args.port or free_base_port())], state)
     scores: list[CaseScore] = []
+    copies = out / (f"copies-{time.strftime('%Y%m%dT%H%M%S')}" if args.again else "copies")
     try:
         for case in cases:
             started = time.time()
-            _run(["process", str(case.folder), "--development-key", "--review", "never"], state)
-            score = score_case(case, state, out / "copies")
+            if not args.again:
+                _run(["process", str(case.folder), "--development-key", "--review", "never"], state)
+            score = score_case(case, state, copies)
             scores.append(score)
             print(f"{case.case_no}: processed and disclosed in {time.time() - started:.0f} s; "
                   f"copy {score.cpu_seconds:.1f} CPU-s for {score.pages} pages", flush=True)
@@ -109,7 +117,7 @@ def main() -> None:
 def report(scores: list[CaseScore], args) -> None:
     """Print the measures and the targets they are compared with."""
     print(f"\nbench/disclosure.py --cases {args.cases} --seed {args.seed}"
-          f"{'' if args.registers else ' --no-registers'}: {len(scores)} case files, "
+          f"{'' if args.registers else ' --no-registers'}{' --again' if args.again else ''}: {len(scores)} case files, "
           f"{sum(s.pages for s in scores)} pages, load average {os.getloadavg()[0]:.2f}")
     print(f"{'kind':<10} {'planted':>8} {'removed':>8} {'recall %':>9} {'target':>7}")
     ok = True
