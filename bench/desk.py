@@ -36,7 +36,7 @@ from bench.fetch import cpu_seconds, pct, start_service  # noqa: E402
 from pipeline.access import Database, UserStore  # noqa: E402
 from pipeline.common import utcnow  # noqa: E402
 from pipeline.dossier import ProgressFile, RunRecord, save_run, work_folder  # noqa: E402
-from pipeline.operations import Ledger, LedgerEntry  # noqa: E402
+from pipeline.operations import EventCode, Ledger, LedgerEntry, LedgerEvent  # noqa: E402
 from pipeline.storage import EmbeddedStore, case_key, free_base_port  # noqa: E402
 from tests.web_helpers import csrf_of  # noqa: E402
 
@@ -66,7 +66,10 @@ def make_state(state: Path, batches: int) -> None:
             outcome_path=str(hot / outcome / room / batch) if outcome else None,
             reason="009.jpg: 第 1 页无法解码（文件被截断）：请重新扫描该页后重新放入批次" if outcome == "quarantine" else "",
             claimed_at=now - timedelta(minutes=n), updated_at=now - timedelta(minutes=n),
-            history=[f"{(now - timedelta(minutes=n)).isoformat(timespec='seconds')} claimed"]), None)
+            history=[LedgerEvent(at=now - timedelta(minutes=n), code=EventCode.CLAIMED,
+                                 params={"path": str(hot / ".processing" / room / batch), "requeued": 0}),
+                     LedgerEvent(at=now - timedelta(minutes=n), code=EventCode.SUBMITTED, params={"run": run_id})]),
+            None)
         if run_status is None:
             continue
         folder = work_folder(state, case_no, batch)

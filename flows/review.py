@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from pipeline.common import utcnow_seconds
 from pipeline.messages import N_, say
 from pipeline.models import CatalogueCorrection, VolumeCatalogue
-from pipeline.structure import LABELS, ReviewedRow, apply_review, entry_in_doubt
+from pipeline.structure import LABELS, ReviewedRow, apply_review, doubt_words, entry_in_doubt
 
 DATE_PATTERN = r"^(\d{4}(-\d{2}(-\d{2})?)?)?$"
 
@@ -46,22 +46,13 @@ class CatalogueReview(RunInput):
     entries: list[ReviewedEntry] = Field(default_factory=list, description="the rows of the 卷内目录")
 
 
-FLAG_WORDS = {
-    "missing": N_("missing"), "corrected": N_("corrected"), "ambiguous": N_("ambiguous"),
-    "unverified": N_("not verified"), "low-confidence": N_("read with low confidence"), "conflict": N_("conflicting"),
-    "repaired": N_("repaired from a damaged reading"), "partial": N_("partial"), "truncated": N_("cut off"),
-    "no-ocr": N_("not read (OCR off)"),
-}
-"""The doubt flags of the 卷内目录 (catalogue.json keeps the English codes) in the reviewer's words."""
-
-
 def doubt_text(entry) -> str:
     """What is in doubt in a row, in the reviewer's language: 日期 缺失；责任者 已更正（识别为 新兴广…）."""
     parts = []
     for name, label in LABELS.items():
         ev = getattr(entry.evidence, name)
         if ev.flags:
-            flags = say(N_(", ")).join(say(FLAG_WORDS[f]) if f in FLAG_WORDS else f for f in ev.flags)
+            flags = doubt_words(ev.flags)
             read = say(N_(" (read {read})"), read=ev.read) if ev.read else ""
             parts.append(f"{label} {flags}{read}")
     parts += [f for f in entry.flags if not f.startswith(tuple(LABELS))]

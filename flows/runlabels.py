@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from pipeline.access.desk import RUN_KINDS
+from pipeline.operations import run_kind_words
 from pipeline.storage import case_key
 
 CASE_TAG = "dossier-case:"
@@ -30,7 +30,7 @@ def run_name(case_no: str, kind: str, volumes: Iterable[int] = (), room: str = "
         parts.append("、".join(f"第{n}卷" for n in numbers))
     elif room and batch:
         parts.append(f"{room}/{batch}")
-    word = RUN_KINDS.get(kind, kind)
+    word = run_kind_words(kind)
     parts.append(f"{word}（{profile}）" if profile and kind == "reprocess" else word)
     return " · ".join(parts)
 

@@ -97,3 +97,63 @@ def check_crop(png: bytes, state: Path, folder: Path, volume: int, seq: int, fie
     x0, y0, x1, y1 = region.box
     return CropCheck(region.position, tuple(region.box), page.file, float(np.abs(looks(region.box) - shown).mean()),
                      float(np.abs(looks((x0, 0, x1, y1 - y0)) - shown).mean()), float((shown < 128).mean()))
+
+
+@dataclass
+class RoomsState:
+    """A state folder and hot folder whose ledger the real intake wrote (see :func:`rooms_state`); the batches by
+    what became of them."""
+
+    state: Path
+    hot: Path
+    rooms_file: Path
+    case_no: str
+    batches: dict[str, str]  # what became of it -> room-1 batch name
+
+
+def rooms_state(base: Path, case_no: str) -> RoomsState:
+    """Batches of room-1 taken by the real intake (the in-test submitter of test_hotfolder.py standing in for
+    Prefect): one published after a requeue (its case's history has every kind of try), one refused at the door for a
+    file that is not a scan (bad input), one refused because the room may not publish its case number, one whose run
+    was cancelled, one held while the object store is down, and one waiting in the room (no watcher runs)."""
+    from pipeline.operations import HotFolder, Intake, Ledger, MachineProblem, requeue
+    from tests.ops_fixtures import make_batch, write_rooms
+    from tests.test_hotfolder import ServerLike, drive
+
+    hot, state = base / "hot", base / "state"
+    (hot / "room-1").mkdir(parents=True)
+    (hot / "room-1" / "room.yaml").write_text("settle_seconds: 0\n", encoding="utf-8")
+    rooms_file = write_rooms(base / "admin" / "rooms.yaml", ("room-1",), case_numbers=(r"\(2024\).*",))
+
+    def through(batch: str, server: ServerLike, case: str = case_no, spoil=None) -> Intake:
+        folder = make_batch(hot / "room-1" / batch, case)
+        if spoil:
+            spoil(folder)
+        (folder / "READY").write_bytes(b"")
+        intake = Intake(HotFolder(hot, rooms_file), Ledger(state), server, log=lambda m: None, retry_seconds=0.0,
+                        status_seconds=0.0)
+        drive(intake, server)
+        return intake
+
+    server = ServerLike(ok=False, message="Cancelled by 管理员")
+    intake = through("b-published", server)
+    requeue(Ledger(state), hot, "room-1", "b-published", "李管理员")
+    server.ok = True
+    drive(intake, server)
+    through("b-bad-input", ServerLike(), spoil=lambda f: (f / "002.jpg").write_bytes(b""))
+    through("b-not-allowed", ServerLike(), case="（2023）豫0727刑初9号")
+    through("b-cancelled", ServerLike(ok=False, message="Cancelled by 管理员"), case=case_no.replace("号", "1号"))
+    store_down: list[MachineProblem] = []
+    dying = ServerLike(ok=False, message="Crashed", retryable=True)
+    make_batch(hot / "room-1" / "b-held", case_no.replace("号", "2号"), marker=True)
+    intake = Intake(HotFolder(hot, rooms_file), Ledger(state), dying, log=lambda m: None, retry_seconds=0.0,
+                    status_seconds=0.0, check_machine=lambda: store_down[0] if store_down else None,
+                    machine_seconds=0.0)
+    intake.tick(full_scan=True)  # claimed and submitted while the machine is ready
+    store_down.append(MachineProblem("store", "connection refused"))
+    dying.finish_all()
+    intake.tick(full_scan=True)  # its run dies while the store is down: held
+    make_batch(hot / "room-1" / "b-waiting", case_no.replace("号", "3号"), marker=True)
+    return RoomsState(state, hot, rooms_file, case_no, {
+        "published": "b-published", "bad-input": "b-bad-input", "not-allowed": "b-not-allowed",
+        "cancelled": "b-cancelled", "held": "b-held", "waiting": "b-waiting"})

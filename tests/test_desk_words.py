@@ -69,3 +69,24 @@ def test_a_partial_date_is_kept_partial():
 
     rows, problems = answer_rows(sheet_of_one_row(), {"1.date": "2024年5月"})
     assert problems == {} and rows[0].date == "2024-05"
+
+
+def test_the_prefect_review_form_and_the_review_station_name_every_doubt_in_the_same_words():
+    from flows.review import doubt_text
+    from pipeline.access.web._render import ENV
+    from pipeline.models import CatalogueEntry
+    from pipeline.structure import DOUBT_WORDS
+
+    for flag in DOUBT_WORDS:
+        row = CatalogueEntry(seq=1, title="刑事判决书", first_page=1, last_page=3, document=0,
+                             evidence={"date": {"flags": [flag]}})
+        station = ENV.globals["doubt_words"]([flag])
+        assert doubt_text(row) == f"日期 {station}" and not any(c.isascii() and c.isalpha() for c in station), flag
+
+
+def test_a_held_batch_tells_the_operator_that_an_administrator_fixes_the_machine_and_it_goes_on_by_itself():
+    held = BatchStatus(room="room-1", batch="h1", case_no=CASE_NO, state="held", label="等待：对象存储不可用",
+                       since=datetime.now(UTC), since_local="12-06 23:00",
+                       next_step="检查对象存储：dossier store status（dossier store start）")
+    _, _, step = desk_reason(held)
+    assert "管理员" in step and "自动继续" in step and "不必重新放入" in step

@@ -24,6 +24,7 @@ from pipeline.operations import (
     Submission,
     SubmitUnavailable,
 )
+from pipeline.operations._events import EventCode, event
 from pipeline.operations._fingerprint import fingerprint, idempotency_key
 from pipeline.operations._readiness import StabilityTracker, readiness, snapshot
 from pipeline.operations._rooms import load_room_file
@@ -335,7 +336,7 @@ def test_a_move_interrupted_by_a_crash_is_completed_on_restart(hot, tmp_path):
     [entry] = ledger.entries()
     # the crash: the target was recorded, the rename never happened
     target = hot / "done" / "room-1" / "b1"
-    ledger.update(entry.fingerprint, "settling (test)", state="settling", target="done", outcome_path=str(target),
+    ledger.update(entry.fingerprint, event(EventCode.SETTLING, outcome="done", path=str(target)), state="settling", target="done", outcome_path=str(target),
                   settle_from=entry.claim_path)
     new_intake(tmp_path, server).recover()
     assert target.is_dir() and ledger.get(entry.fingerprint).state == "done"
@@ -382,10 +383,11 @@ def test_a_quarantined_batch_moves_on_to_done_and_keeps_its_history(hot, tmp_pat
     drive(intake, server)
     ledger = Ledger(tmp_path / "state")
     [entry] = ledger.entries()
-    done = settle(hot_folder(hot), ledger, entry.fingerprint, "done", event="completed by rerun r-9")
+    done = settle(hot_folder(hot), ledger, entry.fingerprint, "done",
+                  happened=event(EventCode.COMPLETED_BY_RERUN, run="r-9"))
     assert done.state == "done" and Path(done.outcome_path) == hot / "done" / "room-1" / "b1"
     text = (hot / "done" / "room-1" / "b1" / "reason.txt").read_text(encoding="utf-8")
-    assert "volume 2" in text and "completed by rerun r-9" in text
+    assert "volume 2" in text and "由重做运行 r-9 完成" in text
 
 
 def test_outcome_folders_never_overwrite_an_earlier_batch_of_the_same_name(hot):
@@ -471,7 +473,7 @@ def test_a_run_whose_process_died_is_run_again_and_its_batch_ends_in_done(hot, t
     drive(intake, server)
     [entry] = Ledger(tmp_path / "state").entries()
     assert entry.state == "done" and entry.attempts == 1 and len(server.runs) == 1
-    assert any("retry 1 of 5" in line for line in entry.history)
+    assert any(e.code == "retried" and e.params["attempt"] == 1 and e.params["of"] == 5 for e in entry.events())
 
 
 def test_a_batch_whose_move_to_done_failed_on_a_full_disk_is_moved_once_there_is_space(hot, tmp_path, state_disk):

@@ -268,7 +268,7 @@ def test_status_json_validates_against_its_schema_and_the_history_of_a_case_name
     jsonschema.validate(history, json.loads((ROOT / "schemas" / "case-history.schema.json").read_text("utf-8")))
     kinds = {event["kind"] for event in history["events"]}
     assert {"try", "run", "publication"} <= kinds
-    assert any("requeued by 李管理员" in event["what"] for event in history["events"])
+    assert any(event["code"] == "requeued" and "李管理员 重新排队" in event["what"] for event in history["events"])
 
 
 def test_a_watcher_without_a_signing_key_refuses_to_start_with_exit_8_before_any_server(rooms, tmp_path):

@@ -115,7 +115,7 @@ def test_after_the_rerun_the_dossier_is_published_and_the_batch_moves_to_done(fa
     assert manifest.volumes[0].sha256 == hashlib.sha256(vol1_bytes).hexdigest()
     done = hot / "done" / "room-1" / "b1"
     got = file_digests(done)
-    assert "completed by rerun" in got.pop("reason.txt").decode("utf-8")
+    assert "已解决" in (note := got.pop("reason.txt").decode("utf-8")) and "由重做运行" in note  # reason.txt: how it was resolved
     assert got == originals
     [entry] = Ledger(state).entries()
     assert entry.state == "done"

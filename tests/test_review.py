@@ -13,6 +13,7 @@ from pathlib import Path
 import pymupdf
 import pytest
 
+from pipeline.errors import ExitCode
 from pipeline.models import Catalogue, DossierManifest
 from tests.ops_fixtures import DOSSIER, ROOT, SAMPLE, store_environment, subprocess_env, wait_for
 from tests.store_fixtures import unique_case_no
@@ -88,6 +89,8 @@ def reviewed(tmp_path_factory, prefect_harness, store_env):
         "work": sorted(p.name for p in state.rglob("*.pdf")),
         "status": cli(["status", case_no], env).stdout,
         "entries": paused.entries,
+        "unaccepted": cli(["catalogue", "review", case_no, "--reviewer", "张三"], env),  # no --accept, no terminal
+        "nothing_waits": cli(["catalogue", "review", unique_case_no(), "--accept", "--reviewer", "张三"], env),
     }
     done = cli(["catalogue", "review", case_no, "--set", "2.日期=二〇二四年五月二十八日", "--accept",
                 "--reviewer", "张三"], env)
@@ -102,13 +105,27 @@ def test_a_run_with_a_field_in_doubt_pauses_before_building_its_volumes(reviewed
     assert while_paused["work"] == []  # no volume was built while the catalogue waited
     judgment = next(e for e in while_paused["entries"] if e["seq"] == 2)
     assert judgment["date"] == "" and "日期 缺失" in judgment["doubt"]
-    assert "review" in while_paused["status"]  # dossier status shows the run waiting
+    assert "处理运行：等待审核" in while_paused["status"]  # dossier status shows the run waiting, in Chinese
 
 
 def test_the_operators_input_resumes_the_run_and_it_is_published(reviewed):
     _, _, result, _, done = reviewed
     assert result["published"] and result["report_passed"]
-    assert "resumed" in done.stdout
+    assert "第 1 卷：张三 已审核" in done.stdout and "已继续" in done.stdout
+
+
+def test_a_review_that_is_not_accepted_leaves_the_run_waiting_and_says_why_in_chinese(reviewed):
+    _, _, _, while_paused, _ = reviewed
+    unaccepted = while_paused["unaccepted"]
+    assert unaccepted.returncode == ExitCode.REVIEW_NEEDED
+    assert "未继续运行：请加 --accept" in unaccepted.stderr and "not resumed" not in unaccepted.stderr
+
+
+def test_a_review_of_a_case_with_no_run_waiting_says_so_in_chinese(reviewed):
+    _, _, _, while_paused, _ = reviewed
+    nothing = while_paused["nothing_waits"]
+    assert nothing.returncode == ExitCode.NOT_FOUND
+    assert "没有等待审核卷内目录的运行" in nothing.stderr and "no run of case" not in nothing.stderr
 
 
 def test_the_volume_shows_the_corrected_catalogue(reviewed):

@@ -106,13 +106,15 @@ def parse_set(item: str, volume: int) -> tuple[int, int, str, str] | None:
     target, sep, value = item.partition("=")
     where, dot, name = target.partition(".")
     if not sep or not dot:
-        raise BadInputError(f"--set {item!r}: write it as SEQ.FIELD=VALUE, e.g. 2.日期=2022-01-04")
+        raise BadInputError(say(N_("--set {item}: write it as SEQ.FIELD=VALUE, e.g. 2.日期=2022-01-04"),
+                                item=repr(item)))
     vol, colon, seq = where.rpartition(":")
     try:
         number = int(vol) if colon else volume
         row = int(seq)
     except ValueError as exc:
-        raise BadInputError(f"--set {item!r}: the row (and volume) must be numbers") from exc
+        raise BadInputError(say(N_("--set {item}: the row (and volume) must be numbers"), item=repr(item))) \
+            from exc
     return (number, row, field_name(name.strip()), value.strip()) if number == volume else None
 
 
@@ -127,7 +129,8 @@ def answer(paused: PausedReview, sets: list[str], reviewer: str, interactive: bo
             continue
         _, seq, name, value = parsed
         if seq not in rows:
-            raise BadInputError(f"--set {item!r}: volume {paused.volume} has no row {seq}")
+            raise BadInputError(say(N_("--set {item}: volume {volume} has no row {seq}"), item=repr(item),
+                                    volume=paused.volume, seq=seq))
         rows[seq][name] = reviewed_date(value) if name == "date" else value
     if interactive:
         for e in paused.entries:
@@ -189,19 +192,20 @@ def review(
             time.sleep(0.5)
             paused = find_paused(case_no)
     if paused is None:
-        stop(ExitCode.NOT_FOUND, f"no run of case {case_no} is waiting for a 卷内目录 review")
+        stop(ExitCode.NOT_FOUND, say(N_("no run of case {case_no} is waiting for a 卷内目录 review"), case_no=case_no))
     while paused is not None:
         show(case_no, paused)
         if not accept and not interactive:
-            stop(ExitCode.REVIEW_NEEDED, "not resumed: give --accept (with --set for corrections) or run it in a "
-                                         "terminal to be asked")
+            stop(ExitCode.REVIEW_NEEDED, say(N_("not resumed: give --accept (with --set for corrections) or run it in "
+                                                "a terminal to be asked")))
         with reported(everything=True):
             data = answer(paused, list(set_ or ()), who, interactive)
-        if interactive and not typer.confirm(f"resume the run with this 卷内目录 of volume {paused.volume}?"):
-            stop(ExitCode.REVIEW_NEEDED, "not resumed: the run keeps waiting")
+        if interactive and not typer.confirm(say(N_("resume the run with this 卷内目录 of volume {volume}?"),
+                                                 volume=paused.volume)):
+            stop(ExitCode.REVIEW_NEEDED, say(N_("not resumed: the run keeps waiting")))
         with reported(everything=True):
             resume(paused, data)
-            console.print(f"volume {paused.volume}: reviewed by {data['reviewer']}, run {paused.run_id} resumed",
-                          highlight=False)
+            console.print(say(N_("volume {volume}: reviewed by {by}, run {run} resumed"), volume=paused.volume,
+                              by=data["reviewer"], run=paused.run_id), highlight=False)
             paused = next_pause(case_no, paused, next_wait)
-    err.print("the run builds its volumes from the reviewed 卷内目录", highlight=False)
+    err.print(say(N_("the run builds its volumes from the reviewed 卷内目录")), highlight=False)

@@ -95,12 +95,13 @@ def _short_time(local: str, now, zone: str) -> str:
 
 def render_history(history, out: Console) -> None:
     """The case's history, one event a line (wrapped to the console), then its batches now."""
+    from pipeline.operations import event_kind_words
+
     out.print(say(N_("history of {case_no} (times: {zone})"), case_no=history.case_no, zone=history.timezone),
               highlight=False)
-    kinds = {"try": N_("batch"), "run": N_("run"), "review": N_("review"), "publication": N_("published")}
     for event in history.events:
         where = f" {event.batch}" if event.batch else ""
-        out.print(f"{event.at_local} {say(kinds[event.kind])}{where}: {event.what}", highlight=False)
+        out.print(f"{event.at_local} {event_kind_words(event.kind)}{where}: {event.what}", highlight=False)
     if not history.events:
         out.print(say(N_("nothing recorded for this case in this state folder")), highlight=False)
 

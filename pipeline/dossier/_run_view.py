@@ -30,7 +30,7 @@ from pipeline.messages import N_, say
 from pipeline.models import CatalogueCorrection, CatalogueEntry, VolumeCatalogue
 from pipeline.ocr import read_ocr_result
 from pipeline.pages import PageArtifact, PageCache
-from pipeline.structure import FIELDS, Document, PageLayout, entry_in_doubt, field_region
+from pipeline.structure import FIELDS, LABELS, Document, PageLayout, entry_in_doubt, field_region
 
 PAGES_FILE = "pages.json"
 PROGRESS_FILE = "progress.json"
@@ -268,8 +268,8 @@ def case_reviews(folders: Iterable[Path]) -> list[tuple[str, datetime, str]]:
         for c in load_corrections(folder):
             grouped.setdefault((c.by, c.at, c.volume), []).append(c)
         for (by, at, volume), items in grouped.items():
-            corrected = [f"{c.seq}.{c.field}" for c in items if c.action == "corrected"]
+            corrected = [f"{c.seq}.{LABELS[c.field]}" for c in items if c.action == "corrected"]  # 2.日期
             found.append((by, at, say(N_("volume {volume}: {corrected} corrected, {confirmed} confirmed"),
-                                      volume=volume, corrected=", ".join(corrected) or "0",
+                                      volume=volume, corrected=say(N_(", ")).join(corrected) or "0",
                                       confirmed=sum(1 for c in items if c.action == "confirmed"))))
     return found

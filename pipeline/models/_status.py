@@ -63,6 +63,8 @@ class HistoryEvent(Contract):
     at: datetime
     at_local: str
     kind: Literal["try", "run", "review", "publication"]
+    code: str = Field("", description="a try's event code (pipeline.operations.EventCode, e.g. claimed, submitted, "
+                                      "settled; legacy: an old free-text record), for programs; '' for the others")
     what: str = Field(description="in the reader's language, with the technical detail after it")
     batch: str = ""
     run_id: str | None = None

@@ -18,6 +18,7 @@ from pathlib import Path
 from pipeline.capture import MANIFEST_NAME, inspect_batch, read_batch_manifest, shown
 from pipeline.errors import BadInputError, CaseNumberError, ProfileError, RefusedError
 from pipeline.models import InputPolicy
+from pipeline.operations._events import EventCode, event
 from pipeline.operations._fingerprint import fingerprint, idempotency_key
 from pipeline.operations._folders import HotFolder
 from pipeline.operations._ledger import Ledger, LedgerEntry
@@ -111,7 +112,7 @@ class Intake:
         """Catch up after a stop or crash: finish interrupted settles, resume every claim in ``.processing``."""
         for entry in self.ledger.entries():
             if entry.state == "settling" and entry.target:
-                self.runs.settle(entry, entry.target, None, "settle resumed after restart")
+                self.runs.settle(entry, entry.target, None, event(EventCode.SETTLE_RESUMED))
         for room, claimed in self.hot.processing():
             self._accept_safely(room, claimed, None)
 
@@ -265,7 +266,7 @@ class Intake:
                     fingerprint=fp, room=room, batch=batch, hotfolder=str(self.hot.root), claim_path=str(claimed),
                     key=idempotency_key(fp, again), case_no=batch_case_no(claimed), requeued=again,
                     history=entry.history if entry else [], duplicates=entry.duplicates if entry else []),
-                    f"claimed at {claimed}" + (f" (requeued {again})" if again else ""))
+                    event(EventCode.CLAIMED, path=str(claimed), requeued=again))
                 self.log(f"batch {room}/{batch}: fingerprint {fp[:16]}, {'requeued' if again else 'new'}")
                 self.runs.expect(entry)
                 return
@@ -274,7 +275,7 @@ class Intake:
             self.runs.expect(entry)
             return
         if entry.state == "settling" and entry.claim_path == str(claimed):
-            self.runs.settle(entry, entry.target or QUARANTINE, None, "settle resumed")
+            self.runs.settle(entry, entry.target or QUARANTINE, None, event(EventCode.SETTLE_RESUMED))
             return
         target = quarantine_duplicate(self.hot, self.ledger, entry, claimed,
                                       "the same files were dropped again")

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pipeline.common import ParsedFiles, files_below, utcnow, write_atomic
+from pipeline.operations._events import LedgerEvent, legacy_event
 from pipeline.operations._names import HotFolderError
 from pipeline.settings import StateLayout
 
@@ -70,8 +71,15 @@ class LedgerEntry(BaseModel):
                                                       "counted, at most three times)")
     claimed_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
-    history: list[str] = Field(default_factory=list)
+    history: list[LedgerEvent | str] = Field(default_factory=list, description="what happened to it, oldest first: "
+                                             "events (a code and its parameters); a ledger written before the codes "
+                                             "holds free-text lines ('<UTC time> <what>')")
     duplicates: list[dict] = Field(default_factory=list)
+
+    def events(self) -> list[LedgerEvent]:
+        """Its history as events, old free-text lines read as the events they were (see :func:`legacy_event`)."""
+        read = (e if isinstance(e, LedgerEvent) else legacy_event(e) for e in self.history)
+        return [e for e in read if e is not None]
 
     @property
     def location(self) -> Path:
@@ -115,15 +123,15 @@ class Ledger:
         except ValidationError as exc:
             raise HotFolderError(f"ledger entry {path} is unreadable: {exc}") from exc
 
-    def put(self, entry: LedgerEntry, event: str | None = None) -> LedgerEntry:
-        """Write an entry (stamping updated_at and appending the event to its history)."""
+    def put(self, entry: LedgerEntry, event: LedgerEvent | None = None) -> LedgerEntry:
+        """Write an entry (stamping updated_at and appending the event, stamped now, to its history)."""
         now = utcnow()
-        history = entry.history + ([f"{now.isoformat(timespec='seconds')} {event}"] if event else [])
+        history = entry.history + ([event.model_copy(update={"at": now})] if event else [])
         entry = entry.model_copy(update={"updated_at": now, "history": history})
         write_atomic(self._path(entry.fingerprint), entry.model_dump_json(indent=2).encode("utf-8"))
         return entry
 
-    def update(self, fp: str, event: str, **changes) -> LedgerEntry:
+    def update(self, fp: str, event: LedgerEvent, **changes) -> LedgerEntry:
         """Change fields of an existing entry under the lock."""
         with self.locked():
             entry = self.get(fp)

@@ -112,6 +112,17 @@ def advice_for(kind: ReasonKind, room: str, batch: str, case_no: str = "", file:
     return say(N_("once the cause is fixed: {command}"), command=requeue)
 
 
+DROP_AGAIN = frozenset({ReasonKind.BAD_INPUT, ReasonKind.DECISION, ReasonKind.DUPLICATE})
+"""Kinds a requeue cannot resolve: the files must be corrected and the batch dropped again (bad input, a person's
+decision about its pages), or it is a copy of a batch handled before; their advice names no command."""
+
+
+def requeue_helps(kind: str) -> bool:
+    """Whether putting a batch quarantined for this kind of reason back as it was dropped can resolve it (a reason
+    recorded before its kind was known: yes, as before)."""
+    return kind not in DROP_AGAIN
+
+
 def reason(kind: ReasonKind, detail: str, room: str, batch: str, case_no: str = "", file: str | None = None,
            first: str = "") -> Reason:
     """A quarantine reason of a kind, with its advice."""

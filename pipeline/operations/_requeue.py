@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 
 from pipeline.errors import NotFoundError, RefusedError
+from pipeline.messages import N_, say
+from pipeline.operations._events import EventCode, event
 from pipeline.operations._ledger import Ledger, LedgerEntry
 from pipeline.operations._names import QUARANTINE, REASON_FILE
 
@@ -24,30 +26,31 @@ def find_quarantined(ledger: Ledger, hotfolder: Path, room: str, batch: str) -> 
         if entry.state == "quarantined" and entry.outcome_path and Path(entry.outcome_path) == where:
             return entry
         if any(Path(d.get("path", "")) == where for d in entry.duplicates):
-            raise RefusedError(f"{room}/{batch} is a copy of batch {entry.room}/{entry.batch} dropped again: "
-                               f"requeue that one ({entry.room}/{entry.batch}), not its copy")
-    raise NotFoundError(f"no quarantined batch {room}/{batch} in {Path(hotfolder).resolve() / QUARANTINE}")
+            raise RefusedError(say(N_("{copy} is a copy of batch {first} dropped again: requeue that one ({first}), "
+                                      "not its copy"), copy=f"{room}/{batch}", first=f"{entry.room}/{entry.batch}"))
+    raise NotFoundError(say(N_("no quarantined batch {batch} in {folder}"), batch=f"{room}/{batch}",
+                            folder=Path(hotfolder).resolve() / QUARANTINE))
 
 
 def requeue(ledger: Ledger, hotfolder: Path, room: str, batch: str, by: str) -> LedgerEntry:
     """Put a quarantined batch back into its room as dropped, recording who did it; returns its entry.
     RefusedError when a batch of that name waits in the room (it would be overwritten) or nobody is named."""
     if not by.strip():
-        raise RefusedError("a requeue needs the name of the person who asks for it")
+        raise RefusedError(say(N_("a requeue needs the name of the person who asks for it")))
     with ledger.locked():
         entry = find_quarantined(ledger, hotfolder, room, batch)
         source = Path(entry.outcome_path or "")
         target = Path(hotfolder).resolve() / entry.room / entry.batch
         if os.path.lexists(target):
-            raise RefusedError(f"a batch named {entry.room}/{entry.batch} is already in the room: move it away "
-                               f"first, or drop this one again under another name")
+            raise RefusedError(say(N_("a batch named {batch} is already in the room: move it away first, or drop "
+                                      "this one again under another name"), batch=f"{entry.room}/{entry.batch}"))
         if not source.is_dir():
-            raise NotFoundError(f"quarantined batch {source} is no longer there")
+            raise NotFoundError(say(N_("quarantined batch {path} is no longer there"), path=source))
         said = (source / REASON_FILE).read_text(encoding="utf-8", errors="replace") \
             if (source / REASON_FILE).is_file() else ""
         entry = ledger.put(entry.model_copy(update={"state": "requeued", "requeued": entry.requeued + 1}),
-                           f"requeued by {by.strip()}: back to {target} (it said: {said.strip()[:1500]!r})")
+                           event(EventCode.REQUEUED, by=by.strip(), path=str(target), said=said.strip()[:1500]))
         (source / REASON_FILE).unlink(missing_ok=True)
         os.rename(source, target)
         return ledger.put(entry.model_copy(update={"outcome_path": None, "claim_path": str(target)}),
-                          f"moved back to {target}")
+                          event(EventCode.MOVED_BACK, path=str(target)))

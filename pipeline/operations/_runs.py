@@ -17,6 +17,7 @@ from typing import Protocol
 
 from pipeline.errors import machine_fault
 from pipeline.messages import N_, say
+from pipeline.operations._events import EventCode, LedgerEvent, event
 from pipeline.operations._folders import HotFolder
 from pipeline.operations._ledger import Ledger, LedgerEntry, RunFault
 from pipeline.operations._names import DONE, PROCESSING, QUARANTINE, HotFolderError
@@ -89,8 +90,8 @@ def record_run_fault(home: Path, fingerprint: str, run_id: str | None, exc: Base
     the error's class (not on its message). None when it cannot be recorded (the watcher then asks the machine)."""
     fault = run_fault(exc, run_id)
     try:
-        Ledger(home).update(fingerprint, f"run {run_id} failed: {fault.error}"
-                                         f"{' (machine: ' + fault.machine + ')' if fault.machine else ''}", fault=fault)
+        Ledger(home).update(fingerprint, event(EventCode.RUN_FAILED, run=run_id, error=fault.error,
+                                               machine=fault.machine), fault=fault)
     except (OSError, HotFolderError):
         return None
     return fault
@@ -162,7 +163,7 @@ class Runs:
         except HotFolderError as exc:
             self.next_try.pop(fp, None)
             self.settle(entry, QUARANTINE, reason(ReasonKind.ROOM, str(exc), entry.room, entry.batch, entry.case_no),
-                        "room configuration invalid")
+                        event(EventCode.ROOM_INVALID))
             return
         try:
             sub = self.submitter.submit(entry, claimed, config)
@@ -181,13 +182,13 @@ class Runs:
             # the orchestrator already knows this fingerprint from a batch claimed elsewhere (another watcher)
             first = entry.model_copy(update={"run_id": sub.run_id, "state": "submitted", "claim_path": sub.batch_dir})
             with self.ledger.locked():
-                self.ledger.put(first, f"run {sub.run_id} already exists for {sub.batch_dir}")
+                self.ledger.put(first, event(EventCode.RUN_EXISTS, run=sub.run_id, path=str(sub.batch_dir)))
             target = quarantine_duplicate(self.hot, self.ledger, first, claimed,
                                           f"run {sub.run_id} was already created for {sub.batch_dir}")
             self.log(f"batch {entry.room}/{entry.batch}: duplicate of run {sub.run_id}; quarantined at {target}")
             return
         if entry.run_id != sub.run_id or entry.state != "submitted":
-            self.ledger.update(fp, f"submitted: run {sub.run_id}", state="submitted", run_id=sub.run_id)
+            self.ledger.update(fp, event(EventCode.SUBMITTED, run=sub.run_id), state="submitted", run_id=sub.run_id)
             self.log(f"batch {entry.room}/{entry.batch}: run {sub.run_id}")
         self.inflight.add(fp)
 
@@ -207,7 +208,7 @@ class Runs:
         entry = self.ledger.get(fp)
         if entry is not None and entry.state == "settling" and entry.target:  # a move that failed half-way
             self.inflight.discard(fp)
-            self.settle(entry, entry.target, None, "settle resumed")
+            self.settle(entry, entry.target, None, event(EventCode.SETTLE_RESUMED))
             return True
         if entry is None or entry.state != "submitted" or not entry.run_id or not Path(entry.claim_path).is_dir():
             self.inflight.discard(fp)
@@ -219,7 +220,7 @@ class Runs:
                      f"({type(exc).__name__}: {exc})")
             return False
         if status.run_id and status.run_id != entry.run_id:
-            entry = self.ledger.update(fp, f"run id is {status.run_id}", run_id=status.run_id)
+            entry = self.ledger.update(fp, event(EventCode.RUN_ID, run=status.run_id), run_id=status.run_id)
         if status.final:
             self.inflight.discard(fp)
             self._end(self.ledger.get(fp) or entry, status)
@@ -228,18 +229,19 @@ class Runs:
     def _end(self, entry: LedgerEntry, status: RunStatus) -> None:
         """A run ended: done, quarantined (the batch's fault), held (a part of the machine is down) or run again."""
         if status.ok:
-            self.settle(entry, DONE, None, f"run {entry.run_id} completed")
+            self.settle(entry, DONE, None, event(EventCode.COMPLETED, run=entry.run_id))
             return
         fault = entry.fault if entry.fault is not None and entry.fault.run_id in (None, entry.run_id) else None
         if fault is not None and fault.machine is None and status.retryable:
             kind = ReasonKind(fault.kind) if fault.kind in set(ReasonKind) else ReasonKind.UNEXPECTED
             detail = f"{fault.error}: {fault.detail}"
             self.settle(entry, QUARANTINE, reason(kind, detail, entry.room, entry.batch, entry.case_no, fault.file),
-                        f"run {entry.run_id} failed: the batch's fault ({fault.error})")
+                        event(EventCode.BATCH_FAULT, run=entry.run_id, error=fault.error))
             return
         if not status.retryable:  # cancelled by a person
             self.settle(entry, QUARANTINE, reason(ReasonKind.CANCELLED, status.message or "cancelled", entry.room,
-                                                  entry.batch, entry.case_no), f"run {entry.run_id} cancelled")
+                                                  entry.batch, entry.case_no),
+                        event(EventCode.CANCELLED, run=entry.run_id))
             return
         problem = self.problem(True)
         if problem is not None:
@@ -252,7 +254,7 @@ class Runs:
             detail = (f"{fault.error}: {fault.detail}" if fault else status.message or "the run failed") + \
                      f" (after {entry.attempts} retries)"
             self.settle(entry, QUARANTINE, reason(ReasonKind.RETRIES, detail, entry.room, entry.batch,
-                                                  entry.case_no), f"run {entry.run_id} failed")
+                                                  entry.case_no), event(EventCode.FAILED, run=entry.run_id))
 
     @staticmethod
     def _reported_again(entry: LedgerEntry, status: RunStatus) -> bool:
@@ -263,8 +265,9 @@ class Runs:
 
     def _hold(self, entry: LedgerEntry, problem: MachineProblem, status: RunStatus) -> None:
         """Hold a batch whose run the machine failed: claimed, not fingerprinted as done, resumed when it is back."""
-        self.ledger.update(entry.fingerprint, f"run {entry.run_id} ended '{status.message}'; held: {problem.part} "
-                                              f"unavailable ({problem.message})", state="held", held=problem.part,
+        self.ledger.update(entry.fingerprint, event(EventCode.HELD, run=entry.run_id, message=status.message,
+                                                    part=problem.part, problem=problem.message),
+                           state="held", held=problem.part,
                            retry_starts=status.starts)
         self.held.add(entry.fingerprint)
         self.log(f"batch {entry.room}/{entry.batch}: held, {unavailable_words(problem.part)} ({problem.message}); "
@@ -280,12 +283,12 @@ class Runs:
             if entry is None or entry.state != "held":
                 continue
             if not entry.run_id:
-                self.ledger.update(fp, "resumed: the machine is ready", state="claimed", held="")
+                self.ledger.update(fp, event(EventCode.RESUMED), state="claimed", held="")
                 self.next_try[fp] = 0.0
                 continue
-            self._retry(entry, None, counted=False, why="the machine is ready again")
+            self._retry(entry, None, counted=False)
 
-    def _retry(self, entry: LedgerEntry, status: RunStatus | None, counted: bool = True, why: str = "") -> None:
+    def _retry(self, entry: LedgerEntry, status: RunStatus | None, counted: bool = True) -> None:
         """Run a batch again whose run died or failed for a reason not about the batch."""
         attempt = entry.attempts + (1 if counted else 0)
         delay = self.retry_delays[min(max(attempt, 1), len(self.retry_delays)) - 1] \
@@ -299,10 +302,14 @@ class Runs:
                      f"({type(exc).__name__}: {exc})")
             return
         ended = f"ended '{status.message}'" if status else "held"
-        what = why or (f"retry {attempt} of {self.run_retries}" if counted else
-                       f"reported again, retry {attempt} repeated")
+        what = ("the machine is ready again" if status is None else f"retry {attempt} of {self.run_retries}"
+                if counted else f"reported again, retry {attempt} repeated")
+        code = EventCode.RETRIED_READY if status is None else EventCode.RETRIED if counted else \
+            EventCode.RETRY_REPEATED
         starts = status.starts if status else entry.retry_starts
-        self.ledger.update(entry.fingerprint, f"run {entry.run_id} {ended}: {what} in {delay:g} s as run {sub.run_id}",
+        self.ledger.update(entry.fingerprint, event(code, run=entry.run_id, message=status.message if status else "",
+                                                    attempt=attempt, of=self.run_retries, delay=f"{delay:g}",
+                                                    new=sub.run_id),
                            state="submitted", held="", fault=None, attempts=attempt, run_id=sub.run_id,
                            retry_starts=starts, retry_repeats=entry.retry_repeats + 1 if status and not counted
                            else 0)
@@ -326,12 +333,12 @@ class Runs:
             except Exception:  # noqa: BLE001 - tried again on the next reconcile
                 return
             if status.final and status.ok:
-                self.settle(entry, DONE, None, f"run {entry.run_id} completed after a retry")
+                self.settle(entry, DONE, None, event(EventCode.COMPLETED_AFTER_RETRY, run=entry.run_id))
 
-    def settle(self, entry: LedgerEntry, outcome: str, why: Reason | None, event: str) -> None:
+    def settle(self, entry: LedgerEntry, outcome: str, why: Reason | None, happened: LedgerEvent) -> None:
         """Move a batch to done/ or quarantine/ (tried again on the next look when the move fails)."""
         try:
-            done = settle(self.hot, self.ledger, entry.fingerprint, outcome, why, event)  # type: ignore[arg-type]
+            done = settle(self.hot, self.ledger, entry.fingerprint, outcome, why, happened)  # type: ignore[arg-type]
         except (HotFolderError, OSError) as exc:
             if isinstance(exc, OSError):  # e.g. a full state disk: tried again on the next look at the runs
                 self.inflight.add(entry.fingerprint)

@@ -12,15 +12,17 @@ from typing import Literal
 from pipeline.capture import MANIFEST_NAME, open_regular, shown
 from pipeline.common import parse_json, utcnow, write_atomic
 from pipeline.errors import DossierError
+from pipeline.messages import N_, say
+from pipeline.operations._events import EventCode, LedgerEvent, event, event_words
 from pipeline.operations._folders import HotFolder, write_reason
 from pipeline.operations._ledger import SETTLED, EntryState, Ledger, LedgerEntry
 from pipeline.operations._names import DONE, QUARANTINE, REASON_FILE, HotFolderError
-from pipeline.operations._reasons import Reason, ReasonKind, advice_for, reason, reason_text
+from pipeline.operations._reasons import Reason, ReasonKind, advice_for, local_time, reason, reason_text
 from pipeline.operations._rooms import RoomsFile
 
 
 def settle(hot: HotFolder, ledger: Ledger, fp: str, outcome: Literal["done", "quarantine"], why: Reason | None = None,
-           event: str = "") -> LedgerEntry:
+           happened: LedgerEvent | None = None) -> LedgerEntry:
     """Move a claimed (or quarantined) batch to an outcome folder and record it; safe to repeat after a crash.
 
     The target path is recorded first (state ``settling``), then the folder is renamed, then ``reason.txt`` is
@@ -46,7 +48,7 @@ def settle(hot: HotFolder, ledger: Ledger, fp: str, outcome: Literal["done", "qu
             entry = ledger.put(entry.model_copy(update={"state": "settling", "target": outcome,
                                                         "outcome_path": str(target), "settle_from": str(source),
                                                         "held": "", **recorded}),
-                               f"settling to {outcome}: {target}")
+                               event(EventCode.SETTLING, outcome=outcome, path=str(target)))
         if not target.exists():
             if not source.is_dir():
                 # the batch is somewhere we did not put it: leave the entry settling for a human to look at
@@ -58,12 +60,16 @@ def settle(hot: HotFolder, ledger: Ledger, fp: str, outcome: Literal["done", "qu
             write_reason(target, entry_reason_text(hot, entry, why))
         elif (target / REASON_FILE).is_file():
             old = (target / REASON_FILE).read_text(encoding="utf-8", errors="replace").rstrip()
-            note = f"resolved:     {utcnow().isoformat(timespec='seconds')} {event or 'done'}; moved to {target}"
+            note = say(N_("Resolved:     {when} {what}; moved to {target}"), when=local_time(None, hot.zone),
+                       what=event_words(happened) if happened else say(N_("published")), target=target)
             write_atomic(target / REASON_FILE, (old + "\n" + note + "\n").encode("utf-8"))
         kept = recorded if outcome == QUARANTINE else {}
+        happened = happened or event(EventCode.SETTLED, outcome=final_state, path=str(target))
+        if outcome == QUARANTINE and entry.reason:  # what it says in reason.txt, in its history too
+            happened = happened.model_copy(update={"params": {**happened.params, "reason": entry.reason}})
         return ledger.put(entry.model_copy(update={"state": final_state, "target": None, "settle_from": None,
                                                    "outcome_path": str(target), "held": "", **kept}),
-                          event or f"{final_state}: {target}" + (f" ({entry.reason})" if entry.reason else ""))
+                          happened)
 
 
 def entry_reason_text(hot: HotFolder, entry: LedgerEntry, why: Reason | None) -> str:
@@ -91,7 +97,7 @@ def quarantine_duplicate(hot: HotFolder, ledger: Ledger, original: LedgerEntry, 
         entry = ledger.get(original.fingerprint) or original
         ledger.put(entry.model_copy(update={"duplicates": entry.duplicates + [
             {"path": str(target), "at": utcnow().isoformat(timespec="seconds")}]}),
-            f"duplicate dropped again, quarantined at {target}")
+            event(EventCode.DUPLICATE, path=str(target)))
     return target
 
 
@@ -119,6 +125,7 @@ def quarantine_refused(hot: HotFolder, ledger: Ledger, room: str, claimed: Path,
         os.rename(claimed, target / name)
     else:
         os.rename(claimed, target)
+    refused = event(EventCode.REFUSED, path=shown(str(target)), kind=why.kind.value, detail=why.detail)
     why = Reason(why.kind, why.what, why.advice, f"refused when the batch was claimed: {why.detail}")
     seed = f"dossier-refused/1\0{room}\0{name}\0{time.time_ns()}\0{os.getpid()}"
     fp = hashlib.sha256(seed.encode("utf-8", "surrogateescape")).hexdigest()
@@ -128,7 +135,7 @@ def quarantine_refused(hot: HotFolder, ledger: Ledger, room: str, claimed: Path,
                         reason_kind=why.kind.value, advice=why.advice)
     write_reason(target, reason_text(entry.room, entry.batch, entry.case_no, why, fp, None, hot.zone))
     with ledger.locked():
-        return ledger.put(entry, f"refused at the claim, quarantined at {shown(str(target))}: {why.detail}")
+        return ledger.put(entry, refused)
 
 
 def settle_after_rerun(state_dir: Path, case_no: str, batch_id: str, run_id: str) -> list[LedgerEntry]:
@@ -149,5 +156,5 @@ def settle_after_rerun(state_dir: Path, case_no: str, batch_id: str, run_id: str
             continue
         # moving a batch on needs no room's binding: an empty rooms file will do
         moved.append(settle(HotFolder(Path(entry.hotfolder), RoomsFile()), ledger, entry.fingerprint, DONE, None,
-                            f"completed by rerun {run_id}"))
+                            event(EventCode.COMPLETED_BY_RERUN, run=run_id)))
     return moved

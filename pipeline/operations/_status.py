@@ -14,6 +14,7 @@ from typing import Protocol
 from pipeline.common import utcnow
 from pipeline.messages import N_, language, say
 from pipeline.models import BatchStatus, CaseHistory, HistoryEvent, StatusReport, WatcherSummary
+from pipeline.operations._events import event_words
 from pipeline.operations._folders import HotFolder
 from pipeline.operations._ledger import Ledger, LedgerEntry
 from pipeline.operations._rooms import RoomsFile
@@ -41,6 +42,31 @@ LABELS = {
     "running": N_("processing"), "review": N_("waiting for review ({age})"), "retrying": N_("retrying ({n} of {of})"),
     "published": N_("published"), "quarantined": N_("quarantined"), "requeued": N_("put back, to be taken again"),
 }
+
+RUN_KINDS = {"process": N_("process"), "rerun": N_("rerun"), "reprocess": N_("reprocess")}
+RUN_STATES = {"running": N_("running"), "review": N_("waiting for review"), "failed": N_("failed"),
+              "built": N_("built, not published"), "published": N_("published")}
+"""What a run does and where it is (a run record's ``kind`` and ``status``), in the reader's words."""
+
+
+EVENT_KINDS = {"try": N_("batch"), "run": N_("run"), "review": N_("review"), "publication": N_("publication")}
+"""What kind of thing happened to a case (a history event's ``kind``), in the reader's words."""
+
+
+def event_kind_words(kind: str) -> str:
+    """A history event's kind as people say it: 批次, 运行, 审核, 发布 (an unknown kind as is)."""
+    return say(EVENT_KINDS[kind]) if kind in EVENT_KINDS else kind
+
+
+def run_kind_words(kind: str) -> str:
+    """A run's kind as people say it: 处理, 重做, 重新处理 (an unknown kind as is)."""
+    return say(RUN_KINDS[kind]) if kind in RUN_KINDS else kind
+
+
+def run_state_words(status: str) -> str:
+    """A run's status as people say it: 运行中, 等待审核, 失败… (an unknown status as is)."""
+    return say(RUN_STATES[status]) if status in RUN_STATES else status
+
 
 MACHINE_STEPS = {
     "store": N_("check the object store: dossier store status (dossier store start)"),
@@ -180,6 +206,7 @@ def duplicate_status(entry: LedgerEntry, duplicate: dict, zone: tzinfo | None) -
     path = str(duplicate.get("path", ""))
     return BatchStatus(room=entry.room, batch=Path(path).name, case_no=entry.case_no, state="quarantined",
                        label=say(LABELS["quarantined"]), since=since, since_local=local(since, zone),
+                       reason_kind="duplicate",
                        reason=say(N_("the same files as batch {first}"), first=f"{entry.room}/{entry.batch}"),
                        next_step=say(N_("nothing to do: these files were handled as batch {first}; see what it says"),
                                      first=f"{entry.room}/{entry.batch}"), where=path)
@@ -194,16 +221,13 @@ def case_history(home: Path, case_no: str, same_case, runs: Sequence[RunView] = 
     events: list[HistoryEvent] = []
     entries = [e for e in Ledger(home).entries() if same_case(e.case_no)]
     for entry in entries:
-        for line in entry.history:
-            stamp, _, what = line.partition(" ")
-            try:
-                at = datetime.fromisoformat(stamp)
-            except ValueError:
-                continue
-            events.append(HistoryEvent(at=at, at_local=local(at, zone), kind="try", what=what,
-                                       batch=f"{entry.room}/{entry.batch}", run_id=entry.run_id))
+        for happened in entry.events():
+            at = happened.at if happened.at.tzinfo else happened.at.replace(tzinfo=UTC)
+            events.append(HistoryEvent(at=at, at_local=local(at, zone), kind="try", code=happened.code.value,
+                                       what=event_words(happened), batch=f"{entry.room}/{entry.batch}",
+                                       run_id=entry.run_id))
     for run in runs:
-        what = say(N_("{kind} run: {status}"), kind=run.kind, status=run.status)
+        what = say(N_("{kind} run: {status}"), kind=run_kind_words(run.kind), status=run_state_words(run.status))
         if run.error:
             what += f" — {run.error[:300]}"
         events.append(HistoryEvent(at=run.updated, at_local=local(run.updated, zone), kind="run", what=what,

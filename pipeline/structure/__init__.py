@@ -6,9 +6,11 @@ from pipeline.structure._layout import PageLayout
 from pipeline.structure._lexicon import levenshtein
 from pipeline.structure._regions import Region, field_region
 from pipeline.structure._review import (
+    DOUBT_WORDS,
     LABELS,
     ReviewedRow,
     apply_review,
+    doubt_words,
     entry_in_doubt,
     field_name,
     reapply,
@@ -20,6 +22,7 @@ from pipeline.structure._types import FIELDS, Document, VolumePart, VolumePlan
 from pipeline.structure._volumes import build_catalogue, plan_volumes, volume_catalogue
 
 __all__ = [
+    "DOUBT_WORDS",
     "FIELDS",
     "LABELS",
     "Document",
@@ -27,6 +30,7 @@ __all__ = [
     "Region",
     "ReviewedRow",
     "apply_review",
+    "doubt_words",
     "entry_in_doubt",
     "field_name",
     "field_region",

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
 from pipeline.errors import BadInputError
+from pipeline.messages import N_, say
 from pipeline.models import CatalogueCorrection, CatalogueEntry, FieldEvidence, VolumeCatalogue
 from pipeline.structure._dates import FIRST_YEAR, read_date_line
 from pipeline.structure._lexicon import normalise
@@ -21,6 +22,20 @@ from pipeline.structure._types import FIELDS, Document
 
 LABELS = {"title": "题名", "doc_no": "文号", "author": "责任者", "date": "日期"}
 """The 卷内目录's column names of the fields, as clerks and ``--set 2.日期=…`` name them."""
+
+DOUBT_WORDS = {
+    "missing": N_("missing"), "corrected": N_("corrected"), "ambiguous": N_("ambiguous"),
+    "unverified": N_("not verified"), "low-confidence": N_("read with low confidence"), "conflict": N_("conflicting"),
+    "repaired": N_("repaired from a damaged reading"), "partial": N_("partial"), "truncated": N_("cut off"),
+    "no-ocr": N_("not read (OCR off)"),
+}
+"""Why a 卷内目录 field is in doubt (its flags: catalogue.json keeps these codes), in the reviewer's words: the one
+vocabulary of the review station, the Prefect review form and the CLI's review."""
+
+
+def doubt_words(flags: Iterable[str]) -> str:
+    """A field's flags as a reviewer reads them, in the current language: 缺失、识别把握不大 (an unknown code as is)."""
+    return say(N_(", ")).join(say(DOUBT_WORDS[f]) if f in DOUBT_WORDS else f for f in flags)
 
 
 def entry_in_doubt(entry: CatalogueEntry) -> bool:

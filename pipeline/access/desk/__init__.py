@@ -19,7 +19,7 @@ from pipeline.access.desk._scope import (
     may_see,
     rooms_seen,
 )
-from pipeline.access.desk._words import DOUBT_WORDS, EVENT_KINDS, RUN_KINDS, RUN_STATES, desk_reason, doubt_words
+from pipeline.access.desk._words import desk_reason
 
 __all__ = [
     "MOVING",
@@ -32,9 +32,7 @@ __all__ = [
     "RoomsDesk",
     "RoomsView",
     "DATE_HELP",
-    "DOUBT_WORDS",
     "desk_reason",
-    "EVENT_KINDS",
     "HIDDEN",
     "OPERATOR",
     "OPS_ADMIN",
@@ -47,15 +45,12 @@ __all__ = [
     "Orchestrator",
     "OrchestratorUnavailable",
     "Pause",
-    "RUN_KINDS",
-    "RUN_STATES",
     "ReviewClaims",
     "ReviewPage",
     "ReviewProblems",
     "ReviewStation",
     "RunSeen",
     "at_desk",
-    "doubt_words",
     "every_room",
     "may_reprocess",
     "may_rerun",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import tzinfo
 
 from pipeline.access._audit import AuditLog
 from pipeline.access._auth import Clock
@@ -24,6 +25,11 @@ class Desk:
     cases: CasesDesk
     reviews: ReviewStation
     images: BatchImages
+
+    @property
+    def zone(self) -> tzinfo | None:
+        """The zone the desk shows times in (DOSSIER_TIMEZONE as the service was given it; None: Beijing time)."""
+        return self.context.sources.zone
 
     @classmethod
     def open(cls, sources: DeskSources, db: Database, audit: AuditLog, clock: Clock = utcnow) -> Desk:

@@ -28,6 +28,7 @@ from pipeline.operations import (
     entry_files,
     load_rooms_file,
     requeue,
+    requeue_helps,
     status_report,
 )
 
@@ -82,7 +83,6 @@ class RoomsView:
     rooms: list[RoomView]
     watcher: WatcherSummary
     generated: datetime
-    zone: str
 
     @property
     def moving(self) -> bool:
@@ -206,7 +206,7 @@ class RoomsDesk:
         rows, report = self._rows(who, wanted)
         rooms = sorted(set(names) | {r.status.room for r in rows})
         views = [RoomView(name, _sectioned([r for r in rows if r.status.room == name], published)) for name in rooms]
-        return RoomsView(views, report.watcher, report.generated_at, report.timezone)
+        return RoomsView(views, report.watcher, report.generated_at)
 
     def batch(self, who: Principal, room: str, batch: str) -> BatchView:
         """One batch of a room the person sees (Hidden for another's room; NotFoundError when there is none)."""
@@ -222,7 +222,8 @@ class RoomsDesk:
             pages = _files_of(Path(row.status.where))
         reason = row.status.reason or ""
         bad = frozenset(p.position for p in pages if p.file in reason or (p.flags and not p.blank))
-        return BatchView(row, pages, bad, row.status.state == "quarantined",
+        may_requeue = row.status.state == "quarantined" and requeue_helps(row.status.reason_kind)
+        return BatchView(row, pages, bad, may_requeue,
                          row.run is not None and may_rerun(who, row.run.status), *desk_reason(row.status),
                          unread=unread)
 
@@ -233,6 +234,8 @@ class RoomsDesk:
         where = Path(status.where)
         if status.state != "quarantined" or where.parent.parent.name != "quarantine":
             raise RefusedError(f"批次 {room}/{batch} 不在隔离区，无需重新排队")
+        if not view.may_requeue:
+            raise RefusedError(f"批次 {room}/{batch} 不能重新排队：同样的文件会再次被拒绝。{view.step}")
         with self.ctx.acting(who, "batch.requeue", view.row.run, room=room, batch=batch,
                              case_no=status.case_no or "-", detail=status.reason[:500]):
             entry = requeue(Ledger(self.ctx.layout.root), where.parent.parent.parent, room, batch, who.label)

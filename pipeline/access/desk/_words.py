@@ -1,33 +1,15 @@
-"""The desk's words for what the pipeline records in codes: why a 卷内目录 field is in doubt."""
+"""The desk's words for a batch's reason and next step: the desk's buttons where the CLI names its commands. (A case's
+events, its runs' kinds and states are said by pipeline.operations as ``dossier status`` says them; why a 卷内目录 field
+is in doubt by :func:`pipeline.structure.doubt_words`, the one vocabulary of every review.)"""
 
 from __future__ import annotations
 
 from pipeline.models import BatchStatus
-from pipeline.operations import ReasonKind, advice_for, reason_parts
-
-DOUBT_WORDS = {
-    "missing": "缺失", "corrected": "已按词表更正", "ambiguous": "有歧义", "unverified": "未能核实",
-    "low-confidence": "识别把握不大", "conflict": "几次识别不一致", "repaired": "由残缺的识别修补",
-    "partial": "不完整", "truncated": "被截断", "no-ocr": "未做文字识别",
-}
-
-
-def doubt_words(flags: list[str]) -> str:
-    """A field's flags as a reviewer reads them: 缺失、识别把握不大."""
-    return "、".join(DOUBT_WORDS.get(f, f) for f in flags)
-
-EVENT_KINDS = {"try": "批次", "run": "运行", "review": "审核", "publication": "发布"}
-RUN_KINDS = {"process": "处理", "rerun": "重做", "reprocess": "重新处理"}
-RUN_STATES = {"running": "运行中", "review": "等待审核", "failed": "失败", "built": "已生成，未发布",
-              "published": "已发布"}
-"""The desk's words for a case's events, its runs' kinds and their states."""
-
+from pipeline.operations import DROP_AGAIN, ReasonKind, advice_for, reason_parts
 
 DESK_ACTS = {"requeue": "在批次页点「重新排队」", "rerun": "在批次页点「重做所选的卷」",
              "review": "点「审核卷内目录」，在审核台核对后提交"}
 """How a step the CLI does by a command is done at the desk."""
-KEPT_ADVICE = frozenset({ReasonKind.BAD_INPUT, ReasonKind.DECISION, ReasonKind.DUPLICATE})
-"""Kinds whose advice names no command (it says what to correct and drop again): shown as recorded."""
 
 
 def desk_reason(status: BatchStatus) -> tuple[str, str, str]:
@@ -35,10 +17,12 @@ def desk_reason(status: BatchStatus) -> tuple[str, str, str]:
     step naming the desk's buttons instead of the CLI's commands."""
     if status.state == "review":
         return status.reason, "", DESK_ACTS["review"]
+    if status.state == "held":
+        return status.reason, "", f"{status.next_step}（由管理员处理；机器恢复后批次自动继续，不必重新放入）"
     what, detail = reason_parts(status.reason_kind, status.reason) if status.reason_kind else ("", status.reason)
     if not what or status.state != "quarantined":
         return status.reason, "", status.next_step
     kind = ReasonKind(status.reason_kind)
-    step = status.next_step if kind in KEPT_ADVICE else advice_for(
+    step = status.next_step if kind in DROP_AGAIN else advice_for(
         kind, status.room, status.batch, status.case_no, requeue=DESK_ACTS["requeue"], rerun=DESK_ACTS["rerun"])
     return what, detail, step

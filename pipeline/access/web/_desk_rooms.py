@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from pipeline.access._views import note_audit
-from pipeline.access.desk import EVENT_KINDS, MOVING, RUN_KINDS, RUN_STATES, SECTIONS, may_reprocess
+from pipeline.access.desk import MOVING, SECTIONS, may_reprocess
 from pipeline.access.web._common import Web, see_other
 from pipeline.access.web._desk_pages import DESK, desk_form, desk_user, refusal
 from pipeline.errors import BadInputError
@@ -36,7 +36,7 @@ def rooms_routes(web: Web) -> APIRouter:
             return refusal(web, request, who, exc)
         title = "操作台" if room is None else f"扫描室 {room}"
         return web.page(request, "ops_rooms.html", who, view=view, title=title, single=room is not None,
-                        sections=SECTIONS, done=DONE.get(done))
+                        sections=SECTIONS, done=DONE.get(done), zone=desk.zone)
 
     @router.get(DESK)
     async def overview(request: Request, done: str = "") -> Response:
@@ -58,7 +58,7 @@ def rooms_routes(web: Web) -> APIRouter:
             return refusal(web, request, who, exc, f"{DESK}rooms/{room}")
         note_audit(request, room=room, batch=batch[:100], case_no=view.row.status.case_no or "-")
         return web.page(request, "ops_batch.html", who, v=view, moving=MOVING, done=DONE.get(done),
-                        may_reprocess=may_reprocess(who), profiles=sorted(builtin_profiles()))
+                        may_reprocess=may_reprocess(who), profiles=sorted(builtin_profiles()), zone=desk.zone)
 
     @router.get(DESK + "cases/{case_no}")
     async def case(request: Request, case_no: str) -> Response:
@@ -71,8 +71,7 @@ def rooms_routes(web: Web) -> APIRouter:
         except Exception as exc:  # noqa: BLE001 - each refusal has its page
             return refusal(web, request, who, exc)
         note_audit(request, case_no=view.case_no)
-        return web.page(request, "ops_case.html", who, v=view, event_kinds=EVENT_KINDS, run_kinds=RUN_KINDS,
-                        run_states=RUN_STATES)
+        return web.page(request, "ops_case.html", who, v=view, zone=desk.zone)
 
     router.include_router(action_routes(web))
     return router

@@ -8,20 +8,23 @@ stored text keeps them (the API returns it as filed)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from pipeline.access.desk import at_desk, desk_reason, doubt_words
+from pipeline.access.desk import at_desk, desk_reason
 from pipeline.access.requests import ACTION_LABELS, ROLE_LABELS, STATE_LABELS, STEP_LABELS
 from pipeline.access.web._session import ANON_COOKIE
+from pipeline.operations import event_kind_words, run_kind_words, run_state_words
 from pipeline.storage import printed_case_no
+from pipeline.structure import doubt_words
 
 SECURITY_LABELS = {"public": "公开", "internal": "内部", "secret": "秘密", "confidential": "机密", "top-secret": "绝密"}
 BEIJING = timezone(timedelta(hours=8), "北京时间")
+CHINA_ZONES = frozenset({"Asia/Shanghai", "Asia/Chongqing", "Asia/Chungking", "Asia/Harbin", "PRC", "北京时间"})
 PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; style-src 'self'; img-src 'self' data:; script-src 'none'; "
                                "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
@@ -40,11 +43,18 @@ def shown(value: object) -> object:
     return value.translate(_VISIBLE) if isinstance(value, str) else value
 
 
-def _local(value: datetime | None, with_time: bool = True) -> str:
+def _local(value: datetime | None, zone: tzinfo | None = None, with_time: bool = True) -> str:
+    """A moment as every page shows it: 2026-12-07 09:05 in the zone given (the desk's), else Beijing time."""
     if value is None:
         return "—"
-    shown = value.astimezone(BEIJING)
+    shown = value.astimezone(zone or BEIJING)
     return shown.strftime("%Y-%m-%d %H:%M") if with_time else shown.strftime("%Y-%m-%d")
+
+
+def zone_label(zone: tzinfo | None) -> str:
+    """The name of the zone times are shown in, as people say it: 北京时间 for China's zone, else its IANA name."""
+    name = getattr(zone, "key", None) or str(zone or BEIJING)
+    return "北京时间" if zone is None or name in CHINA_ZONES else name
 
 
 def _size(n: int) -> str:
@@ -55,12 +65,13 @@ def _environment() -> Environment:
     env = Environment(loader=PackageLoader("pipeline.access.web", "templates"), undefined=StrictUndefined,
                       autoescape=select_autoescape(["html"], default=True), trim_blocks=True, lstrip_blocks=True,
                       finalize=shown)
-    env.filters.update(local=_local, day=lambda v: _local(v, False), size=_size,
+    env.filters.update(local=_local, day=lambda v: _local(v, with_time=False), size=_size, zone_label=zone_label,
                        urlpart=lambda v: quote(str(v), safe=""),
                        case=lambda v: printed_case_no(str(v)))
     env.globals.update(SECURITY_LABELS=SECURITY_LABELS, STATE_LABELS=STATE_LABELS, STEP_LABELS=STEP_LABELS,
                        ACTION_LABELS=ACTION_LABELS, ROLE_LABELS=ROLE_LABELS, at_desk=at_desk,
-                       doubt_words=doubt_words, desk_reason=desk_reason)
+                       doubt_words=doubt_words, desk_reason=desk_reason, event_kind_words=event_kind_words,
+                       run_kind_words=run_kind_words, run_state_words=run_state_words)
     return env
 
 

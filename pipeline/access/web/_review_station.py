@@ -42,7 +42,7 @@ def station_routes(web: Web) -> APIRouter:
         note_audit(request, case_no=view.run.case_no, room=view.run.room or "-", run=run_id, volume=view.sheet.volume)
         return web.page(request, "ops_review.html", who, status, v=view, values=values or {},
                         problems=problems or {}, fields=FIELDS, labels=LABELS, date_help=DATE_HELP,
-                        done=DONE.get(done))
+                        done=DONE.get(done), zone=desk.zone)
 
     @router.get(REVIEWS)
     async def waiting(request: Request, done: str = "") -> Response:
@@ -51,7 +51,7 @@ def station_routes(web: Web) -> APIRouter:
             return found
         who, desk = found
         runs = [r for r in await run_in_threadpool(desk.context.runs, who) if r.status == "review"]
-        return web.page(request, "ops_reviews.html", who, runs=runs, done=DONE.get(done))
+        return web.page(request, "ops_reviews.html", who, runs=runs, done=DONE.get(done), zone=desk.zone)
 
     @router.get(REVIEWS + "/{run_id}")
     async def show(request: Request, run_id: str, done: str = "") -> Response:
