@@ -1,11 +1,14 @@
 """Disclosure copies (阅卷版) against planted personal data: how much is found, how much is wrongly removed, and
 whether anything survives in the released copy.
 
-    PYTHONPATH=. python bench/disclosure.py [--cases 10] [--seed 27] [--port P] [--out DIR]
+    PYTHONPATH=. python bench/disclosure.py [--cases 12] [--seed 27] [--no-registers] [--port P] [--out DIR]
+    PYTHONPATH=. python bench/disclosure.py --out DIR --again [same --cases, --seed]   # copies made and measured again
 
 Generates case files with samples/personal.py (IDs with valid and wrong check digits and ending in X, phones in
 groups and in full-width digits, bank cards, plates, addresses, numbers broken over two lines, a phone under a red
-seal, the names of victims, witnesses and a minor in 笔录 headers and repeated), runs each through the whole pipeline
+seal, the names of victims, witnesses and a minor in 笔录 headers and repeated) and — unless ``--no-registers`` —
+three register pages dense with numbers (samples/personal_registers.py: a 通话记录 extract, a 卡口过车记录, a bank's
+协助查询财产回执 under its seal), so that twelve case files plant over 200 of each kind of number; runs each through the whole pipeline
 (``dossier process``: imaging, PP-OCR, volumes, PDF/A, signature, published to an embedded store), makes its lawyer's
 copy (the library's ``make_copy``, with the second reading of every painted page) and publishes it, then measures:
 
@@ -69,28 +72,39 @@ def normalised(text: str) -> str:
 def main() -> None:
     """Generate, process, disclose, measure, print."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cases", type=int, default=10)
+    parser.add_argument("--cases", type=int, default=12)
     parser.add_argument("--seed", type=int, default=27)
     parser.add_argument("--port", type=int, default=0, help="the embedded store's base port (default: a free one)")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--again", action="store_true",
+                        help="the case files are already processed in --out's store (an earlier run with the same "
+                             "--cases and --seed): only make and measure their copies again (a change to the copy)")
+    parser.add_argument("--registers", action=argparse.BooleanOptionalAction, default=True,
+                        help="add the register pages (通话记录, 卡口过车记录, 协助查询财产回执) to every case file")
     args = parser.parse_args()
+    if args.again and args.out is None:
+        parser.error("--again needs the --out of the run that processed the case files")
     out = args.out or Path(tempfile.mkdtemp(prefix="bench-disclosure-"))
     state = out / "state"
     state.mkdir(parents=True, exist_ok=True)
     state.chmod(0o700)
-    from samples.personal import make_case
+    from samples.personal import DOCUMENTS, make_case
+    from samples.personal_registers import REGISTERS
 
-    cases = [make_case(out / "batches" / f"pii-{args.seed}-{k:02d}", args.seed * 1000 + k, number=300 + k)
+    documents = DOCUMENTS + REGISTERS if args.registers else DOCUMENTS
+    cases = [make_case(out / "batches" / f"pii-{args.seed}-{k:02d}", args.seed * 1000 + k, 300 + k, documents)
              for k in range(args.cases)]
     from pipeline.storage import free_base_port
 
     _run(["store", "start", "--port", str(args.port or free_base_port())], state)
     scores: list[CaseScore] = []
+    copies = out / (f"copies-{time.strftime('%Y%m%dT%H%M%S')}" if args.again else "copies")
     try:
         for case in cases:
             started = time.time()
-            _run(["process", str(case.folder), "--development-key", "--review", "never"], state)
-            score = score_case(case, state, out / "copies")
+            if not args.again:
+                _run(["process", str(case.folder), "--development-key", "--review", "never"], state)
+            score = score_case(case, state, copies)
             scores.append(score)
             print(f"{case.case_no}: processed and disclosed in {time.time() - started:.0f} s; "
                   f"copy {score.cpu_seconds:.1f} CPU-s for {score.pages} pages", flush=True)
@@ -102,7 +116,8 @@ def main() -> None:
 
 def report(scores: list[CaseScore], args) -> None:
     """Print the measures and the targets they are compared with."""
-    print(f"\nbench/disclosure.py --cases {args.cases} --seed {args.seed}: {len(scores)} case files, "
+    print(f"\nbench/disclosure.py --cases {args.cases} --seed {args.seed}"
+          f"{'' if args.registers else ' --no-registers'}{' --again' if args.again else ''}: {len(scores)} case files, "
           f"{sum(s.pages for s in scores)} pages, load average {os.getloadavg()[0]:.2f}")
     print(f"{'kind':<10} {'planted':>8} {'removed':>8} {'recall %':>9} {'target':>7}")
     ok = True

@@ -21,6 +21,7 @@ import io
 import json
 import random
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -166,9 +167,11 @@ def make_people(rng: random.Random) -> People:
 class PageBuilder:
     """Lines of a page, some carrying planted items; :meth:`render` draws them and finds every item's boxes."""
 
-    def __init__(self, kind: str) -> None:
-        """An empty page of a kind."""
+    def __init__(self, kind: str, title: str = "") -> None:
+        """An empty page of a kind, the document it is (its title in the batch's 卷内目录)."""
         self.kind = kind
+        self.title = title
+        self.seal_text = ""  # whose seal is pressed over ``seal_under`` (default: the procuratorate's)
         self.blocks: list[Block] = []
         self.planted: list[Planted] = []
         self.seal_under: Planted | None = None
@@ -244,7 +247,7 @@ def _name(name: str, hide: bool) -> Planted:
 def victim_record(rng: random.Random, f: CaseFacts, p: People) -> PageBuilder:
     """The victim's 询问笔录: header with name, ID (after 身份证号码, no colon), address, phone in groups; the name
     repeated; a witness named; a bank card in groups; a phone broken over a line end."""
-    b = PageBuilder("victim-record")
+    b = PageBuilder("victim-record", f"被害人{p.victim}询问笔录")
     b.line("询问笔录", pt=22, align="centre", style="hei", space_after=0.5)
     b.line(f"时间：{f.year}年{f.month}月{f.day}日9时10分至10时25分")
     b.line("地点：封丘县公安局刑侦大队办公室")
@@ -276,7 +279,7 @@ def victim_record(rng: random.Random, f: CaseFacts, p: People) -> PageBuilder:
 def witness_record(rng: random.Random, f: CaseFacts, p: People) -> PageBuilder:
     """A minor witness's 询问笔录: a birth date under 18, an ID with a wrong check digit, full-width phone digits,
     a licence plate, the victim named, the guardian present."""
-    b = PageBuilder("witness-record")
+    b = PageBuilder("witness-record", f"证人{p.minor}询问笔录")
     b.line("询问笔录", pt=22, align="centre", style="hei", space_after=0.5)
     b.line(f"时间：{f.year}年{f.month}月{f.day}日14时05分至15时00分")
     b.line("询问人：", _name(p.officer, False), "、", _name(p.clerk, False), "　工作单位：封丘县公安局")
@@ -302,7 +305,7 @@ def witness_record(rng: random.Random, f: CaseFacts, p: People) -> PageBuilder:
 def indictment(rng: random.Random, f: CaseFacts, p: People) -> PageBuilder:
     """An 起诉书's page: the defendant's ID and addresses (his name kept), the victim named, the victim's phone
     under the procuratorate's seal."""
-    b = PageBuilder("indictment")
+    b = PageBuilder("indictment", "起诉书")
     b.line("河南省封丘县人民检察院", pt=22, align="centre", style="song", space_after=0.2)
     b.line("起诉书", pt=22, align="centre", style="hei", space_after=0.3)
     b.line(_item("decoy", f.proc_no, f.proc_no, False), align="right", space_after=0.6)
@@ -330,7 +333,7 @@ def indictment(rng: random.Random, f: CaseFacts, p: People) -> PageBuilder:
 def seizure_list(rng: random.Random, f: CaseFacts, p: People) -> PageBuilder:
     """A 扣押物品清单 as lines: a bank card broken over a line end, a licence plate, and numbers that are not
     personal data (item and invoice numbers, amounts, a waybill)."""
-    b = PageBuilder("seizure-list")
+    b = PageBuilder("seizure-list", "扣押物品清单")
     b.line("扣押物品清单", pt=22, align="centre", style="hei", space_after=0.5)
     b.line("清单编号：", _item("decoy", f"FQ{f.year}0503017", hide=False))
     b.line("1．现金3000元（人民币百元券30张）")
@@ -349,7 +352,7 @@ def seizure_list(rng: random.Random, f: CaseFacts, p: People) -> PageBuilder:
 def transfer_statement(rng: random.Random, f: CaseFacts, p: People) -> PageBuilder:
     """A 情况说明 of bank transfers: two card numbers after 账号, an address, a phone, a transaction serial that is
     not personal data."""
-    b = PageBuilder("statement")
+    b = PageBuilder("statement", "情况说明")
     b.line("情况说明", pt=22, align="centre", style="hei", space_after=0.5)
     a, c = card_number(rng), card_number(rng, 16)
     county, detail = address(rng)
@@ -369,7 +372,7 @@ def transfer_statement(rng: random.Random, f: CaseFacts, p: People) -> PageBuild
 def contact_sheet(rng: random.Random, f: CaseFacts, p: People) -> PageBuilder:
     """A 涉案人员信息表 as lines: for each person an ID (one in groups, one ending in X), a phone, a bank card and
     sometimes a plate; the defendant's row keeps his name, his numbers are removed all the same."""
-    b = PageBuilder("contacts")
+    b = PageBuilder("contacts", "涉案人员信息表")
     b.line("涉案人员信息表", pt=22, align="centre", style="hei", space_after=0.5)
     rows = [("被害人", p.victim, True), ("证人", p.witness, True), ("犯罪嫌疑人", p.defendant, False),
             ("证人", p.minor, True)]
@@ -391,7 +394,11 @@ def contact_sheet(rng: random.Random, f: CaseFacts, p: People) -> PageBuilder:
     return b
 
 
-DOCUMENTS = (victim_record, witness_record, indictment, seizure_list, transfer_statement, contact_sheet)
+Document = Callable[[random.Random, CaseFacts, People], PageBuilder]
+"""A page of a generated case file: drawn from the case's random stream, facts and people."""
+
+DOCUMENTS: tuple[Document, ...] = (victim_record, witness_record, indictment, seizure_list, transfer_statement,
+                                   contact_sheet)
 """The pages of one generated case file, in order."""
 
 
@@ -468,17 +475,20 @@ class GeneratedCase:
                 if kinds is None or item.kind in kinds]
 
 
-def make_case(out: Path, seed: int, number: int = 300) -> GeneratedCase:
+def make_case(out: Path, seed: int, number: int = 300, documents: Sequence[Document] = DOCUMENTS) -> GeneratedCase:
     """Write one generated case file's batch (page files, batch.json) into ``out`` and its truth.json beside the
-    pages; the same seed writes the same bytes."""
+    pages, a page for each of ``documents`` (samples/personal_registers.py adds dense registers); the same seed
+    writes the same bytes."""
     rng = random.Random(seed)
     facts = CaseFacts.make(random.Random(seed * 7 + 1), year=2024, number=number)
     people = make_people(rng)
     out.mkdir(parents=True, exist_ok=True)
     truth: list[TruthPage] = []
-    for n, document in enumerate(DOCUMENTS, start=1):
+    titles: list[str] = []
+    for n, document in enumerate(documents, start=1):
         builder = document(rng, facts, people)
-        image, planted = builder.render(rng, "河南省封丘县人民检察院")
+        titles.append(builder.title)
+        image, planted = builder.render(rng, builder.seal_text or "河南省封丘县人民检察院")
         sealed = builder.seal_under is not None
         encoding = "colour-jpeg" if sealed or builder.kind.endswith("record") else rng.choice(ENCODINGS)
         image = scan(image, rng, DPI, specks=rng.randint(20, 60), blur=rng.choice((0.0, 0.0, 0.5)))
@@ -487,13 +497,13 @@ def make_case(out: Path, seed: int, number: int = 300) -> GeneratedCase:
         (out / name).write_bytes(data)
         truth.append(TruthPage(name, builder.kind, planted))
     case_no = f"（2024）豫0727刑初{number}号"
-    titles = [f"被害人{people.victim}询问笔录", f"证人{people.minor}询问笔录", "起诉书", "扣押物品清单", "情况说明",
-              "涉案人员信息表"]
     batch = {"case_no": case_no, "case_title": f"{people.defendant}盗窃案", "agency": "河南省封丘县人民法院",
              "room": "room-1", "operator": "扫描员01", "dpi": DPI, "security_level": "internal", "retention": "永久",
              "prepared_by": "李书记员", "checked_by": "王档案员",
              "documents": [{"title": t, "pages": 1} for t in titles]}
-    batch["documents"][2]["doc_no"] = facts.proc_no
+    for entry, page in zip(batch["documents"], truth):
+        if page.kind == "indictment":
+            entry["doc_no"] = facts.proc_no
     (out / "batch.json").write_text(json.dumps(batch, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     case = GeneratedCase(out, case_no, people, truth)
     (out.parent / f"{out.name}.truth.json").write_text(json.dumps(

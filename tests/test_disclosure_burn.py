@@ -4,14 +4,17 @@ reading of the painted page still finds painted too."""
 
 from __future__ import annotations
 
+import io
 import random
 
 import numpy as np
+from PIL import Image
 
-from pipeline.disclosure import Glyph, PageText, read_people, redact_page
+from pipeline.disclosure import Glyph, PageText, ink_mask, read_people, redact_page
 from pipeline.ocr import OcrSettings
 from pipeline.standard import load_disclosure_profile
 from samples.personal import PageBuilder, _item, _name, changed_share, checksum, painted_share
+from samples.synthetic import draw_seal, mm_to_px
 
 LAWYER = load_disclosure_profile("lawyer")
 BODY = "41072719850603123"
@@ -94,3 +97,34 @@ def test_what_a_second_reading_of_the_painted_page_still_finds_is_painted_and_do
     assert [(n.finding.kind, n.finding.certain, n.finding.found_by) for n in result.findings] == \
         [("phone", False, "ocr")]
     assert all(painted_share(image, result.image, b) == 1.0 for b in planted[0].boxes)
+
+
+def test_a_number_a_seals_ring_crosses_is_painted_out_whole_after_jpeg_blurred_the_rings_red():
+    label = _item("decoy", "附：被害人联系电话", hide=False)
+    item = _item("phone", "03738050424", "0373-8050424")
+    image, text, planted = rendered((label, item))
+    gap = (planted[0].boxes[-1][2] + planted[1].boxes[0][0]) // 2  # the ring passes between 话 and 0, over both
+    middle = (planted[1].boxes[0][1] + planted[1].boxes[0][3]) // 2
+    draw_seal(image, (gap + mm_to_px(21, 300), middle), 300, "河南省封丘县人民检察院", random.Random(3))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=85)  # as scanned: colour subsampling greys the ring where it meets print
+    scanned = Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+    result = redacted(scanned, text)
+    assert all(painted_share(scanned, result.image, b) >= 0.95 for b in planted[1].boxes)
+
+
+def test_a_plate_whose_first_han_character_the_recogniser_boxed_too_narrow_is_painted_whole():
+    label = _item("decoy", "KK11418977", hide=False)
+    item = _item("plate", "鄂D9958挂")
+    image, text, planted = rendered(("04　", label, "　", item, "　挂车"), shift=("鄂", -0.45))
+    result = redacted(image, text)
+    assert all(painted_share(image, result.image, b) >= 0.95 for b in planted[1].boxes)
+
+
+
+def test_print_under_a_seal_that_jpeg_tinted_deep_red_is_ink_and_the_seals_own_red_is_not():
+    # pixels of bench/disclosure.py --seed 27's case 300, page 9: an ID's first digit under a bank's seal ring
+    pixels = [(75, 0, 0), (96, 15, 14), (205, 30, 35), (170, 114, 113), (25, 25, 28), (245, 245, 240)]
+    image = Image.new("RGB", (len(pixels), 1))
+    image.putdata(pixels)
+    assert ink_mask(image)[0].tolist() == [True, True, False, False, True, False]

@@ -63,6 +63,19 @@ def test_a_fixed_phone_with_its_area_code_is_found():
     assert found(page("附：被害人联系电话0373-6563958"))[0][:2] == ("phone", "0373-6563958")
 
 
+def test_a_fixed_phones_extension_after_zhuan_is_removed_with_it():
+    assert found(page("联系电话：0371-66668888转806，"))[0][:2] == ("phone", "0371-66668888转806")
+
+
+@pytest.mark.parametrize("number", ["138 0373 1234", "13803731234", "(0371)66668888", "+86 138 0373 1234"])
+def test_a_phone_in_a_tables_column_is_found_though_a_number_stands_in_the_next_column(number):
+    assert found(page(f"01　21:14:07　主叫　{number}　　135"))[0][:2] == ("phone", number)
+
+
+def test_a_fixed_phone_read_with_a_space_after_its_bracketed_area_code_is_found():
+    assert found(page("被叫(024) 6984542"))[0][:2] == ("phone", "(024) 6984542")
+
+
 def test_an_invoice_number_is_not_a_phone_number():
     assert found(page("增值税普通发票1张，发票号码45339341。")) == []
 
@@ -82,6 +95,11 @@ def test_a_card_number_failing_luhn_after_its_label_is_doubtful():
 @pytest.mark.parametrize("plate", ["豫G·A1234", "豫GA1234", "京AD12345", "豫G8S206"])
 def test_a_licence_plate_is_found(plate):
     assert found(page(f"车牌号为{plate}的白色轿车"))[0][:2] == ("plate", plate)
+
+
+@pytest.mark.parametrize("plate", ["豫G1234挂", "豫A0356学", "豫A·1234警"])
+def test_a_trailers_plate_of_four_characters_and_gua_is_found(plate):
+    assert found(page(f"号牌号码{plate}，半挂车"))[0][:2] == ("plate", plate)
 
 
 def test_an_address_keeps_its_county_and_loses_what_lies_below():

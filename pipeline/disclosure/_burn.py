@@ -19,12 +19,16 @@ from PIL import Image, ImageDraw, ImageFont
 from pipeline.common import cjk_font_file
 from pipeline.disclosure._detect import Finding
 from pipeline.disclosure._text import PageText
+from pipeline.imaging import without_red
 
 REACH = 0.33  # ems an edge may move out over ink
 WINDOW = 0.5  # ems an edge may move to reach the gap between two characters
 GAP = 0.06  # ems of blank columns that make a gap between two characters
-PAD = 0.06  # ems left blank between a box and the ink beside it
+PAD = 0.1  # ems left blank between a box and the ink beside it (3 pixels at least): a serif's tip, the thin end of a 0
+HOLD = 0.5  # share of its recognised width a run's first or last character keeps, at least, between its edges
 MARGIN = 0.12  # ems added above and below a run
+INK_BELOW = 140  # grey darker than this is ink
+PRINT_BELOW = 50  # luma darker than this is print however red JPEG made it (a seal's red alone is ~80 and lighter)
 
 
 @dataclass(frozen=True)
@@ -52,15 +56,17 @@ def _runs(page: PageText, finding: Finding) -> list[list[tuple[int, str]]]:
 
 
 def ink_mask(image: Image.Image) -> np.ndarray:
-    """Text ink of a page image: dark pixels that are not a red seal's."""
+    """Text ink of a page image: dark pixels once a red seal's are faded out as for reading (imaging's
+    ``without_red``: in proportion to how red they are, so a ring's pixels that JPEG's colour subsampling greyed
+    where it meets print do not join two characters); print under the seal, which the same subsampling tints red,
+    stays ink by its darkness."""
     if image.mode == "1":
         return ~np.asarray(image, dtype=bool)
     if image.mode != "RGB":
-        return np.asarray(image.convert("L")) < 140
-    rgb = np.asarray(image, dtype=np.int32)
-    grey = (rgb[..., 0] * 299 + rgb[..., 1] * 587 + rgb[..., 2] * 114) // 1000
-    red = (rgb[..., 0] - np.maximum(rgb[..., 1], rgb[..., 2])) > 60
-    return (grey < 140) & ~red
+        return np.asarray(image.convert("L")) < INK_BELOW
+    rgb = np.asarray(image, dtype=np.uint8)
+    luma = rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
+    return (without_red(rgb) < INK_BELOW) | (luma < PRINT_BELOW)
 
 
 def _gaps(band: np.ndarray, lo: int, hi: int, least: int) -> list[tuple[int, int]]:
@@ -86,7 +92,7 @@ def _snap(ink: np.ndarray, y0: int, y1: int, x: float, em: float, step: int, rea
     h, w = ink.shape
     band = ink[max(0, y0) : min(h, y1)]
     lo, hi = max(0, int(x - WINDOW * em)), min(w, int(np.ceil(x + WINDOW * em)) + 1)
-    pad = max(1, int(PAD * em))
+    pad = max(3, int(PAD * em))
     best: tuple[float, int] | None = None
     for a, b in _gaps(band, lo, hi, max(2, int(GAP * em))):
         edge = max(a, b - pad) if step < 0 else min(b, a + pad) if step > 0 else (a + b) // 2
@@ -97,14 +103,37 @@ def _snap(ink: np.ndarray, y0: int, y1: int, x: float, em: float, step: int, rea
             best = (score, edge)
     if best is not None:
         return best[1]
+    return _push(band, x, step, reach)
+
+
+def _push(band: np.ndarray, x: float, step: int, reach: int) -> int:
+    """``x`` moved outwards (``step`` -1 left, +1 right) over the ink it cuts, at most ``reach`` columns."""
     edge, moved = int(round(x)), 0
     while moved < reach and step != 0:
         col = edge - 1 if step < 0 else edge
-        if col < 0 or col >= w or not band[:, col].any():
+        if col < 0 or col >= band.shape[1] or not band[:, col].any():
             break
         edge += step
         moved += 1
     return edge
+
+
+def _outer_edges(ink: np.ndarray, rows: tuple[int, int], glyphs: Sequence, edges: list[int], em: float,
+                 reach: int) -> None:
+    """A run's outer edges kept outside its first and last characters: an edge snapped to a gap inside one (the gap
+    before it filled — a seal's ring across it, a neighbour touching it —, or between a Han character's parts,
+    鄂 = 咢 + 阝) leaves it less than :data:`HOLD` of its width (a Han character's is an em, whatever the
+    recogniser gave it); such an edge is pushed outwards from where the recogniser put it instead, over the ink it
+    cuts, as far as an edge may move to reach a gap (:data:`WINDOW`)."""
+    band = ink[max(0, rows[0]) : min(ink.shape[0], rows[1])]
+
+    def width(g) -> float:
+        return max(g.x1 - g.x0, em if not g.text.isascii() else 0.0)
+
+    if edges[1] - edges[0] < HOLD * width(glyphs[0]):
+        edges[0] = _push(band, glyphs[0].x0, -1, max(reach, int(WINDOW * em)))
+    if edges[-1] - edges[-2] < HOLD * width(glyphs[-1]):
+        edges[-1] = _push(band, glyphs[-1].x1, 1, max(reach, int(WINDOW * em)))
 
 
 def burns(page: PageText, findings: Sequence[Finding], ink: np.ndarray) -> list[Burn]:
@@ -121,6 +150,7 @@ def burns(page: PageText, findings: Sequence[Finding], ink: np.ndarray) -> list[
             edges = [_snap(ink, *band, glyphs[0].x0, em, -1, reach)]
             edges += [_snap(ink, *band, (a.x1 + b.x0) / 2, em, 0, 0) for a, b in zip(glyphs, glyphs[1:])]
             edges.append(_snap(ink, *band, glyphs[-1].x1, em, 1, reach))
+            _outer_edges(ink, band, glyphs, edges, em, reach)
             y0, y1 = max(0, int(top - MARGIN * em)), min(h, int(np.ceil(bottom + MARGIN * em)))
             edges[0], edges[-1] = max(0, edges[0]), min(w, edges[-1])
             if all(cell == "" for _, cell in run):

@@ -94,13 +94,14 @@ def find_ids(text: str) -> list[Span]:
 
 
 _MOBILE = re.compile(r"(?<![0-9])(?:\+?86[- ]?)?1[3-9][0-9](?:-?[0-9]){8}(?![0-9])")
-_FIXED = re.compile(r"(?<![0-9])(?:\(0[0-9]{2,3}\)|0[0-9]{2,3}[-—])[0-9]{7,8}(?:-[0-9]{1,5})?(?![0-9])")
+_FIXED = re.compile(r"(?<![0-9])(?:\(0[0-9]{2,3}\) ?|0[0-9]{2,3}[-—])[0-9]{7,8}(?:(?:-|转|分机)[0-9]{1,5})?(?![0-9])")
 _BARE_FIXED = re.compile(r"(?<![0-9])(?:0[0-9]{2,3})?[0-9]{7,8}(?![0-9])")
 
 
 def find_phones(text: str) -> list[Span]:
     """Mobile numbers (1[3-9] and nine digits, with or without +86 and dashes) and fixed numbers with an area code
-    written apart (0371-12345678, (0371)12345678); a bare 7-12 digit number only after a phone label."""
+    written apart (0371-12345678, (0371)12345678) and their extension (-806, 转806, 分机806); a bare 7-12 digit
+    number only after a phone label."""
     out = [Span("phone", m.start(), m.end(), re.sub(r"[^0-9]", "", m.group()), True, "手机号码")
            for m in _MOBILE.finditer(text)]
     out += [Span("phone", m.start(), m.end(), re.sub(r"[^0-9]", "", m.group()), True, "固定电话")
@@ -137,13 +138,15 @@ def find_cards(text: str, taken: list[Span]) -> list[Span]:
 
 
 _PLATE = re.compile(
-    rf"[{PLATE_PROVINCES}][A-HJ-NP-Z][·•・.\- ]?(?:[A-Z0-9]{{5,6}})(?:挂|学|警)?(?![A-Za-z0-9])")
+    rf"[{PLATE_PROVINCES}][A-HJ-NP-Z][·•・.\- ]?(?:[A-Z0-9]{{5,6}}|[A-Z0-9]{{4}}(?=[挂学警]))(?:挂|学|警)?"
+    r"(?![A-Za-z0-9])")
 _PLATE_MISREAD = str.maketrans("OI", "01")  # plates use neither letter: a recogniser's O is a 0, its I a 1
 
 
 def find_plates(text: str) -> list[Span]:
     """Licence plates: a province's character, the issuing office's letter, five (six for new-energy vehicles)
-    letters and digits, at least two of them digits (an O or I read in them counts as 0 or 1)."""
+    letters and digits — four and 挂, 学 or 警 for a trailer's, a driving school's or the police's —, at least two
+    of them digits (an O or I read in them counts as 0 or 1)."""
     out = []
     for m in _PLATE.finditer(text):
         tail = re.sub(r"[^A-Z0-9]", "", m.group()[2:]).translate(_PLATE_MISREAD)

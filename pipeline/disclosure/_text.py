@@ -18,6 +18,7 @@ from pipeline.ocr import OcrResult
 
 DIGITISH = frozenset("0123456789Xx")
 GAP = 0.6  # a gap between two characters of a line wider than this many line heights reads as a space
+COLUMN = 1.0  # a wider one (blank or spaces) parts two columns of a table: a number never runs across it
 
 
 @dataclass(frozen=True)
@@ -84,9 +85,11 @@ def stream(page: PageText, join: str = "none") -> Stream:
     chars: list[str] = []
     origin: list[int | None] = []
     previous: Glyph | None = None
+    printed: Glyph | None = None  # the last glyph of the line that is not a space
     for i, g in enumerate(page.glyphs):
         text = "".join(fold(c) for c in g.text)
         if previous is not None and g.line != previous.line:
+            printed = None
             closes = join == "all" or (join == "digits" and _last_digit(chars) and text[:1].isdigit())
             if not closes:
                 chars.append("\n")
@@ -94,7 +97,12 @@ def stream(page: PageText, join: str = "none") -> Stream:
         elif previous is not None and g.x0 - previous.x1 > GAP * max(g.y1 - g.y0, previous.y1 - previous.y0, 1.0):
             chars.append(" ")  # the text layer keeps no space for a gap (被询问人：张三　性别：男)
             origin.append(None)
+        if text.strip() and printed is not None and \
+                g.x0 - printed.x1 > COLUMN * max(g.y1 - g.y0, printed.y1 - printed.y0, 1.0):
+            chars.append("\t")  # a table's columns (号码 | 时长): spaces between digits are dropped, this is not
+            origin.append(None)
         previous = g
+        printed = g if text.strip() else printed
         for c in text:
             chars.append(c)
             origin.append(i)
