@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gettext
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 
 DOMAIN = "dossier"
@@ -57,9 +58,15 @@ def say(message: str, /, **fields: object) -> str:
     return text.format(**fields) if fields else text
 
 
+def said(words: Mapping[str, str], code: str) -> str:
+    """A code (a state, a kind, a flag) in the current language from its table of marked messages; a code the table
+    does not know, as it is."""
+    return say(words[code]) if code in words else code
+
+
 def N_(message: str) -> str:
     """Mark a message for the catalogue without translating it here (it is translated where it is said)."""
     return message
 
 
-__all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "N_", "canonical", "language", "say", "use_language"]
+__all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "N_", "canonical", "language", "said", "say", "use_language"]

@@ -16,7 +16,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.common import utcnow
-from pipeline.messages import N_, say
+from pipeline.messages import N_, said, say
 from pipeline.operations._reasons import reason_parts
 
 
@@ -106,19 +106,19 @@ def event_words(happened: LedgerEvent) -> str:
     if happened.code is EventCode.REFUSED:
         params["what"] = reason_parts(str(params.get("kind", "")), "")[0] or say(N_("see the detail"))
     if "outcome" in params:
-        params["outcome"] = say(_OUTCOMES.get(str(params["outcome"]), str(params["outcome"])))
+        params["outcome"] = said(_OUTCOMES, str(params["outcome"]))
     if "part" in params:
-        params["part"] = say(_MACHINE[str(params["part"])]) if params["part"] in _MACHINE else params["part"]
+        params["part"] = said(_MACHINE, str(params["part"]))
     if "error" in params and params.get("machine"):
         params["error"] = say(N_("{error} (the machine: {part})"), error=params["error"],
-                              part=say(_MACHINE.get(str(params["machine"]), str(params["machine"]))))
+                              part=said(_MACHINE, str(params["machine"])))
     if not params.get("message") and happened.code in (EventCode.HELD, EventCode.RETRIED, EventCode.RETRY_REPEATED):
         params["message"] = say(N_("no message"))
     try:
-        said = say(_WORDS[happened.code], **params)
+        text = say(_WORDS[happened.code], **params)
     except KeyError:  # a parameter missing from a hand-edited ledger: the code and what is there
         return f"{happened.code.value}: {happened.params}"
-    return say(N_("{what} — {reason}"), what=said, reason=params["reason"]) if params.get("reason") else said
+    return say(N_("{what} — {reason}"), what=text, reason=params["reason"]) if params.get("reason") else text
 
 
 _STAMP = re.compile(r"(\S+) (.*)", re.S)

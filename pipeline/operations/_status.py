@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Protocol
 
 from pipeline.common import utcnow
-from pipeline.messages import N_, language, say
+from pipeline.messages import N_, language, said, say
 from pipeline.models import BatchStatus, CaseHistory, HistoryEvent, StatusReport, WatcherSummary
 from pipeline.operations._events import event_words
 from pipeline.operations._folders import HotFolder
@@ -55,17 +55,17 @@ EVENT_KINDS = {"try": N_("batch"), "run": N_("run"), "review": N_("review"), "pu
 
 def event_kind_words(kind: str) -> str:
     """A history event's kind as people say it: 批次, 运行, 审核, 发布 (an unknown kind as is)."""
-    return say(EVENT_KINDS[kind]) if kind in EVENT_KINDS else kind
+    return said(EVENT_KINDS, kind)
 
 
 def run_kind_words(kind: str) -> str:
     """A run's kind as people say it: 处理, 重做, 重新处理 (an unknown kind as is)."""
-    return say(RUN_KINDS[kind]) if kind in RUN_KINDS else kind
+    return said(RUN_KINDS, kind)
 
 
 def run_state_words(status: str) -> str:
     """A run's status as people say it: 运行中, 等待审核, 失败… (an unknown status as is)."""
-    return say(RUN_STATES[status]) if status in RUN_STATES else status
+    return said(RUN_STATES, status)
 
 
 MACHINE_STEPS = {

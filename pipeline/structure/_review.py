@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
 from pipeline.errors import BadInputError
-from pipeline.messages import N_, say
+from pipeline.messages import N_, said, say
 from pipeline.models import CatalogueCorrection, CatalogueEntry, FieldEvidence, VolumeCatalogue
 from pipeline.structure._dates import FIRST_YEAR, read_date_line
 from pipeline.structure._lexicon import normalise
@@ -35,7 +35,7 @@ vocabulary of the review station, the Prefect review form and the CLI's review."
 
 def doubt_words(flags: Iterable[str]) -> str:
     """A field's flags as a reviewer reads them, in the current language: 缺失、识别把握不大 (an unknown code as is)."""
-    return say(N_(", ")).join(say(DOUBT_WORDS[f]) if f in DOUBT_WORDS else f for f in flags)
+    return say(N_(", ")).join(said(DOUBT_WORDS, f) for f in flags)
 
 
 def entry_in_doubt(entry: CatalogueEntry) -> bool:
