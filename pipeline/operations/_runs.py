@@ -301,11 +301,13 @@ class Runs:
             self.log(f"batch {entry.room}/{entry.batch}: cannot retry run {entry.run_id} now "
                      f"({type(exc).__name__}: {exc})")
             return
-        ended = f"ended '{status.message}'" if status else "held"
-        what = ("the machine is ready again" if status is None else f"retry {attempt} of {self.run_retries}"
-                if counted else f"reported again, retry {attempt} repeated")
-        code = EventCode.RETRIED_READY if status is None else EventCode.RETRIED if counted else \
-            EventCode.RETRY_REPEATED
+        if status is None:
+            ended, code, what = "held", EventCode.RETRIED_READY, "the machine is ready again"
+        elif counted:
+            ended, code, what = f"ended '{status.message}'", EventCode.RETRIED, f"retry {attempt} of {self.run_retries}"
+        else:
+            ended, code, what = (f"ended '{status.message}'", EventCode.RETRY_REPEATED,
+                                 f"reported again, retry {attempt} repeated")
         starts = status.starts if status else entry.retry_starts
         self.ledger.update(entry.fingerprint, event(code, run=entry.run_id, message=status.message if status else "",
                                                     attempt=attempt, of=self.run_retries, delay=f"{delay:g}",
