@@ -236,12 +236,15 @@ class PageBuilder:
         return img, placed
 
 
-def _item(kind: str, value: str, printed: str | None = None, hide: bool = True, *notes: str) -> Planted:
+def plant(kind: str, value: str, printed: str | None = None, hide: bool = True, *notes: str) -> Planted:
+    """An item planted in a line: its kind, its value, how it is printed (default: as the value), whether the copy
+    must remove it, and notes on how it is written."""
     return Planted(kind, value, printed if printed is not None else value, hide=hide, notes=list(notes))
 
 
-def _name(name: str, hide: bool) -> Planted:
-    return _item("name" if hide else "decoy", name, name, hide)
+def plant_name(name: str, hide: bool) -> Planted:
+    """A person's name planted in a line: one the copy must replace by its 某 form, or one it keeps (a decoy)."""
+    return plant("name" if hide else "decoy", name, name, hide)
 
 
 def victim_record(rng: random.Random, f: CaseFacts, p: People) -> PageBuilder:
@@ -251,26 +254,26 @@ def victim_record(rng: random.Random, f: CaseFacts, p: People) -> PageBuilder:
     b.line("询问笔录", pt=22, align="centre", style="hei", space_after=0.5)
     b.line(f"时间：{f.year}年{f.month}月{f.day}日9时10分至10时25分")
     b.line("地点：封丘县公安局刑侦大队办公室")
-    b.line("询问人：", _name(p.officer, False), "、", _name(p.clerk, False), "　工作单位：封丘县公安局")
-    b.line("被询问人：", _name(p.victim, True), "　性别：女　出生日期：1985年6月3日")
+    b.line("询问人：", plant_name(p.officer, False), "、", plant_name(p.clerk, False), "　工作单位：封丘县公安局")
+    b.line("被询问人：", plant_name(p.victim, True), "　性别：女　出生日期：1985年6月3日")
     check = rng.choice(["valid", "valid", "x"])
     number = id_number(rng, (1985, 6, 3), check)
-    b.line("身份证号码", _item("id_number", number, number, True, "after-han", *(["x-check"] if check == "x" else [])))
+    b.line("身份证号码", plant("id_number", number, number, True, "after-han", *(["x-check"] if check == "x" else [])))
     county, detail = address(rng)
-    b.line("住址：", county, _item("address", detail))
+    b.line("住址：", county, plant("address", detail))
     phone = mobile(rng)
-    b.line("联系电话：", _item("phone", phone, f"{phone[:3]} {phone[3:7]} {phone[7:]}", True, "spaced"))
+    b.line("联系电话：", plant("phone", phone, f"{phone[:3]} {phone[3:7]} {phone[7:]}", True, "spaced"))
     b.line("问：我们是封丘县公安局的民警，现依法向你询问，你要如实回答，听清楚了吗？")
-    b.line("答：听清楚了。我叫", _name(p.victim, True), "，是这个案子的被害人。")
+    b.line("答：听清楚了。我叫", plant_name(p.victim, True), "，是这个案子的被害人。")
     b.line("问：你把当天的经过讲一下。")
     card = card_number(rng)
-    b.line(f"答：{f.year}年{f.month}月{f.day}日晚上十点左右，我和证人", _name(p.witness, True),
+    b.line(f"答：{f.year}年{f.month}月{f.day}日晚上十点左右，我和证人", plant_name(p.witness, True),
            "一起回到家中，发现房门被撬，家里的现金和手机被偷了，我的银行卡（卡号",
-           _item("bank_card", card, spaced(card), True, "spaced"), "）里的钱也被人转走了。")
+           plant("bank_card", card, spaced(card), True, "spaced"), "）里的钱也被人转走了。")
     second = mobile(rng)
-    item = _item("phone", second)
+    item = plant("phone", second)
     b.line("问：还有谁知道这件事？")
-    b.line("答：我邻居", _name(p.witness, True), "也看见了，他的手机号码是", item, "，你们可以找他核实。", split=item)
+    b.line("答：我邻居", plant_name(p.witness, True), "也看见了，他的手机号码是", item, "，你们可以找他核实。", split=item)
     b.line("问：以上所说是否属实？")
     b.line("答：属实。", space_after=0.6)
     return b
@@ -282,23 +285,23 @@ def witness_record(rng: random.Random, f: CaseFacts, p: People) -> PageBuilder:
     b = PageBuilder("witness-record", f"证人{p.minor}询问笔录")
     b.line("询问笔录", pt=22, align="centre", style="hei", space_after=0.5)
     b.line(f"时间：{f.year}年{f.month}月{f.day}日14时05分至15时00分")
-    b.line("询问人：", _name(p.officer, False), "、", _name(p.clerk, False), "　工作单位：封丘县公安局")
-    b.line("被询问人：", _name(p.minor, True), "　性别：男　出生日期：2009年3月8日")
+    b.line("询问人：", plant_name(p.officer, False), "、", plant_name(p.clerk, False), "　工作单位：封丘县公安局")
+    b.line("被询问人：", plant_name(p.minor, True), "　性别：男　出生日期：2009年3月8日")
     number = id_number(rng, (2009, 3, 8), "bad")
-    b.line("身份证号：", _item("id_number", number, number, True, "bad-checksum"))
+    b.line("身份证号：", plant("id_number", number, number, True, "bad-checksum"))
     county, detail = address(rng)
-    b.line("现住", county, _item("address", detail))
+    b.line("现住", county, plant("address", detail))
     phone = mobile(rng)
-    b.line("手机：", _item("phone", phone, full_width(phone), True, "full-width"))
-    b.line("法定代理人：", _name(p.witness, True), "（系被询问人之母）")
+    b.line("手机：", plant("phone", phone, full_width(phone), True, "full-width"))
+    b.line("法定代理人：", plant_name(p.witness, True), "（系被询问人之母）")
     b.line("问：你把看到的情况讲一下。")
     car = plate(rng)
-    b.line("答：那天晚上我在楼下玩，看见一辆车牌号为", _item("plate", car),
-           "的白色轿车停在被害人", _name(p.victim, True), "家楼下，车上下来一个男的。")
+    b.line("答：那天晚上我在楼下玩，看见一辆车牌号为", plant("plate", car),
+           "的白色轿车停在被害人", plant_name(p.victim, True), "家楼下，车上下来一个男的。")
     b.line("问：你认识那个人吗？")
-    b.line("答：不认识，后来民警给我看照片，我认出是", _name(p.defendant, False), "。")
+    b.line("答：不认识，后来民警给我看照片，我认出是", plant_name(p.defendant, False), "。")
     b.line("问：你说的是否属实？")
-    b.line("答：属实。我叫", _name(p.minor, True), "，以上都是我亲眼看到的。", space_after=0.6)
+    b.line("答：属实。我叫", plant_name(p.minor, True), "，以上都是我亲眼看到的。", space_after=0.6)
     return b
 
 
@@ -308,24 +311,24 @@ def indictment(rng: random.Random, f: CaseFacts, p: People) -> PageBuilder:
     b = PageBuilder("indictment", "起诉书")
     b.line("河南省封丘县人民检察院", pt=22, align="centre", style="song", space_after=0.2)
     b.line("起诉书", pt=22, align="centre", style="hei", space_after=0.3)
-    b.line(_item("decoy", f.proc_no, f.proc_no, False), align="right", space_after=0.6)
+    b.line(plant("decoy", f.proc_no, f.proc_no, False), align="right", space_after=0.6)
     number = id_number(rng, (1990, 2, 14))
     county, detail = address(rng)
     county2, detail2 = address(rng)
-    b.line("被告人", _name(p.defendant, False), "，男，1990年2月14日出生，公民身份号码", _item("id_number", number),
-           "，汉族，初中文化，户籍所在地", county, _item("address", detail), "，现住", county2,
-           _item("address", detail2), "。", indent=2, pt=15)
-    b.line(f"经依法审查查明：{f.year}年{f.month}月{f.day}日晚，被告人", _name(p.defendant, False),
-           "窜至被害人", _name(p.victim, True), "家中，窃得现金人民币三千元及手机一部，并盗用被害人",
-           _name(p.victim, True), "的银行卡转走人民币五千元。案发后取得了被害人", _name(p.victim, True), "的谅解。",
+    b.line("被告人", plant_name(p.defendant, False), "，男，1990年2月14日出生，公民身份号码", plant("id_number", number),
+           "，汉族，初中文化，户籍所在地", county, plant("address", detail), "，现住", county2,
+           plant("address", detail2), "。", indent=2, pt=15)
+    b.line(f"经依法审查查明：{f.year}年{f.month}月{f.day}日晚，被告人", plant_name(p.defendant, False),
+           "窜至被害人", plant_name(p.victim, True), "家中，窃得现金人民币三千元及手机一部，并盗用被害人",
+           plant_name(p.victim, True), "的银行卡转走人民币五千元。案发后取得了被害人", plant_name(p.victim, True), "的谅解。",
            indent=2, pt=15)
     b.line("此致", pt=15, indent=2)
     b.line("河南省封丘县人民法院", pt=15, space_after=0.8)
-    b.line("检察员：", _name(p.officer, False), pt=15, align="right")
+    b.line("检察员：", plant_name(p.officer, False), pt=15, align="right")
     b.line(cn_date(f.year, f.month, f.day), pt=15, align="right", space_after=0.6)
     fixed = f"0373-{rng.randint(2000000, 8999999)}"
-    item = _item("phone", fixed.replace("-", ""), fixed)
-    b.line("附：被害人", _name(p.victim, True), "联系电话", item, pt=14)
+    item = plant("phone", fixed.replace("-", ""), fixed)
+    b.line("附：被害人", plant_name(p.victim, True), "联系电话", item, pt=14)
     b.seal_under = item
     return b
 
@@ -335,17 +338,17 @@ def seizure_list(rng: random.Random, f: CaseFacts, p: People) -> PageBuilder:
     personal data (item and invoice numbers, amounts, a waybill)."""
     b = PageBuilder("seizure-list", "扣押物品清单")
     b.line("扣押物品清单", pt=22, align="centre", style="hei", space_after=0.5)
-    b.line("清单编号：", _item("decoy", f"FQ{f.year}0503017", hide=False))
+    b.line("清单编号：", plant("decoy", f"FQ{f.year}0503017", hide=False))
     b.line("1．现金3000元（人民币百元券30张）")
     card = card_number(rng, 16)
-    item = _item("bank_card", card)
-    b.line("2．银行卡1张，卡号", item, "，持卡人", _name(p.victim, True), "，已冻结。", split=item)
+    item = plant("bank_card", card)
+    b.line("2．银行卡1张，卡号", item, "，持卡人", plant_name(p.victim, True), "，已冻结。", split=item)
     car = plate(rng)
-    b.line("3．白色小型轿车1辆，车牌号：", _item("plate", car), "，停放于封丘县公安局院内。")
-    b.line("4．增值税普通发票1张，发票号码", _item("decoy", f"{rng.randint(10000000, 99999999)}", hide=False), "。")
-    b.line("5．快递单1张，运单号", _item("decoy", f"SF{rng.randint(10 ** 12, 10 ** 13 - 1)}", hide=False), "。")
-    b.line("物品登记编号：", _item("decoy", f"{f.year}0503{rng.randint(10 ** 9, 10 ** 10 - 1)}", hide=False))
-    b.line("见证人：", _name(p.witness, True), "　扣押人：", _name(p.officer, False))
+    b.line("3．白色小型轿车1辆，车牌号：", plant("plate", car), "，停放于封丘县公安局院内。")
+    b.line("4．增值税普通发票1张，发票号码", plant("decoy", f"{rng.randint(10000000, 99999999)}", hide=False), "。")
+    b.line("5．快递单1张，运单号", plant("decoy", f"SF{rng.randint(10 ** 12, 10 ** 13 - 1)}", hide=False), "。")
+    b.line("物品登记编号：", plant("decoy", f"{f.year}0503{rng.randint(10 ** 9, 10 ** 10 - 1)}", hide=False))
+    b.line("见证人：", plant_name(p.witness, True), "　扣押人：", plant_name(p.officer, False))
     return b
 
 
@@ -357,12 +360,12 @@ def transfer_statement(rng: random.Random, f: CaseFacts, p: People) -> PageBuild
     a, c = card_number(rng), card_number(rng, 16)
     county, detail = address(rng)
     phone = mobile(rng)
-    b.line(f"经调取银行交易记录查明：{f.year}年{f.month}月{f.day}日，被害人", _name(p.victim, True), "名下账号",
-           _item("bank_card", a), "向犯罪嫌疑人", _name(p.defendant, False), "名下账号", _item("bank_card", c),
-           "转账人民币五千元，交易流水号", _item("decoy", f"{f.year}0503{rng.randint(10 ** 11, 10 ** 12 - 1)}",
+    b.line(f"经调取银行交易记录查明：{f.year}年{f.month}月{f.day}日，被害人", plant_name(p.victim, True), "名下账号",
+           plant("bank_card", a), "向犯罪嫌疑人", plant_name(p.defendant, False), "名下账号", plant("bank_card", c),
+           "转账人民币五千元，交易流水号", plant("decoy", f"{f.year}0503{rng.randint(10 ** 11, 10 ** 12 - 1)}",
                                       hide=False), "。", indent=2, pt=15)
-    b.line("被害人", _name(p.victim, True), "家住", county, _item("address", detail), "，犯罪嫌疑人",
-           _name(p.defendant, False), "的联系电话为", _item("phone", phone), "。", indent=2, pt=15)
+    b.line("被害人", plant_name(p.victim, True), "家住", county, plant("address", detail), "，犯罪嫌疑人",
+           plant_name(p.defendant, False), "的联系电话为", plant("phone", phone), "。", indent=2, pt=15)
     b.line("特此说明。", indent=2, pt=15, space_after=1.0)
     b.line("封丘县公安局刑侦大队", pt=15, align="right")
     b.line(cn_date(f.year, f.month, f.day), pt=15, align="right")
@@ -382,15 +385,15 @@ def contact_sheet(rng: random.Random, f: CaseFacts, p: People) -> PageBuilder:
         number = id_number(rng, born, check)
         printed = spaced(number, 6) if k == 3 else number
         phone, card = mobile(rng), card_number(rng, rng.choice((16, 19)))
-        b.line(f"{k}．{role}", _name(name, hide), "　身份证号：",
-               _item("id_number", number, printed, True, *(["x-check"] if check == "x" else []),
+        b.line(f"{k}．{role}", plant_name(name, hide), "　身份证号：",
+               plant("id_number", number, printed, True, *(["x-check"] if check == "x" else []),
                      *(["spaced"] if k == 3 else [])), pt=13, space_after=0.05)
-        b.line("　　手机：", _item("phone", phone), "　银行卡号：", _item("bank_card", card), pt=13, space_after=0.05)
+        b.line("　　手机：", plant("phone", phone), "　银行卡号：", plant("bank_card", card), pt=13, space_after=0.05)
         if k % 2:
-            b.line("　　车辆：", _item("plate", plate(rng)), "（小型轿车）", pt=13, space_after=0.3)
+            b.line("　　车辆：", plant("plate", plate(rng)), "（小型轿车）", pt=13, space_after=0.3)
         else:
             b.line("　　无登记车辆", pt=13, space_after=0.3)
-    b.line("填表人：", _name(p.clerk, False), f"　填表日期：{f.year}年{f.month}月{f.day}日", pt=13)
+    b.line("填表人：", plant_name(p.clerk, False), f"　填表日期：{f.year}年{f.month}月{f.day}日", pt=13)
     return b
 
 

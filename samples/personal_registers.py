@@ -14,12 +14,12 @@ from samples.personal import (
     PLATE_LETTERS,
     PageBuilder,
     People,
-    _item,
-    _name,
     card_number,
     full_width,
     id_number,
     mobile,
+    plant,
+    plant_name,
     spaced,
 )
 from samples.synthetic import CaseFacts
@@ -53,19 +53,19 @@ def call_records(rng: random.Random, f: CaseFacts, p: People) -> PageBuilder:
     b = PageBuilder("call-records", "通话记录（摘录）")
     b.line("通话记录（摘录）", pt=20, align="centre", style="hei", space_after=0.4)
     own = mobile(rng)
-    b.line("机主：", _name(p.victim, True), "　号码：", _item("phone", own), pt=12, space_after=0.2)
+    b.line("机主：", plant_name(p.victim, True), "　号码：", plant("phone", own), pt=12, space_after=0.2)
     b.line("序号　起始时间　　　　　　类型　对方号码　　　　　　时长（秒）", pt=12, style="hei", space_after=0.05)
     for k in range(1, 17):
         when = f"{f.year}-{f.month:02d}-{f.day:02d} {rng.randint(6, 23):02d}:{rng.randrange(60):02d}:{rng.randrange(60):02d}"
         if rng.random() < 0.2:
             number = rng.choice(SERVICE_NUMBERS)
-            other = _item("decoy", number, number, False)
+            other = plant("decoy", number, number, False)
         else:
             value, printed, way = phone_as_written(rng)
-            other = _item("phone", value, printed, True, way)
+            other = plant("phone", value, printed, True, way)
         b.line(f"{k:02d}　{when}　{rng.choice(('主叫', '被叫'))}　", other, f"　　{rng.randint(5, 900)}", pt=12,
                space_after=0.05)
-    b.line("调取人：", _name(p.officer, False), f"　调取时间：{f.year}年{f.month}月{f.day}日", pt=12, space_after=0.1)
+    b.line("调取人：", plant_name(p.officer, False), f"　调取时间：{f.year}年{f.month}月{f.day}日", pt=12, space_after=0.1)
     return b
 
 
@@ -92,15 +92,15 @@ def vehicle_passes(rng: random.Random, f: CaseFacts, p: People) -> PageBuilder:
     device numbers that are not personal data."""
     b = PageBuilder("vehicle-passes", "卡口过车记录")
     b.line("卡口过车记录", pt=20, align="centre", style="hei", space_after=0.4)
-    b.line(f"查询时段：{f.year}年{f.month}月{f.day}日20时至24时　查询人：", _name(p.officer, False), pt=12,
+    b.line(f"查询时段：{f.year}年{f.month}月{f.day}日20时至24时　查询人：", plant_name(p.officer, False), pt=12,
            space_after=0.2)
     b.line("序号　通过时间　　卡口编号　　　　号牌号码　　　号牌种类", pt=12, style="hei", space_after=0.05)
     for k in range(1, 15):
         value, printed, way = plate_as_written(rng)
         kind = "挂车" if way == "trailer" else "新能源小型车" if way == "new-energy" else rng.choice(("小型汽车", "大型汽车"))
         b.line(f"{k:02d}　{rng.randint(20, 23):02d}:{rng.randrange(60):02d}:{rng.randrange(60):02d}　",
-               _item("decoy", f"KK{rng.randint(10 ** 7, 10 ** 8 - 1)}", hide=False), "　",
-               _item("plate", value, printed, True, way), f"　{kind}", pt=12, space_after=0.05)
+               plant("decoy", f"KK{rng.randint(10 ** 7, 10 ** 8 - 1)}", hide=False), "　",
+               plant("plate", value, printed, True, way), f"　{kind}", pt=12, space_after=0.05)
     return b
 
 
@@ -131,11 +131,11 @@ def bank_query(rng: random.Random, f: CaseFacts, p: People) -> PageBuilder:
         number, printed, notes = _id_as_written(rng, k)
         card = card_number(rng, rng.choice((16, 19)))
         phone = mobile(rng)
-        card_item = _item("bank_card", card, spaced(card) if k % 3 == 1 else card, True,
+        card_item = plant("bank_card", card, spaced(card) if k % 3 == 1 else card, True,
                           *(["spaced"] if k % 3 == 1 else []))
-        b.line(f"{k + 1:02d}．户名：", _name(name, hide), "　证件号码：", _item("id_number", number, printed, True, *notes),
+        b.line(f"{k + 1:02d}．户名：", plant_name(name, hide), "　证件号码：", plant("id_number", number, printed, True, *notes),
                pt=12, space_after=0.02)
-        b.line("　　账号：", card_item, "　预留手机：", _item("phone", phone), f"　余额：{rng.randint(0, 99999)}.{rng.randrange(100):02d}元",
+        b.line("　　账号：", card_item, "　预留手机：", plant("phone", phone), f"　余额：{rng.randint(0, 99999)}.{rng.randrange(100):02d}元",
                pt=12, space_after=0.12)
         sealed = card_item if k == 8 else sealed
     b.line(f"经办人：{rng.choice('王李张刘')}柜员　{f.year}年{f.month}月{f.day}日", pt=12, align="right")

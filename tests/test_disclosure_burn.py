@@ -13,7 +13,7 @@ from PIL import Image
 from pipeline.disclosure import Glyph, PageText, ink_mask, read_people, redact_page
 from pipeline.ocr import OcrSettings
 from pipeline.standard import load_disclosure_profile
-from samples.personal import PageBuilder, _item, _name, changed_share, checksum, painted_share
+from samples.personal import PageBuilder, changed_share, checksum, painted_share, plant, plant_name
 from samples.synthetic import draw_seal, mm_to_px
 
 LAWYER = load_disclosure_profile("lawyer")
@@ -50,7 +50,7 @@ def redacted(image, text, settings=None):
 
 
 def test_a_number_is_painted_out_of_the_pixels_and_the_original_image_is_untouched():
-    item = _item("id_number", ID)
+    item = plant("id_number", ID)
     image, text, planted = rendered(("身份证号码", item, "，汉族"))
     before = image.copy()
     result = redacted(image, text)
@@ -61,8 +61,8 @@ def test_a_number_is_painted_out_of_the_pixels_and_the_original_image_is_untouch
 
 
 def test_an_edge_half_an_em_off_snaps_to_the_gap_between_the_characters():
-    label = _item("decoy", "身份证号码", hide=False)
-    item = _item("id_number", ID)
+    label = plant("decoy", "身份证号码", hide=False)
+    item = plant("id_number", ID)
     image, text, planted = rendered((label, item, "，汉族"), shift=(ID[0], 0.45))
     result = redacted(image, text)
     assert all(painted_share(image, result.image, b) == 1.0 for b in planted[1].boxes)
@@ -70,8 +70,8 @@ def test_an_edge_half_an_em_off_snaps_to_the_gap_between_the_characters():
 
 
 def test_a_given_name_becomes_mou_in_the_pixels_and_the_surname_stays():
-    name = _name("周雪霞", True)
-    image, text, planted = rendered(("被询问人：", name, "　性别：女"), ("答：我叫", _name("周雪霞", True), "。"))
+    name = plant_name("周雪霞", True)
+    image, text, planted = rendered(("被询问人：", name, "　性别：女"), ("答：我叫", plant_name("周雪霞", True), "。"))
     result = redacted(image, text)
     for item in planted:
         surname, *given = item.boxes
@@ -81,15 +81,15 @@ def test_a_given_name_becomes_mou_in_the_pixels_and_the_surname_stays():
 
 
 def test_the_text_of_a_painted_page_leaves_out_what_was_painted():
-    image, text, _ = rendered(("被询问人：", _name("周雪霞", True), "　性别：女"),
-                              ("身份证号码", _item("id_number", ID), "，联系电话：13803731234"))
+    image, text, _ = rendered(("被询问人：", plant_name("周雪霞", True), "　性别：女"),
+                              ("身份证号码", plant("id_number", ID), "，联系电话：13803731234"))
     page = redacted(image, text).text.text
     assert "周某某" in page and "雪霞" not in page
     assert ID not in page and "13803731234" not in page and "身份证号码" in page
 
 
 def test_what_a_second_reading_of_the_painted_page_still_finds_is_painted_and_doubtful():
-    image, text, planted = rendered(("联系电话：", _item("phone", "13803731234"), "，请核实。"))
+    image, text, planted = rendered(("联系电话：", plant("phone", "13803731234"), "，请核实。"))
     misread = PageText(1, 1, tuple(Glyph("?" if g.text.isdigit() else g.text, g.x0, g.y0, g.x1, g.y1, g.line)
                                    for g in text.glyphs), text.width, text.height)
     assert redacted(image, misread).findings == ()
@@ -100,8 +100,8 @@ def test_what_a_second_reading_of_the_painted_page_still_finds_is_painted_and_do
 
 
 def test_a_number_a_seals_ring_crosses_is_painted_out_whole_after_jpeg_blurred_the_rings_red():
-    label = _item("decoy", "附：被害人联系电话", hide=False)
-    item = _item("phone", "03738050424", "0373-8050424")
+    label = plant("decoy", "附：被害人联系电话", hide=False)
+    item = plant("phone", "03738050424", "0373-8050424")
     image, text, planted = rendered((label, item))
     gap = (planted[0].boxes[-1][2] + planted[1].boxes[0][0]) // 2  # the ring passes between 话 and 0, over both
     middle = (planted[1].boxes[0][1] + planted[1].boxes[0][3]) // 2
@@ -114,8 +114,8 @@ def test_a_number_a_seals_ring_crosses_is_painted_out_whole_after_jpeg_blurred_t
 
 
 def test_a_plate_whose_first_han_character_the_recogniser_boxed_too_narrow_is_painted_whole():
-    label = _item("decoy", "KK11418977", hide=False)
-    item = _item("plate", "鄂D9958挂")
+    label = plant("decoy", "KK11418977", hide=False)
+    item = plant("plate", "鄂D9958挂")
     image, text, planted = rendered(("04　", label, "　", item, "　挂车"), shift=("鄂", -0.45))
     result = redacted(image, text)
     assert all(painted_share(image, result.image, b) >= 0.95 for b in planted[1].boxes)
