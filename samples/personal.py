@@ -21,6 +21,7 @@ import io
 import json
 import random
 import sys
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -405,13 +406,18 @@ DOCUMENTS: tuple[Document, ...] = (victim_record, witness_record, indictment, se
 """The pages of one generated case file, in order."""
 
 
+SEAL_RED = 50  # a pixel whose red exceeds its green and blue by more than this is a seal's, not print's
+
+
 def _pixels(before: Image.Image, after: Image.Image, box: tuple[int, int, int, int]):
     import numpy as np
 
     x0, y0, x1, y1 = (max(0, v) for v in box)
+    rgb = np.asarray(before.convert("RGB"), dtype=np.int16)[y0:y1, x0:x1]
     a = np.asarray(before.convert("L"), dtype=np.int16)[y0:y1, x0:x1]
     b = np.asarray(after.convert("L"), dtype=np.int16)[y0:y1, x0:x1]
-    ink = a < 128
+    # the character's ink: dark and not red (a seal's lettering pressed into its cell is not the character)
+    ink = (a < 128) & (rgb[..., 0] - rgb[..., 1:].max(axis=-1) <= SEAL_RED)
     if not ink.any():
         return a, b, None
     rows, cols = ink.any(axis=1).nonzero()[0], ink.any(axis=0).nonzero()[0]
@@ -441,12 +447,19 @@ NAME_PAINTED = 0.4  # share of a given name character's ink left as paper by the
 NUMBER_PAINTED = 0.95  # share of the box around a digit's ink painted black, at least
 
 
+def carrying(item: Planted, boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
+    """The boxes of an item's characters that carry its value — letters, digits, Han characters —, not the brackets,
+    dashes and plus signs printed around them (（0373）6083974's brackets tell nothing of the number)."""
+    chars = [c for c in item.printed if not c.isspace()]
+    return [b for c, b in zip(chars, boxes) if unicodedata.category(c)[0] in "LN"]
+
+
 def removed(item: Planted, before: Image.Image, after: Image.Image, boxes: list[tuple[int, int, int, int]]) -> bool:
-    """Whether a copy removed a planted item: every character of a number or an address painted black, every
-    character of a name's given name painted over (the surname kept)."""
+    """Whether a copy removed a planted item: every character carrying a number's or an address's value painted
+    black, every character of a name's given name painted over (the surname kept)."""
     if item.kind == "name":
         return all(painted_share(before, after, b, "paper") >= NAME_PAINTED for b in boxes[1:])
-    return all(painted_share(before, after, b) >= NUMBER_PAINTED for b in boxes)
+    return all(painted_share(before, after, b) >= NUMBER_PAINTED for b in carrying(item, boxes))
 
 
 ENCODINGS = ("colour-jpeg", "grey-jpeg", "g4")

@@ -23,3 +23,16 @@ def page(*lines: str, volume: int = 1, number: int = 1) -> PageText:
 def text_of(page_text: PageText, glyphs) -> str:
     """The characters at the given glyph indices."""
     return "".join(page_text.glyphs[g].text for g in glyphs)
+
+
+def boxes(*rows: tuple[tuple[float, str], ...], volume: int = 1, number: int = 1) -> PageText:
+    """A page read as PP-OCR reads a table: each row's cells ``(x, text)`` separate boxes (lines) on one row."""
+    glyphs, k = [], 0
+    for r, cells in enumerate(rows):
+        for x, text in cells:
+            for ch in text:
+                width = PITCH / 2 if ch.isascii() else PITCH
+                glyphs.append(Glyph(ch, x, 100 + r * LINE, x + width, 100 + r * LINE + 48, k))
+                x += width
+            k += 1
+    return PageText(volume, number, tuple(glyphs), 2480, 3508)

@@ -8,7 +8,7 @@ import pytest
 from pipeline.disclosure import detect_page, find_numbers, id_checksum_ok, luhn_ok, read_people, redacted_text
 from pipeline.standard import load_disclosure_profile
 from samples.personal import card_number, checksum
-from tests.disclosure_helpers import page, text_of
+from tests.disclosure_helpers import boxes, page, text_of
 
 LAWYER = load_disclosure_profile("lawyer")
 AGENCY = load_disclosure_profile("agency")
@@ -47,6 +47,17 @@ def test_an_unlabelled_serial_number_is_neither_an_id_nor_a_card():
 def test_a_number_broken_over_two_lines_is_one_finding_over_both_parts():
     result = found(page(f"公民身份号码{VALID_ID[:6]}", f"{VALID_ID[6:]}，汉族"))
     assert result == [("id_number", VALID_ID, True, ("",) * 18)]
+
+
+def test_a_tables_last_cell_is_not_run_into_the_next_rows_first_numbers():
+    rows = boxes(((100, "10 2024-06-05 18:08:11"), (700, "被叫"), (1500, "193")),
+                 ((100, "11 2024-06-05 07:30:24"), (700, "主叫"), (1500, "730")))
+    assert found(rows) == []  # 193 | 11 2024-06 run together read as a mobile number, 19311202406
+
+
+def test_a_number_read_as_two_boxes_close_together_on_one_row_is_one_finding():
+    result = found(boxes(((100, "联系电话：138"), (322, "0373 1234"))))
+    assert result == [("phone", "1380373 1234", True, ("",) * 12)]
 
 
 def test_a_phone_number_in_groups_is_one_finding_with_the_spaces_between():

@@ -80,17 +80,22 @@ class Stream:
 
 def stream(page: PageText, join: str = "none") -> Stream:
     """The page's normalised text. ``join``: ``none`` keeps every line end as ``\\n``; ``digits`` closes a line end
-    between two digits (a number broken over lines); ``all`` closes every line end (a name or an address broken over
-    lines). Spaces between two digits are always dropped; other spaces stay."""
+    between two digits (a number broken over lines) unless the digits ending the line stand in a table's cell of
+    their own, and reads boxes side by side on one row (PP-OCR reads a table's cells apart) as one line; ``all``
+    closes every line end (a name or an address broken over lines). Spaces between two digits are always dropped;
+    other spaces stay."""
     chars: list[str] = []
     origin: list[int | None] = []
     previous: Glyph | None = None
     printed: Glyph | None = None  # the last glyph of the line that is not a space
+    own_cell = False  # only digits since a column gap on this line: a table's cell (a call's 时长), not running text
     for i, g in enumerate(page.glyphs):
         text = "".join(fold(c) for c in g.text)
-        if previous is not None and g.line != previous.line:
+        if previous is not None and g.line != previous.line and not (join == "digits" and _same_row(previous, g)):
             printed = None
-            closes = join == "all" or (join == "digits" and _last_digit(chars) and text[:1].isdigit())
+            closes = join == "all" or (join == "digits" and _last_digit(chars) and text[:1].isdigit()
+                                       and not own_cell)
+            own_cell = False
             if not closes:
                 chars.append("\n")
                 origin.append(None)
@@ -101,12 +106,20 @@ def stream(page: PageText, join: str = "none") -> Stream:
                 g.x0 - printed.x1 > COLUMN * max(g.y1 - g.y0, printed.y1 - printed.y0, 1.0):
             chars.append("\t")  # a table's columns (号码 | 时长): spaces between digits are dropped, this is not
             origin.append(None)
+            own_cell = True
         previous = g
         printed = g if text.strip() else printed
+        own_cell = own_cell and all(c in DIGITISH or c.isspace() for c in text)
         for c in text:
             chars.append(c)
             origin.append(i)
     return _drop_spaces_in_numbers(chars, origin)
+
+
+def _same_row(before: Glyph, after: Glyph) -> bool:
+    """Whether ``after`` stands to the right of ``before`` on the same row (their heights overlap by half)."""
+    overlap = min(before.y1, after.y1) - max(before.y0, after.y0)
+    return after.x0 >= before.x1 - 1 and overlap >= 0.5 * min(before.y1 - before.y0, after.y1 - after.y0)
 
 
 def _last_digit(chars: Sequence[str]) -> bool:

@@ -1,0 +1,59 @@
+"""The disclosure bench's measure of a planted item removed from a copy's page (samples/personal.py): every character
+that carries the value painted black, judged by that character's own ink."""
+
+from __future__ import annotations
+
+import random
+
+from PIL import Image, ImageDraw
+
+from samples.personal import PageBuilder, plant, removed
+
+SEAL_RED = (205, 40, 45)
+
+
+def page_with(item):
+    """A clean page with ``item`` on one line, and the item as placed (its characters' boxes)."""
+    b = PageBuilder("test")
+    b.line("电话：", item)
+    image, planted = b.render(random.Random(1))
+    return image, planted[0]
+
+
+def painted(image: Image.Image, boxes) -> Image.Image:
+    """The page with each box filled black, as a copy paints a character out."""
+    out = image.copy()
+    draw = ImageDraw.Draw(out)
+    for x0, y0, x1, y1 in boxes:
+        draw.rectangle((x0, y0, x1 - 1, y1 - 1), fill=(0, 0, 0))
+    return out
+
+
+def test_a_number_with_every_digit_painted_is_removed_though_its_brackets_are_left():
+    image, item = page_with(plant("phone", "03736083974", "（0373）6083974"))
+    digits = [b for c, b in zip(item.printed, item.boxes) if c.isdigit()]
+    assert removed(item, image, painted(image, digits), item.boxes)
+
+
+def test_a_number_with_one_digit_left_is_not_removed():
+    image, item = page_with(plant("phone", "03736083974", "（0373）6083974"))
+    digits = [b for c, b in zip(item.printed, item.boxes) if c.isdigit()]
+    assert not removed(item, image, painted(image, digits[:-1]), item.boxes)
+
+
+def test_a_seals_red_lettering_in_a_digits_cell_is_not_counted_as_that_digits_ink():
+    image, item = page_with(plant("phone", "03736006894", "0373-6006894"))
+    x0, y0, x1, y1 = item.boxes[0]
+    strip = y0 + (y1 - y0) // 8  # above the digit's ink: where a seal's lettering can reach into its cell
+    ImageDraw.Draw(image).rectangle((x0, y0, x1 - 1, strip), fill=SEAL_RED)
+    after = painted(image, [(x0, strip + 1, x1, y1), *item.boxes[1:]])
+    assert removed(item, image, after, item.boxes)
+
+
+def test_dark_print_in_a_digits_cell_left_unpainted_still_counts_against_it():
+    image, item = page_with(plant("phone", "03736006894", "0373-6006894"))
+    x0, y0, x1, y1 = item.boxes[0]
+    strip = y0 + (y1 - y0) // 8
+    ImageDraw.Draw(image).rectangle((x0, y0, x1 - 1, strip), fill=(100, 100, 100))  # print, grey enough to tell from paint
+    after = painted(image, [(x0, strip + 1, x1, y1), *item.boxes[1:]])
+    assert not removed(item, image, after, item.boxes)
