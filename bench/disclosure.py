@@ -12,8 +12,9 @@ three register pages dense with numbers (samples/personal_registers.py: a 通话
 (``dossier process``: imaging, PP-OCR, volumes, PDF/A, signature, published to an embedded store), makes its lawyer's
 copy (the library's ``make_copy``, with the second reading of every painted page) and publishes it, then measures:
 
-- recall by kind: a planted item counts as removed when ≥ 95 % of its ink (its given name's, for a name) is painted
-  over in the copy's page image, compared pixel by pixel with the original's;
+- recall by kind: a planted item counts as removed when every character carrying it (digits, letters, Han characters;
+  not its brackets, dashes or plus sign) has ≥ 95 % of the box around its own ink (dark, not a seal's red) painted
+  black — for a name, its given name's ink painted over —, compared pixel by pixel with the original's page image;
 - precision: detections overlapping a planted item the profile hides, out of all detections; decoys (item and
   invoice numbers, serials, the defendant's and officers' names) painted over are counted apart;
 - residual, three independent reads of each released volume, each also run on the original as a positive control:

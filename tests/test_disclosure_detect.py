@@ -78,6 +78,10 @@ def test_a_fixed_phones_extension_after_zhuan_is_removed_with_it():
     assert found(page("联系电话：0371-66668888转806，"))[0][:2] == ("phone", "0371-66668888转806")
 
 
+def test_an_extension_the_recogniser_ran_into_the_next_column_is_removed_with_its_number():
+    assert found(page("被叫010-8227877转6292871"))[0][:2] == ("phone", "010-8227877转6292871")
+
+
 @pytest.mark.parametrize("number", ["138 0373 1234", "13803731234", "(0371)66668888", "+86 138 0373 1234"])
 def test_a_phone_in_a_tables_column_is_found_though_a_number_stands_in_the_next_column(number):
     assert found(page(f"01　21:14:07　主叫　{number}　　135"))[0][:2] == ("phone", number)

@@ -94,7 +94,10 @@ def find_ids(text: str) -> list[Span]:
 
 
 _MOBILE = re.compile(r"(?<![0-9])(?:\+?86[- ]?)?1[3-9][0-9](?:-?[0-9]){8}(?![0-9])")
-_FIXED = re.compile(r"(?<![0-9])(?:\(0[0-9]{2,3}\) ?|0[0-9]{2,3}[-—])[0-9]{7,8}(?:(?:-|转|分机)[0-9]{1,5})?(?![0-9])")
+# after 转 or 分机 every digit is the extension's: a recogniser that ran the next column into it (转6292871) loses a
+# call's 时长 with it rather than leave the extension
+_FIXED = re.compile(r"(?<![0-9])(?:\(0[0-9]{2,3}\) ?|0[0-9]{2,3}[-—])[0-9]{7,8}"
+                    r"(?:-[0-9]{1,5}|(?:转|分机)[0-9]+)?(?![0-9])")
 _BARE_FIXED = re.compile(r"(?<![0-9])(?:0[0-9]{2,3})?[0-9]{7,8}(?![0-9])")
 
 
