@@ -3,11 +3,13 @@ people a profile hides, on pages of text laid out like OCR output."""
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from pipeline.disclosure import detect_page, find_numbers, id_checksum_ok, luhn_ok, read_people, redacted_text
 from pipeline.standard import load_disclosure_profile
-from samples.personal import card_number, checksum
+from samples.personal import card_number, checksum, spaced
 from tests.disclosure_helpers import boxes, page, text_of
 
 LAWYER = load_disclosure_profile("lawyer")
@@ -96,13 +98,19 @@ def test_an_invoice_number_is_not_a_phone_number():
 
 
 def test_a_bank_card_number_passing_luhn_is_certain():
-    card = card_number(__import__("random").Random(5))
+    card = card_number(random.Random(5))
     assert luhn_ok(card)
     assert found(page(f"名下账号{card}转账"))[0][:3] == ("bank_card", card, True)
 
 
+def test_a_cards_first_group_parted_by_a_speck_read_as_a_point_is_removed_with_it():
+    card = card_number(random.Random(5))
+    result = found(page(f"账号：{card[:4]}.{spaced(card[4:])}预留手机"))
+    assert result[0][:3] == ("bank_card", f"{card[:4]}.{spaced(card[4:])}", True)
+
+
 def test_a_card_number_failing_luhn_after_its_label_is_doubtful():
-    card = card_number(__import__("random").Random(6), 16)
+    card = card_number(random.Random(6), 16)
     wrong = card[:-1] + str((int(card[-1]) + 1) % 10)
     assert found(page(f"卡号{wrong}")) == [("bank_card", wrong, False, ("",) * 16)]
 
