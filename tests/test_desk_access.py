@@ -53,9 +53,10 @@ def test_an_operator_sees_their_rooms_only_and_the_desks_administrator_every_roo
 def test_dossier_user_rooms_gives_an_operator_rooms_audited_before_it_takes_effect(embedded_store, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOSSIER_S3_")}
     env.update(DOSSIER_HOME=str(embedded_store.state_dir), DOSSIER_DB_URL=f"sqlite:///{tmp_path / 'access.db'}")
+    # --new-agency: in a fresh state folder no published dossier or user has made the court known yet
     added = subprocess.run([sys.executable, "-m", "flows.cli", "user", "add", "sun", "--agency", AGENCY, "--role",
-                            "operator", "--room", "room-1", "--password-stdin"], input=PASSWORD + "\n", env=env,
-                           capture_output=True, text=True, timeout=180)
+                            "operator", "--room", "room-1", "--password-stdin", "--new-agency"],
+                           input=PASSWORD + "\n", env=env, capture_output=True, text=True, timeout=180)
     assert added.returncode == 0, added.stderr
     moved = subprocess.run([sys.executable, "-m", "flows.cli", "user", "rooms", "sun", "--room", "room-2", "--room",
                             "room-3"], env=env, capture_output=True, text=True, timeout=180)
