@@ -412,10 +412,12 @@ SEAL_RED = 50  # a pixel whose red exceeds its green and blue by more than this 
 def _pixels(before: Image.Image, after: Image.Image, box: tuple[int, int, int, int]):
     import numpy as np
 
-    x0, y0, x1, y1 = (max(0, v) for v in box)
-    rgb = np.asarray(before.convert("RGB"), dtype=np.int16)[y0:y1, x0:x1]
-    a = np.asarray(before.convert("L"), dtype=np.int16)[y0:y1, x0:x1]
-    b = np.asarray(after.convert("L"), dtype=np.int16)[y0:y1, x0:x1]
+    x0, y0 = max(0, box[0]), max(0, box[1])
+    cell = (x0, y0, max(x0, min(box[2], before.width)), max(y0, min(box[3], before.height)))
+    seen = before.crop(cell)  # the character's cell converted, not the whole page for each character
+    rgb = np.asarray(seen.convert("RGB"), dtype=np.int16)
+    a = np.asarray(seen.convert("L"), dtype=np.int16)
+    b = np.asarray(after.crop(cell).convert("L"), dtype=np.int16)
     # the character's ink: dark and not red (a seal's lettering pressed into its cell is not the character)
     ink = (a < 128) & (rgb[..., 0] - rgb[..., 1:].max(axis=-1) <= SEAL_RED)
     if not ink.any():

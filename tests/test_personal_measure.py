@@ -9,7 +9,7 @@ from PIL import Image, ImageDraw
 
 from samples.personal import PageBuilder, plant, removed
 
-SEAL_RED = (205, 40, 45)
+SEAL_INK = (205, 40, 45)  # a seal's red as scanned
 
 
 def page_with(item):
@@ -45,7 +45,7 @@ def test_a_seals_red_lettering_in_a_digits_cell_is_not_counted_as_that_digits_in
     image, item = page_with(plant("phone", "03736006894", "0373-6006894"))
     x0, y0, x1, y1 = item.boxes[0]
     strip = y0 + (y1 - y0) // 8  # above the digit's ink: where a seal's lettering can reach into its cell
-    ImageDraw.Draw(image).rectangle((x0, y0, x1 - 1, strip), fill=SEAL_RED)
+    ImageDraw.Draw(image).rectangle((x0, y0, x1 - 1, strip), fill=SEAL_INK)
     after = painted(image, [(x0, strip + 1, x1, y1), *item.boxes[1:]])
     assert removed(item, image, after, item.boxes)
 
