@@ -11,6 +11,7 @@ import numpy as np
 from PIL import Image
 
 from pipeline.disclosure import Glyph, PageText, ink_mask, read_people, redact_page
+from pipeline.disclosure._burn import PAD
 from pipeline.ocr import OcrSettings
 from pipeline.standard import load_disclosure_profile
 from samples.personal import PageBuilder, changed_share, checksum, painted_share, plant, plant_name
@@ -120,6 +121,22 @@ def test_a_plate_whose_first_han_character_the_recogniser_boxed_too_narrow_is_pa
     result = redacted(image, text)
     assert all(painted_share(image, result.image, b) >= 0.95 for b in planted[1].boxes)
 
+
+
+def test_a_last_digits_hairline_foot_past_its_stem_is_painted_to_its_tip():
+    # bench/disclosure.py --seed 28, case 308 page 7: the foot of a full-width １ thins to one row of pixels for its
+    # last columns, further than the box's blank margin (PAD), and a column of one ink pixel alone counts as blank
+    # where a gap between two characters is looked for (so that a speck does not close one)
+    item = plant("phone", "13563949001", "１３５６３９４９００１")
+    image, text, planted = rendered(("手机：", item))
+    x0, y0, x1, y1 = planted[0].boxes[-1]
+    pixels = np.asarray(image.convert("L"))[y0:y1, x0:x1] < 128
+    rows, cols = np.nonzero(pixels)
+    bottom, right = y0 + rows.max(), x0 + cols.max()
+    tipped = image.copy()
+    tipped.paste(0, (right + 1, bottom, right + 2 + int(PAD * (y1 - y0)) + 2, bottom + 1))
+    result = redacted(tipped, text)
+    assert painted_share(tipped, result.image, planted[0].boxes[-1]) == 1.0
 
 
 def test_print_under_a_seal_that_jpeg_tinted_deep_red_is_ink_and_the_seals_own_red_is_not():

@@ -3,8 +3,9 @@ number solid black, a given name with paper and a 某 drawn in its place — nev
 
 Where the characters are comes from the recogniser (or the text layer it wrote), which can be a fraction of an em
 off (half an em where Han characters and digits meet): each edge of a run (and between the cells of a name) is
-moved to the gap between two characters nearest to it; where the ink leaves none, an outer edge is pushed out over
-the ink it cuts, up to a third of an em. The box gets a margin above and below.
+moved to the gap between two characters nearest to it — an outer edge past a stroke's hairline tip running into the
+gap —; where the ink leaves none, an outer edge is pushed out over the ink it cuts, up to a third of an em. The box
+gets a margin above and below.
 """
 
 from __future__ import annotations
@@ -95,7 +96,12 @@ def _snap(ink: np.ndarray, y0: int, y1: int, x: float, em: float, step: int, rea
     pad = max(3, int(PAD * em))
     best: tuple[float, int] | None = None
     for a, b in _gaps(band, lo, hi, max(2, int(GAP * em))):
-        edge = max(a, b - pad) if step < 0 else min(b, a + pad) if step > 0 else (a + b) // 2
+        if step < 0:
+            edge = max(a, _trail(band, b - 1, max(a, b - 1 - reach), -1) + 1 - pad)
+        elif step > 0:
+            edge = min(b, _trail(band, a, min(b, a + reach), 1) + pad)
+        else:
+            edge = (a + b) // 2
         distance = 0.0 if a <= x <= b else min(abs(a - x), abs(b - x))
         inward = step != 0 and (edge - x) * step < 0
         score = distance * (1.5 if inward else 1.0)
@@ -104,6 +110,24 @@ def _snap(ink: np.ndarray, y0: int, y1: int, x: float, em: float, step: int, rea
     if best is not None:
         return best[1]
     return _push(band, x, step, reach)
+
+
+def _trail(band: np.ndarray, start: int, stop: int, step: int) -> int:
+    """The first column from ``start`` towards ``stop`` (``step`` ±1) that no ink running on from the column before
+    ``start`` reaches: a gap's columns may hold a pixel of ink each (a speck does not close a gap), and where they
+    carry on a character's stroke — a serif thinning to a hairline — the character ends where that ink does."""
+    if not 0 <= start - step < band.shape[1]:
+        return start
+    before, col = band[:, start - step], start
+    while col != stop:
+        near = before.copy()
+        near[1:] |= before[:-1]
+        near[:-1] |= before[1:]
+        here = band[:, col]
+        if not (here & near).any():
+            break
+        before, col = here, col + step
+    return col
 
 
 def _push(band: np.ndarray, x: float, step: int, reach: int) -> int:
