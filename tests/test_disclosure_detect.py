@@ -72,6 +72,20 @@ def test_full_width_digits_are_read_as_digits():
     assert found(page("手机：１３９００００１１１１"))[0][:3] == ("phone", "１３９００００１１１１", True)
 
 
+def test_a_mobile_parted_by_a_speck_read_as_a_point_after_a_phone_label_is_found():
+    # bench/disclosure.py --seed 29, case 311 page 9: 预留手机：196.09816652余额
+    assert found(page("预留手机：196.09816652余额：35516.34元")) == [
+        ("phone", "196.09816652", True, ("",) * 12)]
+
+
+def test_a_mobile_parted_by_a_point_without_a_label_is_removed_but_doubtful():
+    assert [r[:3] for r in found(page("对方号码 1360.9816652 时长 35"))] == [("phone", "1360.9816652", False)]
+
+
+def test_an_amount_with_cents_is_not_a_mobile_parted_by_a_speck():
+    assert found(page("转账金额138000000.00元")) == []
+
+
 def test_a_fixed_phone_with_its_area_code_is_found():
     assert found(page("附：被害人联系电话0373-6563958"))[0][:2] == ("phone", "0373-6563958")
 
@@ -107,6 +121,14 @@ def test_a_cards_first_group_parted_by_a_speck_read_as_a_point_is_removed_with_i
     card = card_number(random.Random(5))
     result = found(page(f"账号：{card[:4]}.{spaced(card[4:])}预留手机"))
     assert result[0][:3] == ("bank_card", f"{card[:4]}.{spaced(card[4:])}", True)
+
+
+def test_a_card_number_broken_over_a_line_after_a_speck_read_as_a_point_is_removed_whole():
+    # bench/disclosure.py --seed 29, case 309 page 1: （卡号6228 0892 8905. | 8516 174）
+    card = card_number(random.Random(7), 19)
+    p = page(f"我的银行卡（卡号{spaced(card[:12])}.", f"{spaced(card[12:])}）里的钱")
+    cards = [r for r in found(p) if r[0] == "bank_card"]
+    assert [(r[1], r[2]) for r in cards] == [(f"{spaced(card[:12])}.{spaced(card[12:])}", True)]
 
 
 def test_a_card_number_failing_luhn_after_its_label_is_doubtful():
@@ -169,6 +191,13 @@ def test_a_name_read_one_character_off_after_a_role_word_is_replaced_and_doubtfu
     p = page("被询问人：王建国　性别：男", "被害人王建围家中")
     names = [r for r in found(p) if r[0] == "name"]
     assert names == [("name", "建国", True, ("某", "某")), ("name", "建围", False, ("某", "某"))]
+
+
+def test_a_name_read_one_character_off_after_an_account_holder_label_is_replaced_and_doubtful():
+    # bench/disclosure.py --seed 29, case 300 page 9: 户名：曹东字证件号码 for the victim 曹东宇
+    p = page("被询问人：曹东宇　性别：女", "01.户名：曹东字证件号码：略")
+    names = [r for r in found(p) if r[0] == "name"]
+    assert names == [("name", "东宇", True, ("某", "某")), ("name", "东字", False, ("某", "某"))]
 
 
 def test_a_name_in_a_catalogue_title_is_hidden_on_the_pages_too():

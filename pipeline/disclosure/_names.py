@@ -3,8 +3,8 @@ character of the given name replaced by 某 (张某, 张某某; 欧阳某); two 
 by an Arabic number after it (张某1, 张某2).
 
 An occurrence inside a longer name of someone else the case names (张伟 inside 张伟民, the defendant) is left
-alone. A name read one character off after a role word (被害人张建围 for 张建国: OCR) is replaced too, and is
-doubtful.
+alone. A name read one character off after a role word or a name field's label (被害人张建围, 户名：张建围 for
+张建国: OCR) is replaced too, and is doubtful.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pipeline.disclosure._people import Person, role_mentions
+from pipeline.disclosure._people import Person, name_mentions
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def _inside_longer(text: str, start: int, end: int, others: Sequence[str]) -> bo
 
 def find_names(text: str, forms: dict[str, Pseudonym], everyone: Sequence[str]) -> list[NameHit]:
     """Occurrences of the names in ``forms`` in a stream (``all``: lines closed up), longest names first, none
-    inside a longer name of ``everyone``; then near misses after a role word."""
+    inside a longer name of ``everyone``; then near misses after a role word or a name field's label."""
     hits: list[NameHit] = []
     taken: set[int] = set()
     for name in sorted(forms, key=len, reverse=True):
@@ -80,7 +80,7 @@ def find_names(text: str, forms: dict[str, Pseudonym], everyone: Sequence[str]) 
                 taken |= span
             at = text.find(name, at + 1)
     known = set(everyone)
-    for _, start, found in role_mentions(text):
+    for start, found in name_mentions(text):
         if start in taken:
             continue
         for read, _ in found:

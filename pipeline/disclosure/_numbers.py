@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from pipeline.disclosure._text import SPECK
+
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK = "10X98765432"
 PROVINCE_CODES = frozenset({"11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37",
@@ -102,11 +104,12 @@ _BARE_FIXED = re.compile(r"(?<![0-9])(?:0[0-9]{2,3})?[0-9]{7,8}(?![0-9])")
 
 
 def find_phones(text: str) -> list[Span]:
-    """Mobile numbers (1[3-9] and nine digits, with or without +86 and dashes) and fixed numbers with an area code
-    written apart (0371-12345678, (0371)12345678) and their extension (-806, 转806, 分机806); a bare 7-12 digit
-    number only after a phone label."""
+    """Mobile numbers (1[3-9] and nine digits, with or without +86 and dashes; also parted by a scan's speck read
+    as a point) and fixed numbers with an area code written apart (0371-12345678, (0371)12345678) and their
+    extension (-806, 转806, 分机806); a bare 7-12 digit number only after a phone label."""
     out = [Span("phone", m.start(), m.end(), re.sub(r"[^0-9]", "", m.group()), True, "手机号码")
            for m in _MOBILE.finditer(text)]
+    out += _specked_mobiles(text)
     out += [Span("phone", m.start(), m.end(), re.sub(r"[^0-9]", "", m.group()), True, "固定电话")
             for m in _FIXED.finditer(text)]
     taken = [(s.start, s.end) for s in out]
@@ -118,6 +121,24 @@ def find_phones(text: str) -> list[Span]:
     return out
 
 
+_SPECKED = re.compile(rf"(?<![0-9{SPECK}])([0-9]+)[{SPECK}]([0-9]+)(?![0-9Xx{SPECK}])")
+
+
+def _specked_mobiles(text: str) -> list[Span]:
+    """Mobile numbers parted by a speck read as a point (预留手机：196.09816652): certain after a phone label,
+    doubtful without one, and never an amount with its cents (138000000.00)."""
+    out = []
+    for m in _SPECKED.finditer(text):
+        value = m.group(1) + m.group(2)
+        if not _MOBILE.fullmatch(value):
+            continue
+        labelled = bool(PHONE_LABEL.search(_before(text, m.start(), 8)))
+        if labelled or len(m.group(2)) != 2:
+            out.append(Span("phone", m.start(), m.end(), value, labelled,
+                            "手机号码（中间的点为污点）" if labelled else "疑似手机号码，中间有点（污点或小数点）"))
+    return out
+
+
 _CARD = re.compile(r"(?<![0-9])[0-9]{12,19}(?![0-9Xx])")
 
 
@@ -125,35 +146,39 @@ def find_cards(text: str, taken: list[Span]) -> list[Span]:
     """Bank card numbers: 16-19 digits passing Luhn with a card issuer's prefix, or any 12-19 digit number after a
     card or account label (a failed Luhn check there is doubtful); an unlabelled number without an issuer's prefix
     (an item or serial number) is not one. Spans already taken (IDs) are skipped."""
-    out: list[Span] = []
+    out = [s for s in _specked_cards(text) if not _overlaps(s, taken)]
     for m in _CARD.finditer(text):
-        if any(s.start < m.end() and m.start() < s.end for s in taken):
+        if _overlaps(Span("", m.start(), m.end(), "", False), taken + out):
             continue
-        start, value = _speck_head(text, m.start(), m.group())
-        labelled = bool(CARD_LABEL.search(_before(text, start)))
-        long_enough = 16 <= len(value) <= 19
-        if long_enough and luhn_ok(value) and (labelled or value.startswith(CARD_PREFIXES)):
-            out.append(Span("bank_card", start, m.end(), value, True, "Luhn 校验正确"))
-        elif labelled:
-            out.append(Span("bank_card", start, m.end(), value, luhn_ok(value) and long_enough,
-                            "卡号/账号标签后的号码" + ("" if luhn_ok(value) else "（Luhn 校验不符）")))
-    return out
+        labelled = bool(CARD_LABEL.search(_before(text, m.start())))
+        span = _card(m.start(), m.end(), m.group(), labelled)
+        if span is not None:
+            out.append(span)
+    return sorted(out, key=lambda s: s.start)
 
 
-_SPECK_HEAD = re.compile(r"(?<![0-9.,·])([0-9]{2,6})[.,·'、]$")
+def _card(start: int, end: int, value: str, labelled: bool) -> Span | None:
+    """A card number passing Luhn (after a label, or with an issuer's prefix), or any number after a label
+    (doubtful); None for an unlabelled number that proves nothing."""
+    long_enough = 16 <= len(value) <= 19
+    if long_enough and luhn_ok(value) and (labelled or value.startswith(CARD_PREFIXES)):
+        return Span("bank_card", start, end, value, True, "Luhn 校验正确")
+    if labelled:
+        return Span("bank_card", start, end, value, False,
+                    "卡号/账号标签后的号码" + ("" if luhn_ok(value) else "（Luhn 校验不符）"))
+    return None
 
 
-def _speck_head(text: str, start: int, value: str) -> tuple[int, str]:
-    """A card number's first group parted from the rest by a scan's speck read as a point (账号：6206.6890 3714 …):
-    the group joins the number when a card or account label stands right before it (an account number has no
-    decimal point), else the number as found."""
-    m = _SPECK_HEAD.search(text[max(0, start - 8) : start])
-    if m is None or len(m.group(1)) + len(value) > 19:
-        return start, value
-    head = start - len(m.group())
-    if not CARD_LABEL.search(_before(text, head)):
-        return start, value
-    return head, m.group(1) + value
+def _specked_cards(text: str) -> list[Span]:
+    """Card numbers after a card or account label parted by a scan's speck read as a point (账号：6206.6890 3714 …,
+    卡号6228 0892 8905. | 8516 174 over a line end): an account number has no decimal point; an amount's cents
+    (账户余额：1234567890.12) are not taken for a card's last group."""
+    out = []
+    for m in _SPECKED.finditer(text):
+        value = m.group(1) + m.group(2)
+        if 12 <= len(value) <= 19 and len(m.group(2)) != 2 and CARD_LABEL.search(_before(text, m.start())):
+            out.append(_card(m.start(), m.end(), value, True))
+    return [s for s in out if s is not None]
 
 
 _PLATE = re.compile(

@@ -45,8 +45,13 @@ CONTINUATIONS = ("证实", "证明", "陈述", "供述", "指认", "辨认", "�
                  "在", "于", "与", "和", "及", "等", "系", "是", "到", "向", "被", "将", "对", "因", "所", "报",
                  "签", "捺", "男", "女", "性别", "出生", "身份", "住", "现", "户籍", "发现", "回", "为", "之", "处",
                  "后", "时", "陪同", "出具", "提供", "证言", "笔录", "询问", "讯问", "年", "同", "也", "均", "即",
-                 "已", "当", "电话", "手机", "联系", "岁", "拿", "看", "去", "来", "把", "从", "一", "两", "二")
+                 "已", "当", "电话", "手机", "联系", "岁", "拿", "看", "去", "来", "把", "从", "一", "两", "二",
+                 "证件", "账号", "卡号", "号码")
+NAME_FIELDS = ("户名", "持卡人", "开户人", "账户名称", "机主", "车主", "户主", "收款人", "付款人", "姓名")
+"""Labels of a form's or a register's field that holds a person's name (户名：张三): where a misread of a known
+name is looked for, not where the case file's people are read from (the field says nothing of their role)."""
 _ROLE = re.compile("|".join(sorted(ROLE_WORDS, key=len, reverse=True)))
+_NAMED = re.compile("|".join(sorted((*ROLE_WORDS, *NAME_FIELDS), key=len, reverse=True)))
 _BIRTH = re.compile(r"(?:出生日期|出生年月日|出生)[：:\s]*(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日"
                     r"|(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日\s*出生")
 _AGE = re.compile(r"现年\s*(\d{1,2})\s*周?岁|(\d{1,2})\s*周岁")
@@ -106,6 +111,16 @@ def role_mentions(text: str) -> Iterable[tuple[str, int, list[tuple[str, bool]]]
         found = readings(text, start)
         if found:
             yield ROLE_WORDS[m.group()], start, found
+
+
+def name_mentions(text: str) -> Iterable[tuple[int, list[tuple[str, bool]]]]:
+    """Every place in ``text`` a name may follow a role word or a name field's label: (where it starts,
+    readings)."""
+    for m in _NAMED.finditer(text):
+        start = _skip_separators(text, m.end())
+        found = readings(text, start)
+        if found:
+            yield start, found
 
 
 def _choose(found: list[tuple[str, bool]], known: set[str]) -> list[tuple[str, bool]]:

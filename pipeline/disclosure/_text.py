@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pipeline.ocr import OcrResult
 
 DIGITISH = frozenset("0123456789Xx")
+SPECK = ".,·'、"  # what a recogniser reads a scan's speck between two digits as
 GAP = 0.6  # a gap between two characters of a line wider than this many line heights reads as a space
 COLUMN = 1.0  # a wider one (blank or spaces) parts two columns of a table: a number never runs across it
 
@@ -80,10 +81,10 @@ class Stream:
 
 def stream(page: PageText, join: str = "none") -> Stream:
     """The page's normalised text. ``join``: ``none`` keeps every line end as ``\\n``; ``digits`` closes a line end
-    between two digits (a number broken over lines) unless the digits ending the line stand in a table's cell of
-    their own, and reads boxes side by side on one row (PP-OCR reads a table's cells apart) as one line; ``all``
-    closes every line end (a name or an address broken over lines). Spaces between two digits are always dropped;
-    other spaces stay."""
+    between two digits (a number broken over lines; a point after the first may be a speck) unless the digits
+    ending the line stand in a table's cell of their own, and reads boxes side by side on one row (PP-OCR reads a
+    table's cells apart) as one line; ``all`` closes every line end (a name or an address broken over lines).
+    Spaces between two digits are always dropped; other spaces stay."""
     chars: list[str] = []
     origin: list[int | None] = []
     previous: Glyph | None = None
@@ -123,10 +124,14 @@ def _same_row(before: Glyph, after: Glyph) -> bool:
 
 
 def _last_digit(chars: Sequence[str]) -> bool:
-    for c in reversed(chars):
-        if c != " ":
-            return c in DIGITISH
-    return False
+    """Whether the text so far ends in a digit, or in a digit and a point that may be a speck (卡号6228 0892
+    8905. | 8516 174: the point stays in the stream, for the detectors to judge)."""
+    k = len(chars) - 1
+    while k >= 0 and chars[k] == " ":
+        k -= 1
+    if k >= 1 and chars[k] in SPECK:
+        k -= 1
+    return k >= 0 and chars[k] in DIGITISH
 
 
 def _drop_spaces_in_numbers(chars: list[str], origin: list[int | None]) -> Stream:
