@@ -426,16 +426,24 @@ def _pixels(before: Image.Image, after: Image.Image, box: tuple[int, int, int, i
     return a, b, (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
 
 
-def painted_share(before: Image.Image, after: Image.Image, box: tuple[int, int, int, int], fill: str = "ink") -> float:
-    """How much of the character in ``box`` a copy painted over: for a black fill (``ink``) the share of the box
-    around its ink now black — its shape gone —, for a ``paper`` fill (a 某 drawn in its place) the share of its ink
-    now paper."""
+def painted_share(before: Image.Image, after: Image.Image, box: tuple[int, int, int, int]) -> float:
+    """How much of the character in ``box`` a copy painted black: the share of the box around its ink now black —
+    its shape gone."""
     a, b, tight = _pixels(before, after, box)
     if tight is None:
-        return 1.0 if fill == "ink" else 0.0
-    if fill == "ink":
-        return float((b[tight] < 60).mean())
-    return float((b > 150)[a < 128].mean())
+        return 1.0
+    return float((b[tight] < 60).mean())
+
+
+def ink_overlap(before: Image.Image, after: Image.Image, box: tuple[int, int, int, int]) -> float:
+    """How much of the character in ``box`` is still there in a copy: the overlap (Dice) of its ink and the ink
+    now in the box around it — 1 left as it was, lower where something else is drawn in its place (a 某 shares
+    some strokes with the character it replaces, 宇 its 宀's bar and its hook's)."""
+    a, b, tight = _pixels(before, after, box)
+    if tight is None:
+        return 1.0
+    was, now = a[tight] < 128, b[tight] < 128
+    return float(2 * (was & now).sum() / max(1, was.sum() + now.sum()))
 
 
 def changed_share(before: Image.Image, after: Image.Image, box: tuple[int, int, int, int]) -> float:
@@ -444,8 +452,8 @@ def changed_share(before: Image.Image, after: Image.Image, box: tuple[int, int, 
     return 0.0 if tight is None else float((abs(a[tight] - b[tight]) > 50).mean())
 
 
-NAME_PAINTED = 0.4  # share of a given name character's ink left as paper by the 某 drawn in its cell, at least (a
-# repainted cell measures 0.5-0.8 on bench/disclosure.py's pages, a surname left alone 0.0)
+NAME_KEPT = 0.8  # ink overlap of a given name's character before and after, at most, for it to count as replaced
+# (bench/disclosure.py --seed 29: a 某 drawn in its cell 0.04-0.48, a surname left alone 0.98-1.0)
 NUMBER_PAINTED = 0.95  # share of the box around a digit's ink painted black, at least
 
 
@@ -460,7 +468,7 @@ def removed(item: Planted, before: Image.Image, after: Image.Image, boxes: list[
     """Whether a copy removed a planted item: every character carrying a number's or an address's value painted
     black, every character of a name's given name painted over (the surname kept)."""
     if item.kind == "name":
-        return all(painted_share(before, after, b, "paper") >= NAME_PAINTED for b in boxes[1:])
+        return all(ink_overlap(before, after, b) <= NAME_KEPT for b in boxes[1:])
     return all(painted_share(before, after, b) >= NUMBER_PAINTED for b in carrying(item, boxes))
 
 
