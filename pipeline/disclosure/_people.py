@@ -104,23 +104,25 @@ def _skip_separators(text: str, i: int) -> int:
     return i
 
 
-def role_mentions(text: str) -> Iterable[tuple[str, int, list[tuple[str, bool]]]]:
-    """Every role word in ``text`` with the name readings after it: (role, where the name starts, readings)."""
-    for m in _ROLE.finditer(text):
+def _mentions(labels: re.Pattern[str], text: str) -> Iterable[tuple[str, int, list[tuple[str, bool]]]]:
+    for m in labels.finditer(text):
         start = _skip_separators(text, m.end())
         found = readings(text, start)
         if found:
-            yield ROLE_WORDS[m.group()], start, found
+            yield m.group(), start, found
+
+
+def role_mentions(text: str) -> Iterable[tuple[str, int, list[tuple[str, bool]]]]:
+    """Every role word in ``text`` with the name readings after it: (role, where the name starts, readings)."""
+    for word, start, found in _mentions(_ROLE, text):
+        yield ROLE_WORDS[word], start, found
 
 
 def name_mentions(text: str) -> Iterable[tuple[int, list[tuple[str, bool]]]]:
     """Every place in ``text`` a name may follow a role word or a name field's label: (where it starts,
     readings)."""
-    for m in _NAMED.finditer(text):
-        start = _skip_separators(text, m.end())
-        found = readings(text, start)
-        if found:
-            yield start, found
+    for _, start, found in _mentions(_NAMED, text):
+        yield start, found
 
 
 def _choose(found: list[tuple[str, bool]], known: set[str]) -> list[tuple[str, bool]]:
