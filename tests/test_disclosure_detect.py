@@ -36,6 +36,20 @@ def test_an_id_number_written_straight_after_han_characters_is_found():
     assert found(page(f"身份证号码{VALID_ID}，住"))[0][1] == VALID_ID
 
 
+def test_an_id_number_whose_groups_a_speck_read_as_a_middle_dot_parts_is_found_and_certain():
+    # bench/disclosure.py --seed 30, case 311 page 6: 身份证号：410105 198309·029451
+    printed = f"{VALID_ID[:6]} {VALID_ID[6:12]}·{VALID_ID[12:]}"
+    assert found(page(f"3.犯罪嫌疑人赵杰身份证号：{printed}")) == [("id_number", printed, True, ("",) * 20)]
+
+
+def test_a_date_and_an_amount_written_with_points_are_not_numbers():
+    assert found(page("2024.08.20 转账13800138.00元，余额1,380,013,800元")) == []
+
+
+def test_a_bare_number_after_a_phone_label_parted_by_a_point_is_only_doubtful():
+    assert found(page("电话：3551.634")) == [("phone", "3551.634", False, ("",) * 8)]
+
+
 def test_an_id_number_with_a_wrong_check_digit_is_removed_but_doubtful():
     wrong = ID + ("0" if checksum(ID) != "0" else "1")
     assert not id_checksum_ok(wrong)

@@ -21,6 +21,7 @@ PROVINCE_CODES = frozenset({"11", "12", "13", "14", "15", "21", "22", "23", "31"
                             "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64",
                             "65", "71", "81", "82", "83"})
 PLATE_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+DIGITS = "0123456789"
 CARD_PREFIXES = ("62", "60", "4", "5", "3", "9")  # UnionPay, the domestic 9-cards, Visa, Mastercard, JCB/Amex
 
 ID_LABEL = re.compile(r"(身份证|身份号码|证件号|公民身份|证号)[^\n]{0,6}$")
@@ -104,12 +105,11 @@ _BARE_FIXED = re.compile(r"(?<![0-9])(?:0[0-9]{2,3})?[0-9]{7,8}(?![0-9])")
 
 
 def find_phones(text: str) -> list[Span]:
-    """Mobile numbers (1[3-9] and nine digits, with or without +86 and dashes; also parted by a scan's speck read
-    as a point) and fixed numbers with an area code written apart (0371-12345678, (0371)12345678) and their
-    extension (-806, 转806, 分机806); a bare 7-12 digit number only after a phone label."""
+    """Mobile numbers (1[3-9] and nine digits, with or without +86 and dashes) and fixed numbers with an area code
+    written apart (0371-12345678, (0371)12345678) and their extension (-806, 转806, 分机806); a bare 7-12 digit
+    number only after a phone label."""
     out = [Span("phone", m.start(), m.end(), re.sub(r"[^0-9]", "", m.group()), True, "手机号码")
            for m in _MOBILE.finditer(text)]
-    out += _specked_mobiles(text)
     out += [Span("phone", m.start(), m.end(), re.sub(r"[^0-9]", "", m.group()), True, "固定电话")
             for m in _FIXED.finditer(text)]
     taken = [(s.start, s.end) for s in out]
@@ -121,24 +121,6 @@ def find_phones(text: str) -> list[Span]:
     return out
 
 
-_SPECKED = re.compile(rf"(?<![0-9{SPECK}])([0-9]+)[{SPECK}]([0-9]+)(?![0-9Xx{SPECK}])")
-
-
-def _specked_mobiles(text: str) -> list[Span]:
-    """Mobile numbers parted by a speck read as a point (预留手机：196.09816652): certain after a phone label,
-    doubtful without one, and never an amount with its cents (138000000.00)."""
-    out = []
-    for m in _SPECKED.finditer(text):
-        value = m.group(1) + m.group(2)
-        if not _MOBILE.fullmatch(value):
-            continue
-        labelled = bool(PHONE_LABEL.search(_before(text, m.start(), 8)))
-        if labelled or len(m.group(2)) != 2:
-            out.append(Span("phone", m.start(), m.end(), value, labelled,
-                            "手机号码（中间的点为污点）" if labelled else "疑似手机号码，中间有点（污点或小数点）"))
-    return out
-
-
 _CARD = re.compile(r"(?<![0-9])[0-9]{12,19}(?![0-9Xx])")
 
 
@@ -146,39 +128,19 @@ def find_cards(text: str, taken: list[Span]) -> list[Span]:
     """Bank card numbers: 16-19 digits passing Luhn with a card issuer's prefix, or any 12-19 digit number after a
     card or account label (a failed Luhn check there is doubtful); an unlabelled number without an issuer's prefix
     (an item or serial number) is not one. Spans already taken (IDs) are skipped."""
-    out = [s for s in _specked_cards(text) if not _overlaps(s, taken)]
+    out: list[Span] = []
     for m in _CARD.finditer(text):
-        if _overlaps(Span("", m.start(), m.end(), "", False), taken + out):
+        if any(s.start < m.end() and m.start() < s.end for s in taken):
             continue
+        value = m.group()
         labelled = bool(CARD_LABEL.search(_before(text, m.start())))
-        span = _card(m.start(), m.end(), m.group(), labelled)
-        if span is not None:
-            out.append(span)
-    return sorted(out, key=lambda s: s.start)
-
-
-def _card(start: int, end: int, value: str, labelled: bool) -> Span | None:
-    """A card number passing Luhn (after a label, or with an issuer's prefix), or any number after a label
-    (doubtful); None for an unlabelled number that proves nothing."""
-    long_enough = 16 <= len(value) <= 19
-    if long_enough and luhn_ok(value) and (labelled or value.startswith(CARD_PREFIXES)):
-        return Span("bank_card", start, end, value, True, "Luhn 校验正确")
-    if labelled:
-        return Span("bank_card", start, end, value, False,
-                    "卡号/账号标签后的号码" + ("" if luhn_ok(value) else "（Luhn 校验不符）"))
-    return None
-
-
-def _specked_cards(text: str) -> list[Span]:
-    """Card numbers after a card or account label parted by a scan's speck read as a point (账号：6206.6890 3714 …,
-    卡号6228 0892 8905. | 8516 174 over a line end): an account number has no decimal point; an amount's cents
-    (账户余额：1234567890.12) are not taken for a card's last group."""
-    out = []
-    for m in _SPECKED.finditer(text):
-        value = m.group(1) + m.group(2)
-        if 12 <= len(value) <= 19 and len(m.group(2)) != 2 and CARD_LABEL.search(_before(text, m.start())):
-            out.append(_card(m.start(), m.end(), value, True))
-    return [s for s in out if s is not None]
+        long_enough = 16 <= len(value) <= 19
+        if long_enough and luhn_ok(value) and (labelled or value.startswith(CARD_PREFIXES)):
+            out.append(Span("bank_card", m.start(), m.end(), value, True, "Luhn 校验正确"))
+        elif labelled:
+            out.append(Span("bank_card", m.start(), m.end(), value, luhn_ok(value) and long_enough,
+                            "卡号/账号标签后的号码" + ("" if luhn_ok(value) else "（Luhn 校验不符）")))
+    return out
 
 
 _PLATE = re.compile(
@@ -201,13 +163,54 @@ def find_plates(text: str) -> list[Span]:
 
 def find_numbers(text: str) -> list[Span]:
     """Every personal number of a stream: IDs first, then phones, cards and plates, none overlapping an earlier
-    one."""
+    one; then the numbers a scan's speck read as a point parts (410105 198309·029451, 预留手机：196.09816652),
+    each in place of what was found of it in pieces."""
+    found = _numbers_in(text)
+    plain, where = despecked(text)
+    if len(plain) == len(text):
+        return found
+    for s in _numbers_in(plain):
+        start, end = where[s.start], where[s.end - 1] + 1
+        if end - start == s.end - s.start:
+            continue  # no point dropped inside: found in ``text`` already
+        whole = Span(s.kind, start, end, s.value, _proven_through_speck(s, plain), s.reason + "（中间的点疑为污点）")
+        pieces = [f for f in found if start <= f.start and f.end <= end]
+        if not _overlaps(whole, [f for f in found if f not in pieces]):
+            found = [f for f in found if f not in pieces] + [whole]
+    return sorted(found, key=lambda s: s.start)
+
+
+def _numbers_in(text: str) -> list[Span]:
     found: list[Span] = []
     for spans in (find_ids(text), find_phones(text)):
         found += [s for s in spans if not _overlaps(s, found)]
     found += [s for s in find_cards(text, found) if not _overlaps(s, found)]
     found += [s for s in find_plates(text) if not _overlaps(s, found)]
-    return sorted(found, key=lambda s: s.start)
+    return found
+
+
+def despecked(text: str) -> tuple[str, list[int]]:
+    """``text`` without the points between two digits a scan's speck may have been read as, and where each of its
+    characters was in ``text``. A point is kept where it is a number's own: before exactly two digits (an amount's
+    cents, 35516.34), a comma before exactly three (thousands, 13,800,000)."""
+    chars, where = [], []
+    for i, c in enumerate(text):
+        if c in SPECK and 0 < i < len(text) - 1 and text[i - 1] in DIGITS and text[i + 1] in DIGITS:
+            after = text[i + 1 : i + 5]
+            run = len(after) - len(after.lstrip(DIGITS))
+            if not (run == 2 and c == ".") and not (run == 3 and c == ","):
+                continue
+        chars.append(c)
+        where.append(i)
+    return "".join(chars), where
+
+
+def _proven_through_speck(span: Span, plain: str) -> bool:
+    """Whether a number found across a dropped point still proves itself: by its check digit (an ID, a card), its
+    shape (a plate), or — a phone — by its digits after a phone label; a label alone is not enough."""
+    if span.kind != "phone":
+        return span.certain
+    return span.reason != "电话标签后的号码" and bool(PHONE_LABEL.search(_before(plain, span.start, 8)))
 
 
 def _overlaps(span: Span, others: list[Span]) -> bool:
