@@ -46,6 +46,11 @@ def test_a_date_and_an_amount_written_with_points_are_not_numbers():
     assert found(page("2024.08.20 转账13800138.00元，余额1,380,013,800元")) == []
 
 
+def test_two_numbers_listed_with_a_dunhao_stay_two_numbers():
+    found_kinds = found(page("卡号：6222 0812 3456 7890、13800138000"))
+    assert [(r[0], r[1]) for r in found_kinds] == [("bank_card", "6222 0812 3456 7890"), ("phone", "13800138000")]
+
+
 def test_a_bare_number_after_a_phone_label_parted_by_a_point_is_only_doubtful():
     assert found(page("电话：3551.634")) == [("phone", "3551.634", False, ("",) * 8)]
 
