@@ -42,6 +42,16 @@ def test_an_id_number_whose_groups_a_speck_read_as_a_middle_dot_parts_is_found_a
     assert found(page(f"3.犯罪嫌疑人赵杰身份证号：{printed}")) == [("id_number", printed, True, ("",) * 20)]
 
 
+def test_a_card_under_a_seal_whose_star_point_was_read_as_a_colon_is_found_whole():
+    # bench/disclosure.py --seed 31, case 303 page 9: 账号：629131156:3219719275 under a bank's seal
+    card = card_number(random.Random(8), 19)
+    assert found(page(f"账号：{card[:9]}:{card[9:]}预留手机"))[0][:3] == ("bank_card", f"{card[:9]}:{card[9:]}", True)
+
+
+def test_a_time_written_with_a_colon_is_not_joined_into_a_number():
+    assert found(page("询问时间：2024年5月23日9时10分至13:25，地点：派出所")) == []
+
+
 def test_a_date_and_an_amount_written_with_points_are_not_numbers():
     assert found(page("2024.08.20 转账13800138.00元，余额1,380,013,800元")) == []
 

@@ -189,14 +189,14 @@ def _numbers_in(text: str) -> list[Span]:
 
 def despecked(text: str) -> tuple[str, list[int]]:
     """``text`` without the points between two digits a scan's speck may have been read as, and where each of its
-    characters was in ``text``. A point is kept where it is a number's own: before exactly two digits (an amount's
-    cents, 35516.34), a comma before exactly three (thousands, 13,800,000)."""
+    characters was in ``text``. A point is kept where it is a number's own: a point or a colon before exactly two
+    digits (an amount's cents, 35516.34; a time, 10:25), a comma before exactly three (thousands, 13,800,000)."""
     chars, where = [], []
     for i, c in enumerate(text):
         if c in SPECK and 0 < i < len(text) - 1 and text[i - 1] in DIGITS and text[i + 1] in DIGITS:
             after = text[i + 1 : i + 5]
             run = len(after) - len(after.lstrip(DIGITS))
-            if not (run == 2 and c == ".") and not (run == 3 and c == ","):
+            if not (run == 2 and c in ".:") and not (run == 3 and c == ","):
                 continue
         chars.append(c)
         where.append(i)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pipeline.ocr import OcrResult
 
 DIGITISH = frozenset("0123456789Xx")
-SPECK = ".,·'"  # what a recogniser reads a scan's speck between two digits as (、 parts a list: 1、2、3)
+SPECK = ".,·':"  # what a recogniser reads a scan's speck (or a seal's point) between two digits as (、 parts a list)
 GAP = 0.6  # a gap between two characters of a line wider than this many line heights reads as a space
 COLUMN = 1.0  # a wider one (blank or spaces) parts two columns of a table: a number never runs across it
 
