@@ -148,6 +148,17 @@ def test_a_last_digits_hairline_foot_past_its_stem_is_painted_to_its_tip():
     assert painted_share(tipped, result.image, planted[0].boxes[-1]) == 1.0
 
 
+def test_a_last_digit_the_recogniser_boxed_an_em_into_the_next_word_leaves_that_word_whole():
+    # bench/disclosure.py's 协助查询财产回执: 预留手机：15298267395余额 — PP-OCR gives the last digit of a word a box
+    # running an em on to the next word (1616-1687 for a 25-pixel digit), and the bar bit into 余
+    item = plant("phone", "15298267395")
+    after = plant("decoy", "余额", hide=False)
+    image, text, planted = rendered(("预留手机：", item, after, "：72836.35元"), shift=("余", -1.0))
+    result = redacted(image, text)
+    assert all(painted_share(image, result.image, b) == 1.0 for b in planted[0].boxes)
+    assert changed_share(image, result.image, planted[1].boxes[0]) == 0.0
+
+
 def test_print_under_a_seal_that_jpeg_tinted_deep_red_is_ink_and_the_seals_own_red_is_not():
     # pixels of bench/disclosure.py --seed 27's case 300, page 9: an ID's first digit under a bank's seal ring
     pixels = [(75, 0, 0), (96, 15, 14), (205, 30, 35), (170, 114, 113), (25, 25, 28), (245, 245, 240)]
