@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import random
+from dataclasses import replace
 
 import numpy as np
 from PIL import Image
@@ -157,6 +158,18 @@ def test_a_last_digit_the_recogniser_boxed_an_em_into_the_next_word_leaves_that_
     result = redacted(image, text)
     assert all(painted_share(image, result.image, b) == 1.0 for b in planted[0].boxes)
     assert changed_share(image, result.image, planted[1].boxes[0]) == 0.0
+
+
+def test_a_first_digit_boxed_wide_to_the_right_is_painted_whole():
+    # bench/disclosure.py --seed 29, case 304 page 7: 号码：18447645910, the 1's ink at 831-857, its box 826-872
+    item = plant("phone", "18447645910")
+    image, text, planted = rendered(("机主：黄明艳号码：", item))
+    first = next(k for k, g in enumerate(text.glyphs) if g.text == "1")
+    g = text.glyphs[first]
+    widened = replace(g, x1=g.x1 + (g.x1 - g.x0) * 0.9)
+    glyphs = (*text.glyphs[:first], widened, *text.glyphs[first + 1 :])
+    result = redacted(image, replace(text, glyphs=glyphs))
+    assert all(painted_share(image, result.image, b) == 1.0 for b in planted[0].boxes)
 
 
 def test_print_under_a_seal_that_jpeg_tinted_deep_red_is_ink_and_the_seals_own_red_is_not():
