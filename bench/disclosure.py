@@ -14,7 +14,8 @@ copy (the library's ``make_copy``, with the second reading of every painted page
 
 - recall by kind: a planted item counts as removed when every character carrying it (digits, letters, Han characters;
   not its brackets, dashes or plus sign) has ≥ 95 % of the box around its own ink (dark, not a seal's red) painted
-  black — for a name, its given name's ink painted over —, compared pixel by pixel with the original's page image;
+  black — for a name, each character of its given name no longer its shape (its ink and the copy's overlap ≤ 0.8) —,
+  compared pixel by pixel with the original's page image;
 - precision: detections overlapping a planted item the profile hides, out of all detections; decoys (item and
   invoice numbers, serials, the defendant's and officers' names) painted over are counted apart;
 - residual, three independent reads of each released volume, each also run on the original as a positive control:

@@ -466,7 +466,7 @@ def carrying(item: Planted, boxes: list[tuple[int, int, int, int]]) -> list[tupl
 
 def removed(item: Planted, before: Image.Image, after: Image.Image, boxes: list[tuple[int, int, int, int]]) -> bool:
     """Whether a copy removed a planted item: every character carrying a number's or an address's value painted
-    black, every character of a name's given name painted over (the surname kept)."""
+    black, every character of a name's given name no longer its shape (:data:`NAME_KEPT`; the surname kept)."""
     if item.kind == "name":
         return all(ink_overlap(before, after, b) <= NAME_KEPT for b in boxes[1:])
     return all(painted_share(before, after, b) >= NUMBER_PAINTED for b in carrying(item, boxes))

@@ -168,9 +168,10 @@ def _trimmed(glyphs: list) -> list:
     runs on to the right as often as to the left (机主：…号码：18447645910, the 1's ink at 831-857, its box 826-872)."""
     widths = sorted(g.x1 - g.x0 for g in glyphs[1:-1] if g.text.isascii() and g.text.strip())
     last = glyphs[-1]
-    if len(widths) < 3 or not last.text.isascii() or last.x1 - last.x0 <= WIDE * widths[len(widths) // 2]:
+    if len(widths) < 3 or not last.text.isascii():
         return glyphs
-    return [*glyphs[:-1], replace(last, x1=last.x0 + widths[len(widths) // 2])]
+    usual = widths[len(widths) // 2]
+    return glyphs if last.x1 - last.x0 <= WIDE * usual else [*glyphs[:-1], replace(last, x1=last.x0 + usual)]
 
 
 def burns(page: PageText, findings: Sequence[Finding], ink: np.ndarray) -> list[Burn]:

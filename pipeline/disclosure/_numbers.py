@@ -102,6 +102,7 @@ _MOBILE = re.compile(r"(?<![0-9])(?:\+?86[- ]?)?1[3-9][0-9](?:-?[0-9]){8}(?![0-9
 _FIXED = re.compile(r"(?<![0-9])(?:\(0[0-9]{2,3}\) ?|0[0-9]{2,3}[-—])[0-9]{7,8}"
                     r"(?:-[0-9]{1,5}|(?:转|分机)[0-9]+)?(?![0-9])")
 _BARE_FIXED = re.compile(r"(?<![0-9])(?:0[0-9]{2,3})?[0-9]{7,8}(?![0-9])")
+_LABEL_ONLY = "电话标签后的号码"  # the reason of a phone nothing but its label proves
 
 
 def find_phones(text: str) -> list[Span]:
@@ -117,7 +118,7 @@ def find_phones(text: str) -> list[Span]:
         if any(a < m.end() and m.start() < b for a, b in taken):
             continue
         if PHONE_LABEL.search(_before(text, m.start(), 8)):
-            out.append(Span("phone", m.start(), m.end(), m.group(), True, "电话标签后的号码"))
+            out.append(Span("phone", m.start(), m.end(), m.group(), True, _LABEL_ONLY))
     return out
 
 
@@ -166,7 +167,7 @@ def find_numbers(text: str) -> list[Span]:
     one; then the numbers a scan's speck read as a point parts (410105 198309·029451, 预留手机：196.09816652),
     each in place of what was found of it in pieces."""
     found = _numbers_in(text)
-    plain, where = despecked(text)
+    plain, where = _despecked(text)
     for s in _numbers_in(plain) if len(plain) < len(text) else []:
         start, end = where[s.start], where[s.end - 1] + 1
         if end - start == s.end - s.start:
@@ -187,7 +188,7 @@ def _numbers_in(text: str) -> list[Span]:
     return found
 
 
-def despecked(text: str) -> tuple[str, list[int]]:
+def _despecked(text: str) -> tuple[str, list[int]]:
     """``text`` without the points between two digits a scan's speck may have been read as, and where each of its
     characters was in ``text``. A point is kept where it is a number's own: a point or a colon before exactly two
     digits (an amount's cents, 35516.34; a time, 10:25), a comma before exactly three (thousands, 13,800,000)."""
@@ -208,7 +209,7 @@ def _proven_through_speck(span: Span, plain: str) -> bool:
     shape (a plate), or — a phone — by its digits after a phone label; a label alone is not enough."""
     if span.kind != "phone":
         return span.certain
-    return span.reason != "电话标签后的号码" and bool(PHONE_LABEL.search(_before(plain, span.start, 8)))
+    return span.reason != _LABEL_ONLY and bool(PHONE_LABEL.search(_before(plain, span.start, 8)))
 
 
 def _overlaps(span: Span, others: list[Span]) -> bool:
